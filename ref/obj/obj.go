@@ -1,0 +1,322 @@
+// Package obj is linkcheck's format-neutral object model: what the code
+// generator produces, what the ELF, Mach-O and COFF writers serialize, what
+// the readers return for object files from any compiler, and what the
+// linkers consume.
+//
+// An Object is a list of sections and a symbol table. The code generator
+// emits one section per atom (function, global, const, error table), as
+// -ffunction-sections -fdata-sections would; sections read from other
+// compilers' objects may hold several symbols at different offsets.
+// Relocations use neutral kinds whose arithmetic is that of ELF x86_64
+// (S + A - P with an explicit addend); writers translate to each format's
+// encoding, and format quirks (Mach-O's implicit addends and leading
+// underscores, COFF's pointer cells in place of a GOT) stay in the writers.
+package obj
+
+import (
+	"fmt"
+)
+
+// Format names an object and executable format.
+type Format string
+
+// The formats linkcheck knows.
+const (
+	ELF   Format = "elf"
+	MachO Format = "macho"
+	COFF  Format = "coff"
+	Wasm  Format = "wasm"
+)
+
+// Formats lists every format, in a stable order.
+var Formats = []Format{ELF, MachO, COFF, Wasm}
+
+// ParseFormat parses a -format flag value.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown format %q (want elf, macho, coff or wasm)", s)
+}
+
+// SectionKind is what a section holds, which decides where a linker puts it.
+type SectionKind uint8
+
+// Section kinds.
+const (
+	Text   SectionKind = iota + 1 // executable code
+	ROData                        // read-only data
+	Data                          // writable data
+	BSS                           // writable data that starts as zeros (no bytes in the file)
+)
+
+func (k SectionKind) String() string {
+	switch k {
+	case Text:
+		return "text"
+	case ROData:
+		return "rodata"
+	case Data:
+		return "data"
+	case BSS:
+		return "bss"
+	}
+	return fmt.Sprintf("SectionKind(%d)", uint8(k))
+}
+
+// Section is a contiguous piece of an object: one atom when the code
+// generator made it.
+type Section struct {
+	// Name is the section's name in ELF spelling (".text.f", ".rodata",
+	// ".data.g", ".bss"); writers of other formats map it.
+	Name  string
+	Kind  SectionKind
+	Align uint64 // a power of two, at least 1
+	// Data holds the bytes; nil for BSS.
+	Data []byte
+	// Size is len(Data), or the size in memory for BSS.
+	Size uint64
+	// Relocs are the places in Data that refer to symbols, sorted by Offset.
+	Relocs []Reloc
+	// Merge marks a mergeable section (ELF SHF_MERGE) of EntSize-byte
+	// entries; Strings marks NUL-terminated strings (SHF_STRINGS).
+	Merge   bool
+	Strings bool
+	EntSize uint64
+}
+
+// Binding is a symbol's visibility to other objects.
+type Binding uint8
+
+// Bindings.
+const (
+	Local  Binding = iota + 1 // visible only inside its object
+	Global                    // one definition across the link
+	Weak                      // a global that yields to a non-weak definition
+)
+
+func (b Binding) String() string {
+	switch b {
+	case Local:
+		return "local"
+	case Global:
+		return "global"
+	case Weak:
+		return "weak"
+	}
+	return fmt.Sprintf("Binding(%d)", uint8(b))
+}
+
+// SymKind is what a symbol names.
+type SymKind uint8
+
+// Symbol kinds.
+const (
+	NoType  SymKind = iota // unknown or a label
+	Func                   // code
+	Object                 // data
+	SectionSym             // a section's start (ELF STT_SECTION)
+)
+
+func (k SymKind) String() string {
+	switch k {
+	case NoType:
+		return "notype"
+	case Func:
+		return "func"
+	case Object:
+		return "object"
+	case SectionSym:
+		return "section"
+	}
+	return fmt.Sprintf("SymKind(%d)", uint8(k))
+}
+
+// Special values of Symbol.Section.
+const (
+	Undef = -1 // defined in another object
+	Abs   = -2 // an absolute value, not in any section
+)
+
+// Symbol is an entry of the symbol table.
+type Symbol struct {
+	// Name is the C-level name, without Mach-O's leading underscore.
+	Name string
+	// Section is the index of the defining section in Object.Sections, or
+	// Undef or Abs.
+	Section int
+	// Value is the offset in the section (or the absolute value).
+	Value uint64
+	Size  uint64
+	Bind  Binding
+	Kind  SymKind
+}
+
+// Defined reports whether the symbol is defined in this object.
+func (s *Symbol) Defined() bool { return s.Section != Undef }
+
+// RelocKind is a neutral relocation kind. S is the symbol's address, A the
+// addend, P the address of the relocated field, G the address of the
+// symbol's GOT slot.
+type RelocKind uint8
+
+// Relocation kinds.
+const (
+	// Abs64 is S + A in 8 bytes (R_X86_64_64, X86_64_RELOC_UNSIGNED,
+	// IMAGE_REL_AMD64_ADDR64).
+	Abs64 RelocKind = iota + 1
+	// Abs32 is S + A in 4 bytes, zero-extended (R_X86_64_32, IMAGE_REL_AMD64_ADDR32).
+	Abs32
+	// Abs32S is S + A in 4 bytes, sign-extended (R_X86_64_32S).
+	Abs32S
+	// PCRel32 is S + A - P in 4 bytes: a RIP-relative data or code
+	// reference (R_X86_64_PC32, X86_64_RELOC_SIGNED, IMAGE_REL_AMD64_REL32).
+	PCRel32
+	// Branch32 is S + A - P in 4 bytes in a call or jmp (R_X86_64_PLT32,
+	// X86_64_RELOC_BRANCH, IMAGE_REL_AMD64_REL32).
+	Branch32
+	// GOTPCRel32 is G + A - P: the RIP-relative address of S's GOT slot,
+	// in an instruction that must keep using the slot (R_X86_64_GOTPCREL,
+	// X86_64_RELOC_GOT).
+	GOTPCRel32
+	// GOTLoad32 is G + A - P in a `mov r64, [rip+disp]` that a linker may
+	// relax to `lea r64, [rip+S]` (R_X86_64_REX_GOTPCRELX,
+	// X86_64_RELOC_GOT_LOAD; a pointer cell in COFF).
+	GOTLoad32
+	// ImageRel32 is S + A - ImageBase in 4 bytes (IMAGE_REL_AMD64_ADDR32NB).
+	ImageRel32
+)
+
+func (k RelocKind) String() string {
+	switch k {
+	case Abs64:
+		return "abs64"
+	case Abs32:
+		return "abs32"
+	case Abs32S:
+		return "abs32s"
+	case PCRel32:
+		return "pcrel32"
+	case Branch32:
+		return "branch32"
+	case GOTPCRel32:
+		return "gotpcrel32"
+	case GOTLoad32:
+		return "gotload32"
+	case ImageRel32:
+		return "imagerel32"
+	}
+	return fmt.Sprintf("RelocKind(%d)", uint8(k))
+}
+
+// Size returns the width in bytes of the field the relocation writes.
+func (k RelocKind) Size() int {
+	if k == Abs64 {
+		return 8
+	}
+	return 4
+}
+
+// PCRelative reports whether the value is relative to the field's address.
+func (k RelocKind) PCRelative() bool {
+	switch k {
+	case PCRel32, Branch32, GOTPCRel32, GOTLoad32:
+		return true
+	}
+	return false
+}
+
+// UsesGOT reports whether the relocation refers to the symbol's GOT slot.
+func (k RelocKind) UsesGOT() bool { return k == GOTPCRel32 || k == GOTLoad32 }
+
+// Reloc is a relocation: the field at Offset in its section receives the
+// value of Kind for symbol Sym (an index into Object.Symbols) and Addend.
+type Reloc struct {
+	Offset uint64
+	Kind   RelocKind
+	Sym    int
+	Addend int64
+}
+
+// Object is one relocatable object file.
+type Object struct {
+	// Name is the file name, used in messages.
+	Name     string
+	Sections []*Section
+	Symbols  []*Symbol
+}
+
+// Lookup returns the index of the symbol named name, or -1.
+func (o *Object) Lookup(name string) int {
+	for i, s := range o.Symbols {
+		if s.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Validate checks the object's internal consistency: indexes in range,
+// relocations inside their sections and sorted, alignments powers of two,
+// sizes consistent. Readers call it on what they decode, and writers on
+// what they are given, so that no later stage indexes out of range.
+func (o *Object) Validate() error {
+	for i, s := range o.Sections {
+		if s == nil {
+			return fmt.Errorf("%s: section %d is nil", o.Name, i)
+		}
+		if s.Kind < Text || s.Kind > BSS {
+			return fmt.Errorf("%s: section %d %q: bad kind %d", o.Name, i, s.Name, s.Kind)
+		}
+		if s.Align == 0 || s.Align&(s.Align-1) != 0 {
+			return fmt.Errorf("%s: section %d %q: alignment %d is not a power of two", o.Name, i, s.Name, s.Align)
+		}
+		if s.Kind == BSS {
+			if len(s.Data) != 0 {
+				return fmt.Errorf("%s: section %d %q: bss section has %d bytes of data", o.Name, i, s.Name, len(s.Data))
+			}
+			if len(s.Relocs) != 0 {
+				return fmt.Errorf("%s: section %d %q: bss section has relocations", o.Name, i, s.Name)
+			}
+		} else if uint64(len(s.Data)) != s.Size {
+			return fmt.Errorf("%s: section %d %q: size %d but %d bytes of data", o.Name, i, s.Name, s.Size, len(s.Data))
+		}
+		var prev uint64
+		for j, r := range s.Relocs {
+			if r.Kind < Abs64 || r.Kind > ImageRel32 {
+				return fmt.Errorf("%s: section %q: reloc %d: bad kind %d", o.Name, s.Name, j, r.Kind)
+			}
+			if r.Offset > s.Size || s.Size-r.Offset < uint64(r.Kind.Size()) {
+				return fmt.Errorf("%s: section %q: reloc %d (%s) at offset %#x: field outside the section (size %#x)", o.Name, s.Name, j, r.Kind, r.Offset, s.Size)
+			}
+			if j > 0 && r.Offset < prev {
+				return fmt.Errorf("%s: section %q: reloc %d at offset %#x: relocations not sorted by offset", o.Name, s.Name, j, r.Offset)
+			}
+			prev = r.Offset
+			if r.Sym < 0 || r.Sym >= len(o.Symbols) {
+				return fmt.Errorf("%s: section %q: reloc %d at offset %#x: symbol index %d out of range (%d symbols)", o.Name, s.Name, j, r.Offset, r.Sym, len(o.Symbols))
+			}
+		}
+	}
+	for i, sym := range o.Symbols {
+		if sym == nil {
+			return fmt.Errorf("%s: symbol %d is nil", o.Name, i)
+		}
+		switch {
+		case sym.Section == Undef || sym.Section == Abs:
+		case sym.Section < 0 || sym.Section >= len(o.Sections):
+			return fmt.Errorf("%s: symbol %d %q: section index %d out of range", o.Name, i, sym.Name, sym.Section)
+		case sym.Value > o.Sections[sym.Section].Size:
+			return fmt.Errorf("%s: symbol %d %q: value %#x past the end of section %q (size %#x)", o.Name, i, sym.Name, sym.Value, o.Sections[sym.Section].Name, o.Sections[sym.Section].Size)
+		}
+		if sym.Bind < Local || sym.Bind > Weak {
+			return fmt.Errorf("%s: symbol %d %q: bad binding %d", o.Name, i, sym.Name, sym.Bind)
+		}
+		if sym.Section == Undef && sym.Bind == Local {
+			return fmt.Errorf("%s: symbol %d %q: undefined local symbol", o.Name, i, sym.Name)
+		}
+	}
+	return nil
+}
