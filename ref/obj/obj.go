@@ -114,10 +114,10 @@ type SymKind uint8
 
 // Symbol kinds.
 const (
-	NoType  SymKind = iota // unknown or a label
-	Func                   // code
-	Object                 // data
-	SectionSym             // a section's start (ELF STT_SECTION)
+	NoType     SymKind = iota // unknown or a label
+	Func                      // code
+	Object                    // data
+	SectionSym                // a section's start (ELF STT_SECTION)
 )
 
 func (k SymKind) String() string {
