@@ -114,21 +114,21 @@ type SymKind uint8
 
 // Symbol kinds.
 const (
-	NoType     SymKind = iota // unknown or a label
-	Func                      // code
-	Object                    // data
-	SectionSym                // a section's start (ELF STT_SECTION)
+	SymNone    SymKind = iota // unknown or a label
+	SymFunc                   // code
+	SymData                   // data
+	SymSection                // a section's start (ELF STT_SECTION)
 )
 
 func (k SymKind) String() string {
 	switch k {
-	case NoType:
+	case SymNone:
 		return "notype"
-	case Func:
+	case SymFunc:
 		return "func"
-	case Object:
+	case SymData:
 		return "object"
-	case SectionSym:
+	case SymSection:
 		return "section"
 	}
 	return fmt.Sprintf("SymKind(%d)", uint8(k))

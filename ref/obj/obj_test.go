@@ -15,7 +15,7 @@ func validObject() *Object {
 			{Name: ".bss", Kind: BSS, Align: 8, Size: 8},
 		},
 		Symbols: []*Symbol{
-			{Name: "main", Section: 0, Bind: Global, Kind: Func, Size: 10},
+			{Name: "main", Section: 0, Bind: Global, Kind: SymFunc, Size: 10},
 			{Name: "f", Section: Undef, Bind: Global},
 		},
 	}
