@@ -1,0 +1,186 @@
+// Package lld drives LLVM's linkers (ld.lld, ld64.lld, lld-link, wasm-ld) as
+// the reference that linkcheck's own linkers are compared against.
+//
+// Every link uses the same neutral entry symbol, _start (spelled __start in
+// Mach-O, where C names carry a leading underscore), and no system
+// libraries, so objects from linkcheck's code generator and from llvm-mc link
+// without an SDK or a libc:
+//
+//	elf:   ld.lld -e _start -o OUT OBJ...
+//	macho: ld64.lld -arch x86_64 -platform_version macos 11.0 11.0 -e __start -o OUT OBJ...
+//	coff:  lld-link /entry:_start /subsystem:console /nodefaultlib /out:OUT OBJ...
+//	wasm:  wasm-ld --no-entry --export=_start -o OUT OBJ...
+//
+// Options.Extra is inserted before the object files.
+package lld
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/linkcheck/linkcheck/oracle/tools"
+)
+
+// Format is an output format.
+type Format string
+
+// The formats lld links.
+const (
+	ELF   Format = "elf"
+	MachO Format = "macho"
+	COFF  Format = "coff"
+	Wasm  Format = "wasm"
+)
+
+// Formats lists every format in a stable order.
+func Formats() []Format { return []Format{ELF, MachO, COFF, Wasm} }
+
+// EntrySymbol is the neutral name of the entry point every link uses.
+const EntrySymbol = "_start"
+
+// DefaultTimeout bounds a link when Options.Timeout is zero.
+const DefaultTimeout = 60 * time.Second
+
+// Options tune a link.
+type Options struct {
+	// Timeout kills the linker after this long; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Extra arguments, placed after the format's fixed options and before
+	// the objects.
+	Extra []string
+}
+
+// Result describes a finished link (successful or not).
+type Result struct {
+	// Cmd is the exact argv, the linker's absolute path first.
+	Cmd      []string
+	Stdout   string
+	Stderr   string
+	Duration time.Duration
+	// MaxRSSKB is the linker's peak resident set size in KiB (rusage
+	// ru_maxrss), for memory comparisons between linkers.
+	MaxRSSKB int64
+}
+
+// Reproducer returns the command line as one shell-quoted string that can be
+// pasted into a shell.
+func (r *Result) Reproducer() string {
+	q := make([]string, len(r.Cmd))
+	for i, a := range r.Cmd {
+		q[i] = ShellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// ShellQuote quotes s for a POSIX shell; words of safe characters stay bare.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=,+@%", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Tool returns the oracle/tools name of the linker for f.
+func Tool(f Format) (string, error) {
+	switch f {
+	case ELF:
+		return "ld.lld", nil
+	case MachO:
+		return "ld64.lld", nil
+	case COFF:
+		return "lld-link", nil
+	case Wasm:
+		return "wasm-ld", nil
+	}
+	return "", fmt.Errorf("lld: unknown format %q (want elf, macho, coff or wasm)", f)
+}
+
+// Args returns the arguments (without the program) that link objs into out
+// in format f.
+func Args(f Format, objs []string, out string, extra []string) ([]string, error) {
+	var args []string
+	switch f {
+	case ELF:
+		args = []string{"-e", EntrySymbol, "-o", out}
+	case MachO:
+		args = []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "_" + EntrySymbol, "-o", out}
+	case COFF:
+		args = []string{"/entry:" + EntrySymbol, "/subsystem:console", "/nodefaultlib", "/out:" + out}
+	case Wasm:
+		args = []string{"--no-entry", "--export=" + EntrySymbol, "-o", out}
+	default:
+		return nil, fmt.Errorf("lld: unknown format %q (want elf, macho, coff or wasm)", f)
+	}
+	args = append(args, extra...)
+	return append(args, objs...), nil
+}
+
+// Link links objs into out with the lld linker of format f. On failure the
+// error holds the linker's stderr and the reproducer command line; the
+// Result is returned whenever the linker ran, so that callers can report it.
+func Link(ctx context.Context, f Format, objs []string, out string, opts Options) (*Result, error) {
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("lld: %s link of %s: no input objects", f, out)
+	}
+	name, err := Tool(f)
+	if err != nil {
+		return nil, err
+	}
+	path, err := tools.Path(name)
+	if err != nil {
+		return nil, fmt.Errorf("lld: %w", err)
+	}
+	args, err := Args(f, objs, out, opts.Extra)
+	if err != nil {
+		return nil, err
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	res := &Result{Cmd: append([]string{path}, args...)}
+	start := time.Now()
+	runErr := cmd.Run()
+	res.Duration = time.Since(start)
+	res.Stdout, res.Stderr = stdout.String(), stderr.String()
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
+			res.MaxRSSKB = ru.Maxrss // KiB on Linux
+		}
+	}
+	if runErr != nil {
+		why := runErr.Error()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = fmt.Sprintf("timed out after %v", timeout)
+		}
+		msg := strings.TrimSpace(res.Stderr)
+		if msg == "" {
+			msg = "(no output on stderr)"
+		}
+		return res, fmt.Errorf("lld: %s link failed (%s):\n%s\ncommand: %s", name, why, msg, res.Reproducer())
+	}
+	return res, nil
+}

@@ -1,0 +1,106 @@
+package lld_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+)
+
+var triples = map[lld.Format]string{
+	lld.ELF:   "x86_64-linux-gnu",
+	lld.MachO: "x86_64-apple-macos11",
+	lld.COFF:  "x86_64-pc-windows-msvc",
+	lld.Wasm:  "wasm32-unknown-unknown",
+}
+
+// assemble assembles src with llvm-mc for format f into dir.
+func assemble(t *testing.T, f lld.Format, src, dir string) string {
+	t.Helper()
+	mc := tools.Require(t, "llvm-mc")
+	obj := filepath.Join(dir, filepath.Base(src)+".o")
+	out, err := exec.Command(mc.Path, "-triple", triples[f], "-filetype=obj", src, "-o", obj).CombinedOutput()
+	require.NoError(t, err, "llvm-mc: %s", out)
+	return obj
+}
+
+func TestLink(t *testing.T) {
+	tests := []struct {
+		format lld.Format
+		magic  []byte
+	}{
+		{lld.ELF, []byte("\x7fELF")},
+		{lld.MachO, []byte{0xcf, 0xfa, 0xed, 0xfe}},
+		{lld.COFF, []byte("MZ")},
+		{lld.Wasm, []byte("\x00asm")},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.format), func(t *testing.T) {
+			name, err := lld.Tool(tc.format)
+			require.NoError(t, err)
+			tools.Require(t, name)
+			dir := t.TempDir()
+			obj := assemble(t, tc.format, filepath.Join("testdata", string(tc.format)+".s"), dir)
+			out := filepath.Join(dir, "out")
+			res, err := lld.Link(context.Background(), tc.format, []string{obj}, out, lld.Options{})
+			require.NoError(t, err)
+			data, err := os.ReadFile(out)
+			require.NoError(t, err)
+			require.Equal(t, tc.magic, data[:len(tc.magic)])
+			require.Equal(t, obj, res.Cmd[len(res.Cmd)-1])
+			require.Contains(t, res.Reproducer(), name)
+			require.Positive(t, res.MaxRSSKB)
+			require.Positive(t, res.Duration)
+		})
+	}
+}
+
+func TestLinkFailureReportsStderrAndCommand(t *testing.T) {
+	for _, f := range []lld.Format{lld.ELF, lld.MachO, lld.COFF} {
+		t.Run(string(f), func(t *testing.T) {
+			name, err := lld.Tool(f)
+			require.NoError(t, err)
+			tools.Require(t, name)
+			dir := t.TempDir()
+			obj := assemble(t, f, filepath.Join("testdata", "undef.s"), dir)
+			res, err := lld.Link(context.Background(), f, []string{obj}, filepath.Join(dir, "out"), lld.Options{})
+			require.Error(t, err)
+			require.NotNil(t, res)
+			require.Contains(t, err.Error(), "undefined symbol")
+			require.Contains(t, err.Error(), "missing_function")
+			require.Contains(t, err.Error(), res.Reproducer())
+		})
+	}
+}
+
+func TestArgs(t *testing.T) {
+	tests := []struct {
+		format lld.Format
+		want   []string
+	}{
+		{lld.ELF, []string{"-e", "_start", "-o", "o", "-x", "a.o"}},
+		{lld.MachO, []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "__start", "-o", "o", "-x", "a.o"}},
+		{lld.COFF, []string{"/entry:_start", "/subsystem:console", "/nodefaultlib", "/out:o", "-x", "a.o"}},
+		{lld.Wasm, []string{"--no-entry", "--export=_start", "-o", "o", "-x", "a.o"}},
+	}
+	for _, tc := range tests {
+		got, err := lld.Args(tc.format, []string{"a.o"}, "o", []string{"-x"})
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got)
+	}
+	_, err := lld.Args("pdp11", nil, "o", nil)
+	require.ErrorContains(t, err, "unknown format")
+	_, err = lld.Link(context.Background(), lld.ELF, nil, "o", lld.Options{})
+	require.ErrorContains(t, err, "no input objects")
+}
+
+func TestReproducerQuotes(t *testing.T) {
+	r := &lld.Result{Cmd: []string{"/usr/bin/ld.lld", "-o", "a b", "it's", ""}}
+	require.Equal(t, `/usr/bin/ld.lld -o 'a b' 'it'\''s' ''`, r.Reproducer())
+}
