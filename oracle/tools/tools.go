@@ -247,6 +247,25 @@ func llvmMajor(v string) string {
 	return m[1]
 }
 
+func runVersion(path string, args []string) (string, error) {
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// findVersionLine returns the first line of an LLVM tool's version output
+// that carries the version number, or "".
+func findVersionLine(text string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); versionLine.MatchString(line) {
+			return line
+		}
+	}
+	return ""
+}
+
 func version(spec Spec, path string) (string, error) {
 	if spec.Kind == Library {
 		out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", spec.Package).Output()
@@ -255,15 +274,23 @@ func version(spec Spec, path string) (string, error) {
 		}
 		return strings.TrimSpace(string(out)), nil
 	}
-	out, err := exec.Command(path, spec.VersionArgs...).CombinedOutput()
-	if err != nil && len(out) == 0 {
+	text, err := runVersion(path, spec.VersionArgs)
+	if err != nil {
 		return "", err
 	}
-	text := string(out)
-	// LLVM tools print a banner first; keep the line with the version number.
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if spec.Kind == LLVM && versionLine.MatchString(line) {
+	if spec.Kind == LLVM {
+		line := findVersionLine(text)
+		if line == "" {
+			// Some LLVM tools are another tool under a second name and print
+			// no version (llvm-dlltool is llvm-ar): ask the binary behind the
+			// link.
+			if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Base(real) != filepath.Base(path) {
+				if t, err := runVersion(real, spec.VersionArgs); err == nil {
+					line = findVersionLine(t)
+				}
+			}
+		}
+		if line != "" {
 			return line, nil
 		}
 	}

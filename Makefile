@@ -1,0 +1,29 @@
+# linkcheck: the two commands of the quick start are `make demo` and `make test`.
+GO ?= go
+BIN := bin/linkcheck
+
+.PHONY: all build tools test vet fmt-check demo fuzz-smoke clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/linkcheck
+
+# tools installs the external oracles when `linkcheck doctor` finds one missing.
+tools:
+	@$(GO) run ./cmd/linkcheck doctor -q || bash ci/install-tools.sh
+
+test: tools
+	LINKCHECK_REQUIRE_TOOLS=1 $(GO) test -timeout 30m ./...
+	$(GO) vet ./...
+	$(MAKE) fmt-check
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+demo: tools build
+	./$(BIN) doctor
+
+clean:
+	rm -rf bin

@@ -1,0 +1,76 @@
+// Command linkcheck is a test oracle and differential fuzzing harness for
+// linkers and x86_64 code generators. See README.md for the commands.
+//
+// Exit status: 0 ok; 1 a difference, a violated invariant or a wrong value;
+// 2 bad usage or bad input (message on stderr, nothing written).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand of linkcheck.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands returns the subcommands by name. Subcommands that are planned but
+// not built yet are listed in planned.
+func commands() map[string]command {
+	return map[string]command{
+		"doctor": {"tools, versions, what is missing and how to install it", runDoctor},
+	}
+}
+
+// planned lists the commands of DESIGN.md that are not built yet.
+var planned = []string{}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: linkcheck COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	if len(planned) > 0 {
+		fmt.Fprintln(w, "\nplanned (not built yet):")
+		for _, n := range planned {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+	fmt.Fprintln(w, "\nRun 'linkcheck COMMAND -h' for a command's flags.")
+}
+
+// run runs linkcheck with args (without the program name) and returns the
+// exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "linkcheck: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	return cmd.run(args[1:], stdout, stderr)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
