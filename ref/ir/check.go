@@ -1,0 +1,512 @@
+package ir
+
+import (
+	"fmt"
+)
+
+// MaxParams is the largest number of parameters a function may have.
+const MaxParams = 4
+
+// MaxAlign is the largest function alignment, MaxPad the largest pad.
+const (
+	MaxAlign = 4096
+	MaxPad   = 4096
+)
+
+// Check reports whether a module built in memory (by the generator, an edit
+// or by hand) obeys every static rule of the language; Parse applies the
+// same rules. The error, if any, is an ErrorList.
+func Check(m *Module) error {
+	if m == nil {
+		return ErrorList{{Msg: "nil module"}}
+	}
+	return check(m, "", nil).Err()
+}
+
+func check(m *Module, file string, errPos []Pos) ErrorList {
+	c := &checker{m: m, file: file}
+	c.resolve(errPos)
+	errs := c.errs
+	errs.sort()
+	if len(errs) > maxErrors {
+		errs = errs[:maxErrors]
+	}
+	return errs
+}
+
+// value is a run-time value: an integer when a is 0, otherwise the address
+// of function a-1 (a > 0) or of global -a-1 (a < 0).
+type value struct {
+	n uint64
+	a int32
+}
+
+func (v value) isAddr() bool { return v.a != 0 }
+
+// program is a checked module compiled for the interpreter: every name is
+// resolved to an index and every local to a frame slot.
+type program struct {
+	funcs   []*cfunc
+	globals []value // initial values
+	gconst  []bool
+	gnames  []string
+	errors  []string
+	main    int
+}
+
+type cfunc struct {
+	name    string
+	pos     Pos
+	nparams int
+	nslots  int
+	body    []*cstmt
+}
+
+type exprOp uint8
+
+const (
+	eLit exprOp = iota
+	eVar
+	eLoad
+	eAddr
+	eUnary
+	eBinary
+	eCall
+	eCallInd
+	eErrLen
+	eErrByte
+)
+
+type cexpr struct {
+	op   exprOp
+	bop  Op
+	slot int32
+	idx  int32
+	lit  value
+	x, y *cexpr
+	args []*cexpr
+	pos  Pos
+}
+
+type stmtOp uint8
+
+const (
+	sSet stmtOp = iota // let or assignment
+	sStore
+	sIf
+	sWhile
+	sReturn
+	sPad
+	sExpr
+)
+
+type cstmt struct {
+	op   stmtOp
+	slot int32
+	idx  int32
+	x    *cexpr
+	then []*cstmt
+	els  []*cstmt
+	pos  Pos
+}
+
+type scopeVar struct {
+	name string
+	slot int32
+}
+
+type checker struct {
+	m    *Module
+	file string
+	errs ErrorList
+
+	funcs   map[string]int
+	globals map[string]int
+	errIdx  map[string]int
+
+	prog *program
+
+	// per function
+	ctx    string
+	vars   []scopeVar
+	nslots int32
+	nest   int
+}
+
+func (c *checker) errorf(pos Pos, format string, args ...any) {
+	if len(c.errs) >= 4*maxErrors {
+		return
+	}
+	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Context: c.ctx, Msg: fmt.Sprintf(format, args...)})
+}
+
+func posString(p Pos) string {
+	if p.Line == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (first declared at %d:%d)", p.Line, p.Col)
+}
+
+func (c *checker) resolve(errPos []Pos) {
+	m := c.m
+	c.prog = &program{main: -1}
+	c.funcs = make(map[string]int, len(m.Funcs))
+	c.globals = make(map[string]int, len(m.Globals))
+	c.errIdx = make(map[string]int, len(m.Errors))
+
+	c.ctx = "errors"
+	for i, e := range m.Errors {
+		var pos Pos
+		if i < len(errPos) {
+			pos = errPos[i]
+		}
+		if !ValidIdent(e) {
+			c.errorf(pos, "invalid error name %q", e)
+			continue
+		}
+		if _, dup := c.errIdx[e]; dup {
+			c.errorf(pos, "duplicate error %s", e)
+			continue
+		}
+		c.errIdx[e] = i + 1
+	}
+	c.prog.errors = m.Errors
+
+	declPos := make(map[string]Pos, len(m.Funcs)+len(m.Globals))
+	for i, g := range m.Globals {
+		if g == nil {
+			c.ctx = "globals"
+			c.errorf(Pos{}, "nil global")
+			continue
+		}
+		c.ctx = "global " + g.Name
+		if !ValidIdent(g.Name) {
+			c.errorf(g.Pos, "invalid global name %q", g.Name)
+		}
+		if p, dup := declPos[g.Name]; dup {
+			c.errorf(g.Pos, "%s redeclared%s", g.Name, posString(p))
+			continue
+		}
+		declPos[g.Name] = g.Pos
+		c.globals[g.Name] = i
+	}
+	for i, f := range m.Funcs {
+		if f == nil {
+			c.ctx = "funcs"
+			c.errorf(Pos{}, "nil function")
+			continue
+		}
+		c.ctx = "func " + f.Name
+		if !ValidIdent(f.Name) {
+			c.errorf(f.Pos, "invalid function name %q", f.Name)
+		}
+		if p, dup := declPos[f.Name]; dup {
+			c.errorf(f.Pos, "%s redeclared%s", f.Name, posString(p))
+			continue
+		}
+		declPos[f.Name] = f.Pos
+		c.funcs[f.Name] = i
+	}
+
+	c.prog.globals = make([]value, len(m.Globals))
+	c.prog.gconst = make([]bool, len(m.Globals))
+	c.prog.gnames = make([]string, len(m.Globals))
+	for i, g := range m.Globals {
+		if g == nil {
+			continue
+		}
+		c.ctx = "global " + g.Name
+		c.prog.gconst[i] = g.Const
+		c.prog.gnames[i] = g.Name
+		if g.Init.Addr == "" {
+			c.prog.globals[i] = value{n: g.Init.Value}
+			continue
+		}
+		if g.Init.Value != 0 {
+			c.errorf(g.Pos, "initializer of %s has both a value and an address", g.Name)
+		}
+		v, ok := c.addrOf(g.Init.Addr)
+		if !ok {
+			c.errorf(g.Pos, "undefined: %s", g.Init.Addr)
+		}
+		c.prog.globals[i] = v
+	}
+
+	c.prog.funcs = make([]*cfunc, len(m.Funcs))
+	for i, f := range m.Funcs {
+		if f == nil {
+			continue
+		}
+		c.prog.funcs[i] = c.function(f)
+	}
+
+	c.ctx = ""
+	mi, ok := c.funcs["main"]
+	switch {
+	case !ok:
+		pos := Pos{}
+		if c.file != "" {
+			pos = Pos{1, 1}
+		}
+		if _, isGlobal := c.globals["main"]; isGlobal {
+			c.errorf(pos, "main is a global, not a function")
+		} else {
+			c.errorf(pos, "missing func main")
+		}
+	default:
+		f := m.Funcs[mi]
+		c.ctx = "func main"
+		if len(f.Params) != 0 {
+			c.errorf(f.Pos, "func main must have no parameters")
+		}
+		if f.Local {
+			c.errorf(f.Pos, "func main must not be local")
+		}
+		c.prog.main = mi
+	}
+}
+
+// addrOf returns the address value of a function or global.
+func (c *checker) addrOf(name string) (value, bool) {
+	if i, ok := c.funcs[name]; ok {
+		return value{a: int32(i + 1)}, true
+	}
+	if i, ok := c.globals[name]; ok {
+		return value{a: int32(-i - 1)}, true
+	}
+	return value{}, false
+}
+
+func (c *checker) lookup(name string) (int32, bool) {
+	for i := len(c.vars) - 1; i >= 0; i-- {
+		if c.vars[i].name == name {
+			return c.vars[i].slot, true
+		}
+	}
+	return 0, false
+}
+
+func (c *checker) declare(pos Pos, name string) int32 {
+	if !ValidIdent(name) {
+		c.errorf(pos, "invalid variable name %q", name)
+	}
+	if _, dup := c.lookup(name); dup {
+		c.errorf(pos, "variable %s redeclared", name)
+	}
+	slot := c.nslots
+	c.nslots++
+	c.vars = append(c.vars, scopeVar{name, slot})
+	return slot
+}
+
+func (c *checker) function(f *Func) *cfunc {
+	c.ctx = "func " + f.Name
+	c.vars = c.vars[:0]
+	c.nslots = 0
+	c.nest = 0
+	if len(f.Params) > MaxParams {
+		c.errorf(f.Pos, "func %s has %d parameters, more than %d", f.Name, len(f.Params), MaxParams)
+	}
+	if f.Align != 0 && (f.Align > MaxAlign || f.Align&(f.Align-1) != 0) {
+		c.errorf(f.Pos, "bad alignment %d: must be a power of two from 1 to %d", f.Align, MaxAlign)
+	}
+	for _, p := range f.Params {
+		if _, dup := c.lookup(p); dup {
+			c.errorf(f.Pos, "duplicate parameter %s", p)
+		}
+		if !ValidIdent(p) {
+			c.errorf(f.Pos, "invalid parameter name %q", p)
+		}
+		c.vars = append(c.vars, scopeVar{p, c.nslots})
+		c.nslots++
+	}
+	cf := &cfunc{name: f.Name, pos: f.Pos, nparams: len(f.Params)}
+	cf.body = c.block(f.Body)
+	cf.nslots = int(c.nslots)
+	return cf
+}
+
+func (c *checker) block(body []Stmt) []*cstmt {
+	mark := len(c.vars)
+	c.nest++
+	out := make([]*cstmt, 0, len(body))
+	if c.nest > maxNest {
+		c.errorf(Pos{}, "nesting deeper than %d", maxNest)
+		c.nest--
+		return out
+	}
+	for _, s := range body {
+		if cs := c.stmt(s); cs != nil {
+			out = append(out, cs)
+		}
+	}
+	c.vars = c.vars[:mark]
+	c.nest--
+	return out
+}
+
+func (c *checker) stmt(s Stmt) *cstmt {
+	switch s := s.(type) {
+	case *LetStmt:
+		x := c.expr(s.Value)
+		return &cstmt{op: sSet, slot: c.declare(s.Pos, s.Name), x: x, pos: s.Pos}
+	case *AssignStmt:
+		x := c.expr(s.Value)
+		slot, ok := c.lookup(s.Name)
+		if !ok {
+			if _, g := c.globals[s.Name]; g {
+				c.errorf(s.Pos, "cannot assign to global %s (use store)", s.Name)
+			} else {
+				c.errorf(s.Pos, "undefined variable %s", s.Name)
+			}
+		}
+		return &cstmt{op: sSet, slot: slot, x: x, pos: s.Pos}
+	case *StoreStmt:
+		x := c.expr(s.Value)
+		gi, ok := c.globals[s.Global]
+		switch {
+		case ok && c.m.Globals[gi].Const:
+			c.errorf(s.Pos, "store to const %s", s.Global)
+		case !ok:
+			if _, f := c.funcs[s.Global]; f {
+				c.errorf(s.Pos, "store to function %s", s.Global)
+			} else {
+				c.errorf(s.Pos, "undefined global %s", s.Global)
+			}
+		}
+		return &cstmt{op: sStore, idx: int32(gi), x: x, pos: s.Pos}
+	case *IfStmt:
+		cs := &cstmt{op: sIf, x: c.expr(s.Cond), pos: s.Pos}
+		cs.then = c.block(s.Then)
+		cs.els = c.block(s.Else)
+		return cs
+	case *WhileStmt:
+		cs := &cstmt{op: sWhile, x: c.expr(s.Cond), pos: s.Pos}
+		cs.then = c.block(s.Body)
+		return cs
+	case *ReturnStmt:
+		cs := &cstmt{op: sReturn, pos: s.Pos}
+		if s.Value != nil {
+			cs.x = c.expr(s.Value)
+		}
+		return cs
+	case *PadStmt:
+		if s.N > MaxPad {
+			c.errorf(s.Pos, "pad %d exceeds %d bytes", s.N, MaxPad)
+		}
+		return &cstmt{op: sPad, pos: s.Pos}
+	case *ExprStmt:
+		switch s.X.(type) {
+		case *CallExpr, *CallIndirectExpr:
+		default:
+			c.errorf(s.Pos, "expression statement must be a call")
+		}
+		return &cstmt{op: sExpr, x: c.expr(s.X), pos: s.Pos}
+	case nil:
+		c.errorf(Pos{}, "nil statement")
+	default:
+		c.errorf(s.Position(), "unknown statement %T", s)
+	}
+	return nil
+}
+
+func (c *checker) exprs(args []Expr) []*cexpr {
+	out := make([]*cexpr, len(args))
+	for i, a := range args {
+		out[i] = c.expr(a)
+	}
+	return out
+}
+
+func (c *checker) expr(e Expr) *cexpr {
+	c.nest++
+	defer func() { c.nest-- }()
+	if c.nest > maxNest {
+		if e != nil {
+			c.errorf(e.Position(), "nesting deeper than %d", maxNest)
+		}
+		return &cexpr{op: eLit}
+	}
+	switch e := e.(type) {
+	case *IntLit:
+		return &cexpr{op: eLit, lit: value{n: e.Value}, pos: e.Pos}
+	case *VarRef:
+		slot, ok := c.lookup(e.Name)
+		if !ok {
+			c.errorf(e.Pos, "undefined variable %s", e.Name)
+		}
+		return &cexpr{op: eVar, slot: slot, pos: e.Pos}
+	case *LoadExpr:
+		gi, ok := c.globals[e.Global]
+		if !ok {
+			if _, f := c.funcs[e.Global]; f {
+				c.errorf(e.Pos, "load of function %s", e.Global)
+			} else {
+				c.errorf(e.Pos, "undefined global %s", e.Global)
+			}
+		}
+		return &cexpr{op: eLoad, idx: int32(gi), pos: e.Pos}
+	case *AddrOf:
+		v, ok := c.addrOf(e.Name)
+		if !ok {
+			c.errorf(e.Pos, "undefined: %s", e.Name)
+		}
+		return &cexpr{op: eAddr, lit: v, pos: e.Pos}
+	case *ErrorLit:
+		i, ok := c.errIdx[e.Name]
+		if !ok {
+			c.errorf(e.Pos, "undefined error %s", e.Name)
+		}
+		return &cexpr{op: eLit, lit: value{n: uint64(i)}, pos: e.Pos}
+	case *UnaryExpr:
+		if e.Op != OpNeg && e.Op != OpNot {
+			c.errorf(e.Pos, "invalid unary operator %d", e.Op)
+		}
+		return &cexpr{op: eUnary, bop: e.Op, x: c.expr(e.X), pos: e.Pos}
+	case *BinaryExpr:
+		if e.Op < OpMul || e.Op > OpGe {
+			c.errorf(e.Pos, "invalid binary operator %d", e.Op)
+		}
+		return &cexpr{op: eBinary, bop: e.Op, x: c.expr(e.X), y: c.expr(e.Y), pos: e.Pos}
+	case *CallExpr:
+		args := c.exprs(e.Args)
+		fi, ok := c.funcs[e.Func]
+		switch {
+		case !ok:
+			if _, v := c.lookup(e.Func); v {
+				c.errorf(e.Pos, "call of non-function %s (a variable: use call %s(...))", e.Func, e.Func)
+			} else if _, g := c.globals[e.Func]; g {
+				c.errorf(e.Pos, "call of non-function %s (a global: use call load %s(...))", e.Func, e.Func)
+			} else {
+				c.errorf(e.Pos, "undefined function %s", e.Func)
+			}
+		case len(c.m.Funcs[fi].Params) != len(args):
+			c.errorf(e.Pos, "wrong number of arguments in call to %s: have %d, want %d", e.Func, len(args), len(c.m.Funcs[fi].Params))
+		}
+		return &cexpr{op: eCall, idx: int32(fi), args: args, pos: e.Pos}
+	case *CallIndirectExpr:
+		if len(e.Args) > MaxParams {
+			c.errorf(e.Pos, "too many arguments in call: have %d, at most %d", len(e.Args), MaxParams)
+		}
+		switch t := e.Target.(type) {
+		case *AddrOf:
+			if fi, ok := c.funcs[t.Name]; ok && len(c.m.Funcs[fi].Params) != len(e.Args) {
+				c.errorf(e.Pos, "wrong number of arguments in call to %s: have %d, want %d", t.Name, len(e.Args), len(c.m.Funcs[fi].Params))
+			} else if _, g := c.globals[t.Name]; g {
+				c.errorf(e.Pos, "call of non-function %s (a global)", t.Name)
+			}
+		case *IntLit, *ErrorLit:
+			c.errorf(e.Pos, "call of non-address")
+		}
+		return &cexpr{op: eCallInd, x: c.expr(e.Target), args: c.exprs(e.Args), pos: e.Pos}
+	case *ErrLenExpr:
+		return &cexpr{op: eErrLen, x: c.expr(e.Err), pos: e.Pos}
+	case *ErrByteExpr:
+		return &cexpr{op: eErrByte, x: c.expr(e.Err), y: c.expr(e.Index), pos: e.Pos}
+	case nil:
+		c.errorf(Pos{}, "missing expression")
+	default:
+		c.errorf(e.Position(), "unknown expression %T", e)
+	}
+	return &cexpr{op: eLit}
+}
