@@ -82,6 +82,9 @@ func (a *Asm) Emit(in Inst) (Encoding, error) {
 // Bytes returns the assembled code.
 func (a *Asm) Bytes() []byte { return a.buf }
 
+// Reset empties the buffer, keeping its storage.
+func (a *Asm) Reset() { a.buf = a.buf[:0] }
+
 // Len returns the number of bytes assembled so far.
 func (a *Asm) Len() int { return len(a.buf) }
 
