@@ -1,0 +1,507 @@
+package elf
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// ErrUnsupported is wrapped by every error about a well-formed ELF feature
+// that the reference implementation does not handle (TLS, section groups,
+// common symbols, relocation types outside the supported set, ...), as
+// opposed to a malformed file.
+var ErrUnsupported = errors.New("unsupported")
+
+// ErrMalformed is wrapped by every error about a file that is not a valid
+// ELF64 x86_64 relocatable object (truncated, bad magic, offsets past the
+// end of the file, ...).
+var ErrMalformed = errors.New("malformed")
+
+// Section types and flags not in debug/elf.
+const (
+	shtX86_64Unwind = 0x70000001      // SHT_X86_64_UNWIND: .eh_frame
+	shfExclude      = 0x80000000      // SHF_EXCLUDE
+	shfX86_64Large  = 0x10000000      // SHF_X86_64_LARGE
+	maxSections     = 1 << 20         // sanity bound on e_shnum
+	maxAlign        = uint64(1 << 32) // larger alignments are refused
+)
+
+// ReadObject decodes an ELF64 little-endian x86_64 ET_REL object, as
+// written by WriteObject, llvm-mc or clang (-fno-asynchronous-unwind-tables),
+// into the neutral model. name is the file name used in messages.
+//
+// The reader is bounded: every offset, size and count from the file is
+// checked against the file's length before it is used, and no input makes
+// it panic. Allocated sections are mapped to kinds by their flags
+// (SHF_EXECINSTR: Text; SHF_WRITE and SHT_NOBITS: BSS; SHF_WRITE: Data;
+// otherwise ROData). Sections without SHF_ALLOC (.comment,
+// .note.GNU-stack, .llvm_addrsig, debug info) are dropped with their
+// relocations, as is the feature-only .note.gnu.property. Everything else
+// that the model cannot express is an error wrapping ErrUnsupported that
+// names the file, section, offset and feature: section groups (COMDAT),
+// TLS, .eh_frame, init/fini arrays, SHT_REL, common symbols (SHN_COMMON;
+// compile with -fno-common), IFUNC and unique symbols, and relocation types
+// other than R_X86_64_{NONE,64,32,32S,PC32,PLT32,GOTPCREL,GOTPCRELX,
+// REX_GOTPCRELX}.
+func ReadObject(name string, data []byte) (*obj.Object, error) {
+	r := &reader{name: name, data: data}
+	o, err := r.read()
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return o, nil
+}
+
+type reader struct {
+	name string
+	data []byte
+	shdr []elf.Section64
+	// secName holds each section's name.
+	secName []string
+	// deferred is an error found in the symbol table that is reported
+	// only if the relocations give no more precise one.
+	deferred error
+}
+
+func (r *reader) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %s", r.name, ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+func (r *reader) unsupported(format string, args ...any) error {
+	return &featureError{r.name + ": " + fmt.Sprintf(format, args...)}
+}
+
+// featureError is an error about an unsupported feature; it matches
+// ErrUnsupported under errors.Is and reads without a suffix.
+type featureError struct{ msg string }
+
+func (e *featureError) Error() string        { return e.msg }
+func (e *featureError) Is(target error) bool { return target == ErrUnsupported }
+
+// bytesAt returns data[off:off+size] or an error when it is out of range.
+func (r *reader) bytesAt(what string, off, size uint64) ([]byte, error) {
+	n := uint64(len(r.data))
+	if off > n || size > n-off {
+		return nil, r.errorf("%s: range [%#x, +%#x) past the end of the file (size %#x)", what, off, size, n)
+	}
+	return r.data[off : off+size], nil
+}
+
+// sectionData returns the contents of section i (nil for NOBITS).
+func (r *reader) sectionData(i int) ([]byte, error) {
+	h := &r.shdr[i]
+	if elf.SectionType(h.Type) == elf.SHT_NOBITS {
+		return nil, nil
+	}
+	return r.bytesAt("section "+r.secName[i], h.Off, h.Size)
+}
+
+// cstring returns the NUL-terminated string at off in tab.
+func cstring(tab []byte, off uint64) (string, bool) {
+	if off >= uint64(len(tab)) {
+		return "", off == 0
+	}
+	for i := off; i < uint64(len(tab)); i++ {
+		if tab[i] == 0 {
+			return string(tab[off:i]), true
+		}
+	}
+	return "", false
+}
+
+func (r *reader) read() (*obj.Object, error) {
+	le := binary.LittleEndian
+	d := r.data
+	if len(d) < ehdrSize {
+		return nil, r.errorf("file of %d bytes is too short for an ELF header", len(d))
+	}
+	if string(d[:4]) != elf.ELFMAG {
+		return nil, r.errorf("not an ELF file (bad magic)")
+	}
+	if elf.Class(d[elf.EI_CLASS]) != elf.ELFCLASS64 {
+		return nil, r.unsupported("ELF class %v (want ELFCLASS64)", elf.Class(d[elf.EI_CLASS]))
+	}
+	if elf.Data(d[elf.EI_DATA]) != elf.ELFDATA2LSB {
+		return nil, r.unsupported("ELF data encoding %v (want ELFDATA2LSB)", elf.Data(d[elf.EI_DATA]))
+	}
+	if t := elf.Type(le.Uint16(d[16:])); t != elf.ET_REL {
+		return nil, r.unsupported("ELF type %v (want ET_REL, a relocatable object)", t)
+	}
+	if m := elf.Machine(le.Uint16(d[18:])); m != elf.EM_X86_64 {
+		return nil, r.unsupported("machine %v (want EM_X86_64)", m)
+	}
+	shoff := le.Uint64(d[40:])
+	shentsize := le.Uint16(d[58:])
+	shnum := uint64(le.Uint16(d[60:]))
+	shstrndx := uint32(le.Uint16(d[62:]))
+	if shoff == 0 {
+		return nil, r.errorf("no section header table")
+	}
+	if shentsize != shdrSize {
+		return nil, r.errorf("section header size %d (want %d)", shentsize, shdrSize)
+	}
+	// Extended numbering: section 0 holds the real count and string table index.
+	if _, err := r.bytesAt("section header 0", shoff, shdrSize); err != nil {
+		return nil, err
+	}
+	if shnum == 0 {
+		shnum = le.Uint64(d[shoff+32:])
+	}
+	if shstrndx == uint32(elf.SHN_XINDEX) {
+		shstrndx = le.Uint32(d[shoff+40:])
+	}
+	if shnum == 0 || shnum > maxSections {
+		return nil, r.errorf("section count %d out of range", shnum)
+	}
+	tab, err := r.bytesAt("section header table", shoff, shnum*shdrSize)
+	if err != nil {
+		return nil, err
+	}
+	r.shdr = make([]elf.Section64, shnum)
+	for i := range r.shdr {
+		p := tab[i*shdrSize:]
+		r.shdr[i] = elf.Section64{
+			Name: le.Uint32(p[0:]), Type: le.Uint32(p[4:]), Flags: le.Uint64(p[8:]),
+			Addr: le.Uint64(p[16:]), Off: le.Uint64(p[24:]), Size: le.Uint64(p[32:]),
+			Link: le.Uint32(p[40:]), Info: le.Uint32(p[44:]), Addralign: le.Uint64(p[48:]),
+			Entsize: le.Uint64(p[56:]),
+		}
+	}
+	// Section names.
+	r.secName = make([]string, shnum)
+	if uint64(shstrndx) >= shnum || shstrndx == 0 {
+		return nil, r.errorf("section name table index %d out of range (%d sections)", shstrndx, shnum)
+	}
+	r.secName[shstrndx] = ".shstrtab"
+	shstr, err := r.sectionData(int(shstrndx))
+	if err != nil {
+		return nil, err
+	}
+	for i := range r.shdr {
+		s, ok := cstring(shstr, uint64(r.shdr[i].Name))
+		if !ok {
+			return nil, r.errorf("section %d: name offset %#x out of range or unterminated", i, r.shdr[i].Name)
+		}
+		r.secName[i] = s
+	}
+
+	o := &obj.Object{Name: r.name}
+	// secIndex maps ELF section indexes to model indexes (-1: dropped).
+	secIndex := make([]int, shnum)
+	symtab := -1
+	for i := range r.shdr {
+		secIndex[i] = -1
+		if i == 0 {
+			continue
+		}
+		h := &r.shdr[i]
+		name := r.secName[i]
+		typ := elf.SectionType(h.Type)
+		flags := elf.SectionFlag(h.Flags)
+		switch typ {
+		case elf.SHT_SYMTAB:
+			if symtab >= 0 {
+				return nil, r.unsupported("section %s: a second symbol table", name)
+			}
+			symtab = i
+			continue
+		case elf.SHT_GROUP:
+			return nil, r.unsupported("section %s: section groups (COMDAT) are not supported", name)
+		case elf.SHT_DYNSYM, elf.SHT_DYNAMIC:
+			return nil, r.unsupported("section %s: dynamic linking sections in a relocatable object", name)
+		}
+		if flags&elf.SHF_GROUP != 0 {
+			return nil, r.unsupported("section %s: member of a section group (COMDAT) is not supported", name)
+		}
+		if flags&elf.SHF_ALLOC == 0 || flags&shfExclude != 0 {
+			continue // .comment, .note.GNU-stack, .llvm_addrsig, debug info, relocation sections
+		}
+		if flags&elf.SHF_TLS != 0 {
+			return nil, r.unsupported("section %s: thread-local storage (SHF_TLS) is not supported", name)
+		}
+		switch typ {
+		case elf.SHT_PROGBITS, elf.SHT_NOBITS:
+		case elf.SHT_NOTE:
+			if name == ".note.gnu.property" {
+				continue // CET feature flags only; dropping them is safe
+			}
+			return nil, r.unsupported("section %s: allocated note section", name)
+		case shtX86_64Unwind:
+			return nil, r.unsupported("section %s: unwind tables are not supported (compile with -fno-asynchronous-unwind-tables)", name)
+		case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
+			return nil, r.unsupported("section %s: %v (constructors/destructors) is not supported", name, typ)
+		default:
+			return nil, r.unsupported("section %s: allocated section of type %v", name, typ)
+		}
+		s := &obj.Section{Name: name, Size: h.Size}
+		switch {
+		case flags&elf.SHF_EXECINSTR != 0:
+			s.Kind = obj.Text
+		case flags&elf.SHF_WRITE != 0 && typ == elf.SHT_NOBITS:
+			s.Kind = obj.BSS
+		case flags&elf.SHF_WRITE != 0:
+			s.Kind = obj.Data
+		default:
+			s.Kind = obj.ROData
+		}
+		if typ == elf.SHT_NOBITS && s.Kind != obj.BSS {
+			return nil, r.unsupported("section %s: SHT_NOBITS section without SHF_WRITE, or executable", name)
+		}
+		s.Align = h.Addralign
+		if s.Align == 0 {
+			s.Align = 1
+		}
+		if s.Align&(s.Align-1) != 0 || s.Align > maxAlign {
+			return nil, r.errorf("section %s: alignment %d is not a power of two up to 2^32", name, h.Addralign)
+		}
+		if flags&elf.SHF_MERGE != 0 {
+			s.Merge = true
+			s.EntSize = h.Entsize
+			if s.EntSize == 0 {
+				return nil, r.errorf("section %s: SHF_MERGE with entry size 0", name)
+			}
+		}
+		s.Strings = flags&elf.SHF_STRINGS != 0
+		if typ != elf.SHT_NOBITS {
+			b, err := r.sectionData(i)
+			if err != nil {
+				return nil, err
+			}
+			s.Data = append([]byte(nil), b...)
+		}
+		secIndex[i] = len(o.Sections)
+		o.Sections = append(o.Sections, s)
+	}
+
+	// Symbols.
+	var symIndex []int // ELF symbol index -> model index (-1: dropped)
+	if symtab >= 0 {
+		var err error
+		symIndex, err = r.readSymbols(o, symtab, secIndex)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	// Relocations.
+	for i := range r.shdr {
+		h := &r.shdr[i]
+		typ := elf.SectionType(h.Type)
+		if typ != elf.SHT_RELA && typ != elf.SHT_REL {
+			continue
+		}
+		name := r.secName[i]
+		if uint64(h.Info) >= shnum {
+			return nil, r.errorf("section %s: target section index %d out of range", name, h.Info)
+		}
+		target := secIndex[h.Info]
+		if target < 0 {
+			continue // relocations of a dropped section (debug info, .llvm_addrsig)
+		}
+		if typ == elf.SHT_REL {
+			return nil, r.unsupported("section %s: SHT_REL relocations (implicit addends) are not supported on x86_64", name)
+		}
+		if symtab < 0 || int(h.Link) != symtab {
+			return nil, r.errorf("section %s: link %d is not the symbol table", name, h.Link)
+		}
+		if h.Entsize != relaSize {
+			return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, relaSize)
+		}
+		if h.Size%relaSize != 0 {
+			return nil, r.errorf("section %s: size %d is not a multiple of %d", name, h.Size, relaSize)
+		}
+		b, err := r.sectionData(i)
+		if err != nil {
+			return nil, err
+		}
+		s := o.Sections[target]
+		if s.Kind == obj.BSS && len(b) > 0 {
+			return nil, r.errorf("section %s: relocations in a SHT_NOBITS section", name)
+		}
+		for j := 0; j < len(b)/relaSize; j++ {
+			p := b[j*relaSize:]
+			off := le.Uint64(p[0:])
+			info := le.Uint64(p[8:])
+			addend := int64(le.Uint64(p[16:]))
+			rtyp := elf.R_X86_64(elf.R_TYPE64(info))
+			sym := uint64(elf.R_SYM64(info))
+			where := fmt.Sprintf("section %s: reloc %d at offset %#x", s.Name, j, off)
+			var kind obj.RelocKind
+			switch rtyp {
+			case elf.R_X86_64_NONE:
+				continue
+			case elf.R_X86_64_64:
+				kind = obj.Abs64
+			case elf.R_X86_64_32:
+				kind = obj.Abs32
+			case elf.R_X86_64_32S:
+				kind = obj.Abs32S
+			case elf.R_X86_64_PC32:
+				kind = obj.PCRel32
+			case elf.R_X86_64_PLT32:
+				kind = obj.Branch32
+			case elf.R_X86_64_GOTPCREL:
+				kind = obj.GOTPCRel32
+			case elf.R_X86_64_GOTPCRELX, elf.R_X86_64_REX_GOTPCRELX:
+				kind = obj.GOTLoad32
+			default:
+				return nil, r.unsupported("%s: unsupported relocation %v", where, rtyp)
+			}
+			if off > s.Size || s.Size-off < uint64(kind.Size()) {
+				return nil, r.errorf("%s: %v field outside the section (size %#x)", where, rtyp, s.Size)
+			}
+			if sym == 0 || sym >= uint64(len(symIndex)) {
+				return nil, r.errorf("%s: %v: symbol index %d out of range", where, rtyp, sym)
+			}
+			mi := symIndex[sym]
+			if mi < 0 {
+				return nil, r.unsupported("%s: %v against symbol %d, which is defined in a dropped section or is a file symbol", where, rtyp, sym)
+			}
+			s.Relocs = append(s.Relocs, obj.Reloc{Offset: off, Kind: kind, Sym: mi, Addend: addend})
+		}
+	}
+	if r.deferred != nil {
+		return nil, r.deferred
+	}
+	for _, s := range o.Sections {
+		sort.SliceStable(s.Relocs, func(a, b int) bool { return s.Relocs[a].Offset < s.Relocs[b].Offset })
+	}
+	return o, nil
+}
+
+// readSymbols decodes the symbol table at section index st into o.Symbols
+// and returns the map from ELF symbol indexes to model indexes.
+func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, error) {
+	le := binary.LittleEndian
+	h := &r.shdr[st]
+	name := r.secName[st]
+	if h.Entsize != symSize {
+		return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, symSize)
+	}
+	if h.Size%symSize != 0 {
+		return nil, r.errorf("section %s: size %d is not a multiple of %d", name, h.Size, symSize)
+	}
+	b, err := r.sectionData(st)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(h.Link) >= uint64(len(r.shdr)) || elf.SectionType(r.shdr[h.Link].Type) != elf.SHT_STRTAB {
+		return nil, r.errorf("section %s: link %d is not a string table", name, h.Link)
+	}
+	strtab, err := r.sectionData(int(h.Link))
+	if err != nil {
+		return nil, err
+	}
+	// Extended section indexes, if any.
+	var shndxTab []byte
+	for i := range r.shdr {
+		if elf.SectionType(r.shdr[i].Type) == elf.SHT_SYMTAB_SHNDX && int(r.shdr[i].Link) == st {
+			if shndxTab, err = r.sectionData(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	n := len(b) / symSize
+	symIndex := make([]int, n)
+	if n > 0 {
+		symIndex[0] = -1
+	}
+	for k := 1; k < n; k++ {
+		symIndex[k] = -1
+		p := b[k*symSize:]
+		nameOff := le.Uint32(p[0:])
+		info := p[4]
+		shndx := uint32(le.Uint16(p[6:]))
+		value := le.Uint64(p[8:])
+		size := le.Uint64(p[16:])
+		bind := elf.ST_BIND(info)
+		typ := elf.ST_TYPE(info)
+		sname, ok := cstring(strtab, uint64(nameOff))
+		if !ok {
+			return nil, r.errorf("symbol %d: name offset %#x out of range or unterminated", k, nameOff)
+		}
+		where := fmt.Sprintf("symbol %d %q", k, sname)
+		if shndx == uint32(elf.SHN_XINDEX) {
+			if uint64(len(shndxTab)) < uint64(k+1)*4 {
+				return nil, r.errorf("%s: SHN_XINDEX without an extended index", where)
+			}
+			shndx = le.Uint32(shndxTab[k*4:])
+		}
+		sym := &obj.Symbol{Name: sname, Value: value, Size: size}
+		switch typ {
+		case elf.STT_FILE:
+			continue
+		case elf.STT_NOTYPE:
+			sym.Kind = obj.SymNone
+		case elf.STT_FUNC:
+			sym.Kind = obj.SymFunc
+		case elf.STT_OBJECT:
+			sym.Kind = obj.SymData
+		case elf.STT_SECTION:
+			sym.Kind = obj.SymSection
+		case elf.STT_TLS:
+			// Reported after the relocations, which name the TLS model more precisely.
+			if r.deferred == nil {
+				r.deferred = r.unsupported("%s: thread-local symbol (STT_TLS) is not supported", where)
+			}
+			continue
+		case elf.STT_COMMON:
+			return nil, r.unsupported("%s: common symbol is not supported (compile with -fno-common)", where)
+		case elf.STT_GNU_IFUNC:
+			return nil, r.unsupported("%s: indirect function (STT_GNU_IFUNC) is not supported", where)
+		default:
+			return nil, r.unsupported("%s: symbol type %v is not supported", where, typ)
+		}
+		switch bind {
+		case elf.STB_LOCAL:
+			sym.Bind = obj.Local
+		case elf.STB_GLOBAL:
+			sym.Bind = obj.Global
+		case elf.STB_WEAK:
+			sym.Bind = obj.Weak
+		default:
+			return nil, r.unsupported("%s: symbol binding %v is not supported", where, bind)
+		}
+		switch {
+		case shndx == uint32(elf.SHN_UNDEF):
+			if bind == elf.STB_LOCAL {
+				return nil, r.errorf("%s: undefined local symbol", where)
+			}
+			sym.Section = obj.Undef
+		case shndx == uint32(elf.SHN_ABS):
+			sym.Section = obj.Abs
+		case shndx == uint32(elf.SHN_COMMON):
+			return nil, r.unsupported("%s: common symbol (SHN_COMMON) is not supported (compile with -fno-common)", where)
+		case shndx >= uint32(elf.SHN_LORESERVE) && shndx <= uint32(elf.SHN_HIRESERVE) && shndx != uint32(elf.SHN_XINDEX):
+			return nil, r.unsupported("%s: reserved section index %#x", where, shndx)
+		case uint64(shndx) >= uint64(len(r.shdr)):
+			return nil, r.errorf("%s: section index %d out of range", where, shndx)
+		default:
+			mi := secIndex[shndx]
+			if mi < 0 {
+				continue // defined in a dropped section (debug info); relocations against it are refused
+			}
+			sym.Section = mi
+			sec := o.Sections[mi]
+			if value > sec.Size {
+				return nil, r.errorf("%s: value %#x past the end of section %s (size %#x)", where, value, sec.Name, sec.Size)
+			}
+			if typ == elf.STT_SECTION {
+				sym.Name = sec.Name
+			}
+		}
+		if typ == elf.STT_SECTION && (sym.Section < 0 || sym.Bind != obj.Local) {
+			return nil, r.errorf("%s: section symbol not local or not in a section", where)
+		}
+		symIndex[k] = len(o.Symbols)
+		o.Symbols = append(o.Symbols, sym)
+	}
+	return symIndex, nil
+}

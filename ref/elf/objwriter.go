@@ -1,0 +1,305 @@
+// Package elf holds what is ELF's in linkcheck's reference implementation:
+// the x86_64 relocatable object writer and reader (this file and
+// objreader.go) that translate between ELF64 ET_REL files and the
+// format-neutral model of package obj.
+package elf
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Sizes of the fixed ELF64 structures.
+const (
+	ehdrSize = 64
+	shdrSize = 64
+	symSize  = 24
+	relaSize = 24
+)
+
+// WriteObject serializes o as an ELF64 ET_REL object for x86_64.
+//
+// Each obj.Section becomes one ELF section of the same name, followed by a
+// .rela<name> section when it has relocations; then come an empty
+// .note.GNU-stack (non-executable stack), .symtab, .strtab and .shstrtab.
+// Local symbols come first in .symtab, as the ELF specification requires,
+// and SymSection symbols become STT_SECTION symbols with an empty name.
+func WriteObject(o *obj.Object) ([]byte, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	w := &writer{o: o, shstr: newStrtab(), str: newStrtab()}
+	return w.write()
+}
+
+type writer struct {
+	o     *obj.Object
+	shstr *strtab
+	str   *strtab
+}
+
+// shdr is a section header under construction.
+type shdr struct {
+	name      string
+	typ       elf.SectionType
+	flags     elf.SectionFlag
+	data      []byte
+	size      uint64 // for NOBITS
+	link      uint32
+	info      uint32
+	align     uint64
+	entsize   uint64
+	offset    uint64
+	nameIndex uint32
+}
+
+// sectionFlags returns the ELF type and flags of an obj section.
+func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
+	typ := elf.SHT_PROGBITS
+	var fl elf.SectionFlag
+	switch s.Kind {
+	case obj.Text:
+		fl = elf.SHF_ALLOC | elf.SHF_EXECINSTR
+	case obj.ROData:
+		fl = elf.SHF_ALLOC
+	case obj.Data:
+		fl = elf.SHF_ALLOC | elf.SHF_WRITE
+	case obj.BSS:
+		fl = elf.SHF_ALLOC | elf.SHF_WRITE
+		typ = elf.SHT_NOBITS
+	}
+	if s.Merge {
+		fl |= elf.SHF_MERGE
+	}
+	if s.Strings {
+		fl |= elf.SHF_STRINGS
+	}
+	return typ, fl
+}
+
+// relocType translates a neutral relocation kind to its ELF x86_64 type.
+// GOTLoad32 needs the section bytes: the REX form is used when the byte
+// three before the field is a REX prefix (48 8b 05 disp32).
+func relocType(s *obj.Section, r obj.Reloc) (elf.R_X86_64, error) {
+	switch r.Kind {
+	case obj.Abs64:
+		return elf.R_X86_64_64, nil
+	case obj.Abs32:
+		return elf.R_X86_64_32, nil
+	case obj.Abs32S:
+		return elf.R_X86_64_32S, nil
+	case obj.PCRel32:
+		return elf.R_X86_64_PC32, nil
+	case obj.Branch32:
+		return elf.R_X86_64_PLT32, nil
+	case obj.GOTPCRel32:
+		return elf.R_X86_64_GOTPCREL, nil
+	case obj.GOTLoad32:
+		if r.Offset >= 3 && r.Offset-3 < uint64(len(s.Data)) {
+			if b := s.Data[r.Offset-3]; b >= 0x40 && b <= 0x4f {
+				return elf.R_X86_64_REX_GOTPCRELX, nil
+			}
+		}
+		return elf.R_X86_64_GOTPCRELX, nil
+	}
+	return 0, fmt.Errorf("relocation kind %s has no ELF x86_64 equivalent", r.Kind)
+}
+
+func (w *writer) write() ([]byte, error) {
+	o := w.o
+	le := binary.LittleEndian
+
+	// Symbol table: null, locals, then globals and weaks, each group in the
+	// model's order. symIndex maps model indexes to ELF indexes.
+	symIndex := make([]uint32, len(o.Symbols))
+	var order []int
+	for i, s := range o.Symbols {
+		if s.Bind == obj.Local {
+			order = append(order, i)
+		}
+	}
+	firstGlobal := uint32(len(order) + 1)
+	for i, s := range o.Symbols {
+		if s.Bind != obj.Local {
+			order = append(order, i)
+		}
+	}
+	// Section header indexes: 0 null, 1..n the obj sections, then relas,
+	// then .note.GNU-stack, .symtab, .strtab, .shstrtab.
+	var shdrs []*shdr
+	shdrs = append(shdrs, &shdr{})
+	for _, s := range o.Sections {
+		typ, fl := sectionFlags(s)
+		h := &shdr{name: s.Name, typ: typ, flags: fl, data: s.Data, size: s.Size, align: s.Align}
+		if s.Merge {
+			h.entsize = s.EntSize
+		}
+		shdrs = append(shdrs, h)
+	}
+	nsec := len(shdrs)
+	for i, s := range o.Sections {
+		if len(s.Relocs) == 0 {
+			continue
+		}
+		buf := make([]byte, 0, len(s.Relocs)*relaSize)
+		for j, r := range s.Relocs {
+			typ, err := relocType(s, r)
+			if err != nil {
+				return nil, fmt.Errorf("%s: section %s: reloc %d at offset %#x: %w", o.Name, s.Name, j, r.Offset, err)
+			}
+			buf = le.AppendUint64(buf, r.Offset)
+			buf = le.AppendUint64(buf, elf.R_INFO(0, uint32(typ))) // symbol patched below
+			buf = le.AppendUint64(buf, uint64(r.Addend))
+		}
+		shdrs = append(shdrs, &shdr{name: ".rela" + s.Name, typ: elf.SHT_RELA, flags: elf.SHF_INFO_LINK,
+			data: buf, info: uint32(i + 1), align: 8, entsize: relaSize})
+	}
+	shdrs = append(shdrs, &shdr{name: ".note.GNU-stack", typ: elf.SHT_PROGBITS, align: 1})
+	symtabIndex := uint32(len(shdrs))
+	strtabIndex := symtabIndex + 1
+	shstrtabIndex := symtabIndex + 2
+	if shstrtabIndex >= uint32(elf.SHN_LORESERVE) {
+		return nil, fmt.Errorf("%s: %d sections: too many for this writer (no extended section numbering)", o.Name, len(o.Sections))
+	}
+
+	// Symbols.
+	symtab := make([]byte, symSize) // null symbol
+	for n, i := range order {
+		s := o.Symbols[i]
+		symIndex[i] = uint32(n + 1)
+		var name uint32
+		if s.Kind != obj.SymSection {
+			name = w.str.add(s.Name)
+		}
+		var bind elf.SymBind
+		switch s.Bind {
+		case obj.Local:
+			bind = elf.STB_LOCAL
+		case obj.Global:
+			bind = elf.STB_GLOBAL
+		case obj.Weak:
+			bind = elf.STB_WEAK
+		}
+		var typ elf.SymType
+		switch s.Kind {
+		case obj.SymFunc:
+			typ = elf.STT_FUNC
+		case obj.SymData:
+			typ = elf.STT_OBJECT
+		case obj.SymSection:
+			typ = elf.STT_SECTION
+		}
+		var shndx uint16
+		switch s.Section {
+		case obj.Undef:
+			shndx = uint16(elf.SHN_UNDEF)
+		case obj.Abs:
+			shndx = uint16(elf.SHN_ABS)
+		default:
+			shndx = uint16(s.Section + 1)
+		}
+		if s.Kind == obj.SymSection && (s.Section < 0 || s.Bind != obj.Local) {
+			return nil, fmt.Errorf("%s: symbol %d: section symbol must be local and defined in a section", o.Name, i)
+		}
+		symtab = le.AppendUint32(symtab, name)
+		symtab = append(symtab, byte(elf.ST_INFO(bind, typ)), byte(elf.STV_DEFAULT))
+		symtab = le.AppendUint16(symtab, shndx)
+		symtab = le.AppendUint64(symtab, s.Value)
+		symtab = le.AppendUint64(symtab, s.Size)
+	}
+	// Patch relocation symbol indexes.
+	rela := nsec
+	for _, s := range o.Sections {
+		if len(s.Relocs) == 0 {
+			continue
+		}
+		buf := shdrs[rela].data
+		for j, r := range s.Relocs {
+			info := le.Uint64(buf[j*relaSize+8:])
+			le.PutUint64(buf[j*relaSize+8:], elf.R_INFO(symIndex[r.Sym], uint32(info)))
+		}
+		shdrs[rela].link = symtabIndex
+		rela++
+	}
+	shdrs = append(shdrs,
+		&shdr{name: ".symtab", typ: elf.SHT_SYMTAB, data: symtab, link: strtabIndex, info: firstGlobal, align: 8, entsize: symSize},
+		&shdr{name: ".strtab", typ: elf.SHT_STRTAB, data: w.str.buf, align: 1},
+	)
+	shstr := &shdr{name: ".shstrtab", typ: elf.SHT_STRTAB, align: 1}
+	shdrs = append(shdrs, shstr)
+	for _, h := range shdrs[1:] {
+		h.nameIndex = w.shstr.add(h.name)
+	}
+	shstr.data = w.shstr.buf
+
+	// Layout: header, section contents, section header table.
+	off := uint64(ehdrSize)
+	for _, h := range shdrs[1:] {
+		if h.typ == elf.SHT_NOBITS {
+			h.offset = off
+			continue
+		}
+		off = alignUp(off, min(max(h.align, 1), 16))
+		h.offset = off
+		h.size = uint64(len(h.data))
+		off += h.size
+	}
+	shoff := alignUp(off, 8)
+	out := make([]byte, shoff+uint64(len(shdrs))*shdrSize)
+
+	// ELF header.
+	copy(out, elf.ELFMAG)
+	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	out[elf.EI_OSABI] = byte(elf.ELFOSABI_NONE)
+	le.PutUint16(out[16:], uint16(elf.ET_REL))
+	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(out[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(out[40:], shoff)
+	le.PutUint16(out[52:], ehdrSize)
+	le.PutUint16(out[58:], shdrSize)
+	le.PutUint16(out[60:], uint16(len(shdrs)))
+	le.PutUint16(out[62:], uint16(shstrtabIndex))
+
+	for i, h := range shdrs {
+		if h.typ != elf.SHT_NOBITS {
+			copy(out[h.offset:], h.data)
+		}
+		p := out[shoff+uint64(i)*shdrSize:]
+		le.PutUint32(p[0:], h.nameIndex)
+		le.PutUint32(p[4:], uint32(h.typ))
+		le.PutUint64(p[8:], uint64(h.flags))
+		le.PutUint64(p[24:], h.offset)
+		le.PutUint64(p[32:], h.size)
+		le.PutUint32(p[40:], h.link)
+		le.PutUint32(p[44:], h.info)
+		le.PutUint64(p[48:], h.align)
+		le.PutUint64(p[56:], h.entsize)
+	}
+	return out, nil
+}
+
+func alignUp(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
+
+// strtab builds an ELF string table, sharing equal strings.
+type strtab struct {
+	buf []byte
+	idx map[string]uint32
+}
+
+func newStrtab() *strtab { return &strtab{buf: []byte{0}, idx: map[string]uint32{"": 0}} }
+
+func (t *strtab) add(s string) uint32 {
+	if i, ok := t.idx[s]; ok {
+		return i
+	}
+	i := uint32(len(t.buf))
+	t.buf = append(t.buf, s...)
+	t.buf = append(t.buf, 0)
+	t.idx[s] = i
+	return i
+}
