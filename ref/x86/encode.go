@@ -132,6 +132,9 @@ func validate(in Inst) error {
 			if a.Size != 1 && a.Size != 4 {
 				return errorf(in, "branch displacement size %d (want 1 or 4)", a.Size)
 			}
+			if a.Size == 1 && (a.Disp < -128 || a.Disp > 127) {
+				return errorf(in, "branch displacement %d does not fit rel8", a.Disp)
+			}
 		default:
 			return errorf(in, "operand %d: unsupported operand type %T", i+1, a)
 		}

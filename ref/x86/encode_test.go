@@ -78,6 +78,7 @@ func TestEncodeErrors(t *testing.T) {
 		{x86.Inst{Op: "push", Args: []x86.Operand{x86.EAX}}, "no form"},
 		{x86.Inst{Op: "jmp", Args: []x86.Operand{x86.Rel{Size: 2}}}, "branch displacement size 2"},
 		{x86.Inst{Op: "call", Args: []x86.Operand{x86.Rel{Size: 1}}}, "no form"},
+		{x86.Inst{Op: "jae", Args: []x86.Operand{x86.Rel{Disp: 128, Size: 1}}}, "does not fit rel8"},
 		{x86.Inst{Op: "mov", Args: []x86.Operand{x86.RAX, nil}}, "operand 2 is nil"},
 		{x86.Inst{Op: "mov", Args: []x86.Operand{x86.Reg(200), x86.RAX}}, "invalid register"},
 		{x86.Inst{Op: "frob"}, "unknown mnemonic"},
