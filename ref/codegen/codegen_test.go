@@ -22,11 +22,11 @@ import (
 // interpreter says what each must compute.
 var programs = map[string]string{
 	"arith": `func main() { return (7 * 6 + 100 / 7 - 100 % 7) ^ (0xff & ~0x0f) | 1 }`,
-	"wrap":  `func main() {
+	"wrap": `func main() {
   let x = 0xffffffffffffffff
   return x + 2 + (0 - 1) * 3
 }`,
-	"neg":   `func main() { return -5 + 0x7fffffff + 0x80000000 + 0x8000000000000000 }`,
+	"neg": `func main() { return -5 + 0x7fffffff + 0x80000000 + 0x8000000000000000 }`,
 	"divzero": `func main() {
   let z = 0
   return 10 / z + 10 % z + 1
