@@ -104,8 +104,8 @@ func (m Mem) addr() string {
 // String returns the immediate in decimal.
 func (i Imm) String() string { return strconv.FormatInt(int64(i), 10) }
 
-// String returns the displacement as ".+N" relative to the end of the
-// instruction; Inst.String prints branches in a form llvm-mc accepts.
+// String describes the displacement, e.g. "rel8(-2)" (relative to the end
+// of the instruction); Inst.String prints branches in a form llvm-mc accepts.
 func (r Rel) String() string { return fmt.Sprintf("rel%d(%d)", r.Size*8, r.Disp) }
 
 // String returns the instruction in Intel syntax that both Parse and
