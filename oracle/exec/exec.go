@@ -1,0 +1,317 @@
+// Package exec runs a linked executable and returns the value its program
+// computed, under one of several execution oracles: the real CPU and Linux
+// loader (native), the Unicorn emulator with linkcheck's own loaders
+// (unicorn), a real Windows loader (wine) or a Wasm runtime (wazero).
+//
+// The protocol between a program and the oracle is fixed by linkcheck's
+// design (docs/exec.md):
+//
+//   - ELF x86_64, static, no libc: the entry stub does write(1, &v, 8) and
+//     exit(0) (or exit_group(0)) with the syscall instruction.
+//   - Mach-O x86_64 MH_EXECUTE: the same with Darwin syscall numbers
+//     (0x2000004 write, 0x2000001 exit).
+//   - PE32+ without imports: the entry point returns the value in RAX. Under
+//     wine only the process exit code is visible, which is 32 bits wide:
+//     such results carry Bits = 32 and compare only the low 32 bits.
+//   - Wasm: the export _start, of type () -> i64, returns the value.
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/linkcheck/linkcheck/oracle/exec/unicorn"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+)
+
+// Mode selects an execution oracle.
+type Mode string
+
+// Execution oracles.
+const (
+	Auto    Mode = "auto"    // the most real oracle available for the format
+	Native  Mode = "native"  // fork/exec on the host (ELF on linux/amd64)
+	Unicorn Mode = "unicorn" // emulation with linkcheck's loaders (ELF, Mach-O, PE)
+	Wine    Mode = "wine"    // wine64 (PE)
+	Wazero  Mode = "wazero"  // in-process Wasm runtime (Wasm)
+)
+
+// Defaults used when Options leaves a field zero.
+const (
+	DefaultTimeout  = 10 * time.Second
+	DefaultMaxInsns = 1_000_000_000
+	// StackSize is the stack given to programs: the emulator maps this
+	// much and native runs get at least this RLIMIT_STACK. Programs may
+	// recurse 10,000 frames deep.
+	StackSize = 64 << 20
+	// MaxOutput bounds what is kept of a program's stdout and stderr.
+	MaxOutput = 1 << 20
+)
+
+// Options tune a run.
+type Options struct {
+	// Mode is the oracle; "" means Auto.
+	Mode Mode
+	// Timeout bounds the run (wall clock); zero means DefaultTimeout.
+	// Wine's one-time prefix creation is not counted.
+	Timeout time.Duration
+	// MaxInsns is the unicorn instruction budget; zero means
+	// DefaultMaxInsns.
+	MaxInsns uint64
+}
+
+func (o Options) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (o Options) maxInsns() uint64 {
+	if o.MaxInsns > 0 {
+		return o.MaxInsns
+	}
+	return DefaultMaxInsns
+}
+
+// Result is the outcome of a successful run.
+type Result struct {
+	// Value is the program's value. When Bits < 64 only the low Bits bits
+	// are meaningful (and the rest are zero).
+	Value uint64
+	// Bits is 64, or 32 for wine, where the value is the process exit code.
+	Bits int
+	// Oracle is the mode that ran the program (never Auto).
+	Oracle Mode
+	// Stdout and Stderr are what the program wrote (at most MaxOutput
+	// bytes each). For native and unicorn runs Stdout holds the 8 value
+	// bytes.
+	Stdout, Stderr []byte
+	// Duration is the run's wall time, without wine's prefix creation.
+	Duration time.Duration
+}
+
+// Matches reports whether the low r.Bits bits of the value equal those of
+// expected.
+func (r *Result) Matches(expected uint64) bool {
+	if r.Bits <= 0 || r.Bits >= 64 {
+		return r.Value == expected
+	}
+	mask := uint64(1)<<r.Bits - 1
+	return r.Value&mask == expected&mask
+}
+
+// String is "0x... (low 32 bits, wine)" or "0x... (unicorn)".
+func (r *Result) String() string {
+	if r.Bits > 0 && r.Bits < 64 {
+		return fmt.Sprintf("%#x (low %d bits, %s)", r.Value, r.Bits, r.Oracle)
+	}
+	return fmt.Sprintf("%#x (%s)", r.Value, r.Oracle)
+}
+
+// Oracles lists the modes that can run a format ("elf", "macho", "coff",
+// "wasm") on this host, most real first, whether or not their tools are
+// installed.
+func Oracles(format string) []Mode {
+	switch format {
+	case FormatELF:
+		if nativeSupported() {
+			return []Mode{Native, Unicorn}
+		}
+		return []Mode{Unicorn}
+	case FormatMachO:
+		return []Mode{Unicorn}
+	case FormatCOFF:
+		return []Mode{Wine, Unicorn}
+	case FormatWasm:
+		return []Mode{Wazero}
+	}
+	return nil
+}
+
+func nativeSupported() bool { return runtime.GOOS == "linux" && runtime.GOARCH == "amd64" }
+
+// Runner runs executables and owns the expensive, reusable parts of the
+// oracles: the loaded libunicorn and a wine prefix. Both are made on first
+// use. A Runner is safe for concurrent use; Close it when done (tests share
+// one through TestMain).
+type Runner struct {
+	libOnce sync.Once
+	lib     *unicorn.Lib
+	libErr  error
+
+	wineOnce sync.Once
+	wine     *WineRunner
+	wineErr  error
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// NewRunner returns a Runner; it starts nothing until a run needs it.
+func NewRunner() *Runner { return &Runner{} }
+
+// Run runs path once with a fresh Runner and closes it. Running several PE
+// files under wine this way creates a wine prefix each time (6-8 s): use a
+// Runner instead.
+func Run(ctx context.Context, path string, opts Options) (*Result, error) {
+	r := NewRunner()
+	defer r.Close()
+	return r.Run(ctx, path, opts)
+}
+
+// Close releases the wine prefix (killing its wineserver) if one was made.
+func (r *Runner) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	var err error
+	r.wineOnce.Do(func() { r.wineErr = errors.New("exec: runner is closed") })
+	if r.wine != nil {
+		err = r.wine.Close()
+	}
+	return err
+}
+
+func (r *Runner) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// Unicorn returns the runner's libunicorn, loading it on first use.
+func (r *Runner) Unicorn() (*unicorn.Lib, error) {
+	r.libOnce.Do(func() {
+		path, err := tools.Path("libunicorn")
+		if err != nil {
+			r.libErr = err
+			return
+		}
+		r.lib, r.libErr = unicorn.Open(path)
+	})
+	return r.lib, r.libErr
+}
+
+// Wine returns the runner's wine runner, creating its prefix directory on
+// first use (the prefix itself is initialized by the first run).
+func (r *Runner) Wine() (*WineRunner, error) {
+	r.wineOnce.Do(func() { r.wine, r.wineErr = NewWineRunner() })
+	return r.wine, r.wineErr
+}
+
+// Run runs the executable at path and returns its value.
+func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, error) {
+	if r.isClosed() {
+		return nil, fmt.Errorf("exec: %s: runner is closed", path)
+	}
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	format, err := Detect(data)
+	if err != nil {
+		return nil, fmt.Errorf("exec: %s: %w", path, err)
+	}
+	mode, err := r.pick(format, opts.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("exec: %s: %w", path, err)
+	}
+	start := time.Now()
+	var res *Result
+	switch mode {
+	case Native:
+		res, err = runNative(ctx, path, opts)
+	case Unicorn:
+		res, err = r.runUnicorn(ctx, data, opts)
+	case Wine:
+		var w *WineRunner
+		if w, err = r.Wine(); err == nil {
+			res, err = w.Run(ctx, path, opts)
+		}
+	case Wazero:
+		res, err = runWazero(ctx, data, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("exec: %s (%s, %s): %w", path, format, mode, err)
+	}
+	res.Oracle = mode
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// pick resolves Auto and checks that an explicit mode can run the format.
+func (r *Runner) pick(format string, m Mode) (Mode, error) {
+	ok := Oracles(format)
+	if m == "" || m == Auto {
+		if format == FormatCOFF {
+			if _, err := tools.Find("wine64"); err != nil {
+				return Unicorn, nil
+			}
+		}
+		if len(ok) == 0 {
+			return "", fmt.Errorf("no oracle runs %s", format)
+		}
+		return ok[0], nil
+	}
+	for _, o := range ok {
+		if o == m {
+			return m, nil
+		}
+	}
+	switch m {
+	case Native, Unicorn, Wine, Wazero:
+		return "", fmt.Errorf("oracle %s cannot run a %s executable on %s/%s (it can: %v)", m, format, runtime.GOOS, runtime.GOARCH, ok)
+	}
+	return "", fmt.Errorf("unknown oracle %q (want auto, native, unicorn, wine or wazero)", m)
+}
+
+// MaxFileSize bounds the executables Run reads.
+const MaxFileSize = 1 << 30
+
+func readBounded(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the %d MiB limit", path, st.Size(), MaxFileSize>>20)
+	}
+	return os.ReadFile(path)
+}
+
+// limitedBuffer keeps the first max bytes written to it and counts the rest.
+type limitedBuffer struct {
+	buf     []byte
+	max     int
+	dropped int64
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := b.max - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(room, len(p))]...)
+		p = p[min(room, len(p)):]
+	}
+	b.dropped += int64(len(p))
+	return n, nil
+}
+
+// excerpt shows stderr (or other output) in an error message, bounded.
+func excerpt(b []byte) string {
+	const max = 2000
+	if len(b) == 0 {
+		return "(empty)"
+	}
+	if len(b) > max {
+		return fmt.Sprintf("%q... (%d bytes)", b[:max], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}

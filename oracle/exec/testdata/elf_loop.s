@@ -1,0 +1,6 @@
+# Never finishes.
+	.intel_syntax noprefix
+	.text
+	.globl _start
+_start:
+	jmp _start
