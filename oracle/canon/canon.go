@@ -1,0 +1,277 @@
+// Package canon reads a linked executable into a layout-independent
+// canonical image, so that two correct links of the same objects — by
+// different linkers, in different input orders, or incrementally patched —
+// compare equal, and a wrong call target, data pointer, GOT slot or error
+// table does not.
+//
+// In the canonical image addresses are gone. What remains:
+//
+//   - symbols by name, with kind (func, object, notype), binding, size and
+//     the flags of the output section that holds them;
+//   - each function's instructions, decoded with golang.org/x/arch's
+//     x86asm, with every branch target and RIP-relative operand written
+//     symbolically (`f`, `g+0x8`, `@3` for instruction 3 of the same
+//     function), and every indirection a linker may add seen through to the
+//     final symbol and recorded in Insn.Via: a GOT load `mov r64,[rip+slot]`
+//     and its relaxed form `lea r64,[rip+f]` both become `lea r64, f`; a call
+//     through a GOT slot, a PLT-style stub (`jmp [rip+slot]`) or an
+//     incremental linker's trampoline (`jmp rel32` left in a retired slot)
+//     becomes `call f`;
+//   - each data symbol's bytes, with the words that are pointers taken out
+//     and listed as `&sym+off`;
+//   - the error-name table `_lc_errtab` decoded into its names, or the reason
+//     it is malformed.
+//
+// Where a word is a pointer is known from relocations — the input objects'
+// (each input relocation is mapped to the output through the symbol that
+// contains it, by name) or, when no objects are given, an `--emit-relocs`
+// executable's own relocation sections — never guessed from a value that
+// happens to equal a symbol's address. See docs/canon.md.
+package canon
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ErrTabSymbol is the name of linkcheck's error-name table.
+const ErrTabSymbol = "_lc_errtab"
+
+// Symbol kinds, as in the ELF symbol table.
+const (
+	KindFunc   = "func"
+	KindObject = "object"
+	KindNone   = "notype"
+)
+
+// Symbol bindings.
+const (
+	BindLocal  = "local"
+	BindGlobal = "global"
+	BindWeak   = "weak"
+)
+
+// Indirections recorded in Insn.Via: how the instruction reaches its final
+// target in this file. The empty string means directly.
+const (
+	ViaGOT        = "got"        // through a GOT slot holding the target's address
+	ViaStub       = "stub"       // through a stub `jmp [rip+slot]`
+	ViaTrampoline = "trampoline" // through a `jmp rel32` outside any symbol's start
+)
+
+// Pointer sources recorded in Image.PointerSource.
+const (
+	PointersFromObjects    = "objects"     // the input objects' relocations
+	PointersFromEmitRelocs = "emit-relocs" // the executable's own relocation sections
+	PointersUnknown        = "none"        // no relocations: no data word is known to be a pointer
+)
+
+// Image is the canonical form of one linked executable.
+type Image struct {
+	// Format is the file format ("elf").
+	Format string
+	// Entry is the entry point in symbolic form.
+	Entry string
+	// Sections lists the allocated output sections by name with their
+	// flags; addresses and sizes are dropped.
+	Sections []Section
+	// Symbols are sorted by Name; names are unique (duplicated local names
+	// are qualified, see docs/canon.md).
+	Symbols []*Symbol
+	// ErrTab is the decoded error-name table, nil when the file has no
+	// _lc_errtab symbol.
+	ErrTab *ErrTab
+	// PointerSource says where pointer locations came from.
+	PointerSource string
+	// Notes are things the reader could not canonicalize (an unmapped
+	// relocation, an operand that points nowhere), sorted.
+	Notes []string
+}
+
+// Section is an allocated output section.
+type Section struct {
+	Name  string
+	Flags string // "A" alloc, then "W" write and "X" exec when set: "AX", "AW", "A"
+}
+
+// Symbol is a defined symbol of the executable.
+type Symbol struct {
+	Name string
+	Kind string
+	Bind string
+	// Size is st_size, or, when that is zero for a function or data
+	// symbol, the inferred extent (up to the next symbol or the end of the
+	// section) minus trailing padding; SizeInferred is then set.
+	Size         uint64
+	SizeInferred bool
+	// Section is the name of the output section holding the symbol
+	// ("*ABS*" for absolute symbols); Flags are its flags.
+	Section string
+	Flags   string
+	// Synthetic marks a symbol the linker defined (no input object defines
+	// it, or, without objects, one of the reserved linker names).
+	Synthetic bool
+	// Insns are a function's instructions (symbols in executable sections).
+	Insns []Insn
+	// Padding is the number of trailing fill bytes (nop, int3, zero)
+	// trimmed from a function whose size was inferred.
+	Padding uint64
+	// Data are a data symbol's bytes with pointer fields zeroed; nil for
+	// BSS (all zeros) and for functions.
+	Data []byte
+	// BSS marks a data symbol in a NOBITS section.
+	BSS bool
+	// Pointers are the pointer fields in Data, sorted by offset.
+	Pointers []Pointer
+
+	addr uint64 // address in the file; not part of the canonical form
+}
+
+// IsCode reports whether the symbol's contents are instructions: a
+// function, or an untyped symbol in an executable section.
+func (s *Symbol) IsCode() bool {
+	return s.Kind == KindFunc || s.Kind == KindNone && strings.Contains(s.Flags, "X")
+}
+
+// Insn is one decoded instruction in canonical form.
+type Insn struct {
+	// Off is the offset of the instruction from the function's start and
+	// Len its length in bytes.
+	Off uint64
+	Len int
+	// Op is the canonical mnemonic (lower case, with a lock/rep prefix
+	// when present); Args the canonical operands.
+	Op   string
+	Args []string
+	// Via names the indirection the instruction goes through to reach its
+	// final target (ViaGOT, ViaStub, ViaTrampoline), "" when direct.
+	Via string
+
+	addr   uint64 // address in the file
+	target uint64 // branch target or RIP-relative address, when hasRef
+	hasRef bool
+}
+
+// Text returns the instruction as canonical text ("call f", "lea rax, g").
+func (in *Insn) Text() string {
+	s := in.Op
+	if len(in.Args) > 0 {
+		s += " " + strings.Join(in.Args, ", ")
+	}
+	if in.Via != "" {
+		s += " ; via " + in.Via
+	}
+	return s
+}
+
+// Pointer is a pointer field inside a data symbol.
+type Pointer struct {
+	Off    uint64
+	Size   int    // 8 or 4
+	Kind   string // the relocation kind (abs64, abs32, pcrel32, ...)
+	Target string // "&sym" or "&sym+0x8"; "?..." when it points at no symbol
+}
+
+// ErrTab is the decoded error-name table.
+type ErrTab struct {
+	// Names are the error names in value order (error k is Names[k-1]).
+	Names []string
+	// Err says why the table is malformed; Names is then empty.
+	Err string
+}
+
+// Lookup returns the symbol named name, or nil.
+func (im *Image) Lookup(name string) *Symbol {
+	i := sort.Search(len(im.Symbols), func(i int) bool { return im.Symbols[i].Name >= name })
+	if i < len(im.Symbols) && im.Symbols[i].Name == name {
+		return im.Symbols[i]
+	}
+	return nil
+}
+
+// Text renders the image as stable, sorted text for `linkcheck dump`.
+func (im *Image) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "image %s entry %s pointers %s\n", im.Format, im.Entry, im.PointerSource)
+	for _, s := range im.Sections {
+		fmt.Fprintf(&b, "section %s %s\n", s.Name, s.Flags)
+	}
+	for _, s := range im.Symbols {
+		fmt.Fprintf(&b, "\nsymbol %s %s %s size %#x", s.Name, s.Kind, s.Bind, s.Size)
+		if s.SizeInferred {
+			b.WriteString(" (inferred)")
+		}
+		fmt.Fprintf(&b, " in %s %s", s.Section, s.Flags)
+		if s.Synthetic {
+			b.WriteString(" synthetic")
+		}
+		if s.BSS {
+			b.WriteString(" bss")
+		}
+		b.WriteByte('\n')
+		for i := range s.Insns {
+			in := &s.Insns[i]
+			fmt.Fprintf(&b, "  %4d %#06x  %s\n", i, in.Off, in.Text())
+		}
+		if s.Padding > 0 {
+			fmt.Fprintf(&b, "  padding %d bytes\n", s.Padding)
+		}
+		writeData(&b, s)
+	}
+	if im.ErrTab != nil {
+		if im.ErrTab.Err != "" {
+			fmt.Fprintf(&b, "\nerrtab malformed: %s\n", im.ErrTab.Err)
+		} else {
+			fmt.Fprintf(&b, "\nerrtab %d\n", len(im.ErrTab.Names))
+			for i, n := range im.ErrTab.Names {
+				fmt.Fprintf(&b, "  %d %q\n", i+1, n)
+			}
+		}
+	}
+	for _, n := range im.Notes {
+		fmt.Fprintf(&b, "note %s\n", n)
+	}
+	return b.String()
+}
+
+// writeData writes a data symbol's bytes 16 to a line, pointer fields
+// shown as their targets.
+func writeData(b *strings.Builder, s *Symbol) {
+	if s.Data == nil {
+		return
+	}
+	ptrAt := map[uint64]Pointer{}
+	for _, p := range s.Pointers {
+		ptrAt[p.Off] = p
+	}
+	for line := uint64(0); line < uint64(len(s.Data)); line += 16 {
+		fmt.Fprintf(b, "  %#06x ", line)
+		end := min(line+16, uint64(len(s.Data)))
+		for o := line; o < end; o++ {
+			if p, ok := ptrAt[o]; ok {
+				fmt.Fprintf(b, " [%s %s]", p.Kind, p.Target)
+				o += uint64(p.Size) - 1
+				continue
+			}
+			fmt.Fprintf(b, " %02x", s.Data[o])
+		}
+		b.WriteByte('\n')
+	}
+}
+
+// Reserved names of symbols that linkers define themselves. Without input
+// objects these mark a symbol Synthetic.
+var reservedNames = map[string]bool{
+	"_GLOBAL_OFFSET_TABLE_": true, "_DYNAMIC": true, "__ehdr_start": true,
+	"__executable_start": true, "_etext": true, "etext": true, "__etext": true,
+	"_edata": true, "edata": true, "_end": true, "end": true, "__bss_start": true,
+	"__dso_handle": true, "__init_array_start": true, "__init_array_end": true,
+	"__fini_array_start": true, "__fini_array_end": true,
+	"__preinit_array_start": true, "__preinit_array_end": true,
+	"__rela_iplt_start": true, "__rela_iplt_end": true, "_TLS_MODULE_BASE_": true,
+}
+
+func isReserved(name string) bool {
+	return reservedNames[name] || strings.HasPrefix(name, "__start_") || strings.HasPrefix(name, "__stop_")
+}

@@ -1,0 +1,323 @@
+package canon
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// decodeFunc decodes a function's bytes and writes its instructions in
+// canonical form.
+func (r *reader) decodeFunc(s *Symbol) error {
+	ext := r.extent[s]
+	code := r.bytesAt(s.addr, ext)
+	if code == nil {
+		if sec := r.symSec[s]; sec != nil && sec.nobits {
+			r.note("function %s lies in NOBITS section %s", s.Name, sec.name)
+		}
+		return nil
+	}
+	if uint64(r.budget) < ext {
+		return fmt.Errorf("canon: elf: %w: decoding %s would exceed the work bound (overlapping symbols?)", ErrMalformed, s.Name)
+	}
+	r.budget -= int(ext)
+
+	type decoded struct {
+		inst x86asm.Inst
+		ok   bool
+	}
+	var raw []decoded
+	for off := 0; off < len(code); {
+		inst, err := x86asm.Decode(code[off:], 64)
+		d := decoded{inst: inst, ok: err == nil && inst.Len > 0}
+		if !d.ok {
+			d.inst = x86asm.Inst{Len: 1}
+		}
+		raw = append(raw, d)
+		s.Insns = append(s.Insns, Insn{Off: uint64(off), Len: d.inst.Len, addr: s.addr + uint64(off)})
+		off += d.inst.Len
+	}
+	if s.SizeInferred {
+		// Trim the fill a linker puts between functions without st_size.
+		n := len(s.Insns)
+		for n > 0 && raw[n-1].ok && isFill(raw[n-1].inst, code[s.Insns[n-1].Off:s.Insns[n-1].Off+uint64(s.Insns[n-1].Len)]) {
+			n--
+		}
+		if n < len(s.Insns) {
+			s.Padding = uint64(len(code)) - s.Insns[n].Off
+			s.Size -= s.Padding
+			s.Insns, raw = s.Insns[:n], raw[:n]
+		}
+	}
+	index := make(map[uint64]int, len(s.Insns))
+	for i := range s.Insns {
+		index[s.Insns[i].addr] = i
+	}
+	for i := range s.Insns {
+		in := &s.Insns[i]
+		if !raw[i].ok {
+			in.Op = "(bad)"
+			in.Args = []string{fmt.Sprintf("%#02x", code[in.Off])}
+			continue
+		}
+		r.canonInsn(s, in, raw[i].inst, index)
+	}
+	return nil
+}
+
+// isFill reports whether an instruction is inter-function fill: nop, int3,
+// or the zero bytes that decode as `add [rax], al`.
+func isFill(inst x86asm.Inst, b []byte) bool {
+	switch inst.Op {
+	case x86asm.NOP, x86asm.INT:
+		return inst.Op == x86asm.NOP || len(b) == 1 && b[0] == 0xcc
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// siteIn returns the relocation kind of a field inside [addr, addr+n).
+func (r *reader) siteIn(addr uint64, n int) string {
+	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= addr })
+	if i < len(r.siteList) && r.siteList[i]-addr < uint64(n) {
+		return r.sites[r.siteList[i]]
+	}
+	return ""
+}
+
+// canonInsn fills in's Op, Args and Via from the decoded instruction.
+func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uint64]int) {
+	next := in.addr + uint64(in.Len)
+	in.Op = opName(inst)
+	site := r.siteIn(in.addr, in.Len)
+	absSite := site == obj.Abs64.String() || site == obj.Abs32.String() || site == obj.Abs32S.String()
+	immDone := false
+	for _, a := range inst.Args {
+		if a == nil {
+			break
+		}
+		switch a := a.(type) {
+		case x86asm.Reg:
+			in.Args = append(in.Args, strings.ToLower(a.String()))
+		case x86asm.Imm:
+			if absSite && !immDone {
+				// A relocation says this immediate is an address.
+				immDone = true
+				v := uint64(a)
+				if site == obj.Abs32.String() {
+					v &= 0xffffffff
+				}
+				in.Args = append(in.Args, "&"+r.symbolize(v))
+				continue
+			}
+			in.Args = append(in.Args, fmt.Sprintf("%#x", int64(a)))
+		case x86asm.Rel:
+			target := next + uint64(int64(a))
+			in.target, in.hasRef = target, true
+			name, via := r.branchTarget(fn, target, index)
+			in.Args = append(in.Args, name)
+			in.Via = via
+		case x86asm.Mem:
+			in.Args = append(in.Args, r.memArg(in, inst, a, next, site, absSite && !immDone))
+			if absSite && a.Base != x86asm.RIP && a.Base == 0 && a.Index == 0 {
+				immDone = true
+			}
+		default:
+			in.Args = append(in.Args, strings.ToLower(fmt.Sprint(a)))
+		}
+	}
+}
+
+// opName is the lower-case mnemonic with a lock or rep prefix, if any.
+func opName(inst x86asm.Inst) string {
+	op := strings.ToLower(inst.Op.String())
+	for _, p := range inst.Prefix {
+		if p == 0 {
+			break
+		}
+		if p&(x86asm.PrefixImplicit|x86asm.PrefixIgnored) != 0 {
+			continue
+		}
+		switch p &^ (x86asm.PrefixImplicit | x86asm.PrefixIgnored | x86asm.PrefixInvalid) {
+		case x86asm.PrefixLOCK:
+			op = "lock " + op
+		case x86asm.PrefixREP:
+			op = "rep " + op
+		case x86asm.PrefixREPN:
+			op = "repne " + op
+		}
+	}
+	return op
+}
+
+var memSize = map[int]string{1: "byte", 2: "word", 4: "dword", 8: "qword", 10: "tbyte", 16: "xmmword", 32: "ymmword"}
+
+// memArg writes a memory operand. A RIP-relative operand is written by its
+// target; a load through a GOT slot rewrites the instruction (see
+// canonInsn and the package comment).
+func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, site string, absDisp bool) string {
+	size := memSize[inst.MemBytes]
+	if size != "" {
+		size += " ptr "
+	}
+	if m.Base == x86asm.RIP {
+		target := next + uint64(m.Disp)
+		in.target, in.hasRef = target, true
+		if r.isGOTSlot(target, site) {
+			val, ok := r.word(target)
+			if !ok {
+				r.note("GOT slot %#x has no contents", target)
+				return size + fmt.Sprintf("[got(?%#x)]", target)
+			}
+			final := r.symbolize(val)
+			switch {
+			case inst.Op == x86asm.MOV && inst.MemBytes == 8 && len(in.Args) == 1 && isReg64(inst.Args[0]):
+				// mov r64, [rip+GOT(f)] is lea r64, [rip+f] seen through.
+				in.Op, in.Via = "lea", ViaGOT
+				return final
+			case inst.Op == x86asm.CALL || inst.Op == x86asm.JMP:
+				in.Via = ViaGOT
+				return r.seeThrough(val, final)
+			}
+			return size + "[got(" + final + ")]"
+		}
+		sym := r.symbolize(target)
+		if inst.Op == x86asm.LEA {
+			return sym
+		}
+		return size + "[" + sym + "]"
+	}
+	var parts []string
+	if m.Segment != 0 {
+		parts = append(parts, strings.ToLower(m.Segment.String())+":")
+	}
+	var inner []string
+	if m.Base != 0 {
+		inner = append(inner, strings.ToLower(m.Base.String()))
+	}
+	if m.Index != 0 {
+		inner = append(inner, fmt.Sprintf("%s*%d", strings.ToLower(m.Index.String()), m.Scale))
+	}
+	if absDisp && m.Base == 0 && m.Index == 0 {
+		inner = append(inner, "&"+r.symbolize(uint64(m.Disp)))
+	} else if m.Disp != 0 || len(inner) == 0 {
+		inner = append(inner, fmt.Sprintf("%#x", m.Disp))
+	}
+	return size + strings.Join(parts, "") + "[" + strings.Join(inner, "+") + "]"
+}
+
+// seeThrough names the final function a call or jmp through a slot
+// reaches, following trampolines at the slot's value.
+func (r *reader) seeThrough(addr uint64, name string) string {
+	if final, _, ok := r.follow(addr); ok {
+		return final
+	}
+	return name
+}
+
+// isGOTSlot reports whether a RIP-relative target is a GOT slot: an address
+// in no symbol, that an input relocation of a GOT kind refers to or that
+// lies in a section named .got*.
+func (r *reader) isGOTSlot(target uint64, site string) bool {
+	if _, _, ok := r.symbolAt(target); ok {
+		return false
+	}
+	if site == obj.GOTLoad32.String() || site == obj.GOTPCRel32.String() {
+		return true
+	}
+	sec := r.sectionAt(target)
+	return sec != nil && strings.HasPrefix(sec.name, ".got")
+}
+
+// word reads the 8-byte little-endian word at addr.
+func (r *reader) word(addr uint64) (uint64, bool) {
+	b := r.bytesAt(addr, 8)
+	if b == nil {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b), true
+}
+
+// branchTarget names the target of a relative branch: an instruction of
+// the same function ("@3"), a symbol's start, or, seen through stubs and
+// trampolines, the final symbol.
+func (r *reader) branchTarget(fn *Symbol, target uint64, index map[uint64]int) (name, via string) {
+	if target-fn.addr < r.extent[fn] {
+		if i, ok := index[target]; ok {
+			return fmt.Sprintf("@%d", i), ""
+		}
+		return fmt.Sprintf("%s+%#x", fn.Name, target-fn.addr), ""
+	}
+	if list := r.starts[target]; len(list) > 0 && !list[0].Synthetic {
+		return list[0].Name, ""
+	}
+	if final, via, ok := r.follow(target); ok {
+		return final, via
+	}
+	return r.symbolize(target), ""
+}
+
+// follow walks an indirection chain from addr — a `jmp rel` that is not at
+// a symbol's start (a trampoline), or a `jmp [rip+slot]` (a stub) — to a
+// symbol's start. It reports the first hop's kind.
+func (r *reader) follow(addr uint64) (name, via string, ok bool) {
+	for hop := 0; hop < maxChain; hop++ {
+		if list := r.starts[addr]; len(list) > 0 && !list[0].Synthetic {
+			return list[0].Name, via, true
+		}
+		sec := r.sectionAt(addr)
+		if sec == nil || sec.nobits || !strings.Contains(sec.flags, "X") {
+			return "", "", false
+		}
+		b := sec.data[addr-sec.addr:]
+		if len(b) > 15 {
+			b = b[:15]
+		}
+		inst, err := x86asm.Decode(b, 64)
+		if err != nil || inst.Op != x86asm.JMP {
+			if hop > 0 {
+				// The chain ends at code that is no symbol's start.
+				return r.symbolize(addr), via, true
+			}
+			return "", "", false
+		}
+		next := addr + uint64(inst.Len)
+		switch a := inst.Args[0].(type) {
+		case x86asm.Rel:
+			if via == "" {
+				via = ViaTrampoline
+			}
+			addr = next + uint64(int64(a))
+		case x86asm.Mem:
+			if a.Base != x86asm.RIP || a.Index != 0 {
+				return "", "", false
+			}
+			val, ok := r.word(next + uint64(a.Disp))
+			if !ok {
+				return "", "", false
+			}
+			if via == "" {
+				via = ViaStub
+			}
+			addr = val
+		default:
+			return "", "", false
+		}
+	}
+	r.note("indirection chain at %#x longer than %d hops", addr, maxChain)
+	return "", "", false
+}
+
+func isReg64(a x86asm.Arg) bool {
+	r, ok := a.(x86asm.Reg)
+	return ok && r >= x86asm.RAX && r <= x86asm.R15
+}
