@@ -1,0 +1,323 @@
+package elf
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Layout constants of ELF executables, as ld.lld 16 chooses them for
+// x86_64 by default.
+const (
+	// ExeImageBase is the address of the file's first byte.
+	ExeImageBase = 0x200000
+	// ExePageSize is the maximum page size: segments are aligned to it.
+	ExePageSize = 0x1000
+	phdrSize    = 56
+)
+
+// Exe is the link.Platform of static ELF64 x86_64 executables (ET_EXEC):
+// the file ld.lld writes by default for objects without dynamic
+// dependencies. The file holds, in order: the ELF header, the program
+// headers (PT_PHDR, one PT_LOAD per segment, PT_GNU_RELRO when there is a
+// GOT, PT_GNU_STACK), the loaded sections, then .symtab, .shstrtab, .strtab
+// and the section header table.
+type Exe struct{}
+
+var _ link.Platform = Exe{}
+
+// Format implements link.Platform.
+func (Exe) Format() obj.Format { return obj.ELF }
+
+// ImageBase implements link.Platform.
+func (Exe) ImageBase() uint64 { return ExeImageBase }
+
+// PageSize implements link.Platform.
+func (Exe) PageSize() uint64 { return ExePageSize }
+
+// GOTSectionName implements link.Platform.
+func (Exe) GOTSectionName() string { return ".got" }
+
+// outputPrefixes are ld.lld's rules for naming output sections: an input
+// section named P or P.anything goes to output section P.
+var outputPrefixes = [...]string{
+	".data.rel.ro", ".data", ".rodata", ".bss.rel.ro", ".bss", ".ldata", ".lrodata", ".lbss",
+	".gcc_except_table", ".init_array", ".fini_array", ".tbss", ".tdata", ".text",
+}
+
+// OutputSectionName implements link.Platform with ld.lld's rules: .text.f
+// goes to .text, .rodata.str1.1 to .rodata, .data.g to .data, .bss.h to
+// .bss; other names are kept.
+func (Exe) OutputSectionName(s *obj.Section) string {
+	for _, p := range outputPrefixes {
+		if strings.HasPrefix(s.Name, p) && (len(s.Name) == len(p) || s.Name[len(p)] == '.') {
+			return p
+		}
+	}
+	return s.Name
+}
+
+// RelocName implements link.Platform: the ELF name of each kind.
+// GOTLoad32 is read from both R_X86_64_GOTPCRELX and
+// R_X86_64_REX_GOTPCRELX and is named by the latter.
+func (Exe) RelocName(k obj.RelocKind) string {
+	switch k {
+	case obj.Abs64:
+		return "R_X86_64_64"
+	case obj.Abs32:
+		return "R_X86_64_32"
+	case obj.Abs32S:
+		return "R_X86_64_32S"
+	case obj.PCRel32:
+		return "R_X86_64_PC32"
+	case obj.Branch32:
+		return "R_X86_64_PLT32"
+	case obj.GOTPCRel32:
+		return "R_X86_64_GOTPCREL"
+	case obj.GOTLoad32:
+		return "R_X86_64_REX_GOTPCRELX"
+	case obj.ImageRel32:
+		return "IMAGE_REL_AMD64_ADDR32NB"
+	}
+	return k.String()
+}
+
+// phdrCount returns the number of program headers of l.
+func phdrCount(l *link.Layout) int {
+	n := 2 + len(l.Segments) // PT_PHDR, PT_LOADs, PT_GNU_STACK
+	if relroSegment(l) >= 0 {
+		n++
+	}
+	return n
+}
+
+func relroSegment(l *link.Layout) int {
+	for i, s := range l.Segments {
+		if s.Relro {
+			return i
+		}
+	}
+	return -1
+}
+
+// HeaderSize implements link.Platform: the ELF header and the program
+// headers.
+func (Exe) HeaderSize(l *link.Layout) uint64 {
+	return ehdrSize + uint64(phdrCount(l))*phdrSize
+}
+
+// Write implements link.Platform: it fills in the headers at the start of
+// image and appends the symbol table, the string tables and the section
+// headers.
+func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
+	le := binary.LittleEndian
+	// Section header indexes: null, the non-empty output sections, then
+	// .symtab, .shstrtab, .strtab (ld.lld's order).
+	shndx := make([]uint16, len(l.Sections))
+	nsh := 1
+	for i, s := range l.Sections {
+		if s.Segment < 0 {
+			continue
+		}
+		shndx[i] = uint16(nsh)
+		nsh++
+	}
+	symtabIdx := nsh
+	shstrtabIdx := nsh + 1
+	strtabIdx := nsh + 2
+	nsh += 3
+	if nsh >= int(elf.SHN_LORESERVE) {
+		return nil, fmt.Errorf("%d sections: too many for ELF section indexes", nsh)
+	}
+
+	// .symtab and .strtab.
+	nsyms := 1 + len(l.Symbols)
+	symtab := make([]byte, symSize, nsyms*symSize)
+	strtab := make([]byte, 1, 16*nsyms)
+	putSym := func(s *link.Symbol) {
+		var e [symSize]byte
+		le.PutUint32(e[0:], uint32(len(strtab)))
+		strtab = append(strtab, s.Name...)
+		strtab = append(strtab, 0)
+		var bind elf.SymBind
+		switch s.Bind {
+		case obj.Local:
+			bind = elf.STB_LOCAL
+		case obj.Weak:
+			bind = elf.STB_WEAK
+		default:
+			bind = elf.STB_GLOBAL
+		}
+		var typ elf.SymType
+		switch s.Kind {
+		case obj.SymFunc:
+			typ = elf.STT_FUNC
+		case obj.SymData:
+			typ = elf.STT_OBJECT
+		}
+		e[4] = elf.ST_INFO(bind, typ)
+		var sec uint16
+		switch {
+		case !s.Defined():
+			sec = uint16(elf.SHN_UNDEF)
+		case s.Sec == obj.Abs:
+			sec = uint16(elf.SHN_ABS)
+		default:
+			out := l.Placements[s.Obj][s.Sec].Out
+			sec = shndx[out]
+			if sec == 0 {
+				sec = uint16(elf.SHN_ABS) // in an empty section that was dropped
+			}
+		}
+		le.PutUint16(e[6:], sec)
+		le.PutUint64(e[8:], s.Addr)
+		le.PutUint64(e[16:], s.Size)
+		symtab = append(symtab, e[:]...)
+	}
+	for i := range l.Symbols {
+		s := &l.Symbols[i]
+		if s.Bind != obj.Local || s.Kind == obj.SymSection || !keepLocal(l, s) {
+			continue
+		}
+		putSym(s)
+	}
+	firstGlobal := uint32(len(symtab) / symSize)
+	for i := range l.Symbols {
+		if s := &l.Symbols[i]; s.Bind != obj.Local {
+			putSym(s)
+		}
+	}
+
+	// .shstrtab.
+	shstr := []byte{0}
+	nameOff := make([]uint32, 0, nsh)
+	addName := func(n string) {
+		nameOff = append(nameOff, uint32(len(shstr)))
+		shstr = append(shstr, n...)
+		shstr = append(shstr, 0)
+	}
+	for _, s := range l.Sections {
+		if s.Segment >= 0 {
+			addName(s.Name)
+		}
+	}
+	addName(".symtab")
+	addName(".shstrtab")
+	addName(".strtab")
+
+	out := image
+	pad := func(a int) {
+		for len(out)%a != 0 {
+			out = append(out, 0)
+		}
+	}
+	pad(8)
+	symtabOff := uint64(len(out))
+	out = append(out, symtab...)
+	shstrOff := uint64(len(out))
+	out = append(out, shstr...)
+	strOff := uint64(len(out))
+	out = append(out, strtab...)
+	pad(8)
+	shoff := uint64(len(out))
+	sh := make([]byte, nsh*shdrSize)
+	k := 1
+	putSh := func(name uint32, typ elf.SectionType, flags elf.SectionFlag, addr, off, size uint64, lnk, info uint32, align, entsize uint64) {
+		p := sh[k*shdrSize:]
+		le.PutUint32(p[0:], name)
+		le.PutUint32(p[4:], uint32(typ))
+		le.PutUint64(p[8:], uint64(flags))
+		le.PutUint64(p[16:], addr)
+		le.PutUint64(p[24:], off)
+		le.PutUint64(p[32:], size)
+		le.PutUint32(p[40:], lnk)
+		le.PutUint32(p[44:], info)
+		le.PutUint64(p[48:], align)
+		le.PutUint64(p[56:], entsize)
+		k++
+	}
+	for _, s := range l.Sections {
+		if s.Segment < 0 {
+			continue
+		}
+		typ := elf.SHT_PROGBITS
+		flags := elf.SHF_ALLOC
+		switch {
+		case s.Kind == obj.Text:
+			flags |= elf.SHF_EXECINSTR
+		case s.Kind == obj.BSS:
+			typ = elf.SHT_NOBITS
+			flags |= elf.SHF_WRITE
+		case s.Kind == obj.Data || s.GOT:
+			flags |= elf.SHF_WRITE
+		}
+		putSh(nameOff[k-1], typ, flags, s.Addr, s.Offset, s.Size, 0, 0, s.Align, 0)
+	}
+	putSh(nameOff[k-1], elf.SHT_SYMTAB, 0, 0, symtabOff, uint64(len(symtab)), uint32(strtabIdx), firstGlobal, 8, symSize)
+	putSh(nameOff[k-1], elf.SHT_STRTAB, 0, 0, shstrOff, uint64(len(shstr)), 0, 0, 1, 0)
+	putSh(nameOff[k-1], elf.SHT_STRTAB, 0, 0, strOff, uint64(len(strtab)), 0, 0, 1, 0)
+	out = append(out, sh...)
+
+	// ELF header.
+	h := out[:ehdrSize]
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	h[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	h[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	h[elf.EI_OSABI] = byte(elf.ELFOSABI_NONE)
+	le.PutUint16(h[16:], uint16(elf.ET_EXEC))
+	le.PutUint16(h[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(h[24:], l.Entry)
+	le.PutUint64(h[32:], ehdrSize)
+	le.PutUint64(h[40:], shoff)
+	le.PutUint16(h[52:], ehdrSize)
+	le.PutUint16(h[54:], phdrSize)
+	le.PutUint16(h[56:], uint16(phdrCount(l)))
+	le.PutUint16(h[58:], shdrSize)
+	le.PutUint16(h[60:], uint16(nsh))
+	le.PutUint16(h[62:], uint16(shstrtabIdx))
+	_ = symtabIdx
+
+	// Program headers.
+	ph := out[ehdrSize:]
+	n := 0
+	putPh := func(typ elf.ProgType, flags elf.ProgFlag, off, addr, filesz, memsz, align uint64) {
+		p := ph[n*phdrSize:]
+		le.PutUint32(p[0:], uint32(typ))
+		le.PutUint32(p[4:], uint32(flags))
+		le.PutUint64(p[8:], off)
+		le.PutUint64(p[16:], addr)
+		le.PutUint64(p[24:], addr)
+		le.PutUint64(p[32:], filesz)
+		le.PutUint64(p[40:], memsz)
+		le.PutUint64(p[48:], align)
+		n++
+	}
+	phSize := uint64(phdrCount(l)) * phdrSize
+	putPh(elf.PT_PHDR, elf.PF_R, ehdrSize, ExeImageBase+ehdrSize, phSize, phSize, 8)
+	for _, s := range l.Segments {
+		putPh(elf.PT_LOAD, elf.ProgFlag(s.Perm), s.Offset, s.Addr, s.FileSize, s.MemSize, ExePageSize)
+	}
+	if i := relroSegment(l); i >= 0 {
+		s := l.Segments[i]
+		end := (s.Addr + s.MemSize + ExePageSize - 1) &^ (ExePageSize - 1)
+		putPh(elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end-s.Addr, 1)
+	}
+	putPh(elf.PT_GNU_STACK, elf.PF_R|elf.PF_W, 0, 0, 0, 0, 0)
+	return out, nil
+}
+
+// keepLocal reports whether a local symbol goes into .symtab. As in ld.lld,
+// assembler temporaries (.L names) in merged sections are dropped: their
+// addresses are those of deduplicated pieces.
+func keepLocal(l *link.Layout, s *link.Symbol) bool {
+	if !strings.HasPrefix(s.Name, ".L") || !s.Defined() || s.Sec < 0 {
+		return true
+	}
+	return l.Placements[s.Obj][s.Sec].Pieces == nil
+}

@@ -1,0 +1,398 @@
+package link
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Layout is the result of a full link's layout: where everything went. It
+// is what the incremental linker starts from.
+type Layout struct {
+	Format  obj.Format
+	Objects []*obj.Object
+	// Sections are the output sections in address order; the GOT, when
+	// present, is one of them (Section.GOT).
+	Sections []*Section
+	// Segments are the loadable segments in address order.
+	Segments []*Segment
+	// Placements[i][j] says where section j of object i went.
+	Placements [][]Placement
+	// Symbols is the link's symbol table: every local symbol of every
+	// object (in object order) and every global name once, in order of
+	// first appearance.
+	Symbols []Symbol
+	// SymIndex[i][k] is the index in Symbols of symbol k of object i.
+	SymIndex [][]int32
+	// Globals maps a global or weak name to its index in Symbols.
+	Globals map[string]int32
+	// GOT is the synthesized global offset table.
+	GOT GOT
+	// Entry is the entry address and EntrySym the entry symbol's index.
+	Entry    uint64
+	EntrySym int32
+	// HeaderSize is the room reserved for the format's headers at the
+	// start of the file and of the first segment.
+	HeaderSize uint64
+	// FileSize is the end of the loaded part of the file: every section's
+	// contents lie in [0, FileSize).
+	FileSize uint64
+	// RelaxedGOTLoads counts GOT loads rewritten to direct references.
+	RelaxedGOTLoads int
+}
+
+// Section is an output section.
+type Section struct {
+	Name string
+	Kind obj.SectionKind
+	// GOT marks the synthesized GOT (read-only after relocation: RELRO).
+	GOT   bool
+	Align uint64
+	// Addr and Size place the section in memory; Offset in the file.
+	// FileSize is Size, or 0 for BSS.
+	Addr, Size, Offset, FileSize uint64
+	// Capacity is the room the section may grow into without moving what
+	// follows; a full link leaves none (Capacity == Size).
+	Capacity uint64
+	// Segment is the index in Layout.Segments.
+	Segment int
+	// Chunks are the section's pieces in address order.
+	Chunks []Chunk
+	// Index is the position in Layout.Sections.
+	Index int
+}
+
+// Chunk is a piece of an output section: one input section, a merged
+// SHF_MERGE group, or the GOT's slots.
+type Chunk struct {
+	// Obj and Sec name the input section; Obj is -1 for a synthesized
+	// chunk (merged strings: Data holds the bytes; GOT: Data is nil).
+	Obj, Sec int32
+	// Off is the offset in the output section.
+	Off   uint64
+	Size  uint64
+	Align uint64
+	Data  []byte
+}
+
+// Segment is a loadable segment: a run of output sections with the same
+// permissions.
+type Segment struct {
+	// Perm is a combination of PermR, PermW and PermX.
+	Perm Perm
+	// Relro marks a writable segment that is read-only after relocation
+	// (the GOT); ELF also covers it with PT_GNU_RELRO.
+	Relro bool
+	// Offset, Addr, FileSize, MemSize as in an ELF program header. The
+	// first segment starts at offset 0 and holds the headers.
+	Offset, Addr, FileSize, MemSize uint64
+	// Sections are the indexes in Layout.Sections of its sections.
+	Sections []int
+}
+
+// Perm is a segment's permissions.
+type Perm uint8
+
+// Permission bits (ELF PF_X, PF_W, PF_R values).
+const (
+	PermX Perm = 1
+	PermW Perm = 2
+	PermR Perm = 4
+)
+
+// Placement says where an input section went.
+type Placement struct {
+	// Out is the output section's index in Layout.Sections (every input
+	// section is placed, empty ones too).
+	Out int32
+	// Chunk is the index of its chunk in the output section.
+	Chunk int32
+	// Addr is the address of its first byte; for a merged section, the
+	// address of its first piece.
+	Addr uint64
+	// Pieces, for a deduplicated SHF_MERGE section, map offsets in the
+	// input section to offsets in the merged chunk; nil otherwise.
+	Pieces []Piece
+}
+
+// Piece maps a piece of a merged input section (starting at InOff) to
+// its offset in the merged chunk.
+type Piece struct {
+	InOff, OutOff uint64
+}
+
+// Symbol is an entry of the link's symbol table.
+type Symbol struct {
+	Name string
+	// Obj and Index name the defining object and its symbol; Obj is -1
+	// for an undefined symbol.
+	Obj   int32
+	Index int32
+	// Sec is the defining section's index in its object, or obj.Abs or
+	// obj.Undef.
+	Sec   int32
+	Value uint64
+	Size  uint64
+	Bind  obj.Binding
+	Kind  obj.SymKind
+	// Addr is the symbol's address (its value for an absolute symbol, 0
+	// for an undefined weak one).
+	Addr uint64
+	// GOTSlot is the index of the symbol's GOT slot, or -1.
+	GOTSlot int32
+	// Referenced is set when a relocation refers to the symbol.
+	Referenced bool
+	// mergeSection marks a section symbol of a merged section, whose
+	// address depends on the addend.
+	mergeSection bool
+	// strongRef is set when a non-weak undefined reference exists.
+	strongRef bool
+}
+
+// Defined reports whether the symbol has a definition.
+func (s *Symbol) Defined() bool { return s.Obj >= 0 }
+
+// GOT is the synthesized global offset table: one 8-byte slot per symbol
+// that a non-relaxed GOT relocation refers to.
+type GOT struct {
+	// Section is the GOT's index in Layout.Sections, or -1 when empty.
+	Section int
+	// Slots[i] is the index in Layout.Symbols of slot i's symbol, or -1
+	// for a free slot.
+	Slots []int32
+	// Free lists free slots (always empty after a full link; the
+	// incremental linker uses it).
+	Free []int32
+}
+
+// SlotAddr returns the address of GOT slot i.
+func (l *Layout) SlotAddr(i int32) uint64 {
+	return l.Sections[l.GOT.Section].Addr + uint64(i)*8
+}
+
+// SectionAddr returns the address of byte off of section sec of object
+// o, following the piece map of a merged section.
+func (l *Layout) SectionAddr(o, sec int32, off uint64) uint64 {
+	p := &l.Placements[o][sec]
+	if p.Pieces == nil {
+		return p.Addr + off
+	}
+	ps := p.Pieces
+	i := sort.Search(len(ps), func(i int) bool { return ps[i].InOff > off }) - 1
+	if i < 0 {
+		i = 0
+	}
+	out := l.Sections[p.Out]
+	return out.Addr + out.Chunks[p.Chunk].Off + ps[i].OutOff + (off - ps[i].InOff)
+}
+
+// Lookup returns the index in Symbols of the global named name, or -1.
+func (l *Layout) Lookup(name string) int32 {
+	if i, ok := l.Globals[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// Where formats a location the way ld.lld does: "a.o:(.text+0x12)".
+func (l *Layout) Where(o, sec int32, off uint64) string {
+	return fmt.Sprintf("%s:(%s+%#x)", l.Objects[o].Name, l.Objects[o].Sections[sec].Name, off)
+}
+
+func newLayout(objs []*obj.Object, f obj.Format) *Layout {
+	return &Layout{Format: f, Objects: objs, GOT: GOT{Section: -1}, EntrySym: -1}
+}
+
+func alignUp(v, a uint64) uint64 {
+	if a <= 1 {
+		return v
+	}
+	return (v + a - 1) &^ (a - 1)
+}
+
+// perm returns the permissions of an output section.
+func (s *Section) perm() Perm {
+	switch {
+	case s.GOT:
+		return PermR | PermW
+	case s.Kind == obj.Text:
+		return PermR | PermX
+	case s.Kind == obj.Data || s.Kind == obj.BSS:
+		return PermR | PermW
+	}
+	return PermR
+}
+
+// rank orders output sections as ld.lld does: read-only data, code, RELRO
+// (the GOT), writable data, then BSS.
+func (s *Section) rank() int {
+	switch {
+	case s.Kind == obj.ROData:
+		return 0
+	case s.Kind == obj.Text:
+		return 1
+	case s.GOT:
+		return 2
+	case s.Kind == obj.Data:
+		return 3
+	}
+	return 4
+}
+
+// assignAddresses sorts the output sections, groups them into segments
+// and gives every section, chunk, input section and symbol its address.
+//
+// The rules are ld.lld 16's for a static executable without
+// -z separate-code: the first segment (R) starts at file offset 0 and the
+// image base and holds the headers; every later segment starts on the
+// next page at the same offset within the page as the previous one ended
+// (addr = alignUp(end, page) + end%page), so that file offsets stay dense
+// and offset ≡ address mod page.
+func (l *Layout) assignAddresses(p Platform, opts Options) error {
+	for i, s := range l.Sections {
+		s.Index = i
+	}
+	sort.SliceStable(l.Sections, func(i, j int) bool { return l.Sections[i].rank() < l.Sections[j].rank() })
+	newIndex := make([]int32, len(l.Sections))
+	for i, s := range l.Sections {
+		newIndex[s.Index] = int32(i)
+		s.Index = i
+		if s.GOT {
+			l.GOT.Section = i
+		}
+	}
+	for _, pls := range l.Placements {
+		for j := range pls {
+			pls[j].Out = newIndex[pls[j].Out]
+		}
+	}
+	// Segments: the headers' segment (R), then one per change of
+	// permissions; the GOT's RELRO segment stands alone.
+	l.Segments = []*Segment{{Perm: PermR}}
+	for i, s := range l.Sections {
+		if s.Size == 0 {
+			// Empty output sections take no room and are not written,
+			// as in ld.lld; symbols in them get the address where they
+			// would have been.
+			s.Segment = -1
+			continue
+		}
+		last := l.Segments[len(l.Segments)-1]
+		if s.perm() != last.Perm || s.GOT != last.Relro {
+			last = &Segment{Perm: s.perm(), Relro: s.GOT}
+			l.Segments = append(l.Segments, last)
+		}
+		s.Segment = len(l.Segments) - 1
+		last.Sections = append(last.Sections, i)
+	}
+	page := p.PageSize()
+	base := p.ImageBase()
+	l.HeaderSize = p.HeaderSize(l)
+	addr := base + l.HeaderSize
+	off := l.HeaderSize
+	for si, seg := range l.Segments {
+		if si > 0 {
+			addr = alignUp(addr, page) + addr%page
+		}
+		first := true
+		for _, i := range seg.Sections {
+			s := l.Sections[i]
+			addr = alignUp(addr, s.Align)
+			s.Addr = addr
+			if s.Kind == obj.BSS {
+				s.Offset = off
+				if off%page != addr%page {
+					s.Offset = off + (addr-off)%page
+				}
+			} else {
+				off += (addr - off) % page // keep offset ≡ addr mod page
+				s.Offset = off
+				s.FileSize = s.Size
+				off += s.Size
+			}
+			s.Capacity = s.Size
+			addr += s.Size
+			if first {
+				if si > 0 {
+					seg.Offset, seg.Addr = s.Offset, s.Addr
+				}
+				first = false
+			}
+		}
+		if si == 0 {
+			seg.Offset, seg.Addr = 0, base
+		}
+		if first && si > 0 {
+			// A segment without sections cannot happen: segments are
+			// made from sections.
+			return fmt.Errorf("link: empty segment %d", si)
+		}
+		seg.MemSize = addr - seg.Addr
+		seg.FileSize = seg.MemSize
+		// Trailing BSS occupies no file space.
+		end := seg.Addr
+		for _, i := range seg.Sections {
+			if s := l.Sections[i]; s.Kind != obj.BSS {
+				end = s.Addr + s.Size
+			}
+		}
+		if si == 0 && len(seg.Sections) == 0 {
+			end = addr
+		}
+		seg.FileSize = end - seg.Addr
+	}
+	l.FileSize = off
+	prevAddr, prevOff := base+l.HeaderSize, l.HeaderSize
+	for _, s := range l.Sections {
+		if s.Segment < 0 {
+			s.Addr, s.Offset = prevAddr, prevOff
+			continue
+		}
+		prevAddr, prevOff = s.Addr+s.Size, s.Offset+s.FileSize
+	}
+	for _, seg := range l.Segments {
+		if e := seg.Offset + seg.FileSize; e > l.FileSize {
+			l.FileSize = e
+		}
+	}
+	// Input sections and chunks.
+	for _, s := range l.Sections {
+		for ci := range s.Chunks {
+			c := &s.Chunks[ci]
+			if c.Obj < 0 {
+				continue
+			}
+			l.Placements[c.Obj][c.Sec].Addr = s.Addr + c.Off
+		}
+	}
+	for oi := range l.Placements {
+		for si := range l.Placements[oi] {
+			pl := &l.Placements[oi][si]
+			if pl.Pieces != nil {
+				out := l.Sections[pl.Out]
+				first := uint64(0)
+				if len(pl.Pieces) > 0 {
+					first = pl.Pieces[0].OutOff
+				}
+				pl.Addr = out.Addr + out.Chunks[pl.Chunk].Off + first
+			}
+		}
+	}
+	// Symbols.
+	for i := range l.Symbols {
+		s := &l.Symbols[i]
+		switch {
+		case s.Obj < 0:
+			s.Addr = 0
+		case s.Sec == obj.Abs:
+			s.Addr = s.Value
+		default:
+			s.Addr = l.SectionAddr(s.Obj, s.Sec, s.Value)
+		}
+	}
+	if l.EntrySym >= 0 {
+		l.Entry = l.Symbols[l.EntrySym].Addr
+	}
+	return nil
+}

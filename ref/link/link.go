@@ -1,0 +1,137 @@
+// Package link is linkcheck's one full-link pipeline, shared by every
+// output format. It is shaped like mold and wild: one file per phase, and a
+// small Platform interface through which a format package (ref/elf today,
+// ref/macho and ref/coff later) names output sections, reserves room for
+// its headers and writes the file.
+//
+// The phases, in order:
+//
+//	resolve.go      inputs → symbol table (locals, globals, weak; duplicates)
+//	sections.go     input sections → output sections (by name and kind),
+//	                SHF_MERGE pieces deduplicated
+//	scan.go         relocation scan: undefined references, GOT slots,
+//	                GOT-load relaxation decisions
+//	layout.go       addresses, file offsets, segments by permission
+//	reloc_x86_64.go relocation arithmetic, overflow checks, relaxation
+//	output.go       contents, then Platform.Write
+//
+// The result of the layout phase is exposed as a Layout (output sections
+// with their chunks, where every input section went, every symbol's
+// address, the GOT slot of every symbol that has one, the entry address) so
+// that the incremental linker (ref/incr) can start from it and patch the
+// file in place.
+package link
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// DefaultEntry is the entry symbol used when Options.Entry is empty.
+const DefaultEntry = "_start"
+
+// Options tune a full link.
+type Options struct {
+	// Entry names the entry symbol; empty means DefaultEntry.
+	Entry string
+	// RelaxGOT chooses what happens to relaxable GOT loads (GOTLoad32);
+	// the zero value is RelaxLikeLLD.
+	RelaxGOT GOTRelax
+	// NoMergeStrings turns off deduplication of SHF_MERGE sections: their
+	// contents are then laid out like any other section.
+	NoMergeStrings bool
+}
+
+// GOTRelax is a policy for relaxable GOT loads.
+type GOTRelax uint8
+
+// GOT relaxation policies.
+const (
+	// RelaxLikeLLD relaxes GOT loads of symbols with a link-time address
+	// exactly as ld.lld 16 does by default for a static non-PIC
+	// executable: when the addend is -4, `mov r, [rip+GOT]` becomes
+	// `lea r, [rip+sym]`, `call [rip+GOT]` becomes `addr32 call sym` and
+	// `jmp [rip+GOT]` becomes `jmp sym; nop`. A relaxed load needs no GOT
+	// slot. Absolute and undefined weak symbols are never relaxed. See
+	// docs/link.md for the one form lld relaxes and this linker does not.
+	RelaxLikeLLD GOTRelax = iota
+	// RelaxNone keeps every GOT load a load through a GOT slot.
+	RelaxNone
+)
+
+// Platform is what a format supplies to the pipeline.
+type Platform interface {
+	// Format names the output format.
+	Format() obj.Format
+	// ImageBase is the address at which the file's first byte is mapped.
+	ImageBase() uint64
+	// PageSize is the alignment of segments in memory and in the file.
+	PageSize() uint64
+	// OutputSectionName returns the name of the output section that
+	// collects the input section s.
+	OutputSectionName(s *obj.Section) string
+	// GOTSectionName is the name of the synthesized GOT section.
+	GOTSectionName() string
+	// HeaderSize returns how many bytes at the start of the file (and of
+	// the first segment) the format's headers take, given the layout's
+	// output sections and segments (addresses are not assigned yet).
+	HeaderSize(l *Layout) uint64
+	// RelocName names a relocation kind in error messages, in the
+	// format's own spelling (R_X86_64_PC32, ...).
+	RelocName(k obj.RelocKind) string
+	// Write returns the output file. image holds the loaded part of the
+	// file (l.FileSize bytes, every section's contents at its offset,
+	// relocated, headers not yet written); Write may append to it and
+	// return it.
+	Write(l *Layout, image []byte) ([]byte, error)
+}
+
+// Link links objs for platform p: it resolves symbols, lays out the
+// sections, synthesizes the GOT, applies relocations and writes the file.
+// It returns the file and its layout. Every error names the object, and
+// where it applies the section, offset and symbol; several problems of the
+// same phase are reported together (errors.Join), in input order.
+func Link(objs []*obj.Object, p Platform, opts Options) ([]byte, *Layout, error) {
+	l, image, err := Build(objs, p, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := p.Write(l, image)
+	if err != nil {
+		return nil, nil, fmt.Errorf("link: write %s: %w", p.Format(), err)
+	}
+	return out, l, nil
+}
+
+// Build runs every phase but the final write: it returns the layout and the
+// loaded part of the image (l.FileSize bytes), relocated.
+func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error) {
+	if len(objs) == 0 {
+		return nil, nil, errors.New("link: no input files")
+	}
+	for i, o := range objs {
+		if o == nil {
+			return nil, nil, fmt.Errorf("link: input %d is nil", i)
+		}
+	}
+	l := newLayout(objs, p.Format())
+	if err := l.resolve(); err != nil {
+		return nil, nil, err
+	}
+	if err := l.assignSections(p, opts); err != nil {
+		return nil, nil, err
+	}
+	if err := l.scan(p, opts); err != nil {
+		return nil, nil, err
+	}
+	if err := l.assignAddresses(p, opts); err != nil {
+		return nil, nil, err
+	}
+	image := l.contents()
+	if err := l.relocate(p, opts, image); err != nil {
+		return nil, nil, err
+	}
+	return l, image, nil
+}

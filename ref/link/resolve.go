@@ -1,0 +1,83 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// resolve builds the link's symbol table. Local symbols each get their own
+// entry; global and weak names get one entry each, bound to their
+// definition: a global definition wins over weak ones, the first weak
+// definition wins among weak ones, and two global definitions are an error
+// reported as ld.lld does:
+//
+//	duplicate symbol: f
+//	>>> defined at a.o:(.text+0x0)
+//	>>> defined at b.o:(.text.f+0x0)
+func (l *Layout) resolve() error {
+	n := 0
+	for _, o := range l.Objects {
+		n += len(o.Symbols)
+	}
+	l.Symbols = make([]Symbol, 0, n)
+	l.SymIndex = make([][]int32, len(l.Objects))
+	l.Globals = make(map[string]int32, n/2)
+	var errs []error
+	for oi, o := range l.Objects {
+		if err := o.Validate(); err != nil {
+			return fmt.Errorf("link: %w", err)
+		}
+		idx := make([]int32, len(o.Symbols))
+		l.SymIndex[oi] = idx
+		for k, s := range o.Symbols {
+			if s.Bind == obj.Local {
+				idx[k] = int32(len(l.Symbols))
+				l.Symbols = append(l.Symbols, Symbol{
+					Name: s.Name, Obj: int32(oi), Index: int32(k), Sec: int32(s.Section),
+					Value: s.Value, Size: s.Size, Bind: s.Bind, Kind: s.Kind, GOTSlot: -1,
+				})
+				continue
+			}
+			gi, ok := l.Globals[s.Name]
+			if !ok {
+				gi = int32(len(l.Symbols))
+				l.Globals[s.Name] = gi
+				l.Symbols = append(l.Symbols, Symbol{Name: s.Name, Obj: -1, Index: -1, Sec: obj.Undef, Bind: s.Bind, GOTSlot: -1})
+			}
+			idx[k] = gi
+			g := &l.Symbols[gi]
+			if !s.Defined() {
+				if s.Bind != obj.Weak {
+					g.strongRef = true
+				}
+				continue
+			}
+			if g.Defined() {
+				prev := l.Objects[g.Obj].Symbols[g.Index]
+				switch {
+				case s.Bind == obj.Weak:
+					continue // an earlier definition stays
+				case prev.Bind == obj.Global:
+					errs = append(errs, fmt.Errorf("duplicate symbol: %s\n>>> defined at %s\n>>> defined at %s",
+						s.Name, l.symWhere(int(g.Obj), prev), l.symWhere(oi, s)))
+					continue
+				}
+			}
+			g.Obj, g.Index, g.Sec = int32(oi), int32(k), int32(s.Section)
+			g.Value, g.Size, g.Bind, g.Kind = s.Value, s.Size, s.Bind, s.Kind
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// symWhere formats a definition's place as ld.lld does: "a.o:(.text+0x0)",
+// or "a.o:(*ABS*)" for an absolute symbol.
+func (l *Layout) symWhere(oi int, s *obj.Symbol) string {
+	o := l.Objects[oi]
+	if s.Section < 0 {
+		return o.Name + ":(*ABS*)"
+	}
+	return fmt.Sprintf("%s:(%s+%#x)", o.Name, o.Sections[s.Section].Name, s.Value)
+}

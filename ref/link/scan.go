@@ -1,0 +1,148 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// maxUndefReferences is how many references of an undefined symbol an
+// error lists before summarizing the rest, as ld.lld does.
+const maxUndefReferences = 3
+
+// undefRef is a reference to an undefined symbol.
+type undefRef struct {
+	obj, sec int32
+	off      uint64
+}
+
+// scan walks every relocation once, before layout: it marks referenced
+// symbols, collects references to undefined symbols, decides which GOT
+// loads are relaxed and gives a GOT slot, in order of first reference, to
+// every symbol that a remaining GOT relocation needs. Undefined symbols
+// are reported as ld.lld does:
+//
+//	undefined symbol: g
+//	>>> referenced by a.o:(.text.main+0x12)
+func (l *Layout) scan(p Platform, opts Options) error {
+	var undef map[int32][]undefRef
+	var undefOrder []int32
+	var errs []error
+	for oi, o := range l.Objects {
+		idx := l.SymIndex[oi]
+		for si, s := range o.Sections {
+			for ri := range s.Relocs {
+				r := &s.Relocs[ri]
+				id := idx[r.Sym]
+				sym := &l.Symbols[id]
+				sym.Referenced = true
+				if !sym.Defined() && sym.strongRef {
+					if undef == nil {
+						undef = make(map[int32][]undefRef)
+					}
+					if _, seen := undef[id]; !seen {
+						undefOrder = append(undefOrder, id)
+					}
+					undef[id] = append(undef[id], undefRef{int32(oi), int32(si), r.Offset})
+					continue
+				}
+				switch r.Kind {
+				case obj.GOTLoad32:
+					if opts.RelaxGOT == RelaxLikeLLD && relaxable(sym, r, s.Data) != relaxNone {
+						continue
+					}
+				case obj.GOTPCRel32:
+				case obj.ImageRel32:
+					errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
+					continue
+				default:
+					continue
+				}
+				if sym.GOTSlot < 0 {
+					sym.GOTSlot = int32(len(l.GOT.Slots))
+					l.GOT.Slots = append(l.GOT.Slots, id)
+				}
+			}
+		}
+	}
+	for _, id := range undefOrder {
+		refs := undef[id]
+		var b strings.Builder
+		fmt.Fprintf(&b, "undefined symbol: %s", l.Symbols[id].Name)
+		for i, r := range refs {
+			if i == maxUndefReferences {
+				fmt.Fprintf(&b, "\n>>> referenced %d more times", len(refs)-i)
+				break
+			}
+			fmt.Fprintf(&b, "\n>>> referenced by %s", l.Where(r.obj, r.sec, r.off))
+		}
+		errs = append(errs, errors.New(b.String()))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if name := l.entryName(opts); name != "" {
+		id := l.Lookup(name)
+		if id < 0 || !l.Symbols[id].Defined() {
+			return fmt.Errorf("cannot find entry symbol %s", name)
+		}
+		l.EntrySym = id
+	}
+	// Mark symbols in merged sections whose address depends on the addend.
+	for i := range l.Symbols {
+		s := &l.Symbols[i]
+		if s.Kind == obj.SymSection && s.Obj >= 0 && s.Sec >= 0 && l.Placements[s.Obj][s.Sec].Pieces != nil {
+			s.mergeSection = true
+		}
+	}
+	if len(l.GOT.Slots) > 0 {
+		l.Sections = append(l.Sections, &Section{
+			Name: p.GOTSectionName(), Kind: obj.Data, GOT: true, Align: 8,
+			Size:   uint64(len(l.GOT.Slots)) * 8,
+			Chunks: []Chunk{{Obj: -1, Sec: -1, Size: uint64(len(l.GOT.Slots)) * 8, Align: 8}},
+		})
+	}
+	return nil
+}
+
+func (l *Layout) entryName(opts Options) string {
+	if opts.Entry != "" {
+		return opts.Entry
+	}
+	return DefaultEntry
+}
+
+// relaxation is what a GOT load becomes.
+type relaxation uint8
+
+const (
+	relaxNone relaxation = iota
+	relaxMovToLea
+	relaxCall
+	relaxJmp
+)
+
+// relaxable decides, as ld.lld 16 does for a static non-PIC link, whether
+// the GOT load r (a GOTLoad32 in data) of sym can become a direct
+// reference: the addend must be -4 (the field ends the instruction), the
+// symbol must have a link-time address that is not absolute (ld.lld keeps
+// the GOT for absolute and undefined weak symbols), and the instruction
+// must be `mov r, [rip+x]` (8b), `call [rip+x]` (ff 15) or
+// `jmp [rip+x]` (ff 25).
+func relaxable(sym *Symbol, r *obj.Reloc, data []byte) relaxation {
+	if r.Addend != -4 || r.Offset < 2 || !sym.Defined() || sym.Sec == obj.Abs {
+		return relaxNone
+	}
+	op, modrm := data[r.Offset-2], data[r.Offset-1]
+	switch {
+	case op == 0x8b:
+		return relaxMovToLea
+	case op == 0xff && modrm == 0x15:
+		return relaxCall
+	case op == 0xff && modrm == 0x25:
+		return relaxJmp
+	}
+	return relaxNone
+}

@@ -1,0 +1,167 @@
+package link
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// outKey identifies an output section: the platform's name and the kind.
+type outKey struct {
+	name string
+	kind obj.SectionKind
+}
+
+// mergeKey identifies a group of SHF_MERGE input sections whose pieces are
+// deduplicated together, as ld.lld groups them: same output section, same
+// entry size, strings or not, same alignment.
+type mergeKey struct {
+	out     int
+	entSize uint64
+	strings bool
+	align   uint64
+}
+
+// mergeGroup is a merged chunk under construction.
+type mergeGroup struct {
+	out   int
+	chunk int
+	data  []byte
+	seen  map[string]uint64
+	align uint64
+}
+
+// assignSections collects input sections into output sections in input
+// order. Output sections are created in order of first appearance; the
+// layout phase then sorts them by rank. Each input section becomes a chunk
+// at its aligned offset, except that SHF_MERGE sections without
+// relocations are split into pieces (NUL-terminated strings, or EntSize
+// entries) and equal pieces of one group are stored once, in a merged
+// chunk that sits where the group's first section would have.
+func (l *Layout) assignSections(p Platform, opts Options) error {
+	byKey := make(map[outKey]int)
+	merges := make(map[mergeKey]*mergeGroup)
+	l.Placements = make([][]Placement, len(l.Objects))
+	var errs []error
+	for oi, o := range l.Objects {
+		pls := make([]Placement, len(o.Sections))
+		l.Placements[oi] = pls
+		for si, s := range o.Sections {
+			key := outKey{p.OutputSectionName(s), s.Kind}
+			idx, ok := byKey[key]
+			if !ok {
+				idx = len(l.Sections)
+				byKey[key] = idx
+				l.Sections = append(l.Sections, &Section{Name: key.name, Kind: s.Kind, Align: 1})
+			}
+			out := l.Sections[idx]
+			out.Align = max(out.Align, s.Align)
+			pls[si].Out = int32(idx)
+			if s.Merge && !opts.NoMergeStrings && len(s.Relocs) == 0 {
+				mk := mergeKey{idx, s.EntSize, s.Strings, s.Align}
+				g := merges[mk]
+				if g == nil {
+					g = &mergeGroup{out: idx, chunk: len(out.Chunks), seen: make(map[string]uint64), align: s.Align}
+					merges[mk] = g
+					out.Chunks = append(out.Chunks, Chunk{Obj: -1, Sec: -1, Align: s.Align})
+				}
+				pieces, err := g.add(s)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s:(%s): %w", o.Name, s.Name, err))
+					continue
+				}
+				pls[si].Pieces = pieces
+				pls[si].Chunk = int32(g.chunk)
+				continue
+			}
+			pls[si].Chunk = int32(len(out.Chunks))
+			out.Chunks = append(out.Chunks, Chunk{Obj: int32(oi), Sec: int32(si), Size: s.Size, Align: s.Align})
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, g := range merges {
+		c := &l.Sections[g.out].Chunks[g.chunk]
+		c.Data = g.data
+		c.Size = uint64(len(g.data))
+		if c.Data == nil {
+			c.Data = []byte{}
+		}
+	}
+	for _, s := range l.Sections {
+		var off uint64
+		for ci := range s.Chunks {
+			c := &s.Chunks[ci]
+			off = alignUp(off, c.Align)
+			c.Off = off
+			off += c.Size
+		}
+		s.Size = off
+	}
+	return nil
+}
+
+// add splits s into pieces, appends the pieces not seen before to the
+// group and returns the piece map of s.
+func (g *mergeGroup) add(s *obj.Section) ([]Piece, error) {
+	d := s.Data
+	es := s.EntSize
+	if es == 0 {
+		es = 1
+	}
+	if uint64(len(d))%es != 0 {
+		return nil, fmt.Errorf("SHF_MERGE section size (%d) must be a multiple of sh_entsize (%d)", len(d), es)
+	}
+	pieces := make([]Piece, 0, 8)
+	for start := uint64(0); start < uint64(len(d)); {
+		end := start + es
+		if s.Strings {
+			end = nulEnd(d, start, es)
+			if end == 0 {
+				return nil, errors.New("string is not null terminated")
+			}
+		}
+		piece := d[start:end]
+		outOff, ok := g.seen[string(piece)]
+		if !ok {
+			n := alignUp(uint64(len(g.data)), g.align)
+			for uint64(len(g.data)) < n {
+				g.data = append(g.data, 0)
+			}
+			outOff = n
+			g.data = append(g.data, piece...)
+			g.seen[string(piece)] = outOff
+		}
+		pieces = append(pieces, Piece{InOff: start, OutOff: outOff})
+		start = end
+	}
+	return pieces, nil
+}
+
+// nulEnd returns the end (past the terminator) of the string of es-byte
+// characters starting at start, or 0 when it is not terminated.
+func nulEnd(d []byte, start, es uint64) uint64 {
+	if es == 1 {
+		i := bytes.IndexByte(d[start:], 0)
+		if i < 0 {
+			return 0
+		}
+		return start + uint64(i) + 1
+	}
+	for i := start; i+es <= uint64(len(d)); i += es {
+		zero := true
+		for _, b := range d[i : i+es] {
+			if b != 0 {
+				zero = false
+				break
+			}
+		}
+		if zero {
+			return i + es
+		}
+	}
+	return 0
+}
