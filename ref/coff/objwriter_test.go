@@ -483,7 +483,6 @@ t:
 	}, got)
 }
 
-
 func sectionBytes(t *testing.T, data []byte, name string) []byte {
 	f, err := pe.NewFile(bytes.NewReader(data))
 	require.NoError(t, err)
