@@ -370,3 +370,30 @@ func TestRegions(t *testing.T) {
 		{Addr: 0x5000, Size: 0x1000, Prot: exec.ProtRead},
 	}, img.Regions())
 }
+
+func TestPEWithImports(t *testing.T) {
+	dlltool := tools.Require(t, "llvm-dlltool")
+	mc := tools.Require(t, "llvm-mc")
+	tools.Require(t, "lld-link")
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "kernel32.lib")
+	out, err := osexec.Command(dlltool.Path, "-m", "i386:x86-64", "-d", filepath.Join("testdata", "kernel32.def"), "-l", lib).CombinedOutput()
+	require.NoError(t, err, "llvm-dlltool: %s", out)
+	obj := filepath.Join(dir, "imp.obj")
+	out, err = osexec.Command(mc.Path, "-triple", triples["coff"], "-filetype=obj", filepath.Join("testdata", "coff_import.s"), "-o", obj).CombinedOutput()
+	require.NoError(t, err, "llvm-mc: %s", out)
+	exe := filepath.Join(dir, "imp.exe")
+	_, err = lld.Link(context.Background(), lld.COFF, []string{obj, lib}, exe, lld.Options{})
+	require.NoError(t, err)
+
+	forEachOracle(t, "coff", func(t *testing.T, m exec.Mode) {
+		res, err := runner.Run(context.Background(), exe, exec.Options{Mode: m})
+		if m == exec.Unicorn {
+			require.ErrorIs(t, err, exec.ErrImports)
+			require.ErrorContains(t, err, "run it under wine")
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, uint64(42), res.Value)
+	})
+}
