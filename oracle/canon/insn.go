@@ -170,7 +170,8 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, s
 		size += " ptr "
 	}
 	if m.Base == x86asm.RIP {
-		target := next + uint64(m.Disp)
+		// x86asm leaves a RIP-relative disp32 zero-extended.
+		target := next + uint64(int64(int32(m.Disp)))
 		in.target, in.hasRef = target, true
 		if r.isGOTSlot(target, site) {
 			val, ok := r.word(target)
@@ -301,7 +302,7 @@ func (r *reader) follow(addr uint64) (name, via string, ok bool) {
 			if a.Base != x86asm.RIP || a.Index != 0 {
 				return "", "", false
 			}
-			val, ok := r.word(next + uint64(a.Disp))
+			val, ok := r.word(next + uint64(int64(int32(a.Disp))))
 			if !ok {
 				return "", "", false
 			}
