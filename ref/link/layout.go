@@ -197,7 +197,7 @@ func (l *Layout) Lookup(name string) int32 {
 
 // Where formats a location the way ld.lld does: "a.o:(.text+0x12)".
 func (l *Layout) Where(o, sec int32, off uint64) string {
-	return fmt.Sprintf("%s:(%s+%#x)", l.Objects[o].Name, l.Objects[o].Sections[sec].Name, off)
+	return fmt.Sprintf("%s:(%s+0x%X)", l.Objects[o].Name, l.Objects[o].Sections[sec].Name, off)
 }
 
 func newLayout(objs []*obj.Object, f obj.Format) *Layout {

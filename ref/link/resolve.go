@@ -79,5 +79,5 @@ func (l *Layout) symWhere(oi int, s *obj.Symbol) string {
 	if s.Section < 0 {
 		return o.Name + ":(*ABS*)"
 	}
-	return fmt.Sprintf("%s:(%s+%#x)", o.Name, o.Sections[s.Section].Name, s.Value)
+	return fmt.Sprintf("%s:(%s+0x%X)", o.Name, o.Sections[s.Section].Name, s.Value)
 }

@@ -1,0 +1,4 @@
+	.section .text.f,"ax",@progbits
+	nop
+	.globl f
+f:	ret
