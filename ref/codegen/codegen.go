@@ -93,9 +93,23 @@ func (p *Program) Atom(name string) *Atom {
 	return nil
 }
 
+// Options change how code is generated.
+type Options struct {
+	// CallsViaGOT makes every call, the entry stub's included, an indirect
+	// `call qword ptr [rip + GOT(f)]` (GOTPCRel32, which linkers must not
+	// relax): the incremental linker's `got` policy, where moving a
+	// function rewrites one GOT slot and no caller.
+	CallsViaGOT bool
+}
+
 // Compile lowers m for the given format. The module must have passed the
 // checker.
 func Compile(m *ir.Module, format obj.Format) (*Program, error) {
+	return CompileWith(m, format, Options{})
+}
+
+// CompileWith is Compile with options.
+func CompileWith(m *ir.Module, format obj.Format, opts Options) (*Program, error) {
 	if format == obj.Wasm {
 		return nil, fmt.Errorf("codegen: format wasm is produced by ref/wasmgen, not the x86_64 code generator")
 	}
@@ -103,8 +117,9 @@ func Compile(m *ir.Module, format obj.Format) (*Program, error) {
 		return nil, fmt.Errorf("codegen: program has no main function")
 	}
 	env := NewEnv(m)
+	env.CallsViaGOT = opts.CallsViaGOT
 	p := &Program{Format: format}
-	entry, err := EntryStub(format)
+	entry, err := entryStub(format, opts)
 	if err != nil {
 		return nil, err
 	}

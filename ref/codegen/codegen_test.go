@@ -127,7 +127,7 @@ func TestAtomsDecode(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := parse(t, name, src)
 			for _, format := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
-				p, err := Compile(m, format)
+				p, err := CompileWith(m, format, Options{CallsViaGOT: format == obj.ELF})
 				require.NoError(t, err)
 				for _, a := range p.Atoms {
 					if !a.IsFunc() {
@@ -156,7 +156,7 @@ func checkDecode(t *testing.T, a *Atom) {
 		require.True(t, ok, "%s: reloc %s at %#x is not at the end of an instruction", a.Name, r.Kind, r.Offset)
 		require.Equal(t, int64(-4), r.Addend)
 		switch r.Kind {
-		case obj.Branch32:
+		case obj.Branch32, obj.GOTPCRel32:
 			require.Equal(t, x86asm.CALL, inst.Op, "%s+%#x", a.Name, r.Offset)
 		case obj.GOTLoad32:
 			require.Equal(t, x86asm.MOV, inst.Op, "%s+%#x", a.Name, r.Offset)
@@ -246,7 +246,7 @@ func TestRunNative(t *testing.T) {
 				m := parse(t, name, src)
 				want, err := ir.Interp(m, ir.InterpOptions{})
 				require.NoError(t, err)
-				p, err := Compile(m, obj.ELF)
+				p, err := CompileWith(m, obj.ELF, Options{CallsViaGOT: units == 3})
 				require.NoError(t, err)
 				unitOf := map[string]int{}
 				for i, f := range m.Funcs {

@@ -37,6 +37,8 @@ type Env struct {
 	LocalFuncs map[string]bool
 	// ErrorValues maps each error name to its value.
 	ErrorValues map[string]uint64
+	// CallsViaGOT lowers calls through GOT slots (Options.CallsViaGOT).
+	CallsViaGOT bool
 }
 
 // NewEnv returns the environment of m's functions.
@@ -286,7 +288,7 @@ func (g *fn) expr(e ir.Expr) {
 		g.binary(e.Op)
 	case *ir.CallExpr:
 		g.args(e.Args)
-		g.reloc(obj.Branch32, e.Func, "call", x86.Rel{Size: 4})
+		g.call(e.Func)
 	case *ir.CallIndirectExpr:
 		g.expr(e.Target)
 		g.emit("push", x86.RAX)
@@ -307,6 +309,16 @@ func (g *fn) expr(e ir.Expr) {
 			g.err = fmt.Errorf("unsupported expression %T", e)
 		}
 	}
+}
+
+// call emits a call of the function named name: direct, or through its GOT
+// slot under Options.CallsViaGOT.
+func (g *fn) call(name string) {
+	if g.env.CallsViaGOT {
+		g.reloc(obj.GOTPCRel32, name, "call", x86.Mem{RIP: true, Size: 8})
+		return
+	}
+	g.reloc(obj.Branch32, name, "call", x86.Rel{Size: 4})
 }
 
 // loadConst puts v in x86.RAX with the shortest obvious instruction.

@@ -24,15 +24,17 @@ const (
 //   - macho: the same with Darwin's syscall numbers;
 //   - coff: return the result from the entry point (the process exit code
 //     is its low 32 bits; an emulator reads all of RAX).
-func EntryStub(format obj.Format) (*Atom, error) {
-	g := &fn{name: EntrySymbol, env: &Env{}}
+func EntryStub(format obj.Format) (*Atom, error) { return entryStub(format, Options{}) }
+
+func entryStub(format obj.Format, opts Options) (*Atom, error) {
+	g := &fn{name: EntrySymbol, env: &Env{CallsViaGOT: opts.CallsViaGOT}}
 	switch format {
 	case obj.ELF, obj.MachO:
 		write, exit := int64(linuxWrite), int64(linuxExit)
 		if format == obj.MachO {
 			write, exit = darwinWrite, darwinExit
 		}
-		g.reloc(obj.Branch32, MainSymbol, "call", x86.Rel{Size: 4})
+		g.call(MainSymbol)
 		g.emit("push", x86.RAX)
 		g.emit("mov", x86.EAX, x86.Imm(write))
 		g.emit("mov", x86.EDI, x86.Imm(1))
@@ -47,7 +49,7 @@ func EntryStub(format obj.Format) (*Atom, error) {
 		// Keep the Windows x64 ABI's 32-byte shadow space and 16-byte
 		// alignment at the call, as a C entry point would.
 		g.emit("sub", x86.RSP, x86.Imm(40))
-		g.reloc(obj.Branch32, MainSymbol, "call", x86.Rel{Size: 4})
+		g.call(MainSymbol)
 		g.emit("add", x86.RSP, x86.Imm(40))
 		g.emit("ret")
 	default:
