@@ -42,23 +42,38 @@ func (Exe) PageSize() uint64 { return ExePageSize }
 // GOTSectionName implements link.Platform.
 func (Exe) GOTSectionName() string { return ".got" }
 
-// outputPrefixes are ld.lld's rules for naming output sections: an input
-// section named P or P.anything goes to output section P.
-var outputPrefixes = [...]string{
-	".data.rel.ro", ".data", ".rodata", ".bss.rel.ro", ".bss", ".ldata", ".lrodata", ".lbss",
-	".gcc_except_table", ".init_array", ".fini_array", ".tbss", ".tdata", ".text",
-}
-
-// OutputSectionName implements link.Platform with ld.lld's rules: .text.f
-// goes to .text, .rodata.str1.1 to .rodata, .data.g to .data, .bss.h to
-// .bss; other names are kept.
+// OutputSectionName implements link.Platform with ld.lld's rules: an input
+// section named P or P.anything, for P one of .text, .rodata, .data,
+// .data.rel.ro, .bss, .bss.rel.ro (and the other prefixes ld.lld knows),
+// goes to output section P: .text.f goes to .text, .rodata.str1.1 to
+// .rodata, .data.g to .data, .bss.h to .bss. Other names are kept.
 func (Exe) OutputSectionName(s *obj.Section) string {
-	for _, p := range outputPrefixes {
-		if strings.HasPrefix(s.Name, p) && (len(s.Name) == len(p) || s.Name[len(p)] == '.') {
-			return p
+	name := s.Name
+	// Fast path: the part before the second dot is a plain prefix.
+	if len(name) > 1 && name[0] == '.' {
+		head := name
+		if i := strings.IndexByte(name[1:], '.'); i >= 0 {
+			head = name[:i+1]
+		}
+		switch head {
+		case ".text", ".rodata", ".bss", ".tbss", ".tdata", ".ldata", ".lrodata", ".lbss", ".init_array", ".fini_array", ".gcc_except_table":
+			return head
+		case ".data":
+			if isSectionPrefix(name, ".data.rel.ro") {
+				return ".data.rel.ro"
+			}
+			return head
+		}
+		if isSectionPrefix(name, ".bss.rel.ro") {
+			return ".bss.rel.ro"
 		}
 	}
-	return s.Name
+	return name
+}
+
+// isSectionPrefix reports whether name is p or starts with p followed by a dot.
+func isSectionPrefix(name, p string) bool {
+	return strings.HasPrefix(name, p) && (len(name) == len(p) || name[len(p)] == '.')
 }
 
 // RelocName implements link.Platform: the ELF name of each kind.

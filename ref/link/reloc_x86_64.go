@@ -16,7 +16,9 @@ const maxRelocErrors = 20
 // file offset, the gaps inside code sections filled with int3 (0xcc) as
 // ld.lld fills them, other gaps zero.
 func (l *Layout) contents() []byte {
-	img := make([]byte, l.FileSize)
+	// Room for what formats append (symbol table, strings, headers).
+	extra := uint64(len(l.Symbols))*40 + uint64(len(l.Sections))*64 + 4096
+	img := make([]byte, l.FileSize, l.FileSize+extra)
 	for _, s := range l.Sections {
 		if s.Kind == obj.BSS || s.GOT {
 			continue

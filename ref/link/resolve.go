@@ -23,7 +23,7 @@ func (l *Layout) resolve() error {
 	}
 	l.Symbols = make([]Symbol, 0, n)
 	l.SymIndex = make([][]int32, len(l.Objects))
-	l.Globals = make(map[string]int32, n/2)
+	l.Globals = make(map[string]int32, n)
 	var errs []error
 	for oi, o := range l.Objects {
 		if err := o.Validate(); err != nil {

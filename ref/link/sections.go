@@ -41,24 +41,52 @@ type mergeGroup struct {
 // entries) and equal pieces of one group are stored once, in a merged
 // chunk that sits where the group's first section would have.
 func (l *Layout) assignSections(p Platform, opts Options) error {
+	var keys []outKey // few: searched linearly, then by map
 	byKey := make(map[outKey]int)
-	merges := make(map[mergeKey]*mergeGroup)
+	lookup := func(k outKey) (int, bool) {
+		if len(keys) <= 16 {
+			for i, x := range keys {
+				if x == k {
+					return i, true
+				}
+			}
+			return 0, false
+		}
+		i, ok := byKey[k]
+		return i, ok
+	}
+	// Pass 1: the output section of every input section, and the number
+	// of chunks of each, so that chunk lists are allocated once.
 	l.Placements = make([][]Placement, len(l.Objects))
-	var errs []error
+	var counts []int
 	for oi, o := range l.Objects {
 		pls := make([]Placement, len(o.Sections))
 		l.Placements[oi] = pls
 		for si, s := range o.Sections {
 			key := outKey{p.OutputSectionName(s), s.Kind}
-			idx, ok := byKey[key]
+			idx, ok := lookup(key)
 			if !ok {
-				idx = len(l.Sections)
+				idx = len(keys)
+				keys = append(keys, key)
 				byKey[key] = idx
+				counts = append(counts, 0)
 				l.Sections = append(l.Sections, &Section{Name: key.name, Kind: s.Kind, Align: 1})
 			}
+			pls[si].Out = int32(idx)
+			counts[idx]++
+		}
+	}
+	for i, s := range l.Sections {
+		s.Chunks = make([]Chunk, 0, counts[i])
+	}
+	merges := make(map[mergeKey]*mergeGroup)
+	var errs []error
+	for oi, o := range l.Objects {
+		pls := l.Placements[oi]
+		for si, s := range o.Sections {
+			idx := int(pls[si].Out)
 			out := l.Sections[idx]
 			out.Align = max(out.Align, s.Align)
-			pls[si].Out = int32(idx)
 			if s.Merge && !opts.NoMergeStrings && len(s.Relocs) == 0 {
 				mk := mergeKey{idx, s.EntSize, s.Strings, s.Align}
 				g := merges[mk]

@@ -1,0 +1,194 @@
+package elf
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/linkcheck/linkcheck/ref/link"
+)
+
+// ExternalLinker links the object files objs into out with another linker
+// (ld.lld, driven by oracle/lld in the caller: ref does not import oracle)
+// and reports its wall time and peak resident set size in KiB.
+type ExternalLinker func(ctx context.Context, objs []string, out string) (wall time.Duration, maxRSSKB int64, err error)
+
+// BenchConfig configures BenchLink.
+type BenchConfig struct {
+	// Funcs lists the workload sizes (functions per link).
+	Funcs []int
+	// Units is the number of objects per link; 0 means max(1, funcs/1000).
+	Units int
+	// Runs is the number of links per linker and size; the fastest is
+	// reported. 0 means 3.
+	Runs int
+	// Dir holds the objects and outputs; it must exist.
+	Dir string
+	// Other is the linker compared against.
+	Other ExternalLinker
+}
+
+// BenchResult is one size's comparison. Ratios are ref / other: below 1
+// means the reference linker is faster or smaller.
+type BenchResult struct {
+	Funcs, Units           int
+	RefWall, OtherWall     time.Duration
+	RefPeakKB, OtherPeakKB int64
+	TimeRatio, MemRatio    float64
+	// RefPeakMethod says how RefPeakKB was measured: "vmhwm" (the
+	// process's peak RSS, reset before the link) or "heap" (Go heap and
+	// runtime memory obtained from the OS, when the reset is refused).
+	RefPeakMethod string
+}
+
+func (r BenchResult) String() string {
+	return fmt.Sprintf("funcs=%d units=%d ref=%v/%dKB other=%v/%dKB time=%.2fx mem=%.2fx (%s)",
+		r.Funcs, r.Units, r.RefWall, r.RefPeakKB, r.OtherWall, r.OtherPeakKB, r.TimeRatio, r.MemRatio, r.RefPeakMethod)
+}
+
+// BenchLink runs the reference ELF linker and cfg.Other side by side on the
+// same object files (link.SyntheticObjects written with WriteObject) and
+// reports wall time and peak memory for each size.
+//
+// The reference link is measured as the other linker's is, from object
+// files to an output file: LinkFiles (read, link) then writing the file,
+// in this process. Its peak memory is the process's peak RSS (VmHWM),
+// reset through /proc/self/clear_refs after a full GC just before the
+// link, so it includes the Go runtime's baseline as ld.lld's includes its
+// own; where the reset is refused it falls back to the Go runtime's memory
+// obtained from the OS. The other linker's time includes process start.
+func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
+	if cfg.Other == nil {
+		return nil, errors.New("bench link: no linker to compare against")
+	}
+	runs := cfg.Runs
+	if runs <= 0 {
+		runs = 3
+	}
+	var results []BenchResult
+	for _, funcs := range cfg.Funcs {
+		units := cfg.Units
+		if units <= 0 {
+			units = max(1, funcs/1000)
+		}
+		paths, err := writeSynthetic(cfg.Dir, funcs, units)
+		if err != nil {
+			return nil, err
+		}
+		r := BenchResult{Funcs: funcs, Units: units}
+		out := filepath.Join(cfg.Dir, fmt.Sprintf("ref-%d.out", funcs))
+		for i := 0; i < runs; i++ {
+			wall, peak, method, err := refLinkMeasured(paths, out)
+			if err != nil {
+				return nil, err
+			}
+			if i == 0 || wall < r.RefWall {
+				r.RefWall = wall
+			}
+			r.RefPeakKB = max(r.RefPeakKB, peak)
+			r.RefPeakMethod = method
+		}
+		other := filepath.Join(cfg.Dir, fmt.Sprintf("other-%d.out", funcs))
+		for i := 0; i < runs; i++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			wall, peak, err := cfg.Other(ctx, paths, other)
+			if err != nil {
+				return nil, fmt.Errorf("bench link: funcs=%d: %w", funcs, err)
+			}
+			if i == 0 || wall < r.OtherWall {
+				r.OtherWall = wall
+			}
+			r.OtherPeakKB = max(r.OtherPeakKB, peak)
+		}
+		if r.OtherWall > 0 {
+			r.TimeRatio = float64(r.RefWall) / float64(r.OtherWall)
+		}
+		if r.OtherPeakKB > 0 {
+			r.MemRatio = float64(r.RefPeakKB) / float64(r.OtherPeakKB)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// writeSynthetic writes the synthetic workload as ELF objects in dir.
+func writeSynthetic(dir string, funcs, units int) ([]string, error) {
+	objs, err := link.SyntheticObjects(funcs, units)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(objs))
+	for i, o := range objs {
+		data, err := WriteObject(o)
+		if err != nil {
+			return nil, fmt.Errorf("bench link: %s: %w", o.Name, err)
+		}
+		paths[i] = filepath.Join(dir, fmt.Sprintf("f%d-%s", funcs, o.Name))
+		if err := os.WriteFile(paths[i], data, 0o644); err != nil {
+			return nil, fmt.Errorf("bench link: %w", err)
+		}
+	}
+	return paths, nil
+}
+
+// refLinkMeasured links paths into out and returns the wall time and the
+// peak memory in KiB, with the method used to measure it.
+func refLinkMeasured(paths []string, out string) (time.Duration, int64, string, error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	method := "vmhwm"
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		method = "heap"
+	}
+	start := time.Now()
+	data, _, err := LinkFiles(paths, link.Options{})
+	if err == nil {
+		err = os.WriteFile(out, data, 0o755)
+	}
+	wall := time.Since(start)
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("bench link: %w", err)
+	}
+	var peak int64
+	if method == "vmhwm" {
+		peak, err = vmHWM()
+		if err != nil {
+			method = "heap"
+		}
+	}
+	if method == "heap" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = int64(ms.Sys / 1024)
+	}
+	runtime.KeepAlive(data)
+	return wall, peak, method, nil
+}
+
+// vmHWM reads the process's peak resident set size (KiB) from
+// /proc/self/status.
+func vmHWM() (int64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
+}
