@@ -80,7 +80,6 @@ func fileOffsets(st *incr.State) (map[string]uint64, uint64) {
 	return offs, off
 }
 
-
 // CreateIncr links prog from scratch into a new incremental output at path
 // (written to a temporary file and renamed into place) and writes the
 // sidecar.
