@@ -100,6 +100,11 @@ type Options struct {
 	// relax): the incremental linker's `got` policy, where moving a
 	// function rewrites one GOT slot and no caller.
 	CallsViaGOT bool
+	// SeedErrTabBug reproduces the defect of the Zig commit in seed 000
+	// (tests only): the table stores one offset per name (their starts)
+	// and the lowering reads the end of error k from offset k, so the last
+	// name's end is read from the first bytes of the name blob.
+	SeedErrTabBug bool
 }
 
 // Compile lowers m for the given format. The module must have passed the
@@ -118,6 +123,7 @@ func CompileWith(m *ir.Module, format obj.Format, opts Options) (*Program, error
 	}
 	env := NewEnv(m)
 	env.CallsViaGOT = opts.CallsViaGOT
+	env.seedErrTabBug = opts.SeedErrTabBug
 	p := &Program{Format: format}
 	entry, err := entryStub(format, opts)
 	if err != nil {
@@ -135,7 +141,11 @@ func CompileWith(m *ir.Module, format obj.Format, opts Options) (*Program, error
 		p.Atoms = append(p.Atoms, CompileGlobal(g))
 	}
 	if NeedsErrorTable(m) {
-		p.Atoms = append(p.Atoms, ErrorTable(m.Errors))
+		t := ErrorTable(m.Errors)
+		if opts.SeedErrTabBug {
+			t = seedBuggyErrorTable(m.Errors)
+		}
+		p.Atoms = append(p.Atoms, t)
 	}
 	return p, nil
 }
@@ -207,6 +217,22 @@ func ErrorTable(names []string) *Atom {
 	for _, s := range names {
 		data = append(data, s...)
 		data = append(data, 0)
+	}
+	return &Atom{Name: ErrTabSymbol, Kind: obj.ROData, Align: 4, Data: data, Size: uint64(len(data))}
+}
+
+// seedBuggyErrorTable is the table of seed 000: N offsets (one per name,
+// its start), then the names.
+func seedBuggyErrorTable(names []string) *Atom {
+	n := len(names)
+	data := make([]byte, 4*n)
+	off := 4 * n
+	for i, s := range names {
+		putU32(data[4*i:], uint32(off))
+		off += len(s) + 1
+	}
+	for _, s := range names {
+		data = append(append(data, s...), 0)
 	}
 	return &Atom{Name: ErrTabSymbol, Kind: obj.ROData, Align: 4, Data: data, Size: uint64(len(data))}
 }

@@ -1,4 +1,4 @@
-package codegen
+package codegen_test
 
 import (
 	"encoding/binary"
@@ -13,6 +13,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -127,7 +128,7 @@ func TestAtomsDecode(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := parse(t, name, src)
 			for _, format := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
-				p, err := CompileWith(m, format, Options{CallsViaGOT: format == obj.ELF})
+				p, err := codegen.CompileWith(m, format, codegen.Options{CallsViaGOT: format == obj.ELF})
 				require.NoError(t, err)
 				for _, a := range p.Atoms {
 					if !a.IsFunc() {
@@ -142,7 +143,7 @@ func TestAtomsDecode(t *testing.T) {
 
 // checkDecode decodes the whole atom with x86asm and checks that every
 // relocation is the last 4 bytes of an instruction of the expected shape.
-func checkDecode(t *testing.T, a *Atom) {
+func checkDecode(t *testing.T, a *codegen.Atom) {
 	t.Helper()
 	ends := map[int]x86asm.Inst{}
 	for off := 0; off < len(a.Data); {
@@ -180,8 +181,8 @@ func TestErrorTable(t *testing.T) {
 		many[i] = fmt.Sprintf("E%d_%s", i, strings.Repeat("x", i%7))
 	}
 	for _, names := range [][]string{nil, {"A"}, {"OutOfMemory", "FileNotFound"}, many} {
-		a := ErrorTable(names)
-		require.Equal(t, ErrTabSymbol, a.Name)
+		a := codegen.ErrorTable(names)
+		require.Equal(t, codegen.ErrTabSymbol, a.Name)
 		require.Equal(t, obj.ROData, a.Kind)
 		n := len(names)
 		off := func(i int) int { return int(binary.LittleEndian.Uint32(a.Data[4*i:])) }
@@ -197,10 +198,10 @@ func TestErrorTable(t *testing.T) {
 
 func TestObjectsSplitUnits(t *testing.T) {
 	m := parse(t, "indirect", programs["indirect"])
-	p, err := Compile(m, obj.ELF)
+	p, err := codegen.Compile(m, obj.ELF)
 	require.NoError(t, err)
 	unitOf := map[string]int{"triple": 1, "double": 0, "main": 1, "table": 0, "ptr": 1}
-	objs, err := Objects(p, unitOf, 2, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+	objs, err := codegen.Objects(p, unitOf, 2, func(u int) string { return fmt.Sprintf("u%d.o", u) })
 	require.NoError(t, err)
 	require.Len(t, objs, 2)
 	names := func(o *obj.Object, defined bool) []string {
@@ -218,20 +219,20 @@ func TestObjectsSplitUnits(t *testing.T) {
 	require.Equal(t, []string{"double", "table"}, names(objs[1], false))
 	require.Equal(t, obj.Local, objs[1].Symbols[0].Bind)
 
-	_, err = Objects(p, map[string]int{}, 2, func(int) string { return "x" })
+	_, err = codegen.Objects(p, map[string]int{}, 2, func(int) string { return "x" })
 	require.ErrorContains(t, err, `no unit for "triple"`)
-	_, err = Objects(p, unitOf, 0, func(int) string { return "x" })
+	_, err = codegen.Objects(p, unitOf, 0, func(int) string { return "x" })
 	require.ErrorContains(t, err, "need at least 1")
 }
 
 func TestCompileErrors(t *testing.T) {
 	m := parse(t, "arith", programs["arith"])
-	_, err := Compile(m, obj.Wasm)
+	_, err := codegen.Compile(m, obj.Wasm)
 	require.ErrorContains(t, err, "wasm")
-	_, err = EntryStub("pdp11")
+	_, err = codegen.EntryStub("pdp11")
 	require.ErrorContains(t, err, `no x86_64 entry stub for format "pdp11"`)
 	m.Funcs = nil
-	_, err = Compile(m, obj.ELF)
+	_, err = codegen.Compile(m, obj.ELF)
 	require.ErrorContains(t, err, "no main")
 }
 
@@ -246,7 +247,7 @@ func TestRunNative(t *testing.T) {
 				m := parse(t, name, src)
 				want, err := ir.Interp(m, ir.InterpOptions{})
 				require.NoError(t, err)
-				p, err := CompileWith(m, obj.ELF, Options{CallsViaGOT: units == 3})
+				p, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: units == 3})
 				require.NoError(t, err)
 				unitOf := map[string]int{}
 				for i, f := range m.Funcs {
@@ -264,10 +265,10 @@ func TestRunNative(t *testing.T) {
 						}
 					}
 				}
-				objs, err := Objects(p, unitOf, units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+				objs, err := codegen.Objects(p, unitOf, units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
 				require.NoError(t, err)
 				dir := t.TempDir()
-				args := []string{"-e", EntrySymbol, "-o", filepath.Join(dir, "a.out")}
+				args := []string{"-e", codegen.EntrySymbol, "-o", filepath.Join(dir, "a.out")}
 				for _, o := range objs {
 					b, err := elf.WriteObject(o)
 					require.NoError(t, err)

@@ -39,6 +39,8 @@ type Env struct {
 	ErrorValues map[string]uint64
 	// CallsViaGOT lowers calls through GOT slots (Options.CallsViaGOT).
 	CallsViaGOT bool
+
+	seedErrTabBug bool
 }
 
 // NewEnv returns the environment of m's functions.
@@ -419,6 +421,9 @@ func (g *fn) errName(byteAt bool) {
 	g.jump("je", zero)
 	g.emit("mov", x86.EDX, x86.Mem{Base: x86.RCX, Size: 4})
 	g.emit("shr", x86.EDX, x86.Imm(2)) // N+1
+	if g.env.seedErrTabBug {
+		g.emit("add", x86.EDX, x86.Imm(1)) // seed 000: N = off[0]/4, one past the offsets
+	}
 	g.emit("cmp", x86.RAX, x86.RDX)
 	g.jump("jae", zero)
 	g.emit("mov", x86.R8D, x86.Mem{Base: x86.RCX, Index: x86.RAX, Scale: 4, Disp: -4, Size: 4}) // off[k-1]

@@ -64,6 +64,19 @@ type IncrOutput struct {
 	size    uint64
 	// Stats of the last update.
 	Last incr.Stats
+	// Faults injects known bugs of the file glue (tests only).
+	Faults IncrFaults
+}
+
+// IncrFaults are deliberate bugs of the incremental file glue, for
+// fault-injection tests.
+type IncrFaults struct {
+	// StaleSymbols does not rewrite the symbol table when only symbol
+	// addresses changed.
+	StaleSymbols bool
+	// GrowWithoutMove grows a region without moving the regions after it
+	// in the file.
+	GrowWithoutMove bool
 }
 
 // fileOffsets computes the region file offsets from their capacities.
@@ -154,14 +167,16 @@ func (o *IncrOutput) Update(prog *codegen.Program, source string) (*incr.Patch, 
 	o.State.Source = source
 	o.Last = pt.Stats
 	if len(pt.Grown) > 0 {
-		if err := o.relayout(oldOff, oldCap); err != nil {
+		if o.Faults.GrowWithoutMove {
+			o.fileOff, o.tailOff = fileOffsets(o.State)
+		} else if err := o.relayout(oldOff, oldCap); err != nil {
 			return nil, err
 		}
 	}
 	if err := o.apply(pt.Writes); err != nil {
 		return nil, err
 	}
-	if len(pt.Grown) > 0 || pt.Symbols || pt.SymbolSet {
+	if len(pt.Grown) > 0 || pt.SymbolSet || (pt.Symbols && !o.Faults.StaleSymbols) {
 		if err := o.writeHeadersAndTail(); err != nil {
 			return nil, err
 		}

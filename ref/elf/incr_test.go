@@ -2,7 +2,6 @@ package elf
 
 import (
 	"encoding/binary"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,5 +161,4 @@ func TestIncrementalStaleSidecar(t *testing.T) {
 	require.NoError(t, os.Remove(path+SidecarSuffix))
 	_, err = OpenIncr(path, incr.Trampoline)
 	require.ErrorIs(t, err, ErrStale)
-	fmt.Sprint()
 }

@@ -96,6 +96,21 @@ type State struct {
 	Entry   string
 	// Source is the .lir text of the current version (for `linkcheck check`).
 	Source string
+	// Faults injects known linker bugs; only tests set it, to prove the
+	// invariant checks catch them. It is never saved.
+	Faults Faults `json:"-"`
+}
+
+// Faults are deliberate linker bugs for fault-injection tests.
+type Faults struct {
+	// TrampolineBase computes trampoline displacements from the start of
+	// the jmp instead of its end (off by 5).
+	TrampolineBase bool
+	// SkipGOTRewrite leaves a moved symbol's GOT slot stale.
+	SkipGOTRewrite bool
+	// FreeTrampolineSite hands a moved function's whole old slot back to
+	// the free list although callers still jump to its trampoline there.
+	FreeTrampolineSite bool
 }
 
 // Write is bytes to store at a virtual address.
@@ -365,7 +380,7 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 		if s == "" {
 			continue
 		}
-		if old, ok := oldGOT[s]; ok && old == i && oldAddr[s] == st.Atoms[s].Addr {
+		if old, ok := oldGOT[s]; ok && old == i && (oldAddr[s] == st.Atoms[s].Addr || st.Faults.SkipGOTRewrite) {
 			continue
 		}
 		pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), field(obj.Abs64, st.Atoms[s].Addr)})
@@ -378,7 +393,11 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 		if a.First == 0 || (!rewrite[n] && oldAddr[n] == a.Addr) {
 			continue
 		}
-		tr, err := trampoline(a.First, a.Addr)
+		base := a.First
+		if st.Faults.TrampolineBase {
+			base -= 5
+		}
+		tr, err := trampoline(base, a.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("incr: trampoline of %s: %w", n, err)
 		}
@@ -486,7 +505,10 @@ func (st *State) move(cur *AtomState, a *codegen.Atom, h [32]byte, pt *Patch) er
 	if cur.Kind == obj.Text && st.Policy == Trampoline && cur.First == 0 && oldSlot >= TrampolineSize {
 		// The first move leaves a trampoline at the first address.
 		cur.First = oldAddr
-		keep = min(TrampolineSize, oldSlot)
+		keep = TrampolineSize
+		if st.Faults.FreeTrampolineSite {
+			keep = 0
+		}
 	}
 	if oldSlot > keep {
 		if err := st.Regions[RegionFor(cur.Kind)].Release(oldAddr+keep, oldSlot-keep); err != nil {
@@ -509,7 +531,7 @@ func (st *State) release(a *AtomState, pt *Patch) error {
 	if a.Kind != obj.BSS {
 		pt.Writes = append(pt.Writes, Write{a.Addr, fill(a.Kind, a.Slot)})
 	}
-	if a.First != 0 {
+	if a.First != 0 && !st.Faults.FreeTrampolineSite {
 		if err := r.Release(a.First, TrampolineSize); err != nil {
 			return err
 		}

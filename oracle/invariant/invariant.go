@@ -1,0 +1,428 @@
+// Package invariant checks an incrementally linked ELF executable against
+// the invariants of linkcheck's design, from the file and the program's
+// current source alone: it does not trust the linker's sidecar state. The
+// version is compiled again, and every atom's bytes, every relocated field,
+// GOT slot, trampoline, symbol, section and segment is checked against it.
+//
+// The invariants (DESIGN.md numbering): (1) the output computes the
+// interpreter's value — checked by the caller with an execution oracle;
+// (2) its canonical image equals a fresh link's — checked by the caller
+// with oracle/canon and oracle/diff; (3) every GOT slot holds the current
+// address of its symbol; (4) every trampoline is a `jmp` to its symbol's
+// current address; (5) no two atoms overlap, every atom lies inside its
+// section, every section inside its segment, every segment inside the file;
+// (6) the symbol table gives every symbol its current address (the address
+// where its current code or data is); (7) the error table decodes to exactly
+// the current error names; (8) LLVM's tools read the file without a warning
+// — CheckLLVM.
+package invariant
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Violation is one broken invariant.
+type Violation struct {
+	Invariant int    // 1..8 as numbered in DESIGN.md
+	Symbol    string // the symbol concerned, if any
+	Addr      uint64 // where
+	Msg       string // what is wrong, with the expected value
+}
+
+func (v Violation) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invariant %d (%s)", v.Invariant, Names[v.Invariant])
+	if v.Symbol != "" {
+		fmt.Fprintf(&b, ": %s", v.Symbol)
+	}
+	if v.Addr != 0 {
+		fmt.Fprintf(&b, " at %#x", v.Addr)
+	}
+	fmt.Fprintf(&b, ": %s", v.Msg)
+	return b.String()
+}
+
+// Names are short names of the invariants.
+var Names = map[int]string{
+	1: "value", 2: "fresh link", 3: "GOT slot", 4: "trampoline", 5: "layout",
+	6: "symbol", 7: "error table", 8: "LLVM tools",
+}
+
+// Error is the list of violations found.
+type Error []Violation
+
+func (e Error) Error() string {
+	lines := make([]string, len(e))
+	for i, v := range e {
+		lines[i] = v.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// image is the parsed executable.
+type image struct {
+	data  []byte
+	f     *elf.File
+	syms  map[string]elf.Symbol
+	progs []*elf.Prog
+}
+
+// read returns n bytes at virtual address addr from a PT_LOAD segment's
+// file contents, or false.
+func (im *image) read(addr, n uint64) ([]byte, bool) {
+	for _, p := range im.progs {
+		if p.Type != elf.PT_LOAD || addr < p.Vaddr || addr+n > p.Vaddr+p.Filesz {
+			continue
+		}
+		off := p.Off + addr - p.Vaddr
+		if off+n > uint64(len(im.data)) {
+			return nil, false
+		}
+		return im.data[off : off+n], true
+	}
+	return nil, false
+}
+
+// Options say how the output was linked.
+type Options struct {
+	// CallsViaGOT is set for outputs linked with the `got` policy.
+	CallsViaGOT bool
+}
+
+// Check checks invariants 3 to 7 of the ELF executable exe against the
+// program m (its current version). It returns an Error listing every
+// violation, or nil.
+func Check(exe []byte, m *ir.Module, opts Options) error {
+	f, err := elf.NewFile(bytes.NewReader(exe))
+	if err != nil {
+		return fmt.Errorf("invariant: reading the output: %w", err)
+	}
+	im := &image{data: exe, f: f, syms: map[string]elf.Symbol{}, progs: f.Progs}
+	syms, err := f.Symbols()
+	if err != nil {
+		return fmt.Errorf("invariant: reading the symbol table: %w", err)
+	}
+	var errs Error
+	add := func(inv int, sym string, addr uint64, format string, args ...any) {
+		errs = append(errs, Violation{Invariant: inv, Symbol: sym, Addr: addr, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, s := range syms {
+		if s.Name == "" {
+			continue
+		}
+		if _, dup := im.syms[s.Name]; dup {
+			add(6, s.Name, s.Value, "defined twice in the symbol table")
+		}
+		im.syms[s.Name] = s
+	}
+	prog, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: opts.CallsViaGOT})
+	if err != nil {
+		return fmt.Errorf("invariant: compiling the current version: %w", err)
+	}
+
+	checkLayout(im, prog, add)
+
+	gotSlots := map[uint64]string{} // slot address -> the symbol a reference says it holds
+	for _, a := range prog.Atoms {
+		s, ok := im.syms[a.Name]
+		if !ok {
+			add(6, a.Name, 0, "missing from the symbol table")
+			continue
+		}
+		if s.Size != a.Size {
+			add(6, a.Name, s.Value, "symbol size %d, the atom's is %d", s.Size, a.Size)
+		}
+		wantBind := elf.STB_GLOBAL
+		if a.Local {
+			wantBind = elf.STB_LOCAL
+		}
+		if elf.ST_BIND(s.Info) != wantBind {
+			add(6, a.Name, s.Value, "binding %s, want %s", elf.ST_BIND(s.Info), wantBind)
+		}
+		if a.Kind == obj.BSS {
+			continue
+		}
+		got, ok := im.read(s.Value, a.Size)
+		if !ok {
+			add(5, a.Name, s.Value, "its %d bytes are not inside a loaded segment's file contents", a.Size)
+			continue
+		}
+		// Bytes outside relocated fields must be the atom's own.
+		mask := make([]bool, len(a.Data))
+		for _, r := range a.Relocs {
+			for i := 0; i < r.Kind.Size(); i++ {
+				mask[int(r.Offset)+i] = true
+			}
+		}
+		for i := range a.Data {
+			if !mask[i] && got[i] != a.Data[i] {
+				add(6, a.Name, s.Value+uint64(i), "byte %d is %#02x, the current version's is %#02x: the symbol does not point at the current contents", i, got[i], a.Data[i])
+				break
+			}
+		}
+		for _, r := range a.Relocs {
+			checkReloc(im, a, s.Value, r, got, gotSlots, add)
+		}
+	}
+	checkErrorTable(im, m, add)
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Invariant < errs[j].Invariant })
+	return errs
+}
+
+// checkReloc checks one relocated field of atom a (at address base).
+func checkReloc(im *image, a *codegen.Atom, base uint64, r codegen.Reloc, got []byte, gotSlots map[uint64]string, add func(int, string, uint64, string, ...any)) {
+	target, ok := im.syms[r.Sym]
+	if !ok {
+		add(6, r.Sym, 0, "referenced by %s+%#x but missing from the symbol table", a.Name, r.Offset)
+		return
+	}
+	p := base + r.Offset
+	le := binary.LittleEndian
+	var v uint64
+	if r.Kind == obj.Abs64 {
+		v = le.Uint64(got[r.Offset:])
+	} else {
+		v = uint64(int64(int32(le.Uint32(got[r.Offset:]))))
+	}
+	where := fmt.Sprintf("%s+%#x", a.Name, r.Offset)
+	switch r.Kind {
+	case obj.Abs64, obj.Abs32, obj.Abs32S:
+		if v != target.Value+uint64(r.Addend) {
+			add(6, r.Sym, p, "%s holds %#x, the symbol's current address is %#x", where, v, target.Value+uint64(r.Addend))
+		}
+	case obj.PCRel32:
+		if dest := p + v - uint64(r.Addend); dest != target.Value {
+			add(6, r.Sym, p, "%s refers to %#x, the symbol's current address is %#x", where, dest, target.Value)
+		}
+	case obj.Branch32:
+		dest := p + v - uint64(r.Addend)
+		if dest == target.Value {
+			return
+		}
+		// Not the symbol: it must be a trampoline to it.
+		code, ok := im.read(dest, 16)
+		if !ok {
+			add(4, r.Sym, dest, "call at %s lands at %#x, outside the code (the symbol is at %#x)", where, dest, target.Value)
+			return
+		}
+		inst, err := x86asm.Decode(code, 64)
+		rel, isRel := inst.Args[0].(x86asm.Rel)
+		if err != nil || inst.Op != x86asm.JMP || !isRel || inst.Len != 5 {
+			add(4, r.Sym, dest, "call at %s lands at %#x, which is neither the symbol (%#x) nor a jmp rel32 trampoline", where, dest, target.Value)
+			return
+		}
+		if jt := dest + 5 + uint64(int64(rel)); jt != target.Value {
+			add(4, r.Sym, dest, "trampoline jumps to %#x, the symbol's current address is %#x", jt, target.Value)
+		}
+	case obj.GOTLoad32, obj.GOTPCRel32:
+		slot := p + v - uint64(r.Addend)
+		if prev, ok := gotSlots[slot]; ok && prev != r.Sym {
+			add(3, r.Sym, slot, "GOT slot also used for %s: a slot handed out while still referenced", prev)
+		}
+		gotSlots[slot] = r.Sym
+		if sec := sectionOf(im.f, slot); sec == nil || sec.Name != ".got" {
+			add(3, r.Sym, slot, "%s refers to %#x, which is not in .got", where, slot)
+			return
+		}
+		cell, ok := im.read(slot, 8)
+		if !ok {
+			add(3, r.Sym, slot, "GOT slot outside the file contents")
+			return
+		}
+		if val := le.Uint64(cell); val != target.Value {
+			add(3, r.Sym, slot, "GOT slot holds %#x, the symbol's current address is %#x", val, target.Value)
+		}
+	default:
+		add(6, r.Sym, p, "%s: unexpected relocation kind %s", where, r.Kind)
+	}
+}
+
+func sectionOf(f *elf.File, addr uint64) *elf.Section {
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr < s.Addr+s.Size {
+			return s
+		}
+	}
+	return nil
+}
+
+// checkLayout checks invariant 5.
+func checkLayout(im *image, prog *codegen.Program, add func(int, string, uint64, string, ...any)) {
+	size := uint64(len(im.data))
+	for _, p := range im.progs {
+		if p.Type == elf.PT_LOAD && p.Filesz > 0 && p.Off+p.Filesz > size {
+			add(5, "", p.Vaddr, "segment [%#x, +%#x) extends past the end of the file (%#x bytes)", p.Off, p.Filesz, size)
+		}
+	}
+	// Segments must not share file bytes.
+	loads := []*elf.Prog{}
+	for _, p := range im.progs {
+		if p.Type == elf.PT_LOAD && p.Filesz > 0 {
+			loads = append(loads, p)
+		}
+	}
+	sort.Slice(loads, func(i, j int) bool { return loads[i].Off < loads[j].Off })
+	for i := 1; i < len(loads); i++ {
+		if loads[i-1].Off+loads[i-1].Filesz > loads[i].Off {
+			add(5, "", loads[i].Vaddr, "segment at file offset %#x overlaps the previous one [%#x, +%#x)", loads[i].Off, loads[i-1].Off, loads[i-1].Filesz)
+		}
+	}
+	for _, s := range im.f.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 {
+			continue
+		}
+		inside := false
+		for _, p := range loads {
+			if s.Addr >= p.Vaddr && s.Addr+s.Size <= p.Vaddr+p.Memsz {
+				inside = s.Type == elf.SHT_NOBITS || (s.Offset == p.Off+(s.Addr-p.Vaddr))
+			}
+		}
+		if !inside && s.Type != elf.SHT_NOBITS {
+			add(5, s.Name, s.Addr, "section is not inside a loaded segment at the matching file offset")
+		}
+		if s.Type == elf.SHT_NOBITS {
+			ok := false
+			for _, p := range im.progs {
+				if p.Type == elf.PT_LOAD && s.Addr >= p.Vaddr && s.Addr+s.Size <= p.Vaddr+p.Memsz {
+					ok = true
+				}
+			}
+			if !ok {
+				add(5, s.Name, s.Addr, "section is not inside a loaded segment")
+			}
+		}
+	}
+	type span struct {
+		name   string
+		lo, hi uint64
+	}
+	var spans []span
+	for _, a := range prog.Atoms {
+		s, ok := im.syms[a.Name]
+		if !ok {
+			continue
+		}
+		spans = append(spans, span{a.Name, s.Value, s.Value + a.Size})
+		sec := sectionOf(im.f, s.Value)
+		if sec == nil || s.Value+a.Size > sec.Addr+sec.Size {
+			add(5, a.Name, s.Value, "atom [%#x, %#x) is not inside one section", s.Value, s.Value+a.Size)
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].lo < spans[i-1].hi {
+			add(5, spans[i].name, spans[i].lo, "overlaps %s [%#x, %#x)", spans[i-1].name, spans[i-1].lo, spans[i-1].hi)
+		}
+	}
+}
+
+// checkErrorTable checks invariant 7: the table decodes to exactly the
+// current error names.
+func checkErrorTable(im *image, m *ir.Module, add func(int, string, uint64, string, ...any)) {
+	s, ok := im.syms[codegen.ErrTabSymbol]
+	if !codegen.NeedsErrorTable(m) {
+		return
+	}
+	if !ok {
+		add(7, codegen.ErrTabSymbol, 0, "no error table in the symbol table")
+		return
+	}
+	names, err := DecodeErrorTable(func(addr, n uint64) ([]byte, bool) { return im.read(addr, n) }, s.Value, s.Size)
+	if err != nil {
+		add(7, codegen.ErrTabSymbol, s.Value, "%v", err)
+		return
+	}
+	if len(names) != len(m.Errors) {
+		add(7, codegen.ErrTabSymbol, s.Value, "decodes to %d names %q, the program declares %d %q", len(names), names, len(m.Errors), m.Errors)
+		return
+	}
+	for i := range names {
+		if names[i] != m.Errors[i] {
+			add(7, codegen.ErrTabSymbol, s.Value, "error %d is %q, want %q", i+1, names[i], m.Errors[i])
+		}
+	}
+}
+
+// DecodeErrorTable decodes the error-name table of size bytes at addr:
+// N+1 little-endian u32 offsets (off[0] = 4(N+1)), then the NUL-terminated
+// names, error k spanning [off[k-1], off[k]-1). A malformed table is an
+// error, never a guess.
+func DecodeErrorTable(read func(addr, n uint64) ([]byte, bool), addr, size uint64) ([]string, error) {
+	tab, ok := read(addr, size)
+	if !ok || size < 4 {
+		return nil, fmt.Errorf("table of %d bytes at %#x is not readable", size, addr)
+	}
+	le := binary.LittleEndian
+	off0 := uint64(le.Uint32(tab))
+	if off0%4 != 0 || off0 < 4 || off0 > size {
+		return nil, fmt.Errorf("off[0] = %d: not 4(N+1) inside the %d-byte table", off0, size)
+	}
+	n := off0/4 - 1
+	names := make([]string, 0, n)
+	prev := off0
+	for k := uint64(1); k <= n; k++ {
+		end := uint64(le.Uint32(tab[4*k:]))
+		if end <= prev || end > size {
+			return nil, fmt.Errorf("off[%d] = %d after off[%d] = %d in a %d-byte table", k, end, k-1, prev, size)
+		}
+		if tab[end-1] != 0 {
+			return nil, fmt.Errorf("name %d is not NUL-terminated at offset %d", k, end-1)
+		}
+		name := tab[prev : end-1]
+		if bytes.IndexByte(name, 0) >= 0 {
+			return nil, fmt.Errorf("name %d has a NUL inside", k)
+		}
+		names = append(names, string(name))
+		prev = end
+	}
+	if prev != size {
+		return nil, fmt.Errorf("names end at %d, the table is %d bytes", prev, size)
+	}
+	return names, nil
+}
+
+// CheckLLVM checks invariant 8: llvm-readobj and llvm-objdump read the file
+// without a warning or error.
+func CheckLLVM(path string) error {
+	var errs Error
+	for _, tc := range []struct {
+		tool string
+		args []string
+	}{
+		{"llvm-readobj", []string{"--all", path}},
+		{"llvm-objdump", []string{"-d", "-t", path}},
+	} {
+		t, err := tools.Find(tc.tool)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(t.Path, tc.args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		text := stderr.String()
+		if err != nil || strings.Contains(strings.ToLower(text), "warning") || strings.Contains(strings.ToLower(text), "error") || bytes.Contains(bytes.ToLower(out), []byte("warning:")) {
+			errs = append(errs, Violation{Invariant: 8, Msg: fmt.Sprintf("%s %s: %v %s", tc.tool, strings.Join(tc.args, " "), err, strings.TrimSpace(text))})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
