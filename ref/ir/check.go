@@ -420,7 +420,12 @@ func (c *checker) exprs(args []Expr) []*cexpr {
 
 func (c *checker) expr(e Expr) *cexpr {
 	c.nest++
-	defer func() { c.nest-- }()
+	x := c.expr1(e)
+	c.nest--
+	return x
+}
+
+func (c *checker) expr1(e Expr) *cexpr {
 	if c.nest > maxNest {
 		if e != nil {
 			c.errorf(e.Position(), "nesting deeper than %d", maxNest)

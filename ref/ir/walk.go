@@ -1,0 +1,151 @@
+package ir
+
+// rewriteStmts applies fn to every expression in ss, bottom-up, replacing
+// each by fn's result; it mutates ss in place (callers work on clones).
+func rewriteStmts(ss []Stmt, fn func(Expr) Expr) {
+	for _, s := range ss {
+		switch s := s.(type) {
+		case *LetStmt:
+			s.Value = rewriteExpr(s.Value, fn)
+		case *AssignStmt:
+			s.Value = rewriteExpr(s.Value, fn)
+		case *StoreStmt:
+			s.Value = rewriteExpr(s.Value, fn)
+		case *IfStmt:
+			s.Cond = rewriteExpr(s.Cond, fn)
+			rewriteStmts(s.Then, fn)
+			rewriteStmts(s.Else, fn)
+		case *WhileStmt:
+			s.Cond = rewriteExpr(s.Cond, fn)
+			rewriteStmts(s.Body, fn)
+		case *ReturnStmt:
+			if s.Value != nil {
+				s.Value = rewriteExpr(s.Value, fn)
+			}
+		case *ExprStmt:
+			s.X = rewriteExpr(s.X, fn)
+		}
+	}
+}
+
+func rewriteExpr(e Expr, fn func(Expr) Expr) Expr {
+	switch x := e.(type) {
+	case *UnaryExpr:
+		x.X = rewriteExpr(x.X, fn)
+	case *BinaryExpr:
+		x.X = rewriteExpr(x.X, fn)
+		x.Y = rewriteExpr(x.Y, fn)
+	case *CallExpr:
+		for i := range x.Args {
+			x.Args[i] = rewriteExpr(x.Args[i], fn)
+		}
+	case *CallIndirectExpr:
+		x.Target = rewriteExpr(x.Target, fn)
+		for i := range x.Args {
+			x.Args[i] = rewriteExpr(x.Args[i], fn)
+		}
+	case *ErrLenExpr:
+		x.Err = rewriteExpr(x.Err, fn)
+	case *ErrByteExpr:
+		x.Err = rewriteExpr(x.Err, fn)
+		x.Index = rewriteExpr(x.Index, fn)
+	}
+	return fn(e)
+}
+
+// visitStmts calls fn for every statement in ss, outer first, and
+// visitExprs for every expression; either callback may be nil.
+func visitStmts(ss []Stmt, sf func(Stmt), ef func(Expr)) {
+	for _, s := range ss {
+		if sf != nil {
+			sf(s)
+		}
+		switch s := s.(type) {
+		case *LetStmt:
+			visitExpr(s.Value, ef)
+		case *AssignStmt:
+			visitExpr(s.Value, ef)
+		case *StoreStmt:
+			visitExpr(s.Value, ef)
+		case *IfStmt:
+			visitExpr(s.Cond, ef)
+			visitStmts(s.Then, sf, ef)
+			visitStmts(s.Else, sf, ef)
+		case *WhileStmt:
+			visitExpr(s.Cond, ef)
+			visitStmts(s.Body, sf, ef)
+		case *ReturnStmt:
+			visitExpr(s.Value, ef)
+		case *ExprStmt:
+			visitExpr(s.X, ef)
+		}
+	}
+}
+
+func visitExpr(e Expr, fn func(Expr)) {
+	if e == nil || fn == nil {
+		return
+	}
+	fn(e)
+	switch x := e.(type) {
+	case *UnaryExpr:
+		visitExpr(x.X, fn)
+	case *BinaryExpr:
+		visitExpr(x.X, fn)
+		visitExpr(x.Y, fn)
+	case *CallExpr:
+		for _, a := range x.Args {
+			visitExpr(a, fn)
+		}
+	case *CallIndirectExpr:
+		visitExpr(x.Target, fn)
+		for _, a := range x.Args {
+			visitExpr(a, fn)
+		}
+	case *ErrLenExpr:
+		visitExpr(x.Err, fn)
+	case *ErrByteExpr:
+		visitExpr(x.Err, fn)
+		visitExpr(x.Index, fn)
+	}
+}
+
+// hasCall reports whether ss contains a call (direct or indirect).
+func hasCall(ss []Stmt) bool {
+	found := false
+	visitStmts(ss, nil, func(e Expr) {
+		switch e.(type) {
+		case *CallExpr, *CallIndirectExpr:
+			found = true
+		}
+	})
+	return found
+}
+
+// References returns the names of the functions and globals that f refers
+// to (calls, &name, load, store), each once, in order of first reference.
+func References(f *Func) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	visitStmts(f.Body, func(s Stmt) {
+		if st, ok := s.(*StoreStmt); ok {
+			add(st.Global)
+		}
+	}, func(e Expr) {
+		switch x := e.(type) {
+		case *CallExpr:
+			add(x.Func)
+		case *AddrOf:
+			add(x.Name)
+		case *LoadExpr:
+			add(x.Global)
+		}
+	})
+	return out
+}
