@@ -415,8 +415,12 @@ func (c *comparer) data(sa, sb *canon.Symbol) {
 	}
 	n := min(sa.Size, sb.Size)
 	c.rep.Coverage.DataCompared += n
+	// Bytes past the stored Data read as zero on both sides (BSS), so only
+	// the stored bytes need a look; this also bounds the work by the files'
+	// sizes, not by a NOBITS size from an untrusted header.
+	limit := min(n, uint64(max(len(sa.Data), len(sb.Data))))
 	pa, pb := pointerMap(sa), pointerMap(sb)
-	inPtr := make([]bool, n)
+	inPtr := make([]bool, limit)
 	offs := map[uint64]bool{}
 	for o := range pa {
 		offs[o] = true
@@ -428,7 +432,7 @@ func (c *comparer) data(sa, sb *canon.Symbol) {
 		x, okx := pa[o]
 		y, oky := pb[o]
 		for _, p := range []canon.Pointer{x, y} {
-			for k := o; k < o+uint64(p.Size) && k < n; k++ {
+			for k := o; k < o+uint64(p.Size) && k < limit; k++ {
 				inPtr[k] = true
 			}
 		}
@@ -446,13 +450,13 @@ func (c *comparer) data(sa, sb *canon.Symbol) {
 		}
 	}
 	// Runs of differing non-pointer bytes, one difference per run.
-	for o := uint64(0); o < n; {
+	for o := uint64(0); o < limit; {
 		if inPtr[o] || byteAt(sa, o) == byteAt(sb, o) {
 			o++
 			continue
 		}
 		start := o
-		for o < n && !inPtr[o] && byteAt(sa, o) != byteAt(sb, o) {
+		for o < limit && !inPtr[o] && byteAt(sa, o) != byteAt(sb, o) {
 			o++
 		}
 		c.add(Difference{Key: KeyDataBytes, Symbol: sa.Name, Offset: start, Index: -1,
