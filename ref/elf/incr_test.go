@@ -2,6 +2,7 @@ package elf
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,73 +17,22 @@ import (
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// versions is a sequence of program versions that exercises each mechanism.
-var versions = []struct {
-	name string
-	src  string
-}{
-	{"v1", `errors A
-func f(x) { return x + 1 }
-func g(x) { return f(x) * 2 }
-const fp = &f
-func main() { return g(1) + call (load fp)(10) + errlen(error.A) }`},
-	{"grow f past its slot (moves: trampoline or GOT rewrite)", `errors A
-func f(x) {
-  pad 200
-  return x + 2
-}
-func g(x) { return f(x) * 2 }
-const fp = &f
-func main() { return g(1) + call (load fp)(10) + errlen(error.A) }`},
-	{"grow f again (trampoline retargeted, not chained)", `errors A
-func f(x) {
-  pad 900
-  return x + 3
-}
-func g(x) { return f(x) * 2 }
-const fp = &f
-func main() { return g(1) + call (load fp)(10) + errlen(error.A) }`},
-	{"shrink f in place", `errors A
-func f(x) {
-  pad 100
-  return x + 4
-}
-func g(x) { return f(x) * 2 }
-const fp = &f
-func main() { return g(1) + call (load fp)(10) + errlen(error.A) }`},
-	{"add a function, add errors until the table moves", `errors A, BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB, CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC, DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD
-func h(x) { return x * 7 }
-func f(x) {
-  pad 100
-  return h(x) + 4
-}
-func g(x) { return f(x) * 2 }
-const fp = &f
-func main() { return g(1) + call (load fp)(10) + errlen(error.A) + errlen(error.DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD) + errbyte(4, 3) }`},
-	{"delete g, retarget the pointer, over-align f", `errors A, BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB, CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC, DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD
-func h(x) { return x * 7 }
-func f(x) align 4096 {
-  pad 100
-  return h(x) + 4
-}
-const fp = &h
-func main() { return f(1) + call (load fp)(10) + errlen(error.A) + errbyte(4, 3) }`},
-	{"a new function reuses the freed slot; a region grows", `errors A, Renamed
-func h(x) { return x * 7 }
-func k(x) { return x + 1000 }
-func big() {
-  pad 4096
-  pad 4096
-  pad 4096
-  pad 4096
-  return 5
-}
-func f(x) align 4096 {
-  pad 100
-  return h(x) + k(4)
-}
-global fp = &k
-func main() { return f(1) + call (load fp)(10) + errlen(error.Renamed) + big() }`},
+// mechanismVersions loads corpus/updates/mechanisms: a sequence of program
+// versions that exercises each mechanism of the incremental linker.
+func mechanismVersions(t *testing.T) []struct{ name, src string } {
+	t.Helper()
+	var out []struct{ name, src string }
+	for i := 1; ; i++ {
+		b, err := os.ReadFile(filepath.Join("../../corpus/updates/mechanisms", fmt.Sprintf("v%d.lir", i)))
+		if os.IsNotExist(err) {
+			break
+		}
+		require.NoError(t, err)
+		first, _, _ := strings.Cut(string(b), "\n")
+		out = append(out, struct{ name, src string }{strings.TrimPrefix(first, "# "), string(b)})
+	}
+	require.NotEmpty(t, out)
+	return out
 }
 
 func runIncrOut(t *testing.T, path string) uint64 {
@@ -110,7 +60,7 @@ func TestIncrementalSequence(t *testing.T) {
 		t.Run(string(policy), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "out")
 			var o *IncrOutput
-			for i, v := range versions {
+			for i, v := range mechanismVersions(t) {
 				m, p := compile(t, v.src, policy)
 				want, err := ir.Interp(m, ir.InterpOptions{})
 				require.NoError(t, err)
@@ -138,8 +88,9 @@ func TestIncrementalSequence(t *testing.T) {
 
 func TestIncrementalStaleSidecar(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out")
-	_, p := compile(t, versions[0].src, incr.Trampoline)
-	o, err := CreateIncr(path, p, incr.Trampoline, versions[0].src)
+	v1 := mechanismVersions(t)[0].src
+	_, p := compile(t, v1, incr.Trampoline)
+	o, err := CreateIncr(path, p, incr.Trampoline, v1)
 	require.NoError(t, err)
 	require.NoError(t, o.Close())
 

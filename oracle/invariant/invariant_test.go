@@ -1,0 +1,205 @@
+package invariant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+func loadVersions(t *testing.T) []*ir.Module {
+	t.Helper()
+	var out []*ir.Module
+	for i := 1; ; i++ {
+		path := filepath.Join("../../corpus/updates/mechanisms", fmt.Sprintf("v%d.lir", i))
+		src, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			break
+		}
+		require.NoError(t, err)
+		m, err := ir.Parse(path, src)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+// outcome is what checking one version found.
+type outcome struct {
+	violations Error
+	valueErr   string // a wrong value or a crash
+}
+
+// runSequence links every version incrementally with the given faults and
+// checks each one: the invariants and the value under native execution.
+func runSequence(t *testing.T, policy incr.Policy, faults incr.Faults, glue elf.IncrFaults, seedBug bool) []outcome {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "out")
+	var outcomes []outcome
+	for i, m := range loadVersions(t) {
+		opts := codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, SeedErrTabBug: seedBug}
+		p, err := codegen.CompileWith(m, obj.ELF, opts)
+		require.NoError(t, err)
+		var o *elf.IncrOutput
+		if i == 0 {
+			o, err = elf.CreateIncr(path, p, policy, "")
+			require.NoError(t, err)
+		} else {
+			o, err = elf.OpenIncr(path, policy)
+			require.NoError(t, err)
+			o.State.Faults = faults
+			o.Faults = glue
+			_, err = o.Update(p, "")
+			require.NoError(t, err)
+		}
+		require.NoError(t, o.Close())
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var oc outcome
+		if err := Check(data, m, Options{CallsViaGOT: policy == incr.ThroughGOT}); err != nil {
+			v, ok := err.(Error)
+			require.True(t, ok, "%v", err)
+			oc.violations = v
+		}
+		want, err := ir.Interp(m, ir.InterpOptions{})
+		require.NoError(t, err)
+		got, err := runExe(path)
+		if err != nil {
+			oc.valueErr = err.Error()
+		} else if got != want {
+			oc.valueErr = fmt.Sprintf("value %d, the interpreter says %d", got, want)
+		}
+		outcomes = append(outcomes, oc)
+	}
+	return outcomes
+}
+
+func runExe(path string) (uint64, error) {
+	cmd := exec.Command(path)
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, err
+	}
+	if len(out) != 8 {
+		return 0, fmt.Errorf("wrote %d bytes", len(out))
+	}
+	return binary.LittleEndian.Uint64(out), nil
+}
+
+func TestCleanSequencesHoldEveryInvariant(t *testing.T) {
+	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+		t.Run(string(policy), func(t *testing.T) {
+			for i, oc := range runSequence(t, policy, incr.Faults{}, elf.IncrFaults{}, false) {
+				require.Empty(t, oc.violations, "v%d", i+1)
+				require.Empty(t, oc.valueErr, "v%d", i+1)
+			}
+		})
+	}
+}
+
+func TestLLVMReadsIncrementalOutput(t *testing.T) {
+	tools.Require(t, "llvm-readobj")
+	tools.Require(t, "llvm-objdump")
+	path := filepath.Join(t.TempDir(), "out")
+	for i, m := range loadVersions(t) {
+		p, err := codegen.Compile(m, obj.ELF)
+		require.NoError(t, err)
+		var o *elf.IncrOutput
+		if i == 0 {
+			o, err = elf.CreateIncr(path, p, incr.Trampoline, "")
+		} else {
+			o, err = elf.OpenIncr(path, incr.Trampoline)
+			require.NoError(t, err)
+			_, err = o.Update(p, "")
+		}
+		require.NoError(t, err)
+		require.NoError(t, o.Close())
+		require.NoError(t, CheckLLVM(path), "v%d", i+1)
+	}
+}
+
+// TestInvariantsCatchInjectedBugs injects one linker bug at a time and
+// asserts that the invariant named for it (or the value check) reports it.
+func TestInvariantsCatchInjectedBugs(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    incr.Policy
+		faults    incr.Faults
+		glue      elf.IncrFaults
+		seedBug   bool
+		invariant int    // the invariant that must report it (0: only the value)
+		msg       string // part of the violation's message
+	}{
+		{name: "trampoline displacement from the wrong base", policy: incr.Trampoline,
+			faults: incr.Faults{TrampolineBase: true}, invariant: 4, msg: "trampoline jumps to"},
+		{name: "GOT slot not rewritten after a move", policy: incr.ThroughGOT,
+			faults: incr.Faults{SkipGOTRewrite: true}, invariant: 3, msg: "GOT slot holds"},
+		{name: "freed trampoline slot handed out while still referenced", policy: incr.Trampoline,
+			faults: incr.Faults{FreeTrampolineSite: true}, invariant: 4, msg: "neither the symbol"},
+		{name: "symbol value not updated after a move", policy: incr.Trampoline,
+			glue: elf.IncrFaults{StaleSymbols: true}, invariant: 6, msg: "does not point at the current contents"},
+		{name: "section grown without moving its neighbour", policy: incr.Trampoline,
+			glue: elf.IncrFaults{GrowWithoutMove: true}, invariant: 3, msg: "GOT slot holds 0x0"},
+		{name: "seed 000 error-table off-by-one", policy: incr.Trampoline,
+			seedBug: true, invariant: 7, msg: "names end at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var found []string
+			caught := false
+			for i, oc := range runSequence(t, tt.policy, tt.faults, tt.glue, tt.seedBug) {
+				for _, v := range oc.violations {
+					found = append(found, fmt.Sprintf("v%d: %s", i+1, v))
+					if v.Invariant == tt.invariant && strings.Contains(v.Msg, tt.msg) {
+						caught = true
+					}
+				}
+				if oc.valueErr != "" {
+					found = append(found, fmt.Sprintf("v%d: value: %s", i+1, oc.valueErr))
+				}
+			}
+			require.True(t, caught, "invariant %d did not report %q; found:\n%s", tt.invariant, tt.msg, strings.Join(found, "\n"))
+			t.Logf("reported:\n%s", strings.Join(found, "\n"))
+		})
+	}
+}
+
+func TestDecodeErrorTable(t *testing.T) {
+	read := func(tab []byte) func(uint64, uint64) ([]byte, bool) {
+		return func(addr, n uint64) ([]byte, bool) {
+			if addr+n > uint64(len(tab)) {
+				return nil, false
+			}
+			return tab[addr : addr+n], true
+		}
+	}
+	good := codegen.ErrorTable([]string{"OutOfMemory", "FileNotFound"}).Data
+	names, err := DecodeErrorTable(read(good), 0, uint64(len(good)))
+	require.NoError(t, err)
+	require.Equal(t, []string{"OutOfMemory", "FileNotFound"}, names)
+
+	empty := codegen.ErrorTable(nil).Data
+	names, err = DecodeErrorTable(read(empty), 0, uint64(len(empty)))
+	require.NoError(t, err)
+	require.Empty(t, names)
+
+	bad := append([]byte(nil), good...)
+	bad[4] = 0xff
+	_, err = DecodeErrorTable(read(bad), 0, uint64(len(bad)))
+	require.ErrorContains(t, err, "off[1]")
+	_, err = DecodeErrorTable(read(good), 0, uint64(len(good))+5)
+	require.Error(t, err)
+}
