@@ -66,9 +66,6 @@ var rules = []Rule{
 			".data.rel.ro, made writable by a linker without RELRO) or merge sections of different " +
 			"flags. Only the flags are ignored; contents are compared.",
 		Keys: []string{KeySectionFlags},
-		match: func(c *comparer, d *Difference) bool {
-			return true
-		},
 	},
 }
 
