@@ -71,8 +71,8 @@ type genFunc struct {
 // pools holds what a body generator may refer to.
 type pools struct {
 	errors     []string
-	intGlobals []string            // mutable integer globals
-	intConsts  []string            // integer consts
+	intGlobals []string                // mutable integer globals
+	intConsts  []string                // integer consts
 	ptrConsts  [MaxParams + 1][]string // consts holding &f, by f's arity
 	ptrGlobals [MaxParams + 1][]string // globals holding &f, by f's arity
 	leaves     [MaxParams + 1][]string // functions without calls, by arity
