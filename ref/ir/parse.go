@@ -13,7 +13,6 @@ const maxNest = 1000
 // the first error, each formatted as file:line:col: message.
 func Parse(filename string, src []byte) (*Module, error) {
 	p := &parser{lx: lexer{src: src, line: 1, col: 1, file: filename}, file: filename}
-	p.advance()
 	m := p.parseModule()
 	if p.err != nil {
 		return nil, ErrorList{p.err}
@@ -101,6 +100,7 @@ func (p *parser) parseModule() (m *Module) {
 			}
 		}
 	}()
+	p.advance()
 	for p.tok.kind != tEOF {
 		switch {
 		case p.is("errors"):

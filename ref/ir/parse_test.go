@@ -12,6 +12,8 @@ func TestParseErrors(t *testing.T) {
 		name, src, want string
 	}{
 		{"unexpected char", "func main() { return 1 $ }", "p.lir:1:24: unexpected character '$'"},
+		{"first token", "$", "p.lir:1:1: unexpected character '$'"},
+		{"empty", "", "p.lir:1:1: missing func main"},
 		{"bad byte", "func main() {\x01}", "p.lir:1:14: unexpected byte 0x01"},
 		{"underscore", "func _start() {}", "p.lir:1:6: identifier _start: a leading underscore is reserved"},
 		{"overflow", "global g = 18446744073709551616\nfunc main() {}", "p.lir:1:12: integer literal 18446744073709551616 overflows u64"},
