@@ -23,6 +23,12 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"doctor": {"tools, versions, what is missing and how to install it", runDoctor},
+		"encode": {"Intel-syntax x86_64 instructions to hex bytes, one line each", runEncode},
+		"interp": {"the value of a .lir program, by the interpreter", runInterp},
+		"gen":    {"random valid programs and edit sequences", runGen},
+		"build":  {"compile a .lir program into relocatable objects", runBuild},
+		"link":   {"link a program or objects into an executable", runLink},
+		"run":    {"run an executable (or build, link and run a program) and print its value", runRun},
 	}
 }
 

@@ -63,6 +63,8 @@ func (r *Runner) runUnicorn(ctx context.Context, data []byte, opts Options) (*Re
 // or unknown syscall, when the instruction budget or the timeout runs out,
 // or when ctx is done.
 func Emulate(ctx context.Context, lib *unicorn.Lib, img *Image, opts Options) (*Result, error) {
+	unlock := lib.Exclusive()
+	defer unlock()
 	e, err := lib.NewEngine()
 	if err != nil {
 		return nil, err

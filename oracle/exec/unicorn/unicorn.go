@@ -14,6 +14,7 @@ package unicorn
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -202,6 +203,25 @@ type hookTable struct {
 
 	mu      sync.Mutex
 	engines map[uintptr]*Engine
+
+	// exclusive serializes whole emulations: Unicorn 2 is not safe with
+	// engines used concurrently from several threads (runs then miss their
+	// exit hook and spin until the budget ends), and every Lib of a process
+	// is the same loaded library.
+	exclusive sync.Mutex
+}
+
+// Exclusive locks the library for one emulation and pins the calling
+// goroutine to its OS thread, as Unicorn wants an engine used from the
+// thread that opened it. Call the returned function when the engine is
+// closed.
+func (l *Lib) Exclusive() (unlock func()) {
+	runtime.LockOSThread()
+	l.hooks.exclusive.Lock()
+	return func() {
+		l.hooks.exclusive.Unlock()
+		runtime.UnlockOSThread()
+	}
 }
 
 var processHooks = sync.OnceValue(func() *hookTable {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// runLink implements `linkcheck link -format F [-linker ref|lld] -o OUT
+// (PROG.lir | OBJ...)`.
+func runLink(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("link", "-format F [-linker ref|lld] [-units N] -o OUT (PROG.lir | OBJ...)", stderr)
+	format := formatFlag(fs)
+	linker := fs.String("linker", "lld", "which linker: lld or ref")
+	units := fs.Int("units", 1, "with a .lir program: split it into N objects")
+	out := fs.String("o", "", "output executable")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() == 0 || *out == "" {
+			fs.Usage()
+			return bad(errors.New("want -o OUT and a .lir program or object files"))
+		}
+		f, err := parseFormat(*format)
+		if err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp("", "linkcheck-link-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		objs, m, err := objectsFor(fs.Args(), f, *units, tmp)
+		if err != nil {
+			return err
+		}
+		return linkWith(*linker, f, objs, *out, m != nil)
+	}()
+	return report(stderr, "link", err)
+}
+
+// linkWith links objs into out with the chosen linker. When ours is set the
+// objects came from linkcheck's own code generator, so a linker that refuses
+// them is a finding (exit 1) rather than bad input.
+func linkWith(linker string, f obj.Format, objs []string, out string, ours bool) error {
+	ctx, cancel := interruptible()
+	defer cancel()
+	switch linker {
+	case "lld":
+		res, err := pipeline.LinkLLD(ctx, f, objs, out)
+		if err != nil {
+			if ours {
+				return failed(err)
+			}
+			return bad(err)
+		}
+		_ = res
+		return nil
+	case "ref":
+		return refLink(f, objs, out, ours)
+	}
+	return bad(fmt.Errorf("-linker %q: want lld or ref", linker))
+}

@@ -1,0 +1,204 @@
+// Package pipeline strings linkcheck's pieces together into the end-to-end
+// path every check is built on: a .lir program is checked and interpreted
+// (the expected value), compiled by the reference code generator into
+// relocatable objects of a format, linked (by lld or the reference linker),
+// and run by an execution oracle whose value must equal the interpreter's.
+//
+// The command line and the end-to-end tests use it, so that both exercise
+// exactly the same path.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/coff"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/macho"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Load reads and checks a .lir file.
+func Load(path string) (*ir.Module, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ir.Parse(path, src)
+}
+
+// Expected is the interpreter's value for m: what every executable built
+// from m must compute.
+func Expected(m *ir.Module) (uint64, error) {
+	return ir.Interp(m, ir.InterpOptions{})
+}
+
+// ObjectExt is the file name extension of relocatable objects of a format.
+func ObjectExt(f obj.Format) string {
+	if f == obj.COFF {
+		return ".obj"
+	}
+	return ".o"
+}
+
+// ExeName is a conventional executable name for a format.
+func ExeName(f obj.Format) string {
+	switch f {
+	case obj.COFF:
+		return "a.exe"
+	case obj.Wasm:
+		return "a.wasm"
+	}
+	return "a.out"
+}
+
+// UnitName is the file name of unit u's object.
+func UnitName(f obj.Format, u int) string { return fmt.Sprintf("u%d%s", u, ObjectExt(f)) }
+
+// WriteObject serializes one object in a format.
+func WriteObject(f obj.Format, o *obj.Object) ([]byte, error) {
+	switch f {
+	case obj.ELF:
+		return elf.WriteObject(o)
+	case obj.MachO:
+		return macho.WriteObject(o)
+	case obj.COFF:
+		return coff.WriteObject(o)
+	}
+	return nil, fmt.Errorf("no x86_64 object writer for format %q", f)
+}
+
+// Objects compiles m into units objects of format f, serialized, in unit
+// order, with their file names.
+func Objects(m *ir.Module, f obj.Format, units int) (names []string, files [][]byte, err error) {
+	if units < 1 {
+		return nil, nil, fmt.Errorf("-units %d: need at least 1", units)
+	}
+	objs, err := codegen.Build(m, f, ir.Partition(m, units), units, func(u int) string { return UnitName(f, u) })
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range objs {
+		b, err := WriteObject(f, o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
+		}
+		names = append(names, o.Name)
+		files = append(files, b)
+	}
+	return names, files, nil
+}
+
+// WriteFiles writes files into dir all or nothing: each goes to a temporary
+// file first and the set is renamed into place only when every write
+// succeeded. It returns the final paths.
+func WriteFiles(dir string, names []string, files [][]byte) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var tmps []string
+	cleanup := func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
+	for i, data := range files {
+		f, err := os.CreateTemp(dir, ".tmp-"+names[i]+"-*")
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		tmps = append(tmps, f.Name())
+		_, werr := f.Write(data)
+		cerr := f.Close()
+		if werr != nil || cerr != nil {
+			cleanup()
+			return nil, fmt.Errorf("writing %s: %v", names[i], firstErr(werr, cerr))
+		}
+	}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = filepath.Join(dir, n)
+		if err := os.Rename(tmps[i], paths[i]); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// BuildDir compiles m into objects written in dir and returns their paths.
+func BuildDir(m *ir.Module, f obj.Format, units int, dir string) ([]string, error) {
+	names, files, err := Objects(m, f, units)
+	if err != nil {
+		return nil, err
+	}
+	return WriteFiles(dir, names, files)
+}
+
+// LinkLLD links objects with the lld of format f into out. The executable is
+// written to a temporary name and renamed into place only on success.
+func LinkLLD(ctx context.Context, f obj.Format, objs []string, out string) (*lld.Result, error) {
+	tmp := filepath.Join(filepath.Dir(out), ".tmp-"+filepath.Base(out))
+	res, err := lld.Link(ctx, lld.Format(f), objs, tmp, lld.Options{})
+	if err != nil {
+		os.Remove(tmp)
+		return res, err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		os.Remove(tmp)
+		return res, err
+	}
+	return res, nil
+}
+
+// Mismatch is a wrong value from an execution oracle.
+type Mismatch struct {
+	Oracle   exec.Mode
+	Path     string
+	Expected uint64
+	Got      *exec.Result
+}
+
+func (m *Mismatch) Error() string {
+	return fmt.Sprintf("%s: %s computed %s, the interpreter says %#x (%d)", m.Path, m.Oracle, m.Got, m.Expected, m.Expected)
+}
+
+// RunAll runs the executable at path under every oracle that applies to
+// format f and compares each value with expected. It returns one result per
+// oracle, and an error listing every oracle that crashed or disagreed.
+func RunAll(ctx context.Context, r *exec.Runner, f obj.Format, path string, expected uint64) ([]*exec.Result, error) {
+	var results []*exec.Result
+	var errs []string
+	for _, mode := range exec.Oracles(string(f)) {
+		res, err := r.Run(ctx, path, exec.Options{Mode: mode})
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", mode, err))
+			continue
+		}
+		results = append(results, res)
+		if !res.Matches(expected) {
+			errs = append(errs, (&Mismatch{Oracle: mode, Path: path, Expected: expected, Got: res}).Error())
+		}
+	}
+	if len(errs) > 0 {
+		return results, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return results, nil
+}
