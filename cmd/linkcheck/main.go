@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"build":  {"compile a .lir program into relocatable objects", runBuild},
 		"link":   {"link a program or objects into an executable", runLink},
 		"run":    {"run an executable (or build, link and run a program) and print its value", runRun},
+		"diff":   {"compare the reference link with lld's, as canonical images", runDiff},
 	}
 }
 

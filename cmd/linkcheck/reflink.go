@@ -1,12 +1,19 @@
 package main
 
 import (
-	"fmt"
-
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// refLink links objs into out with the reference linker of format f.
+// refLink links objs into out with the reference linker of format f. When
+// ours is set the objects came from linkcheck's own code generator, so a
+// refusal is a finding (exit 1) rather than bad input.
 func refLink(f obj.Format, objs []string, out string, ours bool) error {
-	return bad(fmt.Errorf("-linker ref: the reference %s linker is not built yet; use -linker lld", f))
+	if _, err := pipeline.LinkRef(f, objs, out); err != nil {
+		if ours {
+			return failed(err)
+		}
+		return bad(err)
+	}
+	return nil
 }

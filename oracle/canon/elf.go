@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -38,7 +39,10 @@ type section struct {
 	size   uint64
 	flags  string
 	nobits bool
-	data   []byte // file bytes; nil for NOBITS
+	// strings marks SHF_STRINGS: a target in no symbol is named by the
+	// string it points at, which does not depend on layout.
+	strings bool
+	data    []byte // file bytes; nil for NOBITS
 }
 
 func (s *section) contains(addr uint64) bool { return addr >= s.addr && addr-s.addr < s.size }
@@ -162,7 +166,7 @@ func (r *reader) readSections(f *elf.File, im *Image) error {
 		if sh.Flags&elf.SHF_ALLOC == 0 || sh.Size == 0 {
 			continue
 		}
-		s := &section{name: sh.Name, addr: sh.Addr, size: sh.Size, flags: sectionFlags(sh.Flags), nobits: sh.Type == elf.SHT_NOBITS}
+		s := &section{name: sh.Name, addr: sh.Addr, size: sh.Size, flags: sectionFlags(sh.Flags), nobits: sh.Type == elf.SHT_NOBITS, strings: sh.Flags&elf.SHF_STRINGS != 0}
 		if sh.Addr+sh.Size < sh.Addr {
 			return fmt.Errorf("canon: elf: %w: section %d %q: address range wraps", ErrMalformed, i, sh.Name)
 		}
@@ -407,6 +411,9 @@ func (r *reader) symbolAt(addr uint64) (*Symbol, uint64, bool) {
 func (r *reader) symbolize(addr uint64) string {
 	s, off, ok := r.symbolAt(addr)
 	if !ok {
+		if str, ok := r.stringAt(addr); ok {
+			return "str" + strconv.Quote(str)
+		}
 		r.note("address %#x is in no symbol", addr)
 		return fmt.Sprintf("?%#x", addr)
 	}
@@ -414,6 +421,27 @@ func (r *reader) symbolize(addr uint64) string {
 		return s.Name
 	}
 	return fmt.Sprintf("%s+%#x", s.Name, off)
+}
+
+// maxString bounds how much of a string literal a canonical operand shows.
+const maxString = 256
+
+// stringAt returns the NUL-terminated string at addr when addr lies in a
+// SHF_STRINGS section: string literals carry no symbol, and linkers order
+// merged strings differently, so they are named by their contents.
+func (r *reader) stringAt(addr uint64) (string, bool) {
+	for _, sec := range r.secs {
+		if !sec.strings || sec.nobits || !sec.contains(addr) {
+			continue
+		}
+		rest := sec.data[addr-sec.addr:]
+		n := bytes.IndexByte(rest[:min(len(rest), maxString+1)], 0)
+		if n < 0 {
+			return "", false
+		}
+		return string(rest[:n]), true
+	}
+	return "", false
 }
 
 // objectSites maps every relocation of the input objects to the output:

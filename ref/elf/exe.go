@@ -270,7 +270,15 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		case s.Kind == obj.Data || s.GOT:
 			flags |= elf.SHF_WRITE
 		}
-		putSh(nameOff[k-1], typ, flags, s.Addr, s.Offset, s.Size, 0, 0, s.Align, 0)
+		var entsize uint64
+		if s.Merge {
+			flags |= elf.SHF_MERGE
+			entsize = s.EntSize
+			if s.Strings {
+				flags |= elf.SHF_STRINGS
+			}
+		}
+		putSh(nameOff[k-1], typ, flags, s.Addr, s.Offset, s.Size, 0, 0, s.Align, entsize)
 	}
 	putSh(nameOff[k-1], elf.SHT_SYMTAB, 0, 0, symtabOff, uint64(len(symtab)), uint32(strtabIdx), firstGlobal, 8, symSize)
 	putSh(nameOff[k-1], elf.SHT_STRTAB, 0, 0, shstrOff, uint64(len(shstr)), 0, 0, 1, 0)

@@ -55,6 +55,11 @@ type Section struct {
 	// Capacity is the room the section may grow into without moving what
 	// follows; a full link leaves none (Capacity == Size).
 	Capacity uint64
+	// Merge and Strings are set, with EntSize, when every input section
+	// of the output section is mergeable with the same entry size and
+	// string flag (the output keeps SHF_MERGE|SHF_STRINGS, as ld.lld does).
+	Merge, Strings bool
+	EntSize        uint64
 	// Segment is the index in Layout.Segments.
 	Segment int
 	// Chunks are the section's pieces in address order.

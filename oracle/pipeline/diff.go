@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// LinkRef links object files with the reference linker of format f into
+// out (atomically).
+func LinkRef(f obj.Format, objs []string, out string) (*link.Layout, error) {
+	if f != obj.ELF {
+		return nil, fmt.Errorf("the reference %s linker is not built yet (only elf)", f)
+	}
+	image, layout, err := elf.LinkFiles(objs, link.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := WriteFiles(filepath.Dir(out), []string{filepath.Base(out)}, [][]byte{image}); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(out, 0o755); err != nil {
+		return nil, err
+	}
+	return layout, nil
+}
+
+// DiffResult is a comparison of the reference link against lld.
+type DiffResult struct {
+	Report  *diff.Report
+	LLDExe  string // the executables compared, in the work directory
+	RefExe  string
+	Objects []*obj.Object
+}
+
+// DiffLLD links the object files with ld.lld and with the reference linker
+// in dir, reads both executables into canonical images (pointers located by
+// the input objects' relocations) and compares them, lld as side A.
+func DiffLLD(ctx context.Context, f obj.Format, objPaths []string, dir string, opts diff.Options) (*DiffResult, error) {
+	if f != obj.ELF {
+		return nil, fmt.Errorf("diff: format %s: canonical images are built for elf only so far", f)
+	}
+	objs, err := elf.ReadObjectFiles(objPaths)
+	if err != nil {
+		return nil, err
+	}
+	res := &DiffResult{LLDExe: filepath.Join(dir, "lld."+ExeName(f)), RefExe: filepath.Join(dir, "ref."+ExeName(f)), Objects: objs}
+	if _, err := LinkLLD(ctx, f, objPaths, res.LLDExe); err != nil {
+		return nil, fmt.Errorf("ld.lld: %w", err)
+	}
+	if _, err := LinkRef(f, objPaths, res.RefExe); err != nil {
+		return nil, fmt.Errorf("ref: %w", err)
+	}
+	a, err := readImage(res.LLDExe, objs)
+	if err != nil {
+		return nil, err
+	}
+	b, err := readImage(res.RefExe, objs)
+	if err != nil {
+		return nil, err
+	}
+	if opts.NameA == "" {
+		opts.NameA = "lld"
+	}
+	if opts.NameB == "" {
+		opts.NameB = "ref"
+	}
+	res.Report = diff.Compare(a, b, opts)
+	return res, nil
+}
+
+func readImage(path string, objs []*obj.Object) (*canon.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	im, err := canon.ReadELF(data, objs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return im, nil
+}

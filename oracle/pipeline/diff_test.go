@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	oexec "github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// TestRefELFAgainstLLD is issue 6's proof: for every corpus program and 500
+// generated ones, split into 1 to 4 units, the reference ELF linker's
+// executable runs natively to the interpreter's value, and its canonical
+// image equals ld.lld's, with no ignore rule at all.
+func TestRefELFAgainstLLD(t *testing.T) {
+	tools.Require(t, "ld.lld")
+	n := 500
+	if testing.Short() {
+		n = 40
+	}
+	progs := append(corpusPrograms(t), generatedPrograms(n, 0)...)
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	for i, p := range progs {
+		units := 1 + i%4
+		t.Run(fmt.Sprintf("%s/units=%d", p.name, units), func(t *testing.T) {
+			t.Parallel()
+			want, err := Expected(p.m)
+			require.NoError(t, err)
+			dir := t.TempDir()
+			objs, err := BuildDir(p.m, obj.ELF, units, filepath.Join(dir, "obj"))
+			require.NoError(t, err)
+			res, err := DiffLLD(context.Background(), obj.ELF, objs, dir, diff.Options{})
+			require.NoError(t, err)
+			require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+			require.Greater(t, res.Report.Coverage.Ratio(), 0.99, "a vacuous diff: %s", res.Report.Text())
+			got, err := runner.Run(context.Background(), res.RefExe, oexec.Options{Mode: oexec.Native})
+			require.NoError(t, err)
+			require.True(t, got.Matches(want), "ref executable computed %s, the interpreter says %d", got, want)
+		})
+	}
+}
+
+// TestAsmCorpusDiff links the hand-written assembly of corpus/asm (the
+// programs that link) with both linkers: no difference, and the reference
+// output runs.
+func TestAsmCorpusDiff(t *testing.T) {
+	mc := tools.Require(t, "llvm-mc")
+	tools.Require(t, "ld.lld")
+	dirs, err := filepath.Glob("../../corpus/asm/*")
+	require.NoError(t, err)
+	sort.Strings(dirs)
+	linked := 0
+	for _, d := range dirs {
+		st, err := os.Stat(d)
+		if err != nil || !st.IsDir() || strings.HasPrefix(filepath.Base(d), "err_") {
+			continue
+		}
+		linked++
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			srcs, err := filepath.Glob(filepath.Join(d, "*.s"))
+			require.NoError(t, err)
+			sort.Strings(srcs)
+			work := t.TempDir()
+			var objs []string
+			for _, s := range srcs {
+				o := filepath.Join(work, strings.TrimSuffix(filepath.Base(s), ".s")+".o")
+				out, err := exec.Command(mc.Path, "-filetype=obj", "-triple=x86_64-unknown-linux-gnu", "-o", o, s).CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				objs = append(objs, o)
+			}
+			res, err := DiffLLD(context.Background(), obj.ELF, objs, work, diff.Options{})
+			require.NoError(t, err)
+			require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+			require.Greater(t, res.Report.Coverage.Ratio(), 0.9, "%s", res.Report.Text())
+			// The reference output runs like lld's: same exit status and output.
+			refOut, refErr := exec.Command(res.RefExe).Output()
+			lldOut, lldErr := exec.Command(res.LLDExe).Output()
+			require.Equal(t, exitCode(lldErr), exitCode(refErr))
+			require.Equal(t, lldOut, refOut)
+		})
+	}
+	require.Greater(t, linked, 3)
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// TestDiffCatchesBrokenRefOutput breaks the reference output on purpose —
+// a call retargeted to another function — and checks that the diff reports
+// it under text.operand with both sides.
+func TestDiffCatchesBrokenRefOutput(t *testing.T) {
+	tools.Require(t, "ld.lld")
+	m, err := ir.Parse("p.lir", []byte(`
+func a(x) { return x + 1 }
+func b(x) { return x + 2 }
+func main() { return a(1) + b(2) }
+`))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	objs, err := BuildDir(m, obj.ELF, 2, filepath.Join(dir, "obj"))
+	require.NoError(t, err)
+	res, err := DiffLLD(context.Background(), obj.ELF, objs, dir, diff.Options{})
+	require.NoError(t, err)
+	require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+	// Retarget main's call to a so that it calls b: find both symbols and
+	// rewrite the first call rel32 in main.
+	layout, err := LinkRef(obj.ELF, objs, res.RefExe)
+	require.NoError(t, err)
+	addr := func(name string) uint64 {
+		i, ok := layout.Globals[name]
+		require.True(t, ok, name)
+		return layout.Symbols[i].Addr
+	}
+	data, err := os.ReadFile(res.RefExe)
+	require.NoError(t, err)
+	off := func(va uint64) int {
+		for _, s := range layout.Sections {
+			if va >= s.Addr && va < s.Addr+s.Size {
+				return int(s.Offset + va - s.Addr)
+			}
+		}
+		t.Fatalf("address %#x not in a section", va)
+		return 0
+	}
+	mainOff := off(addr("main"))
+	patched := false
+	for i := mainOff; i < mainOff+200 && !patched; i++ {
+		if data[i] != 0xe8 {
+			continue
+		}
+		disp := int32(uint32(data[i+1]) | uint32(data[i+2])<<8 | uint32(data[i+3])<<16 | uint32(data[i+4])<<24)
+		callVA := addr("main") + uint64(i-mainOff)
+		if callVA+5+uint64(int64(disp)) == addr("a") {
+			nd := uint32(int64(addr("b")) - int64(callVA+5))
+			data[i+1], data[i+2], data[i+3], data[i+4] = byte(nd), byte(nd>>8), byte(nd>>16), byte(nd>>24)
+			patched = true
+		}
+	}
+	require.True(t, patched, "no call to a in main")
+	require.NoError(t, os.WriteFile(res.RefExe, data, 0o755))
+	lldImg, err := readImage(res.LLDExe, res.Objects)
+	require.NoError(t, err)
+	refImg, err := readImage(res.RefExe, res.Objects)
+	require.NoError(t, err)
+	rep := diff.Compare(lldImg, refImg, diff.Options{})
+	ds := rep.Find("text.operand")
+	require.Len(t, ds, 1, "%s", rep.Text())
+	require.Equal(t, "main", ds[0].Symbol)
+	require.Contains(t, ds[0].A, "call a")
+	require.Contains(t, ds[0].B, "call b")
+}
