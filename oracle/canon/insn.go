@@ -219,7 +219,7 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, s
 // seeThrough names the final function a call or jmp through a slot
 // reaches, following trampolines at the slot's value.
 func (r *reader) seeThrough(addr uint64, name string) string {
-	if final, _, ok := r.follow(addr); ok {
+	if final, _, _, ok := r.follow(addr); ok {
 		return final
 	}
 	return name
@@ -252,16 +252,27 @@ func (r *reader) word(addr uint64) (uint64, bool) {
 // the same function ("@3"), a symbol's start, or, seen through stubs and
 // trampolines, the final symbol.
 func (r *reader) branchTarget(fn *Symbol, target uint64, index map[uint64]int) (name, via string) {
-	if target-fn.addr < r.extent[fn] {
-		if i, ok := index[target]; ok {
-			return fmt.Sprintf("@%d", i), ""
+	inside := func(addr uint64) (string, bool) {
+		if addr-fn.addr >= r.extent[fn] {
+			return "", false
 		}
-		return fmt.Sprintf("%s+%#x", fn.Name, target-fn.addr), ""
+		if i, ok := index[addr]; ok {
+			return fmt.Sprintf("@%d", i), true
+		}
+		return fmt.Sprintf("%s+%#x", fn.Name, addr-fn.addr), true
+	}
+	if n, ok := inside(target); ok {
+		return n, ""
 	}
 	if list := r.starts[target]; len(list) > 0 && !list[0].Synthetic {
 		return list[0].Name, ""
 	}
-	if final, via, ok := r.follow(target); ok {
+	if final, via, addr, ok := r.follow(target); ok {
+		// Seen through, a branch back into the same function (a recursive
+		// call through a trampoline) is the same as the direct branch.
+		if n, ok := inside(addr); ok {
+			return n, via
+		}
 		return final, via
 	}
 	return r.symbolize(target), ""
@@ -270,14 +281,14 @@ func (r *reader) branchTarget(fn *Symbol, target uint64, index map[uint64]int) (
 // follow walks an indirection chain from addr — a `jmp rel` that is not at
 // a symbol's start (a trampoline), or a `jmp [rip+slot]` (a stub) — to a
 // symbol's start. It reports the first hop's kind.
-func (r *reader) follow(addr uint64) (name, via string, ok bool) {
+func (r *reader) follow(addr uint64) (name, via string, final uint64, ok bool) {
 	for hop := 0; hop < maxChain; hop++ {
 		if list := r.starts[addr]; len(list) > 0 && !list[0].Synthetic {
-			return list[0].Name, via, true
+			return list[0].Name, via, addr, true
 		}
 		sec := r.sectionAt(addr)
 		if sec == nil || sec.nobits || !strings.Contains(sec.flags, "X") {
-			return "", "", false
+			return "", "", 0, false
 		}
 		b := sec.data[addr-sec.addr:]
 		if len(b) > 15 {
@@ -287,9 +298,9 @@ func (r *reader) follow(addr uint64) (name, via string, ok bool) {
 		if err != nil || inst.Op != x86asm.JMP {
 			if hop > 0 {
 				// The chain ends at code that is no symbol's start.
-				return r.symbolize(addr), via, true
+				return r.symbolize(addr), via, addr, true
 			}
-			return "", "", false
+			return "", "", 0, false
 		}
 		next := addr + uint64(inst.Len)
 		switch a := inst.Args[0].(type) {
@@ -300,22 +311,22 @@ func (r *reader) follow(addr uint64) (name, via string, ok bool) {
 			addr = next + uint64(int64(a))
 		case x86asm.Mem:
 			if a.Base != x86asm.RIP || a.Index != 0 {
-				return "", "", false
+				return "", "", 0, false
 			}
 			val, ok := r.word(next + uint64(int64(int32(a.Disp))))
 			if !ok {
-				return "", "", false
+				return "", "", 0, false
 			}
 			if via == "" {
 				via = ViaStub
 			}
 			addr = val
 		default:
-			return "", "", false
+			return "", "", 0, false
 		}
 	}
 	r.note("indirection chain at %#x longer than %d hops", addr, maxChain)
-	return "", "", false
+	return "", "", 0, false
 }
 
 func isReg64(a x86asm.Arg) bool {

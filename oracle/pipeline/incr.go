@@ -1,0 +1,162 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/invariant"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// CompileIncr compiles m as the incremental linker's policy wants it.
+func CompileIncr(m *ir.Module, policy incr.Policy) (*codegen.Program, error) {
+	return codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT})
+}
+
+// UpdateResult says what `linkcheck update` did.
+type UpdateResult struct {
+	// Relinked is set when the output was linked from scratch; Reason says
+	// why (first link, or a stale sidecar).
+	Relinked bool
+	Reason   string
+	Stats    incr.Stats
+}
+
+// Update links m into the incremental ELF output at path: in place when
+// its sidecar describes it, else from scratch (a first link, or a stale or
+// corrupt sidecar — never a broken file).
+func Update(path string, m *ir.Module, source string, policy incr.Policy) (*UpdateResult, error) {
+	p, err := CompileIncr(m, policy)
+	if err != nil {
+		return nil, err
+	}
+	o, err := elf.OpenIncr(path, policy)
+	if err == nil {
+		defer o.Close()
+		pt, err := o.Update(p, source)
+		if err != nil {
+			return nil, err
+		}
+		return &UpdateResult{Stats: pt.Stats}, nil
+	}
+	if !errors.Is(err, elf.ErrStale) {
+		return nil, err
+	}
+	reason := "first link"
+	if _, statErr := os.Stat(path); statErr == nil {
+		reason = err.Error()
+	}
+	o, err = elf.CreateIncr(path, p, policy, source)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return &UpdateResult{Relinked: true, Reason: reason, Stats: o.Last}, nil
+}
+
+// IncrCheck says which checks CheckIncremental runs.
+type IncrCheck struct {
+	Policy incr.Policy
+	// Runner and Mode run the output (invariant 1); a nil Runner skips it.
+	Runner *exec.Runner
+	Mode   exec.Mode
+	// LLVM runs llvm-readobj and llvm-objdump over the file (invariant 8).
+	LLVM bool
+	// Fresh compares the canonical image with a fresh reference link of
+	// the same version (invariant 2), linked in Dir.
+	Fresh bool
+	Dir   string
+}
+
+// CheckIncremental checks the incremental output at path against version
+// m: every invariant of DESIGN.md that the options select. The error lists
+// every violation, each naming its invariant.
+func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrCheck) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	if err := invariant.Check(data, m, invariant.Options{CallsViaGOT: c.Policy == incr.ThroughGOT}); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if c.LLVM {
+		if err := invariant.CheckLLVM(path); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if c.Runner != nil {
+		want, err := Expected(m)
+		if err != nil {
+			return fmt.Errorf("the interpreter cannot evaluate the version: %w", err)
+		}
+		mode := c.Mode
+		if mode == "" {
+			mode = exec.Auto
+		}
+		got, err := c.Runner.Run(ctx, path, exec.Options{Mode: mode})
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("invariant 1 (value): %v", err))
+		case !got.Matches(want):
+			problems = append(problems, fmt.Sprintf("invariant 1 (value): the output computes %s, the interpreter says %d", got, want))
+		}
+	}
+	if c.Fresh {
+		rep, err := FreshDiff(data, m, c.Policy, c.Dir)
+		if err != nil {
+			return err
+		}
+		if !rep.Equal() {
+			problems = append(problems, "invariant 2 (fresh link): the canonical image differs from a fresh link's:\n"+rep.Text())
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// FreshDiff compares the canonical image of an incremental output with that
+// of a fresh reference link of the same version (the fresh link is side A).
+// Trampolines and GOT indirections are seen through by the canonical image.
+func FreshDiff(incrExe []byte, m *ir.Module, policy incr.Policy, dir string) (*diff.Report, error) {
+	p, err := CompileIncr(m, policy)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+	if err != nil {
+		return nil, err
+	}
+	fresh, _, err := elf.Link(objs, link.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("fresh link: %w", err)
+	}
+	if dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "fresh.out"), fresh, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	a, err := canon.ReadELF(fresh, objs)
+	if err != nil {
+		return nil, fmt.Errorf("fresh link: %w", err)
+	}
+	b, err := canon.ReadELF(incrExe, objs)
+	if err != nil {
+		return nil, fmt.Errorf("incremental output: %w", err)
+	}
+	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr"}), nil
+}
