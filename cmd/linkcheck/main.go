@@ -30,6 +30,9 @@ func commands() map[string]command {
 		"link":   {"link a program or objects into an executable", runLink},
 		"run":    {"run an executable (or build, link and run a program) and print its value", runRun},
 		"diff":   {"compare the reference link with lld's, as canonical images", runDiff},
+		"update": {"incremental link: the first call links OUT, later calls update it in place", runUpdate},
+		"check":  {"check every invariant of an incrementally linked output", runCheck},
+		"dump":   {"print an executable's canonical image (and an incremental output's state)", runDump},
 	}
 }
 

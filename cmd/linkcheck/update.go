@@ -1,0 +1,204 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// runUpdate implements `linkcheck update -format F [-policy P] -o OUT
+// PROG.lir`: the first call links OUT, later calls update it in place.
+func runUpdate(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("update", "-format elf [-policy trampoline|got] -o OUT PROG.lir", stderr)
+	format := formatFlag(fs)
+	policy := fs.String("policy", "trampoline", "how moved functions are reached: trampoline or got")
+	out := fs.String("o", "", "the output executable (its state lives in OUT"+elf.SidecarSuffix+")")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() != 1 || *out == "" {
+			fs.Usage()
+			return bad(errors.New("want -o OUT and one PROG.lir"))
+		}
+		f, err := parseFormat(*format)
+		if err != nil {
+			return err
+		}
+		if f != obj.ELF {
+			return bad(fmt.Errorf("-format %s: the incremental linker supports elf only so far", f))
+		}
+		pol, err := incr.ParsePolicy(*policy)
+		if err != nil {
+			return bad(err)
+		}
+		src, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return bad(err)
+		}
+		m, err := ir.Parse(fs.Arg(0), src)
+		if err != nil {
+			return bad(err)
+		}
+		res, err := pipeline.Update(*out, m, string(src), pol)
+		if err != nil {
+			return failed(err)
+		}
+		if res.Relinked {
+			if res.Reason != "first link" {
+				fmt.Fprintf(stderr, "linkcheck update: %s: linking from scratch\n", res.Reason)
+			}
+			fmt.Fprintf(stdout, "linked %s (%s policy): %d atoms\n", *out, pol, res.Stats.Added)
+			return nil
+		}
+		fmt.Fprintf(stdout, "updated %s in place: %s\n", *out, res.Stats)
+		return nil
+	}()
+	return report(stderr, "update", err)
+}
+
+// loadIncremental reads an incremental output's state and its current
+// version.
+func loadIncremental(path string) (*incr.State, *ir.Module, error) {
+	st, err := elf.LoadState(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := ir.Parse(path+elf.SidecarSuffix+":source", []byte(st.Source))
+	if err != nil {
+		return nil, nil, fmt.Errorf("the sidecar's source does not parse: %w", err)
+	}
+	return st, m, nil
+}
+
+// runCheck implements `linkcheck check OUT`: every invariant of an
+// incrementally linked file, against the version its sidecar records.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("check", "[-exec auto|native|unicorn] OUT", stderr)
+	mode := fs.String("exec", "auto", "execution oracle for invariant 1")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() != 1 {
+			fs.Usage()
+			return bad(errors.New("want one incrementally linked output"))
+		}
+		path := fs.Arg(0)
+		st, m, err := loadIncremental(path)
+		if err != nil {
+			return bad(err)
+		}
+		tmp, err := os.MkdirTemp("", "linkcheck-check-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		runner := exec.NewRunner()
+		defer runner.Close()
+		ctx, cancel := interruptible()
+		defer cancel()
+		err = pipeline.CheckIncremental(ctx, path, m, pipeline.IncrCheck{
+			Policy: st.Policy, Runner: runner, Mode: exec.Mode(*mode), LLVM: true, Fresh: true, Dir: tmp,
+		})
+		if err != nil {
+			return failed(err)
+		}
+		fmt.Fprintf(stdout, "%s: all invariants hold (%d atoms, %d GOT slots, %s policy)\n", path, len(st.Atoms), st.GOT.Len(), st.Policy)
+		return nil
+	}()
+	return report(stderr, "check", err)
+}
+
+// runDump implements `linkcheck dump OUT [OBJ...]`: the canonical image of
+// an ELF executable as text; for an incremental output, also its GOT slots,
+// trampolines and error table.
+func runDump(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("dump", "EXE [OBJ...]", stderr)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() < 1 {
+			fs.Usage()
+			return bad(errors.New("want an executable"))
+		}
+		path := fs.Arg(0)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return bad(err)
+		}
+		var objs []*obj.Object
+		var st *incr.State
+		if fs.NArg() > 1 {
+			if objs, err = elf.ReadObjectFiles(fs.Args()[1:]); err != nil {
+				return bad(err)
+			}
+		} else if _, statErr := os.Stat(path + elf.SidecarSuffix); statErr == nil {
+			var m *ir.Module
+			if st, m, err = loadIncremental(path); err != nil {
+				return bad(err)
+			}
+			p, err := pipeline.CompileIncr(m, st.Policy)
+			if err != nil {
+				return bad(err)
+			}
+			if objs, err = codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" }); err != nil {
+				return bad(err)
+			}
+		}
+		im, err := canon.ReadELF(data, objs)
+		if err != nil {
+			return bad(fmt.Errorf("%s: %w", path, err))
+		}
+		fmt.Fprint(stdout, im.Text())
+		if st != nil {
+			dumpIncremental(stdout, st)
+		}
+		return nil
+	}()
+	return report(stderr, "dump", err)
+}
+
+func dumpIncremental(w io.Writer, st *incr.State) {
+	fmt.Fprintf(w, "\nincremental state (%s policy)\n", st.Policy)
+	fmt.Fprintln(w, "GOT slots:")
+	for i, s := range st.GOT.Slots {
+		if s == "" {
+			fmt.Fprintf(w, "  [%d] %#x free\n", i, st.GOTAddr(i))
+			continue
+		}
+		fmt.Fprintf(w, "  [%d] %#x -> %s (%#x)\n", i, st.GOTAddr(i), s, st.Atoms[s].Addr)
+	}
+	var names []string
+	for n, a := range st.Atoms {
+		if a.First != 0 {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "trampolines:")
+	for _, n := range names {
+		a := st.Atoms[n]
+		fmt.Fprintf(w, "  %s: jmp at %#x -> %#x\n", n, a.First, a.Addr)
+	}
+	if a, ok := st.Atoms[codegen.ErrTabSymbol]; ok {
+		fmt.Fprintf(w, "error table: %s at %#x, %d bytes (slot %d)\n", codegen.ErrTabSymbol, a.Addr, a.Size, a.Slot)
+	}
+	fmt.Fprintln(w, "regions:")
+	for _, n := range incr.RegionOrder {
+		r := st.Regions[n]
+		fmt.Fprintf(w, "  %-8s %#x used %#x of %#x, %d free holes\n", n, r.Base, r.High, r.Cap, len(r.Free))
+	}
+}
