@@ -38,13 +38,34 @@ type UpdateResult struct {
 // its sidecar describes it, else from scratch (a first link, or a stale or
 // corrupt sidecar — never a broken file).
 func Update(path string, m *ir.Module, source string, policy incr.Policy) (*UpdateResult, error) {
-	p, err := CompileIncr(m, policy)
+	return UpdateWith(path, m, source, policy, UpdateOptions{})
+}
+
+// UpdateOptions inject deliberate linker bugs into UpdateWith, for tests
+// that prove the checks catch them (fault injection). The zero value is
+// Update.
+type UpdateOptions struct {
+	// Faults are set on the linker state of an in-place update (a link
+	// from scratch has no previous layout to get wrong).
+	Faults incr.Faults
+	// Glue are set on the ELF file glue of an in-place update.
+	Glue elf.IncrFaults
+	// SeedErrTabBug compiles every version with codegen's seed-000
+	// error-table defect.
+	SeedErrTabBug bool
+}
+
+// UpdateWith is Update with fault injection (tests only).
+func UpdateWith(path string, m *ir.Module, source string, policy incr.Policy, opts UpdateOptions) (*UpdateResult, error) {
+	p, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, SeedErrTabBug: opts.SeedErrTabBug})
 	if err != nil {
 		return nil, err
 	}
 	o, err := elf.OpenIncr(path, policy)
 	if err == nil {
 		defer o.Close()
+		o.State.Faults = opts.Faults
+		o.Faults = opts.Glue
 		pt, err := o.Update(p, source)
 		if err != nil {
 			return nil, err
