@@ -24,6 +24,7 @@ fmt-check:
 
 demo: tools build
 	./$(BIN) doctor
+	LC=./$(BIN) bash ci/demo.sh
 
 clean:
 	rm -rf bin
