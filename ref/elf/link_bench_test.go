@@ -70,3 +70,45 @@ func TestBenchLinkSmoke(t *testing.T) {
 	}
 	compareWithLLD(t, filepath.Join(dir, "ref-"+strconv.Itoa(funcs[0])+".out"), filepath.Join(dir, "other-"+strconv.Itoa(funcs[0])+".out"), true)
 }
+
+// BenchmarkLinkFilesELF links the synthetic workload from object files on
+// disk (ReadObjectFiles, then Link), as BenchLink measures the reference
+// linker, without writing the output.
+func BenchmarkLinkFilesELF(b *testing.B) {
+	for _, funcs := range []int{1000, 10000, 100000} {
+		b.Run("funcs="+strconv.Itoa(funcs), func(b *testing.B) {
+			paths, err := writeSynthetic(b.TempDir(), funcs, max(1, funcs/1000))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, _, err := LinkFiles(paths, link.Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(funcs), "ns/func")
+		})
+	}
+}
+
+// BenchmarkReadObject decodes one object of the synthetic workload (1000
+// functions, 2000 sections, 3000 relocation-bearing symbols).
+func BenchmarkReadObject(b *testing.B) {
+	objs, err := link.SyntheticObjects(100000, 100)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := WriteObject(objs[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ReadObject("synth1.o", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

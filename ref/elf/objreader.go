@@ -1,6 +1,7 @@
 package elf
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -62,7 +63,10 @@ func ReadObject(name string, data []byte) (*obj.Object, error) {
 type reader struct {
 	name string
 	data []byte
-	shdr []elf.Section64
+	// shtab is the section header table, decoded on use (sh) rather than
+	// copied; nsh is the number of sections.
+	shtab []byte
+	nsh   int
 	// secName holds each section's name.
 	secName []string
 	// deferred is an error found in the symbol table that is reported
@@ -85,6 +89,18 @@ type featureError struct{ msg string }
 func (e *featureError) Error() string        { return e.msg }
 func (e *featureError) Is(target error) bool { return target == ErrUnsupported }
 
+// sh decodes section header i (0 <= i < r.nsh).
+func (r *reader) sh(i int) elf.Section64 {
+	le := binary.LittleEndian
+	p := r.shtab[i*shdrSize : (i+1)*shdrSize]
+	return elf.Section64{
+		Name: le.Uint32(p[0:]), Type: le.Uint32(p[4:]), Flags: le.Uint64(p[8:]),
+		Addr: le.Uint64(p[16:]), Off: le.Uint64(p[24:]), Size: le.Uint64(p[32:]),
+		Link: le.Uint32(p[40:]), Info: le.Uint32(p[44:]), Addralign: le.Uint64(p[48:]),
+		Entsize: le.Uint64(p[56:]),
+	}
+}
+
 // bytesAt returns data[off:off+size] or an error when it is out of range.
 func (r *reader) bytesAt(what string, off, size uint64) ([]byte, error) {
 	n := uint64(len(r.data))
@@ -96,24 +112,47 @@ func (r *reader) bytesAt(what string, off, size uint64) ([]byte, error) {
 
 // sectionData returns the contents of section i (nil for NOBITS).
 func (r *reader) sectionData(i int) ([]byte, error) {
-	h := &r.shdr[i]
+	h := r.sh(i)
 	if elf.SectionType(h.Type) == elf.SHT_NOBITS {
 		return nil, nil
 	}
-	return r.bytesAt("section "+r.secName[i], h.Off, h.Size)
+	n := uint64(len(r.data))
+	if h.Off > n || h.Size > n-h.Off {
+		return r.bytesAt("section "+r.secName[i], h.Off, h.Size) // the error
+	}
+	return r.data[h.Off : h.Off+h.Size], nil
 }
 
-// cstring returns the NUL-terminated string at off in tab.
-func cstring(tab []byte, off uint64) (string, bool) {
-	if off >= uint64(len(tab)) {
+// strTable is a string table converted to a string once, so that names are
+// substrings of it rather than one allocation each.
+type strTable struct {
+	b []byte
+	s string
+}
+
+func newStrTable(b []byte) strTable { return strTable{b: b, s: string(b)} }
+
+// at returns the NUL-terminated string at off; an offset past the end is
+// the empty string only when it is 0.
+func (t strTable) at(off uint64) (string, bool) {
+	if off >= uint64(len(t.b)) {
 		return "", off == 0
 	}
-	for i := off; i < uint64(len(tab)); i++ {
-		if tab[i] == 0 {
-			return string(tab[off:i]), true
-		}
+	n := bytes.IndexByte(t.b[off:], 0)
+	if n < 0 {
+		return "", false
 	}
-	return "", false
+	return t.s[off : off+uint64(n)], true
+}
+
+// relocWhere and symWhere build the location part of an error message;
+// they run only when an error is reported.
+func relocWhere(sec string, j int, off uint64) string {
+	return fmt.Sprintf("section %s: reloc %d at offset %#x", sec, j, off)
+}
+
+func symWhere(k int, name string) string {
+	return fmt.Sprintf("symbol %d %q", k, name)
 }
 
 func (r *reader) read() (*obj.Object, error) {
@@ -164,44 +203,63 @@ func (r *reader) read() (*obj.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.shdr = make([]elf.Section64, shnum)
-	for i := range r.shdr {
-		p := tab[i*shdrSize:]
-		r.shdr[i] = elf.Section64{
-			Name: le.Uint32(p[0:]), Type: le.Uint32(p[4:]), Flags: le.Uint64(p[8:]),
-			Addr: le.Uint64(p[16:]), Off: le.Uint64(p[24:]), Size: le.Uint64(p[32:]),
-			Link: le.Uint32(p[40:]), Info: le.Uint32(p[44:]), Addralign: le.Uint64(p[48:]),
-			Entsize: le.Uint64(p[56:]),
-		}
-	}
+	r.shtab, r.nsh = tab, int(shnum)
 	// Section names.
 	r.secName = make([]string, shnum)
 	if uint64(shstrndx) >= shnum || shstrndx == 0 {
 		return nil, r.errorf("section name table index %d out of range (%d sections)", shstrndx, shnum)
 	}
 	r.secName[shstrndx] = ".shstrtab"
-	shstr, err := r.sectionData(int(shstrndx))
+	shstrData, err := r.sectionData(int(shstrndx))
 	if err != nil {
 		return nil, err
 	}
-	for i := range r.shdr {
-		s, ok := cstring(shstr, uint64(r.shdr[i].Name))
+	shstr := newStrTable(shstrData)
+	for i := range r.nsh {
+		nameOff := binary.LittleEndian.Uint32(r.shtab[i*shdrSize:])
+		s, ok := shstr.at(uint64(nameOff))
 		if !ok {
-			return nil, r.errorf("section %d: name offset %#x out of range or unterminated", i, r.shdr[i].Name)
+			return nil, r.errorf("section %d: name offset %#x out of range or unterminated", i, nameOff)
 		}
 		r.secName[i] = s
 	}
 
 	o := &obj.Object{Name: r.name}
+	// Sizes for one allocation each of sections, their bytes and their
+	// relocations: only ranges inside the file count, so that a hostile
+	// header cannot make the reader allocate more than a few times the
+	// file's size; what does not fit in a slab is allocated on its own.
+	nsec, dataBytes, nrel := 0, uint64(0), uint64(0)
+	for i := 1; i < r.nsh; i++ {
+		h := r.sh(i)
+		inFile := h.Off <= uint64(len(d)) && h.Size <= uint64(len(d))-h.Off
+		switch typ := elf.SectionType(h.Type); {
+		case typ == elf.SHT_RELA:
+			if inFile {
+				nrel += h.Size / relaSize
+			}
+		case elf.SectionFlag(h.Flags)&elf.SHF_ALLOC != 0:
+			nsec++
+			if typ != elf.SHT_NOBITS && inFile {
+				dataBytes += h.Size
+			}
+		}
+	}
+	dataBytes = min(dataBytes, uint64(len(d)))
+	nrel = min(nrel, uint64(len(d))/relaSize)
+	secSlab := make([]obj.Section, nsec)
+	o.Sections = make([]*obj.Section, 0, nsec)
+	dataSlab := make([]byte, 0, dataBytes)
+	relSlab := make([]obj.Reloc, 0, nrel)
 	// secIndex maps ELF section indexes to model indexes (-1: dropped).
 	secIndex := make([]int, shnum)
 	symtab := -1
-	for i := range r.shdr {
+	for i := range r.nsh {
 		secIndex[i] = -1
 		if i == 0 {
 			continue
 		}
-		h := &r.shdr[i]
+		h := r.sh(i)
 		name := r.secName[i]
 		typ := elf.SectionType(h.Type)
 		flags := elf.SectionFlag(h.Flags)
@@ -240,7 +298,13 @@ func (r *reader) read() (*obj.Object, error) {
 		default:
 			return nil, r.unsupported("section %s: allocated section of type %v", name, typ)
 		}
-		s := &obj.Section{Name: name, Size: h.Size}
+		var s *obj.Section
+		if len(o.Sections) < len(secSlab) {
+			s = &secSlab[len(o.Sections)]
+		} else {
+			s = new(obj.Section)
+		}
+		*s = obj.Section{Name: name, Size: h.Size}
 		switch {
 		case flags&elf.SHF_EXECINSTR != 0:
 			s.Kind = obj.Text
@@ -274,7 +338,15 @@ func (r *reader) read() (*obj.Object, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.Data = append([]byte(nil), b...)
+			if len(b) > 0 {
+				if uint64(len(b)) <= uint64(cap(dataSlab)-len(dataSlab)) {
+					at := len(dataSlab)
+					dataSlab = append(dataSlab, b...)
+					s.Data = dataSlab[at:len(dataSlab):len(dataSlab)]
+				} else {
+					s.Data = append([]byte(nil), b...)
+				}
+			}
 		}
 		secIndex[i] = len(o.Sections)
 		o.Sections = append(o.Sections, s)
@@ -291,8 +363,8 @@ func (r *reader) read() (*obj.Object, error) {
 	}
 
 	// Relocations.
-	for i := range r.shdr {
-		h := &r.shdr[i]
+	for i := range r.nsh {
+		h := r.sh(i)
 		typ := elf.SectionType(h.Type)
 		if typ != elf.SHT_RELA && typ != elf.SHT_REL {
 			continue
@@ -325,14 +397,23 @@ func (r *reader) read() (*obj.Object, error) {
 		if s.Kind == obj.BSS && len(b) > 0 {
 			return nil, r.errorf("section %s: relocations in a SHT_NOBITS section", name)
 		}
-		for j := 0; j < len(b)/relaSize; j++ {
+		// The relocations go to the slab when this is the section's
+		// first relocation section and they fit; the slice's capacity
+		// ends with them, so a later append copies instead of
+		// overwriting the next section's.
+		n := len(b) / relaSize
+		fromSlab := s.Relocs == nil && n <= cap(relSlab)-len(relSlab)
+		slabAt := len(relSlab)
+		if fromSlab {
+			s.Relocs = relSlab[slabAt:slabAt]
+		}
+		for j := 0; j < n; j++ {
 			p := b[j*relaSize:]
 			off := le.Uint64(p[0:])
 			info := le.Uint64(p[8:])
 			addend := int64(le.Uint64(p[16:]))
 			rtyp := elf.R_X86_64(elf.R_TYPE64(info))
 			sym := uint64(elf.R_SYM64(info))
-			where := fmt.Sprintf("section %s: reloc %d at offset %#x", s.Name, j, off)
 			var kind obj.RelocKind
 			switch rtyp {
 			case elf.R_X86_64_NONE:
@@ -352,35 +433,53 @@ func (r *reader) read() (*obj.Object, error) {
 			case elf.R_X86_64_GOTPCRELX, elf.R_X86_64_REX_GOTPCRELX:
 				kind = obj.GOTLoad32
 			default:
-				return nil, r.unsupported("%s: unsupported relocation %v", where, rtyp)
+				return nil, r.unsupported("%s: unsupported relocation %v", relocWhere(s.Name, j, off), rtyp)
 			}
 			if off > s.Size || s.Size-off < uint64(kind.Size()) {
-				return nil, r.errorf("%s: %v field outside the section (size %#x)", where, rtyp, s.Size)
+				return nil, r.errorf("%s: %v field outside the section (size %#x)", relocWhere(s.Name, j, off), rtyp, s.Size)
 			}
 			if sym == 0 || sym >= uint64(len(symIndex)) {
-				return nil, r.errorf("%s: %v: symbol index %d out of range", where, rtyp, sym)
+				return nil, r.errorf("%s: %v: symbol index %d out of range", relocWhere(s.Name, j, off), rtyp, sym)
 			}
 			mi := symIndex[sym]
 			if mi < 0 {
-				return nil, r.unsupported("%s: %v against symbol %d, which is defined in a dropped section or is a file symbol", where, rtyp, sym)
+				return nil, r.unsupported("%s: %v against symbol %d, which is defined in a dropped section or is a file symbol", relocWhere(s.Name, j, off), rtyp, sym)
 			}
 			s.Relocs = append(s.Relocs, obj.Reloc{Offset: off, Kind: kind, Sym: mi, Addend: addend})
+		}
+		if fromSlab {
+			relSlab = relSlab[:slabAt+len(s.Relocs)]
+			s.Relocs = s.Relocs[:len(s.Relocs):len(s.Relocs)]
+			if len(s.Relocs) == 0 {
+				s.Relocs = nil
+			}
 		}
 	}
 	if r.deferred != nil {
 		return nil, r.deferred
 	}
 	for _, s := range o.Sections {
-		sort.SliceStable(s.Relocs, func(a, b int) bool { return s.Relocs[a].Offset < s.Relocs[b].Offset })
+		if !relocsSorted(s.Relocs) {
+			sort.SliceStable(s.Relocs, func(a, b int) bool { return s.Relocs[a].Offset < s.Relocs[b].Offset })
+		}
 	}
 	return o, nil
+}
+
+func relocsSorted(rs []obj.Reloc) bool {
+	for i := 1; i < len(rs); i++ {
+		if rs[i].Offset < rs[i-1].Offset {
+			return false
+		}
+	}
+	return true
 }
 
 // readSymbols decodes the symbol table at section index st into o.Symbols
 // and returns the map from ELF symbol indexes to model indexes.
 func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, error) {
 	le := binary.LittleEndian
-	h := &r.shdr[st]
+	h := r.sh(st)
 	name := r.secName[st]
 	if h.Entsize != symSize {
 		return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, symSize)
@@ -392,17 +491,18 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 	if err != nil {
 		return nil, err
 	}
-	if uint64(h.Link) >= uint64(len(r.shdr)) || elf.SectionType(r.shdr[h.Link].Type) != elf.SHT_STRTAB {
+	if uint64(h.Link) >= uint64(r.nsh) || elf.SectionType(r.sh(int(h.Link)).Type) != elf.SHT_STRTAB {
 		return nil, r.errorf("section %s: link %d is not a string table", name, h.Link)
 	}
-	strtab, err := r.sectionData(int(h.Link))
+	strData, err := r.sectionData(int(h.Link))
 	if err != nil {
 		return nil, err
 	}
+	strs := newStrTable(strData)
 	// Extended section indexes, if any.
 	var shndxTab []byte
-	for i := range r.shdr {
-		if elf.SectionType(r.shdr[i].Type) == elf.SHT_SYMTAB_SHNDX && int(r.shdr[i].Link) == st {
+	for i := range r.nsh {
+		if hi := r.sh(i); elf.SectionType(hi.Type) == elf.SHT_SYMTAB_SHNDX && int(hi.Link) == st {
 			if shndxTab, err = r.sectionData(i); err != nil {
 				return nil, err
 			}
@@ -410,6 +510,8 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 	}
 	n := len(b) / symSize
 	symIndex := make([]int, n)
+	symSlab := make([]obj.Symbol, max(n-1, 0))
+	o.Symbols = make([]*obj.Symbol, 0, max(n-1, 0))
 	if n > 0 {
 		symIndex[0] = -1
 	}
@@ -423,18 +525,18 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		size := le.Uint64(p[16:])
 		bind := elf.ST_BIND(info)
 		typ := elf.ST_TYPE(info)
-		sname, ok := cstring(strtab, uint64(nameOff))
+		sname, ok := strs.at(uint64(nameOff))
 		if !ok {
 			return nil, r.errorf("symbol %d: name offset %#x out of range or unterminated", k, nameOff)
 		}
-		where := fmt.Sprintf("symbol %d %q", k, sname)
 		if shndx == uint32(elf.SHN_XINDEX) {
 			if uint64(len(shndxTab)) < uint64(k+1)*4 {
-				return nil, r.errorf("%s: SHN_XINDEX without an extended index", where)
+				return nil, r.errorf("%s: SHN_XINDEX without an extended index", symWhere(k, sname))
 			}
 			shndx = le.Uint32(shndxTab[k*4:])
 		}
-		sym := &obj.Symbol{Name: sname, Value: value, Size: size}
+		sym := &symSlab[len(o.Symbols)]
+		*sym = obj.Symbol{Name: sname, Value: value, Size: size}
 		switch typ {
 		case elf.STT_FILE:
 			continue
@@ -449,15 +551,15 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		case elf.STT_TLS:
 			// Reported after the relocations, which name the TLS model more precisely.
 			if r.deferred == nil {
-				r.deferred = r.unsupported("%s: thread-local symbol (STT_TLS) is not supported", where)
+				r.deferred = r.unsupported("%s: thread-local symbol (STT_TLS) is not supported", symWhere(k, sname))
 			}
 			continue
 		case elf.STT_COMMON:
-			return nil, r.unsupported("%s: common symbol is not supported (compile with -fno-common)", where)
+			return nil, r.unsupported("%s: common symbol is not supported (compile with -fno-common)", symWhere(k, sname))
 		case elf.STT_GNU_IFUNC:
-			return nil, r.unsupported("%s: indirect function (STT_GNU_IFUNC) is not supported", where)
+			return nil, r.unsupported("%s: indirect function (STT_GNU_IFUNC) is not supported", symWhere(k, sname))
 		default:
-			return nil, r.unsupported("%s: symbol type %v is not supported", where, typ)
+			return nil, r.unsupported("%s: symbol type %v is not supported", symWhere(k, sname), typ)
 		}
 		switch bind {
 		case elf.STB_LOCAL:
@@ -467,22 +569,22 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		case elf.STB_WEAK:
 			sym.Bind = obj.Weak
 		default:
-			return nil, r.unsupported("%s: symbol binding %v is not supported", where, bind)
+			return nil, r.unsupported("%s: symbol binding %v is not supported", symWhere(k, sname), bind)
 		}
 		switch {
 		case shndx == uint32(elf.SHN_UNDEF):
 			if bind == elf.STB_LOCAL {
-				return nil, r.errorf("%s: undefined local symbol", where)
+				return nil, r.errorf("%s: undefined local symbol", symWhere(k, sname))
 			}
 			sym.Section = obj.Undef
 		case shndx == uint32(elf.SHN_ABS):
 			sym.Section = obj.Abs
 		case shndx == uint32(elf.SHN_COMMON):
-			return nil, r.unsupported("%s: common symbol (SHN_COMMON) is not supported (compile with -fno-common)", where)
+			return nil, r.unsupported("%s: common symbol (SHN_COMMON) is not supported (compile with -fno-common)", symWhere(k, sname))
 		case shndx >= uint32(elf.SHN_LORESERVE) && shndx <= uint32(elf.SHN_HIRESERVE) && shndx != uint32(elf.SHN_XINDEX):
-			return nil, r.unsupported("%s: reserved section index %#x", where, shndx)
-		case uint64(shndx) >= uint64(len(r.shdr)):
-			return nil, r.errorf("%s: section index %d out of range", where, shndx)
+			return nil, r.unsupported("%s: reserved section index %#x", symWhere(k, sname), shndx)
+		case uint64(shndx) >= uint64(r.nsh):
+			return nil, r.errorf("%s: section index %d out of range", symWhere(k, sname), shndx)
 		default:
 			mi := secIndex[shndx]
 			if mi < 0 {
@@ -491,14 +593,14 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			sym.Section = mi
 			sec := o.Sections[mi]
 			if value > sec.Size {
-				return nil, r.errorf("%s: value %#x past the end of section %s (size %#x)", where, value, sec.Name, sec.Size)
+				return nil, r.errorf("%s: value %#x past the end of section %s (size %#x)", symWhere(k, sname), value, sec.Name, sec.Size)
 			}
 			if typ == elf.STT_SECTION {
 				sym.Name = sec.Name
 			}
 		}
 		if typ == elf.STT_SECTION && (sym.Section < 0 || sym.Bind != obj.Local) {
-			return nil, r.errorf("%s: section symbol not local or not in a section", where)
+			return nil, r.errorf("%s: section symbol not local or not in a section", symWhere(k, sname))
 		}
 		symIndex[k] = len(o.Symbols)
 		o.Symbols = append(o.Symbols, sym)
