@@ -10,10 +10,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // TestIncrementalMechanisms updates through corpus/updates/mechanisms with
@@ -69,5 +73,72 @@ func TestIncrementalRandomSequence(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestIncrementalLongSequenceAgainstLLD is issue 7's end-to-end proof: a
+// 1,000-function program goes through 50 random edits, each linked
+// incrementally (invariants 3-7 and the value checked after every update);
+// at the end the incremental output's canonical image equals ld.lld's link
+// of the same version, the reference link diffs clean against ld.lld, and
+// the output runs to the interpreter's value.
+func TestIncrementalLongSequenceAgainstLLD(t *testing.T) {
+	tools.Require(t, "ld.lld")
+	funcs, edits := 1000, 50
+	if testing.Short() {
+		funcs, edits = 200, 20
+	}
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	ctx := context.Background()
+	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+		t.Run(string(policy), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			m := ir.Generate(ir.GenConfig{Seed: 7, Funcs: funcs})
+			r := rand.New(rand.NewSource(7))
+			moved := 0
+			for step := 0; step <= edits; step++ {
+				var e ir.Edit
+				if step > 0 {
+					m, e = ir.RandomEdit(m, r)
+				}
+				res, err := Update(out, m, "", policy)
+				require.NoError(t, err, "step %d (%s)", step, e)
+				moved += res.Stats.Moved
+				require.NoError(t, CheckIncremental(ctx, out, m, IncrCheck{Policy: policy, Runner: runner, Mode: exec.Native}), "step %d (%s)", step, e)
+			}
+			require.Positive(t, moved, "the sequence should move something")
+
+			// The final version: ld.lld links the same objects.
+			p, err := CompileIncr(m, policy)
+			require.NoError(t, err)
+			objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+			require.NoError(t, err)
+			b, err := elf.WriteObject(objs[0])
+			require.NoError(t, err)
+			objPath := filepath.Join(dir, "u0.o")
+			require.NoError(t, os.WriteFile(objPath, b, 0o644))
+			lldExe := filepath.Join(dir, "lld.out")
+			_, err = LinkLLD(ctx, obj.ELF, []string{objPath}, lldExe)
+			require.NoError(t, err)
+			lldImg, err := readImage(lldExe, objs)
+			require.NoError(t, err)
+			incrImg, err := readImage(out, objs)
+			require.NoError(t, err)
+			rep := diff.Compare(lldImg, incrImg, diff.Options{NameA: "lld", NameB: "incr"})
+			require.True(t, rep.Equal(), "%s", rep.Text())
+			require.Greater(t, rep.Coverage.Ratio(), 0.99, "%s", rep.Text())
+
+			dr, err := DiffLLD(ctx, obj.ELF, []string{objPath}, dir, diff.Options{})
+			require.NoError(t, err)
+			require.True(t, dr.Report.Equal(), "%s", dr.Report.Text())
+
+			want, err := Expected(m)
+			require.NoError(t, err)
+			got, err := runner.Run(ctx, out, exec.Options{Mode: exec.Native})
+			require.NoError(t, err)
+			require.True(t, got.Matches(want), "incremental output computed %s, the interpreter says %d", got, want)
+		})
 	}
 }
