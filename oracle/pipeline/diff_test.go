@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	stdelf "debug/elf"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +18,10 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -167,4 +173,113 @@ func main() { return a(1) + b(2) }
 	require.Equal(t, "main", ds[0].Symbol)
 	require.Contains(t, ds[0].A, "call a")
 	require.Contains(t, ds[0].B, "call b")
+}
+
+// brokenRef links a program with the reference linker and hands the test
+// the executable's bytes and layout to break.
+type brokenRef struct {
+	t      *testing.T
+	res    *DiffResult
+	layout *link.Layout
+	data   []byte
+}
+
+func newBrokenRef(t *testing.T, src string, callsViaGOT bool) *brokenRef {
+	t.Helper()
+	tools.Require(t, "ld.lld")
+	m, err := ir.Parse("p.lir", []byte(src))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	p, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: callsViaGOT})
+	require.NoError(t, err)
+	objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+	require.NoError(t, err)
+	b, err := elf.WriteObject(objs[0])
+	require.NoError(t, err)
+	objPath := filepath.Join(dir, "u0.o")
+	require.NoError(t, os.WriteFile(objPath, b, 0o644))
+	res, err := DiffLLD(context.Background(), obj.ELF, []string{objPath}, dir, diff.Options{})
+	require.NoError(t, err)
+	require.True(t, res.Report.Equal(), "before breaking: %s", res.Report.Text())
+	layout, err := LinkRef(obj.ELF, []string{objPath}, res.RefExe)
+	require.NoError(t, err)
+	data, err := os.ReadFile(res.RefExe)
+	require.NoError(t, err)
+	return &brokenRef{t: t, res: res, layout: layout, data: data}
+}
+
+func (b *brokenRef) sym(name string) *link.Symbol {
+	i := b.layout.Lookup(name)
+	require.GreaterOrEqual(b.t, i, int32(0), name)
+	return &b.layout.Symbols[i]
+}
+
+func (b *brokenRef) off(va uint64) int {
+	for _, s := range b.layout.Sections {
+		if va >= s.Addr && va < s.Addr+s.Size {
+			return int(s.Offset + va - s.Addr)
+		}
+	}
+	b.t.Fatalf("address %#x is in no section", va)
+	return 0
+}
+
+// compare writes the broken bytes back and diffs them against lld's link.
+func (b *brokenRef) compare() *diff.Report {
+	require.NoError(b.t, os.WriteFile(b.res.RefExe, b.data, 0o755))
+	lldImg, err := readImage(b.res.LLDExe, b.res.Objects)
+	require.NoError(b.t, err)
+	refImg, err := readImage(b.res.RefExe, b.res.Objects)
+	require.NoError(b.t, err)
+	return diff.Compare(lldImg, refImg, diff.Options{})
+}
+
+func TestDiffCatchesBrokenRefData(t *testing.T) {
+	const src = `func f(x) { return x + 1 }
+func g(x) { return x + 2 }
+global table = &f
+func main() { return call (load table)(1) + g(2) }
+`
+	t.Run("data pointer off by 8", func(t *testing.T) {
+		b := newBrokenRef(t, src, false)
+		o := b.off(b.sym("table").Addr)
+		binary.LittleEndian.PutUint64(b.data[o:], binary.LittleEndian.Uint64(b.data[o:])+8)
+		ds := b.compare().Find("data.pointer")
+		require.Len(t, ds, 1)
+		require.Equal(t, "table", ds[0].Symbol)
+		require.Equal(t, "abs64 &f", ds[0].A)
+		require.Equal(t, "abs64 &f+0x8", ds[0].B)
+	})
+	t.Run("GOT slot pointing at the wrong symbol", func(t *testing.T) {
+		b := newBrokenRef(t, src, true) // calls through kept GOT slots
+		slot := b.sym("g").GOTSlot
+		require.GreaterOrEqual(t, slot, int32(0), "g has a GOT slot")
+		o := b.off(b.layout.SlotAddr(slot))
+		binary.LittleEndian.PutUint64(b.data[o:], b.sym("f").Addr)
+		rep := b.compare()
+		ds := rep.Find("text.operand")
+		require.NotEmpty(t, ds, "%s", rep.Text())
+		require.Equal(t, "main", ds[0].Symbol)
+		require.Contains(t, ds[0].A, "call g")
+		require.Contains(t, ds[0].B, "call f")
+	})
+	t.Run("missing symbol", func(t *testing.T) {
+		b := newBrokenRef(t, src, false)
+		f, err := stdelf.NewFile(bytes.NewReader(b.data))
+		require.NoError(t, err)
+		strtab := f.Section(".strtab")
+		require.NotNil(t, strtab)
+		raw, err := strtab.Data()
+		require.NoError(t, err)
+		i := bytes.Index(raw, []byte("\x00g\x00"))
+		require.GreaterOrEqual(t, i, 0)
+		b.data[int(strtab.Offset)+i+1] = 'z' // g becomes z
+		rep := b.compare()
+		missing := rep.Find("symbol.missing")
+		require.Len(t, missing, 1, "%s", rep.Text())
+		require.Equal(t, "g", missing[0].Symbol)
+		extra := rep.Find("symbol.extra")
+		require.Len(t, extra, 1)
+		require.Equal(t, "z", extra[0].Symbol)
+	})
 }
