@@ -8,8 +8,10 @@ import (
 	"debug/pe"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -198,5 +200,34 @@ func main() { return f(13) + 1000 }
 				t.Logf("%s: wrong value %s", mode, got)
 			}
 		})
+	}
+}
+
+// TestObjectsReadByLLVM checks that LLVM's tools read the reference code
+// generator's objects of every corpus program, in every format and split
+// into 3 units, without a warning or an error.
+func TestObjectsReadByLLVM(t *testing.T) {
+	readobj := tools.Require(t, "llvm-readobj")
+	objdump := tools.Require(t, "llvm-objdump")
+	for _, p := range corpusPrograms(t) {
+		for _, f := range x86Formats {
+			t.Run(p.name+"/"+string(f.format), func(t *testing.T) {
+				t.Parallel()
+				paths, err := BuildDir(p.m, f.format, 3, t.TempDir())
+				require.NoError(t, err)
+				for _, cmd := range [][]string{
+					append([]string{readobj.Path, "--all"}, paths...),
+					append([]string{objdump.Path, "-d", "-r", "-t"}, paths...),
+				} {
+					c := osexec.Command(cmd[0], cmd[1:]...)
+					var stderr bytes.Buffer
+					c.Stderr = &stderr
+					out, err := c.Output()
+					require.NoError(t, err, "%s: %s", cmd[0], stderr.String())
+					require.Empty(t, stderr.String(), "%s", cmd[0])
+					require.NotContains(t, strings.ToLower(string(out)), "warning:")
+				}
+			})
+		}
 	}
 }
