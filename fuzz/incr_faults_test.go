@@ -1,0 +1,59 @@
+package fuzz
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/incr"
+)
+
+// TestFuzzIncrementalELFCatchesInjectedBugs runs FuzzIncrementalELF's body
+// over its seed inputs with one known linker bug injected at a time and
+// asserts that some seed reports it, naming the invariant meant to catch
+// it: the seed set alone is enough to find each of them.
+func TestFuzzIncrementalELFCatchesInjectedBugs(t *testing.T) {
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	seeds := incrSeeds(t, targetIncrementalELF)
+	tests := []struct {
+		name   string
+		faults pipeline.UpdateOptions
+		want   string // part of the report
+	}{
+		{"trampoline displacement from the wrong base", pipeline.UpdateOptions{Faults: incr.Faults{TrampolineBase: true}}, "invariant 4"},
+		{"GOT slot not rewritten after a move", pipeline.UpdateOptions{Faults: incr.Faults{SkipGOTRewrite: true}}, "invariant 3"},
+		{"freed trampoline site handed out while still referenced", pipeline.UpdateOptions{Faults: incr.Faults{FreeTrampolineSite: true}}, "invariant 4"},
+		{"symbol values not updated after a move", pipeline.UpdateOptions{Glue: elf.IncrFaults{StaleSymbols: true}}, "invariant 6"},
+		{"region grown without moving its neighbours", pipeline.UpdateOptions{Glue: elf.IncrFaults{GrowWithoutMove: true}}, "invariant 3"},
+		{"seed 000 error-table off-by-one", pipeline.UpdateOptions{SeedErrTabBug: true}, "invariant 7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var reports []string
+			for _, s := range seeds {
+				err := runIncr(context.Background(), targetIncrementalELF, decodeIncr(s), t.TempDir(),
+					incrCheckOptions{Runner: runner, Faults: tt.faults})
+				if err != nil {
+					reports = append(reports, err.Error())
+					if strings.Contains(err.Error(), tt.want) {
+						head, _, _ := strings.Cut(err.Error(), ": after update")
+						for _, line := range strings.Split(err.Error(), "\n") {
+							if strings.Contains(line, tt.want) {
+								t.Logf("caught (%s): %s", head, strings.TrimPrefix(line, head+": "))
+								break
+							}
+						}
+						return
+					}
+				}
+			}
+			require.Fail(t, "not caught", "no seed reported %q; reports:\n%s", tt.want, strings.Join(reports, "\n\n"))
+		})
+	}
+}
