@@ -15,8 +15,18 @@ tools:
 
 test: tools
 	LINKCHECK_REQUIRE_TOOLS=1 $(GO) test -timeout 30m ./...
+	$(MAKE) fuzz-smoke
 	$(GO) vet ./...
 	$(MAKE) fmt-check
+
+# fuzz-smoke runs each incremental fuzz target for a short while (-fuzz takes one target at a time).
+FUZZ_TARGETS := FuzzIncrementalELF FuzzErrorTable FuzzTrampoline FuzzGOT
+FUZZTIME ?= 20s
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		LINKCHECK_REQUIRE_TOOLS=1 $(GO) test ./fuzz -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) || exit 1; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
