@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,8 +28,10 @@ type BenchConfig struct {
 	Funcs []int
 	// Units is the number of objects per link; 0 means max(1, funcs/1000).
 	Units int
-	// Runs is the number of links per linker and size; the fastest is
-	// reported. 0 means 3.
+	// Runs is the number of links per linker and size; the medians of
+	// wall time and peak memory are reported. The two linkers' runs
+	// alternate (ref, other, ref, ...) so that a noisy machine disturbs
+	// both alike. 0 means 3.
 	Runs int
 	// Dir holds the objects and outputs; it must exist.
 	Dir string
@@ -36,8 +39,8 @@ type BenchConfig struct {
 	Other ExternalLinker
 }
 
-// BenchResult is one size's comparison. Ratios are ref / other: below 1
-// means the reference linker is faster or smaller.
+// BenchResult is one size's comparison: medians over the runs. Ratios are
+// ref / other: below 1 means the reference linker is faster or smaller.
 type BenchResult struct {
 	Funcs, Units           int
 	RefWall, OtherWall     time.Duration
@@ -85,31 +88,27 @@ func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 		}
 		r := BenchResult{Funcs: funcs, Units: units}
 		out := filepath.Join(cfg.Dir, fmt.Sprintf("ref-%d.out", funcs))
-		for i := 0; i < runs; i++ {
-			wall, peak, method, err := refLinkMeasured(paths, out)
-			if err != nil {
-				return nil, err
-			}
-			if i == 0 || wall < r.RefWall {
-				r.RefWall = wall
-			}
-			r.RefPeakKB = max(r.RefPeakKB, peak)
-			r.RefPeakMethod = method
-		}
 		other := filepath.Join(cfg.Dir, fmt.Sprintf("other-%d.out", funcs))
+		var refWall, otherWall []time.Duration
+		var refPeak, otherPeak []int64
 		for i := 0; i < runs; i++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			wall, peak, err := cfg.Other(ctx, paths, other)
+			wall, peak, method, err := refLinkMeasured(paths, out)
+			if err != nil {
+				return nil, err
+			}
+			refWall, refPeak = append(refWall, wall), append(refPeak, peak)
+			r.RefPeakMethod = method
+			wall, peak, err = cfg.Other(ctx, paths, other)
 			if err != nil {
 				return nil, fmt.Errorf("bench link: funcs=%d: %w", funcs, err)
 			}
-			if i == 0 || wall < r.OtherWall {
-				r.OtherWall = wall
-			}
-			r.OtherPeakKB = max(r.OtherPeakKB, peak)
+			otherWall, otherPeak = append(otherWall, wall), append(otherPeak, peak)
 		}
+		r.RefWall, r.OtherWall = Median(refWall), Median(otherWall)
+		r.RefPeakKB, r.OtherPeakKB = Median(refPeak), Median(otherPeak)
 		if r.OtherWall > 0 {
 			r.TimeRatio = float64(r.RefWall) / float64(r.OtherWall)
 		}
@@ -119,6 +118,21 @@ func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// Median returns the median of xs (the mean of the two middle values for
+// an even count), or 0 for none. xs is not modified.
+func Median[T ~int64](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // writeSynthetic writes the synthetic workload as ELF objects in dir.

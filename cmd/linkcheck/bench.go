@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// runBench implements `linkcheck bench link|update ...`: the reference
+// linkers against ld.lld, as ratios measured in one run (see
+// docs/benchmarks.md).
+func runBench(args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: linkcheck bench link -format elf [-funcs N,N,...] [-runs N]\n" +
+		"       linkcheck bench update [-funcs N] [-runs N] [-policy trampoline|got]"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitBad
+	}
+	switch args[0] {
+	case "link":
+		return runBenchLink(args[1:], stdout, stderr)
+	case "update":
+		return runBenchUpdate(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "linkcheck bench: unknown benchmark %q\n%s\n", args[0], usage)
+	return exitBad
+}
+
+// parseSizes parses a comma-separated list of positive counts.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-funcs: %q is not a positive count", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// lldELF is elf.ExternalLinker for ld.lld through oracle/lld.
+func lldELF(ctx context.Context, objs []string, out string) (time.Duration, int64, error) {
+	res, err := lld.Link(ctx, lld.ELF, objs, out, lld.Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	return res.Duration, res.MaxRSSKB, nil
+}
+
+// runBenchLink implements `linkcheck bench link -format elf -funcs
+// 1000,10000,100000 [-runs N]`: the synthetic workload of docs/link.md
+// linked by the reference linker (in process) and by ld.lld, alternately,
+// on the same object files; medians over the runs.
+func runBenchLink(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("bench link", "-format elf [-funcs N,N,...] [-units N] [-runs N]", stderr)
+	format := formatFlag(fs)
+	funcs := fs.String("funcs", "1000,10000,100000", "workload sizes (functions), comma-separated")
+	units := fs.Int("units", 0, "objects per link (0: max(1, funcs/1000))")
+	runs := fs.Int("runs", 5, "links per linker and size (medians are reported)")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return bad(errors.New("no arguments expected"))
+		}
+		f, err := parseFormat(*format)
+		if err != nil {
+			return err
+		}
+		if f != obj.ELF {
+			return bad(fmt.Errorf("-format %s: bench link supports elf only so far", f))
+		}
+		sizes, err := parseSizes(*funcs)
+		if err != nil {
+			return bad(err)
+		}
+		if *runs < 1 || *units < 0 {
+			return bad(errors.New("-runs must be at least 1 and -units not negative"))
+		}
+		dir, err := os.MkdirTemp("", "linkcheck-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := interruptible()
+		defer cancel()
+		results, err := elf.BenchLink(ctx, elf.BenchConfig{Funcs: sizes, Units: *units, Runs: *runs, Dir: dir, Other: lldELF})
+		if err != nil {
+			return failed(err)
+		}
+		printLinkTable(stdout, results, *runs)
+		return nil
+	}()
+	return report(stderr, "bench link", err)
+}
+
+// printLinkTable prints one row per size.
+func printLinkTable(w io.Writer, results []elf.BenchResult, runs int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "funcs\tunits\tref time\tlld time\ttime ratio\tref peak MB\tlld peak MB\tmem ratio\t")
+	method := ""
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2fx\t%.1f\t%.1f\t%.2fx\t\n", r.Funcs, r.Units,
+			fmtDur(r.RefWall), fmtDur(r.OtherWall), r.TimeRatio, float64(r.RefPeakKB)/1024, float64(r.OtherPeakKB)/1024, r.MemRatio)
+		method = r.RefPeakMethod
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "medians of %d runs each, alternating; ratios are ref/lld (below 1: ref is faster or smaller); ref peak: %s\n", runs, method)
+}
+
+// fmtDur prints a duration with three significant digits.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.3gs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.3gms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.3gµs", float64(d)/float64(time.Microsecond))
+	}
+}
+
+// runBenchUpdate implements `linkcheck bench update`.
+func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
+	return report(stderr, "bench update", bad(errors.New("not built yet")))
+}
