@@ -401,18 +401,24 @@ func sortedAtomNames(st *incr.State) []string {
 // Close closes the output file.
 func (o *IncrOutput) Close() error { return o.f.Close() }
 
-// sidecar is the JSON form of the state and the output it describes.
+// sidecar is the JSON form of the state and the output it describes. The
+// state is kept as the exact bytes that were hashed into StateSHA256, so a
+// sidecar whose state was changed after it was written (a flipped digit
+// still parses) is refused rather than trusted.
 type sidecar struct {
-	Version      int         `json:"version"`
-	OutputSize   int64       `json:"output_size"`
-	OutputSHA256 string      `json:"output_sha256"`
-	State        *incr.State `json:"state"`
+	Version      int             `json:"version"`
+	OutputSize   int64           `json:"output_size"`
+	OutputSHA256 string          `json:"output_sha256"`
+	StateSHA256  string          `json:"state_sha256"`
+	State        json.RawMessage `json:"state"`
 }
 
-const sidecarVersion = 1
+// sidecarVersion 2 added StateSHA256; a version 1 sidecar is stale.
+const sidecarVersion = 2
 
 // SaveSidecar writes the state next to the output (atomically), with the
-// output's size and SHA-256 so that a changed output is detected.
+// output's size and SHA-256 so that a changed output is detected, and the
+// state's own SHA-256 so that a changed state is detected.
 func (o *IncrOutput) SaveSidecar() error {
 	if err := o.f.Sync(); err != nil {
 		return err
@@ -421,7 +427,12 @@ func (o *IncrOutput) SaveSidecar() error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(sidecar{Version: sidecarVersion, OutputSize: size, OutputSHA256: sum, State: o.State})
+	state, err := json.Marshal(o.State)
+	if err != nil {
+		return err
+	}
+	stateSum := sha256.Sum256(state)
+	data, err := json.Marshal(sidecar{Version: sidecarVersion, OutputSize: size, OutputSHA256: sum, StateSHA256: hex.EncodeToString(stateSum[:]), State: state})
 	if err != nil {
 		return err
 	}
@@ -459,21 +470,14 @@ func hashFile(f *os.File) (string, int64, error) {
 // of another policy, or does not describe the output byte for byte; the
 // caller then links from scratch.
 func OpenIncr(path string, policy incr.Policy) (*IncrOutput, error) {
-	data, err := os.ReadFile(path + SidecarSuffix)
+	sc, st, err := readSidecar(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
+		return nil, err
 	}
-	var sc sidecar
-	if err := json.Unmarshal(data, &sc); err != nil {
-		return nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+	if st.Policy != policy {
+		return nil, fmt.Errorf("%s: %w: linked with policy %s, now %s", path, ErrStale, st.Policy, policy)
 	}
-	if sc.Version != sidecarVersion || sc.State == nil {
-		return nil, fmt.Errorf("%s%s: %w: version %d", path, SidecarSuffix, ErrStale, sc.Version)
-	}
-	if sc.State.Policy != policy {
-		return nil, fmt.Errorf("%s: %w: linked with policy %s, now %s", path, ErrStale, sc.State.Policy, policy)
-	}
-	if err := validateState(sc.State); err != nil {
+	if err := validateState(st); err != nil {
 		return nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -485,9 +489,34 @@ func OpenIncr(path string, policy incr.Policy) (*IncrOutput, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
 	}
-	o := &IncrOutput{Path: path, State: sc.State, f: f, size: uint64(size)}
-	o.fileOff, o.tailOff = fileOffsets(sc.State)
+	o := &IncrOutput{Path: path, State: st, f: f, size: uint64(size)}
+	o.fileOff, o.tailOff = fileOffsets(st)
 	return o, nil
+}
+
+// readSidecar reads and decodes the sidecar of the output at path: a
+// missing, unparsable, other-version or altered sidecar is an error
+// wrapping ErrStale.
+func readSidecar(path string) (*sidecar, *incr.State, error) {
+	data, err := os.ReadFile(path + SidecarSuffix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
+	}
+	var sc sidecar
+	if err := json.Unmarshal(data, &sc); err != nil {
+		return nil, nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+	}
+	if sc.Version != sidecarVersion || len(sc.State) == 0 {
+		return nil, nil, fmt.Errorf("%s%s: %w: version %d", path, SidecarSuffix, ErrStale, sc.Version)
+	}
+	if sum := sha256.Sum256(sc.State); hex.EncodeToString(sum[:]) != sc.StateSHA256 {
+		return nil, nil, fmt.Errorf("%s%s: %w: the state does not match its checksum (changed since it was written)", path, SidecarSuffix, ErrStale)
+	}
+	var st *incr.State
+	if err := json.Unmarshal(sc.State, &st); err != nil || st == nil {
+		return nil, nil, fmt.Errorf("%s%s: %w: state: %v", path, SidecarSuffix, ErrStale, err)
+	}
+	return &sc, st, nil
 }
 
 // LoadState reads the sidecar of an incremental output without opening it
@@ -499,15 +528,11 @@ func LoadState(path string) (*incr.State, error) {
 		return o.State, nil
 	}
 	// OpenIncr refuses an empty policy; read the policy from the sidecar.
-	data, rerr := os.ReadFile(path + SidecarSuffix)
-	if rerr != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrStale, rerr)
+	_, st, err := readSidecar(path)
+	if err != nil {
+		return nil, err
 	}
-	var sc sidecar
-	if jerr := json.Unmarshal(data, &sc); jerr != nil || sc.State == nil {
-		return nil, fmt.Errorf("%s%s: %w", path, SidecarSuffix, ErrStale)
-	}
-	o, err = OpenIncr(path, sc.State.Policy)
+	o, err = OpenIncr(path, st.Policy)
 	if err != nil {
 		return nil, err
 	}
