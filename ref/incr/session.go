@@ -305,6 +305,7 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 				return nil, err
 			}
 			delete(st.Atoms, a.Name)
+			pt.Stats.Deleted++
 			ok = false
 		}
 		switch {
