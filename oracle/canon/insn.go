@@ -107,7 +107,7 @@ func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uin
 		}
 		switch a := a.(type) {
 		case x86asm.Reg:
-			in.Args = append(in.Args, strings.ToLower(a.String()))
+			in.Args = append(in.Args, regName(a))
 		case x86asm.Imm:
 			if absSite && !immDone {
 				// A relocation says this immediate is an address.
@@ -203,10 +203,10 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, s
 	}
 	var inner []string
 	if m.Base != 0 {
-		inner = append(inner, strings.ToLower(m.Base.String()))
+		inner = append(inner, regName(m.Base))
 	}
 	if m.Index != 0 {
-		inner = append(inner, fmt.Sprintf("%s*%d", strings.ToLower(m.Index.String()), m.Scale))
+		inner = append(inner, fmt.Sprintf("%s*%d", regName(m.Index), m.Scale))
 	}
 	if absDisp && m.Base == 0 && m.Index == 0 {
 		inner = append(inner, "&"+r.symbolize(uint64(m.Disp)))
@@ -332,4 +332,13 @@ func (r *reader) follow(addr uint64) (name, via string, final uint64, ok bool) {
 func isReg64(a x86asm.Arg) bool {
 	r, ok := a.(x86asm.Reg)
 	return ok && r >= x86asm.RAX && r <= x86asm.R15
+}
+
+// regName is a register's Intel name. x86asm names the 32-bit halves of
+// r8..r15 in Plan 9 style (R8L); Intel syntax, and llvm-objdump, say r8d.
+func regName(r x86asm.Reg) string {
+	if r >= x86asm.R8L && r <= x86asm.R15L {
+		return fmt.Sprintf("r%dd", 8+int(r-x86asm.R8L))
+	}
+	return strings.ToLower(r.String())
 }
