@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +67,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			stdout.Write(append(b, '\n'))
+			stdout.Write(append(bytes.TrimRight(b, "\n"), '\n'))
 		} else if !res.Report.Equal() || *coverage {
 			fmt.Fprint(stdout, res.Report.Text())
 		} else {
