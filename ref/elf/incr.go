@@ -66,6 +66,21 @@ type IncrOutput struct {
 	Last incr.Stats
 	// Faults injects known bugs of the file glue (tests only).
 	Faults IncrFaults
+	// tail describes the symbol table and section headers as last
+	// written, for UpdateAtoms to patch them in place; nil when unknown.
+	tail *tailLayout
+}
+
+// tailLayout is where writeHeadersAndTail put the symbol table, the string
+// tables and the section headers, and the index of every symbol.
+type tailLayout struct {
+	symOff, strOff, shstrOff, shOff uint64
+	symLen, strLen                  uint64
+	locals                          int
+	// symIdx maps an atom's name to its symbol table entry: entries are
+	// sorted by name, locals first, so an index is stable while the set
+	// of symbols (and their bindings) does not change.
+	symIdx map[string]int
 }
 
 // IncrFaults are deliberate bugs of the incremental file glue, for
@@ -184,6 +199,84 @@ func (o *IncrOutput) Update(prog *codegen.Program, source string) (*incr.Patch, 
 	return pt, o.SaveSidecar()
 }
 
+// UpdateAtoms is the in-process fast path of Update (incr.State.UpdateAtoms):
+// it applies the change set (atoms compiled anew, names deleted) with
+// positioned writes. When only symbol addresses or sizes changed, it
+// patches those symbol table entries in place (their indexes are stable
+// while the set of symbols is) and rewrites the headers, a constant amount;
+// the whole tail is rewritten only when the symbol set changed or a region
+// grew. The sidecar is not saved (call SaveSidecar before handing the
+// output to another process); the output file is the same, byte for byte,
+// as Update of the resulting program makes.
+func (o *IncrOutput) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*incr.Patch, error) {
+	oldOff := o.fileOff
+	var oldCap map[string]uint64
+	pt, err := func() (*incr.Patch, error) {
+		caps := make(map[string]uint64, len(o.State.Regions))
+		for n, r := range o.State.Regions {
+			caps[n] = r.Cap
+		}
+		oldCap = caps
+		return o.State.UpdateAtoms(changed, deleted)
+	}()
+	if err != nil {
+		return nil, err
+	}
+	o.Last = pt.Stats
+	if len(pt.Grown) > 0 {
+		if o.Faults.GrowWithoutMove {
+			o.fileOff, o.tailOff = fileOffsets(o.State)
+		} else if err := o.relayout(oldOff, oldCap); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.apply(pt.Writes); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(pt.Grown) > 0 || pt.SymbolSet || o.tail == nil:
+		if len(pt.Grown) > 0 || pt.SymbolSet || (pt.Symbols && !o.Faults.StaleSymbols) {
+			if err := o.writeHeadersAndTail(); err != nil {
+				return nil, err
+			}
+		}
+	case pt.Symbols && !o.Faults.StaleSymbols:
+		if err := o.patchSymbols(pt.SymbolsChanged); err != nil {
+			return nil, err
+		}
+	}
+	return pt, nil
+}
+
+// patchSymbols rewrites the value and size of the named atoms' symbol
+// table entries, and the headers (entry, section sizes), in place.
+func (o *IncrOutput) patchSymbols(names []string) error {
+	t := o.tail
+	le := binary.LittleEndian
+	for _, n := range names {
+		i, ok := t.symIdx[n]
+		a := o.State.Atoms[n]
+		if !ok || a == nil {
+			return fmt.Errorf("elf: incremental: symbol %s has no symbol table entry", n)
+		}
+		var e [16]byte
+		le.PutUint64(e[0:], a.Addr)
+		le.PutUint64(e[8:], a.Size)
+		if _, err := o.f.WriteAt(e[:], int64(t.symOff+uint64(i)*24+8)); err != nil {
+			return err
+		}
+	}
+	head, sh, err := o.headerAndShdrs(t.symOff, t.symLen, t.strOff, t.strLen, t.shstrOff, t.shOff, t.locals)
+	if err != nil {
+		return err
+	}
+	if _, err := o.f.WriteAt(head, 0); err != nil {
+		return err
+	}
+	_, err = o.f.WriteAt(sh, int64(t.shOff))
+	return err
+}
+
 // relayout moves region contents to their new file offsets after growth,
 // last region first so nothing is overwritten before it is moved, and fills
 // the new capacity.
@@ -264,7 +357,9 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 	}
 	strtab := []byte{0}
 	symtab := make([]byte, 24) // null symbol
+	symIdx := make(map[string]int, len(locals)+len(globals))
 	for _, s := range append(locals, globals...) {
+		symIdx[s.name] = len(symtab) / 24
 		var e [24]byte
 		le.PutUint32(e[0:], uint32(len(strtab)))
 		strtab = append(append(strtab, s.name...), 0)
@@ -295,6 +390,49 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 	shOff := alignUp(shstrOff+uint64(len(shstrtab)), 8)
 	end := shOff + numShdrs*64
 
+	head, sh, err := o.headerAndShdrs(symOff, uint64(len(symtab)), strOff, uint64(len(strtab)), shstrOff, shOff, len(locals))
+	if err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		off  uint64
+		data []byte
+	}{{0, head}, {symOff, symtab}, {strOff, strtab}, {shstrOff, shstrtab}, {shOff, sh}} {
+		if _, err := o.f.WriteAt(w.data, int64(w.off)); err != nil {
+			return err
+		}
+	}
+	// Zero the gap between the last region and the symbol table.
+	if symOff > o.tailOff {
+		if _, err := o.f.WriteAt(make([]byte, symOff-o.tailOff), int64(o.tailOff)); err != nil {
+			return err
+		}
+	}
+	o.size = end
+	o.tail = &tailLayout{symOff: symOff, strOff: strOff, shstrOff: shstrOff, shOff: shOff,
+		symLen: uint64(len(symtab)), strLen: uint64(len(strtab)), locals: len(locals), symIdx: symIdx}
+	return o.f.Truncate(int64(end))
+}
+
+// shstrtab returns the section name table and each name's offset in it.
+func shstrtab() ([]byte, []uint32) {
+	names := []string{"", ".text", ".rodata", ".data", ".got", ".bss", ".symtab", ".strtab", ".shstrtab"}
+	tab := []byte{}
+	nameOff := make([]uint32, len(names))
+	for i, n := range names {
+		nameOff[i] = uint32(len(tab))
+		tab = append(append(tab, n...), 0)
+	}
+	return tab, nameOff
+}
+
+// headerAndShdrs returns the ELF header with the program headers, and the
+// section header table, for the current state and the given places of the
+// tables in the tail of the file.
+func (o *IncrOutput) headerAndShdrs(symOff, symLen, strOff, strLen, shstrOff, shOff uint64, locals int) (head, sh []byte, err error) {
+	st := o.State
+	le := binary.LittleEndian
+	shstrtab, nameOff := shstrtab()
 	// ELF header.
 	var hdr [64]byte
 	copy(hdr[:], elf.ELFMAG)
@@ -304,7 +442,7 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 	le.PutUint32(hdr[20:], uint32(elf.EV_CURRENT))
 	entry, ok := st.Atoms[st.Entry]
 	if !ok {
-		return fmt.Errorf("elf: incremental: no entry symbol %s", st.Entry)
+		return nil, nil, fmt.Errorf("elf: incremental: no entry symbol %s", st.Entry)
 	}
 	le.PutUint64(hdr[24:], entry.Addr)
 	le.PutUint64(hdr[32:], 64)
@@ -338,7 +476,7 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 	le.PutUint64(stack[48:], 16)
 	phdrs = append(phdrs, stack[:]...)
 
-	sh := make([]byte, numShdrs*64)
+	sh = make([]byte, numShdrs*64)
 	put := func(i int, name uint32, typ elf.SectionType, flags elf.SectionFlag, addr, off, size uint64, link, info uint32, align, entsize uint64) {
 		b := sh[i*64:]
 		le.PutUint32(b[0:], name)
@@ -366,27 +504,11 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 		}
 		put(i, nameOff[i], typ, secFlags[n], r.Base, o.fileOff[n], r.High, 0, 0, align, 0)
 	}
-	put(shSymtab, nameOff[shSymtab], elf.SHT_SYMTAB, 0, 0, symOff, uint64(len(symtab)), shStrtab, uint32(1+len(locals)), 8, 24)
-	put(shStrtab, nameOff[shStrtab], elf.SHT_STRTAB, 0, 0, strOff, uint64(len(strtab)), 0, 0, 1, 0)
+	put(shSymtab, nameOff[shSymtab], elf.SHT_SYMTAB, 0, 0, symOff, symLen, shStrtab, uint32(1+locals), 8, 24)
+	put(shStrtab, nameOff[shStrtab], elf.SHT_STRTAB, 0, 0, strOff, strLen, 0, 0, 1, 0)
 	put(shShstrtab, nameOff[shShstrtab], elf.SHT_STRTAB, 0, 0, shstrOff, uint64(len(shstrtab)), 0, 0, 1, 0)
 
-	head := append(hdr[:], phdrs...)
-	for _, w := range []struct {
-		off  uint64
-		data []byte
-	}{{0, head}, {symOff, symtab}, {strOff, strtab}, {shstrOff, shstrtab}, {shOff, sh}} {
-		if _, err := o.f.WriteAt(w.data, int64(w.off)); err != nil {
-			return err
-		}
-	}
-	// Zero the gap between the last region and the symbol table.
-	if symOff > o.tailOff {
-		if _, err := o.f.WriteAt(make([]byte, symOff-o.tailOff), int64(o.tailOff)); err != nil {
-			return err
-		}
-	}
-	o.size = end
-	return o.f.Truncate(int64(end))
+	return append(hdr[:], phdrs...), sh, nil
 }
 
 func sortedAtomNames(st *incr.State) []string {

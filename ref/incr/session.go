@@ -99,6 +99,10 @@ type State struct {
 	// Faults injects known linker bugs; only tests set it, to prove the
 	// invariant checks catch them. It is never saved.
 	Faults Faults `json:"-"`
+
+	// idx is UpdateAtoms' reverse-reference index (fast.go); nil until
+	// it is first needed, and dropped by Update.
+	idx *refIndex
 }
 
 // Faults are deliberate linker bugs for fault-injection tests.
@@ -129,7 +133,10 @@ type Patch struct {
 	// Symbols is set when a symbol's address or size changed; SymbolSet
 	// when symbols were added or removed.
 	Symbols, SymbolSet bool
-	Stats              Stats
+	// SymbolsChanged lists the atoms whose address or size changed, when
+	// UpdateAtoms made the patch (nil from Update).
+	SymbolsChanged []string
+	Stats          Stats
 }
 
 // Stats counts what an update did.
@@ -256,6 +263,7 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 	if p.Format != st.Format {
 		return nil, fmt.Errorf("incr: program for %s, output is %s", p.Format, st.Format)
 	}
+	st.idx = nil // UpdateAtoms rebuilds it
 	pt := &Patch{}
 	next := make(map[string]*codegen.Atom, len(p.Atoms))
 	for _, a := range p.Atoms {
