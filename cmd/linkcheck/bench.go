@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -136,7 +137,55 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
-// runBenchUpdate implements `linkcheck bench update`.
+// runBenchUpdate implements `linkcheck bench update -funcs N [-runs N]
+// [-policy P]`: medians of one-function updates (in place, and with a
+// move) of a generated program against a full reference link and a full
+// ld.lld link of the same version, as ratios.
 func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
-	return report(stderr, "bench update", bad(errors.New("not built yet")))
+	fs := flagSet("bench update", "[-funcs N] [-runs N] [-policy trampoline|got]", stderr)
+	funcs := fs.Int("funcs", 100000, "functions in the generated program (ir.Generate, seed 1)")
+	runs := fs.Int("runs", 20, "updates of each kind (full links: min(runs, 5))")
+	policy := fs.String("policy", "trampoline", "the incremental linker's policy: trampoline or got")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return bad(errors.New("no arguments expected"))
+		}
+		if *funcs < 2 || *runs < 1 {
+			return bad(errors.New("-funcs must be at least 2 and -runs at least 1"))
+		}
+		pol, err := incr.ParsePolicy(*policy)
+		if err != nil {
+			return bad(err)
+		}
+		dir, err := os.MkdirTemp("", "linkcheck-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := interruptible()
+		defer cancel()
+		r, err := elf.BenchUpdate(ctx, elf.UpdateBenchConfig{Funcs: *funcs, Runs: *runs, Policy: pol, Dir: dir, Other: lldELF})
+		if err != nil {
+			return failed(err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "update	median	vs ref full link	vs lld full link	")
+		for _, row := range []struct {
+			name string
+			d    time.Duration
+		}{{"in place", r.InPlace}, {"move", r.Move}} {
+			fmt.Fprintf(tw, "%s	%s	%.0fx	%.0fx	\n", row.name, fmtDur(row.d), elf.Ratio(r.RefFull, row.d), elf.Ratio(r.OtherFull, row.d))
+		}
+		fmt.Fprintf(tw, "ref full link	%s	\t\t\n", fmtDur(r.RefFull))
+		fmt.Fprintf(tw, "lld full link	%s	\t\t\n", fmtDur(r.OtherFull))
+		tw.Flush()
+		fmt.Fprintf(stdout, "funcs=%d atoms=%d units=%d policy=%s; medians of %d updates of each kind (one random function each, compiled before timing; UpdateAtoms + positioned writes) and %d full links; ratios are full/update\n",
+			r.Funcs, r.Atoms, r.Units, r.Policy, *runs, min(*runs, 5))
+		return nil
+	}()
+	return report(stderr, "bench update", err)
 }

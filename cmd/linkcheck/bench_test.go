@@ -54,3 +54,17 @@ func TestBenchArgs(t *testing.T) {
 	t.Logf("linkcheck bench %s\n%s%s", strings.Join(args, " "), out.String(), errb.String())
 	require.Equal(t, exitOK, code)
 }
+
+func TestBenchUpdate(t *testing.T) {
+	tools.Require(t, "ld.lld")
+	var out, errb bytes.Buffer
+	code := runBench([]string{"update", "-funcs", "300", "-runs", "3"}, &out, &errb)
+	require.Equal(t, exitOK, code, errb.String())
+	s := out.String()
+	for _, want := range []string{"in place", "move", "ref full link", "lld full link", "vs lld full link", "funcs=300", "policy=trampoline"} {
+		require.Contains(t, s, want)
+	}
+	errb.Reset()
+	require.Equal(t, exitBad, runBench([]string{"update", "-policy", "nope"}, &out, &errb))
+	require.Contains(t, errb.String(), "unknown policy")
+}

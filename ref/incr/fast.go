@@ -337,6 +337,14 @@ func (st *State) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*Patch,
 	for _, t := range targets {
 		b := touched[t]
 		a, live := st.Atoms[t]
+		// Only a symbol whose address, call target or GOT slot changed
+		// has fields to re-patch; the referrers of the others (the error
+		// table, say) are not visited at all.
+		slot, hasSlot := st.GOT.Lookup(t)
+		call, _ := st.CallTarget(t)
+		if live && b.known && a.Addr == b.addr && call == b.call && hasSlot == b.hasSlot && (!hasSlot || slot == b.slot) {
+			continue
+		}
 		for referrer := range ix.refs[t] {
 			cur := st.Atoms[referrer]
 			if cur == nil || rewrite[referrer] || cur.Kind == obj.BSS {
