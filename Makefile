@@ -25,7 +25,7 @@ FUZZTIME ?= 20s
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t for $(FUZZTIME)"; \
-		LINKCHECK_REQUIRE_TOOLS=1 $(GO) test ./fuzz -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) || exit 1; \
+		LINKCHECK_REQUIRE_TOOLS=1 $(GO) test ./fuzz -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x || exit 1; \
 	done
 
 fmt-check:
