@@ -210,15 +210,11 @@ func (o *IncrOutput) Update(prog *codegen.Program, source string) (*incr.Patch, 
 // as Update of the resulting program makes.
 func (o *IncrOutput) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*incr.Patch, error) {
 	oldOff := o.fileOff
-	var oldCap map[string]uint64
-	pt, err := func() (*incr.Patch, error) {
-		caps := make(map[string]uint64, len(o.State.Regions))
-		for n, r := range o.State.Regions {
-			caps[n] = r.Cap
-		}
-		oldCap = caps
-		return o.State.UpdateAtoms(changed, deleted)
-	}()
+	oldCap := make(map[string]uint64, len(o.State.Regions))
+	for n, r := range o.State.Regions {
+		oldCap[n] = r.Cap
+	}
+	pt, err := o.State.UpdateAtoms(changed, deleted)
 	if err != nil {
 		return nil, err
 	}
