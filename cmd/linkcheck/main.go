@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"update": {"incremental link: the first call links OUT, later calls update it in place", runUpdate},
 		"check":  {"check every invariant of an incrementally linked output", runCheck},
 		"dump":   {"print an executable's canonical image (and an incremental output's state)", runDump},
+		"bench":  {"benchmarks side by side with lld: bench link, bench update", runBench},
 	}
 }
 
