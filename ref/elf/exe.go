@@ -17,7 +17,6 @@ const (
 	ExeImageBase = 0x200000
 	// ExePageSize is the maximum page size: segments are aligned to it.
 	ExePageSize = 0x1000
-	phdrSize    = 56
 )
 
 // Exe is the link.Platform of static ELF64 x86_64 executables (ET_EXEC):
@@ -242,17 +241,7 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	sh := make([]byte, nsh*shdrSize)
 	k := 1
 	putSh := func(name uint32, typ elf.SectionType, flags elf.SectionFlag, addr, off, size uint64, lnk, info uint32, align, entsize uint64) {
-		p := sh[k*shdrSize:]
-		le.PutUint32(p[0:], name)
-		le.PutUint32(p[4:], uint32(typ))
-		le.PutUint64(p[8:], uint64(flags))
-		le.PutUint64(p[16:], addr)
-		le.PutUint64(p[24:], off)
-		le.PutUint64(p[32:], size)
-		le.PutUint32(p[40:], lnk)
-		le.PutUint32(p[44:], info)
-		le.PutUint64(p[48:], align)
-		le.PutUint64(p[56:], entsize)
+		sectionHeader{name, typ, flags, addr, off, size, lnk, info, align, entsize}.put(sh[k*shdrSize:])
 		k++
 	}
 	for _, s := range l.Sections {
@@ -285,40 +274,15 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	putSh(nameOff[k-1], elf.SHT_STRTAB, 0, 0, strOff, uint64(len(strtab)), 0, 0, 1, 0)
 	out = append(out, sh...)
 
-	// ELF header.
-	h := out[:ehdrSize]
-	copy(h, elf.ELFMAG)
-	h[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	h[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	h[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	h[elf.EI_OSABI] = byte(elf.ELFOSABI_NONE)
-	le.PutUint16(h[16:], uint16(elf.ET_EXEC))
-	le.PutUint16(h[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(h[20:], uint32(elf.EV_CURRENT))
-	le.PutUint64(h[24:], l.Entry)
-	le.PutUint64(h[32:], ehdrSize)
-	le.PutUint64(h[40:], shoff)
-	le.PutUint16(h[52:], ehdrSize)
-	le.PutUint16(h[54:], phdrSize)
-	le.PutUint16(h[56:], uint16(phdrCount(l)))
-	le.PutUint16(h[58:], shdrSize)
-	le.PutUint16(h[60:], uint16(nsh))
-	le.PutUint16(h[62:], uint16(shstrtabIdx))
+	fileHeader{typ: elf.ET_EXEC, entry: l.Entry, phoff: ehdrSize, shoff: shoff,
+		phnum: uint16(phdrCount(l)), shnum: uint16(nsh), shstrIndex: uint16(shstrtabIdx)}.put(out)
 	_ = symtabIdx
 
 	// Program headers.
 	ph := out[ehdrSize:]
 	n := 0
 	putPh := func(typ elf.ProgType, flags elf.ProgFlag, off, addr, filesz, memsz, align uint64) {
-		p := ph[n*phdrSize:]
-		le.PutUint32(p[0:], uint32(typ))
-		le.PutUint32(p[4:], uint32(flags))
-		le.PutUint64(p[8:], off)
-		le.PutUint64(p[16:], addr)
-		le.PutUint64(p[24:], addr)
-		le.PutUint64(p[32:], filesz)
-		le.PutUint64(p[40:], memsz)
-		le.PutUint64(p[48:], align)
+		progHeader{typ, flags, off, addr, filesz, memsz, align}.put(ph[n*phdrSize:])
 		n++
 	}
 	phSize := uint64(phdrCount(l)) * phdrSize

@@ -427,64 +427,31 @@ func shstrtab() ([]byte, []uint32) {
 // tables in the tail of the file.
 func (o *IncrOutput) headerAndShdrs(symOff, symLen, strOff, strLen, shstrOff, shOff uint64, locals int) (head, sh []byte, err error) {
 	st := o.State
-	le := binary.LittleEndian
 	shstrtab, nameOff := shstrtab()
-	// ELF header.
-	var hdr [64]byte
-	copy(hdr[:], elf.ELFMAG)
-	hdr[4], hdr[5], hdr[6], hdr[7] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT), byte(elf.ELFOSABI_NONE)
-	le.PutUint16(hdr[16:], uint16(elf.ET_EXEC))
-	le.PutUint16(hdr[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(hdr[20:], uint32(elf.EV_CURRENT))
 	entry, ok := st.Atoms[st.Entry]
 	if !ok {
 		return nil, nil, fmt.Errorf("elf: incremental: no entry symbol %s", st.Entry)
 	}
-	le.PutUint64(hdr[24:], entry.Addr)
-	le.PutUint64(hdr[32:], 64)
-	le.PutUint64(hdr[40:], shOff)
-	le.PutUint16(hdr[52:], 64)
-	le.PutUint16(hdr[54:], 56)
-	le.PutUint16(hdr[56:], numPhdrs)
-	le.PutUint16(hdr[58:], 64)
-	le.PutUint16(hdr[60:], numShdrs)
-	le.PutUint16(hdr[62:], shShstrtab)
-	phdrs := make([]byte, 0, numPhdrs*56)
+	var hdr [ehdrSize]byte
+	fileHeader{typ: elf.ET_EXEC, entry: entry.Addr, phoff: ehdrSize, shoff: shOff, phnum: numPhdrs, shnum: numShdrs, shstrIndex: shShstrtab}.put(hdr[:])
+	phdrs := make([]byte, 0, numPhdrs*phdrSize)
 	flags := map[string]elf.ProgFlag{incr.RegText: elf.PF_R | elf.PF_X, incr.RegROData: elf.PF_R, incr.RegData: elf.PF_R | elf.PF_W, incr.RegGOT: elf.PF_R | elf.PF_W, incr.RegBSS: elf.PF_R | elf.PF_W}
+	var ph [phdrSize]byte
 	for _, n := range incr.RegionOrder {
 		r := st.Regions[n]
-		var p [56]byte
-		le.PutUint32(p[0:], uint32(elf.PT_LOAD))
-		le.PutUint32(p[4:], uint32(flags[n]))
-		le.PutUint64(p[8:], o.fileOff[n])
-		le.PutUint64(p[16:], r.Base)
-		le.PutUint64(p[24:], r.Base)
-		if n != incr.RegBSS {
-			le.PutUint64(p[32:], r.Cap)
+		filesz := r.Cap
+		if n == incr.RegBSS {
+			filesz = 0
 		}
-		le.PutUint64(p[40:], r.Cap)
-		le.PutUint64(p[48:], incrPage)
-		phdrs = append(phdrs, p[:]...)
+		progHeader{typ: elf.PT_LOAD, flags: flags[n], off: o.fileOff[n], addr: r.Base, filesz: filesz, memsz: r.Cap, align: incrPage}.put(ph[:])
+		phdrs = append(phdrs, ph[:]...)
 	}
-	var stack [56]byte
-	le.PutUint32(stack[0:], uint32(elf.PT_GNU_STACK))
-	le.PutUint32(stack[4:], uint32(elf.PF_R|elf.PF_W))
-	le.PutUint64(stack[48:], 16)
-	phdrs = append(phdrs, stack[:]...)
+	progHeader{typ: elf.PT_GNU_STACK, flags: elf.PF_R | elf.PF_W, align: 16}.put(ph[:])
+	phdrs = append(phdrs, ph[:]...)
 
-	sh = make([]byte, numShdrs*64)
+	sh = make([]byte, numShdrs*shdrSize)
 	put := func(i int, name uint32, typ elf.SectionType, flags elf.SectionFlag, addr, off, size uint64, link, info uint32, align, entsize uint64) {
-		b := sh[i*64:]
-		le.PutUint32(b[0:], name)
-		le.PutUint32(b[4:], uint32(typ))
-		le.PutUint64(b[8:], uint64(flags))
-		le.PutUint64(b[16:], addr)
-		le.PutUint64(b[24:], off)
-		le.PutUint64(b[32:], size)
-		le.PutUint32(b[40:], link)
-		le.PutUint32(b[44:], info)
-		le.PutUint64(b[48:], align)
-		le.PutUint64(b[56:], entsize)
+		sectionHeader{name, typ, flags, addr, off, size, link, info, align, entsize}.put(sh[i*shdrSize:])
 	}
 	secFlags := map[string]elf.SectionFlag{incr.RegText: elf.SHF_ALLOC | elf.SHF_EXECINSTR, incr.RegROData: elf.SHF_ALLOC, incr.RegData: elf.SHF_ALLOC | elf.SHF_WRITE, incr.RegGOT: elf.SHF_ALLOC | elf.SHF_WRITE, incr.RegBSS: elf.SHF_ALLOC | elf.SHF_WRITE}
 	for _, n := range incr.RegionOrder {

@@ -12,13 +12,8 @@ import (
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// Sizes of the fixed ELF64 structures.
-const (
-	ehdrSize = 64
-	shdrSize = 64
-	symSize  = 24
-	relaSize = 24
-)
+// relaSize is the size of an ELF64 relocation with addend.
+const relaSize = 24
 
 // WriteObject serializes o as an ELF64 ET_REL object for x86_64.
 //
@@ -250,35 +245,13 @@ func (w *writer) write() ([]byte, error) {
 	shoff := alignUp(off, 8)
 	out := make([]byte, shoff+uint64(len(shdrs))*shdrSize)
 
-	// ELF header.
-	copy(out, elf.ELFMAG)
-	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	out[elf.EI_OSABI] = byte(elf.ELFOSABI_NONE)
-	le.PutUint16(out[16:], uint16(elf.ET_REL))
-	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(out[20:], uint32(elf.EV_CURRENT))
-	le.PutUint64(out[40:], shoff)
-	le.PutUint16(out[52:], ehdrSize)
-	le.PutUint16(out[58:], shdrSize)
-	le.PutUint16(out[60:], uint16(len(shdrs)))
-	le.PutUint16(out[62:], uint16(shstrtabIndex))
-
+	fileHeader{typ: elf.ET_REL, shoff: shoff, shnum: uint16(len(shdrs)), shstrIndex: uint16(shstrtabIndex)}.put(out)
 	for i, h := range shdrs {
 		if h.typ != elf.SHT_NOBITS {
 			copy(out[h.offset:], h.data)
 		}
-		p := out[shoff+uint64(i)*shdrSize:]
-		le.PutUint32(p[0:], h.nameIndex)
-		le.PutUint32(p[4:], uint32(h.typ))
-		le.PutUint64(p[8:], uint64(h.flags))
-		le.PutUint64(p[24:], h.offset)
-		le.PutUint64(p[32:], h.size)
-		le.PutUint32(p[40:], h.link)
-		le.PutUint32(p[44:], h.info)
-		le.PutUint64(p[48:], h.align)
-		le.PutUint64(p[56:], h.entsize)
+		sectionHeader{name: h.nameIndex, typ: h.typ, flags: h.flags, off: h.offset, size: h.size,
+			link: h.link, info: h.info, align: h.align, entsize: h.entsize}.put(out[shoff+uint64(i)*shdrSize:])
 	}
 	return out, nil
 }
