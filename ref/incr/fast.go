@@ -160,57 +160,18 @@ func (st *State) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*Patch,
 	rewrite := make(map[string]bool, len(changed))
 	var symChanged []string
 	for _, a := range changed {
-		h := hashAtom(a)
-		cur, ok := st.Atoms[a.Name]
-		if ok && cur.Kind != a.Kind {
-			if err := st.release(cur, pt); err != nil {
-				return nil, err
-			}
-			forget(a.Name, cur.Relocs)
-			delete(st.Atoms, a.Name)
-			pt.Stats.Deleted++
-			ok = false
+		how, sym, err := st.place(a, pt, func(n string, old, new []codegen.Reloc) {
+			forget(n, old)
+			learn(n, new)
+		})
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case !ok:
-			slot := PadToIdeal(max(a.Size, 1))
-			addr, err := st.alloc(a.Kind, slot, a.Align, pt)
-			if err != nil {
-				return nil, err
-			}
-			st.Atoms[a.Name] = &AtomState{Name: a.Name, Kind: a.Kind, Addr: addr, Size: a.Size, Slot: slot, Align: a.Align, Local: a.Local, Hash: h, Relocs: a.Relocs}
-			learn(a.Name, a.Relocs)
+		if how != placedUnchanged {
 			rewrite[a.Name] = true
-			pt.Stats.Added++
-			pt.SymbolSet = true
-		case cur.Hash == h:
-			pt.Stats.Unchanged++
-		case a.Size <= cur.Slot && cur.Addr%a.Align == 0 && a.Local == cur.Local:
-			if a.Size < cur.Size {
-				pt.Writes = append(pt.Writes, Write{cur.Addr + a.Size, fill(a.Kind, cur.Size-a.Size)})
-			}
-			if a.Size != cur.Size {
-				pt.Symbols = true
-				symChanged = append(symChanged, a.Name)
-			}
-			forget(a.Name, cur.Relocs)
-			learn(a.Name, a.Relocs)
-			cur.Size, cur.Align, cur.Hash, cur.Relocs = a.Size, a.Align, h, a.Relocs
-			rewrite[a.Name] = true
-			pt.Stats.InPlace++
-		default:
-			forget(a.Name, cur.Relocs)
-			if err := st.move(cur, a, h, pt); err != nil {
-				return nil, err
-			}
-			learn(a.Name, a.Relocs)
-			rewrite[a.Name] = true
-			pt.Stats.Moved++
-			pt.Symbols = true
+		}
+		if sym && how != placedAdded {
 			symChanged = append(symChanged, a.Name)
-			if a.Local != cur.Local {
-				pt.SymbolSet = true
-			}
 		}
 	}
 

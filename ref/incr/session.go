@@ -305,51 +305,12 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 	// 2. Place new and changed atoms, in program order.
 	rewrite := map[string]bool{} // atoms whose whole contents are written
 	for _, a := range p.Atoms {
-		h := hashAtom(a)
-		cur, ok := st.Atoms[a.Name]
-		if ok && cur.Kind != a.Kind {
-			// A name that changed what it names: delete, then add.
-			if err := st.release(cur, pt); err != nil {
-				return nil, err
-			}
-			delete(st.Atoms, a.Name)
-			pt.Stats.Deleted++
-			ok = false
+		how, _, err := st.place(a, pt, nil)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case !ok:
-			slot := PadToIdeal(max(a.Size, 1))
-			addr, err := st.alloc(a.Kind, slot, a.Align, pt)
-			if err != nil {
-				return nil, err
-			}
-			st.Atoms[a.Name] = &AtomState{Name: a.Name, Kind: a.Kind, Addr: addr, Size: a.Size, Slot: slot, Align: a.Align, Local: a.Local, Hash: h, Relocs: a.Relocs}
+		if how != placedUnchanged {
 			rewrite[a.Name] = true
-			pt.Stats.Added++
-			pt.SymbolSet = true
-		case cur.Hash == h:
-			pt.Stats.Unchanged++
-		case a.Size <= cur.Slot && cur.Addr%a.Align == 0 && a.Local == cur.Local:
-			// Rewritten in place; stale bytes past the new end are filled.
-			if a.Size < cur.Size {
-				pt.Writes = append(pt.Writes, Write{cur.Addr + a.Size, fill(a.Kind, cur.Size-a.Size)})
-			}
-			if a.Size != cur.Size {
-				pt.Symbols = true
-			}
-			cur.Size, cur.Align, cur.Hash, cur.Relocs = a.Size, a.Align, h, a.Relocs
-			rewrite[a.Name] = true
-			pt.Stats.InPlace++
-		default:
-			if err := st.move(cur, a, h, pt); err != nil {
-				return nil, err
-			}
-			rewrite[a.Name] = true
-			pt.Stats.Moved++
-			pt.Symbols = true
-			if a.Local != cur.Local {
-				pt.SymbolSet = true
-			}
 		}
 	}
 
@@ -479,6 +440,83 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 		}
 	}
 	return pt, nil
+}
+
+// placed says what place did with an atom.
+type placed uint8
+
+const (
+	placedUnchanged placed = iota
+	placedAdded
+	placedInPlace
+	placedMoved
+)
+
+// place gives atom a its place in an update: a new slot when it is new, its
+// slot when its contents changed but still fit there at the alignment they
+// want (rewritten in place; stale bytes past the new end are filled), else a
+// new slot (a move). A name that changed what it names (a function become a
+// global) is deleted, then added. symChanged reports that the atom's
+// symbol-table entry changed. relocs, when not nil, is told every atom
+// whose relocation list is replaced (old is nil for a new atom, new is nil
+// for a deleted one), for the fast path's reverse-reference index.
+func (st *State) place(a *codegen.Atom, pt *Patch, relocs func(name string, old, new []codegen.Reloc)) (how placed, symChanged bool, err error) {
+	if relocs == nil {
+		relocs = func(string, []codegen.Reloc, []codegen.Reloc) {}
+	}
+	h := hashAtom(a)
+	cur, ok := st.Atoms[a.Name]
+	if ok && cur.Kind != a.Kind {
+		if err := st.release(cur, pt); err != nil {
+			return 0, false, err
+		}
+		relocs(a.Name, cur.Relocs, nil)
+		delete(st.Atoms, a.Name)
+		pt.Stats.Deleted++
+		ok = false
+	}
+	switch {
+	case !ok:
+		slot := PadToIdeal(max(a.Size, 1))
+		addr, err := st.alloc(a.Kind, slot, a.Align, pt)
+		if err != nil {
+			return 0, false, err
+		}
+		st.Atoms[a.Name] = &AtomState{Name: a.Name, Kind: a.Kind, Addr: addr, Size: a.Size, Slot: slot, Align: a.Align, Local: a.Local, Hash: h, Relocs: a.Relocs}
+		relocs(a.Name, nil, a.Relocs)
+		pt.Stats.Added++
+		pt.SymbolSet = true
+		return placedAdded, true, nil
+	case cur.Hash == h:
+		pt.Stats.Unchanged++
+		return placedUnchanged, false, nil
+	case a.Size <= cur.Slot && cur.Addr%a.Align == 0 && a.Local == cur.Local:
+		if a.Size < cur.Size {
+			pt.Writes = append(pt.Writes, Write{cur.Addr + a.Size, fill(a.Kind, cur.Size-a.Size)})
+		}
+		symChanged = a.Size != cur.Size
+		if symChanged {
+			pt.Symbols = true
+		}
+		relocs(a.Name, cur.Relocs, a.Relocs)
+		cur.Size, cur.Align, cur.Hash, cur.Relocs = a.Size, a.Align, h, a.Relocs
+		pt.Stats.InPlace++
+		return placedInPlace, symChanged, nil
+	default:
+		// A change of binding reorders the symbol table (locals first):
+		// decide before move overwrites cur.
+		bindingChanged := a.Local != cur.Local
+		relocs(a.Name, cur.Relocs, a.Relocs)
+		if err := st.move(cur, a, h, pt); err != nil {
+			return 0, false, err
+		}
+		pt.Stats.Moved++
+		pt.Symbols = true
+		if bindingChanged {
+			pt.SymbolSet = true
+		}
+		return placedMoved, true, nil
+	}
 }
 
 // alloc reserves size bytes for an atom of kind k, growing the region when
