@@ -242,8 +242,7 @@ func (st *State) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*Patch,
 	}
 	sort.Slice(sw, func(x, y int) bool { return sw[x].i < sw[y].i })
 	for _, w := range sw {
-		pt.Writes = append(pt.Writes, Write{st.GOTAddr(w.i), field(obj.Abs64, st.Atoms[w.s].Addr)})
-		pt.Stats.GOTWrites++
+		st.writeGOTSlot(pt, w.i, w.s)
 	}
 
 	// 4. Trampolines of rewritten atoms point at their current place (in
@@ -258,33 +257,18 @@ func (st *State) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*Patch,
 		if a.First == 0 {
 			continue
 		}
-		base := a.First
-		if st.Faults.TrampolineBase {
-			base -= 5
+		if err := st.writeTrampoline(pt, a); err != nil {
+			return nil, err
 		}
-		tr, err := trampoline(base, a.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("incr: trampoline of %s: %w", n, err)
-		}
-		pt.Writes = append(pt.Writes, Write{a.First, tr})
-		pt.Stats.Trampolines++
 	}
 
 	// 5. Contents of rewritten atoms, in the order given.
 	for _, a := range changed {
-		if !rewrite[a.Name] || a.Kind == obj.BSS {
-			continue
-		}
-		cur := st.Atoms[a.Name]
-		data := append([]byte(nil), a.Data...)
-		for _, r := range a.Relocs {
-			v, err := st.relocValue(r, cur.Addr+r.Offset)
-			if err != nil {
-				return nil, fmt.Errorf("incr: %s+%#x: %w", a.Name, r.Offset, err)
+		if rewrite[a.Name] {
+			if err := st.writeAtom(pt, a); err != nil {
+				return nil, err
 			}
-			copy(data[r.Offset:], field(r.Kind, v))
 		}
-		pt.Writes = append(pt.Writes, Write{cur.Addr, data})
 	}
 
 	// 6. Atoms not rewritten whose relocation targets moved get those
@@ -329,24 +313,14 @@ func (st *State) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*Patch,
 				if !moved {
 					continue
 				}
-				v, err := st.relocValue(r, cur.Addr+r.Offset)
-				if err != nil {
-					return nil, fmt.Errorf("incr: %s+%#x: %w", referrer, r.Offset, err)
+				if err := st.repatch(pt, cur, r); err != nil {
+					return nil, err
 				}
-				pt.Writes = append(pt.Writes, Write{cur.Addr + r.Offset, field(r.Kind, v)})
-				pt.Stats.Repatched++
 			}
 		}
 	}
-	if _, ok := st.Atoms[st.Entry]; !ok {
-		return nil, fmt.Errorf("incr: no entry symbol %s", st.Entry)
-	}
-	for _, n := range RegionOrder {
-		r := st.Regions[n]
-		if r.High*InitialSlack > r.Cap {
-			r.Grow(r.High * InitialSlack)
-			pt.Grown = appendOnce(pt.Grown, n)
-		}
+	if err := st.finish(pt); err != nil {
+		return nil, err
 	}
 	pt.SymbolsChanged = symChanged
 	return pt, nil

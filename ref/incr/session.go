@@ -353,8 +353,7 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 		if old, ok := oldGOT[s]; ok && old == i && (oldAddr[s] == st.Atoms[s].Addr || st.Faults.SkipGOTRewrite) {
 			continue
 		}
-		pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), field(obj.Abs64, st.Atoms[s].Addr)})
-		pt.Stats.GOTWrites++
+		st.writeGOTSlot(pt, i, s)
 	}
 
 	// 4. Trampolines point at the current place of their function.
@@ -363,36 +362,18 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 		if a.First == 0 || (!rewrite[n] && oldAddr[n] == a.Addr) {
 			continue
 		}
-		base := a.First
-		if st.Faults.TrampolineBase {
-			base -= 5
+		if err := st.writeTrampoline(pt, a); err != nil {
+			return nil, err
 		}
-		tr, err := trampoline(base, a.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("incr: trampoline of %s: %w", n, err)
-		}
-		pt.Writes = append(pt.Writes, Write{a.First, tr})
-		pt.Stats.Trampolines++
 	}
 
 	// 5. Contents of rewritten atoms, with every relocation applied.
 	for _, a := range p.Atoms {
-		if !rewrite[a.Name] {
-			continue
-		}
-		cur := st.Atoms[a.Name]
-		if a.Kind == obj.BSS {
-			continue
-		}
-		data := append([]byte(nil), a.Data...)
-		for _, r := range a.Relocs {
-			v, err := st.relocValue(r, cur.Addr+r.Offset)
-			if err != nil {
-				return nil, fmt.Errorf("incr: %s+%#x: %w", a.Name, r.Offset, err)
+		if rewrite[a.Name] {
+			if err := st.writeAtom(pt, a); err != nil {
+				return nil, err
 			}
-			copy(data[r.Offset:], field(r.Kind, v))
 		}
-		pt.Writes = append(pt.Writes, Write{cur.Addr, data})
 	}
 
 	// 6. Unchanged atoms whose relocation targets moved get those fields
@@ -419,19 +400,76 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 			if !moved(r) {
 				continue
 			}
-			v, err := st.relocValue(r, cur.Addr+r.Offset)
-			if err != nil {
-				return nil, fmt.Errorf("incr: %s+%#x: %w", n, r.Offset, err)
+			if err := st.repatch(pt, cur, r); err != nil {
+				return nil, err
 			}
-			pt.Writes = append(pt.Writes, Write{cur.Addr + r.Offset, field(r.Kind, v)})
-			pt.Stats.Repatched++
 		}
 	}
-	if _, ok := st.Atoms[st.Entry]; !ok {
-		return nil, fmt.Errorf("incr: no entry symbol %s", st.Entry)
+	if err := st.finish(pt); err != nil {
+		return nil, err
 	}
-	// Keep spare capacity: a region more than half full doubles, so that
-	// growth (which moves file contents) is rare.
+	return pt, nil
+}
+
+// writeGOTSlot writes GOT slot i: the current address of sym.
+func (st *State) writeGOTSlot(pt *Patch, i int, sym string) {
+	pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), field(obj.Abs64, st.Atoms[sym].Addr)})
+	pt.Stats.GOTWrites++
+}
+
+// writeTrampoline writes the trampoline of atom a (which has one) to its
+// current place.
+func (st *State) writeTrampoline(pt *Patch, a *AtomState) error {
+	base := a.First
+	if st.Faults.TrampolineBase {
+		base -= 5
+	}
+	tr, err := trampoline(base, a.Addr)
+	if err != nil {
+		return fmt.Errorf("incr: trampoline of %s: %w", a.Name, err)
+	}
+	pt.Writes = append(pt.Writes, Write{a.First, tr})
+	pt.Stats.Trampolines++
+	return nil
+}
+
+// writeAtom writes the contents of a at its current place with every
+// relocation applied.
+func (st *State) writeAtom(pt *Patch, a *codegen.Atom) error {
+	if a.Kind == obj.BSS {
+		return nil
+	}
+	cur := st.Atoms[a.Name]
+	data := append([]byte(nil), a.Data...)
+	for _, r := range a.Relocs {
+		v, err := st.relocValue(r, cur.Addr+r.Offset)
+		if err != nil {
+			return fmt.Errorf("incr: %s+%#x: %w", a.Name, r.Offset, err)
+		}
+		copy(data[r.Offset:], field(r.Kind, v))
+	}
+	pt.Writes = append(pt.Writes, Write{cur.Addr, data})
+	return nil
+}
+
+// repatch rewrites one relocated field of an atom that is not rewritten
+// whole, because the field's target moved.
+func (st *State) repatch(pt *Patch, cur *AtomState, r codegen.Reloc) error {
+	v, err := st.relocValue(r, cur.Addr+r.Offset)
+	if err != nil {
+		return fmt.Errorf("incr: %s+%#x: %w", cur.Name, r.Offset, err)
+	}
+	pt.Writes = append(pt.Writes, Write{cur.Addr + r.Offset, field(r.Kind, v)})
+	pt.Stats.Repatched++
+	return nil
+}
+
+// finish ends an update: the entry must exist, and a region more than half
+// full doubles, so that growth (which moves file contents) is rare.
+func (st *State) finish(pt *Patch) error {
+	if _, ok := st.Atoms[st.Entry]; !ok {
+		return fmt.Errorf("incr: no entry symbol %s", st.Entry)
+	}
 	for _, n := range RegionOrder {
 		r := st.Regions[n]
 		if r.High*InitialSlack > r.Cap {
@@ -439,7 +477,7 @@ func (st *State) Update(p *codegen.Program) (*Patch, error) {
 			pt.Grown = appendOnce(pt.Grown, n)
 		}
 	}
-	return pt, nil
+	return nil
 }
 
 // placed says what place did with an atom.
