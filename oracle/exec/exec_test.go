@@ -41,7 +41,18 @@ var triples = map[string]string{
 	"wasm":  "wasm32-unknown-unknown",
 }
 
-// build assembles testdata/NAME.s for format and links it with lld.
+// source returns the assembly file of test program name. The value
+// programs (FORMAT_value) are the ones oracle/lld's tests link; they live
+// once, in oracle/lld/testdata/FORMAT.s.
+func source(name string) string {
+	if format, ok := strings.CutSuffix(name, "_value"); ok {
+		return filepath.Join("..", "lld", "testdata", format+".s")
+	}
+	return filepath.Join("testdata", name+".s")
+}
+
+// build assembles the test program name (see source) for format and links
+// it with lld.
 func build(t *testing.T, format, name string) string {
 	t.Helper()
 	mc := tools.Require(t, "llvm-mc")
@@ -51,7 +62,7 @@ func build(t *testing.T, format, name string) string {
 	dir := t.TempDir()
 	obj := filepath.Join(dir, name+".o")
 	out, err := osexec.Command(mc.Path, "-triple", triples[format], "-filetype=obj",
-		filepath.Join("testdata", name+".s"), "-o", obj).CombinedOutput()
+		source(name), "-o", obj).CombinedOutput()
 	require.NoError(t, err, "llvm-mc: %s", out)
 	exe := filepath.Join(dir, name+".exe")
 	_, err = lld.Link(context.Background(), lld.Format(format), []string{obj}, exe, lld.Options{})

@@ -1,4 +1,4 @@
-# Mach-O x86_64 MH_EXECUTE, no libSystem: the same program as elf_value.s
+# Mach-O x86_64 MH_EXECUTE, no libSystem: the same program as elf.s
 # with Darwin syscall numbers (write 0x2000004, exit 0x2000001).
 	.intel_syntax noprefix
 	.text
