@@ -12,9 +12,10 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/tools"
 )
 
-// execSeeds links the exec oracle's test programs with llvm-mc and lld when
-// they are installed; without them the fuzz target still runs on the
-// magic-number seeds.
+// execSeeds links the value programs of oracle/lld's tests with llvm-mc and
+// lld when they are installed; without them the fuzz target still runs on
+// the magic-number seeds. With the tools there, a program that fails to
+// assemble or link is an error, not a silently lost seed.
 func execSeeds(f *testing.F) [][]byte {
 	f.Helper()
 	mc, err := tools.Find("llvm-mc")
@@ -28,18 +29,20 @@ func execSeeds(f *testing.F) [][]byte {
 		{"macho", "x86_64-apple-macos11"},
 		{"coff", "x86_64-pc-windows-msvc"},
 	} {
-		src := filepath.Join("..", "oracle", "exec", "testdata", c.format+"_value.s")
+		src := filepath.Join("..", "oracle", "lld", "testdata", c.format+".s")
 		o := filepath.Join(dir, c.format+".o")
-		if osexec.Command(mc.Path, "-triple", c.triple, "-filetype=obj", src, "-o", o).Run() != nil {
-			continue
+		if out, err := osexec.Command(mc.Path, "-triple", c.triple, "-filetype=obj", src, "-o", o).CombinedOutput(); err != nil {
+			f.Fatalf("seed %s: llvm-mc: %v: %s", src, err, out)
 		}
 		out := filepath.Join(dir, c.format+".out")
 		if _, err := lld.Link(context.Background(), lld.Format(c.format), []string{o}, out, lld.Options{}); err != nil {
-			continue
+			f.Fatalf("seed %s: %v", src, err)
 		}
-		if b, err := os.ReadFile(out); err == nil {
-			seeds = append(seeds, b)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			f.Fatal(err)
 		}
+		seeds = append(seeds, b)
 	}
 	return seeds
 }
