@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/obj/objtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,7 +62,7 @@ func roundTripObjects() []*obj.Object {
 			{Name: "dw", Section: 1, Value: 1, Bind: obj.Weak, Kind: obj.SymData, Size: 2},
 		},
 	}
-	return []*obj.Object{fixtureA(), fixtureB(), abs, {Name: "empty.o"}}
+	return []*obj.Object{fixtureA(), objtest.Library("b.o"), abs, {Name: "empty.o"}}
 }
 
 func TestRoundTrip(t *testing.T) {

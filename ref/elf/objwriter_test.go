@@ -16,6 +16,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/obj/objtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,13 +32,9 @@ import (
 //	f = 5 + 20 + 'i'(105) + 11 = 141; res = 141 + 5 + 1000 = 1146; + h() 300 = 1446
 const fixtureValue = 1446
 
-func code(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
-
 // fixtureA is the object with the entry point.
 func fixtureA() *obj.Object {
-	start := code(
+	start := objtest.Code(
 		[]byte{0xe8, 0, 0, 0, 0},             //  0: call f
 		[]byte{0x48, 0x8b, 0x0d, 0, 0, 0, 0}, //  5: mov rcx, [rip+g@GOT]
 		[]byte{0x48, 0x03, 0x01},             // 12: add rax, [rcx]
@@ -70,8 +67,8 @@ func fixtureA() *obj.Object {
 				{Offset: 38, Kind: obj.PCRel32, Sym: sRes, Addend: -4},
 				{Offset: 55, Kind: obj.PCRel32, Sym: sRes, Addend: -4},
 			}},
-			{Name: ".rodata.k", Kind: obj.ROData, Align: 8, Data: u64(1000), Size: 8},
-			{Name: ".data.fp", Kind: obj.Data, Align: 8, Data: u64(0), Size: 8, Relocs: []obj.Reloc{
+			{Name: ".rodata.k", Kind: obj.ROData, Align: 8, Data: objtest.U64(1000), Size: 8},
+			{Name: ".data.fp", Kind: obj.Data, Align: 8, Data: objtest.U64(0), Size: 8, Relocs: []obj.Reloc{
 				{Offset: 0, Kind: obj.Abs64, Sym: sH},
 			}},
 			{Name: ".text.h", Kind: obj.Text, Align: 64, Data: h, Size: uint64(len(h))},
@@ -89,40 +86,7 @@ func fixtureA() *obj.Object {
 	}
 }
 
-// fixtureB defines f and g.
-func fixtureB() *obj.Object {
-	f := code(
-		[]byte{0x48, 0x8d, 0x05, 0, 0, 0, 0}, //  0: lea rax, [rip+g@GOTPCREL]
-		[]byte{0x48, 0x8b, 0x00},             //  7: mov rax, [rax]  (&g)
-		[]byte{0x48, 0x8b, 0x00},             // 10: mov rax, [rax]  (g)
-		[]byte{0x48, 0x83, 0xc0, 20},         // 13: add rax, 20
-		[]byte{0x0f, 0xb6, 0x0d, 0, 0, 0, 0}, // 17: movzx ecx, byte [rip+str+1]
-		[]byte{0x48, 0x01, 0xc8},             // 24: add rax, rcx
-		[]byte{0x48, 0x03, 0x05, 0, 0, 0, 0}, // 27: add rax, [rip+.rodata.b+8]
-		[]byte{0xc3},                         // 34: ret
-	)
-	return &obj.Object{
-		Name: "b.o",
-		Sections: []*obj.Section{
-			{Name: ".text.f", Kind: obj.Text, Align: 16, Data: f, Size: uint64(len(f)), Relocs: []obj.Reloc{
-				{Offset: 3, Kind: obj.GOTPCRel32, Sym: 1, Addend: -4},
-				{Offset: 20, Kind: obj.PCRel32, Sym: 2, Addend: 1 - 4},
-				{Offset: 30, Kind: obj.PCRel32, Sym: 3, Addend: 8 - 4},
-			}},
-			{Name: ".data.g", Kind: obj.Data, Align: 8, Data: u64(5), Size: 8},
-			{Name: ".rodata.str1.1", Kind: obj.ROData, Align: 1, Data: []byte("hi\x00"), Size: 3, Merge: true, Strings: true, EntSize: 1},
-			{Name: ".rodata.b", Kind: obj.ROData, Align: 8, Data: code(u64(0), u64(11)), Size: 16},
-		},
-		Symbols: []*obj.Symbol{
-			{Name: "f", Section: 0, Size: uint64(len(f)), Bind: obj.Global, Kind: obj.SymFunc},
-			{Name: "g", Section: 1, Size: 8, Bind: obj.Global, Kind: obj.SymData},
-			{Name: "str", Section: 2, Bind: obj.Local, Kind: obj.SymNone},
-			{Name: ".rodata.b", Section: 3, Bind: obj.Local, Kind: obj.SymSection},
-		},
-	}
-}
-
-// fixtureAsm is fixtureA and fixtureB as llvm-mc assembly.
+// fixtureAsm is fixtureA and objtest.Library as llvm-mc assembly.
 const fixtureAsmA = `.intel_syntax noprefix
 .section .text._start,"ax",@progbits
 .globl _start
@@ -220,7 +184,7 @@ func TestWriteObjectReadobj(t *testing.T) {
 			"Type: SHT_NOBITS",
 			"AddressAlignment: 64",
 		}},
-		{fixtureB(), []string{
+		{objtest.Library("b.o"), []string{
 			"0x3 R_X86_64_GOTPCREL g 0xFFFFFFFFFFFFFFFC",
 			"0x14 R_X86_64_PC32 str 0xFFFFFFFFFFFFFFFD",
 			"0x1E R_X86_64_PC32 .rodata.b 0x4",
@@ -270,7 +234,7 @@ func TestLinkAndRun(t *testing.T) {
 	dir := t.TempDir()
 	a, err := WriteObject(fixtureA())
 	require.NoError(t, err)
-	b, err := WriteObject(fixtureB())
+	b, err := WriteObject(objtest.Library("b.o"))
 	require.NoError(t, err)
 	pa := writeFile(t, dir, "a.o", a)
 	pb := writeFile(t, dir, "b.o", b)
@@ -292,7 +256,7 @@ func TestLLVMMCAgrees(t *testing.T) {
 	for _, tt := range []struct {
 		o   *obj.Object
 		asm string
-	}{{fixtureA(), fixtureAsmA}, {fixtureB(), fixtureAsmB}} {
+	}{{fixtureA(), fixtureAsmA}, {objtest.Library("b.o"), fixtureAsmB}} {
 		t.Run(tt.o.Name, func(t *testing.T) {
 			src := writeFile(t, dir, tt.o.Name+".s", []byte(tt.asm))
 			out := filepath.Join(dir, tt.o.Name+".mc.o")
