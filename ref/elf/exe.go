@@ -157,23 +157,7 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		le.PutUint32(e[0:], uint32(len(strtab)))
 		strtab = append(strtab, s.Name...)
 		strtab = append(strtab, 0)
-		var bind elf.SymBind
-		switch s.Bind {
-		case obj.Local:
-			bind = elf.STB_LOCAL
-		case obj.Weak:
-			bind = elf.STB_WEAK
-		default:
-			bind = elf.STB_GLOBAL
-		}
-		var typ elf.SymType
-		switch s.Kind {
-		case obj.SymFunc:
-			typ = elf.STT_FUNC
-		case obj.SymData:
-			typ = elf.STT_OBJECT
-		}
-		e[4] = elf.ST_INFO(bind, typ)
+		e[4] = symInfo(s.Bind, s.Kind)
 		var sec uint16
 		switch {
 		case !s.Defined():

@@ -3,6 +3,8 @@ package elf
 import (
 	"debug/elf"
 	"encoding/binary"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // Sizes of the ELF64 structures linkcheck writes.
@@ -88,4 +90,25 @@ func (s sectionHeader) put(b []byte) {
 	le.PutUint32(b[44:], s.info)
 	le.PutUint64(b[48:], s.align)
 	le.PutUint64(b[56:], s.entsize)
+}
+
+// symInfo is the st_info byte of a symbol with binding b and kind k.
+func symInfo(b obj.Binding, k obj.SymKind) byte {
+	bind := elf.STB_GLOBAL
+	switch b {
+	case obj.Local:
+		bind = elf.STB_LOCAL
+	case obj.Weak:
+		bind = elf.STB_WEAK
+	}
+	typ := elf.STT_NOTYPE
+	switch k {
+	case obj.SymFunc:
+		typ = elf.STT_FUNC
+	case obj.SymData:
+		typ = elf.STT_OBJECT
+	case obj.SymSection:
+		typ = elf.STT_SECTION
+	}
+	return elf.ST_INFO(bind, typ)
 }

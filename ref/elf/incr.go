@@ -359,15 +359,14 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 		var e [24]byte
 		le.PutUint32(e[0:], uint32(len(strtab)))
 		strtab = append(append(strtab, s.name...), 0)
-		bind := elf.STB_GLOBAL
+		bind, kind := obj.Global, obj.SymData
 		if s.a.Local {
-			bind = elf.STB_LOCAL
+			bind = obj.Local
 		}
-		typ := elf.STT_OBJECT
 		if s.a.Kind == obj.Text {
-			typ = elf.STT_FUNC
+			kind = obj.SymFunc
 		}
-		e[4] = byte(bind)<<4 | byte(typ)
+		e[4] = symInfo(bind, kind)
 		le.PutUint16(e[6:], uint16(regionShndx[incr.RegionFor(s.a.Kind)]))
 		le.PutUint64(e[8:], s.a.Addr)
 		le.PutUint64(e[16:], s.a.Size)

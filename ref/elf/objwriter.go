@@ -169,24 +169,6 @@ func (w *writer) write() ([]byte, error) {
 		if s.Kind != obj.SymSection {
 			name = w.str.add(s.Name)
 		}
-		var bind elf.SymBind
-		switch s.Bind {
-		case obj.Local:
-			bind = elf.STB_LOCAL
-		case obj.Global:
-			bind = elf.STB_GLOBAL
-		case obj.Weak:
-			bind = elf.STB_WEAK
-		}
-		var typ elf.SymType
-		switch s.Kind {
-		case obj.SymFunc:
-			typ = elf.STT_FUNC
-		case obj.SymData:
-			typ = elf.STT_OBJECT
-		case obj.SymSection:
-			typ = elf.STT_SECTION
-		}
 		var shndx uint16
 		switch s.Section {
 		case obj.Undef:
@@ -200,7 +182,7 @@ func (w *writer) write() ([]byte, error) {
 			return nil, fmt.Errorf("%s: symbol %d: section symbol must be local and defined in a section", o.Name, i)
 		}
 		symtab = le.AppendUint32(symtab, name)
-		symtab = append(symtab, byte(elf.ST_INFO(bind, typ)), byte(elf.STV_DEFAULT))
+		symtab = append(symtab, symInfo(s.Bind, s.Kind), byte(elf.STV_DEFAULT))
 		symtab = le.AppendUint16(symtab, shndx)
 		symtab = le.AppendUint64(symtab, s.Value)
 		symtab = le.AppendUint64(symtab, s.Size)
