@@ -170,27 +170,11 @@ func (o *IncrOutput) writeFresh(pt *incr.Patch) error {
 // changed, file contents moved when a region grew, headers and symbols
 // rewritten when they changed. The sidecar is saved afterwards.
 func (o *IncrOutput) Update(prog *codegen.Program, source string) (*incr.Patch, error) {
-	oldOff := o.fileOff
-	oldCap := map[string]uint64{}
-	for n, r := range o.State.Regions {
-		oldCap[n] = r.Cap
-	}
-	pt, err := o.State.Update(prog)
+	pt, err := o.patch(func() (*incr.Patch, error) { return o.State.Update(prog) })
 	if err != nil {
 		return nil, err
 	}
 	o.State.Source = source
-	o.Last = pt.Stats
-	if len(pt.Grown) > 0 {
-		if o.Faults.GrowWithoutMove {
-			o.fileOff, o.tailOff = fileOffsets(o.State)
-		} else if err := o.relayout(oldOff, oldCap); err != nil {
-			return nil, err
-		}
-	}
-	if err := o.apply(pt.Writes); err != nil {
-		return nil, err
-	}
 	if len(pt.Grown) > 0 || pt.SymbolSet || (pt.Symbols && !o.Faults.StaleSymbols) {
 		if err := o.writeHeadersAndTail(); err != nil {
 			return nil, err
@@ -209,24 +193,8 @@ func (o *IncrOutput) Update(prog *codegen.Program, source string) (*incr.Patch, 
 // output to another process); the output file is the same, byte for byte,
 // as Update of the resulting program makes.
 func (o *IncrOutput) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*incr.Patch, error) {
-	oldOff := o.fileOff
-	oldCap := make(map[string]uint64, len(o.State.Regions))
-	for n, r := range o.State.Regions {
-		oldCap[n] = r.Cap
-	}
-	pt, err := o.State.UpdateAtoms(changed, deleted)
+	pt, err := o.patch(func() (*incr.Patch, error) { return o.State.UpdateAtoms(changed, deleted) })
 	if err != nil {
-		return nil, err
-	}
-	o.Last = pt.Stats
-	if len(pt.Grown) > 0 {
-		if o.Faults.GrowWithoutMove {
-			o.fileOff, o.tailOff = fileOffsets(o.State)
-		} else if err := o.relayout(oldOff, oldCap); err != nil {
-			return nil, err
-		}
-	}
-	if err := o.apply(pt.Writes); err != nil {
 		return nil, err
 	}
 	switch {
@@ -242,6 +210,30 @@ func (o *IncrOutput) UpdateAtoms(changed []*codegen.Atom, deleted []string) (*in
 		}
 	}
 	return pt, nil
+}
+
+// patch runs one update of the state and writes its patch: region contents
+// moved to their new file offsets when regions grew, then the positioned
+// writes. Headers and symbols are the caller's.
+func (o *IncrOutput) patch(update func() (*incr.Patch, error)) (*incr.Patch, error) {
+	oldOff := o.fileOff
+	oldCap := make(map[string]uint64, len(o.State.Regions))
+	for n, r := range o.State.Regions {
+		oldCap[n] = r.Cap
+	}
+	pt, err := update()
+	if err != nil {
+		return nil, err
+	}
+	o.Last = pt.Stats
+	if len(pt.Grown) > 0 {
+		if o.Faults.GrowWithoutMove {
+			o.fileOff, o.tailOff = fileOffsets(o.State)
+		} else if err := o.relayout(oldOff, oldCap); err != nil {
+			return nil, err
+		}
+	}
+	return pt, o.apply(pt.Writes)
 }
 
 // patchSymbols rewrites the value and size of the named atoms' symbol
