@@ -546,28 +546,40 @@ func hashFile(f *os.File) (string, int64, error) {
 // of another policy, or does not describe the output byte for byte; the
 // caller then links from scratch.
 func OpenIncr(path string, policy incr.Policy) (*IncrOutput, error) {
-	sc, st, err := readSidecar(path)
+	st, f, size, err := openVerified(path, policy, os.O_RDWR)
 	if err != nil {
 		return nil, err
-	}
-	if st.Policy != policy {
-		return nil, fmt.Errorf("%s: %w: linked with policy %s, now %s", path, ErrStale, st.Policy, policy)
-	}
-	if err := validateState(st); err != nil {
-		return nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
-	}
-	sum, size, err := hashFile(f)
-	if err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
 	}
 	o := &IncrOutput{Path: path, State: st, f: f, size: uint64(size)}
 	o.fileOff, o.tailOff = fileOffsets(st)
 	return o, nil
+}
+
+// openVerified reads the sidecar of the output at path, checks that its
+// state has the given policy ("" accepts any), is consistent, and describes
+// the output byte for byte, and returns the state and the output opened
+// with flag. Every refusal wraps ErrStale.
+func openVerified(path string, policy incr.Policy, flag int) (*incr.State, *os.File, int64, error) {
+	sc, st, err := readSidecar(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if policy != "" && st.Policy != policy {
+		return nil, nil, 0, fmt.Errorf("%s: %w: linked with policy %s, now %s", path, ErrStale, st.Policy, policy)
+	}
+	if err := validateState(st); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
+	}
+	sum, size, err := hashFile(f)
+	if err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
+	}
+	return st, f, size, nil
 }
 
 // readSidecar reads and decodes the sidecar of the output at path: a
@@ -598,22 +610,11 @@ func readSidecar(path string) (*sidecar, *incr.State, error) {
 // LoadState reads the sidecar of an incremental output without opening it
 // for writing (for checks).
 func LoadState(path string) (*incr.State, error) {
-	o, err := OpenIncr(path, "")
-	if err == nil {
-		o.Close()
-		return o.State, nil
-	}
-	// OpenIncr refuses an empty policy; read the policy from the sidecar.
-	_, st, err := readSidecar(path)
+	st, f, _, err := openVerified(path, "", os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
-	o, err = OpenIncr(path, st.Policy)
-	if err != nil {
-		return nil, err
-	}
-	o.Close()
-	return o.State, nil
+	return st, f.Close()
 }
 
 // validateState checks a decoded state's internal consistency, so that a
