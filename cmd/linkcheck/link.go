@@ -52,14 +52,12 @@ func linkWith(linker string, f obj.Format, objs []string, out string, ours bool)
 	defer cancel()
 	switch linker {
 	case "lld":
-		res, err := pipeline.LinkLLD(ctx, f, objs, out)
-		if err != nil {
+		if _, err := pipeline.LinkLLD(ctx, f, objs, out); err != nil {
 			if ours {
 				return failed(err)
 			}
 			return bad(err)
 		}
-		_ = res
 		return nil
 	case "ref":
 		return refLink(f, objs, out, ours)

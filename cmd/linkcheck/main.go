@@ -18,8 +18,7 @@ type command struct {
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
-// commands returns the subcommands by name. Subcommands that are planned but
-// not built yet are listed in planned.
+// commands returns the subcommands by name.
 func commands() map[string]command {
 	return map[string]command{
 		"doctor": {"tools, versions, what is missing and how to install it", runDoctor},
@@ -37,9 +36,6 @@ func commands() map[string]command {
 	}
 }
 
-// planned lists the commands of DESIGN.md that are not built yet.
-var planned = []string{}
-
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: linkcheck COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\ncommands:")
@@ -51,12 +47,6 @@ func usage(w io.Writer) {
 	sort.Strings(names)
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
-	}
-	if len(planned) > 0 {
-		fmt.Fprintln(w, "\nplanned (not built yet):")
-		for _, n := range planned {
-			fmt.Fprintf(w, "  %s\n", n)
-		}
 	}
 	fmt.Fprintln(w, "\nRun 'linkcheck COMMAND -h' for a command's flags.")
 }

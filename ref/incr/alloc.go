@@ -132,9 +132,6 @@ func insertSpan(list []Span, s Span) []Span {
 	return list
 }
 
-// Used returns the number of bytes from Base to the high-water mark.
-func (r *Region) Used() uint64 { return r.High }
-
 // Grow raises the region's capacity to at least need bytes, doubling.
 func (r *Region) Grow(need uint64) {
 	c := max(r.Cap, 4096)
