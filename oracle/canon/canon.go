@@ -112,6 +112,10 @@ type Symbol struct {
 	// Synthetic marks a symbol the linker defined (no input object defines
 	// it, or, without objects, one of the reserved linker names).
 	Synthetic bool
+	// Anon marks a pseudo-symbol for an input section that no symbol
+	// names (a jump table, say), located in the output by its contents and
+	// named FILE:(SECTION); see docs/canon.md.
+	Anon bool `json:",omitempty"`
 	// Insns are a function's instructions (symbols in executable sections).
 	Insns []Insn
 	// Padding is the number of trailing fill bytes (nop, int3, zero)
@@ -205,6 +209,9 @@ func (im *Image) Text() string {
 		fmt.Fprintf(&b, " in %s %s", s.Section, s.Flags)
 		if s.Synthetic {
 			b.WriteString(" synthetic")
+		}
+		if s.Anon {
+			b.WriteString(" anon")
 		}
 		if s.BSS {
 			b.WriteString(" bss")

@@ -60,8 +60,11 @@ type reader struct {
 	sites    map[uint64]string // pointer field address -> relocation kind
 	siteList []uint64          // sorted keys of sites
 	budget   int               // bytes that may still be decoded
-	notes    []string
-	dropped  int
+	// input is what the input objects say about data without symbols
+	// (merged strings and constants); nil without objects.
+	input   *inputData
+	notes   []string
+	dropped int
 }
 
 func (r *reader) note(format string, args ...any) {
@@ -113,6 +116,8 @@ func ReadELF(exe []byte, objs []*obj.Object) (*Image, error) {
 	case len(objs) > 0:
 		im.PointerSource = PointersFromObjects
 		r.objectSites(objs)
+		r.input = collectInputData(objs)
+		r.locateAnon(objs)
 	case r.emitRelocSites(f):
 		im.PointerSource = PointersFromEmitRelocs
 	default:
@@ -411,7 +416,11 @@ func (r *reader) symbolAt(addr uint64) (*Symbol, uint64, bool) {
 func (r *reader) symbolize(addr uint64) string {
 	s, off, ok := r.symbolAt(addr)
 	if !ok {
-		if str, ok := r.stringAt(addr); ok {
+		if r.input != nil {
+			if name, ok := r.mergedName(addr); ok {
+				return name
+			}
+		} else if str, ok := r.stringAt(addr); ok {
 			return "str" + strconv.Quote(str)
 		}
 		r.note("address %#x is in no symbol", addr)
@@ -428,7 +437,10 @@ const maxString = 256
 
 // stringAt returns the NUL-terminated string at addr when addr lies in a
 // SHF_STRINGS section: string literals carry no symbol, and linkers order
-// merged strings differently, so they are named by their contents.
+// merged strings differently, so they are named by their contents. It is
+// used without input objects; with them, mergedName decides by what the
+// inputs hold, not by the output's flags (ld.lld marks a .rodata that
+// mixes strings and jump tables SHF_STRINGS).
 func (r *reader) stringAt(addr uint64) (string, bool) {
 	for _, sec := range r.secs {
 		if !sec.strings || sec.nobits || !sec.contains(addr) {
@@ -468,6 +480,9 @@ func (r *reader) objectSites(objs []*obj.Object) {
 				if s != nil && s.Section == si && s.Kind != obj.SymSection && s.Name != "" {
 					defs = append(defs, s)
 				}
+			}
+			if len(defs) == 0 && isAnonData(sec) {
+				continue // located by its contents (locateAnon)
 			}
 			sort.SliceStable(defs, func(i, j int) bool { return defs[i].Value < defs[j].Value })
 			for _, rel := range sec.Relocs {

@@ -85,22 +85,37 @@ func isFill(inst x86asm.Inst, b []byte) bool {
 	return true
 }
 
-// siteIn returns the relocation kind of a field inside [addr, addr+n).
-func (r *reader) siteIn(addr uint64, n int) string {
+// siteIn returns the address and relocation kind of the first field
+// inside [addr, addr+n).
+func (r *reader) siteIn(addr uint64, n int) (uint64, string) {
 	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= addr })
 	if i < len(r.siteList) && r.siteList[i]-addr < uint64(n) {
-		return r.sites[r.siteList[i]]
+		return r.siteList[i], r.sites[r.siteList[i]]
 	}
-	return ""
+	return 0, ""
 }
 
 // canonInsn fills in's Op, Args and Via from the decoded instruction.
 func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uint64]int) {
 	next := in.addr + uint64(in.Len)
 	in.Op = opName(inst)
-	site := r.siteIn(in.addr, in.Len)
+	siteAddr, site := r.siteIn(in.addr, in.Len)
 	absSite := site == obj.Abs64.String() || site == obj.Abs32.String() || site == obj.Abs32S.String()
-	immDone := false
+	// An absolute field is the immediate when it ends the instruction and
+	// there is one (the immediate follows any displacement), else the
+	// displacement of a non-RIP memory operand.
+	immSite := false
+	if absSite {
+		width := uint64(4)
+		if site == obj.Abs64.String() {
+			width = 8
+		}
+		for _, a := range inst.Args {
+			if _, ok := a.(x86asm.Imm); ok && siteAddr+width == next {
+				immSite = true
+			}
+		}
+	}
 	for _, a := range inst.Args {
 		if a == nil {
 			break
@@ -109,9 +124,8 @@ func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uin
 		case x86asm.Reg:
 			in.Args = append(in.Args, regName(a))
 		case x86asm.Imm:
-			if absSite && !immDone {
+			if immSite {
 				// A relocation says this immediate is an address.
-				immDone = true
 				v := uint64(a)
 				if site == obj.Abs32.String() {
 					v &= 0xffffffff
@@ -127,10 +141,7 @@ func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uin
 			in.Args = append(in.Args, name)
 			in.Via = via
 		case x86asm.Mem:
-			in.Args = append(in.Args, r.memArg(in, inst, a, next, site, absSite && !immDone))
-			if absSite && a.Base != x86asm.RIP && a.Base == 0 && a.Index == 0 {
-				immDone = true
-			}
+			in.Args = append(in.Args, r.memArg(in, inst, a, next, site, absSite && !immSite))
 		default:
 			in.Args = append(in.Args, strings.ToLower(fmt.Sprint(a)))
 		}
@@ -208,8 +219,14 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, s
 	if m.Index != 0 {
 		inner = append(inner, fmt.Sprintf("%s*%d", regName(m.Index), m.Scale))
 	}
-	if absDisp && m.Base == 0 && m.Index == 0 {
-		inner = append(inner, "&"+r.symbolize(uint64(m.Disp)))
+	if absDisp {
+		// A relocation says the displacement is an address (R_X86_64_32S
+		// in `jmp [8*rcx + table]`, `mov [8*rbx + array], rbx`).
+		v := uint64(int64(int32(m.Disp)))
+		if site == obj.Abs32.String() {
+			v &= 0xffffffff
+		}
+		inner = append(inner, "&"+r.symbolize(v))
 	} else if m.Disp != 0 || len(inner) == 0 {
 		inner = append(inner, fmt.Sprintf("%#x", m.Disp))
 	}
@@ -337,8 +354,13 @@ func isReg64(a x86asm.Arg) bool {
 // regName is a register's Intel name. x86asm names the 32-bit halves of
 // r8..r15 in Plan 9 style (R8L); Intel syntax, and llvm-objdump, say r8d.
 func regName(r x86asm.Reg) string {
-	if r >= x86asm.R8L && r <= x86asm.R15L {
+	switch {
+	case r >= x86asm.R8L && r <= x86asm.R15L:
 		return fmt.Sprintf("r%dd", 8+int(r-x86asm.R8L))
+	case r >= x86asm.X0 && r <= x86asm.X15:
+		return fmt.Sprintf("xmm%d", int(r-x86asm.X0))
+	case r >= x86asm.M0 && r <= x86asm.M7:
+		return fmt.Sprintf("mm%d", int(r-x86asm.M0))
 	}
 	return strings.ToLower(r.String())
 }
