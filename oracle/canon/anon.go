@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,7 +141,7 @@ func (r *reader) mergedName(addr uint64) (string, bool) {
 
 // anonSection is an input section that no symbol names.
 type anonSection struct {
-	name string // FILE:(SECTION)
+	name string // FILE:(SECTION), FILE the object's base name
 	o    *obj.Object
 	sec  *obj.Section
 	// fields are the relocated byte ranges, sorted.
@@ -180,36 +181,84 @@ func (r *reader) newInputMap(objs []*obj.Object) *inputMap {
 	return m
 }
 
-// target returns the output address that relocation rel of o asks for
-// (S + A), or false when it cannot be told: the place is in no named
-// symbol, or that symbol is not uniquely in the output.
-func (m *inputMap) target(o *obj.Object, rel obj.Reloc) (uint64, bool) {
+// expectation is what a relocated field must reach: an output address,
+// or, for a place in merged input data (a string literal, a constant),
+// bytes equal to that data wherever the linker put it, at the field's
+// target less skip.
+type expectation struct {
+	addr    uint64
+	content []byte
+	skip    uint64
+}
+
+// target returns what relocation rel of o asks for (S + A), or false when
+// it cannot be told: the place is in no named symbol and no merged data,
+// or that symbol is not uniquely in the output.
+func (m *inputMap) target(o *obj.Object, rel obj.Reloc) (expectation, bool) {
 	if rel.Sym < 0 || rel.Sym >= len(o.Symbols) || o.Symbols[rel.Sym] == nil {
-		return 0, false
+		return expectation{}, false
 	}
 	s := o.Symbols[rel.Sym]
-	name, off := s.Name, int64(0)
+	if s.Section >= 0 && s.Section < len(o.Sections) {
+		if sec := o.Sections[s.Section]; sec != nil && sec.Merge {
+			// A place in merged data: a section symbol plus an offset,
+			// or a kept label (.L.str.5) plus an addend that is not part
+			// of the place (clang's relative lookup tables).
+			place, skip := int64(s.Value), uint64(rel.Addend)
+			if s.Kind == obj.SymSection || s.Name == "" {
+				place, skip = place+rel.Addend, 0
+			}
+			if place < 0 || uint64(place) >= uint64(len(sec.Data)) {
+				return expectation{}, false
+			}
+			rest := sec.Data[place:]
+			if sec.Strings {
+				if n := bytes.IndexByte(rest, 0); n >= 0 {
+					return expectation{content: rest[:n+1], skip: skip}, true
+				}
+				return expectation{}, false
+			}
+			if e := sec.EntSize; e > 0 && uint64(place)%e == 0 && uint64(len(rest)) >= e {
+				return expectation{content: rest[:e], skip: skip}, true
+			}
+			return expectation{}, false
+		}
+	}
+	off := rel.Addend
 	if s.Kind == obj.SymSection || s.Name == "" {
 		if s.Section < 0 || s.Section >= len(m.defs[o]) {
-			return 0, false
+			return expectation{}, false
 		}
 		place := int64(s.Value) + rel.Addend
 		if place < 0 {
-			return 0, false
+			return expectation{}, false
 		}
 		in := containing(m.defs[o][s.Section], uint64(place))
 		if in == nil {
-			return 0, false
+			return expectation{}, false
 		}
-		name, off = in.Name, place-int64(in.Value)
-	} else {
-		off = rel.Addend
+		s, off = in, place-int64(in.Value)
 	}
-	outs := m.out[name]
-	if len(outs) != 1 {
-		return 0, false
+	out := outputSymbol(m.out, o, s)
+	if out == nil {
+		return expectation{}, false
 	}
-	return outs[0].addr + uint64(off), true
+	return expectation{addr: out.addr + uint64(off)}, true
+}
+
+// outputSymbol returns the output symbol that is input symbol s of o: the
+// one symbol of its name, or for a local whose name several files define,
+// the one qualified by o's source file (name@file, see readSymbols).
+func outputSymbol(byName map[string][]*Symbol, o *obj.Object, s *obj.Symbol) *Symbol {
+	if outs := byName[s.Name]; len(outs) == 1 {
+		return outs[0]
+	}
+	if s.Bind == obj.Local && o.File != "" {
+		if outs := byName[s.Name+"@"+o.File]; len(outs) == 1 {
+			return outs[0]
+		}
+	}
+	return nil
 }
 
 // anonSections lists the input sections of objs that hold data with
@@ -232,7 +281,7 @@ func anonSections(objs []*obj.Object) []*anonSection {
 			if sec == nil || named[si] || !isAnonData(sec) {
 				continue
 			}
-			name := fmt.Sprintf("%s:(%s)", o.Name, sec.Name)
+			name := fmt.Sprintf("%s:(%s)", filepath.Base(o.Name), sec.Name)
 			seen[name]++
 			if n := seen[name]; n > 1 {
 				name = fmt.Sprintf("%s#%d", name, n)
@@ -282,7 +331,7 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 		for _, f := range a.fields {
 			if k := f.Kind; k == obj.Abs64 || k == obj.Abs32 || k == obj.Abs32S || k == obj.PCRel32 {
 				if len(r.sites) < maxSites {
-					r.sites[pos+f.Offset] = k.String()
+					r.addSite(a.o, f, pos+f.Offset)
 				}
 			}
 		}
@@ -390,25 +439,30 @@ func (r *reader) anonAt(a *anonSection, m *inputMap, sec *section, pos uint64, c
 		}
 		f := a.fields[i]
 		prev = max(prev, f.Offset+uint64(f.Kind.Size()))
-		t, ok := m.target(a.o, f)
+		want, ok := m.target(a.o, f)
 		if !ok {
 			continue
 		}
 		field := out[f.Offset:]
 		p := pos + f.Offset
+		var t uint64
 		switch f.Kind {
 		case obj.Abs64:
-			ok = binary.LittleEndian.Uint64(field) == t
+			t = binary.LittleEndian.Uint64(field)
 		case obj.Abs32:
-			ok = uint64(binary.LittleEndian.Uint32(field)) == t
+			t = uint64(binary.LittleEndian.Uint32(field))
 		case obj.Abs32S:
-			ok = uint64(int64(int32(binary.LittleEndian.Uint32(field)))) == t
+			t = uint64(int64(int32(binary.LittleEndian.Uint32(field))))
 		case obj.PCRel32, obj.Branch32:
-			ok = p+uint64(int64(int32(binary.LittleEndian.Uint32(field)))) == t
+			t = p + uint64(int64(int32(binary.LittleEndian.Uint32(field))))
 		default:
-			ok = true // GOT and image-relative fields are not told here
+			continue // GOT and image-relative fields are not told here
 		}
-		if !ok {
+		if want.content != nil {
+			if !bytes.Equal(r.bytesAt(t-want.skip, uint64(len(want.content))), want.content) {
+				return false
+			}
+		} else if t != want.addr {
 			return false
 		}
 	}

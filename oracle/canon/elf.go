@@ -58,8 +58,15 @@ type reader struct {
 	ranges   []*Symbol          // non-synthetic symbols with an extent, sorted by addr
 	starts   map[uint64][]*Symbol
 	sites    map[uint64]string // pointer field address -> relocation kind
-	siteList []uint64          // sorted keys of sites
-	budget   int               // bytes that may still be decoded
+	// addends holds, for a field whose input relocation names a symbol
+	// (not a section), the relocation's addend A: the field is then shown
+	// as that symbol plus A (S + A), not as whatever lies at S + A. It
+	// matters for `.long .L.str.5 - table` in clang's relative lookup
+	// tables, where A is the field's offset in the table and S + A lands
+	// in another, layout-dependent, merged string.
+	addends  map[uint64]int64
+	siteList []uint64 // sorted keys of sites
+	budget   int      // bytes that may still be decoded
 	// input is what the input objects say about data without symbols
 	// (merged strings and constants); nil without objects.
 	input   *inputData
@@ -103,6 +110,7 @@ func ReadELF(exe []byte, objs []*obj.Object) (*Image, error) {
 		extent:   map[*Symbol]uint64{},
 		starts:   map[uint64][]*Symbol{},
 		sites:    map[uint64]string{},
+		addends:  map[uint64]int64{},
 		budget:   decodeFactor*len(exe) + decodeSlack,
 	}
 	im := &Image{Format: "elf"}
@@ -432,6 +440,38 @@ func (r *reader) symbolize(addr uint64) string {
 	return fmt.Sprintf("%s+%#x", s.Name, off)
 }
 
+// symbolizeField writes the target of the relocated field at site: as
+// its symbol plus the input relocation's addend when the relocation names
+// a symbol (`&outv+0x400`, one past an array, stays with the array), else
+// as whatever holds the target.
+func (r *reader) symbolizeField(site, target uint64) string {
+	addend, ok := r.addends[site]
+	if !ok {
+		return r.symbolize(target)
+	}
+	base := target - uint64(addend)
+	if s, off, ok := r.symbolAt(base); ok {
+		return withOffset(s.Name, int64(off)+addend)
+	}
+	if r.input != nil {
+		if name, ok := r.mergedName(base); ok {
+			return withOffset(name, addend)
+		}
+	}
+	return r.symbolize(target)
+}
+
+// withOffset writes name+0x10, name-0x4 or name.
+func withOffset(name string, off int64) string {
+	switch {
+	case off > 0:
+		return fmt.Sprintf("%s+%#x", name, off)
+	case off < 0:
+		return fmt.Sprintf("%s-%#x", name, -off)
+	}
+	return name
+}
+
 // maxString bounds how much of a string literal a canonical operand shows.
 const maxString = 256
 
@@ -491,21 +531,31 @@ func (r *reader) objectSites(objs []*obj.Object) {
 					r.note("%s: section %s: reloc at %#x: no symbol contains it", o.Name, sec.Name, rel.Offset)
 					continue
 				}
-				outs := byName[in.Name]
-				if len(outs) != 1 {
-					r.note("%s: section %s: reloc at %#x: symbol %s has %d definitions in the output", o.Name, sec.Name, rel.Offset, in.Name, len(outs))
+				out := outputSymbol(byName, o, in)
+				if out == nil {
+					r.note("%s: section %s: reloc at %#x: symbol %s has %d definitions in the output", o.Name, sec.Name, rel.Offset, in.Name, len(byName[in.Name]))
 					continue
 				}
-				out := outs[0]
 				off := rel.Offset - in.Value
 				if r.extent[out] < off+uint64(rel.Kind.Size()) {
 					r.note("%s: section %s: reloc at %#x: %s+%#x is outside %s's output extent", o.Name, sec.Name, rel.Offset, in.Name, off, out.Name)
 					continue
 				}
 				if len(r.sites) < maxSites {
-					r.sites[out.addr+off] = rel.Kind.String()
+					r.addSite(o, rel, out.addr+off)
 				}
 			}
+		}
+	}
+}
+
+// addSite records that the field at output address at is relocation rel
+// of o, with its addend when rel names a symbol.
+func (r *reader) addSite(o *obj.Object, rel obj.Reloc, at uint64) {
+	r.sites[at] = rel.Kind.String()
+	if rel.Sym >= 0 && rel.Sym < len(o.Symbols) {
+		if s := o.Symbols[rel.Sym]; s != nil && s.Kind != obj.SymSection && s.Name != "" {
+			r.addends[at] = rel.Addend
 		}
 	}
 }
@@ -612,7 +662,7 @@ func (r *reader) readData(s *Symbol) {
 		default: // PC-relative: S + A = value + P
 			target = a + uint64(int64(int32(binary.LittleEndian.Uint32(field))))
 		}
-		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind, Target: "&" + r.symbolize(target)})
+		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind, Target: "&" + r.symbolizeField(a, target)})
 		clear(field)
 	}
 }

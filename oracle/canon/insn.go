@@ -130,7 +130,7 @@ func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uin
 				if site == obj.Abs32.String() {
 					v &= 0xffffffff
 				}
-				in.Args = append(in.Args, "&"+r.symbolize(v))
+				in.Args = append(in.Args, "&"+r.symbolizeField(siteAddr, v))
 				continue
 			}
 			in.Args = append(in.Args, fmt.Sprintf("%#x", int64(a)))
@@ -141,7 +141,7 @@ func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uin
 			in.Args = append(in.Args, name)
 			in.Via = via
 		case x86asm.Mem:
-			in.Args = append(in.Args, r.memArg(in, inst, a, next, site, absSite && !immSite))
+			in.Args = append(in.Args, r.memArg(in, inst, a, next, siteAddr, site, absSite && !immSite))
 		default:
 			in.Args = append(in.Args, strings.ToLower(fmt.Sprint(a)))
 		}
@@ -175,7 +175,7 @@ var memSize = map[int]string{1: "byte", 2: "word", 4: "dword", 8: "qword", 10: "
 // memArg writes a memory operand. A RIP-relative operand is written by its
 // target; a load through a GOT slot rewrites the instruction (see
 // canonInsn and the package comment).
-func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, site string, absDisp bool) string {
+func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site string, absDisp bool) string {
 	size := memSize[inst.MemBytes]
 	if size != "" {
 		size += " ptr "
@@ -226,7 +226,7 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next uint64, s
 		if site == obj.Abs32.String() {
 			v &= 0xffffffff
 		}
-		inner = append(inner, "&"+r.symbolize(v))
+		inner = append(inner, "&"+r.symbolizeField(siteAddr, v))
 	} else if m.Disp != 0 || len(inner) == 0 {
 		inner = append(inner, fmt.Sprintf("%#x", m.Disp))
 	}

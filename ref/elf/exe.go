@@ -176,13 +176,34 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		le.PutUint64(e[16:], s.Size)
 		symtab = append(symtab, e[:]...)
 	}
+	// Each object's locals follow its STT_FILE symbol, as in ld.lld; an
+	// object without locals still gets its STT_FILE.
+	putFile := func(name string) {
+		var e [symSize]byte
+		le.PutUint32(e[0:], uint32(len(strtab)))
+		strtab = append(strtab, name...)
+		strtab = append(strtab, 0)
+		e[4] = byte(elf.STB_LOCAL)<<4 | byte(elf.STT_FILE)
+		le.PutUint16(e[6:], uint16(elf.SHN_ABS))
+		symtab = append(symtab, e[:]...)
+	}
+	nextFile := 0 // the next object whose STT_FILE is still to be written
+	filesUpTo := func(oi int) {
+		for ; nextFile <= oi && nextFile < len(l.Objects); nextFile++ {
+			if o := l.Objects[nextFile]; o != nil && o.File != "" {
+				putFile(o.File)
+			}
+		}
+	}
 	for i := range l.Symbols {
 		s := &l.Symbols[i]
 		if s.Bind != obj.Local || s.Kind == obj.SymSection || !keepLocal(l, s) {
 			continue
 		}
+		filesUpTo(int(s.Obj))
 		putSym(s)
 	}
+	filesUpTo(len(l.Objects) - 1)
 	firstGlobal := uint32(len(symtab) / symSize)
 	for i := range l.Symbols {
 		if s := &l.Symbols[i]; s.Bind != obj.Local {

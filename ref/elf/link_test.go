@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,7 +158,7 @@ type sectionView struct {
 	Align           uint64
 }
 
-func readLayout(t *testing.T, path string) (*elf.File, []sectionView, map[string]uint64) {
+func readLayout(t *testing.T, path string) (*elf.File, []sectionView, map[string]uint64, []string) {
 	t.Helper()
 	f, err := elf.Open(path)
 	require.NoError(t, err)
@@ -172,13 +173,15 @@ func readLayout(t *testing.T, path string) (*elf.File, []sectionView, map[string
 	syms, err := f.Symbols()
 	require.NoError(t, err)
 	addrs := make(map[string]uint64)
+	var order []string
 	for _, s := range syms {
+		order = append(order, fmt.Sprintf("%v %v %s", elf.ST_BIND(s.Info), elf.ST_TYPE(s.Info), s.Name))
 		if elf.ST_TYPE(s.Info) == elf.STT_FILE {
-			continue // ld.lld keeps file symbols; ReadObject drops them
+			continue // several files may share a name
 		}
 		addrs[s.Name] = s.Value
 	}
-	return f, secs, addrs
+	return f, secs, addrs, order
 }
 
 type progView struct {
@@ -234,8 +237,8 @@ func TestLinkCorpus(t *testing.T) {
 // program headers) in both executables.
 func compareWithLLD(t *testing.T, ref, ld string, exact bool) {
 	t.Helper()
-	rf, rsecs, rsyms := readLayout(t, ref)
-	lf, lsecs, lsyms := readLayout(t, ld)
+	rf, rsecs, rsyms, rorder := readLayout(t, ref)
+	lf, lsecs, lsyms, lorder := readLayout(t, ld)
 	names := func(v []sectionView) []string {
 		var n []string
 		for _, s := range v {
@@ -249,6 +252,7 @@ func compareWithLLD(t *testing.T, ref, ld string, exact bool) {
 	}
 	require.Equal(t, lsecs, rsecs, "sections")
 	require.Equal(t, lsyms, rsyms, "symbol values")
+	require.Equal(t, lorder, rorder, "symbol table order, STT_FILE before each file's locals")
 	require.Equal(t, progs(lf), progs(rf), "program headers")
 	require.Equal(t, lf.Entry, rf.Entry, "entry")
 }

@@ -539,6 +539,9 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		*sym = obj.Symbol{Name: sname, Value: value, Size: size}
 		switch typ {
 		case elf.STT_FILE:
+			if o.File == "" {
+				o.File = sname
+			}
 			continue
 		case elf.STT_NOTYPE:
 			sym.Kind = obj.SymNone

@@ -243,7 +243,12 @@ type Reloc struct {
 // Object is one relocatable object file.
 type Object struct {
 	// Name is the file name, used in messages.
-	Name     string
+	Name string
+	// File is the source file name of the object's first ELF STT_FILE
+	// symbol ("a.c"), "" when it has none. A linker writes it to the
+	// output's symbol table before the object's local symbols, which is
+	// how readers tell same-named locals of different files apart.
+	File     string
 	Sections []*Section
 	Symbols  []*Symbol
 }
