@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -282,15 +283,36 @@ func (c *comparer) image() {
 	// Sections are matched by name; names that exist on one side only are
 	// layout (lld merges .text.*, another linker may not) and covered by
 	// the per-symbol flags.
-	flagsA := map[string]string{}
-	for _, s := range c.a.Sections {
-		flagsA[s.Name] = s.Flags
-	}
-	for _, s := range c.b.Sections {
-		if f, ok := flagsA[s.Name]; ok && f != s.Flags {
-			c.add(Difference{Key: KeySectionFlags, Index: -1, A: s.Name + " " + f, B: s.Name + " " + s.Flags})
+	// Several sections may share a name (a file may say anything): a
+	// name's flags are the sorted set of its sections' flags.
+	flagsA, flagsB := sectionFlags(c.a.Sections), sectionFlags(c.b.Sections)
+	var names []string
+	for name := range flagsB {
+		if _, ok := flagsA[name]; ok {
+			names = append(names, name)
 		}
 	}
+	sort.Strings(names)
+	for _, name := range names {
+		if fa, fb := flagsA[name], flagsB[name]; fa != fb {
+			c.add(Difference{Key: KeySectionFlags, Index: -1, A: name + " " + fa, B: name + " " + fb})
+		}
+	}
+}
+
+// sectionFlags maps each section name to the sorted, comma-separated set
+// of the flags of the sections of that name.
+func sectionFlags(secs []canon.Section) map[string]string {
+	sets := map[string][]string{}
+	for _, s := range secs {
+		sets[s.Name] = append(sets[s.Name], s.Flags)
+	}
+	out := make(map[string]string, len(sets))
+	for name, fl := range sets {
+		sort.Strings(fl)
+		out[name] = strings.Join(slices.Compact(fl), ",")
+	}
+	return out
 }
 
 func (c *comparer) symbols() {
