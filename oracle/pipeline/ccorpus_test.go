@@ -94,7 +94,10 @@ func TestCCorpusDiff(t *testing.T) {
 // that the diff reports each.
 func TestDiffCatchesBrokenAnonymousData(t *testing.T) {
 	tools.Require(t, "ld.lld")
-	setup := func(t *testing.T, flags string) (*DiffResult, []byte, func(name string) (uint64, uint64)) {
+	// setup links corpus/c/switch compiled with flags, checks that the
+	// links are equal, and returns the reference output to break and a
+	// function giving the address and file offset of an input section.
+	setup := func(t *testing.T, flags string) (*brokenRef, func(name string) (uint64, uint64)) {
 		work := t.TempDir()
 		objs := compileCorpusC(t, "../../corpus/c/switch", flags, work)
 		res, err := DiffLLD(context.Background(), obj.ELF, objs, work, diff.Options{})
@@ -104,42 +107,32 @@ func TestDiffCatchesBrokenAnonymousData(t *testing.T) {
 		require.NoError(t, err)
 		data, err := os.ReadFile(res.RefExe)
 		require.NoError(t, err)
-		// place returns the address and file offset of an input section
-		// of the single object.
+		b := &brokenRef{t: t, res: res, layout: layout, data: data}
 		place := func(name string) (uint64, uint64) {
-			o := layout.Objects[0]
-			for si, sec := range o.Sections {
+			for si, sec := range layout.Objects[0].Sections {
 				if sec != nil && sec.Name == name {
-					p := layout.Placements[0][si]
-					out := layout.Sections[p.Out]
-					return p.Addr, out.Offset + p.Addr - out.Addr
+					addr := layout.Placements[0][si].Addr
+					return addr, uint64(b.off(addr))
 				}
 			}
 			t.Fatalf("no input section %s", name)
 			return 0, 0
 		}
-		return res, data, place
-	}
-	compare := func(t *testing.T, res *DiffResult, data []byte) *diff.Report {
-		require.NoError(t, os.WriteFile(res.RefExe, data, 0o755))
-		a, err := readImage(res.LLDExe, res.Objects)
-		require.NoError(t, err)
-		b, err := readImage(res.RefExe, res.Objects)
-		require.NoError(t, err)
-		return diff.Compare(a, b, diff.Options{})
+		return b, place
 	}
 
 	t.Run("jump table entry swapped", func(t *testing.T) {
 		// -O1 -fno-pic: .rodata holds classify's jump table, absolute
 		// 8-byte entries, first. Swap the first two.
-		res, data, place := setup(t, "-O1 -fno-pic")
+		b, place := setup(t, "-O1 -fno-pic")
+		data := b.data
 		_, off := place(".rodata")
 		e0 := binary.LittleEndian.Uint64(data[off:])
 		e1 := binary.LittleEndian.Uint64(data[off+8:])
 		require.NotEqual(t, e0, e1)
 		binary.LittleEndian.PutUint64(data[off:], e1)
 		binary.LittleEndian.PutUint64(data[off+8:], e0)
-		rep := compare(t, res, data)
+		rep := b.compare()
 		require.False(t, rep.Equal())
 		missing := rep.Find("symbol.missing")
 		require.Len(t, missing, 1, "%s", rep.Text())
@@ -150,12 +143,13 @@ func TestDiffCatchesBrokenAnonymousData(t *testing.T) {
 		// -O2 (PIE code): name's relative lookup table follows the
 		// 9-entry jump table; entry k is .L.str.k - table. Point the
 		// second entry at the string the first one reaches.
-		res, data, place := setup(t, "-O2")
+		b, place := setup(t, "-O2")
+		data := b.data
 		_, off := place(".rodata")
 		tab := off + 9*4
 		first := int32(binary.LittleEndian.Uint32(data[tab:]))
 		binary.LittleEndian.PutUint32(data[tab+4:], uint32(first))
-		rep := compare(t, res, data)
+		rep := b.compare()
 		ds := rep.Find("symbol.missing")
 		require.Len(t, ds, 1, "%s", rep.Text())
 		require.Equal(t, "main.o:(.rodata)", ds[0].Symbol)
@@ -163,7 +157,8 @@ func TestDiffCatchesBrokenAnonymousData(t *testing.T) {
 	t.Run("code reference to the table off by 8", func(t *testing.T) {
 		// -O1 -fno-pic: `jmp [8*rcx + table]` carries the table's
 		// address in a disp32 (R_X86_64_32S); add 8 to it.
-		res, data, place := setup(t, "-O1 -fno-pic")
+		b, place := setup(t, "-O1 -fno-pic")
+		data := b.data
 		addr, _ := place(".rodata")
 		var le [4]byte
 		binary.LittleEndian.PutUint32(le[:], uint32(addr))
@@ -171,7 +166,7 @@ func TestDiffCatchesBrokenAnonymousData(t *testing.T) {
 		i := strings.Index(string(data[textOff:]), string(le[:]))
 		require.GreaterOrEqual(t, i, 0, "the table's address is in the code")
 		binary.LittleEndian.PutUint32(data[int(textOff)+i:], uint32(addr+8))
-		rep := compare(t, res, data)
+		rep := b.compare()
 		ds := rep.Find("text.operand")
 		require.Len(t, ds, 1, "%s", rep.Text())
 		require.Contains(t, ds[0].A, "&main.o:(.rodata)]")
