@@ -94,6 +94,33 @@ func TestReadELF(t *testing.T) {
 	require.NotRegexp(t, `0x20[0-9a-f]{4}\b`, text, "no absolute address may leak into the image")
 }
 
+// TestAnonymousData: a jump table in a section that no symbol names is
+// located by its contents and named FILE:(SECTION), with its pointers;
+// the code that indexes it and a merged string literal are named too.
+func TestAnonymousData(t *testing.T) {
+	l := link(t)
+	require.Empty(t, l.im.Notes)
+	jt := l.im.Lookup("b.o:(.rodata.jt)")
+	require.NotNil(t, jt, "the jump table is a pseudo-symbol")
+	require.True(t, jt.Anon)
+	require.Equal(t, KindObject, jt.Kind)
+	require.Equal(t, uint64(24), jt.Size)
+	var targets []string
+	for _, p := range jt.Pointers {
+		targets = append(targets, p.Target)
+	}
+	require.Equal(t, []string{"&pick+0x7", "&pick+0xf", "&pick+0x7"}, targets) // after the 7-byte jmp
+	require.Equal(t, []string{"jmp qword ptr [rdi*8+&b.o:(.rodata.jt)]", `lea rax, str"picked"`, "ret", "xor eax, eax", "ret"},
+		insnTexts(l.im.Lookup("pick")))
+	require.Contains(t, l.im.Text(), "symbol b.o:(.rodata.jt) object local size 0x18 in .rodata A anon\n")
+
+	// Without the objects nothing says where the table is.
+	bare, err := ReadELF(l.exe, nil)
+	require.NoError(t, err)
+	require.Nil(t, bare.Lookup("b.o:(.rodata.jt)"))
+	require.Regexp(t, `^jmp qword ptr \[rdi\*8\+0x[0-9a-f]+\]$`, insnTexts(bare.Lookup("pick"))[0])
+}
+
 // TestPointerSources: without objects nothing is a pointer; an
 // --emit-relocs executable supplies the same pointers as the objects.
 func TestPointerSources(t *testing.T) {
@@ -210,8 +237,12 @@ func crossNM(t *testing.T, l *linked) {
 		nm[f[3]] = [2]uint64{addr, size}
 		require.NotNil(t, l.im.Lookup(f[3]), "llvm-nm symbol %s missing from the image", f[3])
 	}
-	require.Len(t, l.im.Symbols, len(nm))
+	inTable := 0
 	for _, s := range l.im.Symbols {
+		if s.Anon {
+			continue // a pseudo-symbol for data no symbol names
+		}
+		inTable++
 		want, ok := nm[s.Name]
 		require.True(t, ok, s.Name)
 		require.Equal(t, want[0], s.addr, s.Name)
@@ -221,6 +252,7 @@ func crossNM(t *testing.T, l *linked) {
 			require.Zero(t, want[1], s.Name)
 		}
 	}
+	require.Equal(t, len(nm), inTable)
 }
 
 type readobjJSON []struct {
@@ -294,7 +326,19 @@ func crossReadobj(t *testing.T, l *linked) {
 			require.Equal(t, sym.Size, s.Size, s.Name)
 		}
 	}
-	require.Equal(t, len(l.im.Symbols), n)
+	require.Equal(t, tableSymbols(l.im), n)
+}
+
+// tableSymbols counts the image's symbols that come from the symbol table
+// (not the pseudo-symbols of anonymous data).
+func tableSymbols(im *Image) int {
+	n := 0
+	for _, s := range im.Symbols {
+		if !s.Anon {
+			n++
+		}
+	}
+	return n
 }
 
 var (

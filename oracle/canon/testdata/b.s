@@ -68,3 +68,30 @@ _lc_errtab:
 	.asciz "OutOfMemory"
 	.asciz "FileNotFound"
 	.size _lc_errtab, .-_lc_errtab
+
+# A jump table in a section no symbol names (clang's .LJTI), through an
+# absolute disp32 with an index register, and a merged string literal.
+	.section .text.pick,"ax",@progbits
+	.globl pick
+	.type pick,@function
+	.p2align 4
+pick:
+	jmp qword ptr [8*rdi + .Ljt]
+.Lcase0:
+	lea rax, [rip + .Lstr]
+	ret
+.Lcase1:
+	xor eax, eax
+	ret
+	.size pick, .-pick
+
+	.section .rodata.jt,"a",@progbits
+	.p2align 3
+.Ljt:
+	.quad .Lcase0
+	.quad .Lcase1
+	.quad .Lcase0
+
+	.section .rodata.str1.1,"aMS",@progbits,1
+.Lstr:
+	.asciz "picked"
