@@ -2,8 +2,9 @@
 # demo.sh runs linkcheck's main job over the bundled corpus: for every
 # program, the interpreter's value, the value each format's lld link computes
 # under every execution oracle, and the reference ELF linker diffed against
-# ld.lld — one line per program. Then an incremental update sequence with
-# every invariant checked after each step. Exit status 1 if anything differs.
+# ld.lld — one line per program; clang's objects of corpus/c diffed the same
+# way. Then an incremental update sequence with every invariant checked after
+# each step. Exit status 1 if anything differs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LC=${LC:-./bin/linkcheck}
@@ -33,6 +34,24 @@ for p in corpus/programs/*.lir; do
   fi
   echo "$line"
   [ -s "$tmp/diff" ] && cat "$tmp/diff" && : >"$tmp/diff"
+done
+
+echo
+echo "== foreign objects: clang -O2 objects of corpus/c, reference ELF linker vs ld.lld"
+if [ -n "${LINKCHECK_LLVM_BIN:-}" ]; then cc="$LINKCHECK_LLVM_BIN/clang"; else cc=$(command -v clang-16 || echo /usr/lib/llvm-16/bin/clang); fi
+for d in corpus/c/*/; do
+  name=$(basename "$d")
+  objs=()
+  for c in "$d"*.c; do
+    o="$tmp/$name-$(basename "$c" .c).o"
+    "$cc" --target=x86_64-unknown-linux-gnu -O2 -ffreestanding -fno-stack-protector -fno-asynchronous-unwind-tables -c "$c" -o "$o" || status=1
+    objs+=("$o")
+  done
+  if r=$($LC diff -format elf "${objs[@]}" 2>&1); then
+    echo "$name: $r"
+  else
+    echo "$name: DIFFERENT"; echo "$r" | sed 's/^/    /'; status=1
+  fi
 done
 
 echo
