@@ -636,7 +636,14 @@ func (r *reader) readData(s *Symbol) {
 		s.BSS = true
 		return
 	}
-	s.Data = append([]byte(nil), r.bytesAt(s.addr, ext)...)
+	// The symbol's own section, not whichever section holds its address:
+	// sections of a corrupt file may overlap (FuzzCanonELF).
+	if !sec.contains(s.addr) || sec.size-(s.addr-sec.addr) < ext {
+		r.note("%s: extent %#x is not inside its section %s", s.Name, ext, sec.name)
+		return
+	}
+	start := s.addr - sec.addr
+	s.Data = append([]byte(nil), sec.data[start:start+ext]...)
 	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= s.addr })
 	for ; i < len(r.siteList) && r.siteList[i]-s.addr < ext; i++ {
 		a := r.siteList[i]
