@@ -2,7 +2,6 @@ package canon
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -36,8 +35,8 @@ import (
 //     `cst16(00112233...)`, when an input SHF_MERGE section of that entry
 //     size holds those bytes.
 
-// maxAnonWork bounds the byte comparisons spent locating anonymous
-// sections (on top of the decoding budget, which it also draws from).
+// maxAnonWork bounds the bytes compared while locating the anonymous
+// sections of one executable.
 const maxAnonWork = 1 << 26
 
 // inputData is what the input objects say about data without symbols.
@@ -144,20 +143,24 @@ type anonSection struct {
 	name string // FILE:(SECTION), FILE the object's base name
 	o    *obj.Object
 	sec  *obj.Section
-	// fields are the relocated byte ranges, sorted.
+	// fields are the relocated byte ranges, sorted; gaps the byte ranges
+	// outside them, in order.
 	fields []obj.Reloc
+	gaps   [][2]uint64
+	// wants[i] is what fields[i] must reach, nil when that cannot be told
+	// (set by locateAnon).
+	wants []*expectation
 }
 
 // inputMap maps input (section, offset) places to output addresses through
 // the symbols that contain them.
 type inputMap struct {
-	r    *reader
 	defs map[*obj.Object][][]*obj.Symbol // per object, per section: defined symbols by value
 	out  map[string][]*Symbol            // output symbols by name
 }
 
 func (r *reader) newInputMap(objs []*obj.Object) *inputMap {
-	m := &inputMap{r: r, defs: map[*obj.Object][][]*obj.Symbol{}, out: map[string][]*Symbol{}}
+	m := &inputMap{defs: map[*obj.Object][][]*obj.Symbol{}, out: map[string][]*Symbol{}}
 	for _, s := range r.syms {
 		if r.symSec[s] != nil {
 			m.out[s.Name] = append(m.out[s.Name], s)
@@ -293,6 +296,16 @@ func anonSections(objs []*obj.Object) []*anonSection {
 				}
 			}
 			sort.SliceStable(a.fields, func(i, j int) bool { return a.fields[i].Offset < a.fields[j].Offset })
+			prev, size := uint64(0), uint64(len(sec.Data))
+			for _, f := range a.fields {
+				if f.Offset > prev {
+					a.gaps = append(a.gaps, [2]uint64{prev, f.Offset})
+				}
+				prev = max(prev, f.Offset+uint64(f.Kind.Size()))
+			}
+			if size > prev {
+				a.gaps = append(a.gaps, [2]uint64{prev, size})
+			}
 			list = append(list, a)
 		}
 	}
@@ -318,7 +331,13 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 	work := maxAnonWork
 	var claimed []*Symbol
 	for _, a := range anon {
-		pos, sec, ok := r.findAnon(a, m, claimed, &work)
+		a.wants = make([]*expectation, len(a.fields))
+		for i, f := range a.fields {
+			if want, ok := m.target(a.o, f); ok {
+				a.wants[i] = &want
+			}
+		}
+		pos, sec, ok := r.findAnon(a, claimed, &work)
 		if !ok {
 			r.note("%s: %d bytes of anonymous data not found in the output", a.name, len(a.sec.Data))
 			continue
@@ -330,7 +349,6 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 		r.extent[s] = s.Size
 		r.starts[pos] = append(r.starts[pos], s)
 		sort.SliceStable(r.starts[pos], func(i, j int) bool { return r.better(r.starts[pos][i], r.starts[pos][j]) })
-		r.ranges = append(r.ranges, s)
 		claimed = append(claimed, s)
 		for _, f := range a.fields {
 			if k := f.Kind; k == obj.Abs64 || k == obj.Abs32 || k == obj.Abs32S || k == obj.PCRel32 {
@@ -340,13 +358,15 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 			}
 		}
 	}
+	// Added only now: anonAt searches r.ranges, which must stay sorted.
+	r.ranges = append(r.ranges, claimed...)
 	sort.SliceStable(r.ranges, func(i, j int) bool { return r.ranges[i].addr < r.ranges[j].addr })
 }
 
 // findAnon returns the lowest address at which a's contents lie in a
 // read-only (or, for writable input data, a writable) output section,
 // outside every symbol and every section already located.
-func (r *reader) findAnon(a *anonSection, m *inputMap, claimed []*Symbol, work *int) (uint64, *section, bool) {
+func (r *reader) findAnon(a *anonSection, claimed []*Symbol, work *int) (uint64, *section, bool) {
 	data := a.sec.Data
 	size := uint64(len(data))
 	align := max(a.sec.Align, 1)
@@ -356,24 +376,14 @@ func (r *reader) findAnon(a *anonSection, m *inputMap, claimed []*Symbol, work *
 	}
 	// The longest run of bytes outside relocated fields anchors the search.
 	anchorOff, anchorLen := uint64(0), uint64(0)
-	prev := uint64(0)
-	for i := 0; i <= len(a.fields); i++ {
-		end := size
-		if i < len(a.fields) {
-			end = a.fields[i].Offset
-		}
-		if end > prev && end-prev > anchorLen {
-			anchorOff, anchorLen = prev, end-prev
-		}
-		if i < len(a.fields) {
-			prev = max(prev, a.fields[i].Offset+uint64(a.fields[i].Kind.Size()))
+	for _, g := range a.gaps {
+		if g[1]-g[0] > anchorLen {
+			anchorOff, anchorLen = g[0], g[1]-g[0]
 		}
 	}
 	verifiable := anchorLen > 0
-	for _, f := range a.fields {
-		if _, ok := m.target(a.o, f); ok {
-			verifiable = true
-		}
+	for _, w := range a.wants {
+		verifiable = verifiable || w != nil
 	}
 	if !verifiable {
 		return 0, nil, false // nothing to recognize it by
@@ -384,7 +394,7 @@ func (r *reader) findAnon(a *anonSection, m *inputMap, claimed []*Symbol, work *
 		}
 		try := func(pos uint64) bool {
 			*work -= int(size)
-			return pos%align == 0 && r.anonAt(a, m, sec, pos, claimed)
+			return pos%align == 0 && r.anonAt(a, sec, pos, claimed)
 		}
 		if anchorLen >= 4 {
 			needle := data[anchorOff : anchorOff+anchorLen]
@@ -414,13 +424,10 @@ func (r *reader) findAnon(a *anonSection, m *inputMap, claimed []*Symbol, work *
 // anonAt reports whether a's contents lie at pos in sec: the range is in
 // no symbol and no located section, bytes outside relocated fields are
 // equal, and each relocated field whose target can be told holds it.
-func (r *reader) anonAt(a *anonSection, m *inputMap, sec *section, pos uint64, claimed []*Symbol) bool {
+func (r *reader) anonAt(a *anonSection, sec *section, pos uint64, claimed []*Symbol) bool {
 	size := uint64(len(a.sec.Data))
 	off := pos - sec.addr
-	if off+size > sec.size {
-		return false
-	}
-	if r.overlapsSymbol(pos, size) {
+	if off+size > sec.size || r.overlapsSymbol(pos, size) {
 		return false
 	}
 	for _, s := range claimed {
@@ -429,39 +436,22 @@ func (r *reader) anonAt(a *anonSection, m *inputMap, sec *section, pos uint64, c
 		}
 	}
 	out := sec.data[off : off+size]
-	prev := uint64(0)
-	for i := 0; i <= len(a.fields); i++ {
-		end := size
-		if i < len(a.fields) {
-			end = a.fields[i].Offset
-		}
-		if end > prev && !bytes.Equal(out[prev:end], a.sec.Data[prev:end]) {
+	for _, g := range a.gaps {
+		if !bytes.Equal(out[g[0]:g[1]], a.sec.Data[g[0]:g[1]]) {
 			return false
 		}
-		if i == len(a.fields) {
-			break
-		}
-		f := a.fields[i]
-		prev = max(prev, f.Offset+uint64(f.Kind.Size()))
-		want, ok := m.target(a.o, f)
-		if !ok {
-			continue
-		}
-		field := out[f.Offset:]
-		p := pos + f.Offset
-		var t uint64
+	}
+	for i, f := range a.fields {
+		want := a.wants[i]
 		switch f.Kind {
-		case obj.Abs64:
-			t = binary.LittleEndian.Uint64(field)
-		case obj.Abs32:
-			t = uint64(binary.LittleEndian.Uint32(field))
-		case obj.Abs32S:
-			t = uint64(int64(int32(binary.LittleEndian.Uint32(field))))
-		case obj.PCRel32, obj.Branch32:
-			t = p + uint64(int64(int32(binary.LittleEndian.Uint32(field))))
+		case obj.Abs64, obj.Abs32, obj.Abs32S, obj.PCRel32, obj.Branch32:
 		default:
 			continue // GOT and image-relative fields are not told here
 		}
+		if want == nil {
+			continue
+		}
+		t := fieldTarget(f.Kind.String(), out[f.Offset:], pos+f.Offset)
 		if want.content != nil {
 			if !bytes.Equal(r.bytesAt(t-want.skip, uint64(len(want.content))), want.content) {
 				return false

@@ -628,6 +628,21 @@ func elfRelocKind(t elf.R_X86_64) string {
 	return ""
 }
 
+// fieldTarget is the address (S + A) that a relocated field of kind, at
+// address at, holds: an absolute field's value, or value + P for a
+// PC-relative one (every kind that is not absolute).
+func fieldTarget(kind string, field []byte, at uint64) uint64 {
+	switch kind {
+	case obj.Abs64.String():
+		return binary.LittleEndian.Uint64(field)
+	case obj.Abs32.String():
+		return uint64(binary.LittleEndian.Uint32(field))
+	case obj.Abs32S.String():
+		return uint64(int64(int32(binary.LittleEndian.Uint32(field))))
+	}
+	return at + uint64(int64(int32(binary.LittleEndian.Uint32(field))))
+}
+
 // readData fills a data symbol's bytes and pointer fields.
 func (r *reader) readData(s *Symbol) {
 	sec := r.symSec[s]
@@ -658,17 +673,7 @@ func (r *reader) readData(s *Symbol) {
 			continue
 		}
 		field := s.Data[off : off+width]
-		var target uint64
-		switch kind {
-		case obj.Abs64.String():
-			target = binary.LittleEndian.Uint64(field)
-		case obj.Abs32.String():
-			target = uint64(binary.LittleEndian.Uint32(field))
-		case obj.Abs32S.String():
-			target = uint64(int64(int32(binary.LittleEndian.Uint32(field))))
-		default: // PC-relative: S + A = value + P
-			target = a + uint64(int64(int32(binary.LittleEndian.Uint32(field))))
-		}
+		target := fieldTarget(kind, field, a)
 		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind, Target: "&" + r.symbolizeField(a, target)})
 		clear(field)
 	}
