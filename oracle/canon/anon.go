@@ -113,29 +113,25 @@ func (d *inputData) isInputString(s []byte) bool {
 func (sec *section) readOnly() bool { return sec.flags == "A" && !sec.nobits }
 
 // mergedName names addr, in no symbol, after the merged string or
-// constant it lies in, using the input objects.
-func (r *reader) mergedName(addr uint64) (string, bool) {
+// constant it lies in, using the input objects; off is addr's offset in
+// the constant.
+func (r *reader) mergedName(addr uint64) (name string, off int64, ok bool) {
 	sec := r.sectionAt(addr)
 	if sec == nil || !sec.readOnly() {
-		return "", false
+		return "", 0, false
 	}
 	rest := sec.data[addr-sec.addr:]
 	if n := bytes.IndexByte(rest[:min(len(rest), maxString+1)], 0); n >= 0 && r.input.isInputString(rest[:n]) {
-		return "str" + strconv.Quote(string(rest[:n])), true
+		return "str" + strconv.Quote(string(rest[:n])), 0, true
 	}
 	for _, e := range r.input.constSizes {
 		start := addr - (addr-sec.addr)%e // entries are aligned within the section
 		b := r.bytesAt(start, e)
-		if b == nil || !r.input.consts[e][string(b)] {
-			continue
+		if b != nil && r.input.consts[e][string(b)] {
+			return fmt.Sprintf("cst%d(%s)", e, hex.EncodeToString(b)), int64(addr - start), true
 		}
-		name := fmt.Sprintf("cst%d(%s)", e, hex.EncodeToString(b))
-		if addr != start {
-			name += fmt.Sprintf("+%#x", addr-start)
-		}
-		return name, true
 	}
-	return "", false
+	return "", 0, false
 }
 
 // anonSection is an input section that no symbol names.

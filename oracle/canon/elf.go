@@ -419,25 +419,30 @@ func (r *reader) symbolAt(addr uint64) (*Symbol, uint64, bool) {
 	return best, addr - best.addr, true
 }
 
-// symbolize writes addr as "sym", "sym+0x8", or "?0x401000" when no symbol
-// holds it (a layout-dependent value, noted).
+// symbolize writes addr as "sym", "sym+0x8", or "?0x401000" when nothing
+// names it (a layout-dependent value, noted).
 func (r *reader) symbolize(addr uint64) string {
-	s, off, ok := r.symbolAt(addr)
-	if !ok {
-		if r.input != nil {
-			if name, ok := r.mergedName(addr); ok {
-				return name
-			}
-		} else if str, ok := r.stringAt(addr); ok {
-			return "str" + strconv.Quote(str)
-		}
-		r.note("address %#x is in no symbol", addr)
-		return fmt.Sprintf("?%#x", addr)
+	if name, off, ok := r.nameAt(addr); ok {
+		return withOffset(name, off)
 	}
-	if off == 0 {
-		return s.Name
+	r.note("address %#x is in no symbol", addr)
+	return fmt.Sprintf("?%#x", addr)
+}
+
+// nameAt names addr independently of layout: the symbol that holds it and
+// the offset in it, else the merged string or constant it lies in (by the
+// input objects, or without them by a SHF_STRINGS output section).
+func (r *reader) nameAt(addr uint64) (string, int64, bool) {
+	if s, off, ok := r.symbolAt(addr); ok {
+		return s.Name, int64(off), true
 	}
-	return fmt.Sprintf("%s+%#x", s.Name, off)
+	if r.input != nil {
+		return r.mergedName(addr)
+	}
+	if str, ok := r.stringAt(addr); ok {
+		return "str" + strconv.Quote(str), 0, true
+	}
+	return "", 0, false
 }
 
 // symbolizeField writes the target of the relocated field at site: as
@@ -445,17 +450,9 @@ func (r *reader) symbolize(addr uint64) string {
 // a symbol (`&outv+0x400`, one past an array, stays with the array), else
 // as whatever holds the target.
 func (r *reader) symbolizeField(site, target uint64) string {
-	addend, ok := r.addends[site]
-	if !ok {
-		return r.symbolize(target)
-	}
-	base := target - uint64(addend)
-	if s, off, ok := r.symbolAt(base); ok {
-		return withOffset(s.Name, int64(off)+addend)
-	}
-	if r.input != nil {
-		if name, ok := r.mergedName(base); ok {
-			return withOffset(name, addend)
+	if addend, ok := r.addends[site]; ok {
+		if name, off, ok := r.nameAt(target - uint64(addend)); ok {
+			return withOffset(name, off+addend)
 		}
 	}
 	return r.symbolize(target)
