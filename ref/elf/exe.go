@@ -2,7 +2,6 @@ package elf
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -128,7 +127,6 @@ func (Exe) HeaderSize(l *link.Layout) uint64 {
 // image and appends the symbol table, the string tables and the section
 // headers.
 func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
-	le := binary.LittleEndian
 	// Section header indexes: null, the non-empty output sections, then
 	// .symtab, .shstrtab, .strtab (ld.lld's order).
 	shndx := make([]uint16, len(l.Sections))
@@ -152,12 +150,13 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	nsyms := 1 + len(l.Symbols)
 	symtab := make([]byte, symSize, nsyms*symSize)
 	strtab := make([]byte, 1, 16*nsyms)
+	// addStr adds a name to .strtab (unshared, as ld.lld writes it).
+	addStr := func(name string) uint32 {
+		off := uint32(len(strtab))
+		strtab = append(append(strtab, name...), 0)
+		return off
+	}
 	putSym := func(s *link.Symbol) {
-		var e [symSize]byte
-		le.PutUint32(e[0:], uint32(len(strtab)))
-		strtab = append(strtab, s.Name...)
-		strtab = append(strtab, 0)
-		e[4] = symInfo(s.Bind, s.Kind)
 		var sec uint16
 		switch {
 		case !s.Defined():
@@ -171,21 +170,12 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 				sec = uint16(elf.SHN_ABS) // in an empty section that was dropped
 			}
 		}
-		le.PutUint16(e[6:], sec)
-		le.PutUint64(e[8:], s.Addr)
-		le.PutUint64(e[16:], s.Size)
-		symtab = append(symtab, e[:]...)
+		symtab = symbolEntry{name: addStr(s.Name), info: symInfo(s.Bind, s.Kind), shndx: sec, value: s.Addr, size: s.Size}.appendTo(symtab)
 	}
 	// Each object's locals follow its STT_FILE symbol, as in ld.lld; an
 	// object without locals still gets its STT_FILE.
 	putFile := func(name string) {
-		var e [symSize]byte
-		le.PutUint32(e[0:], uint32(len(strtab)))
-		strtab = append(strtab, name...)
-		strtab = append(strtab, 0)
-		e[4] = byte(elf.STB_LOCAL)<<4 | byte(elf.STT_FILE)
-		le.PutUint16(e[6:], uint16(elf.SHN_ABS))
-		symtab = append(symtab, e[:]...)
+		symtab = symbolEntry{name: addStr(name), info: byte(elf.STB_LOCAL)<<4 | byte(elf.STT_FILE), shndx: uint16(elf.SHN_ABS)}.appendTo(symtab)
 	}
 	nextFile := 0 // the next object whose STT_FILE is still to be written
 	filesUpTo := func(oi int) {

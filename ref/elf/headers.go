@@ -92,6 +92,24 @@ func (s sectionHeader) put(b []byte) {
 	le.PutUint64(b[56:], s.entsize)
 }
 
+// symbolEntry is an ELF64 symbol table entry (st_other STV_DEFAULT).
+type symbolEntry struct {
+	name        uint32 // offset in the string table
+	info        byte
+	shndx       uint16
+	value, size uint64
+}
+
+// appendTo appends the entry's symSize bytes to b.
+func (s symbolEntry) appendTo(b []byte) []byte {
+	le := binary.LittleEndian
+	b = le.AppendUint32(b, s.name)
+	b = append(b, s.info, byte(elf.STV_DEFAULT))
+	b = le.AppendUint16(b, s.shndx)
+	b = le.AppendUint64(b, s.value)
+	return le.AppendUint64(b, s.size)
+}
+
 // symInfo is the st_info byte of a symbol with binding b and kind k.
 func symInfo(b obj.Binding, k obj.SymKind) byte {
 	bind := elf.STB_GLOBAL

@@ -328,7 +328,6 @@ func (o *IncrOutput) offsetOf(addr, n uint64) (uint64, error) {
 // string tables and section headers, and truncates the file after them.
 func (o *IncrOutput) writeHeadersAndTail() error {
 	st := o.State
-	le := binary.LittleEndian
 	// Symbols: locals first (sorted), then globals (sorted).
 	type sym struct {
 		name string
@@ -344,12 +343,11 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 		}
 	}
 	strtab := []byte{0}
-	symtab := make([]byte, 24) // null symbol
+	symtab := make([]byte, symSize) // null symbol
 	symIdx := make(map[string]int, len(locals)+len(globals))
 	for _, s := range append(locals, globals...) {
-		symIdx[s.name] = len(symtab) / 24
-		var e [24]byte
-		le.PutUint32(e[0:], uint32(len(strtab)))
+		symIdx[s.name] = len(symtab) / symSize
+		name := uint32(len(strtab))
 		strtab = append(append(strtab, s.name...), 0)
 		bind, kind := obj.Global, obj.SymData
 		if s.a.Local {
@@ -358,11 +356,8 @@ func (o *IncrOutput) writeHeadersAndTail() error {
 		if s.a.Kind == obj.Text {
 			kind = obj.SymFunc
 		}
-		e[4] = symInfo(bind, kind)
-		le.PutUint16(e[6:], uint16(regionShndx[incr.RegionFor(s.a.Kind)]))
-		le.PutUint64(e[8:], s.a.Addr)
-		le.PutUint64(e[16:], s.a.Size)
-		symtab = append(symtab, e[:]...)
+		symtab = symbolEntry{name: name, info: symInfo(bind, kind), shndx: uint16(regionShndx[incr.RegionFor(s.a.Kind)]),
+			value: s.a.Addr, size: s.a.Size}.appendTo(symtab)
 	}
 	names := []string{"", ".text", ".rodata", ".data", ".got", ".bss", ".symtab", ".strtab", ".shstrtab"}
 	shstrtab := []byte{}

@@ -181,11 +181,7 @@ func (w *writer) write() ([]byte, error) {
 		if s.Kind == obj.SymSection && (s.Section < 0 || s.Bind != obj.Local) {
 			return nil, fmt.Errorf("%s: symbol %d: section symbol must be local and defined in a section", o.Name, i)
 		}
-		symtab = le.AppendUint32(symtab, name)
-		symtab = append(symtab, symInfo(s.Bind, s.Kind), byte(elf.STV_DEFAULT))
-		symtab = le.AppendUint16(symtab, shndx)
-		symtab = le.AppendUint64(symtab, s.Value)
-		symtab = le.AppendUint64(symtab, s.Size)
+		symtab = symbolEntry{name: name, info: symInfo(s.Bind, s.Kind), shndx: shndx, value: s.Value, size: s.Size}.appendTo(symtab)
 	}
 	// Patch relocation symbol indexes.
 	rela := nsec
