@@ -172,7 +172,19 @@ func (c *checker) resolve(errPos []Pos) {
 	}
 	c.prog.errors = m.Errors
 
+	// Globals and functions share one name space.
 	declPos := make(map[string]Pos, len(m.Funcs)+len(m.Globals))
+	declare := func(what, name string, pos Pos) bool {
+		if !ValidIdent(name) {
+			c.errorf(pos, "invalid %s name %q", what, name)
+		}
+		if p, dup := declPos[name]; dup {
+			c.errorf(pos, "%s redeclared%s", name, posString(p))
+			return false
+		}
+		declPos[name] = pos
+		return true
+	}
 	for i, g := range m.Globals {
 		if g == nil {
 			c.ctx = "globals"
@@ -180,15 +192,9 @@ func (c *checker) resolve(errPos []Pos) {
 			continue
 		}
 		c.ctx = "global " + g.Name
-		if !ValidIdent(g.Name) {
-			c.errorf(g.Pos, "invalid global name %q", g.Name)
+		if declare("global", g.Name, g.Pos) {
+			c.globals[g.Name] = i
 		}
-		if p, dup := declPos[g.Name]; dup {
-			c.errorf(g.Pos, "%s redeclared%s", g.Name, posString(p))
-			continue
-		}
-		declPos[g.Name] = g.Pos
-		c.globals[g.Name] = i
 	}
 	for i, f := range m.Funcs {
 		if f == nil {
@@ -197,15 +203,9 @@ func (c *checker) resolve(errPos []Pos) {
 			continue
 		}
 		c.ctx = "func " + f.Name
-		if !ValidIdent(f.Name) {
-			c.errorf(f.Pos, "invalid function name %q", f.Name)
+		if declare("function", f.Name, f.Pos) {
+			c.funcs[f.Name] = i
 		}
-		if p, dup := declPos[f.Name]; dup {
-			c.errorf(f.Pos, "%s redeclared%s", f.Name, posString(p))
-			continue
-		}
-		declPos[f.Name] = f.Pos
-		c.funcs[f.Name] = i
 	}
 
 	c.prog.globals = make([]value, len(m.Globals))
