@@ -192,12 +192,7 @@ func newBrokenRef(t *testing.T, src string, callsViaGOT bool) *brokenRef {
 	dir := t.TempDir()
 	p, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: callsViaGOT})
 	require.NoError(t, err)
-	objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
-	require.NoError(t, err)
-	b, err := elf.WriteObject(objs[0])
-	require.NoError(t, err)
-	objPath := filepath.Join(dir, "u0.o")
-	require.NoError(t, os.WriteFile(objPath, b, 0o644))
+	objPath, _ := writeOneObject(t, m, p, dir)
 	res, err := DiffLLD(context.Background(), obj.ELF, []string{objPath}, dir, diff.Options{})
 	require.NoError(t, err)
 	require.True(t, res.Report.Equal(), "before breaking: %s", res.Report.Text())
@@ -206,6 +201,19 @@ func newBrokenRef(t *testing.T, src string, callsViaGOT bool) *brokenRef {
 	data, err := os.ReadFile(res.RefExe)
 	require.NoError(t, err)
 	return &brokenRef{t: t, res: res, layout: layout, data: data}
+}
+
+// writeOneObject writes the compiled program p of m as one ELF object,
+// dir/u0.o, and returns its path and the object.
+func writeOneObject(t *testing.T, m *ir.Module, p *codegen.Program, dir string) (string, []*obj.Object) {
+	t.Helper()
+	objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+	require.NoError(t, err)
+	b, err := elf.WriteObject(objs[0])
+	require.NoError(t, err)
+	path := filepath.Join(dir, "u0.o")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return path, objs
 }
 
 func (b *brokenRef) sym(name string) *link.Symbol {

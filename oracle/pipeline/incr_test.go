@@ -13,8 +13,6 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
-	"github.com/linkcheck/linkcheck/ref/codegen"
-	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -113,12 +111,7 @@ func TestIncrementalLongSequenceAgainstLLD(t *testing.T) {
 			// The final version: ld.lld links the same objects.
 			p, err := CompileIncr(m, policy)
 			require.NoError(t, err)
-			objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
-			require.NoError(t, err)
-			b, err := elf.WriteObject(objs[0])
-			require.NoError(t, err)
-			objPath := filepath.Join(dir, "u0.o")
-			require.NoError(t, os.WriteFile(objPath, b, 0o644))
+			objPath, objs := writeOneObject(t, m, p, dir)
 			lldExe := filepath.Join(dir, "lld.out")
 			_, err = LinkLLD(ctx, obj.ELF, []string{objPath}, lldExe)
 			require.NoError(t, err)
