@@ -110,6 +110,20 @@ func (r *reader) bytesAt(what string, off, size uint64) ([]byte, error) {
 	return r.data[off : off+size], nil
 }
 
+// tableData returns the bytes of section i, a table of entSize-byte
+// entries (a symbol or relocation table), after checking its sh_entsize
+// and that its size is a whole number of entries.
+func (r *reader) tableData(i int, entSize uint64) ([]byte, error) {
+	h, name := r.sh(i), r.secName[i]
+	if h.Entsize != entSize {
+		return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, entSize)
+	}
+	if h.Size%entSize != 0 {
+		return nil, r.errorf("section %s: size %d is not a multiple of %d", name, h.Size, entSize)
+	}
+	return r.sectionData(i)
+}
+
 // sectionData returns the contents of section i (nil for NOBITS).
 func (r *reader) sectionData(i int) ([]byte, error) {
 	h := r.sh(i)
@@ -383,13 +397,7 @@ func (r *reader) read() (*obj.Object, error) {
 		if symtab < 0 || int(h.Link) != symtab {
 			return nil, r.errorf("section %s: link %d is not the symbol table", name, h.Link)
 		}
-		if h.Entsize != relaSize {
-			return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, relaSize)
-		}
-		if h.Size%relaSize != 0 {
-			return nil, r.errorf("section %s: size %d is not a multiple of %d", name, h.Size, relaSize)
-		}
-		b, err := r.sectionData(i)
+		b, err := r.tableData(i, relaSize)
 		if err != nil {
 			return nil, err
 		}
@@ -481,13 +489,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 	le := binary.LittleEndian
 	h := r.sh(st)
 	name := r.secName[st]
-	if h.Entsize != symSize {
-		return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, symSize)
-	}
-	if h.Size%symSize != 0 {
-		return nil, r.errorf("section %s: size %d is not a multiple of %d", name, h.Size, symSize)
-	}
-	b, err := r.sectionData(st)
+	b, err := r.tableData(st, symSize)
 	if err != nil {
 		return nil, err
 	}
