@@ -245,21 +245,6 @@ func (m *inputMap) target(o *obj.Object, rel obj.Reloc) (expectation, bool) {
 	return expectation{addr: out.addr + uint64(off)}, true
 }
 
-// outputSymbol returns the output symbol that is input symbol s of o: the
-// one symbol of its name, or for a local whose name several files define,
-// the one qualified by o's source file (name@file, see readSymbols).
-func outputSymbol(byName map[string][]*Symbol, o *obj.Object, s *obj.Symbol) *Symbol {
-	if outs := byName[s.Name]; len(outs) == 1 {
-		return outs[0]
-	}
-	if s.Bind == obj.Local && o.File != "" {
-		if outs := byName[s.Name+"@"+o.File]; len(outs) == 1 {
-			return outs[0]
-		}
-	}
-	return nil
-}
-
 // anonSections lists the input sections of objs that hold data with
 // contents but define no symbol and are not mergeable, in input order,
 // with unique names.

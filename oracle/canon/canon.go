@@ -266,19 +266,3 @@ func writeData(b *strings.Builder, s *Symbol) {
 		b.WriteByte('\n')
 	}
 }
-
-// Reserved names of symbols that linkers define themselves. Without input
-// objects these mark a symbol Synthetic.
-var reservedNames = map[string]bool{
-	"_GLOBAL_OFFSET_TABLE_": true, "_DYNAMIC": true, "__ehdr_start": true,
-	"__executable_start": true, "_etext": true, "etext": true, "__etext": true,
-	"_edata": true, "edata": true, "_end": true, "end": true, "__bss_start": true,
-	"__dso_handle": true, "__init_array_start": true, "__init_array_end": true,
-	"__fini_array_start": true, "__fini_array_end": true,
-	"__preinit_array_start": true, "__preinit_array_end": true,
-	"__rela_iplt_start": true, "__rela_iplt_end": true, "_TLS_MODULE_BASE_": true,
-}
-
-func isReserved(name string) bool {
-	return reservedNames[name] || strings.HasPrefix(name, "__start_") || strings.HasPrefix(name, "__stop_")
-}

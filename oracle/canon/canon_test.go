@@ -2,6 +2,7 @@ package canon
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -387,4 +388,58 @@ func crossObjdump(t *testing.T, l *linked) {
 		}
 	}
 	require.Greater(t, compared, 40)
+}
+
+// TestRead: Read tells the format by its magic. An ELF executable reads
+// as with ReadELF; a real Mach-O, PE or Wasm link (by the LLVM tools) gets
+// an error naming its format; bytes of no known format are malformed.
+func TestRead(t *testing.T) {
+	l := link(t)
+	for _, objs := range [][]*obj.Object{l.objs, nil} {
+		im, err := Read(l.exe, objs)
+		require.NoError(t, err)
+		want, err := ReadELF(l.exe, objs)
+		require.NoError(t, err)
+		require.Equal(t, want, im)
+	}
+	_, err := Read(l.exe[:64], l.objs)
+	_, errELF := ReadELF(l.exe[:64], l.objs)
+	require.ErrorIs(t, err, ErrMalformed)
+	require.Equal(t, errELF.Error(), err.Error())
+
+	dir := t.TempDir()
+	build := func(triple, src string, linker string, args ...string) []byte {
+		s := filepath.Join(dir, triple+".s")
+		o := filepath.Join(dir, triple+".o")
+		out := filepath.Join(dir, triple+".out")
+		require.NoError(t, os.WriteFile(s, []byte(src), 0o644))
+		run(t, "llvm-mc", "-triple", triple, "-filetype=obj", "-o", o, s)
+		for i := range args {
+			args[i] = strings.NewReplacer("{out}", out, "{obj}", o).Replace(args[i])
+		}
+		run(t, linker, args...)
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		return data
+	}
+	for _, tt := range []struct {
+		format string
+		exe    []byte
+	}{
+		{"Mach-O", build("x86_64-apple-macos11", ".globl __start\n__start:\n  ret\n",
+			"ld64.lld", "-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "__start", "-o", "{out}", "{obj}")},
+		{"PE", build("x86_64-windows-msvc", ".globl _start\n_start:\n  ret\n",
+			"lld-link", "/entry:_start", "/subsystem:console", "/nodefaultlib", "/out:{out}", "{obj}")},
+		{"Wasm", build("wasm32-unknown-unknown", ".globl _start\n_start:\n  .functype _start () -> ()\n  end_function\n",
+			"wasm-ld", "--no-entry", "--export=_start", "-o", "{out}", "{obj}")},
+	} {
+		_, err := Read(tt.exe, nil)
+		require.ErrorIs(t, err, ErrUnsupported, tt.format)
+		require.EqualError(t, err, "canon: unsupported format: "+tt.format+" executables are not supported yet")
+	}
+	for _, b := range [][]byte{nil, []byte("#!/bin/sh\n"), {0x7f}} {
+		_, err := Read(b, nil)
+		require.ErrorIs(t, err, ErrMalformed)
+		require.Contains(t, err.Error(), "not an executable of a known format")
+	}
 }

@@ -1,9 +1,7 @@
 package canon
 
 import (
-	"encoding/binary"
 	"fmt"
-	"sort"
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -11,22 +9,23 @@ import (
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// decodeFunc decodes a function's bytes and writes its instructions in
-// canonical form.
-func (r *reader) decodeFunc(s *Symbol) error {
-	ext := r.extent[s]
-	code := r.bytesAt(s.addr, ext)
-	if code == nil {
-		if sec := r.symSec[s]; sec != nil && sec.nobits {
-			r.note("function %s lies in NOBITS section %s", s.Name, sec.name)
-		}
-		return nil
-	}
-	if uint64(r.budget) < ext {
-		return fmt.Errorf("canon: elf: %w: decoding %s would exceed the work bound (overlapping symbols?)", ErrMalformed, s.Name)
-	}
-	r.budget -= int(ext)
+// The x86_64 decoder: golang.org/x/arch's x86asm, and what x86_64
+// linkers write into code — GOT loads (`mov r64, [rip+slot]`) and their
+// relaxation to `lea`, calls through a GOT slot, PLT-style stubs
+// (`jmp [rip+slot]`), trampolines (`jmp rel32`) and inter-function fill.
 
+// x86_64 is the decoder of x86_64 code.
+type x86_64 struct{}
+
+// x86Func is the state of decoding one function.
+type x86Func struct {
+	sy    symbolizer
+	fn    *Symbol
+	size  uint64         // the function's extent
+	index map[uint64]int // instruction index by address
+}
+
+func (x86_64) decode(s *Symbol, code []byte, sy symbolizer) {
 	type decoded struct {
 		inst x86asm.Inst
 		ok   bool
@@ -34,13 +33,13 @@ func (r *reader) decodeFunc(s *Symbol) error {
 	var raw []decoded
 	for off := 0; off < len(code); {
 		inst, err := x86asm.Decode(code[off:], 64)
-		d := decoded{inst: inst, ok: err == nil && inst.Len > 0}
-		if !d.ok {
-			d.inst = x86asm.Inst{Len: 1}
+		dec := decoded{inst: inst, ok: err == nil && inst.Len > 0}
+		if !dec.ok {
+			dec.inst = x86asm.Inst{Len: 1}
 		}
-		raw = append(raw, d)
-		s.Insns = append(s.Insns, Insn{Off: uint64(off), Len: d.inst.Len, addr: s.addr + uint64(off)})
-		off += d.inst.Len
+		raw = append(raw, dec)
+		s.Insns = append(s.Insns, Insn{Off: uint64(off), Len: dec.inst.Len, addr: s.addr + uint64(off)})
+		off += dec.inst.Len
 	}
 	if s.SizeInferred {
 		// Trim the fill a linker puts between functions without st_size.
@@ -54,9 +53,9 @@ func (r *reader) decodeFunc(s *Symbol) error {
 			s.Insns, raw = s.Insns[:n], raw[:n]
 		}
 	}
-	index := make(map[uint64]int, len(s.Insns))
+	d := &x86Func{sy: sy, fn: s, size: uint64(len(code)), index: make(map[uint64]int, len(s.Insns))}
 	for i := range s.Insns {
-		index[s.Insns[i].addr] = i
+		d.index[s.Insns[i].addr] = i
 	}
 	for i := range s.Insns {
 		in := &s.Insns[i]
@@ -65,9 +64,8 @@ func (r *reader) decodeFunc(s *Symbol) error {
 			in.Args = []string{fmt.Sprintf("%#02x", code[in.Off])}
 			continue
 		}
-		r.canonInsn(s, in, raw[i].inst, index)
+		d.canonInsn(in, raw[i].inst)
 	}
-	return nil
 }
 
 // isFill reports whether an instruction is inter-function fill: nop, int3,
@@ -85,21 +83,11 @@ func isFill(inst x86asm.Inst, b []byte) bool {
 	return true
 }
 
-// siteIn returns the address and relocation kind of the first field
-// inside [addr, addr+n).
-func (r *reader) siteIn(addr uint64, n int) (uint64, string) {
-	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= addr })
-	if i < len(r.siteList) && r.siteList[i]-addr < uint64(n) {
-		return r.siteList[i], r.sites[r.siteList[i]]
-	}
-	return 0, ""
-}
-
 // canonInsn fills in's Op, Args and Via from the decoded instruction.
-func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uint64]int) {
+func (d *x86Func) canonInsn(in *Insn, inst x86asm.Inst) {
 	next := in.addr + uint64(in.Len)
 	in.Op = opName(inst)
-	siteAddr, site := r.siteIn(in.addr, in.Len)
+	siteAddr, site := d.sy.siteIn(in.addr, in.Len)
 	absSite := site == obj.Abs64.String() || site == obj.Abs32.String() || site == obj.Abs32S.String()
 	// An absolute field is the immediate when it ends the instruction and
 	// there is one (the immediate follows any displacement), else the
@@ -130,18 +118,18 @@ func (r *reader) canonInsn(fn *Symbol, in *Insn, inst x86asm.Inst, index map[uin
 				if site == obj.Abs32.String() {
 					v &= 0xffffffff
 				}
-				in.Args = append(in.Args, "&"+r.symbolizeField(siteAddr, v))
+				in.Args = append(in.Args, "&"+d.sy.symbolizeField(siteAddr, v))
 				continue
 			}
 			in.Args = append(in.Args, fmt.Sprintf("%#x", int64(a)))
 		case x86asm.Rel:
 			target := next + uint64(int64(a))
 			in.target, in.hasRef = target, true
-			name, via := r.branchTarget(fn, target, index)
+			name, via := d.branchTarget(target)
 			in.Args = append(in.Args, name)
 			in.Via = via
 		case x86asm.Mem:
-			in.Args = append(in.Args, r.memArg(in, inst, a, next, siteAddr, site, absSite && !immSite))
+			in.Args = append(in.Args, d.memArg(in, inst, a, next, siteAddr, site, absSite && !immSite))
 		default:
 			in.Args = append(in.Args, strings.ToLower(fmt.Sprint(a)))
 		}
@@ -175,7 +163,7 @@ var memSize = map[int]string{1: "byte", 2: "word", 4: "dword", 8: "qword", 10: "
 // memArg writes a memory operand. A RIP-relative operand is written by its
 // target; a load through a GOT slot rewrites the instruction (see
 // canonInsn and the package comment).
-func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site string, absDisp bool) string {
+func (d *x86Func) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site string, absDisp bool) string {
 	size := memSize[inst.MemBytes]
 	if size != "" {
 		size += " ptr "
@@ -184,13 +172,13 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr
 		// x86asm leaves a RIP-relative disp32 zero-extended.
 		target := next + uint64(int64(int32(m.Disp)))
 		in.target, in.hasRef = target, true
-		if r.isGOTSlot(target, site) {
-			val, ok := r.word(target)
+		if d.sy.isGOTSlot(target, site) {
+			val, ok := d.sy.word(target)
 			if !ok {
-				r.note("GOT slot %#x has no contents", target)
+				d.sy.note("GOT slot %#x has no contents", target)
 				return size + fmt.Sprintf("[got(?%#x)]", target)
 			}
-			final := r.symbolize(val)
+			final := d.sy.symbolize(val)
 			switch {
 			case inst.Op == x86asm.MOV && inst.MemBytes == 8 && len(in.Args) == 1 && isReg64(inst.Args[0]):
 				// mov r64, [rip+GOT(f)] is lea r64, [rip+f] seen through.
@@ -198,11 +186,11 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr
 				return final
 			case inst.Op == x86asm.CALL || inst.Op == x86asm.JMP:
 				in.Via = ViaGOT
-				return r.seeThrough(val, final)
+				return d.seeThrough(val, final)
 			}
 			return size + "[got(" + final + ")]"
 		}
-		sym := r.symbolize(target)
+		sym := d.sy.symbolize(target)
 		if inst.Op == x86asm.LEA {
 			return sym
 		}
@@ -226,7 +214,7 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr
 		if site == obj.Abs32.String() {
 			v &= 0xffffffff
 		}
-		inner = append(inner, "&"+r.symbolizeField(siteAddr, v))
+		inner = append(inner, "&"+d.sy.symbolizeField(siteAddr, v))
 	} else if m.Disp != 0 || len(inner) == 0 {
 		inner = append(inner, fmt.Sprintf("%#x", m.Disp))
 	}
@@ -235,45 +223,23 @@ func (r *reader) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr
 
 // seeThrough names the final function a call or jmp through a slot
 // reaches, following trampolines at the slot's value.
-func (r *reader) seeThrough(addr uint64, name string) string {
-	if final, _, _, ok := r.follow(addr); ok {
+func (d *x86Func) seeThrough(addr uint64, name string) string {
+	if final, _, _, ok := d.follow(addr); ok {
 		return final
 	}
 	return name
 }
 
-// isGOTSlot reports whether a RIP-relative target is a GOT slot: an address
-// in no symbol, that an input relocation of a GOT kind refers to or that
-// lies in a section named .got*.
-func (r *reader) isGOTSlot(target uint64, site string) bool {
-	if _, _, ok := r.symbolAt(target); ok {
-		return false
-	}
-	if site == obj.GOTLoad32.String() || site == obj.GOTPCRel32.String() {
-		return true
-	}
-	sec := r.sectionAt(target)
-	return sec != nil && strings.HasPrefix(sec.name, ".got")
-}
-
-// word reads the 8-byte little-endian word at addr.
-func (r *reader) word(addr uint64) (uint64, bool) {
-	b := r.bytesAt(addr, 8)
-	if b == nil {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint64(b), true
-}
-
 // branchTarget names the target of a relative branch: an instruction of
 // the same function ("@3"), a symbol's start, or, seen through stubs and
 // trampolines, the final symbol.
-func (r *reader) branchTarget(fn *Symbol, target uint64, index map[uint64]int) (name, via string) {
+func (d *x86Func) branchTarget(target uint64) (name, via string) {
+	fn := d.fn
 	inside := func(addr uint64) (string, bool) {
-		if addr-fn.addr >= r.extent[fn] {
+		if addr-fn.addr >= d.size {
 			return "", false
 		}
-		if i, ok := index[addr]; ok {
+		if i, ok := d.index[addr]; ok {
 			return fmt.Sprintf("@%d", i), true
 		}
 		return fmt.Sprintf("%s+%#x", fn.Name, addr-fn.addr), true
@@ -281,10 +247,10 @@ func (r *reader) branchTarget(fn *Symbol, target uint64, index map[uint64]int) (
 	if n, ok := inside(target); ok {
 		return n, ""
 	}
-	if list := r.starts[target]; len(list) > 0 && !list[0].Synthetic {
-		return list[0].Name, ""
+	if name, ok := d.sy.startOf(target); ok {
+		return name, ""
 	}
-	if final, via, addr, ok := r.follow(target); ok {
+	if final, via, addr, ok := d.follow(target); ok {
 		// Seen through, a branch back into the same function (a recursive
 		// call through a trampoline) is the same as the direct branch.
 		if n, ok := inside(addr); ok {
@@ -292,22 +258,21 @@ func (r *reader) branchTarget(fn *Symbol, target uint64, index map[uint64]int) (
 		}
 		return final, via
 	}
-	return r.symbolize(target), ""
+	return d.sy.symbolize(target), ""
 }
 
 // follow walks an indirection chain from addr — a `jmp rel` that is not at
 // a symbol's start (a trampoline), or a `jmp [rip+slot]` (a stub) — to a
 // symbol's start. It reports the first hop's kind.
-func (r *reader) follow(addr uint64) (name, via string, final uint64, ok bool) {
+func (d *x86Func) follow(addr uint64) (name, via string, final uint64, ok bool) {
 	for hop := 0; hop < maxChain; hop++ {
-		if list := r.starts[addr]; len(list) > 0 && !list[0].Synthetic {
-			return list[0].Name, via, addr, true
+		if name, ok := d.sy.startOf(addr); ok {
+			return name, via, addr, true
 		}
-		sec := r.sectionAt(addr)
-		if sec == nil || sec.nobits || !strings.Contains(sec.flags, "X") {
+		b := d.sy.codeAt(addr)
+		if b == nil {
 			return "", "", 0, false
 		}
-		b := sec.data[addr-sec.addr:]
 		if len(b) > 15 {
 			b = b[:15]
 		}
@@ -315,7 +280,7 @@ func (r *reader) follow(addr uint64) (name, via string, final uint64, ok bool) {
 		if err != nil || inst.Op != x86asm.JMP {
 			if hop > 0 {
 				// The chain ends at code that is no symbol's start.
-				return r.symbolize(addr), via, addr, true
+				return d.sy.symbolize(addr), via, addr, true
 			}
 			return "", "", 0, false
 		}
@@ -330,7 +295,7 @@ func (r *reader) follow(addr uint64) (name, via string, final uint64, ok bool) {
 			if a.Base != x86asm.RIP || a.Index != 0 {
 				return "", "", 0, false
 			}
-			val, ok := r.word(next + uint64(int64(int32(a.Disp))))
+			val, ok := d.sy.word(next + uint64(int64(int32(a.Disp))))
 			if !ok {
 				return "", "", 0, false
 			}
@@ -342,7 +307,7 @@ func (r *reader) follow(addr uint64) (name, via string, final uint64, ok bool) {
 			return "", "", 0, false
 		}
 	}
-	r.note("indirection chain at %#x longer than %d hops", addr, maxChain)
+	d.sy.note("indirection chain at %#x longer than %d hops", addr, maxChain)
 	return "", "", 0, false
 }
 

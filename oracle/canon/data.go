@@ -1,0 +1,48 @@
+package canon
+
+import (
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// readData fills a data symbol's bytes and pointer fields.
+func (r *reader) readData(s *Symbol) {
+	sec := r.symSec[s]
+	ext := r.extent[s]
+	if sec.nobits {
+		s.BSS = true
+		return
+	}
+	// The symbol's own section, not whichever section holds its address:
+	// sections of a corrupt file may overlap (FuzzCanonELF).
+	if !sec.contains(s.addr) || sec.size-(s.addr-sec.addr) < ext {
+		r.note("%s: extent %#x is not inside its section %s", s.Name, ext, sec.name)
+		return
+	}
+	start := s.addr - sec.addr
+	s.Data = append([]byte(nil), sec.data[start:start+ext]...)
+	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= s.addr })
+	for ; i < len(r.siteList) && r.siteList[i]-s.addr < ext; i++ {
+		a := r.siteList[i]
+		kind := r.sites[a]
+		off := a - s.addr
+		width := uint64(4)
+		if kind == obj.Abs64.String() {
+			width = 8
+		}
+		if ext-off < width {
+			r.note("%s+%#x: %s field runs past the symbol's end", s.Name, off, kind)
+			continue
+		}
+		field := s.Data[off : off+width]
+		target := fieldTarget(kind, field, a)
+		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind, Target: "&" + r.symbolizeField(a, target)})
+		clear(field)
+	}
+}
+
+func (r *reader) isData(s *Symbol) bool {
+	sec := r.symSec[s]
+	return sec != nil && !sec.nobits && !s.IsCode() && r.extent[s] > 0
+}

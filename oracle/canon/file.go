@@ -1,0 +1,81 @@
+package canon
+
+import "github.com/linkcheck/linkcheck/ref/obj"
+
+// The neutral file model: what a loader (elf.go, and one file per further
+// format) reads from an executable, and all that the neutral reader
+// (reader.go) needs to canonicalize it. A loader checks the file's
+// structure and reports malformed input as an error; everything after
+// that — extents, names, code, data, the error table — is the reader's and
+// the same for every format.
+
+// file is one loaded executable.
+type file struct {
+	// format is Image.Format ("elf") and names the format in errors.
+	format string
+	// size is the file's length in bytes; it bounds the decoding work.
+	size int
+	// entry is the entry point's address.
+	entry uint64
+	// sections are the allocated, non-empty sections in the file's order.
+	sections []*section
+	// symbols are the defined symbols the model keeps (functions, data
+	// and untyped symbols in allocated sections, or absolute), in the
+	// order of the file's symbol table.
+	symbols []fileSymbol
+	// ownSites are the pointer sites the executable records itself (ELF
+	// --emit-relocs relocation sections), sorted by address and unique,
+	// used when no input objects are given. ownSource names them for
+	// Image.PointerSource ("" when the file has no such records at all),
+	// and siteNotes say what could not be read of them.
+	ownSites  []site
+	ownSource string
+	siteNotes []string
+	// decoder decodes the file's machine code.
+	decoder decoder
+}
+
+// section is an allocated section of a loaded executable.
+type section struct {
+	name   string
+	addr   uint64
+	size   uint64
+	flags  string // "A", then "W" when writable and "X" when executable
+	nobits bool   // no file contents (.bss): reads as zeros
+	// strings marks a section of NUL-terminated strings (ELF
+	// SHF_STRINGS): a target in no symbol is named by the string it
+	// points at, which does not depend on layout.
+	strings bool
+	// got marks a section of GOT-like slots (ELF .got*), each holding the
+	// address of a symbol that code loads or calls through.
+	got  bool
+	data []byte // file bytes; nil for nobits
+}
+
+func (s *section) contains(addr uint64) bool { return addr >= s.addr && addr-s.addr < s.size }
+
+// fileSymbol is a defined symbol of a loaded executable.
+type fileSymbol struct {
+	name  string
+	value uint64 // address (or value, when absolute)
+	size  uint64 // 0 when unknown: the reader infers an extent
+	kind  string // KindFunc, KindObject, KindNone
+	bind  string // BindLocal, BindGlobal, BindWeak, or the format's number ("bind3")
+	// sec is the section holding the symbol, nil for an absolute symbol.
+	sec *section
+	// file is the source file the symbol table attributes the symbol to
+	// (ELF: the preceding STT_FILE), "" when none; duplicated local names
+	// are qualified by it.
+	file string
+	// reserved marks a name this format's linkers define themselves
+	// (_GLOBAL_OFFSET_TABLE_, _end, ...); without input objects it makes
+	// the symbol Synthetic.
+	reserved bool
+}
+
+// site is a pointer field the executable records: the field at addr
+// holds a relocated value of kind (whose width is kind.Size()).
+type site struct {
+	addr uint64
+	kind obj.RelocKind
+}

@@ -1,0 +1,167 @@
+package canon
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// The neutral reader: from a loaded file (file.go) and the input objects
+// to the canonical image. Nothing here depends on the file format; the
+// instruction set is behind the file's decoder (decode.go).
+
+// Bounds on untrusted input.
+const (
+	maxSymbols    = 1 << 20
+	maxSites      = 1 << 22
+	maxNotes      = 200
+	maxChain      = 8       // indirection hops followed from one operand
+	maxCandidates = 64      // overlapping symbols examined per address lookup
+	decodeFactor  = 4       // decoded bytes may be at most this many times the file size
+	decodeSlack   = 1 << 20 // ... plus this
+	maxErrNames   = 1 << 20 // error table entries
+)
+
+// reader holds the state of one readFile call.
+type reader struct {
+	format  string
+	decoder decoder
+	secs    []*section // allocated sections, sorted by addr
+	syms    []*Symbol  // every canonical symbol
+	symSec  map[*Symbol]*section
+	extent  map[*Symbol]uint64 // bytes the symbol owns (size before trimming)
+	ranges  []*Symbol          // non-synthetic symbols with an extent, sorted by addr
+	starts  map[uint64][]*Symbol
+	sites   map[uint64]string // pointer field address -> relocation kind
+	// addends holds, for a field whose input relocation names a symbol
+	// (not a section), the relocation's addend A: the field is then shown
+	// as that symbol plus A (S + A), not as whatever lies at S + A. It
+	// matters for `.long .L.str.5 - table` in clang's relative lookup
+	// tables, where A is the field's offset in the table and S + A lands
+	// in another, layout-dependent, merged string.
+	addends  map[uint64]int64
+	siteList []uint64 // sorted keys of sites
+	budget   int      // bytes that may still be decoded
+	// input is what the input objects say about data without symbols
+	// (merged strings and constants); nil without objects.
+	input   *inputData
+	notes   []string
+	dropped int
+}
+
+func (r *reader) note(format string, args ...any) {
+	if len(r.notes) >= maxNotes {
+		r.dropped++
+		return
+	}
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+// readFile canonicalizes a loaded executable. objs are the input objects
+// it was linked from, nil when unknown (see ReadELF).
+func readFile(f *file, objs []*obj.Object) (*Image, error) {
+	r := &reader{
+		format:  f.format,
+		decoder: f.decoder,
+		symSec:  map[*Symbol]*section{},
+		extent:  map[*Symbol]uint64{},
+		starts:  map[uint64][]*Symbol{},
+		sites:   map[uint64]string{},
+		addends: map[uint64]int64{},
+		budget:  decodeFactor*f.size + decodeSlack,
+	}
+	im := &Image{Format: f.format}
+	r.readSections(f, im)
+	r.readSymbols(f, objs)
+	switch {
+	case len(objs) > 0:
+		im.PointerSource = PointersFromObjects
+		r.objectSites(objs)
+		r.input = collectInputData(objs)
+		r.locateAnon(objs)
+	default:
+		for _, n := range f.siteNotes {
+			r.note("%s", n)
+		}
+		im.PointerSource = PointersUnknown
+		if f.ownSource != "" {
+			im.PointerSource = f.ownSource
+			for _, s := range f.ownSites {
+				r.sites[s.addr] = s.kind.String()
+			}
+		}
+	}
+	r.siteList = make([]uint64, 0, len(r.sites))
+	for a := range r.sites {
+		r.siteList = append(r.siteList, a)
+	}
+	sort.Slice(r.siteList, func(i, j int) bool { return r.siteList[i] < r.siteList[j] })
+
+	for _, s := range r.syms {
+		if r.extent[s] == 0 {
+			continue
+		}
+		if s.IsCode() {
+			if err := r.decodeFunc(s); err != nil {
+				return nil, err
+			}
+		} else {
+			r.readData(s)
+		}
+	}
+	im.Entry = r.symbolize(f.entry)
+	im.Symbols = r.syms
+	sort.Slice(im.Symbols, func(i, j int) bool { return im.Symbols[i].Name < im.Symbols[j].Name })
+	if s := im.Lookup(ErrTabSymbol); s != nil {
+		im.ErrTab = r.errTab(s)
+	}
+	sort.Strings(r.notes)
+	if r.dropped > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("(%d more notes dropped)", r.dropped))
+	}
+	im.Notes = r.notes
+	return im, nil
+}
+
+// readSections lists f's sections in the image, by name, and for address
+// lookups by address.
+func (r *reader) readSections(f *file, im *Image) {
+	for _, s := range f.sections {
+		r.secs = append(r.secs, s)
+		im.Sections = append(im.Sections, Section{Name: s.name, Flags: s.flags})
+	}
+	sort.SliceStable(r.secs, func(i, j int) bool { return r.secs[i].addr < r.secs[j].addr })
+	sort.SliceStable(im.Sections, func(i, j int) bool {
+		if im.Sections[i].Name != im.Sections[j].Name {
+			return im.Sections[i].Name < im.Sections[j].Name
+		}
+		return im.Sections[i].Flags < im.Sections[j].Flags
+	})
+}
+
+// sectionAt returns the allocated section holding addr, or nil.
+func (r *reader) sectionAt(addr uint64) *section {
+	i := sort.Search(len(r.secs), func(i int) bool { return r.secs[i].addr > addr })
+	// Sections may overlap in a corrupt file; look back a few.
+	for j := i - 1; j >= 0 && j >= i-maxCandidates; j-- {
+		if r.secs[j].contains(addr) {
+			return r.secs[j]
+		}
+	}
+	return nil
+}
+
+// bytesAt returns n file bytes at addr, or nil when they are not all in one
+// section with file contents.
+func (r *reader) bytesAt(addr uint64, n uint64) []byte {
+	s := r.sectionAt(addr)
+	if s == nil || s.nobits {
+		return nil
+	}
+	off := addr - s.addr
+	if s.size-off < n {
+		return nil
+	}
+	return s.data[off : off+n]
+}

@@ -1,0 +1,136 @@
+package canon
+
+import (
+	"encoding/binary"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Pointer sites: the output addresses of relocated fields, from the input
+// objects' relocations (here) or from the executable's own records (the
+// loader's ownSites).
+
+// objectSites maps every relocation of the input objects to the output:
+// the input symbol containing the relocated field is found by offset, its
+// output copy by name, and the field's output address is the output
+// symbol's address plus the same offset.
+func (r *reader) objectSites(objs []*obj.Object) {
+	byName := map[string][]*Symbol{}
+	for _, s := range r.syms {
+		if r.symSec[s] != nil {
+			byName[s.Name] = append(byName[s.Name], s)
+		}
+	}
+	for _, o := range objs {
+		if o == nil {
+			continue
+		}
+		for si, sec := range o.Sections {
+			if sec == nil || len(sec.Relocs) == 0 {
+				continue
+			}
+			var defs []*obj.Symbol
+			for _, s := range o.Symbols {
+				if s != nil && s.Section == si && s.Kind != obj.SymSection && s.Name != "" {
+					defs = append(defs, s)
+				}
+			}
+			if len(defs) == 0 && isAnonData(sec) {
+				continue // located by its contents (locateAnon)
+			}
+			sort.SliceStable(defs, func(i, j int) bool { return defs[i].Value < defs[j].Value })
+			for _, rel := range sec.Relocs {
+				in := containing(defs, rel.Offset)
+				if in == nil {
+					r.note("%s: section %s: reloc at %#x: no symbol contains it", o.Name, sec.Name, rel.Offset)
+					continue
+				}
+				out := outputSymbol(byName, o, in)
+				if out == nil {
+					r.note("%s: section %s: reloc at %#x: symbol %s has %d definitions in the output", o.Name, sec.Name, rel.Offset, in.Name, len(byName[in.Name]))
+					continue
+				}
+				off := rel.Offset - in.Value
+				if r.extent[out] < off+uint64(rel.Kind.Size()) {
+					r.note("%s: section %s: reloc at %#x: %s+%#x is outside %s's output extent", o.Name, sec.Name, rel.Offset, in.Name, off, out.Name)
+					continue
+				}
+				if len(r.sites) < maxSites {
+					r.addSite(o, rel, out.addr+off)
+				}
+			}
+		}
+	}
+}
+
+// addSite records that the field at output address at is relocation rel
+// of o, with its addend when rel names a symbol.
+func (r *reader) addSite(o *obj.Object, rel obj.Reloc, at uint64) {
+	r.sites[at] = rel.Kind.String()
+	if rel.Sym >= 0 && rel.Sym < len(o.Symbols) {
+		if s := o.Symbols[rel.Sym]; s != nil && s.Kind != obj.SymSection && s.Name != "" {
+			r.addends[at] = rel.Addend
+		}
+	}
+}
+
+// containing returns the symbol of defs (sorted by Value) whose extent holds
+// off, else the nearest one at or before off.
+func containing(defs []*obj.Symbol, off uint64) *obj.Symbol {
+	i := sort.Search(len(defs), func(i int) bool { return defs[i].Value > off })
+	var nearest *obj.Symbol
+	for j := i - 1; j >= 0; j-- {
+		d := defs[j]
+		if off-d.Value < d.Size {
+			return d
+		}
+		if nearest == nil {
+			nearest = d
+		}
+	}
+	if nearest != nil && nearest.Size == 0 {
+		return nearest
+	}
+	return nil
+}
+
+// outputSymbol returns the output symbol that is input symbol s of o: the
+// one symbol of its name, or for a local whose name several files define,
+// the one qualified by o's source file (name@file, see readSymbols).
+func outputSymbol(byName map[string][]*Symbol, o *obj.Object, s *obj.Symbol) *Symbol {
+	if outs := byName[s.Name]; len(outs) == 1 {
+		return outs[0]
+	}
+	if s.Bind == obj.Local && o.File != "" {
+		if outs := byName[s.Name+"@"+o.File]; len(outs) == 1 {
+			return outs[0]
+		}
+	}
+	return nil
+}
+
+// siteIn returns the address and relocation kind of the first field
+// inside [addr, addr+n).
+func (r *reader) siteIn(addr uint64, n int) (uint64, string) {
+	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= addr })
+	if i < len(r.siteList) && r.siteList[i]-addr < uint64(n) {
+		return r.siteList[i], r.sites[r.siteList[i]]
+	}
+	return 0, ""
+}
+
+// fieldTarget is the address (S + A) that a relocated field of kind, at
+// address at, holds: an absolute field's value, or value + P for a
+// PC-relative one (every kind that is not absolute).
+func fieldTarget(kind string, field []byte, at uint64) uint64 {
+	switch kind {
+	case obj.Abs64.String():
+		return binary.LittleEndian.Uint64(field)
+	case obj.Abs32.String():
+		return uint64(binary.LittleEndian.Uint32(field))
+	case obj.Abs32S.String():
+		return uint64(int64(int32(binary.LittleEndian.Uint32(field))))
+	}
+	return at + uint64(int64(int32(binary.LittleEndian.Uint32(field))))
+}

@@ -1,0 +1,236 @@
+package canon
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// readSymbols makes the canonical symbols of f's symbols: synthetic when no
+// input object defines them (without objects, when the format reserves
+// the name), duplicated names qualified, extents computed.
+func (r *reader) readSymbols(f *file, objs []*obj.Object) {
+	var defined map[string]bool
+	if len(objs) > 0 {
+		defined = map[string]bool{}
+		for _, o := range objs {
+			if o == nil {
+				continue
+			}
+			for _, s := range o.Symbols {
+				if s != nil && s.Defined() && s.Kind != obj.SymSection {
+					defined[s.Name] = true
+				}
+			}
+		}
+	}
+	type raw struct {
+		sym  *Symbol
+		file string
+	}
+	var raws []raw
+	for _, fs := range f.symbols {
+		s := &Symbol{Name: fs.name, Kind: fs.kind, Bind: fs.bind, Size: fs.size, addr: fs.value}
+		if defined != nil {
+			s.Synthetic = !defined[s.Name]
+		} else {
+			s.Synthetic = fs.reserved
+		}
+		if fs.sec == nil {
+			s.Section = "*ABS*"
+		} else {
+			s.Section, s.Flags = fs.sec.name, fs.sec.flags
+			r.symSec[s] = fs.sec
+		}
+		raws = append(raws, raw{s, fs.file})
+	}
+	// Qualify duplicated names: first by the source file of a local, then
+	// by order in the symbol table.
+	count := map[string]int{}
+	for _, x := range raws {
+		count[x.sym.Name]++
+	}
+	for i := range raws {
+		if count[raws[i].sym.Name] > 1 && raws[i].file != "" && raws[i].sym.Bind == BindLocal {
+			raws[i].sym.Name += "@" + raws[i].file
+		}
+	}
+	seen := map[string]int{}
+	for _, x := range raws {
+		seen[x.sym.Name]++
+		if n := seen[x.sym.Name]; n > 1 {
+			r.note("duplicate symbol name %s: qualified as %s#%d by symbol table order", x.sym.Name, x.sym.Name, n)
+			x.sym.Name = fmt.Sprintf("%s#%d", x.sym.Name, n)
+		}
+		r.syms = append(r.syms, x.sym)
+	}
+	r.computeExtents()
+}
+
+// computeExtents sets each symbol's extent: its size clamped to its
+// section, or for a zero-sized non-synthetic symbol, up to the next
+// non-synthetic symbol in its section or the section's end.
+func (r *reader) computeExtents() {
+	bySec := map[*section][]uint64{}
+	for _, s := range r.syms {
+		if sec := r.symSec[s]; sec != nil && !s.Synthetic {
+			bySec[sec] = append(bySec[sec], s.addr)
+		}
+	}
+	for _, a := range bySec {
+		sort.Slice(a, func(i, j int) bool { return a[i] < a[j] })
+	}
+	for _, s := range r.syms {
+		sec := r.symSec[s]
+		if sec == nil || !sec.contains(s.addr) {
+			if sec != nil && s.Size > 0 {
+				r.note("symbol %s lies outside its section %s", s.Name, sec.name)
+			}
+			continue
+		}
+		room := sec.size - (s.addr - sec.addr)
+		ext := s.Size
+		if ext > room {
+			r.note("symbol %s: size %#x runs past the end of section %s; clamped to %#x", s.Name, s.Size, sec.name, room)
+			ext = room
+		}
+		if ext == 0 && !s.Synthetic {
+			starts := bySec[sec]
+			i := sort.Search(len(starts), func(i int) bool { return starts[i] > s.addr })
+			ext = room
+			if i < len(starts) {
+				ext = starts[i] - s.addr
+			}
+			s.Size, s.SizeInferred = ext, ext > 0
+		}
+		if ext == 0 {
+			r.starts[s.addr] = append(r.starts[s.addr], s)
+			continue
+		}
+		r.extent[s] = ext
+		r.starts[s.addr] = append(r.starts[s.addr], s)
+		if !s.Synthetic {
+			r.ranges = append(r.ranges, s)
+		}
+	}
+	sort.SliceStable(r.ranges, func(i, j int) bool { return r.ranges[i].addr < r.ranges[j].addr })
+	for a, list := range r.starts {
+		sort.SliceStable(list, func(i, j int) bool { return r.better(list[i], list[j]) })
+		r.starts[a] = list
+	}
+}
+
+// better orders symbols at the same address: input before synthetic, sized
+// before empty, typed before untyped, global before local, then by name.
+func (r *reader) better(a, b *Symbol) bool {
+	if a.Synthetic != b.Synthetic {
+		return !a.Synthetic
+	}
+	if (r.extent[a] > 0) != (r.extent[b] > 0) {
+		return r.extent[a] > 0
+	}
+	if (a.Kind == KindNone) != (b.Kind == KindNone) {
+		return a.Kind != KindNone
+	}
+	if (a.Bind == BindLocal) != (b.Bind == BindLocal) {
+		return a.Bind != BindLocal
+	}
+	return a.Name < b.Name
+}
+
+// symbolAt returns the symbol that best names addr and the offset of addr
+// in it: a symbol starting there, else the smallest symbol containing it.
+func (r *reader) symbolAt(addr uint64) (*Symbol, uint64, bool) {
+	if list := r.starts[addr]; len(list) > 0 {
+		return list[0], 0, true
+	}
+	i := sort.Search(len(r.ranges), func(i int) bool { return r.ranges[i].addr > addr })
+	var best *Symbol
+	for j := i - 1; j >= 0 && j >= i-maxCandidates; j-- {
+		s := r.ranges[j]
+		if addr-s.addr < r.extent[s] && (best == nil || r.extent[s] < r.extent[best]) {
+			best = s
+		}
+	}
+	if best == nil {
+		return nil, 0, false
+	}
+	return best, addr - best.addr, true
+}
+
+// symbolize writes addr as "sym", "sym+0x8", or "?0x401000" when nothing
+// names it (a layout-dependent value, noted).
+func (r *reader) symbolize(addr uint64) string {
+	if name, off, ok := r.nameAt(addr); ok {
+		return withOffset(name, off)
+	}
+	r.note("address %#x is in no symbol", addr)
+	return fmt.Sprintf("?%#x", addr)
+}
+
+// nameAt names addr independently of layout: the symbol that holds it and
+// the offset in it, else the merged string or constant it lies in (by the
+// input objects, or without them by a string section of the output).
+func (r *reader) nameAt(addr uint64) (string, int64, bool) {
+	if s, off, ok := r.symbolAt(addr); ok {
+		return s.Name, int64(off), true
+	}
+	if r.input != nil {
+		return r.mergedName(addr)
+	}
+	if str, ok := r.stringAt(addr); ok {
+		return "str" + strconv.Quote(str), 0, true
+	}
+	return "", 0, false
+}
+
+// symbolizeField writes the target of the relocated field at site: as
+// its symbol plus the input relocation's addend when the relocation names
+// a symbol (`&outv+0x400`, one past an array, stays with the array), else
+// as whatever holds the target.
+func (r *reader) symbolizeField(site, target uint64) string {
+	if addend, ok := r.addends[site]; ok {
+		if name, off, ok := r.nameAt(target - uint64(addend)); ok {
+			return withOffset(name, off+addend)
+		}
+	}
+	return r.symbolize(target)
+}
+
+// withOffset writes name+0x10, name-0x4 or name.
+func withOffset(name string, off int64) string {
+	switch {
+	case off > 0:
+		return fmt.Sprintf("%s+%#x", name, off)
+	case off < 0:
+		return fmt.Sprintf("%s-%#x", name, -off)
+	}
+	return name
+}
+
+// maxString bounds how much of a string literal a canonical operand shows.
+const maxString = 256
+
+// stringAt returns the NUL-terminated string at addr when addr lies in a
+// string section (ELF SHF_STRINGS): string literals carry no symbol, and
+// linkers order merged strings differently, so they are named by their
+// contents. It is used without input objects; with them, mergedName
+// decides by what the inputs hold, not by the output's flags (ld.lld
+// marks a .rodata that mixes strings and jump tables SHF_STRINGS).
+func (r *reader) stringAt(addr uint64) (string, bool) {
+	for _, sec := range r.secs {
+		if !sec.strings || sec.nobits || !sec.contains(addr) {
+			continue
+		}
+		rest := sec.data[addr-sec.addr:]
+		n := bytes.IndexByte(rest[:min(len(rest), maxString+1)], 0)
+		if n < 0 {
+			return "", false
+		}
+		return string(rest[:n]), true
+	}
+	return "", false
+}
