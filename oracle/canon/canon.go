@@ -26,7 +26,26 @@
 // (each input relocation is mapped to the output through the symbol that
 // contains it, by name) or, when no objects are given, an `--emit-relocs`
 // executable's own relocation sections — never guessed from a value that
-// happens to equal a symbol's address. See docs/canon.md.
+// happens to equal a symbol's address.
+//
+// The reader has three parts, so that a format or an instruction set is
+// one more file:
+//
+//   - a loader per format reads the file into a neutral model (file.go):
+//     allocated sections with their flags and bytes, defined symbols, the
+//     pointer sites the file records itself, the entry point, and the
+//     format's hints (which sections hold GOT slots or strings, which names
+//     its linkers reserve, the source file of a local). elf.go is the ELF
+//     loader; Read tells the format by the file's magic, ReadELF is ELF's;
+//   - a decoder per instruction set (x86.go: x86_64) decodes one
+//     function's bytes into canonical instructions, naming addresses
+//     through a symbolizer (decode.go);
+//   - the neutral reader (reader.go, symbols.go, sites.go, data.go,
+//     errtab.go, anon.go) does the rest for every format: extents,
+//     symbol lookup and names, pointer sites from the input objects, data
+//     with its pointers, the error table and anonymous input data.
+//
+// See docs/canon.md.
 package canon
 
 import (
@@ -69,7 +88,7 @@ const (
 
 // Image is the canonical form of one linked executable.
 type Image struct {
-	// Format is the file format ("elf").
+	// Format is the file format ("elf"), as its loader names it.
 	Format string
 	// Entry is the entry point in symbolic form.
 	Entry string
