@@ -1,0 +1,96 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	_ "unsafe" // for go:linkname
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// WazeroEngine selects one of wazero's two execution engines.
+type WazeroEngine string
+
+// wazero's engines.
+const (
+	// WazeroCompiler compiles to machine code (wazero's default on amd64
+	// and arm64, what runWazero uses).
+	WazeroCompiler WazeroEngine = "compiler"
+	// WazeroInterpreter interprets.
+	WazeroInterpreter WazeroEngine = "interpreter"
+)
+
+// WazeroEngines lists both engines; `-exec all` runs a Wasm program under
+// each and requires the same value.
+var WazeroEngines = []WazeroEngine{WazeroCompiler, WazeroInterpreter}
+
+// WazeroCallDepth is the call depth both engines must allow: programs may
+// recurse 10,000 frames deep (docs/ir.md), plus _start and some slack.
+const WazeroCallDepth = 20_000
+
+// interpreterCallStackCeiling is wazero's interpreter's limit on the
+// number of Wasm call frames, 2,000 by default: too few for the 10,000
+// frames programs may use. It is an unexported variable ("those wishing to
+// change this can via go build -ldflags", but -X sets only strings), so it
+// is raised here, once, for the whole process. The interpreter keeps one
+// Go frame per Wasm call, and Go stacks grow to 1 GB, so 20,000 frames are
+// safe. The compiler's own limit is 50 M stack slots and needs nothing.
+//
+//go:linkname interpreterCallStackCeiling github.com/tetratelabs/wazero/internal/engine/interpreter.callStackCeiling
+var interpreterCallStackCeiling int
+
+func init() {
+	if interpreterCallStackCeiling < WazeroCallDepth {
+		interpreterCallStackCeiling = WazeroCallDepth
+	}
+}
+
+// RunWasm runs a Wasm module under the given wazero engine with the
+// protocol of runWazero (no function imports, start functions not run,
+// the export _start () -> i64 returns the value, memory limited to
+// WasmMaxPages, the timeout closes the module).
+func RunWasm(ctx context.Context, data []byte, engine WazeroEngine, opts Options) (*Result, error) {
+	var cfg wazero.RuntimeConfig
+	switch engine {
+	case WazeroCompiler:
+		cfg = wazero.NewRuntimeConfigCompiler()
+	case WazeroInterpreter:
+		cfg = wazero.NewRuntimeConfigInterpreter()
+	default:
+		return nil, fmt.Errorf("wazero: unknown engine %q (want compiler or interpreter)", engine)
+	}
+	timeout := opts.timeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg.WithCloseOnContextDone(true).WithMemoryLimitPages(WasmMaxPages))
+	defer rt.Close(context.Background())
+	compiled, err := rt.CompileModule(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("wazero %s: compile: %w", engine, err)
+	}
+	if imps := compiled.ImportedFunctions(); len(imps) > 0 {
+		mod, name, _ := imps[0].Import()
+		return nil, fmt.Errorf("wazero %s: the module imports %s.%s (%d function imports); programs must import nothing", engine, mod, name, len(imps))
+	}
+	fn, ok := compiled.ExportedFunctions()["_start"]
+	if !ok {
+		return nil, fmt.Errorf("wazero %s: no exported function _start", engine)
+	}
+	if len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 1 || fn.ResultTypes()[0] != api.ValueTypeI64 {
+		return nil, fmt.Errorf("wazero %s: _start has type %v -> %v, want () -> i64", engine, fn.ParamTypes(), fn.ResultTypes())
+	}
+	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		return nil, fmt.Errorf("wazero %s: instantiate: %w", engine, err)
+	}
+	out, err := mod.ExportedFunction("_start").Call(ctx)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("wazero %s: did not finish within %v", engine, timeout)
+		}
+		return nil, fmt.Errorf("wazero %s: _start trapped: %w", engine, err)
+	}
+	return &Result{Value: out[0], Bits: 64, Oracle: Wazero}, nil
+}
