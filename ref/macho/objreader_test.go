@@ -2,7 +2,6 @@ package macho
 
 import (
 	"bytes"
-	"context"
 	"debug/macho"
 	"encoding/binary"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/obj/objtest"
@@ -47,6 +45,8 @@ __start:
   movl $5, _g+4(%rip)
   leaq Ldata+8(%rip), %rcx
   movq %rax, _res(%rip)
+  cmpb $1, L_.str+1(%rip)
+  movl $5, Llit+4(%rip)
   ret
 _h: ret
 .section __TEXT,__cstring,cstring_literals
@@ -174,6 +174,11 @@ func TestReadAsm(t *testing.T) {
 		"__TEXT,__text:_start+0x40 pcrel32 g-4", // 4 - 4 - 4 bytes of immediate
 		"__TEXT,__text:_start+0x4b pcrel32 tab+44",
 		"__TEXT,__text:_start+0x52 pcrel32 res-4",
+		// llvm-mc writes section-relative SIGNED, not SIGNED_1/_4, with the
+		// field relative to the end of the instruction: ld64.lld, and the
+		// model, place such a target 1 or 4 bytes before L_.str+1 or Llit+4.
+		"__TEXT,__text:_start+0x58 pcrel32 .L__cstring.0-4",
+		"__TEXT,__text:_start+0x5f pcrel32 .L__literal8.0-4",
 		"__DATA,__data:tab+0x0 abs64 h+0",
 		"__DATA,__data:tab+0x8 abs64 .L__cstring.3+0",
 		"__DATA,__data:tab+0x10 pcrel32 h+0",
@@ -186,8 +191,8 @@ func TestReadAsm(t *testing.T) {
 		secs = append(secs, fmt.Sprintf("%s %s %s align=%d size=%d merge=%v/%v/%d", atomName(o, i), s.Name, s.Kind, s.Align, s.Size, s.Merge, s.Strings, s.EntSize))
 	}
 	require.Equal(t, []string{
-		"_start __TEXT,__text text align=16 size=87 merge=false/false/0",
-		"h __TEXT,__text text align=1 size=1 merge=false/false/0", // at offset 87
+		"_start __TEXT,__text text align=16 size=104 merge=false/false/0",
+		"h __TEXT,__text text align=8 size=1 merge=false/false/0", // at offset 104
 		".L__cstring.0 __TEXT,__cstring rodata align=1 size=9 merge=true/true/1",
 		".L__literal8.0 __TEXT,__literal8 rodata align=8 size=8 merge=true/false/8",
 		"tab __DATA,__data data align=8 size=56 merge=false/false/0",
@@ -203,7 +208,7 @@ func TestReadAsm(t *testing.T) {
 		".L__cstring.0 object __TEXT,__cstring+0x0 size=0 local",
 		".L__cstring.3 object __TEXT,__cstring+0x3 size=0 local",
 		".L__literal8.0 object __TEXT,__literal8+0x0 size=0 local",
-		"_start func __TEXT,__text+0x0 size=87 global",
+		"_start func __TEXT,__text+0x0 size=104 global",
 		"f notype UNDEF+0x0 size=0 global",
 		"g notype UNDEF+0x0 size=0 global",
 		"h func __TEXT,__text+0x0 size=1 local",
@@ -269,6 +274,53 @@ _t: .long _a - _t
 	require.Empty(t, d.Relocs)
 	require.Equal(t, []byte{3, 0, 0, 0}, d.Data)
 	require.Equal(t, o.Symbols[o.Lookup("a")].Section, o.Symbols[o.Lookup("b")].Section, "an alt entry does not start an atom")
+}
+
+// TestReadSignedNSectionRelative rewrites llvm-mc's section-relative
+// SIGNED relocations of "cmpb $1, L_.str+1(%rip)" and "movl $5,
+// Llit+4(%rip)" as SIGNED_1 and SIGNED_4 with the same fields: ld64.lld
+// then places the targets exactly (not 1 and 4 bytes early) and the
+// executables agree; so must the model.
+func TestReadSignedNSectionRelative(t *testing.T) {
+	objdump := tools.Require(t, "llvm-objdump")
+	dir := t.TempDir()
+	orig := assemble(t, dir, "s1.o", `.text
+.globl __start
+__start: cmpb $1, L_.str+1(%rip)
+ movl $5, Llit+4(%rip)
+ ret
+.cstring
+L_.str: .asciz "hi"
+.literal8
+Llit: .quad 1
+`)
+	b := append([]byte(nil), orig...)
+	f, err := macho.NewFile(bytes.NewReader(b))
+	require.NoError(t, err)
+	text := f.Section("__text")
+	require.Len(t, text.Relocs, 2)
+	le := binary.LittleEndian
+	for i, typ := range []uint32{relSigned4, relSigned1} { // listed last first
+		require.Equal(t, uint8(relSigned), text.Relocs[i].Type)
+		require.False(t, text.Relocs[i].Extern)
+		at := uint64(text.Reloff) + uint64(i)*relocSize
+		le.PutUint32(b[at+4:], le.Uint32(b[at+4:])&0x0fffffff|typ<<28)
+	}
+	o, err := ReadObject("s1.o", b)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"__TEXT,__text:_start+0x2 pcrel32 .L__cstring.1-5",
+		"__TEXT,__text:_start+0x9 pcrel32 .L__literal8.4-8",
+	}, relocLines(o))
+	po := writeFile(t, dir, "orig.o", orig)
+	pb := writeFile(t, dir, "signedn.o", b)
+	again, err := WriteObject(o)
+	require.NoError(t, err)
+	pa := writeFile(t, dir, "again.o", again)
+	want := linkView(t, dir, objdump.Path, "orig.out", []string{po})
+	require.Equal(t, want, linkView(t, dir, objdump.Path, "signedn.out", []string{pb}))
+	require.Equal(t, want, linkView(t, dir, objdump.Path, "again.out", []string{pa}))
+	require.Contains(t, want, `__start+0x0: cmpb $0x1, (%rip) -> anon("i")`)
 }
 
 func TestReadUnsupported(t *testing.T) {
@@ -625,9 +677,9 @@ func TestReadLinkAgrees(t *testing.T) {
 func linkView(t *testing.T, dir, objdump, out string, objs []string) []string {
 	t.Helper()
 	exe := filepath.Join(dir, out)
-	res, err := lld.Link(context.Background(), lld.MachO, objs, exe, lld.Options{})
-	require.NoError(t, err)
-	require.Empty(t, res.Stdout+res.Stderr, "ld64.lld printed warnings")
+	ld := tools.Require(t, "ld64.lld")
+	stdout, stderr := run(t, dir, ld.Path, append([]string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "__start", "-o", exe}, objs...)...)
+	require.Empty(t, stdout+stderr, "ld64.lld printed warnings")
 	data, err := os.ReadFile(exe)
 	require.NoError(t, err)
 	f, err := macho.NewFile(bytes.NewReader(data))
