@@ -215,7 +215,9 @@ type coffSection struct {
 	nsyms   int // regular symbols defined in it
 	onlySym int // the symbol index of one of them
 	hasAsc  bool
-	model   int // index in Object.Sections
+	// resolved and assocDone mark progress through resolveComdat.
+	resolved, assocDone bool
+	model               int // index in Object.Sections
 }
 
 // Symbol roles.
@@ -713,27 +715,26 @@ func (r *reader) classify(k, naux int, aux []byte, pending []bool) error {
 // sections of dropped sections, and checks associations.
 func (r *reader) resolveComdats() error {
 	for i := range r.secs {
-		if err := r.resolveComdat(i, 0); err != nil {
+		if err := r.resolveComdat(i); err != nil {
 			return err
 		}
 	}
-	for i := range r.secs {
-		if s := &r.secs[i]; s.state == secDrop {
-			for k := range r.syms {
-				if sym := &r.syms[k]; sym.role == roleRegular && sym.section == int32(i+1) {
-					sym.role, sym.why = roleDropped, "defined in discarded COMDAT section "+s.name
-				}
+	for k := range r.syms {
+		if sym := &r.syms[k]; sym.role == roleRegular && sym.section > 0 {
+			if s := &r.secs[sym.section-1]; s.state == secDrop {
+				sym.role, sym.why = roleDropped, "defined in discarded COMDAT section "+s.name
 			}
 		}
 	}
 	return nil
 }
 
-func (r *reader) resolveComdat(i, depth int) error {
+func (r *reader) resolveComdat(i int) error {
 	s := &r.secs[i]
-	if !s.comdat || s.state == secDrop {
+	if !s.comdat || s.state == secDrop || s.resolved {
 		return nil
 	}
+	s.resolved = true
 	if s.secdef < 0 {
 		s.state = secDrop // lld-link: pending forever, discarded
 		return nil
@@ -749,12 +750,13 @@ func (r *reader) resolveComdat(i, depth int) error {
 	if p < 0 || p >= len(r.secs) || p == i {
 		return r.errAt(off, "%s: associative COMDAT refers to section %d (of %d)", r.secWhere(i), s.assoc, len(r.secs))
 	}
-	if depth > len(r.secs) {
+	if ps := &r.secs[p]; ps.comdat && ps.resolved && ps.sel == ComdatAssociative && !ps.assocDone {
 		return r.errAt(off, "%s: associative COMDAT sections form a cycle", r.secWhere(i))
 	}
-	if err := r.resolveComdat(p, depth+1); err != nil {
+	if err := r.resolveComdat(p); err != nil {
 		return err
 	}
+	s.assocDone = true
 	if r.secs[p].state == secDrop {
 		s.state = secDrop
 		return nil
