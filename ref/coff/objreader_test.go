@@ -1,6 +1,8 @@
 package coff
 
 import (
+	"bytes"
+	"context"
 	"debug/pe"
 	"encoding/binary"
 	"errors"
@@ -12,8 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
-	"bytes"
+	lcexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -829,4 +832,82 @@ ab2: ret
 		}
 	}
 	require.Equal(t, []string{"_start", "t2", "empty1", "B1", "a1", "a2", "ab2", "zz1"}, order)
+}
+
+// tableValue is the value of testdata/table.c and main.c, computed as C
+// on LLP64 Windows does (long is 32 bits).
+func tableValue() uint64 {
+	counter, shared, ext := int32(7), int32(5), int32(1000)
+	msg := "hello, world"
+	names := []string{"zero", "one", "two", "three"}
+	pick := func(k, v int32) int32 {
+		switch k {
+		case 0:
+			return v + 1
+		case 1:
+			return v * 7
+		case 2:
+			return v - 3
+		case 3:
+			return v ^ 5
+		case 4:
+			return int32(int8(msg[v&3]))
+		case 5:
+			return int32(int8(names[v&3][0]))
+		}
+		return 0
+	}
+	var s int64
+	for i := int32(0); i < 12; i++ {
+		if i&1 == 0 {
+			counter += 2 * i
+		} else {
+			counter += 3 * i
+		}
+		s = s*31 + int64(counter+ext+shared+pick(i, i))
+	}
+	return uint64(s)
+}
+
+// TestReadLinkRun links clang's objects with lld-link twice, as compiled
+// and after Read and WriteObject, and runs both images under unicorn: the
+// model must keep the program's meaning (addends, GOT cells, data
+// pointers, switch tables, statics).
+func TestReadLinkRun(t *testing.T) {
+	lld := tools.Require(t, "lld-link")
+	tools.Require(t, "libunicorn")
+	for _, target := range []string{"x86_64-pc-windows-msvc", "x86_64-w64-windows-gnu"} {
+		t.Run(target, func(t *testing.T) {
+			dir := t.TempDir()
+			objs := map[string][]byte{
+				"table.obj": compile(t, target, "table.c"),
+				"main.obj":  compile(t, target, "main.c"),
+			}
+			link := func(kind string, files map[string][]byte) uint64 {
+				var args []string
+				for _, name := range []string{"main.obj", "table.obj"} {
+					args = append(args, writeFile(t, dir, kind+"."+name, files[name]))
+				}
+				exe := filepath.Join(dir, kind+".exe")
+				stdout, stderr := run(t, dir, lld.Path, append([]string{"/entry:_start", "/subsystem:console", "/nodefaultlib", "/out:" + exe}, args...)...)
+				require.Empty(t, stdout+stderr)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				res, err := lcexec.Run(ctx, exe, lcexec.Options{Mode: lcexec.Unicorn})
+				require.NoError(t, err)
+				return res.Value
+			}
+			want := link("clang", objs)
+			require.Equal(t, tableValue(), want, "clang's own program")
+			rewritten := map[string][]byte{}
+			for name, data := range objs {
+				o, err := ReadObject(name, data)
+				require.NoError(t, err)
+				b, err := WriteObject(o)
+				require.NoError(t, err)
+				rewritten[name] = b
+			}
+			require.Equal(t, want, link("ref", rewritten))
+		})
+	}
 }
