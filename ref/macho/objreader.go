@@ -61,7 +61,8 @@ const (
 	nAltEntry            = 0x0200
 	nSymbolResolver      = 0x0100
 	rScattered           = 0x80000000
-	maxAlignLog2         = 32 // larger alignments are refused, as in the ELF reader
+	maxAlignLog2         = 15      // larger section alignments are refused
+	maxZerofill          = 1 << 40 // larger zerofill sections are refused
 )
 
 // X86_64 relocation types (debug/macho's RelocTypeX86_64 values).
@@ -153,8 +154,9 @@ func relocName(t uint32) string {
 // sections, coalesced, interposing and DTrace sections, common symbols
 // (compile with -fno-common), indirect and resolver symbols, 4-byte
 // absolute addresses (a macOS executable lies above 4 GiB), scattered
-// relocations, GOT relocations with an addend, and the SUBTRACTOR pairs
-// above.
+// relocations, GOT relocations with an addend, the SUBTRACTOR pairs
+// above, section alignments above 2^15 and zerofill sections above 1 TiB
+// (a writer or linker would materialize the padding or overflow).
 func ReadObject(name string, data []byte) (*obj.Object, error) {
 	r := &reader{name: name, data: data}
 	o, err := r.read()
@@ -381,7 +383,7 @@ func (r *reader) classify(s *rsect) error {
 		return nil
 	}
 	if s.align > maxAlignLog2 {
-		return r.errorf("section %s: alignment 2^%d is larger than 2^%d", s.full, s.align, maxAlignLog2)
+		return r.unsupported("section %s: alignment 2^%d is larger than 2^%d, the largest supported", s.full, s.align, maxAlignLog2)
 	}
 	if s.addr+s.size < s.addr {
 		return r.errorf("section %s: address %#x + size %#x overflows", s.full, s.addr, s.size)
@@ -425,6 +427,9 @@ func (r *reader) classify(s *rsect) error {
 		return r.errorf("section %s: unknown section type %#x", s.full, typ)
 	}
 	if s.kind == obj.BSS {
+		if s.size > maxZerofill {
+			return r.unsupported("section %s: zerofill section of %#x bytes is larger than 1 TiB", s.full, s.size)
+		}
 		if s.nreloc != 0 {
 			return r.errorf("section %s: zerofill section with %d relocations", s.full, s.nreloc)
 		}
@@ -896,7 +901,8 @@ func (r *reader) reloc(s *rsect, tab []byte, j int) (pair bool, err error) {
 	}
 	rc.Sym = ref.sym
 	rc.Addend += ref.extra
-	if rc.Kind.PCRelative() && (rc.Addend < -1<<31 || rc.Addend > 1<<31-1) {
+	if rc.Kind.PCRelative() && (rc.Addend < -1<<31-4 || rc.Addend > 1<<31-5) {
+		// The field holds the addend + 4 (or more): it must fit in 4 bytes.
 		return false, r.errorf("%s: %s: addend %d out of range", where(), name, rc.Addend)
 	}
 	r.add(m, rc)
@@ -953,7 +959,7 @@ func (r *reader) subtractor(s *rsect, tab []byte, j int, rel rawReloc, field int
 	case sub.Section == mi && rel.length == 2:
 		// A - B = A + (field + P - B) - P, with P - B fixed in the atom.
 		rc := obj.Reloc{Offset: at, Kind: obj.PCRel32, Sym: minR.sym, Addend: field + minR.extra + int64(at) - subV}
-		if rc.Addend < -1<<31 || rc.Addend > 1<<31-1 {
+		if rc.Addend < -1<<31-4 || rc.Addend > 1<<31-5 {
 			return r.errorf("%s: %s: addend %d out of range", where(), name, rc.Addend)
 		}
 		r.add(m, rc)

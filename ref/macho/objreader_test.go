@@ -384,7 +384,7 @@ func TestReadMalformed(t *testing.T) {
 		{"nsects", mutate(func(b []byte) { le.PutUint32(b[headerSize+64:], 1000) }), "1000 sections do not fit", ErrMalformed},
 		{"section offset", mutate(func(b []byte) { le.PutUint32(b[sect0+48:], 1<<31) }), "section __TEXT,__text: range [0x80000000", ErrMalformed},
 		{"section size", mutate(func(b []byte) { le.PutUint64(b[sect0+40:], 1<<40) }), "section __TEXT,__text: range", ErrMalformed},
-		{"alignment", mutate(func(b []byte) { le.PutUint32(b[sect0+52:], 40) }), "alignment 2^40", ErrMalformed},
+		{"alignment", mutate(func(b []byte) { le.PutUint32(b[sect0+52:], 40) }), "alignment 2^40 is larger than 2^15", ErrUnsupported},
 		{"overlap", mutate(func(b []byte) { le.PutUint32(b[sect0+48:], f.Sections[1].Offset) }), "overlaps section __TEXT,__text", ErrMalformed},
 		{"nsyms", mutate(func(b []byte) { le.PutUint32(b[symtabCmd+12:], 1<<28) }), "symbol table: range", ErrMalformed},
 		{"strx", mutate(func(b []byte) { le.PutUint32(b[symoff:], 1<<20) }), "symbol 0: name offset 0x100000 past the string table", ErrMalformed},
