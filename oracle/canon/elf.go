@@ -100,6 +100,12 @@ func elfSections(ef *elf.File, exe []byte, f *file) (map[int]*section, error) {
 	return secByIdx, nil
 }
 
+// elfKinds and elfBinds name the symbol types and bindings of the model.
+var (
+	elfKinds = map[elf.SymType]string{elf.STT_FUNC: KindFunc, elf.STT_OBJECT: KindObject, elf.STT_NOTYPE: KindNone}
+	elfBinds = map[elf.SymBind]string{elf.STB_LOCAL: BindLocal, elf.STB_GLOBAL: BindGlobal, elf.STB_WEAK: BindWeak}
+)
+
 // elfSymbols adds the defined FUNC, OBJECT and NOTYPE symbols of .symtab
 // that lie in an allocated section or are absolute, each with the
 // STT_FILE that precedes it.
@@ -121,27 +127,15 @@ func elfSymbols(ef *elf.File, secByIdx map[int]*section, f *file) error {
 		if es.Name == "" || es.Section == elf.SHN_UNDEF || es.Section == elf.SHN_COMMON {
 			continue
 		}
-		s := fileSymbol{name: es.Name, value: es.Value, size: es.Size, file: srcFile, reserved: elfReserved(es.Name)}
-		switch typ {
-		case elf.STT_FUNC:
-			s.kind = KindFunc
-		case elf.STT_OBJECT:
-			s.kind = KindObject
-		case elf.STT_NOTYPE:
-			s.kind = KindNone
-		default:
+		kind, ok := elfKinds[typ]
+		if !ok {
 			continue // sections, TLS, ifunc: not part of the model
 		}
-		switch elf.ST_BIND(es.Info) {
-		case elf.STB_LOCAL:
-			s.bind = BindLocal
-		case elf.STB_GLOBAL:
-			s.bind = BindGlobal
-		case elf.STB_WEAK:
-			s.bind = BindWeak
-		default:
-			s.bind = fmt.Sprintf("bind%d", elf.ST_BIND(es.Info))
+		bind, ok := elfBinds[elf.ST_BIND(es.Info)]
+		if !ok {
+			bind = fmt.Sprintf("bind%d", elf.ST_BIND(es.Info))
 		}
+		s := fileSymbol{name: es.Name, value: es.Value, size: es.Size, kind: kind, bind: bind, file: srcFile, reserved: elfReserved(es.Name)}
 		if es.Section != elf.SHN_ABS {
 			if s.sec = secByIdx[int(es.Section)]; s.sec == nil {
 				continue // in a non-allocated section or a bad index
@@ -172,7 +166,7 @@ func elfEmitRelocs(ef *elf.File, exe []byte, f *file) {
 		for i := 0; i+relaEntSize <= len(data) && len(kinds) < maxSites; i += relaEntSize {
 			off := binary.LittleEndian.Uint64(data[i:])
 			typ := elf.R_X86_64(uint32(binary.LittleEndian.Uint64(data[i+8:])))
-			if k := elfRelocKind(typ); k != 0 {
+			if k, ok := elfRelocKinds[typ]; ok {
 				kinds[off] = k
 			}
 		}
@@ -183,26 +177,17 @@ func elfEmitRelocs(ef *elf.File, exe []byte, f *file) {
 	sort.Slice(f.ownSites, func(i, j int) bool { return f.ownSites[i].addr < f.ownSites[j].addr })
 }
 
-// elfRelocKind is the neutral kind of an x86_64 relocation type, 0 for
-// one that does not make a pointer field.
-func elfRelocKind(t elf.R_X86_64) obj.RelocKind {
-	switch t {
-	case elf.R_X86_64_64:
-		return obj.Abs64
-	case elf.R_X86_64_32:
-		return obj.Abs32
-	case elf.R_X86_64_32S:
-		return obj.Abs32S
-	case elf.R_X86_64_PC32:
-		return obj.PCRel32
-	case elf.R_X86_64_PLT32:
-		return obj.Branch32
-	case elf.R_X86_64_GOTPCREL:
-		return obj.GOTPCRel32
-	case elf.R_X86_64_GOTPCRELX, elf.R_X86_64_REX_GOTPCRELX:
-		return obj.GOTLoad32
-	}
-	return 0
+// elfRelocKinds are the neutral kinds of the x86_64 relocation types that
+// make a pointer field.
+var elfRelocKinds = map[elf.R_X86_64]obj.RelocKind{
+	elf.R_X86_64_64:            obj.Abs64,
+	elf.R_X86_64_32:            obj.Abs32,
+	elf.R_X86_64_32S:           obj.Abs32S,
+	elf.R_X86_64_PC32:          obj.PCRel32,
+	elf.R_X86_64_PLT32:         obj.Branch32,
+	elf.R_X86_64_GOTPCREL:      obj.GOTPCRel32,
+	elf.R_X86_64_GOTPCRELX:     obj.GOTLoad32,
+	elf.R_X86_64_REX_GOTPCRELX: obj.GOTLoad32,
 }
 
 // elfReservedNames are the symbols ELF linkers define themselves.
