@@ -2,10 +2,12 @@ package macho
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -342,7 +344,7 @@ func (r *reader) read() (*obj.Object, error) {
 		}
 	}
 	for _, s := range r.o.Sections {
-		sort.SliceStable(s.Relocs, func(a, b int) bool { return s.Relocs[a].Offset < s.Relocs[b].Offset })
+		sortRelocs(s.Relocs)
 	}
 	return r.o, nil
 }
@@ -579,7 +581,7 @@ func (r *reader) makeAtoms() {
 			continue
 		}
 		pts := append(split[i], 0)
-		sort.Slice(pts, func(a, b int) bool { return pts[a] < pts[b] })
+		slices.Sort(pts)
 		for j, p := range pts {
 			if j > 0 && p == pts[j-1] {
 				continue
@@ -640,7 +642,7 @@ func (r *reader) buildObject() {
 		}
 	}
 	for i := range offsets {
-		sort.Slice(offsets[i], func(a, b int) bool { return offsets[i][a] < offsets[i][b] })
+		slices.Sort(offsets[i])
 	}
 	r.model = make([]int, len(r.syms))
 	symSlab := make([]obj.Symbol, len(r.syms))
@@ -739,6 +741,23 @@ func decodeReloc(p []byte) rawReloc {
 		extern: w>>27&1 != 0, typ: w >> 28}
 }
 
+// sortRelocs sorts rs by offset. Assemblers list relocations last first,
+// so a reversal usually does it.
+func sortRelocs(rs []obj.Reloc) {
+	asc, desc := true, true
+	for i := 1; i < len(rs); i++ {
+		asc = asc && rs[i-1].Offset <= rs[i].Offset
+		desc = desc && rs[i-1].Offset > rs[i].Offset
+	}
+	switch {
+	case asc:
+	case desc:
+		slices.Reverse(rs)
+	default:
+		slices.SortStableFunc(rs, func(a, b obj.Reloc) int { return cmp.Compare(a.Offset, b.Offset) })
+	}
+}
+
 // readRelocs decodes the relocations of section s into its atoms.
 func (r *reader) readRelocs(s *rsect) error {
 	if s.nreloc == 0 {
@@ -746,6 +765,23 @@ func (r *reader) readRelocs(s *rsect) error {
 	}
 	tab := r.data[s.reloff : uint64(s.reloff)+uint64(s.nreloc)*relocSize] // checked by classify
 	n := int(s.nreloc)
+	// Give each atom room for the relocations whose fields start in it,
+	// in one allocation (a pair takes two entries and makes at most one).
+	counts := make([]int, len(s.atoms))
+	for j := 0; j < n; j++ {
+		if off := uint64(binary.LittleEndian.Uint32(tab[j*relocSize:])); off < s.size {
+			counts[s.atomAt(off)]++
+		}
+	}
+	slab := make([]obj.Reloc, n)
+	at := 0
+	for i, c := range counts {
+		if c > 0 {
+			m := r.o.Sections[s.atoms[i].model]
+			m.Relocs = slab[at : at : at+c]
+			at += c
+		}
+	}
 	for j := 0; j < n; j++ {
 		pair, err := r.reloc(s, tab, j)
 		if err != nil {

@@ -818,3 +818,38 @@ func linkView(t *testing.T, dir, objdump, out string, objs []string) []string {
 	sort.Strings(view)
 	return view
 }
+
+// benchObject is a workload like the linkers' synthetic one: funcs
+// functions, each calling the next, and one data pointer per function.
+func benchObject(funcs int) *obj.Object {
+	o := &obj.Object{Name: "synth.o"}
+	code := []byte{0xe8, 0, 0, 0, 0, 0xc3} // call next; ret
+	for i := 0; i < funcs; i++ {
+		o.Sections = append(o.Sections,
+			&obj.Section{Name: ".text", Kind: obj.Text, Align: 16, Data: code, Size: uint64(len(code)),
+				Relocs: []obj.Reloc{{Offset: 1, Kind: obj.Branch32, Sym: 2 * ((i + 1) % funcs), Addend: -4}}},
+			&obj.Section{Name: ".data", Kind: obj.Data, Align: 8, Data: make([]byte, 8), Size: 8,
+				Relocs: []obj.Reloc{{Offset: 0, Kind: obj.Abs64, Sym: 2 * i}}})
+		o.Symbols = append(o.Symbols,
+			&obj.Symbol{Name: fmt.Sprintf("f%d", i), Section: 2 * i, Bind: obj.Global, Kind: obj.SymFunc},
+			&obj.Symbol{Name: fmt.Sprintf("p%d", i), Section: 2*i + 1, Bind: obj.Global, Kind: obj.SymData})
+	}
+	return o
+}
+
+// BenchmarkReadObject decodes an object of 1000 functions, each calling
+// the next, and 1000 data pointers (the size of one object of the ELF
+// reader's benchmark of the same name).
+func BenchmarkReadObject(b *testing.B) {
+	data, err := WriteObject(benchObject(1000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ReadObject("synth.o", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
