@@ -332,15 +332,16 @@ func (r *reader) read() (*File, error) {
 	}
 	if r.symOff != 0 {
 		strOff := r.symOff + nsym*symbolSize
-		if r.inFile(strOff, 4) {
-			size := uint64(le.Uint32(d[strOff:]))
-			if size >= 4 { // smaller sizes mean an empty table, as in LLVM
-				if !r.inFile(strOff, size) {
-					return nil, r.errAt(strOff, "string table of %d bytes runs past the end of the file (size %#x)", size, len(d))
-				}
-				r.strs = d[strOff : strOff+size]
-				r.strStr = string(r.strs)
+		if !r.inFile(strOff, 4) {
+			return nil, r.errAt(strOff, "string table size runs past the end of the file (size %#x)", len(d))
+		}
+		size := uint64(le.Uint32(d[strOff:]))
+		if size >= 4 { // smaller sizes mean an empty table, as in LLVM
+			if !r.inFile(strOff, size) {
+				return nil, r.errAt(strOff, "string table of %d bytes runs past the end of the file (size %#x)", size, len(d))
 			}
+			r.strs = d[strOff : strOff+size]
+			r.strStr = string(r.strs)
 		}
 	}
 

@@ -116,6 +116,7 @@ func TestReadRoundTrip(t *testing.T) {
 	tests := []struct{ in, want *obj.Object }{
 		{fixtureA(), fixtureA()},
 		{lib, libWant},
+		{&obj.Object{Name: "empty.obj"}, &obj.Object{Name: "empty.obj"}},
 	}
 	for _, o := range corpusObjects(t) {
 		tests = append(tests, struct{ in, want *obj.Object }{o, o})
@@ -908,6 +909,69 @@ func TestReadLinkRun(t *testing.T) {
 				rewritten[name] = b
 			}
 			require.Equal(t, want, link("ref", rewritten))
+		})
+	}
+}
+
+// TestReadMutations overwrites every byte of several objects (ours,
+// llvm-mc's, clang's) with a few values, and every 2- and 4-byte window
+// with boundary values: the reader must never panic, and what it accepts
+// must validate. This reaches the checks behind valid headers, which
+// FuzzReadCOFF's byte-level mutations find slowly.
+func TestReadMutations(t *testing.T) {
+	seeds := map[string][]byte{}
+	for _, o := range []*obj.Object{fixtureA(), objtest.Library("b.obj")} {
+		b, err := WriteObject(o)
+		require.NoError(t, err)
+		seeds[o.Name] = b
+	}
+	seeds["basic.s"] = assembleFile(t, "basic.s")
+	seeds["comdat.s"] = assembleFile(t, "comdat.s")
+	seeds["table.c"] = compile(t, "x86_64-w64-windows-gnu", "table.c")
+	le := binary.LittleEndian
+	for name, seed := range seeds {
+		t.Run(name, func(t *testing.T) {
+			b := append([]byte(nil), seed...)
+			try := func(at int) {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("panic with byte %d changed: %v", at, p)
+					}
+				}()
+				f, err := Read("m.obj", b)
+				if err == nil {
+					require.NoError(t, f.Object.Validate())
+				}
+			}
+			n := len(b)
+			for i := 0; i < n; i++ { // every truncation
+				_, err := Read("m.obj", seed[:i])
+				require.Error(t, err, "truncated to %d bytes", i)
+			}
+			for i := 0; i < n; i++ {
+				orig := b[i]
+				for _, v := range []byte{0, 1, 2, 5, 0x7f, 0x80, 0xff, orig + 1, orig - 1} {
+					b[i] = v
+					try(i)
+				}
+				b[i] = orig
+				if i+4 <= n {
+					o32 := le.Uint32(b[i:])
+					for _, v := range []uint32{0, 0xffff, 0xffffffff, uint32(n), uint32(n - 4), o32 + 18, o32 - 18} {
+						le.PutUint32(b[i:], v)
+						try(i)
+					}
+					le.PutUint32(b[i:], o32)
+				}
+				if i+2 <= n {
+					o16 := le.Uint16(b[i:])
+					for _, v := range []uint16{0xffff, 0xfffe, 0x8000, o16 + 1} {
+						le.PutUint16(b[i:], v)
+						try(i)
+					}
+					le.PutUint16(b[i:], o16)
+				}
+			}
 		})
 	}
 }
