@@ -98,6 +98,17 @@ int sw(int x) { switch (x) { case 0: return 4; case 1: return 9; case 2: return 
 long f(void) { counter += fp(msg[1]); table[1] = counter; zz++; return counter + ext + table[1] + zz + s[1] + (long)dd(2.0) + sw(3); }
 `
 
+// cSource2 shares a string literal with cSource (ld64.lld merges them)
+// and has a jump table in __text.
+const cSource2 = `
+const char *t = "lit";
+int g(int x) { return x + 1; }
+int sw2(int x) {
+  switch (x) { case 0: return g(4); case 1: return g(9) + 1; case 2: return g(13) * 3; case 3: return g(17) - 2; case 4: return g(99); }
+  return t[0];
+}
+`
+
 // cMain gives the C object an entry point and ext.
 const cMain = `.subsections_via_symbols
 .text
@@ -122,13 +133,17 @@ func assemble(t *testing.T, dir, name, src string) []byte {
 	return b
 }
 
-// compile runs clang on a C source for x86_64 macOS 11 with default flags.
-func compile(t *testing.T, dir, name, src string) []byte {
+// compile runs clang on a C source for x86_64 macOS 11 with default flags
+// and -O1, or the given flags.
+func compile(t *testing.T, dir, name, src string, flags ...string) []byte {
 	t.Helper()
 	clang := tools.Require(t, "clang")
 	p := writeFile(t, dir, name+".c", []byte(src))
 	out := filepath.Join(dir, name)
-	run(t, dir, clang.Path, "--target=x86_64-apple-macos11", "-O1", "-c", "-o", out, p)
+	if flags == nil {
+		flags = []string{"-O1"}
+	}
+	run(t, dir, clang.Path, append(append([]string{"--target=x86_64-apple-macos11"}, flags...), "-c", "-o", out, p)...)
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	return b
@@ -513,6 +528,8 @@ func TestReadAgreesWithLLVM(t *testing.T) {
 	inputs := map[string][]byte{
 		"all.o": assemble(t, dir, "all.o", asmAll),
 		"c.o":   compile(t, dir, "c.o", cSource),
+		"c0.o":  compile(t, dir, "c0.o", cSource, "-O0", "-g"),
+		"c2.o":  compile(t, dir, "c2.o", cSource2, "-O2"),
 	}
 	for name, data := range inputs {
 		t.Run(name, func(t *testing.T) {
@@ -646,6 +663,8 @@ func TestReadLinkAgrees(t *testing.T) {
 	}{
 		{"asm", map[string][]byte{"all.o": assemble(t, dir, "all.o", asmAll), "lib.o": assemble(t, dir, "lib.o", asmLib)}},
 		{"clang", map[string][]byte{"c.o": compile(t, dir, "c.o", cSource), "main.o": assemble(t, dir, "main.o", cMain)}},
+		{"clang -O0 -g", map[string][]byte{"c.o": compile(t, dir, "c0.o", cSource, "-O0", "-g"), "c2.o": compile(t, dir, "c2.o", cSource2, "-O0", "-g"), "main.o": assemble(t, dir, "main.o", cMain)}},
+		{"clang -O2", map[string][]byte{"c.o": compile(t, dir, "c2.o", cSource, "-O2"), "c2.o": compile(t, dir, "c22.o", cSource2, "-O2"), "main.o": assemble(t, dir, "main.o", cMain)}},
 		{"writer", map[string][]byte{"a.o": fa, "b.o": fb}},
 	}
 	for _, p := range programs {
