@@ -975,3 +975,55 @@ func TestReadMutations(t *testing.T) {
 		})
 	}
 }
+
+// TestReadBase64Name rewrites a "/N" section name of llvm-mc's object in
+// the "//BASE64" form LLVM uses for large string-table offsets.
+func TestReadBase64Name(t *testing.T) {
+	data := assembleFile(t, "basic.s")
+	want, err := ReadObject("basic.obj", data)
+	require.NoError(t, err)
+	nsec := int(binary.LittleEndian.Uint16(data[2:]))
+	patched := 0
+	for i := 0; i < nsec; i++ {
+		h := data[fileHeaderSize+i*sectionHeaderSize:]
+		name := cstring(h[:8])
+		if !strings.HasPrefix(name, "/") {
+			continue
+		}
+		off, err := strconv.Atoi(name[1:])
+		require.NoError(t, err)
+		const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+		enc := make([]byte, 6)
+		for j := 5; j >= 0; j-- {
+			enc[j] = digits[off%64]
+			off /= 64
+		}
+		copy(h[:8], "//"+string(enc))
+		patched++
+	}
+	require.Equal(t, 2, patched)
+	got, err := ReadObject("basic.obj", data)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+// TestReadManyRelocations reads a section with more than 65,535
+// relocations (IMAGE_SCN_LNK_NRELOC_OVFL, the count in the first record).
+func TestReadManyRelocations(t *testing.T) {
+	const n = 70000
+	data := assemble(t, fmt.Sprintf(".data\n.rept %d\n.quad x+3\n.endr\n", n))
+	f, err := Read("big.obj", data)
+	require.NoError(t, err)
+	var s *obj.Section
+	for _, sec := range f.Object.Sections {
+		if sec.Name == ".data" {
+			s = sec
+		}
+	}
+	require.Len(t, s.Relocs, n)
+	for i, r := range s.Relocs {
+		require.Equal(t, obj.Reloc{Offset: uint64(8 * i), Kind: obj.Abs64, Sym: f.Object.Lookup("x"), Addend: 3}, r)
+	}
+	v := llvmRead(t, data)
+	require.NotZero(t, v.sections[2].flags&scnLnkNRelocOvfl, "llvm-mc used the extended count")
+}
