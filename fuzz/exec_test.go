@@ -10,6 +10,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // execSeeds links the value programs of oracle/lld's tests with llvm-mc and
@@ -35,7 +36,7 @@ func execSeeds(f *testing.F) [][]byte {
 			f.Fatalf("seed %s: llvm-mc: %v: %s", src, err, out)
 		}
 		out := filepath.Join(dir, c.format+".out")
-		if _, err := lld.Link(context.Background(), lld.Format(c.format), []string{o}, out, lld.Options{}); err != nil {
+		if _, err := lld.Link(context.Background(), obj.Format(c.format), []string{o}, out, lld.Options{}); err != nil {
 			f.Fatalf("seed %s: %v", src, err)
 		}
 		b, err := os.ReadFile(out)
@@ -61,7 +62,7 @@ func FuzzLoadImage(f *testing.F) {
 	f.Add([]byte("MZ"))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = exec.Detect(data)
+		_, _ = obj.DetectExecutable(data)
 		img, err := exec.LoadImage(data)
 		if err != nil {
 			return

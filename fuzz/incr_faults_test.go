@@ -8,9 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
-	"github.com/linkcheck/linkcheck/oracle/pipeline"
-	"github.com/linkcheck/linkcheck/ref/elf"
-	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/fault"
 )
 
 // TestFuzzIncrementalELFCatchesInjectedBugs runs FuzzIncrementalELF's body
@@ -23,15 +21,15 @@ func TestFuzzIncrementalELFCatchesInjectedBugs(t *testing.T) {
 	seeds := incrSeeds(t, targetIncrementalELF)
 	tests := []struct {
 		name   string
-		faults pipeline.UpdateOptions
+		faults fault.Set
 		want   string // part of the report
 	}{
-		{"trampoline displacement from the wrong base", pipeline.UpdateOptions{Faults: incr.Faults{TrampolineBase: true}}, "invariant 4"},
-		{"GOT slot not rewritten after a move", pipeline.UpdateOptions{Faults: incr.Faults{SkipGOTRewrite: true}}, "invariant 3"},
-		{"freed trampoline site handed out while still referenced", pipeline.UpdateOptions{Faults: incr.Faults{FreeTrampolineSite: true}}, "invariant 4"},
-		{"symbol values not updated after a move", pipeline.UpdateOptions{Glue: elf.IncrFaults{StaleSymbols: true}}, "invariant 6"},
-		{"region grown without moving its neighbours", pipeline.UpdateOptions{Glue: elf.IncrFaults{GrowWithoutMove: true}}, "invariant 3"},
-		{"seed 000 error-table off-by-one", pipeline.UpdateOptions{SeedErrTabBug: true}, "invariant 7"},
+		{"trampoline displacement from the wrong base", fault.Of(fault.TrampolineBase), "invariant 4"},
+		{"GOT slot not rewritten after a move", fault.Of(fault.SkipGOTRewrite), "invariant 3"},
+		{"freed trampoline site handed out while still referenced", fault.Of(fault.FreeTrampolineSite), "invariant 4"},
+		{"symbol values not updated after a move", fault.Of(fault.StaleSymbols), "invariant 6"},
+		{"region grown without moving its neighbours", fault.Of(fault.GrowWithoutMove), "invariant 3"},
+		{"seed 000 error-table off-by-one", fault.Of(fault.SeedErrTab), "invariant 7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,8 +18,10 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // maxIncrEdits bounds the edits of one update sequence.
@@ -165,8 +167,9 @@ const filterFuel = 2_000_000
 // incrCheckOptions say what runIncr injects and checks.
 type incrCheckOptions struct {
 	Runner *exec.Runner
-	// Faults are injected into every in-place update (fault tests).
-	Faults pipeline.UpdateOptions
+	// Faults are injected into every compile and in-place update (fault
+	// tests).
+	Faults fault.Set
 	// LLVM runs LLVM's tools (invariant 8) once, after the last update.
 	LLVM bool
 }
@@ -220,7 +223,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 			m = n
 			log = append(log, fmt.Sprintf("%d: %s", step, desc))
 		}
-		res, err := pipeline.UpdateWith(out, m, "", policy, o.Faults)
+		res, err := pipeline.UpdateWith(out, obj.ELF, m, "", policy, o.Faults)
 		if err != nil {
 			return log, fail(step, m, "update: %v", err)
 		}

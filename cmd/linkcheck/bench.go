@@ -11,18 +11,19 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/linkcheck/linkcheck/oracle/bench"
 	"github.com/linkcheck/linkcheck/oracle/lld"
-	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // runBench implements `linkcheck bench link|update ...`: the reference
 // linkers against ld.lld, as ratios measured in one run (see
 // docs/benchmarks.md).
 func runBench(args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: linkcheck bench link -format elf [-funcs N,N,...] [-runs N]\n" +
-		"       linkcheck bench update [-funcs N] [-runs N] [-policy trampoline|got]"
+	const usage = "usage: linkcheck bench link -format F [-funcs N,N,...] [-runs N]\n" +
+		"       linkcheck bench update [-format F] [-funcs N] [-runs N] [-policy trampoline|got]"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return exitBad
@@ -53,21 +54,23 @@ func parseSizes(s string) ([]int, error) {
 	return out, nil
 }
 
-// lldELF is elf.ExternalLinker for ld.lld through oracle/lld.
-func lldELF(ctx context.Context, objs []string, out string) (time.Duration, int64, error) {
-	res, err := lld.Link(ctx, lld.ELF, objs, out, lld.Options{})
-	if err != nil {
-		return 0, 0, err
+// lldLinker is a bench.ExternalLinker for the lld of format f.
+func lldLinker(f obj.Format) bench.ExternalLinker {
+	return func(ctx context.Context, objs []string, out string) (time.Duration, int64, error) {
+		res, err := lld.Link(ctx, f, objs, out, lld.Options{})
+		if err != nil {
+			return 0, 0, err
+		}
+		return res.Duration, res.MaxRSSKB, nil
 	}
-	return res.Duration, res.MaxRSSKB, nil
 }
 
-// runBenchLink implements `linkcheck bench link -format elf -funcs
+// runBenchLink implements `linkcheck bench link -format F -funcs
 // 1000,10000,100000 [-runs N]`: the synthetic workload of docs/link.md
-// linked by the reference linker (in process) and by ld.lld, alternately,
+// linked by the reference linker (in process) and by lld, alternately,
 // on the same object files; medians over the runs.
 func runBenchLink(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("bench link", "-format elf [-funcs N,N,...] [-units N] [-runs N]", stderr)
+	fs := flagSet("bench link", "-format F [-funcs N,N,...] [-units N] [-runs N]", stderr)
 	format := formatFlag(fs)
 	funcs := fs.String("funcs", "1000,10000,100000", "workload sizes (functions), comma-separated")
 	units := fs.Int("units", 0, "objects per link (0: max(1, funcs/1000))")
@@ -84,8 +87,8 @@ func runBenchLink(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if f != obj.ELF {
-			return bad(fmt.Errorf("-format %s: bench link supports elf only so far", f))
+		if err := target.MustLookup(f).Need(target.CanLink); err != nil {
+			return bad(fmt.Errorf("-format %s: %w", f, err))
 		}
 		sizes, err := parseSizes(*funcs)
 		if err != nil {
@@ -101,7 +104,7 @@ func runBenchLink(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		ctx, cancel := interruptible()
 		defer cancel()
-		results, err := elf.BenchLink(ctx, elf.BenchConfig{Funcs: sizes, Units: *units, Runs: *runs, Dir: dir, Other: lldELF})
+		results, err := bench.BenchLink(ctx, bench.BenchConfig{Format: f, Funcs: sizes, Units: *units, Runs: *runs, Dir: dir, Other: lldLinker(f)})
 		if err != nil {
 			return failed(err)
 		}
@@ -112,7 +115,7 @@ func runBenchLink(args []string, stdout, stderr io.Writer) int {
 }
 
 // printLinkTable prints one row per size.
-func printLinkTable(w io.Writer, results []elf.BenchResult, runs int) {
+func printLinkTable(w io.Writer, results []bench.BenchResult, runs int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "funcs\tunits\tref time\tlld time\ttime ratio\tref peak MB\tlld peak MB\tmem ratio\t")
 	method := ""
@@ -142,7 +145,8 @@ func fmtDur(d time.Duration) string {
 // move) of a generated program against a full reference link and a full
 // ld.lld link of the same version, as ratios.
 func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("bench update", "[-funcs N] [-runs N] [-policy trampoline|got]", stderr)
+	fs := flagSet("bench update", "[-format F] [-funcs N] [-runs N] [-policy trampoline|got]", stderr)
+	format := formatFlag(fs)
 	funcs := fs.Int("funcs", 100000, "functions in the generated program (ir.Generate, seed 1)")
 	runs := fs.Int("runs", 20, "updates of each kind (full links: min(runs, 5))")
 	policy := fs.String("policy", "trampoline", "the incremental linker's policy: trampoline or got")
@@ -161,6 +165,15 @@ func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return bad(err)
 		}
+		f := obj.ELF
+		if *format != "" {
+			if f, err = parseFormat(*format); err != nil {
+				return err
+			}
+		}
+		if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
+			return bad(fmt.Errorf("-format %s: %w", f, err))
+		}
 		dir, err := os.MkdirTemp("", "linkcheck-bench-")
 		if err != nil {
 			return err
@@ -168,7 +181,7 @@ func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		ctx, cancel := interruptible()
 		defer cancel()
-		r, err := elf.BenchUpdate(ctx, elf.UpdateBenchConfig{Funcs: *funcs, Runs: *runs, Policy: pol, Dir: dir, Other: lldELF})
+		r, err := bench.BenchUpdate(ctx, bench.UpdateBenchConfig{Format: f, Funcs: *funcs, Runs: *runs, Policy: pol, Dir: dir, Other: lldLinker(f)})
 		if err != nil {
 			return failed(err)
 		}
@@ -178,7 +191,7 @@ func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
 			name string
 			d    time.Duration
 		}{{"in place", r.InPlace}, {"move", r.Move}} {
-			fmt.Fprintf(tw, "%s	%s	%.0fx	%.0fx	\n", row.name, fmtDur(row.d), elf.Ratio(r.RefFull, row.d), elf.Ratio(r.OtherFull, row.d))
+			fmt.Fprintf(tw, "%s	%s	%.0fx	%.0fx	\n", row.name, fmtDur(row.d), bench.Ratio(r.RefFull, row.d), bench.Ratio(r.OtherFull, row.d))
 		}
 		fmt.Fprintf(tw, "ref full link	%s	\t\t\n", fmtDur(r.RefFull))
 		fmt.Fprintf(tw, "lld full link	%s	\t\t\n", fmtDur(r.OtherFull))

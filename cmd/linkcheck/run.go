@@ -9,6 +9,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // runRun implements `linkcheck run [-exec MODE] (EXE | -format F [-linker
@@ -33,7 +34,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 		path := fs.Arg(0)
 		var expected *uint64
-		var formatName string
+		var exeFormat obj.Format
 		if isProgram(fs.Args()) {
 			f, err := parseFormat(*format)
 			if err != nil {
@@ -61,20 +62,20 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			if err := linkWith(*linker, f, objs, exe, true); err != nil {
 				return err
 			}
-			path, formatName = exe, string(f)
+			path, exeFormat = exe, f
 		} else {
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return bad(err)
 			}
-			formatName, err = exec.Detect(data)
+			exeFormat, err = obj.DetectExecutable(data)
 			if err != nil {
 				return bad(fmt.Errorf("%s: %w", path, err))
 			}
 		}
 		modes := []exec.Mode{exec.Mode(*mode)}
 		if *mode == "all" {
-			modes = exec.Oracles(formatName)
+			modes = exec.Oracles(exeFormat)
 		}
 		runner := exec.NewRunner()
 		defer runner.Close()

@@ -10,20 +10,20 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
-	"github.com/linkcheck/linkcheck/ref/codegen"
-	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // runUpdate implements `linkcheck update -format F [-policy P] -o OUT
 // PROG.lir`: the first call links OUT, later calls update it in place.
 func runUpdate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("update", "-format elf [-policy trampoline|got] -o OUT PROG.lir", stderr)
+	fs := flagSet("update", "-format F [-policy trampoline|got] -o OUT PROG.lir", stderr)
 	format := formatFlag(fs)
 	policy := fs.String("policy", "trampoline", "how moved functions are reached: trampoline or got")
-	out := fs.String("o", "", "the output executable (its state lives in OUT"+elf.SidecarSuffix+")")
+	out := fs.String("o", "", "the output executable (its state lives in OUT"+incr.SidecarSuffix+")")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -36,8 +36,8 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if f != obj.ELF {
-			return bad(fmt.Errorf("-format %s: the incremental linker supports elf only so far", f))
+		if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
+			return bad(fmt.Errorf("-format %s: %w", f, err))
 		}
 		pol, err := incr.ParsePolicy(*policy)
 		if err != nil {
@@ -51,7 +51,7 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return bad(err)
 		}
-		res, err := pipeline.Update(*out, m, string(src), pol)
+		res, err := pipeline.Update(*out, f, m, string(src), pol)
 		if err != nil {
 			return failed(err)
 		}
@@ -69,13 +69,25 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 }
 
 // loadIncremental reads an incremental output's state and its current
-// version.
+// version; the output's format is told by its magic bytes.
 func loadIncremental(path string) (*incr.State, *ir.Module, error) {
-	st, err := elf.LoadState(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := ir.Parse(path+elf.SidecarSuffix+":source", []byte(st.Source))
+	f, err := obj.DetectExecutable(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t := target.MustLookup(f)
+	if err := t.Need(target.CanIncr); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := incr.LoadState(path, t.Image)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := ir.Parse(path+incr.SidecarSuffix+":source", []byte(st.Source))
 	if err != nil {
 		return nil, nil, fmt.Errorf("the sidecar's source does not parse: %w", err)
 	}
@@ -110,7 +122,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := interruptible()
 		defer cancel()
 		err = pipeline.CheckIncremental(ctx, path, m, pipeline.IncrCheck{
-			Policy: st.Policy, Runner: runner, Mode: exec.Mode(*mode), LLVM: true, Fresh: true, Dir: tmp,
+			Format: st.Format, Policy: st.Policy, Runner: runner, Mode: exec.Mode(*mode), LLVM: true, Fresh: true, Dir: tmp,
 		})
 		if err != nil {
 			return failed(err)
@@ -142,23 +154,31 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		var objs []*obj.Object
 		var st *incr.State
 		if fs.NArg() > 1 {
-			if objs, err = elf.ReadObjectFiles(fs.Args()[1:]); err != nil {
+			f, err := obj.DetectExecutable(data)
+			if err != nil {
+				return bad(fmt.Errorf("%s: %w", path, err))
+			}
+			t := target.MustLookup(f)
+			if err := t.Need(target.CanRead); err != nil {
 				return bad(err)
 			}
-		} else if _, statErr := os.Stat(path + elf.SidecarSuffix); statErr == nil {
+			if objs, err = link.ReadObjectFiles(fs.Args()[1:], t.ReadObject); err != nil {
+				return bad(err)
+			}
+		} else if _, statErr := os.Stat(path + incr.SidecarSuffix); statErr == nil {
 			var m *ir.Module
 			if st, m, err = loadIncremental(path); err != nil {
 				return bad(err)
 			}
-			p, err := pipeline.CompileIncr(m, st.Policy)
+			p, err := pipeline.CompileIncr(m, st.Format, st.Policy, 0)
 			if err != nil {
 				return bad(err)
 			}
-			if objs, err = codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" }); err != nil {
+			if objs, err = obj.Objects(p, ir.Partition(m, 1), 1, target.MustLookup(st.Format).UnitName); err != nil {
 				return bad(err)
 			}
 		}
-		im, err := canon.ReadELF(data, objs)
+		im, err := canon.Read(data, objs)
 		if err != nil {
 			return bad(fmt.Errorf("%s: %w", path, err))
 		}
@@ -193,8 +213,8 @@ func dumpIncremental(w io.Writer, st *incr.State) {
 		a := st.Atoms[n]
 		fmt.Fprintf(w, "  %s: jmp at %#x -> %#x\n", n, a.First, a.Addr)
 	}
-	if a, ok := st.Atoms[codegen.ErrTabSymbol]; ok {
-		fmt.Fprintf(w, "error table: %s at %#x, %d bytes (slot %d)\n", codegen.ErrTabSymbol, a.Addr, a.Size, a.Slot)
+	if a, ok := st.Atoms[obj.ErrTabSymbol]; ok {
+		fmt.Fprintf(w, "error table: %s at %#x, %d bytes (slot %d)\n", obj.ErrTabSymbol, a.Addr, a.Size, a.Slot)
 	}
 	fmt.Fprintln(w, "regions:")
 	for _, n := range incr.RegionOrder {

@@ -437,9 +437,17 @@ func TestRead(t *testing.T) {
 		require.ErrorIs(t, err, ErrUnsupported, tt.format)
 		require.EqualError(t, err, "canon: unsupported format: "+tt.format+" executables are not supported yet")
 	}
-	for _, b := range [][]byte{nil, []byte("#!/bin/sh\n"), {0x7f}} {
-		_, err := Read(b, nil)
+	for _, tt := range []struct {
+		data []byte
+		msg  string
+	}{
+		{nil, "empty file is not an executable"},
+		{[]byte("#!/bin/sh\n"), "unknown executable format (first bytes 23 21 2f 62 69 6e 2f 73)"},
+		{[]byte{0x7f}, "unknown executable format (first bytes 7f)"},
+		{[]byte{0x64, 0x86, 1, 0}, "COFF object file (x86_64), not a linked PE image"},
+	} {
+		_, err := Read(tt.data, nil)
 		require.ErrorIs(t, err, ErrMalformed)
-		require.Contains(t, err.Error(), "not an executable of a known format")
+		require.EqualError(t, err, "canon: malformed executable: "+tt.msg)
 	}
 }

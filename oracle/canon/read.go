@@ -1,7 +1,6 @@
 package canon
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -21,21 +20,17 @@ var ErrUnsupported = errors.New("unsupported format")
 // It checks the file's structure; errors wrap ErrMalformed.
 type loader func(exe []byte) (*file, error)
 
-// formats are the executable formats Read recognizes, by the magic bytes
-// at the start of the file; load is nil for a format without a loader yet.
-var formats = []struct {
-	name   string
-	magics [][]byte
-	load   loader
+// loaders maps each format (told by obj.DetectExecutable, the one
+// detector) to its name in messages and its loader; load is nil for a
+// format without a loader yet.
+var loaders = map[obj.Format]struct {
+	name string
+	load loader
 }{
-	{"ELF", [][]byte{[]byte("\x7fELF")}, loadELF},
-	{"Mach-O", [][]byte{
-		{0xcf, 0xfa, 0xed, 0xfe}, {0xce, 0xfa, 0xed, 0xfe}, // 64- and 32-bit, little-endian
-		{0xfe, 0xed, 0xfa, 0xcf}, {0xfe, 0xed, 0xfa, 0xce}, // big-endian
-		{0xca, 0xfe, 0xba, 0xbe}, // universal
-	}, nil},
-	{"PE", [][]byte{[]byte("MZ")}, nil},
-	{"Wasm", [][]byte{[]byte("\x00asm")}, nil},
+	obj.ELF:   {"ELF", loadELF},
+	obj.MachO: {"Mach-O", nil},
+	obj.COFF:  {"PE", nil},
+	obj.Wasm:  {"Wasm", nil},
 }
 
 // Read reads a linked executable of any supported format, told by its
@@ -44,20 +39,21 @@ var formats = []struct {
 // (Mach-O, PE, Wasm) gets an error that names the format and wraps
 // ErrUnsupported; a file of no known format one that wraps ErrMalformed.
 func Read(exe []byte, objs []*obj.Object) (*Image, error) {
-	for _, ft := range formats {
-		for _, m := range ft.magics {
-			if !bytes.HasPrefix(exe, m) {
-				continue
-			}
-			if ft.load == nil {
-				return nil, fmt.Errorf("canon: %w: %s executables are not supported yet", ErrUnsupported, ft.name)
-			}
-			f, err := ft.load(exe)
-			if err != nil {
-				return nil, err
-			}
-			return readFile(f, objs)
-		}
+	f, err := obj.DetectExecutable(exe)
+	if err != nil {
+		return nil, fmt.Errorf("canon: %w: %v", ErrMalformed, err)
 	}
-	return nil, fmt.Errorf("canon: %w: not an executable of a known format (starts with % x)", ErrMalformed, exe[:min(len(exe), 4)])
+	l, ok := loaders[f]
+	if !ok || l.load == nil {
+		name := l.name
+		if name == "" {
+			name = string(f)
+		}
+		return nil, fmt.Errorf("canon: %w: %s executables are not supported yet", ErrUnsupported, name)
+	}
+	file, err := l.load(exe)
+	if err != nil {
+		return nil, err
+	}
+	return readFile(file, objs)
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec/unicorn"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // Mode selects an execution oracle.
@@ -117,18 +118,18 @@ func (r *Result) String() string {
 // Oracles lists the modes that can run a format ("elf", "macho", "coff",
 // "wasm") on this host, most real first, whether or not their tools are
 // installed.
-func Oracles(format string) []Mode {
+func Oracles(format obj.Format) []Mode {
 	switch format {
-	case FormatELF:
+	case obj.ELF:
 		if nativeSupported() {
 			return []Mode{Native, Unicorn}
 		}
 		return []Mode{Unicorn}
-	case FormatMachO:
+	case obj.MachO:
 		return []Mode{Unicorn}
-	case FormatCOFF:
+	case obj.COFF:
 		return []Mode{Wine, Unicorn}
-	case FormatWasm:
+	case obj.Wasm:
 		return []Mode{Wazero}
 	}
 	return nil
@@ -213,7 +214,7 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
-	format, err := Detect(data)
+	format, err := obj.DetectExecutable(data)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %s: %w", path, err)
 	}
@@ -245,10 +246,10 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 }
 
 // pick resolves Auto and checks that an explicit mode can run the format.
-func (r *Runner) pick(format string, m Mode) (Mode, error) {
+func (r *Runner) pick(format obj.Format, m Mode) (Mode, error) {
 	ok := Oracles(format)
 	if m == "" || m == Auto {
-		if format == FormatCOFF {
+		if format == obj.COFF {
 			if _, err := tools.Find("wine64"); err != nil {
 				return Unicorn, nil
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // runner is shared by every test of the package so that wine creates its
@@ -56,16 +57,16 @@ func source(name string) string {
 func build(t *testing.T, format, name string) string {
 	t.Helper()
 	mc := tools.Require(t, "llvm-mc")
-	linker, err := lld.Tool(lld.Format(format))
+	linker, err := lld.Tool(obj.Format(format))
 	require.NoError(t, err)
 	tools.Require(t, linker)
 	dir := t.TempDir()
-	obj := filepath.Join(dir, name+".o")
+	o := filepath.Join(dir, name+".o")
 	out, err := osexec.Command(mc.Path, "-triple", triples[format], "-filetype=obj",
-		source(name), "-o", obj).CombinedOutput()
+		source(name), "-o", o).CombinedOutput()
 	require.NoError(t, err, "llvm-mc: %s", out)
 	exe := filepath.Join(dir, name+".exe")
-	_, err = lld.Link(context.Background(), lld.Format(format), []string{obj}, exe, lld.Options{})
+	_, err = lld.Link(context.Background(), obj.Format(format), []string{o}, exe, lld.Options{})
 	require.NoError(t, err)
 	return exe
 }
@@ -84,7 +85,7 @@ func requireOracle(t *testing.T, m exec.Mode) {
 
 // forEachOracle runs fn for every oracle that applies to format.
 func forEachOracle(t *testing.T, format string, fn func(t *testing.T, m exec.Mode)) {
-	oracles := exec.Oracles(format)
+	oracles := exec.Oracles(obj.Format(format))
 	require.NotEmpty(t, oracles)
 	for _, m := range oracles {
 		t.Run(string(m), func(t *testing.T) {
@@ -258,41 +259,6 @@ func TestModeErrors(t *testing.T) {
 	require.ErrorContains(t, err, "no such file")
 }
 
-func TestDetect(t *testing.T) {
-	pe := make([]byte, 0x84)
-	copy(pe, "MZ")
-	pe[0x3c] = 0x80
-	copy(pe[0x80:], "PE\x00\x00")
-	tests := []struct {
-		name string
-		data []byte
-		want string
-		err  string
-	}{
-		{"elf", []byte("\x7fELF\x02\x01"), "elf", ""},
-		{"macho", []byte{0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1}, "macho", ""},
-		{"pe", pe, "coff", ""},
-		{"wasm", []byte("\x00asm\x01\x00\x00\x00"), "wasm", ""},
-		{"dos", []byte("MZ\x90\x00"), "", "without a PE signature"},
-		{"coff object", []byte{0x64, 0x86, 1, 0}, "", "COFF object file"},
-		{"macho32", []byte{0xce, 0xfa, 0xed, 0xfe}, "", "32-bit Mach-O"},
-		{"fat", []byte{0xca, 0xfe, 0xba, 0xbe}, "", "universal"},
-		{"empty", nil, "", "empty file"},
-		{"text", []byte("#!/bin/sh\n"), "", "unknown executable format (first bytes 23 21 2f 62 69 6e 2f 73)"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := exec.Detect(tc.data)
-			if tc.err != "" {
-				require.ErrorContains(t, err, tc.err)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tc.want, got)
-		})
-	}
-}
-
 // TestLoadImageAgreesWithStdlib checks the loaders' entry points and
 // segments against debug/elf and debug/pe.
 func TestLoadImageAgreesWithStdlib(t *testing.T) {
@@ -390,11 +356,11 @@ func TestPEWithImports(t *testing.T) {
 	lib := filepath.Join(dir, "kernel32.lib")
 	out, err := osexec.Command(dlltool.Path, "-m", "i386:x86-64", "-d", filepath.Join("testdata", "kernel32.def"), "-l", lib).CombinedOutput()
 	require.NoError(t, err, "llvm-dlltool: %s", out)
-	obj := filepath.Join(dir, "imp.obj")
-	out, err = osexec.Command(mc.Path, "-triple", triples["coff"], "-filetype=obj", filepath.Join("testdata", "coff_import.s"), "-o", obj).CombinedOutput()
+	o := filepath.Join(dir, "imp.obj")
+	out, err = osexec.Command(mc.Path, "-triple", triples["coff"], "-filetype=obj", filepath.Join("testdata", "coff_import.s"), "-o", o).CombinedOutput()
 	require.NoError(t, err, "llvm-mc: %s", out)
 	exe := filepath.Join(dir, "imp.exe")
-	_, err = lld.Link(context.Background(), lld.COFF, []string{obj, lib}, exe, lld.Options{})
+	_, err = lld.Link(context.Background(), obj.COFF, []string{o, lib}, exe, lld.Options{})
 	require.NoError(t, err)
 
 	forEachOracle(t, "coff", func(t *testing.T, m exec.Mode) {

@@ -6,50 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-)
 
-// Formats of executables, as returned by Detect. They match oracle/lld's
-// format names; "coff" means a PE32+ image.
-const (
-	FormatELF   = "elf"
-	FormatMachO = "macho"
-	FormatCOFF  = "coff"
-	FormatWasm  = "wasm"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
-
-// Detect names the format of an executable from its magic number: "elf",
-// "macho" (64-bit, either byte order), "coff" (a PE image: "MZ" with a
-// "PE\0\0" signature) or "wasm". Anything else is an error that says what
-// the first bytes are.
-func Detect(data []byte) (string, error) {
-	switch {
-	case bytes.HasPrefix(data, []byte("\x7fELF")):
-		return FormatELF, nil
-	case bytes.HasPrefix(data, []byte{0xcf, 0xfa, 0xed, 0xfe}), bytes.HasPrefix(data, []byte{0xfe, 0xed, 0xfa, 0xcf}):
-		return FormatMachO, nil
-	case bytes.HasPrefix(data, []byte{0xce, 0xfa, 0xed, 0xfe}), bytes.HasPrefix(data, []byte{0xfe, 0xed, 0xfa, 0xce}):
-		return "", errors.New("32-bit Mach-O is not supported (want x86_64 MH_EXECUTE)")
-	case bytes.HasPrefix(data, []byte{0xca, 0xfe, 0xba, 0xbe}):
-		return "", errors.New("universal (fat) Mach-O or Java class file is not supported")
-	case bytes.HasPrefix(data, []byte("\x00asm")):
-		return FormatWasm, nil
-	case bytes.HasPrefix(data, []byte("MZ")):
-		if len(data) >= 0x40 {
-			off := uint64(binary.LittleEndian.Uint32(data[0x3c:]))
-			if off+4 <= uint64(len(data)) && bytes.Equal(data[off:off+4], []byte("PE\x00\x00")) {
-				return FormatCOFF, nil
-			}
-		}
-		return "", errors.New("MZ executable without a PE signature (DOS program?)")
-	case len(data) >= 2 && binary.LittleEndian.Uint16(data) == 0x8664:
-		return "", errors.New("COFF object file (x86_64), not a linked PE image")
-	}
-	n := min(len(data), 8)
-	if len(data) == 0 {
-		return "", errors.New("empty file is not an executable")
-	}
-	return "", fmt.Errorf("unknown executable format (first bytes % x)", data[:n])
-}
 
 // Protocol is how a program hands its value to the outside world.
 type Protocol int
@@ -84,7 +43,7 @@ type Segment struct {
 
 // Image is a loaded executable: what a loader maps and where it starts.
 type Image struct {
-	Format   string // FormatELF, FormatMachO or FormatCOFF
+	Format   obj.Format // obj.ELF, obj.MachO or obj.COFF
 	Entry    uint64
 	Protocol Protocol
 	// EntryIsCall says the entry is called like a function (Mach-O LC_MAIN,
@@ -112,17 +71,17 @@ const (
 // segments a loader maps. It does not execute anything and never panics on
 // malformed input; every error names the format and the offending field.
 func LoadImage(data []byte) (*Image, error) {
-	f, err := Detect(data)
+	f, err := obj.DetectExecutable(data)
 	if err != nil {
 		return nil, err
 	}
 	var img *Image
 	switch f {
-	case FormatELF:
+	case obj.ELF:
 		img, err = loadELF(data)
-	case FormatMachO:
+	case obj.MachO:
 		img, err = loadMachO(data)
-	case FormatCOFF:
+	case obj.COFF:
 		img, err = loadPE(data)
 	default:
 		return nil, fmt.Errorf("%s modules are not native code; run them with wazero", f)
@@ -321,7 +280,7 @@ func loadELF(data []byte) (*Image, error) {
 	if phnum > MaxLoadCommands {
 		return nil, fmt.Errorf("e_phnum %d exceeds %d", phnum, MaxLoadCommands)
 	}
-	img := &Image{Format: FormatELF, Entry: entry, Protocol: ProtoLinux}
+	img := &Image{Format: obj.ELF, Entry: entry, Protocol: ProtoLinux}
 	for i := uint64(0); i < uint64(phnum); i++ {
 		ph := phoff + i*56
 		what := fmt.Sprintf("program header %d", i)
@@ -420,7 +379,7 @@ func loadMachO(data []byte) (*Image, error) {
 	if !r.need(32, uint64(sizeofcmds), "load commands") {
 		return nil, r.err
 	}
-	img := &Image{Format: FormatMachO, Protocol: ProtoDarwin}
+	img := &Image{Format: obj.MachO, Protocol: ProtoDarwin}
 	var (
 		textAddr          uint64
 		haveText          bool
@@ -577,7 +536,7 @@ func loadPE(data []byte) (*Image, error) {
 	if sizeOfImage == 0 || sizeOfImage > MaxImageMemory {
 		return nil, fmt.Errorf("SizeOfImage %#x is out of range", sizeOfImage)
 	}
-	img := &Image{Format: FormatCOFF, Entry: base + entryRVA, Protocol: ProtoReturn, EntryIsCall: true}
+	img := &Image{Format: obj.COFF, Entry: base + entryRVA, Protocol: ProtoReturn, EntryIsCall: true}
 	hdrs := r.bytes(0, min(sizeOfHeaders, uint64(len(data))), "headers")
 	if sizeOfHeaders > 0 {
 		img.Segments = append(img.Segments, Segment{Name: "headers", Addr: base, MemSize: max(sizeOfHeaders, uint64(len(hdrs))), Data: hdrs, Prot: ProtRead})

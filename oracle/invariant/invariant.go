@@ -32,6 +32,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // Violation is one broken invariant.
@@ -98,6 +99,9 @@ func (im *image) read(addr, n uint64) ([]byte, bool) {
 
 // Options say how the output was linked.
 type Options struct {
+	// Format is the output's format; "" means ELF, the only format whose
+	// incremental outputs are checked so far.
+	Format obj.Format
 	// CallsViaGOT is set for outputs linked with the `got` policy.
 	CallsViaGOT bool
 }
@@ -106,6 +110,12 @@ type Options struct {
 // program m (its current version). It returns an Error listing every
 // violation, or nil.
 func Check(exe []byte, m *ir.Module, opts Options) error {
+	if opts.Format == "" {
+		opts.Format = obj.ELF
+	}
+	if opts.Format != obj.ELF {
+		return fmt.Errorf("invariant: the invariant checks of %s outputs are not built yet", opts.Format)
+	}
 	f, err := elf.NewFile(bytes.NewReader(exe))
 	if err != nil {
 		return fmt.Errorf("invariant: reading the output: %w", err)
@@ -128,7 +138,7 @@ func Check(exe []byte, m *ir.Module, opts Options) error {
 		}
 		im.syms[s.Name] = s
 	}
-	prog, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: opts.CallsViaGOT})
+	prog, err := target.MustLookup(opts.Format).Compile(m, target.CompileOptions{CallsViaGOT: opts.CallsViaGOT})
 	if err != nil {
 		return fmt.Errorf("invariant: compiling the current version: %w", err)
 	}
@@ -186,7 +196,7 @@ func Check(exe []byte, m *ir.Module, opts Options) error {
 }
 
 // checkReloc checks one relocated field of atom a (at address base).
-func checkReloc(im *image, a *codegen.Atom, base uint64, r codegen.Reloc, got []byte, gotSlots map[uint64]string, add func(int, string, uint64, string, ...any)) {
+func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte, gotSlots map[uint64]string, add func(int, string, uint64, string, ...any)) {
 	target, ok := im.syms[r.Sym]
 	if !ok {
 		add(6, r.Sym, 0, "referenced by %s+%#x but missing from the symbol table", a.Name, r.Offset)
@@ -263,7 +273,7 @@ func sectionOf(f *elf.File, addr uint64) *elf.Section {
 }
 
 // checkLayout checks invariant 5.
-func checkLayout(im *image, prog *codegen.Program, add func(int, string, uint64, string, ...any)) {
+func checkLayout(im *image, prog *obj.Program, add func(int, string, uint64, string, ...any)) {
 	size := uint64(len(im.data))
 	for _, p := range im.progs {
 		if p.Type == elf.PT_LOAD && p.Filesz > 0 && p.Off+p.Filesz > size {
@@ -335,26 +345,26 @@ func checkLayout(im *image, prog *codegen.Program, add func(int, string, uint64,
 // checkErrorTable checks invariant 7: the table decodes to exactly the
 // current error names.
 func checkErrorTable(im *image, m *ir.Module, add func(int, string, uint64, string, ...any)) {
-	s, ok := im.syms[codegen.ErrTabSymbol]
+	s, ok := im.syms[obj.ErrTabSymbol]
 	if !codegen.NeedsErrorTable(m) {
 		return
 	}
 	if !ok {
-		add(7, codegen.ErrTabSymbol, 0, "no error table in the symbol table")
+		add(7, obj.ErrTabSymbol, 0, "no error table in the symbol table")
 		return
 	}
 	names, err := DecodeErrorTable(func(addr, n uint64) ([]byte, bool) { return im.read(addr, n) }, s.Value, s.Size)
 	if err != nil {
-		add(7, codegen.ErrTabSymbol, s.Value, "%v", err)
+		add(7, obj.ErrTabSymbol, s.Value, "%v", err)
 		return
 	}
 	if len(names) != len(m.Errors) {
-		add(7, codegen.ErrTabSymbol, s.Value, "decodes to %d names %q, the program declares %d %q", len(names), names, len(m.Errors), m.Errors)
+		add(7, obj.ErrTabSymbol, s.Value, "decodes to %d names %q, the program declares %d %q", len(names), names, len(m.Errors), m.Errors)
 		return
 	}
 	for i := range names {
 		if names[i] != m.Errors[i] {
-			add(7, codegen.ErrTabSymbol, s.Value, "error %d is %q, want %q", i+1, names[i], m.Errors[i])
+			add(7, obj.ErrTabSymbol, s.Value, "error %d is %q, want %q", i+1, names[i], m.Errors[i])
 		}
 	}
 }

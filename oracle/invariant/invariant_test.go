@@ -14,6 +14,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -45,23 +46,21 @@ type outcome struct {
 
 // runSequence links every version incrementally with the given faults and
 // checks each one: the invariants and the value under native execution.
-func runSequence(t *testing.T, policy incr.Policy, faults incr.Faults, glue elf.IncrFaults, seedBug bool) []outcome {
+func runSequence(t *testing.T, policy incr.Policy, faults fault.Set) []outcome {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out")
 	var outcomes []outcome
 	for i, m := range loadVersions(t) {
-		opts := codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, SeedErrTabBug: seedBug}
+		opts := codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, Faults: faults}
 		p, err := codegen.CompileWith(m, obj.ELF, opts)
 		require.NoError(t, err)
-		var o *elf.IncrOutput
+		var o *incr.Output
 		if i == 0 {
-			o, err = elf.CreateIncr(path, p, policy, "")
+			o, err = incr.Create(path, elf.IncrImage{}, p, "", incr.Options{Policy: policy})
 			require.NoError(t, err)
 		} else {
-			o, err = elf.OpenIncr(path, policy)
+			o, err = incr.Open(path, elf.IncrImage{}, incr.Options{Policy: policy, Faults: faults})
 			require.NoError(t, err)
-			o.State.Faults = faults
-			o.Faults = glue
 			_, err = o.Update(p, "")
 			require.NoError(t, err)
 		}
@@ -102,7 +101,7 @@ func runExe(path string) (uint64, error) {
 func TestCleanSequencesHoldEveryInvariant(t *testing.T) {
 	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
 		t.Run(string(policy), func(t *testing.T) {
-			for i, oc := range runSequence(t, policy, incr.Faults{}, elf.IncrFaults{}, false) {
+			for i, oc := range runSequence(t, policy, 0) {
 				require.Empty(t, oc.violations, "v%d", i+1)
 				require.Empty(t, oc.valueErr, "v%d", i+1)
 			}
@@ -117,11 +116,11 @@ func TestLLVMReadsIncrementalOutput(t *testing.T) {
 	for i, m := range loadVersions(t) {
 		p, err := codegen.Compile(m, obj.ELF)
 		require.NoError(t, err)
-		var o *elf.IncrOutput
+		var o *incr.Output
 		if i == 0 {
-			o, err = elf.CreateIncr(path, p, incr.Trampoline, "")
+			o, err = incr.Create(path, elf.IncrImage{}, p, "", incr.Options{})
 		} else {
-			o, err = elf.OpenIncr(path, incr.Trampoline)
+			o, err = incr.Open(path, elf.IncrImage{}, incr.Options{})
 			require.NoError(t, err)
 			_, err = o.Update(p, "")
 		}
@@ -137,30 +136,28 @@ func TestInvariantsCatchInjectedBugs(t *testing.T) {
 	tests := []struct {
 		name      string
 		policy    incr.Policy
-		faults    incr.Faults
-		glue      elf.IncrFaults
-		seedBug   bool
+		faults    fault.Set
 		invariant int    // the invariant that must report it (0: only the value)
 		msg       string // part of the violation's message
 	}{
 		{name: "trampoline displacement from the wrong base", policy: incr.Trampoline,
-			faults: incr.Faults{TrampolineBase: true}, invariant: 4, msg: "trampoline jumps to"},
+			faults: fault.Of(fault.TrampolineBase), invariant: 4, msg: "trampoline jumps to"},
 		{name: "GOT slot not rewritten after a move", policy: incr.ThroughGOT,
-			faults: incr.Faults{SkipGOTRewrite: true}, invariant: 3, msg: "GOT slot holds"},
+			faults: fault.Of(fault.SkipGOTRewrite), invariant: 3, msg: "GOT slot holds"},
 		{name: "freed trampoline slot handed out while still referenced", policy: incr.Trampoline,
-			faults: incr.Faults{FreeTrampolineSite: true}, invariant: 4, msg: "neither the symbol"},
+			faults: fault.Of(fault.FreeTrampolineSite), invariant: 4, msg: "neither the symbol"},
 		{name: "symbol value not updated after a move", policy: incr.Trampoline,
-			glue: elf.IncrFaults{StaleSymbols: true}, invariant: 6, msg: "does not point at the current contents"},
+			faults: fault.Of(fault.StaleSymbols), invariant: 6, msg: "does not point at the current contents"},
 		{name: "section grown without moving its neighbour", policy: incr.Trampoline,
-			glue: elf.IncrFaults{GrowWithoutMove: true}, invariant: 3, msg: "GOT slot holds 0x0"},
+			faults: fault.Of(fault.GrowWithoutMove), invariant: 3, msg: "GOT slot holds 0x0"},
 		{name: "seed 000 error-table off-by-one", policy: incr.Trampoline,
-			seedBug: true, invariant: 7, msg: "names end at"},
+			faults: fault.Of(fault.SeedErrTab), invariant: 7, msg: "names end at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var found []string
 			caught := false
-			for i, oc := range runSequence(t, tt.policy, tt.faults, tt.glue, tt.seedBug) {
+			for i, oc := range runSequence(t, tt.policy, tt.faults) {
 				for _, v := range oc.violations {
 					found = append(found, fmt.Sprintf("v%d: %s", i+1, v))
 					if v.Invariant == tt.invariant && strings.Contains(v.Msg, tt.msg) {
@@ -186,12 +183,12 @@ func TestDecodeErrorTable(t *testing.T) {
 			return tab[addr : addr+n], true
 		}
 	}
-	good := codegen.ErrorTable([]string{"OutOfMemory", "FileNotFound"}).Data
+	good := obj.ErrorTable([]string{"OutOfMemory", "FileNotFound"}, 0).Data
 	names, err := DecodeErrorTable(read(good), 0, uint64(len(good)))
 	require.NoError(t, err)
 	require.Equal(t, []string{"OutOfMemory", "FileNotFound"}, names)
 
-	empty := codegen.ErrorTable(nil).Data
+	empty := obj.ErrorTable(nil, 0).Data
 	names, err = DecodeErrorTable(read(empty), 0, uint64(len(empty)))
 	require.NoError(t, err)
 	require.Empty(t, names)

@@ -25,21 +25,8 @@ import (
 	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
-
-// Format is an output format.
-type Format string
-
-// The formats lld links.
-const (
-	ELF   Format = "elf"
-	MachO Format = "macho"
-	COFF  Format = "coff"
-	Wasm  Format = "wasm"
-)
-
-// Formats lists every format in a stable order.
-func Formats() []Format { return []Format{ELF, MachO, COFF, Wasm} }
 
 // EntrySymbol is the neutral name of the entry point every link uses.
 const EntrySymbol = "_start"
@@ -97,15 +84,15 @@ func ShellQuote(s string) string {
 }
 
 // Tool returns the oracle/tools name of the linker for f.
-func Tool(f Format) (string, error) {
+func Tool(f obj.Format) (string, error) {
 	switch f {
-	case ELF:
+	case obj.ELF:
 		return "ld.lld", nil
-	case MachO:
+	case obj.MachO:
 		return "ld64.lld", nil
-	case COFF:
+	case obj.COFF:
 		return "lld-link", nil
-	case Wasm:
+	case obj.Wasm:
 		return "wasm-ld", nil
 	}
 	return "", fmt.Errorf("lld: unknown format %q (want elf, macho, coff or wasm)", f)
@@ -113,16 +100,16 @@ func Tool(f Format) (string, error) {
 
 // Args returns the arguments (without the program) that link objs into out
 // in format f.
-func Args(f Format, objs []string, out string, extra []string) ([]string, error) {
+func Args(f obj.Format, objs []string, out string, extra []string) ([]string, error) {
 	var args []string
 	switch f {
-	case ELF:
+	case obj.ELF:
 		args = []string{"-e", EntrySymbol, "-o", out}
-	case MachO:
+	case obj.MachO:
 		args = []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "_" + EntrySymbol, "-o", out}
-	case COFF:
+	case obj.COFF:
 		args = []string{"/entry:" + EntrySymbol, "/subsystem:console", "/nodefaultlib", "/out:" + out}
-	case Wasm:
+	case obj.Wasm:
 		args = []string{"--no-entry", "--export=" + EntrySymbol, "-o", out}
 	default:
 		return nil, fmt.Errorf("lld: unknown format %q (want elf, macho, coff or wasm)", f)
@@ -134,7 +121,7 @@ func Args(f Format, objs []string, out string, extra []string) ([]string, error)
 // Link links objs into out with the lld linker of format f. On failure the
 // error holds the linker's stderr and the reproducer command line; the
 // Result is returned whenever the linker ran, so that callers can report it.
-func Link(ctx context.Context, f Format, objs []string, out string, opts Options) (*Result, error) {
+func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Options) (*Result, error) {
 	if len(objs) == 0 {
 		return nil, fmt.Errorf("lld: %s link of %s: no input objects", f, out)
 	}

@@ -11,17 +11,18 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-var triples = map[lld.Format]string{
-	lld.ELF:   "x86_64-linux-gnu",
-	lld.MachO: "x86_64-apple-macos11",
-	lld.COFF:  "x86_64-pc-windows-msvc",
-	lld.Wasm:  "wasm32-unknown-unknown",
+var triples = map[obj.Format]string{
+	obj.ELF:   "x86_64-linux-gnu",
+	obj.MachO: "x86_64-apple-macos11",
+	obj.COFF:  "x86_64-pc-windows-msvc",
+	obj.Wasm:  "wasm32-unknown-unknown",
 }
 
 // assemble assembles src with llvm-mc for format f into dir.
-func assemble(t *testing.T, f lld.Format, src, dir string) string {
+func assemble(t *testing.T, f obj.Format, src, dir string) string {
 	t.Helper()
 	mc := tools.Require(t, "llvm-mc")
 	obj := filepath.Join(dir, filepath.Base(src)+".o")
@@ -32,13 +33,13 @@ func assemble(t *testing.T, f lld.Format, src, dir string) string {
 
 func TestLink(t *testing.T) {
 	tests := []struct {
-		format lld.Format
+		format obj.Format
 		magic  []byte
 	}{
-		{lld.ELF, []byte("\x7fELF")},
-		{lld.MachO, []byte{0xcf, 0xfa, 0xed, 0xfe}},
-		{lld.COFF, []byte("MZ")},
-		{lld.Wasm, []byte("\x00asm")},
+		{obj.ELF, []byte("\x7fELF")},
+		{obj.MachO, []byte{0xcf, 0xfa, 0xed, 0xfe}},
+		{obj.COFF, []byte("MZ")},
+		{obj.Wasm, []byte("\x00asm")},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.format), func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestLink(t *testing.T) {
 }
 
 func TestLinkFailureReportsStderrAndCommand(t *testing.T) {
-	for _, f := range []lld.Format{lld.ELF, lld.MachO, lld.COFF} {
+	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
 		t.Run(string(f), func(t *testing.T) {
 			name, err := lld.Tool(f)
 			require.NoError(t, err)
@@ -81,13 +82,13 @@ func TestLinkFailureReportsStderrAndCommand(t *testing.T) {
 
 func TestArgs(t *testing.T) {
 	tests := []struct {
-		format lld.Format
+		format obj.Format
 		want   []string
 	}{
-		{lld.ELF, []string{"-e", "_start", "-o", "o", "-x", "a.o"}},
-		{lld.MachO, []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "__start", "-o", "o", "-x", "a.o"}},
-		{lld.COFF, []string{"/entry:_start", "/subsystem:console", "/nodefaultlib", "/out:o", "-x", "a.o"}},
-		{lld.Wasm, []string{"--no-entry", "--export=_start", "-o", "o", "-x", "a.o"}},
+		{obj.ELF, []string{"-e", "_start", "-o", "o", "-x", "a.o"}},
+		{obj.MachO, []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "__start", "-o", "o", "-x", "a.o"}},
+		{obj.COFF, []string{"/entry:_start", "/subsystem:console", "/nodefaultlib", "/out:o", "-x", "a.o"}},
+		{obj.Wasm, []string{"--no-entry", "--export=_start", "-o", "o", "-x", "a.o"}},
 	}
 	for _, tc := range tests {
 		got, err := lld.Args(tc.format, []string{"a.o"}, "o", []string{"-x"})
@@ -96,7 +97,7 @@ func TestArgs(t *testing.T) {
 	}
 	_, err := lld.Args("pdp11", nil, "o", nil)
 	require.ErrorContains(t, err, "unknown format")
-	_, err = lld.Link(context.Background(), lld.ELF, nil, "o", lld.Options{})
+	_, err = lld.Link(context.Background(), obj.ELF, nil, "o", lld.Options{})
 	require.ErrorContains(t, err, "no input objects")
 }
 

@@ -8,18 +8,26 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
-	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // LinkRef links object files with the reference linker of format f into
 // out (atomically).
 func LinkRef(f obj.Format, objs []string, out string) (*link.Layout, error) {
-	if f != obj.ELF {
-		return nil, fmt.Errorf("the reference %s linker is not built yet (only elf)", f)
+	t, err := target.Lookup(f)
+	if err != nil {
+		return nil, err
 	}
-	image, layout, err := elf.LinkFiles(objs, link.Options{})
+	if err := firstErr(t.Need(target.CanLink), t.Need(target.CanRead)); err != nil {
+		return nil, err
+	}
+	in, err := link.ReadObjectFiles(objs, t.ReadObject)
+	if err != nil {
+		return nil, err
+	}
+	image, layout, err := link.Link(in, t.Platform, link.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -44,10 +52,14 @@ type DiffResult struct {
 // in dir, reads both executables into canonical images (pointers located by
 // the input objects' relocations) and compares them, lld as side A.
 func DiffLLD(ctx context.Context, f obj.Format, objPaths []string, dir string, opts diff.Options) (*DiffResult, error) {
-	if f != obj.ELF {
-		return nil, fmt.Errorf("diff: format %s: canonical images are built for elf only so far", f)
+	t, err := target.Lookup(f)
+	if err != nil {
+		return nil, err
 	}
-	objs, err := elf.ReadObjectFiles(objPaths)
+	if err := firstErr(t.Need(target.CanLink), t.Need(target.CanRead)); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	objs, err := link.ReadObjectFiles(objPaths, t.ReadObject)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +93,7 @@ func readImage(path string, objs []*obj.Object) (*canon.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im, err := canon.ReadELF(data, objs)
+	im, err := canon.Read(data, objs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

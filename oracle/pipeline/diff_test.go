@@ -205,9 +205,9 @@ func newBrokenRef(t *testing.T, src string, callsViaGOT bool) *brokenRef {
 
 // writeOneObject writes the compiled program p of m as one ELF object,
 // dir/u0.o, and returns its path and the object.
-func writeOneObject(t *testing.T, m *ir.Module, p *codegen.Program, dir string) (string, []*obj.Object) {
+func writeOneObject(t *testing.T, m *ir.Module, p *obj.Program, dir string) (string, []*obj.Object) {
 	t.Helper()
-	objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+	objs, err := obj.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
 	require.NoError(t, err)
 	b, err := elf.WriteObject(objs[0])
 	require.NoError(t, err)

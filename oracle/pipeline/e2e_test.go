@@ -189,7 +189,7 @@ func main() { return f(13) + 1000 }
 			require.GreaterOrEqual(t, call, 0, "entry stub has no call rel32")
 			data[off+call+1]++ // call main+1: skips `push rbp`
 			require.NoError(t, os.WriteFile(exe, data, 0o755))
-			for _, mode := range exec.Oracles(string(f.format)) {
+			for _, mode := range exec.Oracles(f.format) {
 				got, err := runner.Run(ctx, exe, exec.Options{Mode: mode})
 				if err != nil {
 					require.NotEmpty(t, err.Error())

@@ -12,17 +12,25 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/invariant"
-	"github.com/linkcheck/linkcheck/ref/codegen"
-	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
-// CompileIncr compiles m as the incremental linker's policy wants it.
-func CompileIncr(m *ir.Module, policy incr.Policy) (*codegen.Program, error) {
-	return codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT})
+// CompileIncr compiles m for format f as the incremental linker's policy
+// wants it.
+func CompileIncr(m *ir.Module, f obj.Format, policy incr.Policy, faults fault.Set) (*obj.Program, error) {
+	t, err := target.Lookup(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Need(target.CanIncr); err != nil {
+		return nil, err
+	}
+	return t.Compile(m, target.CompileOptions{CallsViaGOT: policy == incr.ThroughGOT, Faults: faults})
 }
 
 // UpdateResult says what `linkcheck update` did.
@@ -34,52 +42,39 @@ type UpdateResult struct {
 	Stats    incr.Stats
 }
 
-// Update links m into the incremental ELF output at path: in place when
-// its sidecar describes it, else from scratch (a first link, or a stale or
-// corrupt sidecar — never a broken file).
-func Update(path string, m *ir.Module, source string, policy incr.Policy) (*UpdateResult, error) {
-	return UpdateWith(path, m, source, policy, UpdateOptions{})
+// Update links m into the incremental output of format f at path: in
+// place when its sidecar describes it, else from scratch (a first link, or
+// a stale or corrupt sidecar — never a broken file).
+func Update(path string, f obj.Format, m *ir.Module, source string, policy incr.Policy) (*UpdateResult, error) {
+	return UpdateWith(path, f, m, source, policy, 0)
 }
 
-// UpdateOptions inject deliberate linker bugs into UpdateWith, for tests
-// that prove the checks catch them (fault injection). The zero value is
-// Update.
-type UpdateOptions struct {
-	// Faults are set on the linker state of an in-place update (a link
-	// from scratch has no previous layout to get wrong).
-	Faults incr.Faults
-	// Glue are set on the ELF file glue of an in-place update.
-	Glue elf.IncrFaults
-	// SeedErrTabBug compiles every version with codegen's seed-000
-	// error-table defect.
-	SeedErrTabBug bool
-}
-
-// UpdateWith is Update with fault injection (tests only).
-func UpdateWith(path string, m *ir.Module, source string, policy incr.Policy, opts UpdateOptions) (*UpdateResult, error) {
-	p, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, SeedErrTabBug: opts.SeedErrTabBug})
+// UpdateWith is Update with deliberate defects planted in the compile and
+// in an in-place update (fault injection, tests only; a link from scratch
+// has no previous layout to get wrong).
+func UpdateWith(path string, f obj.Format, m *ir.Module, source string, policy incr.Policy, faults fault.Set) (*UpdateResult, error) {
+	p, err := CompileIncr(m, f, policy, faults)
 	if err != nil {
 		return nil, err
 	}
-	o, err := elf.OpenIncr(path, policy)
+	img := target.MustLookup(f).Image
+	o, err := incr.Open(path, img, incr.Options{Policy: policy, Faults: faults})
 	if err == nil {
 		defer o.Close()
-		o.State.Faults = opts.Faults
-		o.Faults = opts.Glue
 		pt, err := o.Update(p, source)
 		if err != nil {
 			return nil, err
 		}
 		return &UpdateResult{Stats: pt.Stats}, nil
 	}
-	if !errors.Is(err, elf.ErrStale) {
+	if !errors.Is(err, incr.ErrStale) {
 		return nil, err
 	}
 	reason := "first link"
 	if _, statErr := os.Stat(path); statErr == nil {
 		reason = err.Error()
 	}
-	o, err = elf.CreateIncr(path, p, policy, source)
+	o, err = incr.Create(path, img, p, source, incr.Options{Policy: policy})
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +84,8 @@ func UpdateWith(path string, m *ir.Module, source string, policy incr.Policy, op
 
 // IncrCheck says which checks CheckIncremental runs.
 type IncrCheck struct {
+	// Format is the output's format ("" means ELF).
+	Format obj.Format
 	Policy incr.Policy
 	// Runner and Mode run the output (invariant 1); a nil Runner skips it.
 	Runner *exec.Runner
@@ -101,6 +98,13 @@ type IncrCheck struct {
 	Dir   string
 }
 
+func (c IncrCheck) format() obj.Format {
+	if c.Format == "" {
+		return obj.ELF
+	}
+	return c.Format
+}
+
 // CheckIncremental checks the incremental output at path against version
 // m: every invariant of DESIGN.md that the options select. The error lists
 // every violation, each naming its invariant.
@@ -110,7 +114,7 @@ func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrChec
 		return err
 	}
 	var problems []string
-	if err := invariant.Check(data, m, invariant.Options{CallsViaGOT: c.Policy == incr.ThroughGOT}); err != nil {
+	if err := invariant.Check(data, m, invariant.Options{Format: c.format(), CallsViaGOT: c.Policy == incr.ThroughGOT}); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if c.LLVM {
@@ -136,7 +140,7 @@ func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrChec
 		}
 	}
 	if c.Fresh {
-		rep, err := FreshDiff(data, m, c.Policy, c.Dir)
+		rep, err := FreshDiff(data, c.format(), m, c.Policy, c.Dir)
 		if err != nil {
 			return err
 		}
@@ -150,19 +154,27 @@ func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrChec
 	return nil
 }
 
-// FreshDiff compares the canonical image of an incremental output with that
-// of a fresh reference link of the same version (the fresh link is side A).
-// Trampolines and GOT indirections are seen through by the canonical image.
-func FreshDiff(incrExe []byte, m *ir.Module, policy incr.Policy, dir string) (*diff.Report, error) {
-	p, err := CompileIncr(m, policy)
+// FreshDiff compares the canonical image of an incremental output of format
+// f with that of a fresh reference link of the same version (the fresh link
+// is side A). Trampolines and GOT indirections are seen through by the
+// canonical image.
+func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, dir string) (*diff.Report, error) {
+	t, err := target.Lookup(f)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := codegen.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+	if err := t.Need(target.CanLink); err != nil {
+		return nil, err
+	}
+	p, err := CompileIncr(m, f, policy, 0)
 	if err != nil {
 		return nil, err
 	}
-	fresh, _, err := elf.Link(objs, link.Options{})
+	objs, err := obj.Objects(p, ir.Partition(m, 1), 1, t.UnitName)
+	if err != nil {
+		return nil, err
+	}
+	fresh, _, err := link.Link(objs, t.Platform, link.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
@@ -171,11 +183,11 @@ func FreshDiff(incrExe []byte, m *ir.Module, policy incr.Policy, dir string) (*d
 			return nil, err
 		}
 	}
-	a, err := canon.ReadELF(fresh, objs)
+	a, err := canon.Read(fresh, objs)
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
-	b, err := canon.ReadELF(incrExe, objs)
+	b, err := canon.Read(incrExe, objs)
 	if err != nil {
 		return nil, fmt.Errorf("incremental output: %w", err)
 	}

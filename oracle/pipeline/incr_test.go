@@ -37,7 +37,7 @@ func TestIncrementalMechanisms(t *testing.T) {
 				}
 				m, err := ir.Parse(path, src)
 				require.NoError(t, err)
-				res, err := Update(out, m, string(src), policy)
+				res, err := Update(out, obj.ELF, m, string(src), policy)
 				require.NoError(t, err)
 				require.Equal(t, i == 1, res.Relinked, "v%d: %s", i, res.Reason)
 				err = CheckIncremental(context.Background(), out, m, IncrCheck{Policy: policy, Runner: runner, Mode: exec.Native, LLVM: true, Fresh: true, Dir: dir})
@@ -64,7 +64,7 @@ func TestIncrementalRandomSequence(t *testing.T) {
 					if step > 0 {
 						m, e = ir.RandomEdit(m, r)
 					}
-					_, err := Update(out, m, "", policy)
+					_, err := Update(out, obj.ELF, m, "", policy)
 					require.NoError(t, err, "step %d (%s)", step, e)
 					err = CheckIncremental(context.Background(), out, m, IncrCheck{Policy: policy, Runner: runner, Mode: exec.Native, Fresh: true, Dir: dir})
 					require.NoError(t, err, "step %d (%s)", step, e)
@@ -101,7 +101,7 @@ func TestIncrementalLongSequenceAgainstLLD(t *testing.T) {
 				if step > 0 {
 					m, e = ir.RandomEdit(m, r)
 				}
-				res, err := Update(out, m, "", policy)
+				res, err := Update(out, obj.ELF, m, "", policy)
 				require.NoError(t, err, "step %d (%s)", step, e)
 				moved += res.Stats.Moved
 				require.NoError(t, CheckIncremental(ctx, out, m, IncrCheck{Policy: policy, Runner: runner, Mode: exec.Native}), "step %d (%s)", step, e)
@@ -109,7 +109,7 @@ func TestIncrementalLongSequenceAgainstLLD(t *testing.T) {
 			require.Positive(t, moved, "the sequence should move something")
 
 			// The final version: ld.lld links the same objects.
-			p, err := CompileIncr(m, policy)
+			p, err := CompileIncr(m, obj.ELF, policy, 0)
 			require.NoError(t, err)
 			objPath, objs := writeOneObject(t, m, p, dir)
 			lldExe := filepath.Join(dir, "lld.out")

@@ -17,12 +17,9 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
-	"github.com/linkcheck/linkcheck/ref/codegen"
-	"github.com/linkcheck/linkcheck/ref/coff"
-	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/ir"
-	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // Load reads and checks a .lir file.
@@ -41,59 +38,31 @@ func Expected(m *ir.Module) (uint64, error) {
 }
 
 // ObjectExt is the file name extension of relocatable objects of a format.
-func ObjectExt(f obj.Format) string {
-	if f == obj.COFF {
-		return ".obj"
-	}
-	return ".o"
-}
+func ObjectExt(f obj.Format) string { return target.MustLookup(f).ObjectExt }
 
 // ExeName is a conventional executable name for a format.
-func ExeName(f obj.Format) string {
-	switch f {
-	case obj.COFF:
-		return "a.exe"
-	case obj.Wasm:
-		return "a.wasm"
-	}
-	return "a.out"
-}
+func ExeName(f obj.Format) string { return target.MustLookup(f).ExeName }
 
 // UnitName is the file name of unit u's object.
-func UnitName(f obj.Format, u int) string { return fmt.Sprintf("u%d%s", u, ObjectExt(f)) }
-
-// WriteObject serializes one object in a format.
-func WriteObject(f obj.Format, o *obj.Object) ([]byte, error) {
-	switch f {
-	case obj.ELF:
-		return elf.WriteObject(o)
-	case obj.MachO:
-		return macho.WriteObject(o)
-	case obj.COFF:
-		return coff.WriteObject(o)
-	}
-	return nil, fmt.Errorf("no x86_64 object writer for format %q", f)
-}
+func UnitName(f obj.Format, u int) string { return target.MustLookup(f).UnitName(u) }
 
 // Objects compiles m into units objects of format f, serialized, in unit
 // order, with their file names.
 func Objects(m *ir.Module, f obj.Format, units int) (names []string, files [][]byte, err error) {
-	if units < 1 {
-		return nil, nil, fmt.Errorf("-units %d: need at least 1", units)
-	}
-	objs, err := codegen.Build(m, f, ir.Partition(m, units), units, func(u int) string { return UnitName(f, u) })
+	return ObjectsWith(m, f, units, target.CompileOptions{})
+}
+
+// ObjectsWith is Objects with compile options (the got policy's calls,
+// fault injection).
+func ObjectsWith(m *ir.Module, f obj.Format, units int, opts target.CompileOptions) (names []string, files [][]byte, err error) {
+	t, err := target.Lookup(f)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, o := range objs {
-		b, err := WriteObject(f, o)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
-		}
-		names = append(names, o.Name)
-		files = append(files, b)
+	if err := t.Need(target.CanCompile); err != nil {
+		return nil, nil, err
 	}
-	return names, files, nil
+	return t.Objects(m, units, opts)
 }
 
 // WriteFiles writes files into dir all or nothing: each goes to a temporary
@@ -156,7 +125,7 @@ func BuildDir(m *ir.Module, f obj.Format, units int, dir string) ([]string, erro
 // written to a temporary name and renamed into place only on success.
 func LinkLLD(ctx context.Context, f obj.Format, objs []string, out string) (*lld.Result, error) {
 	tmp := filepath.Join(filepath.Dir(out), ".tmp-"+filepath.Base(out))
-	res, err := lld.Link(ctx, lld.Format(f), objs, tmp, lld.Options{})
+	res, err := lld.Link(ctx, f, objs, tmp, lld.Options{})
 	if err != nil {
 		os.Remove(tmp)
 		return res, err
@@ -186,7 +155,7 @@ func (m *Mismatch) Error() string {
 func RunAll(ctx context.Context, r *exec.Runner, f obj.Format, path string, expected uint64) ([]*exec.Result, error) {
 	var results []*exec.Result
 	var errs []string
-	for _, mode := range exec.Oracles(string(f)) {
+	for _, mode := range exec.Oracles(f) {
 		res, err := r.Run(ctx, path, exec.Options{Mode: mode})
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", mode, err))

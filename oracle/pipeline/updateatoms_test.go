@@ -16,13 +16,14 @@ import (
 	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // changeSet is what differs between two compiled versions: the atoms of
 // next that are new or differ from prev's (in program order) and the names
 // of prev's atoms that next lacks.
-func changeSet(prev, next *codegen.Program) (changed []*codegen.Atom, deleted []string) {
-	old := map[string]*codegen.Atom{}
+func changeSet(prev, next *obj.Program) (changed []*obj.Atom, deleted []string) {
+	old := map[string]*obj.Atom{}
 	for _, a := range prev.Atoms {
 		old[a.Name] = a
 	}
@@ -59,19 +60,19 @@ func TestUpdateAtomsEquivalent(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/seed=%d", policy, seed), func(t *testing.T) {
 				r := rand.New(rand.NewSource(seed))
 				m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 30})
-				prog, err := CompileIncr(m, policy)
+				prog, err := CompileIncr(m, obj.ELF, policy, 0)
 				require.NoError(t, err)
 				dir := t.TempDir()
-				full, err := elf.CreateIncr(filepath.Join(dir, "full"), prog, policy, "")
+				full, err := incr.Create(filepath.Join(dir, "full"), elf.IncrImage{}, prog, "", incr.Options{Policy: policy})
 				require.NoError(t, err)
 				defer full.Close()
-				fast, err := elf.CreateIncr(filepath.Join(dir, "fast"), prog, policy, "")
+				fast, err := incr.Create(filepath.Join(dir, "fast"), elf.IncrImage{}, prog, "", incr.Options{Policy: policy})
 				require.NoError(t, err)
 				defer fast.Close()
 				var moves, inPlace int
 				for step := 0; step < steps; step++ {
 					next, edit, single := randomFuncEdit(t, m, r)
-					nprog, err := CompileIncr(next, policy)
+					nprog, err := CompileIncr(next, obj.ELF, policy, 0)
 					require.NoError(t, err)
 					changed, deleted := changeSet(prog, nprog)
 					if single {
@@ -83,7 +84,7 @@ func TestUpdateAtomsEquivalent(t *testing.T) {
 						require.Equal(t, nprog.Atom(edit.Func), a, "CompileFunc differs from Compile")
 						require.LessOrEqual(t, len(changed), 1, "%s changed more than its function", edit)
 						if len(changed) == 1 {
-							changed = []*codegen.Atom{a}
+							changed = []*obj.Atom{a}
 						}
 					}
 					ptFull, errFull := full.Update(nprog, "")

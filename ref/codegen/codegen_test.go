@@ -143,7 +143,7 @@ func TestAtomsDecode(t *testing.T) {
 
 // checkDecode decodes the whole atom with x86asm and checks that every
 // relocation is the last 4 bytes of an instruction of the expected shape.
-func checkDecode(t *testing.T, a *codegen.Atom) {
+func checkDecode(t *testing.T, a *obj.Atom) {
 	t.Helper()
 	ends := map[int]x86asm.Inst{}
 	for off := 0; off < len(a.Data); {
@@ -181,7 +181,7 @@ func TestErrorTable(t *testing.T) {
 		many[i] = fmt.Sprintf("E%d_%s", i, strings.Repeat("x", i%7))
 	}
 	for _, names := range [][]string{nil, {"A"}, {"OutOfMemory", "FileNotFound"}, many} {
-		a := codegen.ErrorTable(names)
+		a := obj.ErrorTable(names, 0)
 		require.Equal(t, codegen.ErrTabSymbol, a.Name)
 		require.Equal(t, obj.ROData, a.Kind)
 		n := len(names)
@@ -201,7 +201,7 @@ func TestObjectsSplitUnits(t *testing.T) {
 	p, err := codegen.Compile(m, obj.ELF)
 	require.NoError(t, err)
 	unitOf := map[string]int{"triple": 1, "double": 0, "main": 1, "table": 0, "ptr": 1}
-	objs, err := codegen.Objects(p, unitOf, 2, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+	objs, err := obj.Objects(p, unitOf, 2, func(u int) string { return fmt.Sprintf("u%d.o", u) })
 	require.NoError(t, err)
 	require.Len(t, objs, 2)
 	names := func(o *obj.Object, defined bool) []string {
@@ -219,9 +219,9 @@ func TestObjectsSplitUnits(t *testing.T) {
 	require.Equal(t, []string{"double", "table"}, names(objs[1], false))
 	require.Equal(t, obj.Local, objs[1].Symbols[0].Bind)
 
-	_, err = codegen.Objects(p, map[string]int{}, 2, func(int) string { return "x" })
+	_, err = obj.Objects(p, map[string]int{}, 2, func(int) string { return "x" })
 	require.ErrorContains(t, err, `no unit for "triple"`)
-	_, err = codegen.Objects(p, unitOf, 0, func(int) string { return "x" })
+	_, err = obj.Objects(p, unitOf, 0, func(int) string { return "x" })
 	require.ErrorContains(t, err, "need at least 1")
 }
 
@@ -265,7 +265,7 @@ func TestRunNative(t *testing.T) {
 						}
 					}
 				}
-				objs, err := codegen.Objects(p, unitOf, units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+				objs, err := obj.Objects(p, unitOf, units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
 				require.NoError(t, err)
 				dir := t.TempDir()
 				args := []string{"-e", codegen.EntrySymbol, "-o", filepath.Join(dir, "a.out")}

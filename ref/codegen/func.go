@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -15,7 +16,7 @@ var argRegs = [...]x86.Reg{x86.RDI, x86.RSI, x86.RDX, x86.RCX}
 type fn struct {
 	name   string
 	code   []byte
-	relocs []Reloc
+	relocs []obj.SymReloc
 	labels []int // label -> code offset, -1 while unbound
 	fixups []fixup
 	scopes []map[string]int32 // name -> frame offset from x86.RBP
@@ -58,7 +59,7 @@ func NewEnv(m *ir.Module) *Env {
 }
 
 // CompileFunc lowers one function of a program whose environment is env.
-func CompileFunc(f *ir.Func, env *Env) (*Atom, error) {
+func CompileFunc(f *ir.Func, env *Env) (*obj.Atom, error) {
 	g := &fn{name: f.Name, env: env}
 	// Prologue; the frame size is patched once all slots are known.
 	g.emit("push", x86.RBP)
@@ -84,20 +85,20 @@ func CompileFunc(f *ir.Func, env *Env) (*Atom, error) {
 	if frame.Imm.Size != 4 {
 		return nil, fmt.Errorf("codegen: func %s: frame immediate is %d bytes, want 4", f.Name, frame.Imm.Size)
 	}
-	putU32(code[frame.Imm.Off:], uint32(frameSize))
+	binary.LittleEndian.PutUint32(code[frame.Imm.Off:], uint32(frameSize))
 	for _, fx := range g.fixups {
 		target := g.labels[fx.label]
 		if target < 0 {
 			return nil, fmt.Errorf("codegen: func %s: unbound label %d", f.Name, fx.label)
 		}
-		putU32(code[fx.field:], uint32(int32(target-(fx.field+4))))
+		binary.LittleEndian.PutUint32(code[fx.field:], uint32(int32(target-(fx.field+4))))
 	}
 	align := uint64(DefaultFuncAlign)
 	if f.Align != 0 {
 		align = f.Align
 	}
 	data := code
-	return &Atom{Name: f.Name, Kind: obj.Text, Align: align, Data: data, Size: uint64(len(data)), Relocs: g.relocs, Local: f.Local}, nil
+	return &obj.Atom{Name: f.Name, Kind: obj.Text, Align: align, Data: data, Size: uint64(len(data)), Relocs: g.relocs, Local: f.Local}, nil
 }
 
 func slot(off int32) x86.Mem { return x86.Mem{Base: x86.RBP, Disp: off, Size: 8} }
@@ -133,7 +134,7 @@ func (g *fn) reloc(kind obj.RelocKind, sym string, op string, args ...x86.Operan
 		g.err = fmt.Errorf("%s: relocated field is not the last 4 bytes of the instruction", x86.Inst{Op: op, Args: args})
 		return
 	}
-	g.relocs = append(g.relocs, Reloc{Offset: uint64(e.Disp.Off), Kind: kind, Sym: sym, Addend: -4})
+	g.relocs = append(g.relocs, obj.SymReloc{Offset: uint64(e.Disp.Off), Kind: kind, Sym: sym, Addend: -4})
 }
 
 func (g *fn) newLabel() int {

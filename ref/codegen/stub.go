@@ -24,9 +24,9 @@ const (
 //   - macho: the same with Darwin's syscall numbers;
 //   - coff: return the result from the entry point (the process exit code
 //     is its low 32 bits; an emulator reads all of RAX).
-func EntryStub(format obj.Format) (*Atom, error) { return entryStub(format, Options{}) }
+func EntryStub(format obj.Format) (*obj.Atom, error) { return entryStub(format, Options{}) }
 
-func entryStub(format obj.Format, opts Options) (*Atom, error) {
+func entryStub(format obj.Format, opts Options) (*obj.Atom, error) {
 	g := &fn{name: EntrySymbol, env: &Env{CallsViaGOT: opts.CallsViaGOT}}
 	switch format {
 	case obj.ELF, obj.MachO:
@@ -58,7 +58,7 @@ func entryStub(format obj.Format, opts Options) (*Atom, error) {
 	if g.err != nil {
 		return nil, fmt.Errorf("codegen: entry stub: %w", g.err)
 	}
-	return &Atom{Name: EntrySymbol, Kind: obj.Text, Align: DefaultFuncAlign, Data: g.code, Size: uint64(len(g.code)), Relocs: g.relocs}, nil
+	return &obj.Atom{Name: EntrySymbol, Kind: obj.Text, Align: DefaultFuncAlign, Data: g.code, Size: uint64(len(g.code)), Relocs: g.relocs}, nil
 }
 
 // Build compiles m and splits it into units objects named by names, the
@@ -69,5 +69,5 @@ func Build(m *ir.Module, format obj.Format, unitOf map[string]int, units int, na
 	if err != nil {
 		return nil, err
 	}
-	return Objects(p, unitOf, units, names)
+	return obj.Objects(p, unitOf, units, names)
 }

@@ -2,9 +2,9 @@ package elf
 
 import (
 	"debug/elf"
-	"fmt"
 	"strings"
 
+	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -74,6 +74,13 @@ func isSectionPrefix(name, p string) bool {
 	return strings.HasPrefix(name, p) && (len(name) == len(p) || name[len(p)] == '.')
 }
 
+// Arch implements link.Platform: x86_64.
+func (Exe) Arch() arch.Arch { return arch.X86_64{} }
+
+// Supports implements link.Platform: every kind but the image-relative
+// ImageRel32, which only PE images have.
+func (Exe) Supports(k obj.RelocKind) bool { return k != obj.ImageRel32 }
+
 // RelocName implements link.Platform: the ELF name of each kind.
 // GOTLoad32 is read from both R_X86_64_GOTPCRELX and
 // R_X86_64_REX_GOTPCRELX and is named by the latter.
@@ -138,14 +145,6 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		shndx[i] = uint16(nsh)
 		nsh++
 	}
-	symtabIdx := nsh
-	shstrtabIdx := nsh + 1
-	strtabIdx := nsh + 2
-	nsh += 3
-	if nsh >= int(elf.SHN_LORESERVE) {
-		return nil, fmt.Errorf("%d sections: too many for ELF section indexes", nsh)
-	}
-
 	// .symtab and .strtab.
 	nsyms := 1 + len(l.Symbols)
 	symtab := make([]byte, symSize, nsyms*symSize)
@@ -201,44 +200,7 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		}
 	}
 
-	// .shstrtab.
-	shstr := []byte{0}
-	nameOff := make([]uint32, 0, nsh)
-	addName := func(n string) {
-		nameOff = append(nameOff, uint32(len(shstr)))
-		shstr = append(shstr, n...)
-		shstr = append(shstr, 0)
-	}
-	for _, s := range l.Sections {
-		if s.Segment >= 0 {
-			addName(s.Name)
-		}
-	}
-	addName(".symtab")
-	addName(".shstrtab")
-	addName(".strtab")
-
-	out := image
-	pad := func(a int) {
-		for len(out)%a != 0 {
-			out = append(out, 0)
-		}
-	}
-	pad(8)
-	symtabOff := uint64(len(out))
-	out = append(out, symtab...)
-	shstrOff := uint64(len(out))
-	out = append(out, shstr...)
-	strOff := uint64(len(out))
-	out = append(out, strtab...)
-	pad(8)
-	shoff := uint64(len(out))
-	sh := make([]byte, nsh*shdrSize)
-	k := 1
-	putSh := func(name uint32, typ elf.SectionType, flags elf.SectionFlag, addr, off, size uint64, lnk, info uint32, align, entsize uint64) {
-		sectionHeader{name, typ, flags, addr, off, size, lnk, info, align, entsize}.put(sh[k*shdrSize:])
-		k++
-	}
+	e := &exeFile{entry: l.Entry, symtab: symtab, strtab: strtab, firstGlobal: firstGlobal}
 	for _, s := range l.Sections {
 		if s.Segment < 0 {
 			continue
@@ -262,36 +224,23 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 				flags |= elf.SHF_STRINGS
 			}
 		}
-		putSh(nameOff[k-1], typ, flags, s.Addr, s.Offset, s.Size, 0, 0, s.Align, entsize)
+		e.names = append(e.names, s.Name)
+		e.sections = append(e.sections, sectionHeader{typ: typ, flags: flags, addr: s.Addr, off: s.Offset, size: s.Size, align: s.Align, entsize: entsize})
 	}
-	putSh(nameOff[k-1], elf.SHT_SYMTAB, 0, 0, symtabOff, uint64(len(symtab)), uint32(strtabIdx), firstGlobal, 8, symSize)
-	putSh(nameOff[k-1], elf.SHT_STRTAB, 0, 0, shstrOff, uint64(len(shstr)), 0, 0, 1, 0)
-	putSh(nameOff[k-1], elf.SHT_STRTAB, 0, 0, strOff, uint64(len(strtab)), 0, 0, 1, 0)
-	out = append(out, sh...)
-
-	fileHeader{typ: elf.ET_EXEC, entry: l.Entry, phoff: ehdrSize, shoff: shoff,
-		phnum: uint16(phdrCount(l)), shnum: uint16(nsh), shstrIndex: uint16(shstrtabIdx)}.put(out)
-	_ = symtabIdx
 
 	// Program headers.
-	ph := out[ehdrSize:]
-	n := 0
-	putPh := func(typ elf.ProgType, flags elf.ProgFlag, off, addr, filesz, memsz, align uint64) {
-		progHeader{typ, flags, off, addr, filesz, memsz, align}.put(ph[n*phdrSize:])
-		n++
-	}
 	phSize := uint64(phdrCount(l)) * phdrSize
-	putPh(elf.PT_PHDR, elf.PF_R, ehdrSize, ExeImageBase+ehdrSize, phSize, phSize, 8)
+	e.phdrs = append(e.phdrs, progHeader{elf.PT_PHDR, elf.PF_R, ehdrSize, ExeImageBase + ehdrSize, phSize, phSize, 8})
 	for _, s := range l.Segments {
-		putPh(elf.PT_LOAD, elf.ProgFlag(s.Perm), s.Offset, s.Addr, s.FileSize, s.MemSize, ExePageSize)
+		e.phdrs = append(e.phdrs, progHeader{elf.PT_LOAD, elf.ProgFlag(s.Perm), s.Offset, s.Addr, s.FileSize, s.MemSize, ExePageSize})
 	}
 	if i := relroSegment(l); i >= 0 {
 		s := l.Segments[i]
 		end := (s.Addr + s.MemSize + ExePageSize - 1) &^ (ExePageSize - 1)
-		putPh(elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end-s.Addr, 1)
+		e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end - s.Addr, 1})
 	}
-	putPh(elf.PT_GNU_STACK, elf.PF_R|elf.PF_W, 0, 0, 0, 0, 0)
-	return out, nil
+	e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0, 0, 0, 0})
+	return e.appendTo(image)
 }
 
 // keepLocal reports whether a local symbol goes into .symtab. As in ld.lld,

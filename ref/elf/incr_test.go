@@ -46,7 +46,7 @@ func runIncrOut(t *testing.T, path string) uint64 {
 	return binary.LittleEndian.Uint64(out)
 }
 
-func compile(t *testing.T, src string, policy incr.Policy) (*ir.Module, *codegen.Program) {
+func compile(t *testing.T, src string, policy incr.Policy) (*ir.Module, *obj.Program) {
 	t.Helper()
 	m, err := ir.Parse("v.lir", []byte(src))
 	require.NoError(t, err)
@@ -59,16 +59,16 @@ func TestIncrementalSequence(t *testing.T) {
 	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
 		t.Run(string(policy), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "out")
-			var o *IncrOutput
+			var o *incr.Output
 			for i, v := range mechanismVersions(t) {
 				m, p := compile(t, v.src, policy)
 				want, err := ir.Interp(m, ir.InterpOptions{})
 				require.NoError(t, err)
 				if i == 0 {
-					o, err = CreateIncr(path, p, policy, v.src)
+					o, err = incr.Create(path, IncrImage{}, p, v.src, incr.Options{Policy: policy})
 					require.NoError(t, err)
 				} else {
-					o, err = OpenIncr(path, policy)
+					o, err = incr.Open(path, IncrImage{}, incr.Options{Policy: policy})
 					require.NoError(t, err, v.name)
 					pt, err := o.Update(p, v.src)
 					require.NoError(t, err, v.name)
@@ -77,7 +77,7 @@ func TestIncrementalSequence(t *testing.T) {
 				require.NoError(t, o.Close())
 				require.Equal(t, want, runIncrOut(t, path), "%s: interpreter says %d", v.name, want)
 			}
-			st, err := LoadState(path)
+			st, err := incr.LoadState(path, IncrImage{})
 			require.NoError(t, err)
 			if policy == incr.Trampoline {
 				require.NotZero(t, st.Atoms["f"].First, "f moved and has a trampoline")
@@ -90,26 +90,26 @@ func TestIncrementalStaleSidecar(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out")
 	v1 := mechanismVersions(t)[0].src
 	_, p := compile(t, v1, incr.Trampoline)
-	o, err := CreateIncr(path, p, incr.Trampoline, v1)
+	o, err := incr.Create(path, IncrImage{}, p, v1, incr.Options{Policy: incr.Trampoline})
 	require.NoError(t, err)
 	require.NoError(t, o.Close())
 
 	// Another policy is stale.
-	_, err = OpenIncr(path, incr.ThroughGOT)
-	require.ErrorIs(t, err, ErrStale)
+	_, err = incr.Open(path, IncrImage{}, incr.Options{Policy: incr.ThroughGOT})
+	require.ErrorIs(t, err, incr.ErrStale)
 	// A changed output is stale.
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	data[0x1000] ^= 0xff
 	require.NoError(t, os.WriteFile(path, data, 0o755))
-	_, err = OpenIncr(path, incr.Trampoline)
-	require.ErrorIs(t, err, ErrStale)
+	_, err = incr.Open(path, IncrImage{}, incr.Options{Policy: incr.Trampoline})
+	require.ErrorIs(t, err, incr.ErrStale)
 	require.ErrorContains(t, err, "the output changed")
 	// A corrupt or missing sidecar is stale.
-	require.NoError(t, os.WriteFile(path+SidecarSuffix, []byte("{not json"), 0o644))
-	_, err = OpenIncr(path, incr.Trampoline)
-	require.ErrorIs(t, err, ErrStale)
-	require.NoError(t, os.Remove(path+SidecarSuffix))
-	_, err = OpenIncr(path, incr.Trampoline)
-	require.ErrorIs(t, err, ErrStale)
+	require.NoError(t, os.WriteFile(path+incr.SidecarSuffix, []byte("{not json"), 0o644))
+	_, err = incr.Open(path, IncrImage{}, incr.Options{Policy: incr.Trampoline})
+	require.ErrorIs(t, err, incr.ErrStale)
+	require.NoError(t, os.Remove(path+incr.SidecarSuffix))
+	_, err = incr.Open(path, IncrImage{}, incr.Options{Policy: incr.Trampoline})
+	require.ErrorIs(t, err, incr.ErrStale)
 }

@@ -1,12 +1,6 @@
 package elf
 
 import (
-	"fmt"
-	"os"
-	"runtime"
-	"sync"
-	"sync/atomic"
-
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -28,34 +22,8 @@ func LinkFiles(paths []string, opts link.Options) ([]byte, *link.Layout, error) 
 	return Link(objs, opts)
 }
 
-// ReadObjectFiles reads the ELF relocatable objects at paths, in parallel
-// (GOMAXPROCS readers); the result is in path order, and the error is the
-// first in path order.
+// ReadObjectFiles reads the ELF relocatable objects at paths with
+// ReadObject, in parallel (link.ReadObjectFiles).
 func ReadObjectFiles(paths []string) ([]*obj.Object, error) {
-	objs := make([]*obj.Object, len(paths))
-	errs := make([]error, len(paths))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(paths)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(paths) {
-					return
-				}
-				data, err := os.ReadFile(paths[i])
-				if err == nil {
-					objs[i], err = ReadObject(paths[i], data)
-				}
-				errs[i] = err
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("link: %w", err)
-		}
-	}
-	return objs, nil
+	return link.ReadObjectFiles(paths, ReadObject)
 }

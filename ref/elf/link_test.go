@@ -144,7 +144,7 @@ func linkBoth(t *testing.T, dir string, objs []string) (ref, ld string, l *link.
 	ref = filepath.Join(dir, "ref.out")
 	require.NoError(t, os.WriteFile(ref, out, 0o755))
 	ld = filepath.Join(dir, "lld.out")
-	_, err = lld.Link(context.Background(), lld.ELF, objs, ld, lld.Options{})
+	_, err = lld.Link(context.Background(), obj.ELF, objs, ld, lld.Options{})
 	require.NoError(t, err)
 	return ref, ld, l
 }
@@ -324,7 +324,7 @@ func TestLinkErrors(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tc.want, err.Error())
 			tools.Require(t, "ld.lld")
-			res, err := lld.Link(context.Background(), lld.ELF, objs, filepath.Join(dir, "lld.out"), lld.Options{})
+			res, err := lld.Link(context.Background(), obj.ELF, objs, filepath.Join(dir, "lld.out"), lld.Options{})
 			require.Error(t, err)
 			msg := strings.ReplaceAll(res.Stderr, dir+"/", "")
 			msg = lldPrefix.ReplaceAllString(strings.TrimSpace(msg), "")

@@ -2,7 +2,8 @@
 // output format. It is shaped like mold and wild: one file per phase, and a
 // small Platform interface through which a format package (ref/elf today,
 // ref/macho and ref/coff later) names output sections, reserves room for
-// its headers and writes the file.
+// its headers and writes the file; the instruction set's relocation
+// arithmetic comes from ref/arch through Platform.Arch.
 //
 // The phases, in order:
 //
@@ -12,8 +13,10 @@
 //	scan.go         relocation scan: undefined references, GOT slots,
 //	                GOT-load relaxation decisions
 //	layout.go       addresses, file offsets, segments by permission
-//	reloc_x86_64.go relocation arithmetic, overflow checks, relaxation
-//	output.go       contents, then Platform.Write
+//	reloc.go        contents, relocations applied through arch.Arch
+//	                (overflow reported as ld.lld does), GOT relaxation
+//	link.go         the phases in order, then Platform.Write
+//	input.go        object files read in parallel with a format's reader
 //
 // The result of the layout phase is exposed as a Layout (output sections
 // with their chunks, where every input section went, every symbol's
@@ -26,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -81,6 +85,11 @@ type Platform interface {
 	// RelocName names a relocation kind in error messages, in the
 	// format's own spelling (R_X86_64_PC32, ...).
 	RelocName(k obj.RelocKind) string
+	// Supports reports whether the format's executables can hold a
+	// relocation of kind k (ELF has no image-relative relocations).
+	Supports(k obj.RelocKind) bool
+	// Arch is the instruction set's relocation arithmetic.
+	Arch() arch.Arch
 	// Write returns the output file. image holds the loaded part of the
 	// file (l.FileSize bytes, every section's contents at its offset,
 	// relocated, headers not yet written); Write may append to it and
@@ -129,7 +138,7 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	if err := l.assignAddresses(p, opts); err != nil {
 		return nil, nil, err
 	}
-	image := l.contents()
+	image := l.contents(p.Arch().CodeFill())
 	if err := l.relocate(p, opts, image); err != nil {
 		return nil, nil, err
 	}

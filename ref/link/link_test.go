@@ -1,10 +1,13 @@
-package link
+package link_test
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkcheck/linkcheck/oracle/bench"
+	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -12,23 +15,25 @@ import (
 // 64 bytes of headers, the image is the file.
 type flat struct{}
 
-func (flat) Format() obj.Format                          { return obj.ELF }
-func (flat) ImageBase() uint64                           { return 0x10000 }
-func (flat) PageSize() uint64                            { return 0x1000 }
-func (flat) GOTSectionName() string                      { return "got" }
-func (flat) HeaderSize(*Layout) uint64                   { return 64 }
-func (flat) RelocName(k obj.RelocKind) string            { return k.String() }
-func (flat) OutputSectionName(s *obj.Section) string     { return s.Kind.String() }
-func (flat) Write(_ *Layout, img []byte) ([]byte, error) { return img, nil }
+func (flat) Format() obj.Format                               { return obj.ELF }
+func (flat) ImageBase() uint64                                { return 0x10000 }
+func (flat) PageSize() uint64                                 { return 0x1000 }
+func (flat) GOTSectionName() string                           { return "got" }
+func (flat) HeaderSize(*link.Layout) uint64                   { return 64 }
+func (flat) RelocName(k obj.RelocKind) string                 { return k.String() }
+func (flat) OutputSectionName(s *obj.Section) string          { return s.Kind.String() }
+func (flat) Write(_ *link.Layout, img []byte) ([]byte, error) { return img, nil }
+func (flat) Supports(obj.RelocKind) bool                      { return true }
+func (flat) Arch() arch.Arch                                  { return arch.X86_64{} }
 
 // TestLayoutInvariants links the synthetic workload and checks what the
 // incremental linker relies on: chunks inside their sections and not
 // overlapping, sections inside their segments, offset ≡ address mod page,
 // every call resolved to its callee, every pointer to its function.
 func TestLayoutInvariants(t *testing.T) {
-	objs, err := SyntheticObjects(300, 3)
+	objs, err := bench.SyntheticObjects(300, 3)
 	require.NoError(t, err)
-	img, l, err := Link(objs, flat{}, Options{})
+	img, l, err := link.Link(objs, flat{}, link.Options{})
 	require.NoError(t, err)
 	require.Equal(t, l.Symbols[l.Lookup("_start")].Addr, l.Entry)
 	for _, s := range l.Sections {
@@ -82,11 +87,11 @@ func TestMergeStrings(t *testing.T) {
 	}
 	start := &obj.Object{Name: "s.o", Sections: []*obj.Section{{Name: ".text", Kind: obj.Text, Align: 1, Data: []byte{0xc3}, Size: 1}},
 		Symbols: []*obj.Symbol{{Name: "_start", Section: 0, Bind: obj.Global}}}
-	_, l, err := Link([]*obj.Object{start, str("a", "hey\x00abc\x00"), str("b", "abc\x00")}, flat{}, Options{})
+	_, l, err := link.Link([]*obj.Object{start, str("a", "hey\x00abc\x00"), str("b", "abc\x00")}, flat{}, link.Options{})
 	require.NoError(t, err)
 	require.Equal(t, l.Symbols[l.Lookup("a.s")].Addr, l.Symbols[l.Lookup("b.s")].Addr)
 	ro := l.Sections[l.Placements[1][0].Out]
 	require.Equal(t, uint64(8), ro.Size)
-	_, _, err = Link([]*obj.Object{start, str("c", "abc")}, flat{}, Options{})
+	_, _, err = link.Link([]*obj.Object{start, str("c", "abc")}, flat{}, link.Options{})
 	require.EqualError(t, err, "c:(.rodata.str1.1): string is not null terminated")
 }

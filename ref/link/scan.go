@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -27,6 +28,7 @@ type undefRef struct {
 //	undefined symbol: g
 //	>>> referenced by a.o:(.text.main+0x12)
 func (l *Layout) scan(p Platform, opts Options) error {
+	ar := p.Arch()
 	var undef map[int32][]undefRef
 	var undefOrder []int32
 	var errs []error
@@ -50,14 +52,14 @@ func (l *Layout) scan(p Platform, opts Options) error {
 				}
 				switch r.Kind {
 				case obj.GOTLoad32:
-					if opts.RelaxGOT == RelaxLikeLLD && relaxable(sym, r, s.Data) != relaxNone {
+					if l.relaxation(ar, opts.RelaxGOT == RelaxLikeLLD, sym, r, s.Data) != arch.RelaxNone {
 						continue
 					}
 				case obj.GOTPCRel32:
-				case obj.ImageRel32:
-					errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
-					continue
 				default:
+					if !p.Supports(r.Kind) {
+						errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
+					}
 					continue
 				}
 				if sym.GOTSlot < 0 {
@@ -100,8 +102,8 @@ func (l *Layout) scan(p Platform, opts Options) error {
 	if len(l.GOT.Slots) > 0 {
 		l.Sections = append(l.Sections, &Section{
 			Name: p.GOTSectionName(), Kind: obj.Data, GOT: true, Align: 8,
-			Size:   uint64(len(l.GOT.Slots)) * 8,
-			Chunks: []Chunk{{Obj: -1, Sec: -1, Size: uint64(len(l.GOT.Slots)) * 8, Align: 8}},
+			Size:   uint64(len(l.GOT.Slots)) * ar.PtrSize(),
+			Chunks: []Chunk{{Obj: -1, Sec: -1, Size: uint64(len(l.GOT.Slots)) * ar.PtrSize(), Align: 8}},
 		})
 	}
 	return nil
@@ -112,37 +114,4 @@ func (l *Layout) entryName(opts Options) string {
 		return opts.Entry
 	}
 	return DefaultEntry
-}
-
-// relaxation is what a GOT load becomes.
-type relaxation uint8
-
-const (
-	relaxNone relaxation = iota
-	relaxMovToLea
-	relaxCall
-	relaxJmp
-)
-
-// relaxable decides, as ld.lld 16 does for a static non-PIC link, whether
-// the GOT load r (a GOTLoad32 in data) of sym can become a direct
-// reference: the addend must be -4 (the field ends the instruction), the
-// symbol must have a link-time address that is not absolute (ld.lld keeps
-// the GOT for absolute and undefined weak symbols), and the instruction
-// must be `mov r, [rip+x]` (8b), `call [rip+x]` (ff 15) or
-// `jmp [rip+x]` (ff 25).
-func relaxable(sym *Symbol, r *obj.Reloc, data []byte) relaxation {
-	if r.Addend != -4 || r.Offset < 2 || !sym.Defined() || sym.Sec == obj.Abs {
-		return relaxNone
-	}
-	op, modrm := data[r.Offset-2], data[r.Offset-1]
-	switch {
-	case op == 0x8b:
-		return relaxMovToLea
-	case op == 0xff && modrm == 0x15:
-		return relaxCall
-	case op == 0xff && modrm == 0x25:
-		return relaxJmp
-	}
-	return relaxNone
 }

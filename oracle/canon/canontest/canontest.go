@@ -50,7 +50,7 @@ func Assemble(t testing.TB, dir string, srcs ...string) ([]string, []*obj.Object
 func Link(t testing.TB, objs []string, out string, extra ...string) ([]byte, string) {
 	t.Helper()
 	tools.Require(t, "ld.lld")
-	res, err := lld.Link(context.Background(), lld.ELF, objs, out, lld.Options{Extra: extra})
+	res, err := lld.Link(context.Background(), obj.ELF, objs, out, lld.Options{Extra: extra})
 	require.NoError(t, err)
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)

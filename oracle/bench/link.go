@@ -1,4 +1,9 @@
-package elf
+// Package bench is linkcheck's benchmark harness: the reference linkers
+// side by side with another linker (lld by default) on the same inputs, in
+// one run, reported as ratios (these machines are noisy). Each benchmark
+// takes the format from the registry (ref/target), so every format with a
+// reference linker or an incremental linker is measured the same way.
+package bench
 
 import (
 	"bufio"
@@ -15,15 +20,20 @@ import (
 	"time"
 
 	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // ExternalLinker links the object files objs into out with another linker
-// (ld.lld, driven by oracle/lld in the caller: ref does not import oracle)
-// and reports its wall time and peak resident set size in KiB.
+// (ld.lld, through oracle/lld) and reports its wall time and peak resident
+// set size in KiB.
 type ExternalLinker func(ctx context.Context, objs []string, out string) (wall time.Duration, maxRSSKB int64, err error)
 
 // BenchConfig configures BenchLink.
 type BenchConfig struct {
+	// Format is the output format (its target must have a reference
+	// linker and an object writer and reader).
+	Format obj.Format
 	// Funcs lists the workload sizes (functions per link).
 	Funcs []int
 	// Units is the number of objects per link; 0 means max(1, funcs/1000).
@@ -57,12 +67,12 @@ func (r BenchResult) String() string {
 		r.Funcs, r.Units, r.RefWall, r.RefPeakKB, r.OtherWall, r.OtherPeakKB, r.TimeRatio, r.MemRatio, r.RefPeakMethod)
 }
 
-// BenchLink runs the reference ELF linker and cfg.Other side by side on the
-// same object files (link.SyntheticObjects written with WriteObject) and
-// reports wall time and peak memory for each size.
+// BenchLink runs the reference linker of cfg.Format and cfg.Other side by
+// side on the same object files (SyntheticObjects written by the format's
+// object writer) and reports wall time and peak memory for each size.
 //
 // The reference link is measured as the other linker's is, from object
-// files to an output file: LinkFiles (read, link) then writing the file,
+// files to an output file: read, link, then write the file,
 // in this process. Its peak memory is the process's peak RSS (VmHWM),
 // reset through /proc/self/clear_refs after a full GC just before the
 // link, so it includes the Go runtime's baseline as ld.lld's includes its
@@ -71,6 +81,10 @@ func (r BenchResult) String() string {
 func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	if cfg.Other == nil {
 		return nil, errors.New("bench link: no linker to compare against")
+	}
+	t, err := linkTarget(cfg.Format)
+	if err != nil {
+		return nil, err
 	}
 	runs := cfg.Runs
 	if runs <= 0 {
@@ -82,7 +96,7 @@ func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 		if units <= 0 {
 			units = max(1, funcs/1000)
 		}
-		paths, err := writeSynthetic(cfg.Dir, funcs, units)
+		paths, err := writeSynthetic(t, cfg.Dir, funcs, units)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +109,7 @@ func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			wall, peak, method, err := refLinkMeasured(paths, out)
+			wall, peak, method, err := refLinkMeasured(t, paths, out)
 			if err != nil {
 				return nil, err
 			}
@@ -135,15 +149,34 @@ func Median[T ~int64](xs []T) T {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// writeSynthetic writes the synthetic workload as ELF objects in dir.
-func writeSynthetic(dir string, funcs, units int) ([]string, error) {
-	objs, err := link.SyntheticObjects(funcs, units)
+// linkTarget returns the target of format f, which must have a reference
+// linker, an object writer and a reader.
+func linkTarget(f obj.Format) (*target.Target, error) {
+	if f == "" {
+		f = obj.ELF
+	}
+	t, err := target.Lookup(f)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []target.Capability{target.CanLink, target.CanRead, target.CanWriteObj} {
+		if err := t.Need(c); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// writeSynthetic writes the synthetic workload as objects of t's format in
+// dir.
+func writeSynthetic(t *target.Target, dir string, funcs, units int) ([]string, error) {
+	objs, err := SyntheticObjects(funcs, units)
 	if err != nil {
 		return nil, err
 	}
 	paths := make([]string, len(objs))
 	for i, o := range objs {
-		data, err := WriteObject(o)
+		data, err := t.WriteObject(o)
 		if err != nil {
 			return nil, fmt.Errorf("bench link: %s: %w", o.Name, err)
 		}
@@ -157,7 +190,7 @@ func writeSynthetic(dir string, funcs, units int) ([]string, error) {
 
 // refLinkMeasured links paths into out and returns the wall time and the
 // peak memory in KiB, with the method used to measure it.
-func refLinkMeasured(paths []string, out string) (time.Duration, int64, string, error) {
+func refLinkMeasured(t *target.Target, paths []string, out string) (time.Duration, int64, string, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	method := "vmhwm"
@@ -165,7 +198,11 @@ func refLinkMeasured(paths []string, out string) (time.Duration, int64, string, 
 		method = "heap"
 	}
 	start := time.Now()
-	data, _, err := LinkFiles(paths, link.Options{})
+	var data []byte
+	objs, err := link.ReadObjectFiles(paths, t.ReadObject)
+	if err == nil {
+		data, _, err = link.Link(objs, t.Platform, link.Options{})
+	}
 	if err == nil {
 		err = os.WriteFile(out, data, 0o755)
 	}

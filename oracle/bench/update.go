@@ -1,4 +1,4 @@
-package elf
+package bench
 
 import (
 	"context"
@@ -9,15 +9,18 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // UpdateBenchConfig configures BenchUpdate.
 type UpdateBenchConfig struct {
+	// Format is the output format (its target must have an incremental
+	// linker and a reference linker); "" means ELF.
+	Format obj.Format
 	// Funcs is the size of the generated program (ir.Generate, seed 1).
 	Funcs int
 	// Runs is the number of one-function updates of each kind (in place,
@@ -27,7 +30,7 @@ type UpdateBenchConfig struct {
 	Policy incr.Policy
 	// Dir holds the output, the objects and the full links; it must exist.
 	Dir string
-	// Other is the external linker of the full link (ld.lld); nil skips it.
+	// Other is the external linker of the full link (lld); nil skips it.
 	Other ExternalLinker
 }
 
@@ -37,7 +40,7 @@ type UpdateBenchResult struct {
 	Funcs, Units, Atoms int
 	Policy              incr.Policy
 	// InPlace and Move are one-function updates through
-	// IncrOutput.UpdateAtoms (state and positioned writes), the function
+	// incr.Output.UpdateAtoms (state and positioned writes), the function
 	// compiled alone by codegen.CompileFunc before the clock starts.
 	InPlace, Move time.Duration
 	// RefFull is a full reference link (Link of the version's objects, in
@@ -61,7 +64,7 @@ func Ratio(full, update time.Duration) float64 {
 // edits a different random function: in place, ir.GrowFunc by one byte of
 // padding (which fits the slot's spare third); a move, ir.GrowFunc past
 // the function's slot. The edit and the compilation of the function happen
-// before the clock starts: what is timed is IncrOutput.UpdateAtoms, as a
+// before the clock starts: what is timed is incr.Output.UpdateAtoms, as a
 // compiler server that keeps the session in memory would call it.
 func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult, error) {
 	if cfg.Funcs < 2 {
@@ -75,21 +78,26 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 	if policy == "" {
 		policy = incr.Trampoline
 	}
+	t, err := linkTarget(cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Need(target.CanIncr); err != nil {
+		return nil, fmt.Errorf("bench update: %w", err)
+	}
 	start := time.Now()
 	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: cfg.Funcs})
-	opts := codegen.Options{CallsViaGOT: policy == incr.ThroughGOT}
-	prog, err := codegen.CompileWith(m, obj.ELF, opts)
+	opts := target.CompileOptions{CallsViaGOT: policy == incr.ThroughGOT}
+	prog, err := t.Compile(m, opts)
 	if err != nil {
 		return nil, fmt.Errorf("bench update: %w", err)
 	}
-	out, err := CreateIncr(filepath.Join(cfg.Dir, "incr.out"), prog, policy, "")
+	out, err := incr.Create(filepath.Join(cfg.Dir, "incr.out"), t.Image, prog, "", incr.Options{Policy: policy})
 	if err != nil {
 		return nil, fmt.Errorf("bench update: %w", err)
 	}
 	defer out.Close()
 	res := &UpdateBenchResult{Funcs: cfg.Funcs, Policy: policy, Atoms: len(prog.Atoms), Setup: time.Since(start)}
-	env := codegen.NewEnv(m)
-	env.CallsViaGOT = opts.CallsViaGOT
 	r := rand.New(rand.NewSource(1))
 	var inPlace, moves []time.Duration
 	for len(inPlace) < runs || len(moves) < runs {
@@ -107,12 +115,12 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 		if err != nil {
 			return nil, fmt.Errorf("bench update: %w", err)
 		}
-		a, err := codegen.CompileFunc(next.Func(f.Name), env)
+		a, err := t.CompileFunc(next, f.Name, opts)
 		if err != nil {
 			return nil, fmt.Errorf("bench update: %w", err)
 		}
 		t0 := time.Now()
-		pt, err := out.UpdateAtoms([]*codegen.Atom{a}, nil)
+		pt, err := out.UpdateAtoms([]*obj.Atom{a}, nil)
 		d := time.Since(t0)
 		if err != nil {
 			return nil, fmt.Errorf("bench update: %s: %w", f.Name, err)
@@ -130,7 +138,11 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 	// Full links of the final version, from its objects.
 	units := max(1, cfg.Funcs/1000)
 	res.Units = units
-	objs, err := codegen.Build(m, obj.ELF, ir.Partition(m, units), units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+	final, err := t.Compile(m, target.CompileOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("bench update: %w", err)
+	}
+	objs, err := obj.Objects(final, ir.Partition(m, units), units, t.UnitName)
 	if err != nil {
 		return nil, fmt.Errorf("bench update: %w", err)
 	}
@@ -139,7 +151,7 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 	refOut := filepath.Join(cfg.Dir, "ref-full.out")
 	for range fullRuns {
 		t0 := time.Now()
-		data, _, err := Link(objs, link.Options{})
+		data, _, err := link.Link(objs, t.Platform, link.Options{})
 		if err == nil {
 			err = os.WriteFile(refOut, data, 0o755)
 		}
@@ -152,7 +164,7 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 	if cfg.Other != nil {
 		paths := make([]string, len(objs))
 		for i, o := range objs {
-			data, err := WriteObject(o)
+			data, err := t.WriteObject(o)
 			if err != nil {
 				return nil, fmt.Errorf("bench update: %s: %w", o.Name, err)
 			}

@@ -1,4 +1,4 @@
-package link
+package bench
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// SyntheticObjects builds the benchmark workload of docs/link.md: funcs
+// SyntheticObjects builds the benchmark workload of docs/benchmarks.md: funcs
 // functions spread round-robin over units objects, where function i is
 // `call f<i+1 mod funcs>; ret` in its own section .text.f<i> (16-byte
 // aligned), and every function has an 8-byte pointer to it in .data.p<i>
@@ -15,7 +15,7 @@ import (
 // result is deterministic and valid for every format's writer.
 func SyntheticObjects(funcs, units int) ([]*obj.Object, error) {
 	if funcs < 1 || units < 1 || units > funcs {
-		return nil, fmt.Errorf("link: synthetic objects: want 1 <= units (%d) <= funcs (%d)", units, funcs)
+		return nil, fmt.Errorf("bench: synthetic objects: want 1 <= units (%d) <= funcs (%d)", units, funcs)
 	}
 	objs := make([]*obj.Object, units)
 	for u := range objs {
@@ -75,6 +75,6 @@ func SyntheticObjects(funcs, units int) ([]*obj.Object, error) {
 	start := []byte{0xe8, 0, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05}
 	o.Sections = append(o.Sections, &obj.Section{Name: ".text._start", Kind: obj.Text, Align: 16, Data: start, Size: uint64(len(start)),
 		Relocs: []obj.Reloc{{Offset: 1, Kind: obj.Branch32, Sym: defIndex[0], Addend: -4}}})
-	o.Symbols = append(o.Symbols, &obj.Symbol{Name: DefaultEntry, Section: len(o.Sections) - 1, Size: uint64(len(start)), Bind: obj.Global, Kind: obj.SymFunc})
+	o.Symbols = append(o.Symbols, &obj.Symbol{Name: obj.EntrySymbol, Section: len(o.Sections) - 1, Size: uint64(len(start)), Bind: obj.Global, Kind: obj.SymFunc})
 	return objs, nil
 }

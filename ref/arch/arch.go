@@ -1,0 +1,74 @@
+// Package arch is an instruction set's part of linking: how a relocation's
+// value is computed and stored (with range checks), which GOT loads may be
+// relaxed into direct references and how, the pointer size, the byte that
+// fills free code, and the trampoline an incremental linker leaves where a
+// function used to be. The full linker (ref/link) and the incremental
+// linker (ref/incr) both go through it, so relocation arithmetic exists once
+// in the reference implementation; the canonical-image oracle keeps its own
+// independent copy on purpose.
+package arch
+
+import (
+	"fmt"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Arch is one instruction set's linking rules.
+type Arch interface {
+	// Name names the architecture ("x86_64").
+	Name() string
+	// PtrSize is the size in bytes of an address (a GOT slot, a data
+	// pointer).
+	PtrSize() uint64
+	// CodeFill is the byte that fills code no function occupies, so that
+	// a stray jump traps (int3 on x86_64).
+	CodeFill() byte
+	// Apply stores the value of a relocation of kind k into field, which
+	// starts at the relocated offset. A value that does not fit the field
+	// is a *RangeError; a kind the architecture does not know is an error
+	// wrapping ErrUnsupported.
+	Apply(k obj.RelocKind, field []byte, in Inputs) error
+	// Relaxation says whether the GOT load of kind k at offset off of
+	// code (the field's offset; the instruction precedes it) with addend
+	// a can become a direct reference, and how. The caller decides
+	// whether the symbol allows it (it must have a link-time address).
+	Relaxation(k obj.RelocKind, code []byte, off uint64, a int64) Relax
+	// ApplyRelaxed rewrites the instruction of a relaxable GOT load (how
+	// from Relaxation) into its direct form and stores v = S + A - P.
+	ApplyRelaxed(how Relax, code []byte, off uint64, v uint64)
+	// TrampolineSize is the room an incremental linker keeps at a moved
+	// function's first address for its trampoline; 0 when code has no
+	// addresses (Wasm) and nothing is ever left behind.
+	TrampolineSize() uint64
+	// Trampoline encodes a jump at address site to target, padded with
+	// CodeFill to TrampolineSize bytes.
+	Trampoline(site, target uint64) ([]byte, error)
+}
+
+// Inputs are the operands of a relocation's value: S the symbol's address,
+// A the addend, P the address of the relocated field, G the address of the
+// symbol's GOT slot (for GOT kinds) and Base the image base (for
+// image-relative kinds).
+type Inputs struct {
+	S, P, G, Base uint64
+	A             int64
+}
+
+// Relax is what a relaxable GOT load becomes; RelaxNone keeps it.
+type Relax uint8
+
+// ErrUnsupported is wrapped by Apply for a relocation kind the
+// architecture does not implement.
+var ErrUnsupported = fmt.Errorf("relocation kind not supported")
+
+// RangeError is a relocation value that does not fit its field.
+type RangeError struct {
+	Kind      obj.RelocKind
+	Value     int64
+	Low, High int64
+}
+
+func (e *RangeError) Error() string {
+	return fmt.Sprintf("%s value %d is not in [%d, %d]", e.Kind, e.Value, e.Low, e.High)
+}

@@ -1,0 +1,111 @@
+package arch
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/x86"
+)
+
+func TestApply(t *testing.T) {
+	a := X86_64{}
+	tests := []struct {
+		kind obj.RelocKind
+		in   Inputs
+		want uint64 // the stored field, zero-extended
+		size int
+		err  string
+	}{
+		{obj.Abs64, Inputs{S: 0x1234_5678_9abc, A: 8}, 0x1234_5678_9ac4, 8, ""},
+		{obj.Abs32, Inputs{S: 0xffff_fff0, A: 0xf}, 0xffff_ffff, 4, ""},
+		{obj.Abs32, Inputs{S: 0xffff_fff0, A: 0x10}, 0, 4, "abs32 value 4294967296 is not in [0, 4294967295]"},
+		{obj.Abs32S, Inputs{S: 0x7fff_ffff}, 0x7fff_ffff, 4, ""},
+		{obj.Abs32S, Inputs{S: 0x8000_0000}, 0, 4, "abs32s value 2147483648 is not in [-2147483648, 2147483647]"},
+		{obj.PCRel32, Inputs{S: 0x1000, A: -4, P: 0x2000}, uint64(uint32(0x1000 - 4 - 0x2000 + (1 << 32))), 4, ""},
+		{obj.Branch32, Inputs{S: 0x2000, A: -4, P: 0x1000}, 0xffc, 4, ""},
+		{obj.Branch32, Inputs{S: 0x1_0000_0000, A: -4, P: 0}, 0, 4, "branch32 value 4294967292 is not in [-2147483648, 2147483647]"},
+		{obj.GOTPCRel32, Inputs{S: 0xdead, G: 0x3000, A: -4, P: 0x1000}, 0x1ffc, 4, ""},
+		{obj.GOTLoad32, Inputs{S: 0xdead, G: 0x3000, A: 0, P: 0x1000}, 0x2000, 4, ""},
+		{obj.ImageRel32, Inputs{S: 0x140001000, Base: 0x140000000}, 0x1000, 4, ""},
+		{obj.ImageRel32, Inputs{S: 0x1000, Base: 0x140000000}, 0, 4, "imagerel32 value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind.String()+"/"+tt.err, func(t *testing.T) {
+			field := make([]byte, 8)
+			err := a.Apply(tt.kind, field, tt.in)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				var re *RangeError
+				require.True(t, errors.As(err, &re))
+				return
+			}
+			require.NoError(t, err)
+			got := binary.LittleEndian.Uint64(field)
+			if tt.size == 4 {
+				require.Zero(t, got>>32, "Apply wrote past a 4-byte field")
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+	require.ErrorIs(t, a.Apply(obj.RelocKind(200), make([]byte, 8), Inputs{}), ErrUnsupported)
+	require.Error(t, a.Apply(obj.Abs64, make([]byte, 4), Inputs{}))
+}
+
+// TestRelaxations decodes every relaxed form with x86asm.
+func TestRelaxations(t *testing.T) {
+	a := X86_64{}
+	tests := []struct {
+		name string
+		code []byte // the instruction with a zero disp32 field at offset len-4
+		how  Relax
+		want string
+	}{
+		{"mov", []byte{0x48, 0x8b, 0x05, 0, 0, 0, 0}, RelaxMovToLea, "LEA RAX, [RIP+0x100]"},
+		{"call", []byte{0xff, 0x15, 0, 0, 0, 0}, RelaxCall, "CALL .+256"},
+		{"jmp", []byte{0xff, 0x25, 0, 0, 0, 0}, RelaxJmp, "JMP .+257"},
+		{"push is not relaxed", []byte{0xff, 0x35, 0, 0, 0, 0}, RelaxNone, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			off := uint64(len(tt.code) - 4)
+			how := a.Relaxation(obj.GOTLoad32, tt.code, off, -4)
+			require.Equal(t, tt.how, how)
+			require.Equal(t, RelaxNone, a.Relaxation(obj.GOTLoad32, tt.code, off, 0), "addend other than -4")
+			require.Equal(t, RelaxNone, a.Relaxation(obj.GOTPCRel32, tt.code, off, -4), "GOTPCRel32 is never relaxed")
+			if how == RelaxNone {
+				return
+			}
+			a.ApplyRelaxed(how, tt.code, off, 0x100)
+			inst, err := x86asm.Decode(tt.code, 64)
+			require.NoError(t, err)
+			require.Equal(t, len(tt.code), inst.Len+map[Relax]int{RelaxJmp: 1}[how])
+			require.Contains(t, inst.String(), tt.want)
+		})
+	}
+	require.Equal(t, RelaxNone, a.Relaxation(obj.GOTLoad32, []byte{0x8b}, 1, -4), "field too close to the start")
+}
+
+// TestTrampoline compares the trampoline with ref/x86's encoding of jmp
+// rel32 and checks the range limit.
+func TestTrampoline(t *testing.T) {
+	a := X86_64{}
+	for _, tc := range []struct{ site, target uint64 }{{0x1000, 0x2000}, {0x2000, 0x1000}, {0x1000, 0x1005}} {
+		b, err := a.Trampoline(tc.site, tc.target)
+		require.NoError(t, err)
+		require.Len(t, b, int(a.TrampolineSize()))
+		e, err := x86.Encode(x86.Inst{Op: "jmp", Args: []x86.Operand{x86.Rel{Disp: int32(int64(tc.target) - int64(tc.site+5)), Size: 4}}})
+		require.NoError(t, err)
+		require.Equal(t, e.Bytes, b[:5])
+		for _, c := range b[5:] {
+			require.Equal(t, a.CodeFill(), c)
+		}
+	}
+	_, err := a.Trampoline(0, math.MaxInt32+10)
+	require.ErrorContains(t, err, "out of rel32 range")
+}

@@ -1,0 +1,203 @@
+package incr
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// SidecarSuffix is appended to the output's path to name the sidecar file
+// that holds the incremental state between runs.
+const SidecarSuffix = ".lcstate"
+
+// ErrStale is wrapped when the sidecar does not describe the output file
+// (missing, corrupt, or the output changed behind the linker's back).
+var ErrStale = errors.New("stale or corrupt incremental state")
+
+// sidecar is the JSON form of the state and the output it describes. The
+// state is kept as the exact bytes that were hashed into StateSHA256, so a
+// sidecar whose state was changed after it was written (a flipped digit
+// still parses) is refused rather than trusted.
+type sidecar struct {
+	Version      int             `json:"version"`
+	OutputSize   int64           `json:"output_size"`
+	OutputSHA256 string          `json:"output_sha256"`
+	StateSHA256  string          `json:"state_sha256"`
+	State        json.RawMessage `json:"state"`
+}
+
+// sidecarVersion 2 added StateSHA256; a version 1 sidecar is stale.
+const sidecarVersion = 2
+
+// SaveSidecar writes the state next to the output (atomically, after the
+// output is synced), with the output's size and SHA-256 so that a changed
+// output is detected, and the state's own SHA-256 so that a changed state
+// is detected.
+func (o *Output) SaveSidecar() error {
+	if o.Path == "" {
+		return errors.New("incr: an output in memory has no sidecar")
+	}
+	if err := o.f.Sync(); err != nil {
+		return err
+	}
+	sum, size, err := hashFile(o.f)
+	if err != nil {
+		return err
+	}
+	state, err := json.Marshal(o.State)
+	if err != nil {
+		return err
+	}
+	stateSum := sha256.Sum256(state)
+	data, err := json.Marshal(sidecar{Version: sidecarVersion, OutputSize: size, OutputSHA256: sum, StateSHA256: hex.EncodeToString(stateSum[:]), State: state})
+	if err != nil {
+		return err
+	}
+	path := o.Path + SidecarSuffix
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-sidecar-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func hashFile(f io.ReaderAt) (string, int64, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, io.NewSectionReader(f, 0, math.MaxInt64))
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Open opens an output and its sidecar for an update. It returns an error
+// wrapping ErrStale when the sidecar is missing, corrupt, of another format
+// or policy, or does not describe the output byte for byte; the caller
+// then links from scratch.
+func Open(path string, img Image, opts Options) (*Output, error) {
+	policy := opts.Policy
+	if policy == "" {
+		policy = Trampoline
+	}
+	st, f, err := openVerified(path, img, policy, os.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	st.faults = opts.Faults
+	return &Output{Path: path, State: st, img: img, f: f, fl: fileLayout(img, st), faults: opts.Faults}, nil
+}
+
+// LoadState reads and verifies the sidecar of an output of img's format
+// without opening the output for writing (for checks and dumps).
+func LoadState(path string, img Image) (*State, error) {
+	st, f, err := openVerified(path, img, "", os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return st, f.Close()
+}
+
+// openVerified reads the sidecar of the output at path, checks that its
+// state is of img's format and of the given policy
+// ("" accepts any), is consistent, and describes the output byte for byte,
+// and returns the state and the output opened with flag. Every refusal
+// wraps ErrStale.
+func openVerified(path string, img Image, policy Policy, flag int) (*State, *os.File, error) {
+	sc, st, err := readSidecar(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Format != img.Format() {
+		return nil, nil, fmt.Errorf("%s: %w: a %s output, now %s", path, ErrStale, st.Format, img.Format())
+	}
+	if policy != "" && st.Policy != policy {
+		return nil, nil, fmt.Errorf("%s: %w: linked with policy %s, now %s", path, ErrStale, st.Policy, policy)
+	}
+	if err := validateState(st); err != nil {
+		return nil, nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+	}
+	st.arch = img.Arch()
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
+	}
+	sum, size, err := hashFile(f)
+	if err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
+	}
+	return st, f, nil
+}
+
+// readSidecar reads and decodes the sidecar of the output at path: a
+// missing, unparsable, other-version or altered sidecar is an error
+// wrapping ErrStale.
+func readSidecar(path string) (*sidecar, *State, error) {
+	data, err := os.ReadFile(path + SidecarSuffix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
+	}
+	var sc sidecar
+	if err := json.Unmarshal(data, &sc); err != nil {
+		return nil, nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+	}
+	if sc.Version != sidecarVersion || len(sc.State) == 0 {
+		return nil, nil, fmt.Errorf("%s%s: %w: version %d", path, SidecarSuffix, ErrStale, sc.Version)
+	}
+	if sum := sha256.Sum256(sc.State); hex.EncodeToString(sum[:]) != sc.StateSHA256 {
+		return nil, nil, fmt.Errorf("%s%s: %w: the state does not match its checksum (changed since it was written)", path, SidecarSuffix, ErrStale)
+	}
+	var st *State
+	if err := json.Unmarshal(sc.State, &st); err != nil || st == nil {
+		return nil, nil, fmt.Errorf("%s%s: %w: state: %v", path, SidecarSuffix, ErrStale, err)
+	}
+	return &sc, st, nil
+}
+
+// validateState checks a decoded state's internal consistency, so that a
+// corrupt sidecar is refused rather than trusted.
+func validateState(st *State) error {
+	for _, n := range RegionOrder {
+		r, ok := st.Regions[n]
+		if !ok || r == nil {
+			return fmt.Errorf("region %s missing", n)
+		}
+		if r.High > r.Cap || r.Cap > RegionSpan {
+			return fmt.Errorf("region %s: used %#x, capacity %#x", n, r.High, r.Cap)
+		}
+	}
+	if st.GOT == nil {
+		return errors.New("no GOT")
+	}
+	if err := st.GOT.Rebuild(); err != nil {
+		return err
+	}
+	for n, a := range st.Atoms {
+		if a == nil || a.Name != n {
+			return fmt.Errorf("atom %q malformed", n)
+		}
+		r := st.Regions[RegionFor(a.Kind)]
+		if a.Addr < r.Base || a.Addr+a.Slot > r.Base+r.High || a.Size > a.Slot {
+			return fmt.Errorf("atom %s at %#x (+%#x) outside region %s", n, a.Addr, a.Slot, r.Name)
+		}
+	}
+	if _, ok := st.Atoms[st.Entry]; !ok {
+		return fmt.Errorf("no entry %s", st.Entry)
+	}
+	return nil
+}

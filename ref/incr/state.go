@@ -1,0 +1,297 @@
+// Package incr is the format-neutral core of linkcheck's incremental linker,
+// modelled on the Zig self-hosted linkers: output sections are allocated with
+// spare capacity; atoms live in per-section regions with free lists and the
+// ideal-capacity padding rule, so that code that grows a little is rewritten
+// in place; a GOT table with a free list; trampolines for moved functions
+// (one per symbol, at its first address, retargeted on later moves); and the
+// lazily regenerated error table.
+//
+// The package has two layers:
+//
+//	state.go, update.go, alloc.go   the State: where every atom, GOT slot and
+//	                                trampoline lives, and Update/UpdateAtoms,
+//	                                which bring it to a new version and return
+//	                                the positioned writes that do it (a Patch)
+//	output.go, sidecar.go, file.go  the Output: the file itself — created,
+//	                                opened and verified through its sidecar,
+//	                                patched with positioned writes, relaid out
+//	                                when a region grows, saved atomically
+//
+// A format reaches the core only through the small Image interface
+// (image.go): its header size and file alignment, and the bytes of its
+// headers and symbol table for a state; an architecture only through
+// ref/arch (relocation fields, fill byte, trampolines).
+package incr
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Policy is how callers reach a function that moved.
+type Policy string
+
+// Policies.
+const (
+	// Trampoline keeps direct `call rel32`s; a moved function's first slot
+	// keeps a jump to its current place, one per symbol, retargeted (never
+	// chained) on later moves.
+	Trampoline Policy = "trampoline"
+	// ThroughGOT makes every call and address load go through GOT slots; a
+	// move rewrites the one slot.
+	ThroughGOT Policy = "got"
+)
+
+// ParsePolicy parses a -policy flag value.
+func ParsePolicy(s string) (Policy, error) {
+	switch Policy(s) {
+	case Trampoline, ThroughGOT:
+		return Policy(s), nil
+	}
+	return "", fmt.Errorf("unknown policy %q (want trampoline or got)", s)
+}
+
+// Region names, one per output section the incremental linker keeps. They
+// are the core's names; a format names its sections as it likes.
+const (
+	RegText   = ".text"
+	RegROData = ".rodata"
+	RegData   = ".data"
+	RegGOT    = ".got"
+	RegBSS    = ".bss"
+)
+
+// RegionOrder is the order of the regions in memory and in the file.
+var RegionOrder = []string{RegText, RegROData, RegData, RegGOT, RegBSS}
+
+// RegionFor returns the region an atom kind lives in.
+func RegionFor(k obj.SectionKind) string {
+	switch k {
+	case obj.Text:
+		return RegText
+	case obj.ROData:
+		return RegROData
+	case obj.Data:
+		return RegData
+	}
+	return RegBSS
+}
+
+// AtomState is where one atom lives and what it holds.
+type AtomState struct {
+	Name   string
+	Kind   obj.SectionKind
+	Addr   uint64 // current address
+	Size   uint64
+	Slot   uint64 // bytes reserved at Addr (capacity)
+	Align  uint64
+	Local  bool
+	Hash   [32]byte       // of the atom's contents, relocations and alignment
+	Relocs []obj.SymReloc // the atom's relocations
+	// First is the address of the function's trampoline (its first slot)
+	// once it has moved under the trampoline policy, else 0.
+	First uint64
+}
+
+// State is everything the incremental linker knows about its output. It is
+// what the sidecar file holds between `linkcheck update` calls.
+type State struct {
+	Format  obj.Format
+	Policy  Policy
+	Regions map[string]*Region
+	Atoms   map[string]*AtomState
+	GOT     *GOT
+	Entry   string
+	// Source is the .lir text of the current version (for `linkcheck check`).
+	Source string
+
+	// arch is the instruction set's relocation arithmetic, fill byte and
+	// trampolines; faults the deliberate defects of fault-injection tests.
+	// Neither is saved.
+	arch   arch.Arch
+	faults fault.Set
+	// idx is UpdateAtoms' reverse-reference index (update.go); nil until
+	// it is first needed.
+	idx *refIndex
+}
+
+// Write is bytes to store at a virtual address.
+type Write struct {
+	Addr uint64
+	Data []byte
+}
+
+// Patch is what an update changes in the output, for the file layer to
+// write: bytes at addresses, and whether regions grew (file layout and
+// headers change) or symbols changed.
+type Patch struct {
+	Writes []Write
+	// Grown lists the regions whose capacity grew.
+	Grown []string
+	// Symbols is set when a symbol's address or size changed; SymbolSet
+	// when symbols were added or removed (or changed binding).
+	Symbols, SymbolSet bool
+	// SymbolsChanged lists the atoms whose address or size changed (new
+	// atoms are covered by SymbolSet).
+	SymbolsChanged []string
+	// Pointers is set when an absolute pointer site was added, moved or
+	// removed (an atom with an Abs64 relocation placed or freed, a GOT
+	// slot acquired or released): formats whose headers list pointer
+	// sites (Mach-O rebase information, PE base relocations) rewrite them.
+	Pointers bool
+	Stats    Stats
+}
+
+// Stats counts what an update did.
+type Stats struct {
+	Unchanged, InPlace, Moved, Added, Deleted int
+	Trampolines, GOTWrites, Repatched         int
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("unchanged %d, in place %d, moved %d, added %d, deleted %d, trampolines %d, GOT writes %d, re-patched fields %d",
+		s.Unchanged, s.InPlace, s.Moved, s.Added, s.Deleted, s.Trampolines, s.GOTWrites, s.Repatched)
+}
+
+// Layout parameters: each region gets its own stretch of the address space
+// so that growing one never moves another's addresses (only file offsets).
+const (
+	RegionSpan   = 0x10000000 // 256 MiB of address space per region
+	InitialSlack = 2          // initial capacity = used * InitialSlack (at least MinCap)
+	MinCap       = 0x4000
+)
+
+// NewState returns an empty state for a format, an architecture and a
+// policy, with its regions from base up. Update of a program makes it a
+// full link.
+func NewState(format obj.Format, a arch.Arch, base uint64, policy Policy) *State {
+	st := &State{Format: format, Policy: policy, Regions: map[string]*Region{}, Atoms: map[string]*AtomState{}, GOT: NewGOT(), Entry: obj.EntrySymbol, arch: a}
+	for i, n := range RegionOrder {
+		st.Regions[n] = &Region{Name: n, Base: base + uint64(i)*RegionSpan, Cap: MinCap}
+	}
+	return st
+}
+
+// SetFaults plants deliberate defects in the state's updates (tests only).
+func (st *State) SetFaults(f fault.Set) { st.faults = f }
+
+// Arch returns the state's architecture.
+func (st *State) Arch() arch.Arch { return st.arch }
+
+func hashAtom(a *obj.Atom) [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], a.Align)
+	h.Write(b[:])
+	h.Write([]byte{byte(a.Kind)})
+	if a.Local {
+		h.Write([]byte{1})
+	}
+	binary.LittleEndian.PutUint64(b[:], a.Size)
+	h.Write(b[:])
+	h.Write(a.Data)
+	for _, r := range a.Relocs {
+		binary.LittleEndian.PutUint64(b[:], r.Offset)
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(r.Addend))
+		h.Write(b[:])
+		h.Write([]byte{byte(r.Kind)})
+		h.Write([]byte(r.Sym))
+		h.Write([]byte{0})
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// CallTarget is the address a direct call to sym lands on: its trampoline
+// when it has one, else the function itself.
+func (st *State) CallTarget(sym string) (uint64, bool) {
+	a, ok := st.Atoms[sym]
+	if !ok {
+		return 0, false
+	}
+	if a.First != 0 {
+		return a.First, true
+	}
+	return a.Addr, true
+}
+
+// GOTAddr returns the address of GOT slot i.
+func (st *State) GOTAddr(i int) uint64 {
+	return st.Regions[RegGOT].Base + st.arch.PtrSize()*uint64(i)
+}
+
+// needsGOT reports whether a relocation kind refers to a GOT slot.
+func needsGOT(k obj.RelocKind) bool { return k.UsesGOT() }
+
+// applyReloc stores the value of r, at address p, into field: the target
+// is the symbol's GOT slot for GOT kinds, its call target (trampoline) for
+// branches, else its address.
+func (st *State) applyReloc(r obj.SymReloc, p uint64, field []byte) error {
+	in := arch.Inputs{A: r.Addend, P: p}
+	switch {
+	case needsGOT(r.Kind):
+		i, ok := st.GOT.Lookup(r.Sym)
+		if !ok {
+			return fmt.Errorf("symbol %s has no GOT slot", r.Sym)
+		}
+		in.G = st.GOTAddr(i)
+	case r.Kind == obj.Branch32:
+		t, ok := st.CallTarget(r.Sym)
+		if !ok {
+			return fmt.Errorf("undefined symbol %s", r.Sym)
+		}
+		in.S = t
+	default:
+		a, ok := st.Atoms[r.Sym]
+		if !ok {
+			return fmt.Errorf("undefined symbol %s", r.Sym)
+		}
+		in.S = a.Addr
+	}
+	if err := st.arch.Apply(r.Kind, field, in); err != nil {
+		if re, ok := err.(*arch.RangeError); ok && r.Kind.PCRelative() {
+			return fmt.Errorf("%s to %s: displacement %#x overflows 32 bits", r.Kind, r.Sym, re.Value)
+		}
+		return fmt.Errorf("%s to %s: %w", r.Kind, r.Sym, err)
+	}
+	return nil
+}
+
+// fill returns n bytes of free space of kind k: the architecture's code
+// fill byte in code, so that a stale call traps, zeros elsewhere.
+func (st *State) fill(k obj.SectionKind, n uint64) []byte {
+	b := make([]byte, n)
+	if k == obj.Text {
+		c := st.arch.CodeFill()
+		for i := range b {
+			b[i] = c
+		}
+	}
+	return b
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

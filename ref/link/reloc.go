@@ -1,0 +1,151 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// maxRelocErrors bounds the number of relocation errors reported at once.
+const maxRelocErrors = 20
+
+// contents returns the loaded part of the image: every chunk's bytes at its
+// file offset, the gaps inside code sections filled with the architecture's
+// code fill byte (int3 on x86_64, as ld.lld fills them), other gaps zero.
+func (l *Layout) contents(code byte) []byte {
+	// Room for what formats append (symbol table, strings, headers).
+	extra := uint64(len(l.Symbols))*40 + uint64(len(l.Sections))*64 + 4096
+	img := make([]byte, l.FileSize, l.FileSize+extra)
+	for _, s := range l.Sections {
+		if s.Kind == obj.BSS || s.GOT {
+			continue
+		}
+		if s.Kind == obj.Text {
+			fill := img[s.Offset : s.Offset+s.Size]
+			for i := range fill {
+				fill[i] = code
+			}
+		}
+		for ci := range s.Chunks {
+			c := &s.Chunks[ci]
+			var d []byte
+			if c.Obj >= 0 {
+				d = l.Objects[c.Obj].Sections[c.Sec].Data
+			} else {
+				d = c.Data
+			}
+			copy(img[s.Offset+c.Off:], d)
+		}
+	}
+	return img
+}
+
+// relocate applies every relocation into img and fills the GOT, with the
+// arithmetic of the platform's architecture (package arch); a value that
+// does not fit its field is reported as ld.lld reports it:
+//
+//	a.o:(.text+0x3): relocation R_X86_64_32 out of range: 4294967296 is not in [0, 4294967295]; references x
+//	>>> defined in b.o
+func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
+	ar := p.Arch()
+	ptr := ar.PtrSize()
+	syms := l.Symbols
+	var gotAddr uint64
+	if l.GOT.Section >= 0 {
+		g := l.Sections[l.GOT.Section]
+		gotAddr = g.Addr
+		for i, id := range l.GOT.Slots {
+			if id >= 0 {
+				if err := ar.Apply(obj.Abs64, img[g.Offset+uint64(i)*ptr:], arch.Inputs{S: syms[id].Addr}); err != nil {
+					return fmt.Errorf("GOT slot %d: %w", i, err)
+				}
+			}
+		}
+	}
+	relax := opts.RelaxGOT == RelaxLikeLLD
+	var errs []error
+	for oi, o := range l.Objects {
+		idx := l.SymIndex[oi]
+		pls := l.Placements[oi]
+		for si, s := range o.Sections {
+			if len(s.Relocs) == 0 {
+				continue
+			}
+			pl := &pls[si]
+			out := l.Sections[pl.Out]
+			base := out.Offset + out.Chunks[pl.Chunk].Off
+			sec := img[base : base+s.Size]
+			addr := pl.Addr
+			for ri := range s.Relocs {
+				r := &s.Relocs[ri]
+				sym := &syms[idx[r.Sym]]
+				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase()}
+				if sym.mergeSection {
+					in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
+				}
+				if !p.Supports(r.Kind) {
+					errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
+					continue
+				}
+				if r.Kind.UsesGOT() {
+					if how := l.relaxation(ar, relax, sym, r, s.Data); how != arch.RelaxNone {
+						// A relaxed load is S + A - P in a rewritten
+						// instruction: range-check it as a PC-relative field.
+						var tmp [4]byte
+						if err := ar.Apply(obj.PCRel32, tmp[:], in); err != nil {
+							errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
+							continue
+						}
+						l.RelaxedGOTLoads++
+						ar.ApplyRelaxed(how, sec, r.Offset, in.S+uint64(in.A)-in.P)
+						continue
+					}
+					in.G = gotAddr + uint64(sym.GOTSlot)*ptr
+				}
+				if err := ar.Apply(r.Kind, sec[r.Offset:], in); err != nil {
+					errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
+				}
+			}
+			if len(errs) >= maxRelocErrors {
+				return errors.Join(errs...)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// relaxation decides whether the GOT load r of sym is relaxed: the policy
+// must allow it, the symbol must have a link-time address that is not
+// absolute (ld.lld keeps the GOT for absolute and undefined weak symbols),
+// and the architecture must know the instruction.
+func (l *Layout) relaxation(ar arch.Arch, relax bool, sym *Symbol, r *obj.Reloc, data []byte) arch.Relax {
+	if !relax || !sym.Defined() || sym.Sec == obj.Abs {
+		return arch.RelaxNone
+	}
+	return ar.Relaxation(r.Kind, data, r.Offset, r.Addend)
+}
+
+// relocError reports a relocation the architecture could not apply: a
+// value out of range as ld.lld words it, anything else with its place.
+func (l *Layout) relocError(p Platform, oi, si int32, r *obj.Reloc, sym *Symbol, err error) error {
+	var re *arch.RangeError
+	if errors.As(err, &re) {
+		return l.rangeError(p, oi, si, r, sym, re.Value, re.Low, re.High)
+	}
+	return fmt.Errorf("%s: relocation %s: %w", l.Where(oi, si, r.Offset), p.RelocName(r.Kind), err)
+}
+
+// rangeError reports a value that does not fit its field, as ld.lld does.
+func (l *Layout) rangeError(p Platform, oi, si int32, r *obj.Reloc, sym *Symbol, v, lo, hi int64) error {
+	hint := ""
+	if sym.Kind != obj.SymSection {
+		hint = "; references " + sym.Name
+		if sym.Defined() {
+			hint += "\n>>> defined in " + l.Objects[sym.Obj].Name
+		}
+	}
+	return fmt.Errorf("%s: relocation %s out of range: %d is not in [%d, %d]%s",
+		l.Where(oi, si, r.Offset), p.RelocName(r.Kind), v, lo, hi, hint)
+}

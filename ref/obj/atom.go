@@ -1,0 +1,184 @@
+package obj
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/fault"
+)
+
+// Reserved symbol names of compiled programs. Program identifiers cannot
+// start with an underscore, so these never collide with a program's names.
+const (
+	// EntrySymbol is the entry stub: it calls main and hands its value to
+	// the outside world.
+	EntrySymbol = "_start"
+	// ErrTabSymbol is the error-name table.
+	ErrTabSymbol = "_lc_errtab"
+	// MainSymbol is the program's main function.
+	MainSymbol = "main"
+)
+
+// SymReloc is a relocation of an atom: it names its target symbol, where a
+// Reloc of an Object indexes the object's symbol table.
+type SymReloc struct {
+	Offset uint64
+	Kind   RelocKind
+	Sym    string
+	Addend int64
+}
+
+// Atom is one unit of code or data: what a code generator emits, what
+// becomes one section of an object file, and what the incremental linker
+// places, moves and patches.
+type Atom struct {
+	Name   string
+	Kind   SectionKind
+	Align  uint64
+	Data   []byte // nil for BSS
+	Size   uint64
+	Relocs []SymReloc // sorted by Offset
+	Local  bool       // a local symbol (a `local` function)
+}
+
+// IsFunc reports whether the atom is code.
+func (a *Atom) IsFunc() bool { return a.Kind == Text }
+
+// SectionName returns the ELF-style section name of the atom (".text.f").
+func (a *Atom) SectionName() string {
+	return "." + a.Kind.String() + "." + a.Name
+}
+
+// Program is a compiled program: its atoms in a deterministic order (entry
+// stub, functions and globals in declaration order, error table).
+type Program struct {
+	Format Format
+	Atoms  []*Atom
+}
+
+// Atom returns the atom named name, or nil.
+func (p *Program) Atom(name string) *Atom {
+	for _, a := range p.Atoms {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// ErrorTable builds the error-name table atom: N+1 little-endian u32
+// offsets from the table's start, then the NUL-terminated names. Error k
+// (1-based) spans [off[k-1], off[k]-1). off[0] is 4(N+1), so N is known
+// from the table itself and the table can be regenerated without
+// recompiling its users.
+//
+// With fault.SeedErrTab the table is seed 000's: N offsets (one per name,
+// its start), then the names.
+func ErrorTable(names []string, faults fault.Set) *Atom {
+	offsets := len(names) + 1
+	if faults.Has(fault.SeedErrTab) {
+		offsets = len(names)
+	}
+	size := 4 * offsets
+	for _, s := range names {
+		size += len(s) + 1
+	}
+	data := make([]byte, 4*offsets, size)
+	// Offset i is where name i+1 starts (with the fault: name i), and the
+	// last of N+1 is the end of the blob.
+	off := 4 * offsets
+	for i := range offsets {
+		binary.LittleEndian.PutUint32(data[4*i:], uint32(off))
+		if i < len(names) {
+			off += len(names[i]) + 1
+		}
+	}
+	for _, s := range names {
+		data = append(append(data, s...), 0)
+	}
+	return &Atom{Name: ErrTabSymbol, Kind: ROData, Align: 4, Data: data, Size: uint64(len(data))}
+}
+
+// Objects splits a compiled program into units relocatable objects: unitOf
+// gives each function's and global's unit (ir.Partition); the entry stub
+// and the error table go to unit 0. Each object defines its atoms' symbols
+// and declares every symbol it references but does not define as
+// undefined.
+func Objects(p *Program, unitOf map[string]int, units int, names func(unit int) string) ([]*Object, error) {
+	if units < 1 {
+		return nil, fmt.Errorf("obj: %d units: need at least 1", units)
+	}
+	byUnit := make([][]*Atom, units)
+	for _, a := range p.Atoms {
+		u := 0
+		if a.Name != EntrySymbol && a.Name != ErrTabSymbol {
+			var ok bool
+			u, ok = unitOf[a.Name]
+			if !ok {
+				return nil, fmt.Errorf("obj: no unit for %q", a.Name)
+			}
+			if u < 0 || u >= units {
+				return nil, fmt.Errorf("obj: unit %d of %q out of range 0..%d", u, a.Name, units-1)
+			}
+		}
+		byUnit[u] = append(byUnit[u], a)
+	}
+	objs := make([]*Object, units)
+	for u, atoms := range byUnit {
+		o, err := atomObject(names(u), atoms)
+		if err != nil {
+			return nil, err
+		}
+		objs[u] = o
+	}
+	return objs, nil
+}
+
+// atomObject makes one object of atoms: a section and a symbol per atom,
+// then the undefined symbols its relocations name, sorted.
+func atomObject(name string, atoms []*Atom) (*Object, error) {
+	o := &Object{Name: name}
+	index := make(map[string]int)
+	for _, a := range atoms {
+		sec := &Section{Name: a.SectionName(), Kind: a.Kind, Align: a.Align, Size: a.Size}
+		if a.Kind != BSS {
+			sec.Data = append([]byte(nil), a.Data...)
+		}
+		o.Sections = append(o.Sections, sec)
+		kind := SymData
+		if a.IsFunc() {
+			kind = SymFunc
+		}
+		bind := Global
+		if a.Local {
+			bind = Local
+		}
+		index[a.Name] = len(o.Symbols)
+		o.Symbols = append(o.Symbols, &Symbol{Name: a.Name, Section: len(o.Sections) - 1, Size: a.Size, Bind: bind, Kind: kind})
+	}
+	var undef []string
+	seen := make(map[string]bool)
+	for _, a := range atoms {
+		for _, r := range a.Relocs {
+			if _, ok := index[r.Sym]; !ok && !seen[r.Sym] {
+				seen[r.Sym] = true
+				undef = append(undef, r.Sym)
+			}
+		}
+	}
+	sort.Strings(undef)
+	for _, n := range undef {
+		index[n] = len(o.Symbols)
+		o.Symbols = append(o.Symbols, &Symbol{Name: n, Section: Undef, Bind: Global})
+	}
+	for i, a := range atoms {
+		for _, r := range a.Relocs {
+			o.Sections[i].Relocs = append(o.Sections[i].Relocs, Reloc{Offset: r.Offset, Kind: r.Kind, Sym: index[r.Sym], Addend: r.Addend})
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("obj: %w", err)
+	}
+	return o, nil
+}

@@ -1,0 +1,178 @@
+// Package target is linkcheck's registry of formats: one descriptor per
+// format, holding what the reference implementation has for it — the code
+// generator that targets it, the object writer and reader, the full
+// linker's platform and the incremental linker's image. A capability that
+// is not built yet is nil, and callers say so by name instead of switching
+// on the format. Only oracle/ and cmd/ import this package: it is where the
+// code generators meet the format packages, which never import each other
+// or a code generator.
+package target
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/coff"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/macho"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// CompileOptions change how a program is compiled.
+type CompileOptions struct {
+	// CallsViaGOT makes every call go through a GOT slot (the incremental
+	// linker's got policy).
+	CallsViaGOT bool
+	// Faults plants deliberate defects (fault-injection tests only).
+	Faults fault.Set
+}
+
+// Target is what linkcheck has for one format. Nil fields are not built
+// yet; Need reports them by name.
+type Target struct {
+	Format obj.Format
+	// ObjectExt is the file name extension of relocatable objects (".o").
+	ObjectExt string
+	// ExeName is a conventional executable name ("a.out").
+	ExeName string
+	// Compile lowers a checked module to the format's atoms.
+	Compile func(m *ir.Module, opts CompileOptions) (*obj.Program, error)
+	// CompileFunc lowers one function of a checked module alone, as a
+	// compiler server recompiles what changed; the atom equals the one
+	// Compile makes for it.
+	CompileFunc func(m *ir.Module, name string, opts CompileOptions) (*obj.Atom, error)
+	// Objects compiles a checked module into units relocatable objects,
+	// serialized, named by UnitName, in unit order.
+	Objects func(m *ir.Module, units int, opts CompileOptions) (names []string, files [][]byte, err error)
+	// WriteObject serializes a neutral object in the format.
+	WriteObject func(o *obj.Object) ([]byte, error)
+	// ReadObject reads a relocatable object of the format (name is used in
+	// messages).
+	ReadObject func(name string, data []byte) (*obj.Object, error)
+	// Platform is the reference full linker's description of the format.
+	Platform link.Platform
+	// Image is the incremental linker's description of the format.
+	Image incr.Image
+}
+
+// UnitName is the file name of unit u's object.
+func (t *Target) UnitName(u int) string { return fmt.Sprintf("u%d%s", u, t.ObjectExt) }
+
+// Capability names what Need asks for.
+type Capability string
+
+// Capabilities of a target.
+const (
+	CanCompile  Capability = "code generator"
+	CanRead     Capability = "object reader"
+	CanLink     Capability = "reference linker"
+	CanIncr     Capability = "incremental linker"
+	CanWriteObj Capability = "object writer"
+)
+
+// Need returns an error naming the capability when the target does not
+// have it yet ("the reference linker for macho is not built yet").
+func (t *Target) Need(c Capability) error {
+	have := false
+	switch c {
+	case CanCompile:
+		have = t.Compile != nil && t.Objects != nil
+	case CanRead:
+		have = t.ReadObject != nil
+	case CanLink:
+		have = t.Platform != nil
+	case CanIncr:
+		have = t.Image != nil && t.Compile != nil
+	case CanWriteObj:
+		have = t.WriteObject != nil
+	}
+	if !have {
+		return fmt.Errorf("the %s for %s is not built yet", c, t.Format)
+	}
+	return nil
+}
+
+// x86 returns the descriptor of a format the x86_64 code generator
+// targets.
+func x86(f obj.Format, ext, exe string, write func(*obj.Object) ([]byte, error)) *Target {
+	t := &Target{Format: f, ObjectExt: ext, ExeName: exe, WriteObject: write}
+	t.Compile = func(m *ir.Module, opts CompileOptions) (*obj.Program, error) {
+		return codegen.CompileWith(m, f, codegen.Options{CallsViaGOT: opts.CallsViaGOT, Faults: opts.Faults})
+	}
+	t.CompileFunc = func(m *ir.Module, name string, opts CompileOptions) (*obj.Atom, error) {
+		f := m.Func(name)
+		if f == nil {
+			return nil, fmt.Errorf("no function %s", name)
+		}
+		env := codegen.NewEnv(m)
+		env.CallsViaGOT = opts.CallsViaGOT
+		return codegen.CompileFunc(f, env)
+	}
+	t.Objects = func(m *ir.Module, units int, opts CompileOptions) ([]string, [][]byte, error) {
+		if units < 1 {
+			return nil, nil, fmt.Errorf("-units %d: need at least 1", units)
+		}
+		p, err := t.Compile(m, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		objs, err := obj.Objects(p, ir.Partition(m, units), units, t.UnitName)
+		if err != nil {
+			return nil, nil, err
+		}
+		return serialize(objs, write)
+	}
+	return t
+}
+
+// serialize writes objects with write, keeping their names.
+func serialize(objs []*obj.Object, write func(*obj.Object) ([]byte, error)) (names []string, files [][]byte, err error) {
+	for _, o := range objs {
+		b, err := write(o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
+		}
+		names = append(names, o.Name)
+		files = append(files, b)
+	}
+	return names, files, nil
+}
+
+// All returns every format's descriptor, in obj.Formats order.
+func All() []*Target {
+	e := x86(obj.ELF, ".o", "a.out", elf.WriteObject)
+	e.ReadObject, e.Platform, e.Image = elf.ReadObject, elf.Exe{}, elf.IncrImage{}
+	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
+	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
+	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
+	return []*Target{e, m, c, w}
+}
+
+// Lookup returns the descriptor of format f.
+func Lookup(f obj.Format) (*Target, error) {
+	for _, t := range All() {
+		if t.Format == f {
+			return t, nil
+		}
+	}
+	names := make([]string, len(obj.Formats))
+	for i, f := range obj.Formats {
+		names[i] = string(f)
+	}
+	return nil, fmt.Errorf("unknown format %q (want %s)", f, strings.Join(names, ", "))
+}
+
+// MustLookup is Lookup for a format known to exist (obj.ELF, ...); it
+// panics on an unknown one, a programming error.
+func MustLookup(f obj.Format) *Target {
+	t, err := Lookup(f)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
