@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
@@ -54,7 +55,7 @@ func seedCOFFObject() *obj.Object {
 }
 
 // FuzzReadCOFF feeds arbitrary bytes to the COFF object reader: it must
-// never panic, whatever it accepts must be valid (obj.Object.Validate,
+// never panic, it must be deterministic, whatever it accepts must be valid (obj.Object.Validate,
 // COMDAT indexes in range), and an accepted object that the writer can
 // write must read back.
 func FuzzReadCOFF(f *testing.F) {
@@ -87,8 +88,27 @@ func FuzzReadCOFF(f *testing.F) {
 		}
 	}
 
+	// clang's: .pdata/.xdata, string-literal COMDATs, a switch table.
+	if clang, err := tools.Find("clang"); err == nil {
+		dir := f.TempDir()
+		out := filepath.Join(dir, "table.obj")
+		src := filepath.Join("..", "ref", "coff", "testdata", "table.c")
+		if msg, err := exec.Command(clang.Path, "--target=x86_64-pc-windows-msvc", "-O2", "-c", "-o", out, src).CombinedOutput(); err != nil {
+			f.Fatalf("clang: %v: %s", err, msg)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := coff.Read("fuzz.obj", data)
+		again, err2 := coff.Read("fuzz.obj", data)
+		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) || !reflect.DeepEqual(file, again) {
+			t.Fatalf("reading twice gave different results: %v / %v", err, err2)
+		}
 		if err != nil {
 			return
 		}

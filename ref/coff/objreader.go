@@ -24,17 +24,16 @@ var ErrMalformed = errors.New("malformed")
 
 // The remaining AMD64 relocation types, named in error messages.
 const (
-	RelAMD64Rel32_2  = 0x0006 // IMAGE_REL_AMD64_REL32_2
-	RelAMD64Rel32_3  = 0x0007 // IMAGE_REL_AMD64_REL32_3
-	RelAMD64Rel32_4  = 0x0008 // IMAGE_REL_AMD64_REL32_4
-	RelAMD64Section  = 0x000A // IMAGE_REL_AMD64_SECTION
-	RelAMD64SecRel   = 0x000B // IMAGE_REL_AMD64_SECREL
-	RelAMD64SecRel7  = 0x000C // IMAGE_REL_AMD64_SECREL7
-	RelAMD64Token    = 0x000D // IMAGE_REL_AMD64_TOKEN
-	RelAMD64SRel32   = 0x000E // IMAGE_REL_AMD64_SREL32
-	RelAMD64Pair     = 0x000F // IMAGE_REL_AMD64_PAIR
-	RelAMD64SSpan32  = 0x0010 // IMAGE_REL_AMD64_SSPAN32
-	relAMD64LastName = RelAMD64SSpan32
+	RelAMD64Rel32_2 = 0x0006 // IMAGE_REL_AMD64_REL32_2
+	RelAMD64Rel32_3 = 0x0007 // IMAGE_REL_AMD64_REL32_3
+	RelAMD64Rel32_4 = 0x0008 // IMAGE_REL_AMD64_REL32_4
+	RelAMD64Section = 0x000A // IMAGE_REL_AMD64_SECTION
+	RelAMD64SecRel  = 0x000B // IMAGE_REL_AMD64_SECREL
+	RelAMD64SecRel7 = 0x000C // IMAGE_REL_AMD64_SECREL7
+	RelAMD64Token   = 0x000D // IMAGE_REL_AMD64_TOKEN
+	RelAMD64SRel32  = 0x000E // IMAGE_REL_AMD64_SREL32
+	RelAMD64Pair    = 0x000F // IMAGE_REL_AMD64_PAIR
+	RelAMD64SSpan32 = 0x0010 // IMAGE_REL_AMD64_SSPAN32
 )
 
 var relNames = [...]string{
@@ -195,7 +194,7 @@ const (
 	secCell // a pointer cell replaced by GOT references
 )
 
-// section is what the reader knows of one COFF section (index i+1).
+// coffSection is what the reader knows of COFF section i+1.
 type coffSection struct {
 	name    string
 	hdrOff  uint64
@@ -230,6 +229,7 @@ const (
 	roleRedirect            // LLVM's .weak.NAME.default*: stands for its weak external
 )
 
+// coffSymbol is what the reader knows of one symbol-table record.
 type coffSymbol struct {
 	name    string
 	value   uint32
@@ -277,8 +277,12 @@ func (r *reader) symWhere(k int) string {
 
 func (r *reader) symRecOff(k int) uint64 { return r.symOff + uint64(k)*symbolSize }
 
-// str returns the NUL-terminated string at off in the string table.
+// str returns the NUL-terminated string at off in the string table;
+// offset 0, an all-zero name field, is the empty name.
 func (r *reader) str(off uint32) (string, bool) {
+	if off == 0 {
+		return "", true
+	}
 	if off < 4 || uint64(off) >= uint64(len(r.strs)) {
 		return "", false
 	}
