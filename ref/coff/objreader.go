@@ -112,7 +112,6 @@ func SplitGroupedName(name string) (output, group string) {
 const (
 	scnTypeNoPad        = 0x00000008
 	scnCntCode          = 0x00000020
-	scnCntInitialized   = 0x00000040
 	scnCntUninitialized = 0x00000080
 	scnLnkInfo          = 0x00000200
 	scnLnkRemove        = 0x00000800
