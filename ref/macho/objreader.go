@@ -144,7 +144,12 @@ func relocName(t uint32) string {
 // Relocations, with addends in ELF's S + A - P form: UNSIGNED of 8 bytes
 // is Abs64; SIGNED, SIGNED_1, SIGNED_2 and SIGNED_4 are PCRel32; BRANCH is
 // Branch32; GOT_LOAD is GOTLoad32 and GOT GOTPCRel32 (extern, and with no
-// addend in the field, as the writer emits them). A SUBTRACTOR pair A - B
+// addend in the field, as the writer emits them). A section-relative
+// SIGNED_n's field is the displacement from the end of the instruction,
+// n bytes after the field; the reader places its target where ld64.lld
+// does, at the field's end + n + the field, even for llvm-mc's plain SIGNED
+// before an immediate (a target n bytes early, then an addend that makes
+// up for it). A SUBTRACTOR pair A - B
 // (both extern) becomes a constant in the field when A and B lie in one
 // atom, and PCRel32 against A when B lies in the atom of a 4-byte field;
 // other pairs need a relocation kind the model does not have.
@@ -156,7 +161,8 @@ func relocName(t uint32) string {
 // sections, coalesced, interposing and DTrace sections, common symbols
 // (compile with -fno-common), indirect and resolver symbols, 4-byte
 // absolute addresses (a macOS executable lies above 4 GiB), scattered
-// relocations, GOT relocations with an addend, the SUBTRACTOR pairs
+// relocations, GOT relocations with an addend or against a private label
+// outside a literal section, the SUBTRACTOR pairs
 // above, section alignments above 2^15 and zerofill sections above 1 TiB
 // (a writer or linker would materialize the padding or overflow).
 func ReadObject(name string, data []byte) (*obj.Object, error) {
