@@ -750,6 +750,7 @@ func (r *reader) readSymbols(c *cursor) error {
 		return err
 	}
 	o.Symbols = make([]Symbol, 0, n)
+	imports := o.importIndex()
 	for i := 0; i < n; i++ {
 		symOff := c.off()
 		r.at[loc{Kind: locSymbol, I: i}] = symOff
@@ -769,7 +770,7 @@ func (r *reader) readSymbols(c *cursor) error {
 				}
 			} else {
 				kind := map[SymKind]ExternKind{SymFunction: ExternFunc, SymGlobal: ExternGlobal, SymTable: ExternTable}[s.Kind]
-				if im := o.importOf(kind, s.Index); im != nil {
+				if im := imports.of(o, kind, s.Index); im != nil {
 					s.Name = im.Name
 				}
 			}

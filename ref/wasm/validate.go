@@ -308,24 +308,33 @@ func (v *validator) inRange(k ExternKind, i uint32) bool {
 	return false
 }
 
-// importOf returns the import that is entity i of kind k, or nil when i is
-// a defined entity.
-func (o *Object) importOf(k ExternKind, i uint32) *Import {
-	n := uint32(0)
+// importIndex lists, for each import kind, the positions in Imports of
+// the imports of that kind: entity i of kind k, when imported, is
+// Imports[importIndex[k][i]].
+type importIndex [4][]int
+
+func (o *Object) importIndex() *importIndex {
+	var x importIndex
 	for j := range o.Imports {
-		if o.Imports[j].Kind != k {
-			continue
+		if k := o.Imports[j].Kind; int(k) < len(x) {
+			x[k] = append(x[k], j)
 		}
-		if n == i {
-			return &o.Imports[j]
-		}
-		n++
 	}
-	return nil
+	return &x
+}
+
+// of returns the import that is entity i of kind k, or nil when i is a
+// defined entity.
+func (x *importIndex) of(o *Object, k ExternKind, i uint32) *Import {
+	if int(k) >= len(x) || uint64(i) >= uint64(len(x[k])) {
+		return nil
+	}
+	return &o.Imports[x[k][i]]
 }
 
 func (v *validator) checkSymbols() error {
 	o := v.o
+	imports := o.importIndex()
 	for i := range o.Symbols {
 		s := &o.Symbols[i]
 		l := loc{Kind: locSymbol, I: i}
@@ -353,7 +362,7 @@ func (v *validator) checkSymbols() error {
 			if s.Index >= n {
 				return v.errf(l, "symbol %d (%s): %s index %d out of range (%d)", i, s.Name, k, s.Index, n)
 			}
-			im := o.importOf(k, s.Index)
+			im := imports.of(o, k, s.Index)
 			if s.Undefined() != (im != nil) {
 				if s.Undefined() {
 					return v.errf(l, "symbol %d (%s): undefined, but %s %d is not an import", i, s.Name, k, s.Index)
