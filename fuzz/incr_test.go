@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
-	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // maxIncrEdits bounds the edits of one update sequence.
@@ -170,16 +168,26 @@ type incrCheckOptions struct {
 	// Faults are injected into every compile and in-place update (fault
 	// tests).
 	Faults fault.Set
-	// LLVM runs LLVM's tools (invariant 8) once, after the last update.
-	LLVM bool
+	// Tiers mix the checks (the zero value is pipeline.FuzzTiers).
+	Tiers pipeline.Tiers
+	// LLVMEvery runs LLVM's tools (invariant 8) after the last update of
+	// one sequence in LLVMEvery (chosen by the input's seed), and always
+	// on a failing one; 0 never, 1 always.
+	LLVMEvery int
 }
 
-// runIncr links the first version of in into dir, applies its edits one
-// update at a time and checks after each update every invariant, the
-// value (native run against the interpreter) and the canonical image
-// against a fresh reference link. Edits that do not apply to the current
-// version are skipped. The error describes the sequence up to the failing
-// update.
+// llvmSample is the fuzz targets' sampling of LLVM's tools: one sequence
+// in 20.
+const llvmSample = 20
+
+// runIncr links the first version of in into an in-memory session,
+// applies its edits one update at a time and checks the output at the
+// tiers' intervals (invariants 3 to 7 after every update; the value
+// against the interpreter and the canonical image against a fresh link
+// every few updates and after the last), then the sidecar round trip and,
+// on a sample, LLVM's tools. A failure found by a cheap tier is replayed
+// with every check after every update, so that the report names the first
+// bad update. Edits that do not apply to the current version are skipped.
 func runIncr(ctx context.Context, tg incrTarget, in incrInput, dir string, o incrCheckOptions) error {
 	_, err := runIncrLog(ctx, tg, in, dir, o)
 	return err
@@ -192,57 +200,94 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 	if _, err := ir.Interp(m, ir.InterpOptions{Fuel: filterFuel}); err != nil {
 		return nil, nil // too slow to be worth linking: not a failure
 	}
-	ed := &editor{tg: tg, focus: focusFuncs(m, tg.focus)}
-	out := filepath.Join(dir, "out")
-	var log []string
-	fail := func(step int, cur *ir.Module, format string, args ...any) error {
+	mods, steps, log := versions(tg, in, m)
+	fail := func(i int, format string, args ...any) error {
 		return fmt.Errorf("%s, policy %s, seed %d, %d functions: after update %d: %s\nedits:\n  %s\nversion checked:\n%s",
-			tg.name, policy, in.Seed, tg.genConfig(in).Funcs, step, fmt.Sprintf(format, args...), strings.Join(log, "\n  "), ir.Print(cur))
+			tg.name, policy, in.Seed, tg.genConfig(in).Funcs, steps[i], fmt.Sprintf(format, args...), strings.Join(log, "\n  "), ir.Print(mods[i]))
 	}
+	tiers := o.Tiers
+	if tiers == (pipeline.Tiers{}) {
+		tiers = pipeline.FuzzTiers
+	}
+	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: tiers, Dir: dir, Faults: o.Faults})
+	if err != nil {
+		if tiers != pipeline.FullTiers {
+			// Replay with every check after every update: the first bad
+			// update is then the one reported.
+			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}); ferr != nil {
+				i, err = j, ferr
+			}
+		}
+		if s != nil {
+			// A failing sequence always gets LLVM's opinion too.
+			if lerr := s.CheckLLVM(); lerr != nil {
+				err = fmt.Errorf("%w\n%v", err, lerr)
+			}
+		}
+		return log, fail(i, "%v", err)
+	}
+	last := len(mods) - 1
+	if err := s.CheckSidecar(); err != nil {
+		return log, fail(last, "%v", err)
+	}
+	if o.LLVMEvery > 0 && uint64(in.Seed)%uint64(o.LLVMEvery) == 0 {
+		if err := s.CheckLLVM(); err != nil {
+			return log, fail(last, "%v", err)
+		}
+	}
+	return log, nil
+}
+
+// runSession runs versions mods through a checked in-memory session and
+// returns the index of the version whose check failed, with the error.
+func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOptions) (int, *pipeline.Session, error) {
+	s, err := pipeline.NewSession(ctx, mods[0], o)
+	if err != nil {
+		return 0, nil, err
+	}
+	for i := 1; i < len(mods); i++ {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.Update(cctx, mods[i], i == len(mods)-1)
+		cancel()
+		if err != nil {
+			return i, s, err
+		}
+	}
+	return len(mods) - 1, s, nil
+}
+
+// versions applies in's edits to m one at a time and returns the versions
+// that result (the first is m), the number of the update that made each,
+// and a log of what every edit did. Edits that do not apply, or after
+// which the program does not check or runs too long, are skipped.
+func versions(tg incrTarget, in incrInput, m *ir.Module) (mods []*ir.Module, steps []int, log []string) {
+	ed := &editor{tg: tg, focus: focusFuncs(m, tg.focus)}
 	edits := in.Edits
 	if len(edits) > maxIncrEdits {
 		edits = edits[:maxIncrEdits]
 	}
-	for step := 0; step <= len(edits); step++ {
-		if step > 0 {
-			e := edits[step-1]
-			r := rand.New(rand.NewSource(in.Seed ^ int64(step)<<32))
-			n, desc, err := ed.apply(m, e, r)
-			if err != nil {
-				log = append(log, fmt.Sprintf("%d: skipped (%v)", step, err))
-				continue
-			}
-			if err := ir.Check(n); err != nil {
-				log = append(log, fmt.Sprintf("%d: skipped %s (%v)", step, desc, err))
-				continue
-			}
-			if _, err := ir.Interp(n, ir.InterpOptions{Fuel: filterFuel}); err != nil {
-				log = append(log, fmt.Sprintf("%d: skipped %s (%v)", step, desc, err))
-				continue
-			}
-			m = n
-			log = append(log, fmt.Sprintf("%d: %s", step, desc))
-		}
-		res, err := pipeline.UpdateWith(out, obj.ELF, m, "", policy, o.Faults)
+	mods, steps = []*ir.Module{m}, []int{0}
+	for step := 1; step <= len(edits); step++ {
+		e := edits[step-1]
+		r := rand.New(rand.NewSource(in.Seed ^ int64(step)<<32))
+		n, desc, err := ed.apply(m, e, r)
 		if err != nil {
-			return log, fail(step, m, "update: %v", err)
+			log = append(log, fmt.Sprintf("%d: skipped (%v)", step, err))
+			continue
 		}
-		if step > 0 && res.Relinked {
-			return log, fail(step, m, "relinked from scratch instead of updating in place: %s", res.Reason)
+		if err := ir.Check(n); err != nil {
+			log = append(log, fmt.Sprintf("%d: skipped %s (%v)", step, desc, err))
+			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = pipeline.CheckIncremental(cctx, out, m, pipeline.IncrCheck{Policy: policy, Runner: o.Runner, Mode: exec.Native, Fresh: true, Dir: dir})
-		cancel()
-		if err != nil {
-			return log, fail(step, m, "%v", err)
+		if _, err := ir.Interp(n, ir.InterpOptions{Fuel: filterFuel}); err != nil {
+			log = append(log, fmt.Sprintf("%d: skipped %s (%v)", step, desc, err))
+			continue
 		}
+		m = n
+		mods, steps = append(mods, m), append(steps, step)
+		log = append(log, fmt.Sprintf("%d: %s", step, desc))
 	}
-	if o.LLVM {
-		if err := pipeline.CheckIncremental(ctx, out, m, pipeline.IncrCheck{Policy: policy, LLVM: true}); err != nil {
-			return log, fail(len(edits), m, "%v", err)
-		}
-	}
-	return log, nil
+	return mods, steps, log
 }
 
 // editor applies decoded edits to versions of one sequence.
@@ -704,7 +749,7 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		once.Do(func() { runner = exec.NewRunner() })
 		in := decodeIncr(data)
-		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVM: true}); err != nil {
+		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVMEvery: llvmSample}); err != nil {
 			t.Fatal(err)
 		}
 	})

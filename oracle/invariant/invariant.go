@@ -18,10 +18,12 @@
 package invariant
 
 import (
+	"bufio"
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os/exec"
 	"sort"
 	"strings"
@@ -106,10 +108,31 @@ type Options struct {
 	CallsViaGOT bool
 }
 
-// Check checks invariants 3 to 7 of the ELF executable exe against the
-// program m (its current version). It returns an Error listing every
-// violation, or nil.
+// Check checks invariants 3 to 7 of the executable exe against the program
+// m (its current version), which it compiles itself. It returns an Error
+// listing every violation, or nil.
 func Check(exe []byte, m *ir.Module, opts Options) error {
+	if opts.Format == "" {
+		opts.Format = obj.ELF
+	}
+	t, err := target.Lookup(opts.Format)
+	if err != nil {
+		return fmt.Errorf("invariant: %w", err)
+	}
+	if err := t.Need(target.CanCompile); err != nil {
+		return fmt.Errorf("invariant: %w", err)
+	}
+	prog, err := t.Compile(m, target.CompileOptions{CallsViaGOT: opts.CallsViaGOT})
+	if err != nil {
+		return fmt.Errorf("invariant: compiling the current version: %w", err)
+	}
+	return CheckProgram(exe, prog, m, opts)
+}
+
+// CheckProgram is Check with the version already compiled (prog, as the
+// code generator makes it for opts), so that a caller that compiled it
+// for the update and the fresh link compiles it once.
+func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) error {
 	if opts.Format == "" {
 		opts.Format = obj.ELF
 	}
@@ -137,10 +160,6 @@ func Check(exe []byte, m *ir.Module, opts Options) error {
 			add(6, s.Name, s.Value, "defined twice in the symbol table")
 		}
 		im.syms[s.Name] = s
-	}
-	prog, err := target.MustLookup(opts.Format).Compile(m, target.CompileOptions{CallsViaGOT: opts.CallsViaGOT})
-	if err != nil {
-		return fmt.Errorf("invariant: compiling the current version: %w", err)
 	}
 
 	checkLayout(im, prog, add)
@@ -425,14 +444,69 @@ func CheckLLVM(path string) error {
 		cmd := exec.Command(t.Path, tc.args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+		// The listing can be large: it is scanned as it streams, line by
+		// line, for a warning, never held whole.
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("invariant: %s: %w", tc.tool, err)
+		}
+		warned := ""
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if warned == "" && containsFold(sc.Bytes(), "warning:") {
+				warned = sc.Text()
+			}
+		}
+		scanErr := sc.Err()
+		if scanErr != nil {
+			io.Copy(io.Discard, stdout) // let the tool finish
+		}
+		err = cmd.Wait()
 		text := stderr.String()
-		if err != nil || strings.Contains(strings.ToLower(text), "warning") || strings.Contains(strings.ToLower(text), "error") || bytes.Contains(bytes.ToLower(out), []byte("warning:")) {
-			errs = append(errs, Violation{Invariant: 8, Msg: fmt.Sprintf("%s %s: %v %s", tc.tool, strings.Join(tc.args, " "), err, strings.TrimSpace(text))})
+		if err != nil || scanErr != nil || warned != "" || containsFold(stderr.Bytes(), "warning") || containsFold(stderr.Bytes(), "error") {
+			msg := strings.TrimSpace(text)
+			if warned != "" {
+				msg = strings.TrimSpace(msg + " " + warned)
+			}
+			errs = append(errs, Violation{Invariant: 8, Msg: fmt.Sprintf("%s %s: %v %s", tc.tool, strings.Join(tc.args, " "), firstError(err, scanErr), msg)})
 		}
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	return nil
+}
+
+// containsFold reports whether b contains the lowercase ASCII word w in
+// any case, without copying b.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := b[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

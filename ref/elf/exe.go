@@ -28,6 +28,23 @@ type Exe struct{}
 
 var _ link.Platform = Exe{}
 
+// rules are ld.lld's layout rules with its page size.
+var rules = link.ELFRules{Page: ExePageSize}
+
+// SectionRank implements link.Platform with ld.lld's order.
+func (Exe) SectionRank(s *link.Section) int { return rules.SectionRank(s) }
+
+// SegmentKey implements link.Platform: a segment per permission set.
+func (Exe) SegmentKey(s *link.Section) string { return rules.SegmentKey(s) }
+
+// SegmentStart implements link.Platform as ld.lld places segments.
+func (Exe) SegmentStart(addr, off uint64) (uint64, uint64) { return rules.SegmentStart(addr, off) }
+
+// SectionStart implements link.Platform as ld.lld places sections.
+func (Exe) SectionStart(s *link.Section, addr, off uint64) (uint64, uint64) {
+	return rules.SectionStart(s, addr, off)
+}
+
 // Format implements link.Platform.
 func (Exe) Format() obj.Format { return obj.ELF }
 

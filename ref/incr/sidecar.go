@@ -76,6 +76,26 @@ func (o *Output) SaveSidecar() error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// SaveAs writes an output held in memory to path, with its sidecar, as
+// Create would have left it: afterwards Open(path) continues the session
+// from another process.
+func (o *Output) SaveAs(path string) error {
+	m, ok := o.f.(*MemFile)
+	if !ok {
+		return errors.New("incr: SaveAs: the output is not in memory")
+	}
+	if err := os.WriteFile(path, m.Bytes(), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	saved := &Output{Path: path, State: o.State, f: f}
+	return saved.SaveSidecar()
+}
+
 func hashFile(f io.ReaderAt) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, io.NewSectionReader(f, 0, math.MaxInt64))

@@ -40,6 +40,10 @@ type Layout struct {
 	FileSize uint64
 	// RelaxedGOTLoads counts GOT loads rewritten to direct references.
 	RelaxedGOTLoads int
+	// PointerSites are the addresses of every absolute pointer the image
+	// holds (Abs64 fields and GOT slots), sorted: what Mach-O rebase
+	// information and PE base relocations list.
+	PointerSites []uint64
 }
 
 // Section is an output section.
@@ -229,9 +233,21 @@ func (s *Section) perm() Perm {
 	return PermR
 }
 
-// rank orders output sections as ld.lld does: read-only data, code, RELRO
-// (the GOT), writable data, then BSS.
-func (s *Section) rank() int {
+// ELFRules are ld.lld 16's layout rules for a static executable without
+// -z separate-code, for a Platform to embed (ref/elf's does): sections in
+// rank order (read-only data, code, RELRO (the GOT), writable data, BSS),
+// a segment per run of sections with the same permissions (the GOT's RELRO
+// segment stands alone), each segment starting on the next page at the
+// same offset within the page as the previous one ended (addr =
+// alignUp(end, page) + end%page), so that file offsets stay dense and
+// offset ≡ address mod page.
+type ELFRules struct {
+	// Page is the maximum page size.
+	Page uint64
+}
+
+// SectionRank implements Platform.
+func (ELFRules) SectionRank(s *Section) int {
 	switch {
 	case s.Kind == obj.ROData:
 		return 0
@@ -245,20 +261,48 @@ func (s *Section) rank() int {
 	return 4
 }
 
+// SegmentKey implements Platform: permissions, and RELRO; the headers'
+// segment (nil) is read-only.
+func (ELFRules) SegmentKey(s *Section) string {
+	if s == nil {
+		return fmt.Sprint(PermR)
+	}
+	k := fmt.Sprint(s.perm())
+	if s.GOT {
+		k += "relro"
+	}
+	return k
+}
+
+// SegmentStart implements Platform: the next page, at the same offset
+// within the page as the previous segment ended.
+func (r ELFRules) SegmentStart(addr, off uint64) (uint64, uint64) {
+	return alignUp(addr, r.Page) + addr%r.Page, off
+}
+
+// SectionStart implements Platform: the section's alignment in memory, and
+// the file offset kept congruent to the address modulo the page.
+func (r ELFRules) SectionStart(s *Section, addr, off uint64) (uint64, uint64) {
+	addr = alignUp(addr, s.Align)
+	if s.Kind == obj.BSS {
+		if off%r.Page != addr%r.Page {
+			off += (addr - off) % r.Page
+		}
+		return addr, off
+	}
+	return addr, off + (addr-off)%r.Page
+}
+
 // assignAddresses sorts the output sections, groups them into segments
-// and gives every section, chunk, input section and symbol its address.
-//
-// The rules are ld.lld 16's for a static executable without
-// -z separate-code: the first segment (R) starts at file offset 0 and the
-// image base and holds the headers; every later segment starts on the
-// next page at the same offset within the page as the previous one ended
-// (addr = alignUp(end, page) + end%page), so that file offsets stay dense
-// and offset ≡ address mod page.
+// and gives every section, chunk, input section and symbol its address,
+// with the platform's rules (SectionRank, SegmentKey, SegmentStart,
+// SectionStart; ELFRules are ld.lld's). The first segment starts at file
+// offset 0 and the image base and holds the headers.
 func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	for i, s := range l.Sections {
 		s.Index = i
 	}
-	sort.SliceStable(l.Sections, func(i, j int) bool { return l.Sections[i].rank() < l.Sections[j].rank() })
+	sort.SliceStable(l.Sections, func(i, j int) bool { return p.SectionRank(l.Sections[i]) < p.SectionRank(l.Sections[j]) })
 	newIndex := make([]int32, len(l.Sections))
 	for i, s := range l.Sections {
 		newIndex[s.Index] = int32(i)
@@ -272,9 +316,10 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 			pls[j].Out = newIndex[pls[j].Out]
 		}
 	}
-	// Segments: the headers' segment (R), then one per change of
-	// permissions; the GOT's RELRO segment stands alone.
+	// Segments: the headers' segment (R), then one per change of the
+	// platform's segment key.
 	l.Segments = []*Segment{{Perm: PermR}}
+	lastKey := p.SegmentKey(nil)
 	for i, s := range l.Sections {
 		if s.Size == 0 {
 			// Empty output sections take no room and are not written,
@@ -284,35 +329,31 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 			continue
 		}
 		last := l.Segments[len(l.Segments)-1]
-		if s.perm() != last.Perm || s.GOT != last.Relro {
+		if key := p.SegmentKey(s); key != lastKey {
 			last = &Segment{Perm: s.perm(), Relro: s.GOT}
 			l.Segments = append(l.Segments, last)
+			lastKey = key
 		}
+		last.Perm |= s.perm()
 		s.Segment = len(l.Segments) - 1
 		last.Sections = append(last.Sections, i)
 	}
-	page := p.PageSize()
 	base := p.ImageBase()
 	l.HeaderSize = p.HeaderSize(l)
 	addr := base + l.HeaderSize
 	off := l.HeaderSize
 	for si, seg := range l.Segments {
 		if si > 0 {
-			addr = alignUp(addr, page) + addr%page
+			addr, off = p.SegmentStart(addr, off)
 		}
 		first := true
 		for _, i := range seg.Sections {
 			s := l.Sections[i]
-			addr = alignUp(addr, s.Align)
-			s.Addr = addr
-			if s.Kind == obj.BSS {
-				s.Offset = off
-				if off%page != addr%page {
-					s.Offset = off + (addr-off)%page
-				}
-			} else {
-				off += (addr - off) % page // keep offset ≡ addr mod page
-				s.Offset = off
+			var soff uint64
+			addr, soff = p.SectionStart(s, addr, off)
+			s.Addr, s.Offset = addr, soff
+			if s.Kind != obj.BSS {
+				off = soff
 				s.FileSize = s.Size
 				off += s.Size
 			}

@@ -73,6 +73,20 @@ type Platform interface {
 	ImageBase() uint64
 	// PageSize is the alignment of segments in memory and in the file.
 	PageSize() uint64
+	// SectionRank orders the output sections (lower first; ties keep the
+	// order of first appearance).
+	SectionRank(s *Section) int
+	// SegmentKey groups consecutive output sections into segments: a
+	// section whose key differs from the one before it starts a segment.
+	// The key of nil is that of the first segment, which holds the
+	// headers.
+	SegmentKey(s *Section) string
+	// SegmentStart returns where a segment starts, in memory and in the
+	// file, after the previous one ended at addr and off.
+	SegmentStart(addr, off uint64) (uint64, uint64)
+	// SectionStart returns where section s starts, in memory and in the
+	// file, when the bytes before it end at addr and off.
+	SectionStart(s *Section, addr, off uint64) (uint64, uint64)
 	// OutputSectionName returns the name of the output section that
 	// collects the input section s.
 	OutputSectionName(s *obj.Section) string

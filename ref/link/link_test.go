@@ -12,8 +12,10 @@ import (
 )
 
 // flat is a minimal platform: every input section keeps its kind's name,
-// 64 bytes of headers, the image is the file.
-type flat struct{}
+// 64 bytes of headers, ld.lld's layout rules, the image is the file.
+type flat struct{ link.ELFRules }
+
+var flatPlatform = flat{link.ELFRules{Page: 0x1000}}
 
 func (flat) Format() obj.Format                               { return obj.ELF }
 func (flat) ImageBase() uint64                                { return 0x10000 }
@@ -33,7 +35,7 @@ func (flat) Arch() arch.Arch                                  { return arch.X86_
 func TestLayoutInvariants(t *testing.T) {
 	objs, err := bench.SyntheticObjects(300, 3)
 	require.NoError(t, err)
-	img, l, err := link.Link(objs, flat{}, link.Options{})
+	img, l, err := link.Link(objs, flatPlatform, link.Options{})
 	require.NoError(t, err)
 	require.Equal(t, l.Symbols[l.Lookup("_start")].Addr, l.Entry)
 	for _, s := range l.Sections {
@@ -87,11 +89,11 @@ func TestMergeStrings(t *testing.T) {
 	}
 	start := &obj.Object{Name: "s.o", Sections: []*obj.Section{{Name: ".text", Kind: obj.Text, Align: 1, Data: []byte{0xc3}, Size: 1}},
 		Symbols: []*obj.Symbol{{Name: "_start", Section: 0, Bind: obj.Global}}}
-	_, l, err := link.Link([]*obj.Object{start, str("a", "hey\x00abc\x00"), str("b", "abc\x00")}, flat{}, link.Options{})
+	_, l, err := link.Link([]*obj.Object{start, str("a", "hey\x00abc\x00"), str("b", "abc\x00")}, flatPlatform, link.Options{})
 	require.NoError(t, err)
 	require.Equal(t, l.Symbols[l.Lookup("a.s")].Addr, l.Symbols[l.Lookup("b.s")].Addr)
 	ro := l.Sections[l.Placements[1][0].Out]
 	require.Equal(t, uint64(8), ro.Size)
-	_, _, err = link.Link([]*obj.Object{start, str("c", "abc")}, flat{}, link.Options{})
+	_, _, err = link.Link([]*obj.Object{start, str("c", "abc")}, flatPlatform, link.Options{})
 	require.EqualError(t, err, "c:(.rodata.str1.1): string is not null terminated")
 }

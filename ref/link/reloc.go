@@ -3,6 +3,7 @@ package link
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -61,6 +62,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 				if err := ar.Apply(obj.Abs64, img[g.Offset+uint64(i)*ptr:], arch.Inputs{S: syms[id].Addr}); err != nil {
 					return fmt.Errorf("GOT slot %d: %w", i, err)
 				}
+				l.PointerSites = append(l.PointerSites, g.Addr+uint64(i)*ptr)
 			}
 		}
 	}
@@ -106,6 +108,8 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 				}
 				if err := ar.Apply(r.Kind, sec[r.Offset:], in); err != nil {
 					errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
+				} else if r.Kind == obj.Abs64 {
+					l.PointerSites = append(l.PointerSites, in.P)
 				}
 			}
 			if len(errs) >= maxRelocErrors {
@@ -113,6 +117,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 			}
 		}
 	}
+	slices.Sort(l.PointerSites)
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,284 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/invariant"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
+)
+
+// Tiers choose which checks a Session runs after which update: the cheap
+// ones always, the dear ones every Every-th update and after the last, as
+// the fuzz targets and `linkcheck bench check` run them (docs/incremental.md,
+// "Tiered checks").
+type Tiers struct {
+	// Every runs execution (invariant 1) and the fresh-link diff
+	// (invariant 2) after every Every-th update (and the first link);
+	// 1 means after every update, 0 never (invariants 3 to 7 still run
+	// after every update).
+	Every int
+}
+
+// FullTiers runs every check after every update.
+var FullTiers = Tiers{Every: 1}
+
+// FuzzTiers is the fuzz targets' mix: invariants 3 to 7 after every update,
+// execution and the fresh-link diff after every 4th and after the last.
+var FuzzTiers = Tiers{Every: 4}
+
+// Session is an incremental output held in memory and checked after every
+// update: the in-process loop of the fuzz targets and benchmarks. Each
+// version is compiled once and shared by the update, the invariant check
+// and the fresh link; its value is interpreted once. Nothing is synced to
+// disk; the executable is written to Dir only to run it natively.
+type Session struct {
+	Format obj.Format
+	Policy incr.Policy
+	// Runner runs the output (invariant 1); nil skips execution.
+	Runner *exec.Runner
+	Mode   exec.Mode
+	Tiers  Tiers
+	// Dir holds the executable for native runs and, when Keep is set,
+	// fresh.out, the fresh link of the last full check.
+	Dir  string
+	Keep bool
+
+	t      *target.Target
+	faults fault.Set
+	out    *incr.Output
+	step   int
+	// Checked counts the updates checked, and Full the full checks (with
+	// execution and the fresh-link diff) among them.
+	Checked, Full int
+}
+
+// SessionOptions configure NewSession.
+type SessionOptions struct {
+	Format obj.Format
+	Policy incr.Policy
+	Runner *exec.Runner
+	Mode   exec.Mode
+	Tiers  Tiers
+	Dir    string
+	// Faults are planted in every compile and in the updates after the
+	// first link (fault-injection tests).
+	Faults fault.Set
+}
+
+// version is one compiled version of a session.
+type version struct {
+	m *ir.Module
+	// prog is what the linker links; clean is what the checker checks
+	// against (the same program unless a fault changes the compile).
+	prog, clean *obj.Program
+	value       uint64
+	valueErr    error
+}
+
+// compile compiles m once for the linker, and again cleanly for the
+// checkers only when a fault changes the code generator's output.
+func (s *Session) compile(m *ir.Module) (*version, error) {
+	opts := target.CompileOptions{CallsViaGOT: s.Policy == incr.ThroughGOT, Faults: s.faults}
+	p, err := s.t.Compile(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	v := &version{m: m, prog: p, clean: p}
+	if s.faults.Has(fault.SeedErrTab) {
+		opts.Faults = 0
+		if v.clean, err = s.t.Compile(m, opts); err != nil {
+			return nil, err
+		}
+	}
+	v.value, v.valueErr = ir.Interp(m, ir.InterpOptions{})
+	return v, nil
+}
+
+// NewSession links the first version m from scratch into an output in
+// memory and checks it with every check.
+func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, error) {
+	if o.Format == "" {
+		o.Format = obj.ELF
+	}
+	if o.Policy == "" {
+		o.Policy = incr.Trampoline
+	}
+	t, err := target.Lookup(o.Format)
+	if err != nil {
+		return nil, err
+	}
+	if err := firstErr(t.Need(target.CanIncr), t.Need(target.CanLink)); err != nil {
+		return nil, err
+	}
+	s := &Session{Format: o.Format, Policy: o.Policy, Runner: o.Runner, Mode: o.Mode, Tiers: o.Tiers, Dir: o.Dir, t: t, faults: o.Faults}
+	v, err := s.compile(m)
+	if err != nil {
+		return nil, err
+	}
+	s.out, err = incr.NewMemOutput(t.Image, v.prog, "", incr.Options{Policy: o.Policy, Faults: o.Faults})
+	if err != nil {
+		return nil, err
+	}
+	return s, s.check(ctx, v, true)
+}
+
+// Update brings the output to version m in place and checks it: the
+// invariants after every update, execution and the fresh-link diff at the
+// tiers' interval or when last is set (the sequence's last update).
+func (s *Session) Update(ctx context.Context, m *ir.Module, last bool) (*incr.Patch, error) {
+	v, err := s.compile(m)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := s.out.Update(v.prog, "")
+	if err != nil {
+		return nil, err
+	}
+	s.step++
+	full := last || (s.Tiers.Every > 0 && s.step%s.Tiers.Every == 0)
+	return pt, s.check(ctx, v, full)
+}
+
+// Bytes returns the output's current contents.
+func (s *Session) Bytes() []byte { return s.out.Bytes() }
+
+// State returns the incremental state.
+func (s *Session) State() *incr.State { return s.out.State }
+
+// check runs invariants 3 to 7 and, when full, execution and the fresh-link
+// diff. The error lists every violation, each naming its invariant.
+func (s *Session) check(ctx context.Context, v *version, full bool) error {
+	exe := s.out.Bytes()
+	var problems []string
+	if err := invariant.CheckProgram(exe, v.clean, v.m, invariant.Options{Format: s.Format, CallsViaGOT: s.Policy == incr.ThroughGOT}); err != nil {
+		problems = append(problems, err.Error())
+	}
+	s.Checked++
+	if full {
+		s.Full++
+		if s.Runner != nil {
+			if p := s.run(ctx, exe, v); p != "" {
+				problems = append(problems, p)
+			}
+		}
+		rep, err := s.freshDiff(exe, v)
+		if err != nil {
+			return err
+		}
+		if !rep.Equal() {
+			problems = append(problems, "invariant 2 (fresh link): the canonical image differs from a fresh link's:\n"+rep.Text())
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// run executes the output and compares its value with the interpreter's.
+func (s *Session) run(ctx context.Context, exe []byte, v *version) string {
+	if v.valueErr != nil {
+		return fmt.Sprintf("the interpreter cannot evaluate the version: %v", v.valueErr)
+	}
+	path := filepath.Join(s.Dir, "session."+s.t.ExeName)
+	if err := os.WriteFile(path, exe, 0o755); err != nil {
+		return fmt.Sprintf("invariant 1 (value): writing the output to run it: %v", err)
+	}
+	mode := s.Mode
+	if mode == "" {
+		mode = exec.Auto
+	}
+	got, err := s.Runner.Run(ctx, path, exec.Options{Mode: mode})
+	switch {
+	case err != nil:
+		return fmt.Sprintf("invariant 1 (value): %v", err)
+	case !got.Matches(v.value):
+		return fmt.Sprintf("invariant 1 (value): the output computes %s, the interpreter says %d", got, v.value)
+	}
+	return ""
+}
+
+// freshDiff compares the output's canonical image with a fresh reference
+// link of the same compiled version.
+func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
+	objs, err := obj.Objects(v.clean, ir.Partition(v.m, 1), 1, s.t.UnitName)
+	if err != nil {
+		return nil, err
+	}
+	fresh, _, err := link.Link(objs, s.t.Platform, link.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("fresh link: %w", err)
+	}
+	if s.Keep {
+		if err := os.WriteFile(filepath.Join(s.Dir, "fresh.out"), fresh, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	a, err := canon.Read(fresh, objs)
+	if err != nil {
+		return nil, fmt.Errorf("fresh link: %w", err)
+	}
+	b, err := canon.Read(exe, objs)
+	if err != nil {
+		return nil, fmt.Errorf("incremental output: %w", err)
+	}
+	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr"}), nil
+}
+
+// CheckLLVM runs LLVM's tools over the output (invariant 8), written to
+// Dir.
+func (s *Session) CheckLLVM() error {
+	path := filepath.Join(s.Dir, "llvm."+s.t.ExeName)
+	if err := os.WriteFile(path, s.out.Bytes(), 0o755); err != nil {
+		return err
+	}
+	return invariant.CheckLLVM(path)
+}
+
+// CheckSidecar saves the output and its sidecar to Dir, opens them again
+// as `linkcheck update` would, and checks that the reloaded state and file
+// are the session's: the sidecar round trip, once per sequence.
+func (s *Session) CheckSidecar() error {
+	path := filepath.Join(s.Dir, "sidecar."+s.t.ExeName)
+	if err := s.out.SaveAs(path); err != nil {
+		return fmt.Errorf("sidecar: save: %w", err)
+	}
+	o, err := incr.Open(path, s.t.Image, incr.Options{Policy: s.Policy})
+	if err != nil {
+		return fmt.Errorf("sidecar: the saved output does not reopen: %w", err)
+	}
+	defer o.Close()
+	a, err := json.Marshal(s.out.State)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(o.State)
+	if err != nil {
+		return err
+	}
+	if string(a) != string(b) {
+		return errors.New("sidecar: the reloaded state differs from the session's")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if string(data) != string(s.out.Bytes()) {
+		return errors.New("sidecar: the saved output differs from the session's")
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+)
+
+func mechanisms(t *testing.T) []*ir.Module {
+	t.Helper()
+	vs, err := filepath.Glob("../../corpus/updates/mechanisms/v*.lir")
+	require.NoError(t, err)
+	sort.Strings(vs)
+	var mods []*ir.Module
+	for _, p := range vs {
+		m, err := Load(p)
+		require.NoError(t, err)
+		mods = append(mods, m)
+	}
+	return mods
+}
+
+// TestSession runs the corpus mechanisms and a generated sequence through
+// an in-memory session under both policies and both tier mixes: every
+// check passes, the tiers run the dear checks where they say, the sidecar
+// round trip and LLVM's tools pass at the end.
+func TestSession(t *testing.T) {
+	tools.Require(t, "llvm-readobj")
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	seqs := map[string][]*ir.Module{"mechanisms": mechanisms(t), "seq5": ir.Sequence(5, 25, 12)}
+	for name, mods := range seqs {
+		for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+			for _, tiers := range []Tiers{FullTiers, FuzzTiers} {
+				t.Run(name+"/"+string(policy), func(t *testing.T) {
+					ctx := context.Background()
+					s, err := NewSession(ctx, mods[0], SessionOptions{Policy: policy, Runner: runner, Mode: exec.Native, Tiers: tiers, Dir: t.TempDir()})
+					require.NoError(t, err)
+					for k, m := range mods[1:] {
+						_, err := s.Update(ctx, m, k == len(mods)-2)
+						require.NoError(t, err, "v%d", k+2)
+					}
+					require.Equal(t, len(mods), s.Checked)
+					want := len(mods)
+					if tiers.Every > 1 {
+						want = 2 + (len(mods)-1)/tiers.Every // the first link, every k-th, the last
+						if (len(mods)-1)%tiers.Every == 0 {
+							want--
+						}
+					}
+					require.Equal(t, want, s.Full)
+					require.NoError(t, s.CheckSidecar())
+					require.NoError(t, s.CheckLLVM())
+				})
+			}
+		}
+	}
+}
+
+// TestSessionCatchesFaults: each planted defect is reported by the
+// session's checks (the invariants of every update).
+func TestSessionCatchesFaults(t *testing.T) {
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	for _, f := range fault.All() {
+		t.Run(f.String(), func(t *testing.T) {
+			caught := false
+			for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+				ctx := context.Background()
+				mods := mechanisms(t)
+				s, err := NewSession(ctx, mods[0], SessionOptions{Policy: policy, Runner: runner, Mode: exec.Native, Tiers: FuzzTiers, Dir: t.TempDir(), Faults: fault.Of(f)})
+				if err != nil {
+					caught = true
+					continue
+				}
+				for k, m := range mods[1:] {
+					if _, err := s.Update(ctx, m, k == len(mods)-2); err != nil {
+						t.Logf("%s: v%d: %v", policy, k+2, err)
+						caught = true
+						break
+					}
+				}
+			}
+			require.True(t, caught, "fault %s not caught by the corpus mechanisms", f)
+		})
+	}
+}
