@@ -148,7 +148,9 @@ func All() []*Target {
 	e := x86(obj.ELF, ".o", "a.out", elf.WriteObject)
 	e.ReadObject, e.Platform, e.Image = elf.ReadObject, elf.Exe{}, elf.IncrImage{}
 	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
+	m.ReadObject = macho.ReadObject
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
+	c.ReadObject = coff.ReadObject
 	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
 	return []*Target{e, m, c, w}
 }
