@@ -88,6 +88,7 @@ func FuzzReadMachO(f *testing.F) {
 	}
 	f.Add(b)
 	f.Add(b[:32])
+	base := b // the object that inputs patch: llvm-mc's when there is one
 	if mc, err := tools.Find("llvm-mc"); err == nil {
 		dir := f.TempDir()
 		src := filepath.Join(dir, "s.s")
@@ -103,6 +104,7 @@ func FuzzReadMachO(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(data)
+		base = data
 	}
 	// A header claiming a huge load command area and many commands.
 	huge := append([]byte(nil), b[:32]...)
@@ -110,7 +112,7 @@ func FuzzReadMachO(f *testing.F) {
 	binary.LittleEndian.PutUint32(huge[20:], 0xffffffff)
 	f.Add(huge)
 
-	f.Fuzz(func(t *testing.T, data []byte) {
+	check := func(t *testing.T, data []byte) {
 		o, err := macho.ReadObject("fuzz.o", data)
 		if err != nil {
 			return
@@ -125,5 +127,15 @@ func FuzzReadMachO(f *testing.F) {
 		if _, err := macho.ReadObject("again.o", out); err != nil {
 			t.Fatalf("reading our own output: %v", err)
 		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		check(t, data)
+		// The input is also a list of byte patches (4-byte offset, value)
+		// to a seed object, which reaches deeper than random bytes.
+		patched := append([]byte(nil), base...)
+		for i := 0; i+5 <= len(data); i += 5 {
+			patched[binary.LittleEndian.Uint32(data[i:])%uint32(len(patched))] = data[i+4]
+		}
+		check(t, patched)
 	})
 }
