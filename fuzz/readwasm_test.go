@@ -2,13 +2,16 @@ package fuzz
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/wasm"
 	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
@@ -106,6 +109,48 @@ func FuzzReadWasmObject(f *testing.F) {
 		}
 		if !bytes.Equal(out, out2) {
 			t.Fatalf("write(read(write(o))) differs from write(o): %d vs %d bytes", len(out2), len(out))
+		}
+	})
+}
+
+// FuzzWasmProgram builds a generated program (1 to 40 functions, drawn
+// from the seed) into 1 to 4 units with ref/wasmgen, links the objects
+// with wasm-ld and runs the module under both wazero engines: each must
+// compute the interpreter's value, and every object must read back with
+// ReadObject.
+func FuzzWasmProgram(f *testing.F) {
+	tools.Require(f, "wasm-ld")
+	for seed := int64(1); seed <= 8; seed++ {
+		f.Add(seed, uint8(seed*5), uint8(seed))
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, seed int64, funcs, units uint8) {
+		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 1 + int(funcs%40)})
+		want, err := pipeline.Expected(m)
+		if err != nil {
+			t.Fatalf("generated program has no value: %v", err)
+		}
+		n := 1 + int(units%4)
+		dir := t.TempDir()
+		names, files, err := pipeline.WasmObjects(m, n, wasmgen.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range files {
+			if _, err := wasm.ReadObject(names[i], b); err != nil {
+				t.Fatalf("reading wasmgen's own object: %v", err)
+			}
+		}
+		paths, err := pipeline.WriteFiles(dir, names, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe := filepath.Join(dir, "a.wasm")
+		if _, err := pipeline.LinkLLD(ctx, obj.Wasm, paths, exe); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pipeline.RunWasmEngines(ctx, exe, want); err != nil {
+			t.Fatalf("seed %d, %d functions, %d units:\n%s\n%v", seed, len(m.Funcs), n, ir.Print(m), err)
 		}
 	})
 }
