@@ -197,3 +197,44 @@ func main() { let f = &inc
 		}
 	}
 }
+
+// TestStackOverflowTraps: a recursion whose frames exceed StackSize traps
+// in the prologue's guard (unreachable) under both engines, before
+// wazero's call-depth limit, instead of writing below the stack into data.
+func TestStackOverflowTraps(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("global canary = 77\nfunc deep(n) {\n")
+	for i := 0; i < 99; i++ {
+		fmt.Fprintf(&b, " let v%d = n + %d\n", i, i)
+	}
+	b.WriteString(" if n == 0 { return load canary }\n return deep(n - 1) + v0 - n\n}\nfunc main() { return deep(15000) }\n")
+	m := parse(t, b.String())
+	p, err := Compile(m, Options{})
+	require.NoError(t, err)
+	require.Equal(t, uint32(800), p.MaxFrame)
+	require.Less(t, StackSize/int(p.MaxFrame), 15000, "the recursion must not fit the stack")
+	_, err = ir.Interp(m, ir.InterpOptions{})
+	require.Error(t, err, "deeper than the interpreter allows")
+	dir := t.TempDir()
+	_, err = linkRun(t, writeUnits(t, m, 1, dir, Options{}), dir)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "unreachable")
+}
+
+// TestStackHoldsDeepFrames: 10,000 frames of 100 slots (800 bytes, the
+// most StackSize holds) run to the interpreter's value.
+func TestStackHoldsDeepFrames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("func deep(n) {\n")
+	for i := 0; i < 99; i++ {
+		fmt.Fprintf(&b, " let v%d = n + %d\n", i, i)
+	}
+	b.WriteString(" if n == 0 { return v98 }\n return deep(n - 1) + v0 - n\n}\nfunc main() { return deep(9998) }\n")
+	m := parse(t, b.String())
+	want, err := ir.Interp(m, ir.InterpOptions{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	vals, err := linkRun(t, writeUnits(t, m, 1, dir, Options{}), dir)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{want, want}, vals)
+}
