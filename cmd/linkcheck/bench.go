@@ -23,7 +23,8 @@ import (
 // docs/benchmarks.md).
 func runBench(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: linkcheck bench link -format F [-funcs N,N,...] [-runs N]\n" +
-		"       linkcheck bench update [-format F] [-funcs N] [-runs N] [-policy trampoline|got]"
+		"       linkcheck bench update [-format F] [-funcs N] [-runs N] [-policy trampoline|got]\n" +
+		"       linkcheck bench check [-format F] [-funcs N] [-updates K] [-policy trampoline|got]"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return exitBad
@@ -33,6 +34,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchLink(args[1:], stdout, stderr)
 	case "update":
 		return runBenchUpdate(args[1:], stdout, stderr)
+	case "check":
+		return runBenchCheck(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return exitOK
@@ -201,4 +204,59 @@ func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}()
 	return report(stderr, "bench update", err)
+}
+
+// runBenchCheck implements `linkcheck bench check -format F -funcs N
+// -updates K`: the fuzz loop's throughput (checked updates per second per
+// core, with the fuzz targets' tier mix) and, in the same run, the CPU time
+// of an lld link of a program of the same size, on one line that scripts
+// parse: `N checked updates/s, M checked updates per lld link`.
+func runBenchCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("bench check", "[-format F] [-funcs N] [-updates K] [-seq N] [-policy trampoline|got]", stderr)
+	format := formatFlag(fs)
+	funcs := fs.Int("funcs", 40, "functions in each sequence's first version")
+	updates := fs.Int("updates", 400, "checked updates to run")
+	seq := fs.Int("seq", 20, "updates per sequence (each from a new generated program)")
+	policy := fs.String("policy", "trampoline", "the incremental linker's policy: trampoline or got")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return bad(errors.New("no arguments expected"))
+		}
+		if *funcs < 1 || *updates < 1 || *seq < 1 {
+			return bad(errors.New("-funcs, -updates and -seq must be at least 1"))
+		}
+		pol, err := incr.ParsePolicy(*policy)
+		if err != nil {
+			return bad(err)
+		}
+		f := obj.ELF
+		if *format != "" {
+			if f, err = parseFormat(*format); err != nil {
+				return err
+			}
+		}
+		if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
+			return bad(fmt.Errorf("-format %s: %w", f, err))
+		}
+		dir, err := os.MkdirTemp("", "linkcheck-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := interruptible()
+		defer cancel()
+		r, err := bench.BenchCheck(ctx, bench.CheckConfig{Format: f, Funcs: *funcs, Updates: *updates, SeqLen: *seq, Policy: pol, Dir: dir, Other: lldLinker(f)})
+		if err != nil {
+			return failed(err)
+		}
+		fmt.Fprintf(stdout, "format=%s funcs=%d policy=%s: %d updates in %d sequences (%d with execution and the fresh-link diff), CPU %s, wall %s; lld link CPU %s\n",
+			f, *funcs, pol, r.Updates, r.Sequences, r.Full, fmtDur(r.CPU), fmtDur(r.Wall), fmtDur(r.OtherCPU))
+		fmt.Fprintln(stdout, r.Line())
+		return nil
+	}()
+	return report(stderr, "bench check", err)
 }

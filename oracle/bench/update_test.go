@@ -122,3 +122,35 @@ func TestCompileFuncMatchesCompile(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCheckSmoke runs BenchCheck on a few sequences and checks that
+// the figures are consistent (speed is not asserted).
+func TestBenchCheckSmoke(t *testing.T) {
+	tools.Require(t, "ld.lld")
+	tools.Require(t, "llvm-readobj")
+	r, err := BenchCheck(context.Background(), CheckConfig{Funcs: 20, Updates: 30, SeqLen: 10, LLVMEvery: 2, Dir: t.TempDir(), Other: lldLinker(obj.ELF)})
+	require.NoError(t, err)
+	t.Log(r.Line())
+	require.Equal(t, 30, r.Updates)
+	require.Equal(t, 3, r.Sequences)
+	require.Positive(t, r.PerSecond)
+	require.Positive(t, r.OtherCPU)
+	require.Regexp(t, `^\d+ checked updates/s, \d+\.\d checked updates per lld link$`, r.Line())
+	require.Equal(t, 3*(1+10/4+1), r.Full, "full checks: the first link, every 4th update and the last, per sequence")
+}
+
+// BenchmarkCheckLoop is the fuzz loop's checked updates (40-function
+// programs, sequences of 20 random edits, the fuzz tier mix): ns/op is one
+// checked update.
+func BenchmarkCheckLoop(b *testing.B) {
+	dir := b.TempDir()
+	b.ResetTimer()
+	var total int
+	for b.Loop() {
+		if _, err := BenchCheck(context.Background(), CheckConfig{Funcs: 40, Updates: 20, Dir: dir}); err != nil {
+			b.Fatal(err)
+		}
+		total += 20
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "updates/s")
+}

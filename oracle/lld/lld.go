@@ -53,6 +53,8 @@ type Result struct {
 	// MaxRSSKB is the linker's peak resident set size in KiB (rusage
 	// ru_maxrss), for memory comparisons between linkers.
 	MaxRSSKB int64
+	// CPU is the linker's user and system CPU time (rusage).
+	CPU time.Duration
 }
 
 // Reproducer returns the command line as one shell-quoted string that can be
@@ -156,6 +158,7 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
 			res.MaxRSSKB = ru.Maxrss // KiB on Linux
+			res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
 	if runErr != nil {

@@ -59,8 +59,12 @@ type Session struct {
 
 	t      *target.Target
 	faults fault.Set
-	out    *incr.Output
-	step   int
+	// compile and compileClean compile successive versions, relowering
+	// only what changed; compileClean is nil unless a fault changes the
+	// code generator's output, which the checkers must not share.
+	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
+	out                         *incr.Output
+	step                        int
 	// Checked counts the updates checked, and Full the full checks (with
 	// execution and the fresh-link diff) among them.
 	Checked, Full int
@@ -92,15 +96,21 @@ type version struct {
 // compile compiles m once for the linker, and again cleanly for the
 // checkers only when a fault changes the code generator's output.
 func (s *Session) compile(m *ir.Module) (*version, error) {
-	opts := target.CompileOptions{CallsViaGOT: s.Policy == incr.ThroughGOT, Faults: s.faults}
-	p, err := s.t.Compile(m, opts)
+	if s.compileLinked == nil {
+		opts := target.CompileOptions{CallsViaGOT: s.Policy == incr.ThroughGOT, Faults: s.faults}
+		s.compileLinked = s.t.NewCompiler(opts)
+		if s.faults.Has(fault.SeedErrTab) {
+			opts.Faults = 0
+			s.compileClean = s.t.NewCompiler(opts)
+		}
+	}
+	p, err := s.compileLinked(m)
 	if err != nil {
 		return nil, err
 	}
 	v := &version{m: m, prog: p, clean: p}
-	if s.faults.Has(fault.SeedErrTab) {
-		opts.Faults = 0
-		if v.clean, err = s.t.Compile(m, opts); err != nil {
+	if s.compileClean != nil {
+		if v.clean, err = s.compileClean(m); err != nil {
 			return nil, err
 		}
 	}

@@ -68,10 +68,15 @@ func CompileWith(m *ir.Module, format obj.Format, opts Options) (*obj.Program, e
 	if format == obj.Wasm {
 		return nil, fmt.Errorf("codegen: format wasm is produced by ref/wasmgen, not the x86_64 code generator")
 	}
+	return compileWith(m, format, opts, NewEnv(m), CompileFunc)
+}
+
+// compileWith is CompileWith in the environment env, lowering each
+// function with compile (CompileFunc, or a Compiler's cache of it).
+func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compile func(*ir.Func, *Env) (*obj.Atom, error)) (*obj.Program, error) {
 	if m.Func(MainSymbol) == nil {
 		return nil, fmt.Errorf("codegen: program has no main function")
 	}
-	env := NewEnv(m)
 	env.CallsViaGOT = opts.CallsViaGOT
 	env.seedErrTabBug = opts.Faults.Has(fault.SeedErrTab)
 	p := &obj.Program{Format: format}
@@ -81,7 +86,7 @@ func CompileWith(m *ir.Module, format obj.Format, opts Options) (*obj.Program, e
 	}
 	p.Atoms = append(p.Atoms, entry)
 	for _, f := range m.Funcs {
-		a, err := CompileFunc(f, env)
+		a, err := compile(f, env)
 		if err != nil {
 			return nil, err
 		}

@@ -42,6 +42,10 @@ type Target struct {
 	ExeName string
 	// Compile lowers a checked module to the format's atoms.
 	Compile func(m *ir.Module, opts CompileOptions) (*obj.Program, error)
+	// NewCompiler returns a compiler of successive versions of one
+	// program that relowers only what changed (a compiler server); each
+	// program equals Compile's for the same version.
+	NewCompiler func(opts CompileOptions) func(m *ir.Module) (*obj.Program, error)
 	// CompileFunc lowers one function of a checked module alone, as a
 	// compiler server recompiles what changed; the atom equals the one
 	// Compile makes for it.
@@ -87,7 +91,7 @@ func (t *Target) Need(c Capability) error {
 	case CanLink:
 		have = t.Platform != nil
 	case CanIncr:
-		have = t.Image != nil && t.Compile != nil
+		have = t.Image != nil && t.Compile != nil && t.NewCompiler != nil
 	case CanWriteObj:
 		have = t.WriteObject != nil
 	}
@@ -103,6 +107,9 @@ func x86(f obj.Format, ext, exe string, write func(*obj.Object) ([]byte, error))
 	t := &Target{Format: f, ObjectExt: ext, ExeName: exe, WriteObject: write}
 	t.Compile = func(m *ir.Module, opts CompileOptions) (*obj.Program, error) {
 		return codegen.CompileWith(m, f, codegen.Options{CallsViaGOT: opts.CallsViaGOT, Faults: opts.Faults})
+	}
+	t.NewCompiler = func(opts CompileOptions) func(m *ir.Module) (*obj.Program, error) {
+		return codegen.NewCompiler(f, codegen.Options{CallsViaGOT: opts.CallsViaGOT, Faults: opts.Faults}).Compile
 	}
 	t.CompileFunc = func(m *ir.Module, name string, opts CompileOptions) (*obj.Atom, error) {
 		f := m.Func(name)
