@@ -590,7 +590,6 @@ func (st *State) release(a *AtomState, pt *Patch) error {
 	return nil
 }
 
-
 // hasPointer reports whether relocs hold an absolute pointer site.
 func hasPointer(relocs []obj.SymReloc) bool {
 	for _, r := range relocs {
