@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -729,6 +730,28 @@ func normalize(in incrInput) incrInput {
 	return in
 }
 
+// FaultsEnv names the environment variable through which a campaign plants
+// seeded defects in the fuzz targets (comma-separated ref/fault names), to
+// prove that the targets find them (`linkcheck selftest`, campaign tests).
+const FaultsEnv = "LINKCHECK_FAULTS"
+
+// envFaults parses FaultsEnv.
+func envFaults() (fault.Set, error) {
+	v := os.Getenv(FaultsEnv)
+	if v == "" {
+		return 0, nil
+	}
+	var fs []fault.Fault
+	for _, name := range strings.Split(v, ",") {
+		f, err := fault.Parse(strings.TrimSpace(name))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", FaultsEnv, err)
+		}
+		fs = append(fs, f)
+	}
+	return fault.Of(fs...), nil
+}
+
 // fuzzIncr is the body shared by the incremental fuzz targets.
 func fuzzIncr(f *testing.F, tg incrTarget) {
 	tools.Require(f, "llvm-readobj")
@@ -746,10 +769,14 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 			runner.Close()
 		}
 	})
+	faults, err := envFaults()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		once.Do(func() { runner = exec.NewRunner() })
 		in := decodeIncr(data)
-		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVMEvery: llvmSample}); err != nil {
+		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVMEvery: llvmSample, Faults: faults}); err != nil {
 			t.Fatal(err)
 		}
 	})
