@@ -149,10 +149,12 @@ func relocName(t uint32) string {
 // n bytes after the field; the reader places its target where ld64.lld
 // does, at the field's end + n + the field, even for llvm-mc's plain SIGNED
 // before an immediate (a target n bytes early, then an addend that makes
-// up for it). A SUBTRACTOR pair A - B
-// (both extern) becomes a constant in the field when A and B lie in one
-// atom, and PCRel32 against A when B lies in the atom of a 4-byte field;
-// other pairs need a relocation kind the model does not have.
+// up for it). A SUBTRACTOR pair A - B + field, B extern and A extern or
+// section-relative (then the field holds A's address in the object, as in
+// clang's relative lookup tables, and the addend is 0), becomes a
+// constant in the field when A and B lie in one atom, and PCRel32 against
+// A when B lies in the atom of a 4-byte field; other pairs need a
+// relocation kind the model does not have.
 //
 // Everything else is an error wrapping ErrUnsupported that names the
 // file, section, offset and feature: 32-bit files, other CPUs, other file
@@ -857,19 +859,20 @@ func (r *reader) reloc(s *rsect, tab []byte, j int) (pair bool, err error) {
 		k, add := r.target(uint32(sym.sect), sym.value-ts.addr) // a private label
 		return referent{k, add}, nil
 	}
-	// local resolves a section-relative reference to object address t.
-	local := func(t uint64) (referent, error) {
-		if rel.sym == 0 || uint64(rel.sym) > uint64(len(r.sects)) {
-			return referent{}, r.errorf("%s: %s: section ordinal %d out of range (%d sections)", where(), name, rel.sym, len(r.sects))
+	// local resolves a section-relative reference to object address t in
+	// section ordinal ord.
+	local := func(ord uint32, t uint64) (referent, error) {
+		if ord == 0 || uint64(ord) > uint64(len(r.sects)) {
+			return referent{}, r.errorf("%s: %s: section ordinal %d out of range (%d sections)", where(), name, ord, len(r.sects))
 		}
-		ts := r.sects[rel.sym-1]
+		ts := r.sects[ord-1]
 		if ts.drop {
 			return referent{}, r.unsupported("%s: %s: refers to the dropped section %s", where(), name, ts.full)
 		}
 		if t < ts.addr || t-ts.addr > ts.size {
 			return referent{}, r.errorf("%s: %s: target address %#x outside section %s [%#x, %#x)", where(), name, t, ts.full, ts.addr, ts.addr+ts.size)
 		}
-		k, add := r.target(rel.sym, t-ts.addr)
+		k, add := r.target(ord, t-ts.addr)
 		return referent{k, add}, nil
 	}
 	rc := obj.Reloc{Offset: at}
@@ -886,7 +889,7 @@ func (r *reader) reloc(s *rsect, tab []byte, j int) (pair bool, err error) {
 		if rel.extern {
 			ref, err = extern(rel)
 		} else {
-			ref, err = local(uint64(field)) // the field is the target's address
+			ref, err = local(rel.sym, uint64(field)) // the field is the target's address
 			rc.Addend = 0
 		}
 	case relSigned, relSigned1, relSigned2, relSigned4, relBranch:
@@ -910,7 +913,7 @@ func (r *reader) reloc(s *rsect, tab []byte, j int) (pair bool, err error) {
 			rc.Addend = field - 4
 		} else {
 			// The field is the displacement at the object's addresses.
-			ref, err = local(s.addr + off + 4 + uint64(extra) + uint64(field))
+			ref, err = local(rel.sym, s.addr+off+4+uint64(extra)+uint64(field))
 			rc.Addend = -4 - extra
 		}
 	case relGOTLoad, relGOT:
@@ -932,7 +935,7 @@ func (r *reader) reloc(s *rsect, tab []byte, j int) (pair bool, err error) {
 			return false, r.unsupported("%s: %s against a private label, which has no GOT slot of its own", where(), name)
 		}
 	case relSubtractor:
-		return true, r.subtractor(s, tab, j, rel, field, m, at, a.model, where, extern)
+		return true, r.subtractor(tab, j, rel, field, m, at, a.model, where, extern, local)
 	case relTLV:
 		return false, r.unsupported("%s: %s (thread-local variable) is not supported", where(), name)
 	default:
@@ -960,9 +963,11 @@ func (r *reader) add(m *obj.Section, rc obj.Reloc) {
 // subtractor decodes the SUBTRACTOR relocation j and the UNSIGNED that
 // must follow it: the field at offset at of model section m (index mi)
 // receives A - B + field, where B is the SUBTRACTOR's symbol and A the
-// UNSIGNED's.
-func (r *reader) subtractor(s *rsect, tab []byte, j int, rel rawReloc, field int64, m *obj.Section, at uint64, mi int,
-	where func() string, extern func(rawReloc) (referent, error)) error {
+// UNSIGNED's; a section-relative UNSIGNED's A is the section's byte at
+// the object address the field holds (and the addend 0), as ld64.lld
+// reads clang's relative lookup tables.
+func (r *reader) subtractor(tab []byte, j int, rel rawReloc, field int64, m *obj.Section, at uint64, mi int,
+	where func() string, extern func(rawReloc) (referent, error), local func(uint32, uint64) (referent, error)) error {
 	le := binary.LittleEndian
 	name := relocName(rel.typ)
 	if j+1 >= len(tab)/relocSize {
@@ -972,14 +977,24 @@ func (r *reader) subtractor(s *rsect, tab []byte, j int, rel rawReloc, field int
 	if next.typ != relUnsigned || next.addr != rel.addr || next.length != rel.length || next.pcrel || rel.pcrel || rel.length < 2 {
 		return r.errorf("%s: %s: not followed by an X86_64_RELOC_UNSIGNED of the same field", where(), name)
 	}
-	if !rel.extern || !next.extern {
-		return r.unsupported("%s: %s pair with a section-relative operand is not supported", where(), name)
+	if !rel.extern {
+		return r.unsupported("%s: %s against a section, not a symbol, is not supported", where(), name)
 	}
 	subR, err := extern(rel)
 	if err != nil {
 		return err
 	}
-	minR, err := extern(next)
+	var minR referent
+	if next.extern {
+		minR, err = extern(next)
+	} else {
+		t := uint64(field)
+		if rel.length == 2 {
+			t = uint64(uint32(field))
+		}
+		minR, err = local(next.sym, t)
+		field = 0
+	}
 	if err != nil {
 		return err
 	}

@@ -98,14 +98,19 @@ int sw(int x) { switch (x) { case 0: return 4; case 1: return 9; case 2: return 
 long f(void) { counter += fp(msg[1]); table[1] = counter; zz++; return counter + ext + table[1] + zz + s[1] + (long)dd(2.0) + sw(3); }
 `
 
-// cSource2 shares a string literal with cSource (ld64.lld merges them)
-// and has a jump table in __text.
+// cSource2 shares a string literal with cSource (ld64.lld merges them),
+// has a jump table in __text and, from -O1, a relative lookup table of
+// strings (l_reltable: SUBTRACTOR pairs with a section-relative minuend).
 const cSource2 = `
 const char *t = "lit";
 int g(int x) { return x + 1; }
 int sw2(int x) {
   switch (x) { case 0: return g(4); case 1: return g(9) + 1; case 2: return g(13) * 3; case 3: return g(17) - 2; case 4: return g(99); }
   return t[0];
+}
+const char *nm(int i) {
+  switch (i) { case 0: return "zero"; case 1: return "one"; case 2: return "two"; case 3: return "three"; case 4: return "four"; }
+  return "many";
 }
 `
 
@@ -336,6 +341,33 @@ Llit: .quad 1
 	require.Equal(t, want, linkView(t, dir, objdump.Path, "signedn.out", []string{pb}))
 	require.Equal(t, want, linkView(t, dir, objdump.Path, "again.out", []string{pa}))
 	require.Contains(t, want, `__start+0x0: cmpb $0x1, (%rip) -> anon("i")`)
+}
+
+// TestReadRelativeTable reads a relative table of C strings as clang
+// writes one (l_reltable): SUBTRACTOR pairs from a private label with a
+// section-relative UNSIGNED whose field is the string's object address.
+func TestReadRelativeTable(t *testing.T) {
+	dir := t.TempDir()
+	o, err := ReadObject("rt.o", assemble(t, dir, "rt.o", `.subsections_via_symbols
+.text
+.globl __start
+__start: leaq l_rt(%rip), %rax
+ ret
+.cstring
+L_.a: .asciz "a"
+L_.b: .asciz "bc"
+.section __TEXT,__const
+.p2align 2
+l_rt: .long L_.a - l_rt
+ .long L_.b - l_rt
+`))
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"__TEXT,__text:_start+0x3 pcrel32 __TEXT,__const-4",
+		"__TEXT,__const:#2+0x0 pcrel32 .L__cstring.0+0",
+		"__TEXT,__const:#2+0x4 pcrel32 .L__cstring.2+4",
+	}, relocLines(o))
+	require.Equal(t, make([]byte, 8), o.Sections[2].Data)
 }
 
 func TestReadUnsupported(t *testing.T) {
@@ -687,6 +719,9 @@ func TestReadLinkAgrees(t *testing.T) {
 			v2 := linkView(t, dir, objdump.Path, p.name+"-again.out", again)
 			require.Equal(t, v1, v2)
 			require.NotEmpty(t, v1)
+			if p.name == "clang -O2" {
+				require.Contains(t, strings.Join(v1, "\n"), `reltable("zero","one","two","three","four")`)
+			}
 		})
 	}
 }
@@ -774,6 +809,22 @@ func linkView(t *testing.T, dir, objdump, out string, objs []string) []string {
 		rest := b[a-s.Addr:]
 		if s.Flags&sectionTypeMask == sCstringLiterals {
 			return fmt.Sprintf("anon(%q)", cstr(rest))
+		}
+		// A relative lookup table (clang's l_reltable): 4-byte offsets
+		// from its start to C strings, which are rendered instead.
+		var strs []string
+		for i := 0; i+4 <= len(rest) && i < 64; i += 4 {
+			ta := a + uint64(int64(int32(binary.LittleEndian.Uint32(rest[i:]))))
+			_, ts := section(ta)
+			if ts == nil || ts.Flags&sectionTypeMask != sCstringLiterals {
+				break
+			}
+			tb, err := ts.Data()
+			require.NoError(t, err)
+			strs = append(strs, strconv.Quote(cstr(tb[ta-ts.Addr:])))
+		}
+		if len(strs) > 0 {
+			return "reltable(" + strings.Join(strs, ",") + ")"
 		}
 		return fmt.Sprintf("anon(%x)", rest[:min(8, len(rest))])
 	}
