@@ -143,8 +143,9 @@ func relocName(t uint32) string {
 //
 // Relocations, with addends in ELF's S + A - P form: UNSIGNED of 8 bytes
 // is Abs64; SIGNED, SIGNED_1, SIGNED_2 and SIGNED_4 are PCRel32; BRANCH is
-// Branch32; GOT_LOAD is GOTLoad32 and GOT GOTPCRel32 (extern, and with no
-// addend in the field, as the writer emits them). A section-relative
+// Branch32; GOT_LOAD is GOTLoad32 (extern, with no addend in the field)
+// and GOT GOTPCRel32 (extern; WriteObject writes only GOT references with
+// no addend, while clang also writes -1 before an immediate). A section-relative
 // SIGNED_n's field is the displacement from the end of the instruction,
 // n bytes after the field; the reader places its target where ld64.lld
 // does, at the field's end + n + the field, even for llvm-mc's plain SIGNED
@@ -163,8 +164,8 @@ func relocName(t uint32) string {
 // sections, coalesced, interposing and DTrace sections, common symbols
 // (compile with -fno-common), indirect and resolver symbols, 4-byte
 // absolute addresses (a macOS executable lies above 4 GiB), scattered
-// relocations, GOT relocations with an addend or against a private label
-// outside a literal section, the SUBTRACTOR pairs
+// relocations, GOT_LOAD with an addend, GOT relocations against a private
+// label outside a literal section, the SUBTRACTOR pairs
 // above, section alignments above 2^15 and zerofill sections above 1 TiB
 // (a writer or linker would materialize the padding or overflow).
 func ReadObject(name string, data []byte) (*obj.Object, error) {
@@ -923,12 +924,15 @@ func (r *reader) reloc(s *rsect, tab []byte, j int) (pair bool, err error) {
 		if !rel.extern {
 			return false, r.errorf("%s: %s: GOT relocation against a section, not a symbol", where(), name)
 		}
-		if field != 0 {
-			return false, r.unsupported("%s: %s with addend %d: only a GOT reference that ends the instruction is supported", where(), name, field)
-		}
-		rc.Kind, rc.Addend = obj.GOTLoad32, -4
-		if rel.typ == relGOT {
-			rc.Kind = obj.GOTPCRel32
+		// GOT's field may hold an addend (-1 in clang's "cmpq $0,
+		// x@GOTPCREL(%rip)", an immediate follows); GOT_LOAD's, in a movq
+		// that a linker may turn into a leaq of the symbol, may not.
+		rc.Kind, rc.Addend = obj.GOTPCRel32, field-4
+		if rel.typ == relGOTLoad {
+			if field != 0 {
+				return false, r.unsupported("%s: %s with addend %d: only a GOT load that ends the instruction is supported", where(), name, field)
+			}
+			rc.Kind = obj.GOTLoad32
 		}
 		ref, err = extern(rel)
 		if err == nil && ref.extra != 0 || err == nil && r.o.Symbols[ref.sym].Kind == obj.SymSection {
