@@ -238,3 +238,42 @@ func TestStackHoldsDeepFrames(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []uint64{want, want}, vals)
 }
+
+// TestDeterministic: the same program gives the same bytes.
+func TestDeterministic(t *testing.T) {
+	m := ir.Generate(ir.GenConfig{Seed: 7, Funcs: 60})
+	names := func(u int) string { return fmt.Sprintf("u%d.o", u) }
+	a, err := BuildFiles(m, ir.Partition(m, 3), 3, names, Options{})
+	require.NoError(t, err)
+	b, err := BuildFiles(ir.Clone(m), ir.Partition(m, 3), 3, names, Options{})
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+}
+
+// TestBuildErrors: what Build refuses, with a message saying why.
+func TestBuildErrors(t *testing.T) {
+	m := parse(t, `global g = 1
+func f() { return 1 }
+func main() { return f() }`)
+	names := func(u int) string { return "u.o" }
+	cases := []struct {
+		name   string
+		m      *ir.Module
+		unitOf map[string]int
+		units  int
+		want   string
+	}{
+		{"no main", &ir.Module{Funcs: []*ir.Func{{Name: "f"}}}, map[string]int{"f": 0}, 1, "no main function"},
+		{"zero units", m, ir.Partition(m, 1), 0, "need at least 1"},
+		{"missing unit", m, map[string]int{"main": 0, "f": 0}, 1, `no unit for "g"`},
+		{"unit out of range", m, map[string]int{"main": 0, "f": 5, "g": 0}, 2, `unit 5 of "f" out of range 0..1`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Build(c.m, c.unitOf, c.units, names)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.want)
+			require.True(t, strings.HasPrefix(err.Error(), "wasmgen: "), "%v", err)
+		})
+	}
+}
