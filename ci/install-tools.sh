@@ -9,7 +9,7 @@
 set -euo pipefail
 
 PACKAGES=(lld-16 llvm-16 clang-16 wabt libunicorn2 libunicorn-dev)
-NO_RECOMMENDS=(wine64)
+NO_RECOMMENDS=(wine64 chromium)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

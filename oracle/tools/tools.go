@@ -67,6 +67,7 @@ func Specs() []Spec {
 		llvm("clang", "clang-16", "C objects for link tests"),
 		{Name: "wasm-validate", Kind: Program, Paths: []string{"/usr/bin/wasm-validate"}, Oracle: "Wasm well-formedness", Package: "wabt", VersionArgs: []string{"--version"}},
 		{Name: "wasm-objdump", Kind: Program, Paths: []string{"/usr/bin/wasm-objdump"}, Oracle: "Wasm well-formedness", Package: "wabt", VersionArgs: []string{"--version"}},
+		{Name: "chromium", Kind: Program, Paths: []string{"/usr/bin/chromium"}, Oracle: "campaign report rendering (headless)", Package: "chromium", VersionArgs: []string{"--version"}},
 		{Name: "wine64", Kind: Program, Paths: []string{"/usr/lib/wine/wine64"}, Oracle: "wine (PE execution)", Package: "wine64", VersionArgs: []string{"--version"}},
 		{Name: "libunicorn", Kind: Library, Paths: []string{
 			"/usr/lib/x86_64-linux-gnu/libunicorn.so.2",
