@@ -432,7 +432,7 @@ func (r *reader) anonAt(a *anonSection, sec *section, pos uint64, claimed []*Sym
 		if want == nil {
 			continue
 		}
-		t := fieldTarget(f.Kind.String(), out[f.Offset:], pos+f.Offset)
+		t := fieldTarget(f.Kind, out[f.Offset:], pos+f.Offset)
 		if want.content != nil {
 			if !bytes.Equal(r.bytesAt(t-want.skip, uint64(len(want.content))), want.content) {
 				return false

@@ -106,6 +106,9 @@ type Image struct {
 	// Notes are things the reader could not canonicalize (an unmapped
 	// relocation, an operand that points nowhere), sorted.
 	Notes []string
+
+	r    *reader // what Decode needs
+	lazy bool    // from Open: code symbols are decoded on demand
 }
 
 // Section is an allocated output section.
@@ -213,9 +216,50 @@ func (im *Image) Lookup(name string) *Symbol {
 	return nil
 }
 
+// Lazy reports whether the image came from Open: its code symbols have no
+// Insns and are decoded on demand (Decode).
+func (im *Image) Lazy() bool { return im.lazy }
+
+// DecodeOptions tune Image.Decode.
+type DecodeOptions struct {
+	// Hint is the same symbol decoded from another image (the other side
+	// of a comparison, say): its instructions are reused, not decoded
+	// again, where the bytes at the same offset are equal. The result is
+	// the same with or without it.
+	Hint *Func
+	// Cache, when not nil, holds decodings by function bytes, shared
+	// across images (the updates of an incremental sequence); see
+	// DecodeCache.
+	Cache *DecodeCache
+	// NoNotes skips formatting notes (Func.Notes stays empty).
+	NoNotes bool
+}
+
+// Decode decodes code symbol s of an image from Open into f, which it
+// empties first; f then holds exactly what Read puts in s.Insns, in
+// compact form (Func.Insns materializes it). s must be one of im.Symbols.
+// A symbol that is not code, or has no bytes, decodes to no instructions,
+// and so does every symbol of an image from Read (its Insns are already
+// there). Decode
+// does not modify the image and may be called from several goroutines
+// at once, each with its own f.
+func (im *Image) Decode(s *Symbol, f *Func, opts DecodeOptions) {
+	f.discard = opts.NoNotes
+	r := im.r
+	if r == nil || !s.IsCode() || r.extent[s] == 0 {
+		f.reset(s.Name, s.addr, nil)
+		return
+	}
+	code := r.codeOf(s, f.note)
+	r.decodeInto(s, code, f, opts.Hint, opts.Cache)
+}
+
 // Text renders the image as stable, sorted text for `linkcheck dump`.
+//
+// An image from Open decodes its functions as it prints them.
 func (im *Image) Text() string {
 	var b strings.Builder
+	var fn Func
 	fmt.Fprintf(&b, "image %s entry %s pointers %s\n", im.Format, im.Entry, im.PointerSource)
 	for _, s := range im.Sections {
 		fmt.Fprintf(&b, "section %s %s\n", s.Name, s.Flags)
@@ -239,6 +283,12 @@ func (im *Image) Text() string {
 		for i := range s.Insns {
 			in := &s.Insns[i]
 			fmt.Fprintf(&b, "  %4d %#06x  %s\n", i, in.Off, in.Text())
+		}
+		if im.lazy && s.IsCode() {
+			im.Decode(s, &fn, DecodeOptions{})
+			for i, in := range fn.Insns() {
+				fmt.Fprintf(&b, "  %4d %#06x  %s\n", i, in.Off, in.Text())
+			}
 		}
 		if s.Padding > 0 {
 			fmt.Fprintf(&b, "  padding %d bytes\n", s.Padding)

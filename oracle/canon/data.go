@@ -22,13 +22,12 @@ func (r *reader) readData(s *Symbol) {
 	}
 	start := s.addr - sec.addr
 	s.Data = append([]byte(nil), sec.data[start:start+ext]...)
-	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= s.addr })
-	for ; i < len(r.siteList) && r.siteList[i]-s.addr < ext; i++ {
-		a := r.siteList[i]
-		kind := r.sites[a]
+	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i].addr >= s.addr })
+	for ; i < len(r.siteList) && r.siteList[i].addr-s.addr < ext; i++ {
+		a, kind := r.siteList[i].addr, r.siteList[i].kind
 		off := a - s.addr
 		width := uint64(4)
-		if kind == obj.Abs64.String() {
+		if kind == obj.Abs64 {
 			width = 8
 		}
 		if ext-off < width {
@@ -37,7 +36,7 @@ func (r *reader) readData(s *Symbol) {
 		}
 		field := s.Data[off : off+width]
 		target := fieldTarget(kind, field, a)
-		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind, Target: "&" + r.symbolizeField(a, target)})
+		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind.String(), Target: "&" + r.symbolizeField(a, target)})
 		clear(field)
 	}
 }

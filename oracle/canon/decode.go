@@ -3,6 +3,7 @@ package canon
 import (
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -14,25 +15,30 @@ import (
 // trampolines); the file and its names it reaches only through the
 // symbolizer.
 type decoder interface {
-	// decode decodes the function fn, whose extent holds code (at fn's
-	// address), into fn.Insns; when fn's size was inferred it trims the
-	// trailing fill into fn.Padding (and out of fn.Size).
-	decode(fn *Symbol, code []byte, sy symbolizer)
+	// decode decodes f.code (the function's extent, at f.addr) into f's
+	// items; when the size was inferred (inferred) it trims the trailing
+	// fill into f.padding. hint, when not nil, is another decoding of a
+	// function at the same offsets (the same symbol in another link) whose
+	// instructions may be reused where the bytes are equal; cache, when
+	// not nil, holds decodings of earlier functions by their bytes.
+	decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *DecodeCache)
 }
 
 // A symbolizer is what the neutral reader tells a decoder about the file:
 // names for addresses, pointer sites, GOT slots and the bytes of code.
+// Its methods may be called from several goroutines at once; notes go to
+// the Func being decoded.
 type symbolizer interface {
-	// symbolize names addr ("f", "g+0x8", `str"..."`, or a noted "?0x...").
-	symbolize(addr uint64) string
-	// symbolizeField names the target of the relocated field at site.
-	symbolizeField(site, target uint64) string
-	// siteIn returns the address and relocation kind of the first pointer
-	// field inside [addr, addr+n), kind "" when there is none.
-	siteIn(addr uint64, n int) (uint64, string)
+	// symRef names addr (f, g+0x8, str"...", or a noted ?0x...).
+	symRef(addr uint64, f *Func) ref
+	// fieldRef names the target of the relocated field at site.
+	fieldRef(site, target uint64, f *Func) ref
+	// sitesFrom returns a cursor over the pointer fields at or after addr.
+	sitesFrom(addr uint64) siteCursor
 	// isGOTSlot reports whether target, referred to by an instruction
-	// holding a field of kind site, is a GOT slot.
-	isGOTSlot(target uint64, site string) bool
+	// holding a field of kind site (hasSite false when none), is a GOT
+	// slot.
+	isGOTSlot(target uint64, site obj.RelocKind, hasSite bool) bool
 	// word reads the 8-byte little-endian word at addr.
 	word(addr uint64) (uint64, bool)
 	// startOf returns the input (not synthetic) symbol that starts at addr.
@@ -41,37 +47,82 @@ type symbolizer interface {
 	// section holding it, nil when no executable section with contents
 	// does.
 	codeAt(addr uint64) []byte
-	// note records something that could not be canonicalized.
-	note(format string, args ...any)
 }
 
-// decodeFunc decodes a function's bytes with the file's decoder, within
-// the work bound.
-func (r *reader) decodeFunc(s *Symbol) error {
+// siteCursor walks the sorted pointer sites forward, for the
+// instructions of one function in address order.
+type siteCursor struct {
+	list []site
+	i    int
+}
+
+// in returns the first pointer field inside [addr, addr+n). Calls must
+// come with non-decreasing addr.
+func (c *siteCursor) in(addr uint64, n int) (uint64, obj.RelocKind, bool) {
+	for c.i < len(c.list) && c.list[c.i].addr < addr {
+		c.i++
+	}
+	if c.i < len(c.list) && c.list[c.i].addr-addr < uint64(n) {
+		return c.list[c.i].addr, c.list[c.i].kind, true
+	}
+	return 0, 0, false
+}
+
+func (r *reader) sitesFrom(addr uint64) siteCursor {
+	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i].addr >= addr })
+	return siteCursor{list: r.siteList, i: i}
+}
+
+// codeOf returns a code symbol's bytes (its extent), nil when it has
+// none; a function in a NOBITS section is noted.
+func (r *reader) codeOf(s *Symbol, note func(string, ...any)) []byte {
 	ext := r.extent[s]
 	code := r.bytesAt(s.addr, ext)
 	if code == nil {
 		if sec := r.symSec[s]; sec != nil && sec.nobits {
-			r.note("function %s lies in NOBITS section %s", s.Name, sec.name)
+			note("function %s lies in NOBITS section %s", s.Name, sec.name)
 		}
-		return nil
 	}
-	if uint64(r.budget) < ext {
-		return fmt.Errorf("canon: %s: %w: decoding %s would exceed the work bound (overlapping symbols?)", r.format, ErrMalformed, s.Name)
+	return code
+}
+
+// checkBudget reports the error decoding would stop at: the bytes of code
+// to decode, in symbol table order, exceeding the work bound.
+func (r *reader) checkBudget() error {
+	budget := r.budget
+	for _, s := range r.syms {
+		ext := r.extent[s]
+		if ext == 0 || !s.IsCode() || r.bytesAt(s.addr, ext) == nil {
+			continue
+		}
+		if uint64(budget) < ext {
+			return fmt.Errorf("canon: %s: %w: decoding %s would exceed the work bound (overlapping symbols?)", r.format, ErrMalformed, s.Name)
+		}
+		budget -= int(ext)
 	}
-	r.budget -= int(ext)
-	r.decoder.decode(s, code, r)
 	return nil
+}
+
+// decodeInto decodes code symbol s into f. code is s's bytes.
+func (r *reader) decodeInto(s *Symbol, code []byte, f *Func, hint *Func, cache *DecodeCache) {
+	f.reset(s.Name, s.addr, code)
+	if code == nil {
+		return
+	}
+	if hint != nil && hint.name != s.Name {
+		hint = nil
+	}
+	r.decoder.decode(f, s.SizeInferred, r, hint, cache)
 }
 
 // isGOTSlot reports whether a referenced address is a GOT slot: an
 // address in no symbol, that an input relocation of a GOT kind refers to
 // or that lies in a GOT section.
-func (r *reader) isGOTSlot(target uint64, site string) bool {
+func (r *reader) isGOTSlot(target uint64, site obj.RelocKind, hasSite bool) bool {
 	if _, _, ok := r.symbolAt(target); ok {
 		return false
 	}
-	if site == obj.GOTLoad32.String() || site == obj.GOTPCRel32.String() {
+	if hasSite && (site == obj.GOTLoad32 || site == obj.GOTPCRel32) {
 		return true
 	}
 	sec := r.sectionAt(target)

@@ -35,7 +35,7 @@ func ReadELF(exe []byte, objs []*obj.Object) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readFile(f, objs)
+	return readFile(f, objs, false)
 }
 
 // loadELF reads an ELF64 little-endian x86_64 executable (ET_EXEC or

@@ -39,6 +39,32 @@ var loaders = map[obj.Format]struct {
 // (Mach-O, PE, Wasm) gets an error that names the format and wraps
 // ErrUnsupported; a file of no known format one that wraps ErrMalformed.
 func Read(exe []byte, objs []*obj.Object) (*Image, error) {
+	f, err := load(exe)
+	if err != nil {
+		return nil, err
+	}
+	return readFile(f, objs, false)
+}
+
+// Open reads exe like Read but decodes no function: the image has every
+// symbol, with final sizes and padding, data, pointers, the error table
+// and the entry, but its code symbols have no Insns; Image.Decode decodes
+// one into a reusable Func, and diff.Compare decodes and compares them
+// one at a time, so that memory is bounded by the largest function rather
+// than the program. Errors are those of Read. The image's Notes are what
+// reading found outside functions (and in functions whose size was
+// inferred, which Open decodes to know their size); a Func has the notes
+// of its function. The image keeps exe (its sections' bytes) and objs.
+func Open(exe []byte, objs []*obj.Object) (*Image, error) {
+	f, err := load(exe)
+	if err != nil {
+		return nil, err
+	}
+	return readFile(f, objs, true)
+}
+
+// load tells exe's format and loads it.
+func load(exe []byte) (*file, error) {
 	f, err := obj.DetectExecutable(exe)
 	if err != nil {
 		return nil, fmt.Errorf("canon: %w: %v", ErrMalformed, err)
@@ -51,9 +77,5 @@ func Read(exe []byte, objs []*obj.Object) (*Image, error) {
 		}
 		return nil, fmt.Errorf("canon: %w: %s executables are not supported yet", ErrUnsupported, name)
 	}
-	file, err := l.load(exe)
-	if err != nil {
-		return nil, err
-	}
-	return readFile(file, objs)
+	return l.load(exe)
 }

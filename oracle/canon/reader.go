@@ -3,6 +3,7 @@ package canon
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -33,7 +34,7 @@ type reader struct {
 	extent  map[*Symbol]uint64 // bytes the symbol owns (size before trimming)
 	ranges  []*Symbol          // non-synthetic symbols with an extent, sorted by addr
 	starts  map[uint64][]*Symbol
-	sites   map[uint64]string // pointer field address -> relocation kind
+	sites   map[uint64]obj.RelocKind // pointer field address -> relocation kind
 	// addends holds, for a field whose input relocation names a symbol
 	// (not a section), the relocation's addend A: the field is then shown
 	// as that symbol plus A (S + A), not as whatever lies at S + A. It
@@ -41,13 +42,25 @@ type reader struct {
 	// tables, where A is the field's offset in the table and S + A lands
 	// in another, layout-dependent, merged string.
 	addends  map[uint64]int64
-	siteList []uint64 // sorted keys of sites
-	budget   int      // bytes that may still be decoded
+	siteList []site // sites, sorted by address
+	budget   int    // bytes that may be decoded
 	// input is what the input objects say about data without symbols
 	// (merged strings and constants); nil without objects.
 	input   *inputData
 	notes   []string
 	dropped int
+	// names caches the names of addresses in no symbol (merged strings
+	// and constants), which are built from the bytes; guarded by mu, as
+	// functions may be decoded concurrently.
+	mu    sync.Mutex
+	names map[uint64]cachedName
+}
+
+// cachedName is nameAt's answer for an address in no symbol.
+type cachedName struct {
+	name string
+	off  int64
+	ok   bool
 }
 
 func (r *reader) note(format string, args ...any) {
@@ -60,14 +73,16 @@ func (r *reader) note(format string, args ...any) {
 
 // readFile canonicalizes a loaded executable. objs are the input objects
 // it was linked from, nil when unknown (see ReadELF).
-func readFile(f *file, objs []*obj.Object) (*Image, error) {
+// With lazy set, functions whose size is known are left undecoded (see
+// Open).
+func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 	r := &reader{
 		format:  f.format,
 		decoder: f.decoder,
 		symSec:  map[*Symbol]*section{},
 		extent:  map[*Symbol]uint64{},
 		starts:  map[uint64][]*Symbol{},
-		sites:   map[uint64]string{},
+		sites:   map[uint64]obj.RelocKind{},
 		addends: map[uint64]int64{},
 		budget:  decodeFactor*f.size + decodeSlack,
 	}
@@ -88,26 +103,43 @@ func readFile(f *file, objs []*obj.Object) (*Image, error) {
 		if f.ownSource != "" {
 			im.PointerSource = f.ownSource
 			for _, s := range f.ownSites {
-				r.sites[s.addr] = s.kind.String()
+				r.sites[s.addr] = s.kind
 			}
 		}
 	}
-	r.siteList = make([]uint64, 0, len(r.sites))
-	for a := range r.sites {
-		r.siteList = append(r.siteList, a)
+	r.siteList = make([]site, 0, len(r.sites))
+	for a, k := range r.sites {
+		r.siteList = append(r.siteList, site{addr: a, kind: k})
 	}
-	sort.Slice(r.siteList, func(i, j int) bool { return r.siteList[i] < r.siteList[j] })
+	sort.Slice(r.siteList, func(i, j int) bool { return r.siteList[i].addr < r.siteList[j].addr })
 
+	if err := r.checkBudget(); err != nil {
+		return nil, err
+	}
+	var fn Func
 	for _, s := range r.syms {
 		if r.extent[s] == 0 {
 			continue
 		}
-		if s.IsCode() {
-			if err := r.decodeFunc(s); err != nil {
-				return nil, err
-			}
-		} else {
+		if !s.IsCode() {
 			r.readData(s)
+			continue
+		}
+		if lazy && !s.SizeInferred {
+			continue // decoded on demand (Image.Decode); its size is final
+		}
+		code := r.codeOf(s, r.note)
+		r.decodeInto(s, code, &fn, nil, nil)
+		for _, n := range fn.notes {
+			r.note("%s", n)
+		}
+		r.dropped += fn.dropped
+		if fn.padding > 0 {
+			s.Padding = fn.padding
+			s.Size -= fn.padding
+		}
+		if !lazy {
+			s.Insns = fn.Insns()
 		}
 	}
 	im.Entry = r.symbolize(f.entry)
@@ -121,6 +153,9 @@ func readFile(f *file, objs []*obj.Object) (*Image, error) {
 		r.notes = append(r.notes, fmt.Sprintf("(%d more notes dropped)", r.dropped))
 	}
 	im.Notes = r.notes
+	if lazy {
+		im.r, im.lazy = r, true
+	}
 	return im, nil
 }
 

@@ -67,7 +67,7 @@ func (r *reader) objectSites(objs []*obj.Object) {
 // addSite records that the field at output address at is relocation rel
 // of o, with its addend when rel names a symbol.
 func (r *reader) addSite(o *obj.Object, rel obj.Reloc, at uint64) {
-	r.sites[at] = rel.Kind.String()
+	r.sites[at] = rel.Kind
 	if rel.Sym >= 0 && rel.Sym < len(o.Symbols) {
 		if s := o.Symbols[rel.Sym]; s != nil && s.Kind != obj.SymSection && s.Name != "" {
 			r.addends[at] = rel.Addend
@@ -110,26 +110,16 @@ func outputSymbol(byName map[string][]*Symbol, o *obj.Object, s *obj.Symbol) *Sy
 	return nil
 }
 
-// siteIn returns the address and relocation kind of the first field
-// inside [addr, addr+n).
-func (r *reader) siteIn(addr uint64, n int) (uint64, string) {
-	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i] >= addr })
-	if i < len(r.siteList) && r.siteList[i]-addr < uint64(n) {
-		return r.siteList[i], r.sites[r.siteList[i]]
-	}
-	return 0, ""
-}
-
 // fieldTarget is the address (S + A) that a relocated field of kind, at
 // address at, holds: an absolute field's value, or value + P for a
 // PC-relative one (every kind that is not absolute).
-func fieldTarget(kind string, field []byte, at uint64) uint64 {
+func fieldTarget(kind obj.RelocKind, field []byte, at uint64) uint64 {
 	switch kind {
-	case obj.Abs64.String():
+	case obj.Abs64:
 		return binary.LittleEndian.Uint64(field)
-	case obj.Abs32.String():
+	case obj.Abs32:
 		return uint64(binary.LittleEndian.Uint32(field))
-	case obj.Abs32S.String():
+	case obj.Abs32S:
 		return uint64(int64(int32(binary.LittleEndian.Uint32(field))))
 	}
 	return at + uint64(int64(int32(binary.LittleEndian.Uint32(field))))

@@ -171,21 +171,47 @@ func (r *reader) symbolize(addr uint64) string {
 	return fmt.Sprintf("?%#x", addr)
 }
 
+// symRef is symbolize for a decoder: the name as a ref, noted in f.
+func (r *reader) symRef(addr uint64, f *Func) ref {
+	if name, off, ok := r.nameAt(addr); ok {
+		return ref{kind: refSym, name: name, off: off}
+	}
+	f.note("address %#x is in no symbol", addr)
+	return ref{kind: refUnknown, off: int64(addr)}
+}
+
 // nameAt names addr independently of layout: the symbol that holds it and
 // the offset in it, else the merged string or constant it lies in (by the
 // input objects, or without them by a string section of the output).
+// Names built from bytes are cached.
 func (r *reader) nameAt(addr uint64) (string, int64, bool) {
 	if s, off, ok := r.symbolAt(addr); ok {
 		return s.Name, int64(off), true
 	}
+	r.mu.Lock()
+	c, ok := r.names[addr]
+	r.mu.Unlock()
+	if ok {
+		return c.name, c.off, c.ok
+	}
 	if r.input != nil {
-		return r.mergedName(addr)
+		c.name, c.off, c.ok = r.mergedName(addr)
+	} else if str, ok := r.stringAt(addr); ok {
+		c = cachedName{name: "str" + strconv.Quote(str), ok: true}
 	}
-	if str, ok := r.stringAt(addr); ok {
-		return "str" + strconv.Quote(str), 0, true
+	r.mu.Lock()
+	if r.names == nil {
+		r.names = map[uint64]cachedName{}
 	}
-	return "", 0, false
+	if len(r.names) < maxCachedNames {
+		r.names[addr] = c
+	}
+	r.mu.Unlock()
+	return c.name, c.off, c.ok
 }
+
+// maxCachedNames bounds the cache of names of addresses in no symbol.
+const maxCachedNames = 1 << 16
 
 // symbolizeField writes the target of the relocated field at site: as
 // its symbol plus the input relocation's addend when the relocation names
@@ -198,6 +224,16 @@ func (r *reader) symbolizeField(site, target uint64) string {
 		}
 	}
 	return r.symbolize(target)
+}
+
+// fieldRef is symbolizeField for a decoder.
+func (r *reader) fieldRef(site, target uint64, f *Func) ref {
+	if addend, ok := r.addends[site]; ok {
+		if name, off, ok := r.nameAt(target - uint64(addend)); ok {
+			return ref{kind: refSym, name: name, off: off + addend}
+		}
+	}
+	return r.symRef(target, f)
 }
 
 // withOffset writes name+0x10, name-0x4 or name.

@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -17,63 +18,121 @@ import (
 // x86_64 is the decoder of x86_64 code.
 type x86_64 struct{}
 
-// x86Func is the state of decoding one function.
+// x86Func is the state of canonicalizing one function.
 type x86Func struct {
 	sy    symbolizer
-	fn    *Symbol
-	size  uint64         // the function's extent
-	index map[uint64]int // instruction index by address
+	f     *Func
+	size  uint64 // the function's extent
+	sites siteCursor
 }
 
-func (x86_64) decode(s *Symbol, code []byte, sy symbolizer) {
-	type decoded struct {
-		inst x86asm.Inst
-		ok   bool
+// Fill bytes decoded in runs: each is a whole one-byte instruction
+// whatever follows it (x86asm decodes 0xcc as `int 3` and 0x90 as `nop`
+// from the first byte alone; TestFillDecode checks it).
+var (
+	int3Inst, _ = x86asm.Decode([]byte{0xcc}, 64)
+	nopInst, _  = x86asm.Decode([]byte{0x90}, 64)
+)
+
+func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *DecodeCache) {
+	if !cache.lookup(f) {
+		rawDecode(f, hint)
+		cache.store(f)
 	}
-	var raw []decoded
-	for off := 0; off < len(code); {
-		inst, err := x86asm.Decode(code[off:], 64)
-		dec := decoded{inst: inst, ok: err == nil && inst.Len > 0}
-		if !dec.ok {
-			dec.inst = x86asm.Inst{Len: 1}
-		}
-		raw = append(raw, dec)
-		s.Insns = append(s.Insns, Insn{Off: uint64(off), Len: dec.inst.Len, addr: s.addr + uint64(off)})
-		off += dec.inst.Len
-	}
-	if s.SizeInferred {
+	code := f.code
+	raw := f.raw
+	if inferred {
 		// Trim the fill a linker puts between functions without st_size.
-		n := len(s.Insns)
-		for n > 0 && raw[n-1].ok && isFill(raw[n-1].inst, code[s.Insns[n-1].Off:s.Insns[n-1].Off+uint64(s.Insns[n-1].Len)]) {
+		n := len(raw)
+		for n > 0 && raw[n-1].ok && isFill(&raw[n-1].inst, code[raw[n-1].off:raw[n-1].off+uint64(raw[n-1].n)*uint64(raw[n-1].inst.Len)]) {
 			n--
 		}
-		if n < len(s.Insns) {
-			s.Padding = uint64(len(code)) - s.Insns[n].Off
-			s.Size -= s.Padding
-			s.Insns, raw = s.Insns[:n], raw[:n]
+		if n < len(raw) {
+			f.padding = uint64(len(code)) - raw[n].off
+			raw = raw[:n]
 		}
 	}
-	d := &x86Func{sy: sy, fn: s, size: uint64(len(code)), index: make(map[uint64]int, len(s.Insns))}
-	for i := range s.Insns {
-		d.index[s.Insns[i].addr] = i
+	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(f.addr)}
+	for i := range raw {
+		raw[i].idx = f.n
+		f.n += int(raw[i].n)
 	}
-	for i := range s.Insns {
-		in := &s.Insns[i]
-		if !raw[i].ok {
-			in.Op = "(bad)"
-			in.Args = []string{fmt.Sprintf("%#02x", code[in.Off])}
+	f.raw = raw
+	for i := range raw {
+		r := &raw[i]
+		it := item{off: r.off, n: r.n, len: uint8(r.inst.Len), arg0: len(f.args)}
+		if !r.ok {
+			it.op, it.len = opBad, 1
+			f.args = append(f.args, operand{kind: opBadByte, val: int64(code[r.off])})
+			it.nargs = 1
+		} else {
+			d.canonInsn(&it, &r.inst)
+		}
+		f.items = append(f.items, it)
+	}
+}
+
+// maxRun bounds the instructions of one fill run entry.
+const maxRun = 1 << 30
+
+// rawDecode decodes f.code into f.raw. Runs of int3 and nop bytes become
+// one entry each. An instruction whose bytes equal those of an
+// instruction of hint at the same offset is taken from hint instead of
+// decoded again: x86asm's result for a recognized instruction (Op set)
+// depends only on the bytes it consumed.
+func rawDecode(f *Func, hint *Func) {
+	code := f.code
+	var hraw []rawInsn
+	if hint != nil {
+		hraw = hint.raw
+	}
+	h := 0
+	for off := 0; off < len(code); {
+		if c := code[off]; c == 0xcc || c == 0x90 {
+			end := off + 1
+			for end < len(code) && code[end] == c && end-off < maxRun {
+				end++
+			}
+			r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true, inst: int3Inst}
+			if c == 0x90 {
+				r.inst = nopInst
+			}
+			f.raw = append(f.raw, r)
+			off = end
 			continue
 		}
-		d.canonInsn(in, raw[i].inst)
+		for h < len(hraw) && hraw[h].off < uint64(off) {
+			h++
+		}
+		if h < len(hraw) {
+			if hr := &hraw[h]; hr.off == uint64(off) && hr.n == 1 && hr.ok && hr.inst.Op != 0 {
+				l := hr.inst.Len
+				if off+l <= len(code) && uint64(off+l) <= uint64(len(hint.code)) && bytes.Equal(code[off:off+l], hint.code[off:off+l]) {
+					f.raw = append(f.raw, *hr)
+					off += l
+					continue
+				}
+			}
+		}
+		f.raw = append(f.raw, rawInsn{off: uint64(off), n: 1})
+		r := &f.raw[len(f.raw)-1]
+		inst, err := x86asm.Decode(code[off:], 64)
+		r.ok = err == nil && inst.Len > 0
+		if r.ok {
+			r.inst = inst
+		} else {
+			r.inst = x86asm.Inst{Len: 1}
+		}
+		off += r.inst.Len
 	}
 }
 
 // isFill reports whether an instruction is inter-function fill: nop, int3,
 // or the zero bytes that decode as `add [rax], al`.
-func isFill(inst x86asm.Inst, b []byte) bool {
+func isFill(inst *x86asm.Inst, b []byte) bool {
 	switch inst.Op {
 	case x86asm.NOP, x86asm.INT:
-		return inst.Op == x86asm.NOP || len(b) == 1 && b[0] == 0xcc
+		return inst.Op == x86asm.NOP || len(b) == 1 && b[0] == 0xcc || isRun(b, 0xcc)
 	}
 	for _, c := range b {
 		if c != 0 {
@@ -83,19 +142,34 @@ func isFill(inst x86asm.Inst, b []byte) bool {
 	return true
 }
 
-// canonInsn fills in's Op, Args and Via from the decoded instruction.
-func (d *x86Func) canonInsn(in *Insn, inst x86asm.Inst) {
-	next := in.addr + uint64(in.Len)
-	in.Op = opName(inst)
-	siteAddr, site := d.sy.siteIn(in.addr, in.Len)
-	absSite := site == obj.Abs64.String() || site == obj.Abs32.String() || site == obj.Abs32S.String()
+// isRun reports whether b is a run of int3 bytes (a run entry).
+func isRun(b []byte, c byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	for _, x := range b {
+		if x != c {
+			return false
+		}
+	}
+	return true
+}
+
+// canonInsn fills in it's operation, operands and indirection from the
+// decoded instruction.
+func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
+	addr := d.f.addr + it.off
+	next := addr + uint64(inst.Len)
+	it.op = opKeyOf(inst)
+	siteAddr, site, hasSite := d.sites.in(addr, inst.Len)
+	absSite := hasSite && (site == obj.Abs64 || site == obj.Abs32 || site == obj.Abs32S)
 	// An absolute field is the immediate when it ends the instruction and
 	// there is one (the immediate follows any displacement), else the
 	// displacement of a non-RIP memory operand.
 	immSite := false
 	if absSite {
 		width := uint64(4)
-		if site == obj.Abs64.String() {
+		if site == obj.Abs64 {
 			width = 8
 		}
 		for _, a := range inst.Args {
@@ -108,37 +182,44 @@ func (d *x86Func) canonInsn(in *Insn, inst x86asm.Inst) {
 		if a == nil {
 			break
 		}
+		var o operand
 		switch a := a.(type) {
 		case x86asm.Reg:
-			in.Args = append(in.Args, regName(a))
+			o = operand{kind: opReg, base: a}
 		case x86asm.Imm:
 			if immSite {
 				// A relocation says this immediate is an address.
 				v := uint64(a)
-				if site == obj.Abs32.String() {
+				if site == obj.Abs32 {
 					v &= 0xffffffff
 				}
-				in.Args = append(in.Args, "&"+d.sy.symbolizeField(siteAddr, v))
-				continue
+				o = operand{kind: opAbsImm, ref: d.sy.fieldRef(siteAddr, v, d.f)}
+			} else {
+				o = operand{kind: opImm, val: int64(a)}
 			}
-			in.Args = append(in.Args, fmt.Sprintf("%#x", int64(a)))
 		case x86asm.Rel:
 			target := next + uint64(int64(a))
-			in.target, in.hasRef = target, true
-			name, via := d.branchTarget(target)
-			in.Args = append(in.Args, name)
-			in.Via = via
+			it.target, it.hasRef = target, true
+			r, via := d.branchTarget(target)
+			o = operand{kind: opRef, ref: r}
+			it.via = via
 		case x86asm.Mem:
-			in.Args = append(in.Args, d.memArg(in, inst, a, next, siteAddr, site, absSite && !immSite))
+			o = d.memArg(it, inst, a, next, siteAddr, site, hasSite, absSite && !immSite)
 		default:
-			in.Args = append(in.Args, strings.ToLower(fmt.Sprint(a)))
+			// x86asm has no other argument types; should one appear, its
+			// text is the operand.
+			o = operand{kind: opText, ref: ref{name: strings.ToLower(fmt.Sprint(a))}}
 		}
+		d.f.args = append(d.f.args, o)
+		it.nargs++
 	}
 }
 
-// opName is the lower-case mnemonic with a lock or rep prefix, if any.
-func opName(inst x86asm.Inst) string {
-	op := strings.ToLower(inst.Op.String())
+// opKeyOf is the mnemonic's key: the operation with its lock or rep
+// prefixes, if any, in order.
+func opKeyOf(inst *x86asm.Inst) opKey {
+	k := opKey{op: inst.Op}
+	shift := 0
 	for _, p := range inst.Prefix {
 		if p == 0 {
 			break
@@ -146,12 +227,48 @@ func opName(inst x86asm.Inst) string {
 		if p&(x86asm.PrefixImplicit|x86asm.PrefixIgnored) != 0 {
 			continue
 		}
+		var code uint32
 		switch p &^ (x86asm.PrefixImplicit | x86asm.PrefixIgnored | x86asm.PrefixInvalid) {
 		case x86asm.PrefixLOCK:
-			op = "lock " + op
+			code = 1
 		case x86asm.PrefixREP:
-			op = "rep " + op
+			code = 2
 		case x86asm.PrefixREPN:
+			code = 3
+		default:
+			continue
+		}
+		k.pfx |= code << shift
+		shift += 2
+	}
+	return k
+}
+
+// opNames are the lower-case mnemonics of x86asm's operations.
+var opNames = func() []string {
+	var names []string
+	for op := x86asm.Op(0); op < 1<<12; op++ {
+		names = append(names, strings.ToLower(op.String()))
+	}
+	return names
+}()
+
+// opString is the canonical mnemonic of k: the lower-case operation,
+// preceded by its lock/rep/repne prefixes (the last prefix first).
+func opString(k opKey) string {
+	var op string
+	if int(k.op) < len(opNames) {
+		op = opNames[k.op]
+	} else {
+		op = strings.ToLower(k.op.String())
+	}
+	for p := k.pfx; p != 0; p >>= 2 {
+		switch p & 3 {
+		case 1:
+			op = "lock " + op
+		case 2:
+			op = "rep " + op
+		case 3:
 			op = "repne " + op
 		}
 	}
@@ -160,118 +277,143 @@ func opName(inst x86asm.Inst) string {
 
 var memSize = map[int]string{1: "byte", 2: "word", 4: "dword", 8: "qword", 10: "tbyte", 16: "xmmword", 32: "ymmword"}
 
-// memArg writes a memory operand. A RIP-relative operand is written by its
-// target; a load through a GOT slot rewrites the instruction (see
-// canonInsn and the package comment).
-func (d *x86Func) memArg(in *Insn, inst x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site string, absDisp bool) string {
-	size := memSize[inst.MemBytes]
-	if size != "" {
-		size += " ptr "
+// memArg canonicalizes a memory operand. A RIP-relative operand is
+// written by its target; a load through a GOT slot rewrites the
+// instruction (see canonInsn and the package comment).
+func (d *x86Func) memArg(it *item, inst *x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site obj.RelocKind, hasSite, absDisp bool) operand {
+	size := uint16(0)
+	if memSize[inst.MemBytes] != "" {
+		size = uint16(inst.MemBytes)
 	}
 	if m.Base == x86asm.RIP {
 		// x86asm leaves a RIP-relative disp32 zero-extended.
 		target := next + uint64(int64(int32(m.Disp)))
-		in.target, in.hasRef = target, true
-		if d.sy.isGOTSlot(target, site) {
+		it.target, it.hasRef = target, true
+		if d.sy.isGOTSlot(target, site, hasSite) {
 			val, ok := d.sy.word(target)
 			if !ok {
-				d.sy.note("GOT slot %#x has no contents", target)
-				return size + fmt.Sprintf("[got(?%#x)]", target)
+				d.f.note("GOT slot %#x has no contents", target)
+				return operand{kind: opGOTNone, mem: size, val: int64(target)}
 			}
-			final := d.sy.symbolize(val)
+			final := d.sy.symRef(val, d.f)
 			switch {
-			case inst.Op == x86asm.MOV && inst.MemBytes == 8 && len(in.Args) == 1 && isReg64(inst.Args[0]):
+			case inst.Op == x86asm.MOV && inst.MemBytes == 8 && it.nargs == 1 && isReg64(inst.Args[0]):
 				// mov r64, [rip+GOT(f)] is lea r64, [rip+f] seen through.
-				in.Op, in.Via = "lea", ViaGOT
-				return final
+				it.op, it.via = opKey{op: x86asm.LEA}, viaGOT
+				return operand{kind: opRef, ref: final}
 			case inst.Op == x86asm.CALL || inst.Op == x86asm.JMP:
-				in.Via = ViaGOT
-				return d.seeThrough(val, final)
+				it.via = viaGOT
+				return operand{kind: opRef, ref: d.seeThrough(val, final)}
 			}
-			return size + "[got(" + final + ")]"
+			return operand{kind: opGOT, mem: size, ref: final}
 		}
-		sym := d.sy.symbolize(target)
+		sym := d.sy.symRef(target, d.f)
 		if inst.Op == x86asm.LEA {
-			return sym
+			return operand{kind: opRef, ref: sym}
 		}
-		return size + "[" + sym + "]"
+		return operand{kind: opMemRIP, mem: size, ref: sym}
 	}
-	var parts []string
-	if m.Segment != 0 {
-		parts = append(parts, strings.ToLower(m.Segment.String())+":")
-	}
-	var inner []string
-	if m.Base != 0 {
-		inner = append(inner, regName(m.Base))
-	}
+	o := operand{kind: opMem, mem: size, seg: m.Segment, base: m.Base}
 	if m.Index != 0 {
-		inner = append(inner, fmt.Sprintf("%s*%d", regName(m.Index), m.Scale))
+		o.index, o.scale = m.Index, m.Scale
 	}
 	if absDisp {
 		// A relocation says the displacement is an address (R_X86_64_32S
 		// in `jmp [8*rcx + table]`, `mov [8*rbx + array], rbx`).
 		v := uint64(int64(int32(m.Disp)))
-		if site == obj.Abs32.String() {
+		if site == obj.Abs32 {
 			v &= 0xffffffff
 		}
-		inner = append(inner, "&"+d.sy.symbolizeField(siteAddr, v))
-	} else if m.Disp != 0 || len(inner) == 0 {
-		inner = append(inner, fmt.Sprintf("%#x", m.Disp))
+		o.ref = d.sy.fieldRef(siteAddr, v, d.f)
+	} else {
+		o.val = m.Disp
 	}
-	return size + strings.Join(parts, "") + "[" + strings.Join(inner, "+") + "]"
+	return o
 }
 
 // seeThrough names the final function a call or jmp through a slot
 // reaches, following trampolines at the slot's value.
-func (d *x86Func) seeThrough(addr uint64, name string) string {
+func (d *x86Func) seeThrough(addr uint64, name ref) ref {
 	if final, _, _, ok := d.follow(addr); ok {
 		return final
 	}
 	return name
 }
 
+// inside names an address inside the function: its instruction ("@3"),
+// or "f+0x5" between instruction starts.
+func (d *x86Func) inside(addr uint64) (ref, bool) {
+	f := d.f
+	if addr-f.addr >= d.size {
+		return ref{}, false
+	}
+	off := addr - f.addr
+	if i, ok := f.indexAt(off); ok {
+		return ref{kind: refIndex, off: int64(i)}, true
+	}
+	return ref{kind: refInside, name: f.name, off: int64(off)}, true
+}
+
+// indexAt returns the index of the instruction at offset off, if one
+// starts there (after trimming).
+func (f *Func) indexAt(off uint64) (int, bool) {
+	raw := f.raw
+	lo, hi := 0, len(raw)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if raw[m].off <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return 0, false
+	}
+	r := &raw[lo-1]
+	l := uint64(r.inst.Len)
+	if !r.ok {
+		l = 1
+	}
+	d := off - r.off
+	if d%l != 0 || d/l >= uint64(r.n) {
+		return 0, false
+	}
+	return r.idx + int(d/l), true
+}
+
 // branchTarget names the target of a relative branch: an instruction of
 // the same function ("@3"), a symbol's start, or, seen through stubs and
 // trampolines, the final symbol.
-func (d *x86Func) branchTarget(target uint64) (name, via string) {
-	fn := d.fn
-	inside := func(addr uint64) (string, bool) {
-		if addr-fn.addr >= d.size {
-			return "", false
-		}
-		if i, ok := d.index[addr]; ok {
-			return fmt.Sprintf("@%d", i), true
-		}
-		return fmt.Sprintf("%s+%#x", fn.Name, addr-fn.addr), true
-	}
-	if n, ok := inside(target); ok {
-		return n, ""
+func (d *x86Func) branchTarget(target uint64) (ref, uint8) {
+	if n, ok := d.inside(target); ok {
+		return n, viaNone
 	}
 	if name, ok := d.sy.startOf(target); ok {
-		return name, ""
+		return ref{kind: refSym, name: name}, viaNone
 	}
 	if final, via, addr, ok := d.follow(target); ok {
 		// Seen through, a branch back into the same function (a recursive
 		// call through a trampoline) is the same as the direct branch.
-		if n, ok := inside(addr); ok {
+		if n, ok := d.inside(addr); ok {
 			return n, via
 		}
 		return final, via
 	}
-	return d.sy.symbolize(target), ""
+	return d.sy.symRef(target, d.f), viaNone
 }
 
 // follow walks an indirection chain from addr — a `jmp rel` that is not at
 // a symbol's start (a trampoline), or a `jmp [rip+slot]` (a stub) — to a
 // symbol's start. It reports the first hop's kind.
-func (d *x86Func) follow(addr uint64) (name, via string, final uint64, ok bool) {
+func (d *x86Func) follow(addr uint64) (name ref, via uint8, final uint64, ok bool) {
 	for hop := 0; hop < maxChain; hop++ {
 		if name, ok := d.sy.startOf(addr); ok {
-			return name, via, addr, true
+			return ref{kind: refSym, name: name}, via, addr, true
 		}
 		b := d.sy.codeAt(addr)
 		if b == nil {
-			return "", "", 0, false
+			return ref{}, 0, 0, false
 		}
 		if len(b) > 15 {
 			b = b[:15]
@@ -280,35 +422,35 @@ func (d *x86Func) follow(addr uint64) (name, via string, final uint64, ok bool) 
 		if err != nil || inst.Op != x86asm.JMP {
 			if hop > 0 {
 				// The chain ends at code that is no symbol's start.
-				return d.sy.symbolize(addr), via, addr, true
+				return d.sy.symRef(addr, d.f), via, addr, true
 			}
-			return "", "", 0, false
+			return ref{}, 0, 0, false
 		}
 		next := addr + uint64(inst.Len)
 		switch a := inst.Args[0].(type) {
 		case x86asm.Rel:
-			if via == "" {
-				via = ViaTrampoline
+			if via == viaNone {
+				via = viaTrampoline
 			}
 			addr = next + uint64(int64(a))
 		case x86asm.Mem:
 			if a.Base != x86asm.RIP || a.Index != 0 {
-				return "", "", 0, false
+				return ref{}, 0, 0, false
 			}
 			val, ok := d.sy.word(next + uint64(int64(int32(a.Disp))))
 			if !ok {
-				return "", "", 0, false
+				return ref{}, 0, 0, false
 			}
-			if via == "" {
-				via = ViaStub
+			if via == viaNone {
+				via = viaStub
 			}
 			addr = val
 		default:
-			return "", "", 0, false
+			return ref{}, 0, 0, false
 		}
 	}
-	d.sy.note("indirection chain at %#x longer than %d hops", addr, maxChain)
-	return "", "", 0, false
+	d.f.note("indirection chain at %#x longer than %d hops", addr, maxChain)
+	return ref{}, 0, 0, false
 }
 
 func isReg64(a x86asm.Arg) bool {
@@ -316,9 +458,20 @@ func isReg64(a x86asm.Arg) bool {
 	return ok && r >= x86asm.RAX && r <= x86asm.R15
 }
 
-// regName is a register's Intel name. x86asm names the 32-bit halves of
+// regNames are the registers' Intel names, by x86asm.Reg.
+var regNames = func() [256]string {
+	var t [256]string
+	for i := range t {
+		t[i] = regNameOf(x86asm.Reg(i))
+	}
+	return t
+}()
+
+func regName(r x86asm.Reg) string { return regNames[r] }
+
+// regNameOf is a register's Intel name. x86asm names the 32-bit halves of
 // r8..r15 in Plan 9 style (R8L); Intel syntax, and llvm-objdump, say r8d.
-func regName(r x86asm.Reg) string {
+func regNameOf(r x86asm.Reg) string {
 	switch {
 	case r >= x86asm.R8L && r <= x86asm.R15L:
 		return fmt.Sprintf("r%dd", 8+int(r-x86asm.R8L))

@@ -1,0 +1,90 @@
+package canon
+
+import (
+	"bytes"
+	"hash/maphash"
+	"sync"
+)
+
+// DecodeCache keeps the machine-code decodings of functions by their
+// bytes, so that a function whose bytes did not change since an earlier
+// image (the previous update of an incremental sequence, the other link
+// of a comparison) is not decoded again. Only the decoding of the bytes
+// into instructions is reused — a pure function of the bytes; naming the
+// addresses they refer to (symbols, GOT slots, trampolines, pointer
+// sites) is done again against each image, so a cached function whose
+// callee moved, or whose GOT slot now holds another address, still gets
+// its true canonical form. Images are unaffected by whether a cache is
+// used.
+//
+// A cache holds at most the given number of instructions; when full it
+// is emptied and filled again. It is safe for concurrent use.
+type DecodeCache struct {
+	mu    sync.Mutex
+	seed  maphash.Seed
+	max   int
+	insns int
+	m     map[uint64][]cachedFunc
+	hits  int
+	miss  int
+}
+
+type cachedFunc struct {
+	code []byte
+	raw  []rawInsn
+}
+
+// NewDecodeCache returns a cache of at most maxInsns decoded instructions
+// (about 250 bytes each); maxInsns <= 0 means 1<<20.
+func NewDecodeCache(maxInsns int) *DecodeCache {
+	if maxInsns <= 0 {
+		maxInsns = 1 << 20
+	}
+	return &DecodeCache{seed: maphash.MakeSeed(), max: maxInsns, m: map[uint64][]cachedFunc{}}
+}
+
+// Stats returns the number of functions found in the cache and decoded.
+func (c *DecodeCache) Stats() (hits, misses int) {
+	if c == nil {
+		return 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.miss
+}
+
+// lookup fills f.raw from the cache when f.code was decoded before.
+func (c *DecodeCache) lookup(f *Func) bool {
+	if c == nil {
+		return false
+	}
+	h := maphash.Bytes(c.seed, f.code)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.m[h] {
+		if bytes.Equal(e.code, f.code) {
+			f.raw = append(f.raw[:0], e.raw...)
+			c.hits++
+			return true
+		}
+	}
+	c.miss++
+	return false
+}
+
+// store records f's decoding (before trimming).
+func (c *DecodeCache) store(f *Func) {
+	if c == nil || len(f.raw) > c.max {
+		return
+	}
+	e := cachedFunc{code: bytes.Clone(f.code), raw: append([]rawInsn(nil), f.raw...)}
+	h := maphash.Bytes(c.seed, f.code)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.insns+len(f.raw) > c.max {
+		clear(c.m)
+		c.insns = 0
+	}
+	c.m[h] = append(c.m[h], e)
+	c.insns += len(f.raw)
+}
