@@ -163,6 +163,7 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	}
 
 	checkLayout(im, prog, add)
+	checkStructure(im, prog, add)
 
 	gotSlots := map[uint64]string{} // slot address -> the symbol a reference says it holds
 	for _, a := range prog.Atoms {

@@ -229,7 +229,7 @@ func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh, _, err := link.Link(objs, s.t.Platform, link.Options{})
+	fresh, _, err := link.Link(objs, s.t.Platform, link.Options{Faults: s.faults})
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}

@@ -74,9 +74,14 @@ func TestSessionCatchesFaults(t *testing.T) {
 	for _, f := range fault.All() {
 		t.Run(f.String(), func(t *testing.T) {
 			caught := false
-			for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+			seqs := [][]*ir.Module{mechanisms(t)}
+			for seed := int64(1); seed <= 4; seed++ {
+				seqs = append(seqs, ir.Sequence(seed, 20, 16))
+			}
+			for i := 0; i < 2*len(seqs) && !caught; i++ {
+				policy := []incr.Policy{incr.Trampoline, incr.ThroughGOT}[i%2]
+				mods := seqs[i/2]
 				ctx := context.Background()
-				mods := mechanisms(t)
 				s, err := NewSession(ctx, mods[0], SessionOptions{Policy: policy, Runner: runner, Mode: exec.Native, Tiers: FuzzTiers, Dir: t.TempDir(), Faults: fault.Of(f)})
 				if err != nil {
 					caught = true
@@ -90,7 +95,7 @@ func TestSessionCatchesFaults(t *testing.T) {
 					}
 				}
 			}
-			require.True(t, caught, "fault %s not caught by the corpus mechanisms", f)
+			require.True(t, caught, "fault %s not caught by the corpus mechanisms or four generated sequences", f)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -91,6 +92,9 @@ func (IncrImage) Tail(st *incr.State, fl *incr.FileLayout) (incr.Tail, error) {
 	}
 	add(true)
 	firstGlobal := uint32(len(symtab) / symSize)
+	if st.Faults().Has(fault.SymtabInfoOffByOne) {
+		firstGlobal++
+	}
 	add(false)
 	t.file = incrFile(st, fl)
 	t.file.symtab, t.file.strtab, t.file.firstGlobal = symtab, strtab, firstGlobal
@@ -120,11 +124,14 @@ func incrFile(st *incr.State, fl *incr.FileLayout) *exeFile {
 	}
 	for _, n := range incr.RegionOrder {
 		r, s := st.Regions[n], incrSections[n]
-		filesz := r.Cap
+		filesz, memsz := r.Cap, r.Cap
+		if st.Faults().Has(fault.StaleSegmentSize) {
+			filesz, memsz = min(r.Cap, incr.MinCap), min(r.Cap, incr.MinCap)
+		}
 		if n == incr.RegBSS {
 			filesz = 0
 		}
-		e.phdrs = append(e.phdrs, progHeader{typ: elf.PT_LOAD, flags: s.perm, off: fl.Off[n], addr: r.Base, filesz: filesz, memsz: r.Cap, align: incrPage})
+		e.phdrs = append(e.phdrs, progHeader{typ: elf.PT_LOAD, flags: s.perm, off: fl.Off[n], addr: r.Base, filesz: filesz, memsz: memsz, align: incrPage})
 		e.names = append(e.names, n)
 		e.sections = append(e.sections, sectionHeader{typ: s.typ, flags: s.flags, addr: r.Base, off: fl.Off[n], size: r.High, align: s.align})
 	}

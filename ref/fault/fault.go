@@ -38,17 +38,122 @@ const (
 	// GrowWithoutMove grows a region without moving the regions after it
 	// in the file (ref/incr's output file).
 	GrowWithoutMove
+	// ChainTrampolines, on a second move, leaves a new trampoline at the
+	// previous address and points the first one at it, instead of
+	// retargeting the first one (ref/incr). Every value stays right.
+	ChainTrampolines
+	// KeepTrampolineTarget does not retarget a moved function's trampoline
+	// on a later move: it still jumps to a freed slot (ref/incr).
+	KeepTrampolineTarget
+	// LastAtomOverflow grows the region's last atom in place past its slot
+	// when the room after it happens to be free, without reserving it
+	// (ref/incr). Every value stays right until something else is placed
+	// there.
+	LastAtomOverflow
+	// LoseAlignment moves an over-aligned function to an address aligned
+	// only to 16 bytes (ref/incr). Every value stays right.
+	LoseAlignment
+	// StaleErrorTable does not regenerate the error table when the error
+	// set changes (ref/incr).
+	StaleErrorTable
+	// PCRelBias computes RIP-relative data references (PCRel32) one byte
+	// off in the incremental linker (ref/incr).
+	PCRelBias
+	// SkipPointerRepatch leaves data pointers (Abs64) whose target moved
+	// unpatched (ref/incr). Every value stays right while the pointer is
+	// not used.
+	SkipPointerRepatch
+	// ShrinkNoFill leaves the old bytes past the end of a function that
+	// shrank in place instead of filling them with int3 (ref/incr). Every
+	// value stays right.
+	ShrinkNoFill
+	// KeepDeletedSymbol leaves a deleted atom in the symbol table
+	// (ref/incr). Every value stays right.
+	KeepDeletedSymbol
+	// SymtabInfoOffByOne writes the symbol table's sh_info (the index of
+	// the first global) one too high (ref/elf). Every value stays right.
+	SymtabInfoOffByOne
+	// StaleFreeGOTSlot leaves a released GOT slot holding its old
+	// symbol's address instead of clearing it (ref/incr). Every value
+	// stays right.
+	StaleFreeGOTSlot
+	// StaleSegmentSize leaves a grown region's program header at its old
+	// size (ref/elf).
+	StaleSegmentSize
+	// LinkBranchBias computes direct calls (Branch32) in the full linker
+	// without the addend (ref/link).
+	LinkBranchBias
+	// LinkPCRelSign computes RIP-relative data references (PCRel32) in the
+	// full linker as P - S - A (ref/link).
+	LinkPCRelSign
 	numFaults
 )
 
 var names = [...]string{
-	SeedErrTab:         "seed-errtab",
-	TrampolineBase:     "trampoline-base",
-	SkipGOTRewrite:     "skip-got-rewrite",
-	FreeTrampolineSite: "free-trampoline-site",
-	StaleSymbols:       "stale-symbols",
-	GrowWithoutMove:    "grow-without-move",
+	SeedErrTab:           "seed-errtab",
+	TrampolineBase:       "trampoline-base",
+	SkipGOTRewrite:       "skip-got-rewrite",
+	FreeTrampolineSite:   "free-trampoline-site",
+	StaleSymbols:         "stale-symbols",
+	GrowWithoutMove:      "grow-without-move",
+	ChainTrampolines:     "chain-trampolines",
+	KeepTrampolineTarget: "keep-trampoline-target",
+	LastAtomOverflow:     "last-atom-overflow",
+	LoseAlignment:        "lose-alignment",
+	StaleErrorTable:      "stale-error-table",
+	PCRelBias:            "pcrel-bias",
+	SkipPointerRepatch:   "skip-pointer-repatch",
+	ShrinkNoFill:         "shrink-no-fill",
+	KeepDeletedSymbol:    "keep-deleted-symbol",
+	SymtabInfoOffByOne:   "symtab-info-off-by-one",
+	StaleFreeGOTSlot:     "stale-free-got-slot",
+	StaleSegmentSize:     "stale-segment-size",
+	LinkBranchBias:       "link-branch-bias",
+	LinkPCRelSign:        "link-pcrel-sign",
 }
+
+var descriptions = [...]string{
+	SeedErrTab:           "error table: the end of the last name read past the offsets (seed 000)",
+	TrampolineBase:       "trampoline displacement computed from the start of the jmp",
+	SkipGOTRewrite:       "GOT slot left stale after its symbol moved",
+	FreeTrampolineSite:   "a moved function's trampoline site freed while callers still jump to it",
+	StaleSymbols:         "symbol table not rewritten when only addresses changed",
+	GrowWithoutMove:      "region grown without moving the regions after it in the file",
+	ChainTrampolines:     "trampolines chained through a second one instead of retargeted",
+	KeepTrampolineTarget: "trampoline not retargeted after a second move",
+	LastAtomOverflow:     "the region's last atom grown past its slot without reserving the room",
+	LoseAlignment:        "over-aligned function moved to a 16-byte-aligned address",
+	StaleErrorTable:      "error table not regenerated when the error set changed",
+	PCRelBias:            "RIP-relative data reference one byte off (incremental)",
+	SkipPointerRepatch:   "data pointer not re-patched after its target moved",
+	ShrinkNoFill:         "stale code left after a function shrank in place",
+	KeepDeletedSymbol:    "a deleted atom's symbol left in the symbol table",
+	SymtabInfoOffByOne:   "symbol table sh_info (first global) off by one",
+	StaleFreeGOTSlot:     "a released GOT slot left holding its old symbol's address",
+	StaleSegmentSize:     "a grown region's program header left at its old size",
+	LinkBranchBias:       "full linker: direct calls computed without the addend",
+	LinkPCRelSign:        "full linker: RIP-relative references with the sign flipped",
+}
+
+// Description says in one line what the defect gets wrong.
+func (f Fault) Description() string {
+	if f > 0 && f < numFaults {
+		return descriptions[f]
+	}
+	return ""
+}
+
+// keepsValues lists the faults after which every computed value stays
+// right: only the structural invariants can catch them.
+var keepsValues = map[Fault]bool{
+	ChainTrampolines: true, LastAtomOverflow: true, LoseAlignment: true, SkipPointerRepatch: true,
+	ShrinkNoFill: true, KeepDeletedSymbol: true, SymtabInfoOffByOne: true, StaleFreeGOTSlot: true,
+	StaleSymbols: true,
+}
+
+// KeepsValues reports whether every value a program computes stays right
+// under f: only structural checks can catch it.
+func (f Fault) KeepsValues() bool { return keepsValues[f] }
 
 // String returns the fault's catalogue name.
 func (f Fault) String() string {

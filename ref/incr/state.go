@@ -119,6 +119,8 @@ type State struct {
 	// idx is UpdateAtoms' reverse-reference index (update.go); nil until
 	// it is first needed.
 	idx *refIndex
+	// marks are what planted defects remember within one update.
+	marks map[string]*faultMark
 }
 
 // Write is bytes to store at a virtual address.
@@ -181,6 +183,10 @@ func NewState(format obj.Format, a arch.Arch, base uint64, policy Policy) *State
 // SetFaults plants deliberate defects in the state's updates (tests only).
 func (st *State) SetFaults(f fault.Set) { st.faults = f }
 
+// Faults returns the defects planted in the state's updates, for the
+// format's image to plant its own.
+func (st *State) Faults() fault.Set { return st.faults }
+
 // Arch returns the state's architecture.
 func (st *State) Arch() arch.Arch { return st.arch }
 
@@ -236,6 +242,9 @@ func needsGOT(k obj.RelocKind) bool { return k.UsesGOT() }
 // branches, else its address.
 func (st *State) applyReloc(r obj.SymReloc, p uint64, field []byte) error {
 	in := arch.Inputs{A: r.Addend, P: p}
+	if r.Kind == obj.PCRel32 && st.faults.Has(fault.PCRelBias) {
+		in.A++
+	}
 	switch {
 	case needsGOT(r.Kind):
 		i, ok := st.GOT.Lookup(r.Sym)

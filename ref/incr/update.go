@@ -2,6 +2,7 @@ package incr
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
@@ -124,6 +125,11 @@ func (ix *refIndex) remove(atom string, relocs []obj.SymReloc) {
 func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, error) {
 	ix := st.index()
 	pt := &Patch{}
+	if st.faults.Has(fault.StaleErrorTable) {
+		if _, ok := st.Atoms[obj.ErrTabSymbol]; ok {
+			changed = slices.DeleteFunc(slices.Clone(changed), func(a *obj.Atom) bool { return a.Name == obj.ErrTabSymbol })
+		}
+	}
 	// Symbols whose address, call target or GOT slot may change, with
 	// their values before the update.
 	type before struct {
@@ -189,7 +195,7 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 		forget(n, a.Relocs)
 		delete(st.Atoms, n)
 		pt.Stats.Deleted++
-		pt.SymbolSet = true
+		pt.SymbolSet = pt.SymbolSet || !st.faults.Has(fault.KeepDeletedSymbol)
 	}
 
 	// 2. Place new and changed atoms, in the order given.
@@ -237,7 +243,7 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 		s := st.GOT.Slots[i]
 		st.GOT.Release(s)
 		pt.Pointers = true
-		pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), make([]byte, st.arch.PtrSize())})
+		st.clearGOTSlot(pt, i)
 	}
 	var acquire []string
 	for s := range gotSyms {
@@ -292,7 +298,7 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 	sort.Strings(names)
 	for _, n := range names {
 		a := st.Atoms[n]
-		if a.First == 0 {
+		if a.First == 0 || st.markOf(n).keepTarget {
 			continue
 		}
 		if err := st.writeTrampoline(pt, a); err != nil {
@@ -348,7 +354,7 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 				default:
 					moved = !live || b.addr != a.Addr
 				}
-				if !moved {
+				if !moved || r.Kind == obj.Abs64 && st.faults.Has(fault.SkipPointerRepatch) {
 					continue
 				}
 				if err := st.repatch(pt, cur, r); err != nil {
@@ -361,6 +367,7 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 		return nil, err
 	}
 	pt.SymbolsChanged = symChanged
+	st.marks = nil
 	return pt, nil
 }
 
@@ -380,7 +387,11 @@ func (st *State) writeTrampoline(pt *Patch, a *AtomState) error {
 	if st.faults.Has(fault.TrampolineBase) {
 		base -= 5
 	}
-	tr, err := st.arch.Trampoline(base, a.Addr)
+	target := a.Addr
+	if via := st.markOf(a.Name).chainedVia; via != 0 {
+		target = via // fault.ChainTrampolines
+	}
+	tr, err := st.arch.Trampoline(base, target)
 	if err != nil {
 		return fmt.Errorf("incr: trampoline of %s: %w", a.Name, err)
 	}
@@ -486,8 +497,8 @@ func (st *State) place(a *obj.Atom, pt *Patch, relocs func(name string, old, new
 	case cur.Hash == h:
 		pt.Stats.Unchanged++
 		return placedUnchanged, false, nil
-	case a.Size <= cur.Slot && cur.Addr%a.Align == 0 && a.Local == cur.Local:
-		if a.Size < cur.Size {
+	case (a.Size <= cur.Slot || st.overflowsLast(cur, a)) && cur.Addr%a.Align == 0 && a.Local == cur.Local:
+		if a.Size < cur.Size && !st.faults.Has(fault.ShrinkNoFill) {
 			pt.Writes = append(pt.Writes, Write{cur.Addr + a.Size, st.fill(a.Kind, cur.Size-a.Size)})
 		}
 		symChanged = a.Size != cur.Size
@@ -540,12 +551,32 @@ func (st *State) move(cur *AtomState, a *obj.Atom, h [32]byte, pt *Patch) error 
 	oldAddr, oldSlot := cur.Addr, cur.Slot
 	slot := PadToIdeal(max(a.Size, 1))
 	// Allocate first so the new place is never the old one.
-	addr, err := st.alloc(a.Kind, slot, a.Align, pt)
+	align := a.Align
+	if st.faults.Has(fault.LoseAlignment) {
+		align = min(align, 16)
+	}
+	addr, err := st.alloc(a.Kind, slot, align, pt)
 	if err != nil {
 		return err
 	}
 	keep := uint64(0)
 	tsize := st.arch.TrampolineSize()
+	if cur.First != 0 && cur.Kind == obj.Text && oldSlot >= tsize {
+		switch {
+		case st.faults.Has(fault.ChainTrampolines):
+			// The old place keeps a trampoline to the new one, and the
+			// first trampoline is pointed at the old place.
+			tr, err := st.arch.Trampoline(oldAddr, addr)
+			if err != nil {
+				return err
+			}
+			pt.Writes = append(pt.Writes, Write{oldAddr, tr})
+			st.mark(cur.Name).chainedVia = oldAddr
+			keep = tsize
+		case st.faults.Has(fault.KeepTrampolineTarget):
+			st.mark(cur.Name).keepTarget = true
+		}
+	}
 	if cur.Kind == obj.Text && st.Policy == Trampoline && tsize > 0 && cur.First == 0 && oldSlot >= tsize {
 		// The first move leaves a trampoline at the first address.
 		cur.First = oldAddr
@@ -585,7 +616,7 @@ func (st *State) release(a *AtomState, pt *Patch) error {
 		pt.Writes = append(pt.Writes, Write{a.First, st.fill(a.Kind, st.arch.TrampolineSize())})
 	}
 	if i, ok := st.GOT.Release(a.Name); ok {
-		pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), make([]byte, st.arch.PtrSize())})
+		st.clearGOTSlot(pt, i)
 	}
 	return nil
 }
@@ -598,4 +629,48 @@ func hasPointer(relocs []obj.SymReloc) bool {
 		}
 	}
 	return false
+}
+
+// faultMark is what a planted defect remembers about one atom during an
+// update (fault-injection tests only).
+type faultMark struct {
+	chainedVia uint64 // ChainTrampolines: the first trampoline's target
+	keepTarget bool   // KeepTrampolineTarget: its trampoline is not rewritten
+}
+
+func (st *State) markOf(name string) faultMark {
+	if m := st.marks[name]; m != nil {
+		return *m
+	}
+	return faultMark{}
+}
+
+func (st *State) mark(name string) *faultMark {
+	if st.marks == nil {
+		st.marks = map[string]*faultMark{}
+	}
+	m := st.marks[name]
+	if m == nil {
+		m = &faultMark{}
+		st.marks[name] = m
+	}
+	return m
+}
+
+// overflowsLast is fault.LastAtomOverflow: the region's last atom may grow
+// in place past its slot when the region's capacity has room, without the
+// room being reserved.
+func (st *State) overflowsLast(cur *AtomState, a *obj.Atom) bool {
+	if !st.faults.Has(fault.LastAtomOverflow) {
+		return false
+	}
+	r := st.Regions[RegionFor(cur.Kind)]
+	return cur.Kind == a.Kind && cur.Addr+cur.Slot == r.Base+r.High && cur.Addr+a.Size <= r.Base+r.Cap
+}
+
+// clearGOTSlot zeroes released GOT slot i.
+func (st *State) clearGOTSlot(pt *Patch, i int) {
+	if !st.faults.Has(fault.StaleFreeGOTSlot) {
+		pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), make([]byte, st.arch.PtrSize())})
+	}
 }

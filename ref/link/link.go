@@ -30,6 +30,7 @@ import (
 	"fmt"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -46,6 +47,9 @@ type Options struct {
 	// NoMergeStrings turns off deduplication of SHF_MERGE sections: their
 	// contents are then laid out like any other section.
 	NoMergeStrings bool
+	// Faults plants deliberate defects in the link (fault-injection tests
+	// only).
+	Faults fault.Set
 }
 
 // GOTRelax is a policy for relaxable GOT loads.

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -86,6 +87,12 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase()}
 				if sym.mergeSection {
 					in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
+				}
+				switch {
+				case r.Kind == obj.Branch32 && opts.Faults.Has(fault.LinkBranchBias):
+					in.A = 0
+				case r.Kind == obj.PCRel32 && opts.Faults.Has(fault.LinkPCRelSign):
+					in = arch.Inputs{S: in.P, P: in.S, A: -in.A}
 				}
 				if !p.Supports(r.Kind) {
 					errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
