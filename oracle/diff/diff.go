@@ -16,9 +16,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
 )
@@ -66,6 +68,12 @@ type Options struct {
 	// Reproduce is the command line that reproduces the comparison,
 	// printed at the end of the report.
 	Reproduce string
+	// Cache, when not nil, keeps the decodings of functions of images from
+	// canon.Open by their bytes across comparisons — the updates of an
+	// incremental sequence, where most functions do not change — so that
+	// unchanged functions are not decoded again. The report is the same
+	// with or without it (see canon.DecodeCache).
+	Cache *canon.DecodeCache
 }
 
 // Difference is one keyed difference.
@@ -211,12 +219,18 @@ type comparer struct {
 	rules []Rule
 	rep   *Report
 	ign   map[[2]string]int
+	cache *canon.DecodeCache
 }
 
 // Compare compares image a (the reference, e.g. lld's output) with image b
 // (the subject). symbol.missing means in a but not in b.
+//
+// Images from canon.Open are compared as they are decoded, one function
+// at a time (and by several goroutines for large images), so that memory
+// is bounded by the largest function; the report is exactly that of the
+// same images from canon.Read.
 func Compare(a, b *canon.Image, opts Options) *Report {
-	c := &comparer{a: a, b: b, ign: map[[2]string]int{}}
+	c := &comparer{a: a, b: b, ign: map[[2]string]int{}, cache: opts.Cache}
 	c.rep = &Report{NameA: opts.NameA, NameB: opts.NameB, Reproduce: opts.Reproduce}
 	if c.rep.NameA == "" {
 		c.rep.NameA = "a"
@@ -315,35 +329,105 @@ func sectionFlags(secs []canon.Section) map[string]string {
 	return out
 }
 
-func (c *comparer) symbols() {
-	cov := &c.rep.Coverage
+// pair is a symbol of A and B matched by name; one is nil when the name
+// is on one side only.
+type pair struct{ a, b *canon.Symbol }
+
+// pairs matches the symbols of the two images by name, in name order.
+func (c *comparer) pairs() []pair {
+	var out []pair
 	i, j := 0, 0
 	for i < len(c.a.Symbols) || j < len(c.b.Symbols) {
-		var sa, sb *canon.Symbol
 		switch {
 		case j >= len(c.b.Symbols) || i < len(c.a.Symbols) && c.a.Symbols[i].Name < c.b.Symbols[j].Name:
-			sa = c.a.Symbols[i]
+			out = append(out, pair{a: c.a.Symbols[i]})
 			i++
 		case i >= len(c.a.Symbols) || c.b.Symbols[j].Name < c.a.Symbols[i].Name:
-			sb = c.b.Symbols[j]
+			out = append(out, pair{b: c.b.Symbols[j]})
 			j++
 		default:
-			sa, sb = c.a.Symbols[i], c.b.Symbols[j]
+			out = append(out, pair{a: c.a.Symbols[i], b: c.b.Symbols[j]})
 			i++
 			j++
 		}
-		switch {
-		case sb == nil:
-			c.count(sa, nil)
-			c.add(Difference{Key: KeySymbolMissing, Symbol: sa.Name, Index: -1, A: describe(sa), B: "(none)"})
-		case sa == nil:
-			c.count(nil, sb)
-			c.add(Difference{Key: KeySymbolExtra, Symbol: sb.Name, Index: -1, A: "(none)", B: describe(sb)})
-		default:
-			c.count(sa, sb)
-			cov.Symbols++
-			c.symbol(sa, sb)
+	}
+	return out
+}
+
+// chunkPairs is the number of symbol pairs one worker compares at a time.
+var chunkPairs = 256
+
+// symbols compares the symbols pair by pair. Images from canon.Open have
+// their functions decoded here, one pair at a time into reused buffers;
+// large images are compared by several workers, each on consecutive
+// chunks of pairs, whose results are joined in order, so that the report
+// is the same as one worker's.
+func (c *comparer) symbols() {
+	ps := c.pairs()
+	workers := min(runtime.GOMAXPROCS(0), (len(ps)+chunkPairs-1)/chunkPairs)
+	if workers <= 1 {
+		w := &worker{}
+		for _, p := range ps {
+			c.pair(w, p)
 		}
+		return
+	}
+	chunks := (len(ps) + chunkPairs - 1) / chunkPairs
+	parts := make([]*comparer, chunks)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{}
+			for k := range next {
+				sub := &comparer{a: c.a, b: c.b, rules: c.rules, rep: &Report{}, ign: map[[2]string]int{}}
+				for _, p := range ps[k*chunkPairs : min(len(ps), (k+1)*chunkPairs)] {
+					sub.pair(w, p)
+				}
+				parts[k] = sub
+			}
+		}()
+	}
+	for k := range chunks {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	for _, sub := range parts {
+		c.rep.Differences = append(c.rep.Differences, sub.rep.Differences...)
+		for k, n := range sub.ign {
+			c.ign[k] += n
+		}
+		cov, s := &c.rep.Coverage, sub.rep.Coverage
+		cov.CodeBytes += s.CodeBytes
+		cov.CodeCompared += s.CodeCompared
+		cov.DataBytes += s.DataBytes
+		cov.DataCompared += s.DataCompared
+		cov.Insns += s.Insns
+		cov.Pointers += s.Pointers
+		cov.Symbols += s.Symbols
+	}
+}
+
+// worker holds one goroutine's decoding buffers.
+type worker struct{ fa, fb canon.Func }
+
+// pair compares one pair of symbols.
+func (c *comparer) pair(w *worker, p pair) {
+	sa, sb := p.a, p.b
+	switch {
+	case sb == nil:
+		c.count(sa, nil)
+		c.add(Difference{Key: KeySymbolMissing, Symbol: sa.Name, Index: -1, A: describe(sa), B: "(none)"})
+	case sa == nil:
+		c.count(nil, sb)
+		c.add(Difference{Key: KeySymbolExtra, Symbol: sb.Name, Index: -1, A: "(none)", B: describe(sb)})
+	default:
+		c.count(sa, sb)
+		c.rep.Coverage.Symbols++
+		c.symbol(w, sa, sb)
 	}
 }
 
@@ -368,7 +452,7 @@ func describe(s *canon.Symbol) string {
 	return fmt.Sprintf("%s %s size %#x in %s", s.Kind, s.Bind, s.Size, s.Flags)
 }
 
-func (c *comparer) symbol(sa, sb *canon.Symbol) {
+func (c *comparer) symbol(w *worker, sa, sb *canon.Symbol) {
 	d := func(key, a, b string) {
 		c.add(Difference{Key: key, Symbol: sa.Name, Index: -1, A: a, B: b})
 	}
@@ -385,6 +469,8 @@ func (c *comparer) symbol(sa, sb *canon.Symbol) {
 		d(KeySectionFlags, sa.Section+" "+sa.Flags, sb.Section+" "+sb.Flags)
 	}
 	switch {
+	case sa.IsCode() && sb.IsCode() && (c.a.Lazy() || c.b.Lazy()):
+		c.decodedText(w, sa, sb)
 	case sa.IsCode() && sb.IsCode():
 		c.text(sa, sb)
 	case !sa.IsCode() && !sb.IsCode():
@@ -417,6 +503,45 @@ func (c *comparer) text(sa, sb *canon.Symbol) {
 		// Via (got, stub, trampoline) is not compared: the final target
 		// is, and indirections are how a correct linker may reach it.
 	}
+}
+
+// decodedText compares two functions of which at least one is in an
+// image from canon.Open: both are decoded (B reusing A's decoding where
+// the bytes are the same) and compared in compact form, text built only
+// for what differs. The differences are those text reports.
+func (c *comparer) decodedText(w *worker, sa, sb *canon.Symbol) {
+	if !c.a.Lazy() || !c.b.Lazy() {
+		// One side only: materialize the other's instructions.
+		x, y := *sa, *sb
+		if c.a.Lazy() {
+			c.a.Decode(sa, &w.fa, canon.DecodeOptions{NoNotes: true})
+			x.Insns = w.fa.Insns()
+		}
+		if c.b.Lazy() {
+			c.b.Decode(sb, &w.fb, canon.DecodeOptions{NoNotes: true})
+			y.Insns = w.fb.Insns()
+		}
+		c.text(&x, &y)
+		return
+	}
+	c.a.Decode(sa, &w.fa, canon.DecodeOptions{NoNotes: true, Cache: c.cache})
+	c.b.Decode(sb, &w.fb, canon.DecodeOptions{NoNotes: true, Cache: c.cache, Hint: &w.fa})
+	if sa.Padding != sb.Padding {
+		c.add(Difference{Key: KeyTextPadding, Symbol: sa.Name, Index: -1, A: fmt.Sprintf("%d bytes", sa.Padding), B: fmt.Sprintf("%d bytes", sb.Padding)})
+	}
+	if w.fa.Len() != w.fb.Len() {
+		c.add(Difference{Key: KeyTextLength, Symbol: sa.Name, Index: -1,
+			A: fmt.Sprintf("%d insns", w.fa.Len()), B: fmt.Sprintf("%d insns", w.fb.Len())})
+	}
+	insns, bytes := canon.CompareCode(&w.fa, &w.fb, func(d canon.CodeDiff) {
+		loc := Difference{Key: KeyTextOperand, Symbol: sa.Name, Offset: d.A.Off, Index: d.Index, A: d.A.Text(), B: d.B.Text()}
+		if d.OpDiffers {
+			loc.Key = KeyTextInsn
+		}
+		c.add(loc)
+	})
+	c.rep.Coverage.Insns += insns
+	c.rep.Coverage.CodeCompared += bytes
 }
 
 func equalStrings(a, b []string) bool {
