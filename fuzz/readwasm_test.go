@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,4 +154,153 @@ func FuzzWasmProgram(f *testing.F) {
 			t.Fatalf("seed %d, %d functions, %d units:\n%s\n%v", seed, len(m.Funcs), n, ir.Print(m), err)
 		}
 	})
+}
+
+// FuzzWasmObjectModel mutates the model of a wasmgen object (symbol kinds,
+// flags and indexes, relocation types, offsets, indexes and addends,
+// segment fields, import kinds, function types) a few times at random:
+// whatever Validate accepts, the writer must write, the reader must read
+// back, and writing that again must give the same bytes. It reaches the
+// consistency of Validate, writer and reader that byte mutations, which the
+// reader mostly refuses early, rarely reach.
+func FuzzWasmObjectModel(f *testing.F) {
+	m, err := ir.Parse("seed.lir", []byte(wasmSeedProgram))
+	if err != nil {
+		f.Fatal(err)
+	}
+	files, err := wasmgen.BuildFiles(m, ir.Partition(m, 2), 2, func(u int) string { return "u.o" }, wasmgen.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for seed := int64(0); seed < 16; seed++ {
+		f.Add(seed, uint8(seed%4+1), seed%2 == 0)
+	}
+	f.Fuzz(func(t *testing.T, seed int64, n uint8, second bool) {
+		base := files[0]
+		if second {
+			base = files[1]
+		}
+		o, err := wasm.ReadObject("seed.o", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewSource(seed))
+		for i := 0; i < int(n%8)+1; i++ {
+			mutateWasmObject(o, r)
+		}
+		if o.Validate() != nil {
+			return
+		}
+		out, err := wasm.WriteObject(o)
+		if err != nil {
+			t.Fatalf("writer refused a valid object: %v", err)
+		}
+		back, err := wasm.ReadObject("mutated.o", out)
+		if err != nil {
+			t.Fatalf("reader refused the writer's output of a valid object: %v", err)
+		}
+		again, err := wasm.WriteObject(back)
+		if err != nil {
+			t.Fatalf("writing the re-read object: %v", err)
+		}
+		if !bytes.Equal(out, again) {
+			t.Fatalf("write(read(write(o))) differs from write(o)")
+		}
+	})
+}
+
+// mutateWasmObject changes one field of o at random.
+func mutateWasmObject(o *wasm.Object, r *rand.Rand) {
+	small := func() uint32 { return uint32(r.Intn(12)) }
+	var relocs []*wasm.Reloc
+	for i := range o.Funcs {
+		for j := range o.Funcs[i].Relocs {
+			relocs = append(relocs, &o.Funcs[i].Relocs[j])
+		}
+	}
+	for i := range o.Segments {
+		for j := range o.Segments[i].Relocs {
+			relocs = append(relocs, &o.Segments[i].Relocs[j])
+		}
+	}
+	switch r.Intn(8) {
+	case 0, 1:
+		if len(o.Symbols) == 0 {
+			return
+		}
+		s := &o.Symbols[r.Intn(len(o.Symbols))]
+		switch r.Intn(6) {
+		case 0:
+			s.Kind = wasm.SymKind(r.Intn(6))
+		case 1:
+			s.Flags ^= 1 << uint(r.Intn(10))
+		case 2:
+			s.Index = small()
+		case 3:
+			s.Segment = small()
+		case 4:
+			s.Offset, s.Size = small(), small()
+		case 5:
+			s.Name = []string{"", "x", "main", "__stack_pointer", "_lc_err_names"}[r.Intn(5)]
+		}
+	case 2, 3:
+		if len(relocs) == 0 {
+			return
+		}
+		rel := relocs[r.Intn(len(relocs))]
+		switch r.Intn(4) {
+		case 0:
+			rel.Type = wasm.RelocType(r.Intn(28))
+		case 1:
+			rel.Offset = uint32(r.Intn(64))
+		case 2:
+			rel.Index = small()
+		case 3:
+			rel.Addend = int32(r.Intn(64) - 32)
+		}
+	case 4:
+		if len(o.Segments) == 0 {
+			return
+		}
+		s := &o.Segments[r.Intn(len(o.Segments))]
+		switch r.Intn(4) {
+		case 0:
+			s.Align = small()
+		case 1:
+			s.Flags = uint32(r.Intn(8))
+		case 2:
+			s.Passive = !s.Passive
+		case 3:
+			s.Offset = uint32(r.Int31()) - 1<<30
+		}
+	case 5:
+		if len(o.Imports) == 0 {
+			return
+		}
+		im := &o.Imports[r.Intn(len(o.Imports))]
+		switch r.Intn(3) {
+		case 0:
+			im.Kind = wasm.ExternKind(r.Intn(4))
+		case 1:
+			im.Type = small()
+		case 2:
+			im.Name = []string{"x", "main", "__stack_pointer"}[r.Intn(3)]
+		}
+	case 6:
+		if len(o.Funcs) > 0 {
+			o.Funcs[r.Intn(len(o.Funcs))].Type = small()
+		}
+	case 7:
+		switch r.Intn(3) {
+		case 0:
+			o.DataCount = !o.DataCount
+		case 1:
+			o.Customs = append(o.Customs, wasm.Custom{Name: "c", Data: []byte{1, 2, 3, 4, 5}, Early: r.Intn(2) == 0})
+		case 2:
+			if len(o.Customs) > 0 {
+				o.Symbols = append(o.Symbols, wasm.Symbol{Kind: wasm.SymSection, Flags: wasm.SymBindingLocal, Index: uint32(r.Intn(len(o.Customs)))})
+				o.Customs[0].Relocs = append(o.Customs[0].Relocs, wasm.Reloc{Type: wasm.RSectionOffsetI32, Offset: 0, Index: uint32(len(o.Symbols) - 1), Addend: 1})
+			}
+		}
+	}
 }
