@@ -187,8 +187,8 @@ type reader struct {
 	flags uint32 // the header's
 	sects []*rsect
 	// syms are the nlist entries; model[i] is symbol i's index in
-	// o.Symbols, -1 when it is dropped (a stab, or defined in a dropped
-	// section).
+	// o.Symbols, -1 when it is not a model symbol (a stab, a private
+	// label, or defined in a dropped section).
 	syms  []rsym
 	model []int
 	o     *obj.Object
@@ -228,8 +228,8 @@ type rsym struct {
 	value uint64
 }
 
-// private reports whether s is a private label: a local symbol defined in
-// a section whose name starts with "l" or "L" (ltmp0, l_switch.table,
+// private reports whether s is a private label: a local symbol, defined
+// in a section, whose name starts with "l" or "L" (ltmp0, l_switch.table,
 // L_.str), which ld64.lld leaves out of the output's symbol table.
 func (s *rsym) private() bool {
 	return s.typ&(nStab|nExt) == 0 && s.typ&nTypeMask == nSect && s.name != "" && (s.name[0] == 'l' || s.name[0] == 'L')
