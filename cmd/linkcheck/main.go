@@ -21,18 +21,19 @@ type command struct {
 // commands returns the subcommands by name.
 func commands() map[string]command {
 	return map[string]command{
-		"doctor": {"tools, versions, what is missing and how to install it", runDoctor},
-		"encode": {"Intel-syntax x86_64 instructions to hex bytes, one line each", runEncode},
-		"interp": {"the value of a .lir program, by the interpreter", runInterp},
-		"gen":    {"random valid programs and edit sequences", runGen},
-		"build":  {"compile a .lir program into relocatable objects", runBuild},
-		"link":   {"link a program or objects into an executable", runLink},
-		"run":    {"run an executable (or build, link and run a program) and print its value", runRun},
-		"diff":   {"compare the reference link with lld's, as canonical images", runDiff},
-		"update": {"incremental link: the first call links OUT, later calls update it in place", runUpdate},
-		"check":  {"check every invariant of an incrementally linked output", runCheck},
-		"dump":   {"print an executable's canonical image (and an incremental output's state)", runDump},
-		"bench":  {"benchmarks side by side with lld: bench link, bench update", runBench},
+		"doctor":   {"tools, versions, what is missing and how to install it", runDoctor},
+		"encode":   {"Intel-syntax x86_64 instructions to hex bytes, one line each", runEncode},
+		"interp":   {"the value of a .lir program, by the interpreter", runInterp},
+		"gen":      {"random valid programs and edit sequences", runGen},
+		"build":    {"compile a .lir program into relocatable objects", runBuild},
+		"link":     {"link a program or objects into an executable", runLink},
+		"run":      {"run an executable (or build, link and run a program) and print its value", runRun},
+		"diff":     {"compare the reference link with lld's, as canonical images", runDiff},
+		"update":   {"incremental link: the first call links OUT, later calls update it in place", runUpdate},
+		"check":    {"check every invariant of an incrementally linked output", runCheck},
+		"dump":     {"print an executable's canonical image (and an incremental output's state)", runDump},
+		"bench":    {"benchmarks side by side with lld: bench link, update, check, diff", runBench},
+		"selftest": {"the seeded-defect catalogue under the fuzz targets: caught/total, time to catch", runSelftest},
 	}
 }
 
