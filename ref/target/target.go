@@ -157,7 +157,7 @@ func All() []*Target {
 	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
 	m.ReadObject = macho.ReadObject
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
-	c.ReadObject = coff.ReadObject
+	c.ReadObject, c.Platform = coff.ReadObject, coff.Exe{}
 	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
 	return []*Target{e, m, c, w}
 }
