@@ -36,6 +36,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchUpdate(args[1:], stdout, stderr)
 	case "check":
 		return runBenchCheck(args[1:], stdout, stderr)
+	case "diff":
+		return runBenchDiff(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return exitOK

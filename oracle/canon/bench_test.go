@@ -11,10 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/ref/codegen"
+	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
-	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // benchFuncs is the size of the generated program the canon and diff
@@ -44,26 +45,35 @@ func program(b *testing.B) *benchProgram {
 }
 
 func buildBenchProgram(funcs, units int) (*benchProgram, error) {
-	t := target.MustLookup(obj.ELF)
+	// ref/codegen and ref/elf directly, as ref/target does for ELF.
 	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs})
-	names, files, err := t.Objects(m, units, target.CompileOptions{})
+	prog, err := codegen.CompileWith(m, obj.ELF, codegen.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
+	units_, err := obj.Objects(prog, ir.Partition(m, units), units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+	if err != nil {
+		return nil, err
+	}
 	p := &benchProgram{}
-	for i := range files {
-		o, err := t.ReadObject(names[i], files[i])
+	for _, u := range units_ {
+		data, err := elf.WriteObject(u)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", names[i], err)
+			return nil, fmt.Errorf("write %s: %w", u.Name, err)
+		}
+		o, err := elf.ReadObject(u.Name, data)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", u.Name, err)
 		}
 		p.objs = append(p.objs, o)
 	}
-	if p.exe, _, err = link.Link(p.objs, t.Platform, link.Options{}); err != nil {
+	platform := elf.Exe{}
+	if p.exe, _, err = link.Link(p.objs, platform, link.Options{}); err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
 	rev := slices.Clone(p.objs)
 	slices.Reverse(rev)
-	if p.rev, _, err = link.Link(rev, t.Platform, link.Options{}); err != nil {
+	if p.rev, _, err = link.Link(rev, platform, link.Options{}); err != nil {
 		return nil, fmt.Errorf("link reversed: %w", err)
 	}
 	im, err := canon.Read(p.exe, p.objs)

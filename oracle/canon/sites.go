@@ -26,16 +26,18 @@ func (r *reader) objectSites(objs []*obj.Object) {
 		if o == nil {
 			continue
 		}
+		// The symbols defined in each section, in symbol table order.
+		bySec := make([][]*obj.Symbol, len(o.Sections))
+		for _, s := range o.Symbols {
+			if s != nil && s.Section >= 0 && s.Section < len(bySec) && s.Kind != obj.SymSection && s.Name != "" {
+				bySec[s.Section] = append(bySec[s.Section], s)
+			}
+		}
 		for si, sec := range o.Sections {
 			if sec == nil || len(sec.Relocs) == 0 {
 				continue
 			}
-			var defs []*obj.Symbol
-			for _, s := range o.Symbols {
-				if s != nil && s.Section == si && s.Kind != obj.SymSection && s.Name != "" {
-					defs = append(defs, s)
-				}
-			}
+			defs := bySec[si]
 			if len(defs) == 0 && isAnonData(sec) {
 				continue // located by its contents (locateAnon)
 			}

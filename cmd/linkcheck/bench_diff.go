@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/linkcheck/linkcheck/oracle/bench"
+	"github.com/linkcheck/linkcheck/ref/target"
+)
+
+// runBenchDiff implements `linkcheck bench diff -format F -funcs N
+// [-units N] [-runs N]`: `linkcheck diff` of a generated program (compile,
+// both links, both canonical images, the comparison) timed and its peak
+// memory measured against an lld link of the same objects, as ratios, on
+// a last line that scripts parse: `time ratio X, memory ratio Y`.
+func runBenchDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("bench diff", "-format F [-funcs N] [-units N] [-runs N]", stderr)
+	format := formatFlag(fs)
+	funcs := fs.Int("funcs", 100000, "functions in the generated program (ir.Generate, seed 1)")
+	units := fs.Int("units", 4, "objects the program is compiled into")
+	runs := fs.Int("runs", 3, "diffs and lld links (alternating; medians are reported)")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	err := func() error {
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return bad(errors.New("no arguments expected"))
+		}
+		if *funcs < 1 || *units < 1 || *runs < 1 {
+			return bad(errors.New("-funcs, -units and -runs must be at least 1"))
+		}
+		f, err := parseFormat(*format)
+		if err != nil {
+			return err
+		}
+		t := target.MustLookup(f)
+		for _, c := range []target.Capability{target.CanCompile, target.CanLink, target.CanRead} {
+			if err := t.Need(c); err != nil {
+				return bad(fmt.Errorf("-format %s: %w", f, err))
+			}
+		}
+		dir, err := os.MkdirTemp("", "linkcheck-bench-diff-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := interruptible()
+		defer cancel()
+		r, err := bench.BenchDiff(ctx, bench.DiffConfig{Format: f, Funcs: *funcs, Units: *units, Runs: *runs, Dir: dir, Other: lldLinker(f)})
+		if err != nil {
+			return failed(err)
+		}
+		verdict := "equal"
+		if !r.Equal {
+			verdict = fmt.Sprintf("%d differences", r.Differences)
+		}
+		p := r.Phases
+		fmt.Fprintf(stdout, "format=%s funcs=%d units=%d insns=%d (%s); medians of %d runs\n", f, r.Funcs, r.Units, r.Insns, verdict, *runs)
+		fmt.Fprintf(stdout, "diff %s, peak %.1f MB (%s): compile %s, read objects %s, lld link %s, ref link %s, open %s, compare %s\n",
+			fmtDur(r.Wall), float64(r.PeakKB)/1024, r.PeakMethod, fmtDur(p.Compile), fmtDur(p.ReadObjects), fmtDur(p.LLDLink), fmtDur(p.RefLink), fmtDur(p.Open), fmtDur(p.Compare))
+		fmt.Fprintf(stdout, "lld link %s, peak %.1f MB\n", fmtDur(r.OtherWall), float64(r.OtherPeakKB)/1024)
+		fmt.Fprintln(stdout, r.Line())
+		return nil
+	}()
+	return report(stderr, "bench diff", err)
+}

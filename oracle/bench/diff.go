@@ -1,0 +1,218 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
+)
+
+// Measure runs fn in this process and returns its wall time and the
+// process's peak resident set size in KiB while it ran (VmHWM, reset
+// through /proc/self/clear_refs after a full GC just before fn, so the Go
+// runtime's baseline and what is live before fn count, as a linker's own
+// baseline counts in its rusage), with the method used: "vmhwm", or
+// "heap" (the Go runtime's memory obtained from the OS) where the reset
+// is refused.
+func Measure(fn func() error) (wall time.Duration, peakKB int64, method string, err error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	method = "vmhwm"
+	if os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) != nil {
+		method = "heap"
+	}
+	start := time.Now()
+	err = fn()
+	wall = time.Since(start)
+	if err != nil {
+		return wall, 0, method, err
+	}
+	if method == "vmhwm" {
+		if peakKB, err = vmHWM(); err != nil {
+			method = "heap"
+		}
+	}
+	if method == "heap" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peakKB = int64(ms.Sys / 1024)
+	}
+	return wall, peakKB, method, nil
+}
+
+// DiffConfig configures BenchDiff.
+type DiffConfig struct {
+	// Format is the format of the objects and executables; its target
+	// must compile, link and read objects.
+	Format obj.Format
+	// Funcs is the size of the generated program (ir.Generate, seed 1)
+	// and Units the number of objects it is compiled into (0 means 4).
+	Funcs, Units int
+	// Runs is the number of diffs and of other links; medians are
+	// reported, the two alternating. 0 means 3.
+	Runs int
+	// Dir holds the objects and executables; it must exist.
+	Dir string
+	// Other is the linker the diff is measured against (ld.lld); the diff
+	// links with it too (pipeline.LinkLLD).
+	Other ExternalLinker
+}
+
+// DiffPhases are the parts of one diff, in order.
+type DiffPhases struct {
+	Compile, ReadObjects, LLDLink, RefLink, Open, Compare time.Duration
+}
+
+// DiffBenchResult is BenchDiff's answer: medians over the runs. Ratios
+// are diff / other link.
+type DiffBenchResult struct {
+	Funcs, Units int
+	// Insns is the number of instructions compared.
+	Insns int
+	// Equal and Differences are the diff's verdict (the last run's).
+	Equal       bool
+	Differences int
+	// Wall and PeakKB are the diff's; PeakMethod says how PeakKB was
+	// measured (see Measure). Phases are medians of each phase.
+	Wall       time.Duration
+	PeakKB     int64
+	PeakMethod string
+	Phases     DiffPhases
+	// OtherWall and OtherPeakKB are the other linker's alone, on the
+	// objects of the same program.
+	OtherWall   time.Duration
+	OtherPeakKB int64
+	TimeRatio   float64
+	MemRatio    float64
+}
+
+// Line is the result's last line, which scripts parse:
+// `time ratio X, memory ratio Y`.
+func (r *DiffBenchResult) Line() string {
+	return fmt.Sprintf("time ratio %.2f, memory ratio %.2f", r.TimeRatio, r.MemRatio)
+}
+
+// BenchDiff measures `linkcheck diff -format F -units N PROG.lir` on a
+// generated program of cfg.Funcs functions, in this process, against
+// cfg.Other's link of the same objects: the diff is compiling the
+// program into objects, reading them, linking them with ld.lld and with
+// the reference linker, opening both executables as canonical images
+// (canon.Open) and comparing them (diff.Compare, which decodes function
+// by function). Generating the program is outside the clock (the CLI
+// parses it from a file instead). The diff's peak memory is this
+// process's (see Measure); ld.lld's child process is measured on its own
+// as the other linker.
+func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
+	t, err := target.Lookup(cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []target.Capability{target.CanCompile, target.CanLink, target.CanRead} {
+		if err := t.Need(c); err != nil {
+			return nil, fmt.Errorf("bench diff: %w", err)
+		}
+	}
+	if cfg.Units <= 0 {
+		cfg.Units = 4
+	}
+	if cfg.Runs <= 0 {
+		cfg.Runs = 3
+	}
+	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: cfg.Funcs})
+	res := &DiffBenchResult{Funcs: cfg.Funcs, Units: cfg.Units}
+	var walls, otherWalls []time.Duration
+	var peaks, otherPeaks []int64
+	var phases [6][]time.Duration
+	for run := 0; run < cfg.Runs; run++ {
+		dir := filepath.Join(cfg.Dir, fmt.Sprintf("run%d", run))
+		var ph DiffPhases
+		var objPaths []string
+		var rep *diff.Report
+		wall, peak, method, err := Measure(func() error {
+			var err error
+			objPaths, rep, err = diffOnce(ctx, t, m, cfg.Units, dir, &ph)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bench diff: %w", err)
+		}
+		ow, opeak, err := cfg.Other(ctx, objPaths, filepath.Join(dir, "other."+pipeline.ExeName(cfg.Format)))
+		if err != nil {
+			return nil, fmt.Errorf("bench diff: other linker: %w", err)
+		}
+		walls, peaks = append(walls, wall), append(peaks, peak)
+		otherWalls, otherPeaks = append(otherWalls, ow), append(otherPeaks, opeak)
+		for i, d := range []time.Duration{ph.Compile, ph.ReadObjects, ph.LLDLink, ph.RefLink, ph.Open, ph.Compare} {
+			phases[i] = append(phases[i], d)
+		}
+		res.PeakMethod = method
+		res.Equal, res.Differences, res.Insns = rep.Equal(), len(rep.Differences), rep.Coverage.Insns
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+	}
+	res.Wall, res.PeakKB = Median(walls), Median(peaks)
+	res.OtherWall, res.OtherPeakKB = Median(otherWalls), Median(otherPeaks)
+	res.Phases = DiffPhases{Median(phases[0]), Median(phases[1]), Median(phases[2]), Median(phases[3]), Median(phases[4]), Median(phases[5])}
+	if res.OtherWall > 0 {
+		res.TimeRatio = float64(res.Wall) / float64(res.OtherWall)
+	}
+	if res.OtherPeakKB > 0 {
+		res.MemRatio = float64(res.PeakKB) / float64(res.OtherPeakKB)
+	}
+	return res, nil
+}
+
+// diffOnce is one diff as `linkcheck diff` runs it, timed by phase.
+func diffOnce(ctx context.Context, t *target.Target, m *ir.Module, units int, dir string, ph *DiffPhases) ([]string, *diff.Report, error) {
+	f := t.Format
+	start := time.Now()
+	lap := func(d *time.Duration) {
+		now := time.Now()
+		*d, start = now.Sub(start), now
+	}
+	objPaths, err := pipeline.BuildDir(m, f, units, filepath.Join(dir, "obj"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("compile: %w", err)
+	}
+	lap(&ph.Compile)
+	objs, err := link.ReadObjectFiles(objPaths, t.ReadObject)
+	if err != nil {
+		return nil, nil, err
+	}
+	lap(&ph.ReadObjects)
+	lldExe, refExe := filepath.Join(dir, "lld."+pipeline.ExeName(f)), filepath.Join(dir, "ref."+pipeline.ExeName(f))
+	if _, err := pipeline.LinkLLD(ctx, f, objPaths, lldExe); err != nil {
+		return nil, nil, fmt.Errorf("ld.lld: %w", err)
+	}
+	lap(&ph.LLDLink)
+	if _, err := pipeline.LinkRef(f, objPaths, refExe); err != nil {
+		return nil, nil, fmt.Errorf("ref: %w", err)
+	}
+	lap(&ph.RefLink)
+	var ims [2]*canon.Image
+	for i, p := range []string{lldExe, refExe} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ims[i], err = canon.Open(data, objs); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	lap(&ph.Open)
+	rep := diff.Compare(ims[0], ims[1], diff.Options{NameA: "lld", NameB: "ref"})
+	lap(&ph.Compare)
+	return objPaths, rep, nil
+}
