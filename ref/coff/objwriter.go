@@ -49,7 +49,8 @@ type section struct {
 	data    []byte // nil for .bss
 	size    uint64
 	relocs  []reloc
-	symbol  int // index of its section symbol in the symbol table
+	symbol  int   // index of its section symbol in the symbol table
+	comdat  uint8 // IMAGE_COMDAT_SELECT_* of a COMDAT section, else 0
 	dataOff uint32
 	relOff  uint32
 }
@@ -175,13 +176,22 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 			addend = int64(t.Value)
 		}
 		le.PutUint64(data, uint64(addend))
-		sec := &section{name: ".rdata", size: 8, data: data,
+		sec := &section{name: GOTSection, size: 8, data: data,
 			flags:  pe.IMAGE_SCN_CNT_INITIALIZED_DATA | pe.IMAGE_SCN_MEM_READ | alignFlag(8),
 			relocs: []reloc{{offset: 0, sym: tsym, typ: RelAMD64Addr64}}}
+		// A global's cell is a COMDAT (selection ANY) led by the global
+		// .refptr.NAME, so that lld-link keeps one cell per symbol, the
+		// first object's; a local's cell is the object's own.
+		class := uint8(symClassStatic)
+		if t.Bind != obj.Local && t.Kind != obj.SymSection {
+			sec.flags |= scnLnkComdat
+			sec.comdat = ComdatAny
+			class = symClassExternal
+		}
 		secs = append(secs, sec)
-		syms = append(syms, &symbol{name: ".rdata", section: int16(len(secs)), class: symClassStatic, secdef: true})
+		syms = append(syms, &symbol{name: GOTSection, section: int16(len(secs)), class: symClassStatic, secdef: true})
 		c := len(syms)
-		syms = append(syms, &symbol{name: RefptrPrefix + t.Name, section: int16(len(secs)), class: symClassStatic})
+		syms = append(syms, &symbol{name: RefptrPrefix + t.Name, section: int16(len(secs)), class: class})
 		cell[target] = c
 		return c
 	}
@@ -250,7 +260,11 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 			aux := make([]byte, symbolSize)
 			le.PutUint32(aux[0:], uint32(sec.size))
 			le.PutUint16(aux[4:], uint16(len(sec.relocs)))
-			le.PutUint16(aux[12:], uint16(s.section)) // Number: only meaningful for COMDAT
+			if sec.comdat != 0 {
+				aux[14] = sec.comdat // Selection; Number stays 0 (not associative)
+			} else {
+				le.PutUint16(aux[12:], uint16(s.section)) // Number: only meaningful for COMDAT
+			}
 			s.aux = aux
 			n++
 		}
@@ -293,7 +307,11 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 
 	for i, sec := range secs {
 		h := out[fileHeaderSize+i*sectionHeaderSize:]
-		copy(h[0:8], sec.name) // every section name is at most 8 bytes
+		if len(sec.name) <= 8 {
+			copy(h[0:8], sec.name)
+		} else {
+			copy(h[0:8], fmt.Sprintf("/%d", longName(sec.name)))
+		}
 		le.PutUint32(h[16:], uint32(sec.size))
 		le.PutUint32(h[20:], sec.dataOff)
 		le.PutUint32(h[24:], sec.relOff)

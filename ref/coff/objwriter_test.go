@@ -82,7 +82,7 @@ func fixtureA() *obj.Object {
 }
 
 // The fixture as llvm-mc assembly for x86_64-pc-windows-msvc, with the
-// pointer cells written out as mingw does. Each atom with relocations is
+// pointer cells written out as COMDATs in .rdata$.refptr. Each atom with relocations is
 // first in its section, so offsets match ours.
 const fixtureAsmA = `.intel_syntax noprefix
 .text
@@ -111,7 +111,9 @@ fp: .quad h
 .bss
 .p2align 3
 res: .zero 8
-.section .rdata,"dr"
+.section .rdata$.refptr,"dr",discard,.refptr.g
+.p2align 3
+.globl .refptr.g
 .refptr.g: .quad g
 `
 
@@ -136,6 +138,9 @@ g: .quad 5
 str: .asciz "hi"
 .p2align 3
 b: .quad 0, 11
+.section .rdata$.refptr,"dr",discard,.refptr.g
+.p2align 3
+.globl .refptr.g
 .refptr.g: .quad g
 `
 
@@ -204,7 +209,7 @@ func TestWriteObjectReadobj(t *testing.T) {
 			f, err := pe.NewFile(bytes.NewReader(b))
 			require.NoError(t, err)
 			for _, s := range f.Sections {
-				require.Contains(t, []string{".text", ".rdata", ".data", ".bss"}, s.Name)
+				require.Contains(t, []string{".text", ".rdata", ".data", ".bss", GOTSection}, s.Name)
 			}
 		})
 	}
