@@ -148,6 +148,10 @@ func TestWasmDeepRecursion(t *testing.T) {
 		require.NoError(t, err)
 		_, err = RunWasmEngines(context.Background(), exe, want)
 		require.NoError(t, err)
+		// The runner the command line uses (exec.Run, mode wazero) too.
+		res, err := exec.Run(context.Background(), exe, exec.Options{Mode: exec.Wazero})
+		require.NoError(t, err)
+		require.True(t, res.Matches(want), "exec.Run: %s, want %d", res, want)
 	}
 }
 
