@@ -8,7 +8,7 @@
 # that could not be installed, and prints each tool's version at the end.
 set -euo pipefail
 
-PACKAGES=(lld-16 llvm-16 clang-16 wabt libunicorn2 libunicorn-dev)
+PACKAGES=(lld-16 llvm-16 clang-16 wabt libunicorn2 libunicorn-dev mold binutils)
 NO_RECOMMENDS=(wine64 chromium)
 
 SUDO=""

@@ -71,7 +71,7 @@ var rules = []Rule{
 
 // Rules returns the registry of ignore rules, sorted by name.
 func Rules() []Rule {
-	out := append([]Rule(nil), rules...)
+	out := append(append([]Rule(nil), rules...), linkerRules...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -87,7 +87,7 @@ func RuleNames() []string {
 
 // LookupRule returns the rule named name.
 func LookupRule(name string) (Rule, bool) {
-	for _, r := range rules {
+	for _, r := range Rules() {
 		if r.Name == name {
 			return r, true
 		}
