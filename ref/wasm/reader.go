@@ -57,8 +57,6 @@ type reader struct {
 	// section's payload; segStart/segEnd the same for segments.
 	codeStart, codeEnd []int
 	segStart, segEnd   []int
-	codeOff, dataOff   int // file offsets of the code and data payloads
-	customOff          []int
 	nFuncDecls         int
 	funcTypes          []uint32
 	haveDataCount      bool
@@ -280,7 +278,6 @@ func (r *reader) read() error {
 			default:
 				ref.custom = len(r.o.Customs)
 				r.at[loc{Kind: locCustom, I: ref.custom}] = secOff
-				r.customOff = append(r.customOff, bodyOff)
 				r.o.Customs = append(r.o.Customs, Custom{Name: name, Data: body, Early: r.linking == nil})
 			}
 		}
@@ -536,7 +533,6 @@ func (r *reader) section(id byte, off int, payload []byte) error {
 		if n != r.nFuncDecls {
 			return r.errorf(off, "code section has %d bodies, the function section declares %d", n, r.nFuncDecls)
 		}
-		r.codeOff = off
 		o.Funcs = make([]Function, 0, n)
 		for i := 0; i < n; i++ {
 			r.at[loc{Kind: locFunc, I: i}] = c.off()
@@ -585,7 +581,6 @@ func (r *reader) section(id byte, off int, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		r.dataOff = off
 		o.Segments = make([]Segment, 0, n)
 		for i := 0; i < n; i++ {
 			r.at[loc{Kind: locSegment, I: i}] = c.off()
