@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/linkcheck/linkcheck/oracle/diff"
-	"github.com/linkcheck/linkcheck/oracle/pipeline"
 )
 
 // stringList is a repeatable string flag.
@@ -18,14 +16,18 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// runDiff implements `linkcheck diff -format F [-against lld] [--json]
-// [--ignore KEY] [--coverage] [-units N] (PROG.lir | OBJ...)`: the
-// reference link against lld's, compared as canonical images. Exit 0 same,
-// 1 different, 2 error.
+// runDiff implements `linkcheck diff -format F [-linker L] [-against L]
+// [--json] [--ignore KEY] [--coverage] [-units N] (PROG.lir | OBJ...)`: the
+// link by -linker (default ref) against -against's (default lld),
+// compared as canonical images; `--rules` lists the ignore rules. Exit 0
+// same, 1 different, 2 error.
 func runDiff(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("diff", "-format F [-against lld] [--json] [--ignore RULE]... [--coverage] [-units N] (PROG.lir | OBJ...)", stderr)
+	fs := flagSet("diff", "-format F [-linker L] [-against L] [--json] [--ignore RULE]... [-no-linker-rules] [--coverage] [-units N] (PROG.lir | OBJ...) | --rules", stderr)
 	format := formatFlag(fs)
-	against := fs.String("against", "lld", "the linker the reference linker is compared with (lld)")
+	linkerName := linkerFlag(fs, "linker", "ref", "the linker under test")
+	against := linkerFlag(fs, "against", "lld", "the linker it is compared with (side A)")
+	noLinkerRules := fs.Bool("no-linker-rules", false, "apply only the --ignore rules, not the linkers' own (see --rules)")
+	listRules := fs.Bool("rules", false, "list the ignore rules, their keys, the linkers that apply them and their reasons")
 	jsonOut := fs.Bool("json", false, "machine-readable output")
 	coverage := fs.Bool("coverage", false, "print the share of code and data bytes compared even when equal")
 	units := fs.Int("units", 1, "with a .lir program: split it into N objects")
@@ -35,14 +37,26 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	err := func() error {
+		if *listRules {
+			if fs.NArg() != 0 {
+				return bad(errors.New("--rules takes no arguments"))
+			}
+			printRules(stdout)
+			return nil
+		}
 		if fs.NArg() == 0 {
 			fs.Usage()
 			return bad(errors.New("want a .lir program or object files"))
 		}
-		if *against != "lld" {
-			return bad(fmt.Errorf("-against %q: only lld is supported", *against))
-		}
 		f, err := parseFormat(*format)
+		if err != nil {
+			return err
+		}
+		l, err := lookupLinker("linker", *linkerName, f)
+		if err != nil {
+			return err
+		}
+		a, err := lookupLinker("against", *against, f)
 		if err != nil {
 			return err
 		}
@@ -51,38 +65,14 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		objs, _, err := objectsFor(fs.Args(), f, *units, tmp)
+		objs, m, err := objectsFor(fs.Args(), f, *units, tmp)
 		if err != nil {
 			return err
 		}
-		ctx, cancel := interruptible()
-		defer cancel()
-		repro := "linkcheck " + strings.Join(append([]string{"diff"}, args...), " ")
-		res, err := pipeline.DiffLLD(ctx, f, objs, tmp, diff.Options{Ignore: ignore, Reproduce: repro})
-		if err != nil {
-			return bad(err)
-		}
-		if *jsonOut {
-			b, err := res.Report.JSON()
-			if err != nil {
-				return err
-			}
-			stdout.Write(append(bytes.TrimRight(b, "\n"), '\n'))
-		} else if !res.Report.Equal() || *coverage {
-			fmt.Fprint(stdout, res.Report.Text())
-		} else {
-			fmt.Fprintf(stdout, "no difference (%s)\n", coverageLine(res.Report.Coverage))
-		}
-		if !res.Report.Equal() {
-			return &failure{exitFail, fmt.Errorf("%d difference(s)", len(res.Report.Differences))}
-		}
-		return nil
+		opts := diff.Options{Ignore: ignore, Reproduce: reproducer("diff", args)}
+		return linkerDiff(stdout, f, l, a, objs, m != nil, opts, !*noLinkerRules, *jsonOut, *coverage)
 	}()
-	var f *failure
-	if errors.As(err, &f) && f.code == exitFail {
-		return exitFail // the report is the message
-	}
-	return report(stderr, "diff", err)
+	return reportDiff(stderr, "diff", err)
 }
 
 func coverageLine(c diff.Coverage) string {

@@ -2,20 +2,22 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
+	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// runLink implements `linkcheck link -format F [-linker ref|lld] -o OUT
-// (PROG.lir | OBJ...)`.
+// runLink implements `linkcheck link -format F [-linker L] [-against L]
+// -o OUT (PROG.lir | OBJ...)`. With -against, the output is also compared
+// with that linker's link of the same objects (exit 1 on a difference).
 func runLink(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("link", "-format F [-linker ref|lld] [-units N] -o OUT (PROG.lir | OBJ...)", stderr)
+	fs := flagSet("link", "-format F [-linker L] [-against L] [-units N] -o OUT (PROG.lir | OBJ...)", stderr)
 	format := formatFlag(fs)
-	linker := fs.String("linker", "lld", "which linker: lld or ref")
+	linker := linkerFlag(fs, "linker", "lld", "the linker")
+	against := linkerFlag(fs, "against", "", "also diff the output against this linker's link, with both linkers' rules")
 	units := fs.Int("units", 1, "with a .lir program: split it into N objects")
 	out := fs.String("o", "", "output executable")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -39,9 +41,23 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		return linkWith(*linker, f, objs, *out, m != nil)
+		if err := linkWith(*linker, f, objs, *out, m != nil); err != nil {
+			return err
+		}
+		if *against == "" {
+			return nil
+		}
+		l, err := lookupLinker("linker", *linker, f)
+		if err != nil {
+			return err
+		}
+		a, err := lookupLinker("against", *against, f)
+		if err != nil {
+			return err
+		}
+		return linkerDiff(stdout, f, l, a, objs, m != nil, diff.Options{Reproduce: reproducer("link", args)}, true, false, false)
 	}()
-	return report(stderr, "link", err)
+	return reportDiff(stderr, "link", err)
 }
 
 // linkWith links objs into out with the chosen linker. When ours is set the
@@ -62,5 +78,5 @@ func linkWith(linker string, f obj.Format, objs []string, out string, ours bool)
 	case "ref":
 		return refLink(f, objs, out, ours)
 	}
-	return bad(fmt.Errorf("-linker %q: want lld or ref", linker))
+	return linkOther(ctx, linker, f, objs, out, ours)
 }

@@ -8,19 +8,22 @@ import (
 	"path/filepath"
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
+	linkerpkg "github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // runRun implements `linkcheck run [-exec MODE] (EXE | -format F [-linker
-// lld|ref] [-units N] PROG.lir)`: the value an executable computes, alone on
-// a line. For a program it builds, links and runs it and compares the value
-// with the interpreter's (exit 1 when they differ).
+// L] [-against L] [-units N] PROG.lir)`: the value an executable computes,
+// alone on a line. For a program it builds, links and runs it and compares
+// the value with the interpreter's (exit 1 when they differ), and with
+// -against also with the value of that linker's link.
 func runRun(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("run", "[-exec auto|native|unicorn|wine|wazero|all] (EXE | -format F [-linker lld|ref] [-units N] PROG.lir)", stderr)
+	fs := flagSet("run", "[-exec auto|native|unicorn|wine|wazero|all] (EXE | -format F [-linker L] [-against L] [-units N] PROG.lir)", stderr)
 	mode := fs.String("exec", "auto", "execution oracle: auto, native, unicorn, wine, wazero, or all (every oracle for the format)")
 	format := formatFlag(fs)
-	linker := fs.String("linker", "lld", "with a program: the linker, lld or ref")
+	linker := linkerFlag(fs, "linker", "lld", "with a program: the linker")
+	against := linkerFlag(fs, "against", "", "with a program: also run this linker's link, which must compute the same value")
 	units := fs.Int("units", 1, "with a program: split it into N objects")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
@@ -35,6 +38,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		path := fs.Arg(0)
 		var expected *uint64
 		var exeFormat obj.Format
+		var againstL *linkerpkg.Linker
+		var objs []string
+		if *against != "" && !isProgram(fs.Args()) {
+			return bad(errors.New("-against needs a .lir program"))
+		}
 		if isProgram(fs.Args()) {
 			f, err := parseFormat(*format)
 			if err != nil {
@@ -54,7 +62,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			defer os.RemoveAll(tmp)
-			objs, err := pipeline.BuildDir(m, f, *units, filepath.Join(tmp, "obj"))
+			if *against != "" {
+				if againstL, err = lookupLinker("against", *against, f); err != nil {
+					return err
+				}
+			}
+			objs, err = pipeline.BuildDir(m, f, *units, filepath.Join(tmp, "obj"))
 			if err != nil {
 				return bad(err)
 			}
@@ -100,6 +113,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 				if firstErr == nil {
 					firstErr = failed(fmt.Errorf("%s computed %s, the interpreter says %d", res.Oracle, res, *expected))
 				}
+			}
+			if againstL != nil && firstErr == nil {
+				firstErr = runAgainst(runner, md, exeFormat, againstL, objs, res)
 			}
 		}
 		return firstErr

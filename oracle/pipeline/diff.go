@@ -8,6 +8,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -50,42 +51,22 @@ type DiffResult struct {
 
 // DiffLLD links the object files with ld.lld and with the reference linker
 // in dir, reads both executables into canonical images (pointers located by
-// the input objects' relocations) and compares them, lld as side A.
+// the input objects' relocations) and compares them, lld as side A. It is
+// DiffLinkers for those two linkers.
 func DiffLLD(ctx context.Context, f obj.Format, objPaths []string, dir string, opts diff.Options) (*DiffResult, error) {
-	t, err := target.Lookup(f)
+	a, err := linker.Lookup(linker.LLD)
 	if err != nil {
 		return nil, err
 	}
-	if err := firstErr(t.Need(target.CanLink), t.Need(target.CanRead)); err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
-	}
-	objs, err := link.ReadObjectFiles(objPaths, t.ReadObject)
+	b, err := linker.Lookup(linker.Ref)
 	if err != nil {
 		return nil, err
 	}
-	res := &DiffResult{LLDExe: filepath.Join(dir, "lld."+ExeName(f)), RefExe: filepath.Join(dir, "ref."+ExeName(f)), Objects: objs}
-	if _, err := LinkLLD(ctx, f, objPaths, res.LLDExe); err != nil {
-		return nil, fmt.Errorf("ld.lld: %w", err)
-	}
-	if _, err := LinkRef(f, objPaths, res.RefExe); err != nil {
-		return nil, fmt.Errorf("ref: %w", err)
-	}
-	a, err := readImage(res.LLDExe, objs)
+	res, err := DiffLinkers(ctx, f, a, b, objPaths, dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	b, err := readImage(res.RefExe, objs)
-	if err != nil {
-		return nil, err
-	}
-	if opts.NameA == "" {
-		opts.NameA = "lld"
-	}
-	if opts.NameB == "" {
-		opts.NameB = "ref"
-	}
-	res.Report = diff.Compare(a, b, opts)
-	return res, nil
+	return &DiffResult{Report: res.Report, LLDExe: res.ExeA, RefExe: res.ExeB, Objects: res.Objects}, nil
 }
 
 func readImage(path string, objs []*obj.Object) (*canon.Image, error) {
