@@ -29,7 +29,7 @@ var loaders = map[obj.Format]struct {
 }{
 	obj.ELF:   {"ELF", loadELF},
 	obj.MachO: {"Mach-O", nil},
-	obj.COFF:  {"PE", nil},
+	obj.COFF:  {"PE", loadPE},
 	obj.Wasm:  {"Wasm", nil},
 }
 

@@ -8,7 +8,7 @@
 //
 //	elf:   ld.lld -e _start -o OUT OBJ...
 //	macho: ld64.lld -arch x86_64 -platform_version macos 11.0 11.0 -e __start -o OUT OBJ...
-//	coff:  lld-link /entry:_start /subsystem:console /nodefaultlib /out:OUT OBJ...
+//	coff:  lld-link /entry:_start /subsystem:console /nodefaultlib /debug:symtab /out:OUT OBJ...
 //	wasm:  wasm-ld --no-entry --export=_start -o OUT OBJ...
 //
 // Options.Extra is inserted before the object files.
@@ -110,7 +110,7 @@ func Args(f obj.Format, objs []string, out string, extra []string) ([]string, er
 	case obj.MachO:
 		args = []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "_" + EntrySymbol, "-o", out}
 	case obj.COFF:
-		args = []string{"/entry:" + EntrySymbol, "/subsystem:console", "/nodefaultlib", "/out:" + out}
+		args = []string{"/entry:" + EntrySymbol, "/subsystem:console", "/nodefaultlib", "/debug:symtab", "/out:" + out}
 	case obj.Wasm:
 		args = []string{"--no-entry", "--export=" + EntrySymbol, "-o", out}
 	default:

@@ -87,7 +87,7 @@ func TestArgs(t *testing.T) {
 	}{
 		{obj.ELF, []string{"-e", "_start", "-o", "o", "-x", "a.o"}},
 		{obj.MachO, []string{"-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0", "-e", "__start", "-o", "o", "-x", "a.o"}},
-		{obj.COFF, []string{"/entry:_start", "/subsystem:console", "/nodefaultlib", "/out:o", "-x", "a.o"}},
+		{obj.COFF, []string{"/entry:_start", "/subsystem:console", "/nodefaultlib", "/debug:symtab", "/out:o", "-x", "a.o"}},
 		{obj.Wasm, []string{"--no-entry", "--export=_start", "-o", "o", "-x", "a.o"}},
 	}
 	for _, tc := range tests {
