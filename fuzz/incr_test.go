@@ -106,11 +106,13 @@ const (
 	eSetInit                  // an integer global's initial value
 	eRetargetCall             // a call of a leaf calls another leaf
 	eRetargetPointer          // a pointer global points elsewhere
+	eGrowLast                 // the most recently added function grows: often the last atom of .text
+	eAlignMove                // a function gets a large alignment and grows past its slot: an over-aligned move
 	numEditKinds
 )
 
 var editNames = [...]string{"change-body", "grow", "grow-code", "shrink", "add-func", "delete-func", "set-align",
-	"add-error", "add-errors", "use-error", "rename-error", "add-global", "set-init", "retarget-call", "retarget-pointer"}
+	"add-error", "add-errors", "use-error", "rename-error", "add-global", "set-init", "retarget-call", "retarget-pointer", "grow-last", "align-move"}
 
 func (k editKind) String() string { return editNames[k] }
 
@@ -131,7 +133,7 @@ type incrTarget struct {
 var (
 	targetIncrementalELF = incrTarget{name: "FuzzIncrementalELF", menu: []editKind{
 		eChangeBody, eGrow, eGrowCode, eShrink, eAddFunc, eDeleteFunc, eAlign, eAddError, eAddErrors,
-		eUseError, eRenameError, eAddGlobal, eSetInit, eRetargetCall, eRetargetPointer}}
+		eUseError, eRenameError, eAddGlobal, eSetInit, eRetargetCall, eRetargetPointer, eGrowLast, eAlignMove}}
 	targetErrorTable = incrTarget{name: "FuzzErrorTable", manyErrors: true, menu: []editKind{
 		eAddError, eAddErrors, eRenameError, eUseError}}
 	targetTrampoline = incrTarget{name: "FuzzTrampoline", policy: incr.Trampoline, focus: 3, menu: []editKind{
@@ -325,8 +327,18 @@ func pick(xs []string, i int) string {
 	return xs[i%len(xs)]
 }
 
+// generalKinds is the Kind from which an edit is drawn from the general
+// menu (targetIncrementalELF's) instead of the target's own: every target
+// then exercises every mechanism now and then (one edit in 16 of random
+// inputs), while the seeds, whose kinds are small, keep their meaning.
+const generalKinds = 240
+
 func (ed *editor) apply(m *ir.Module, e incrEdit, r *rand.Rand) (*ir.Module, string, error) {
 	kind := ed.tg.menu[int(e.Kind)%len(ed.tg.menu)]
+	if e.Kind >= generalKinds {
+		general := targetIncrementalELF.menu
+		kind = general[(int(e.Kind-generalKinds)+int(e.C))%len(general)]
+	}
 	n, desc, err := ed.applyKind(kind, m, e, r)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", kind, err)
@@ -364,6 +376,27 @@ func (ed *editor) applyKind(kind editKind, m *ir.Module, e incrEdit, r *rand.Ran
 		return done(ir.GrowFunc(m, fn, bytes))
 	case eGrowCode:
 		return done(ir.GrowFuncCode(m, fn, r))
+	case eGrowLast:
+		last := ""
+		for _, f := range m.Funcs {
+			if f.Name != "main" {
+				last = f.Name
+			}
+		}
+		if last == "" {
+			return nil, "", fmt.Errorf("no function but main")
+		}
+		return done(ir.GrowFunc(m, last, 1+uint64(e.Size)%64))
+	case eAlignMove:
+		n, _, err := ir.SetAlign(m, fn, 64<<(e.B%4))
+		if err != nil {
+			return nil, "", err
+		}
+		n, edit, err := ir.GrowFunc(n, fn, 200+uint64(e.Size)%800)
+		if err != nil {
+			return nil, "", err
+		}
+		return n, fmt.Sprintf("align-move: %s aligned to %d, %s", fn, 64<<(e.B%4), edit), nil
 	case eShrink:
 		return done(ir.ShrinkFunc(m, fn))
 	case eAddFunc:

@@ -221,10 +221,12 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 	// relocations that no longer have a GOT reference are released,
 	// those that gained their first are given one (in name order), as
 	// Update does for the whole table.
+	// Every touched symbol is considered: a deleted atom's slot is
+	// released, and an atom deleted and added again in one update (a
+	// change of kind) lost its slot while other atoms still load it
+	// through the GOT, so it gets one again.
 	for n := range touched {
-		if _, ok := st.GOT.Lookup(n); ok {
-			gotSyms[n] = true // a deleted atom's slot
-		}
+		gotSyms[n] = true
 	}
 	for s := range gotSyms {
 		touch(s)
