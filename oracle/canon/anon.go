@@ -158,7 +158,7 @@ type inputMap struct {
 func (r *reader) newInputMap(objs []*obj.Object) *inputMap {
 	m := &inputMap{defs: map[*obj.Object][][]*obj.Symbol{}, out: map[string][]*Symbol{}}
 	for _, s := range r.syms {
-		if r.symSec[s] != nil {
+		if s.sec != nil {
 			m.out[s.Name] = append(m.out[s.Name], s)
 		}
 	}
@@ -326,8 +326,8 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 		s := &Symbol{Name: a.name, Kind: KindObject, Bind: BindLocal, Size: uint64(len(a.sec.Data)),
 			Section: sec.name, Flags: sec.flags, Anon: true, addr: pos}
 		r.syms = append(r.syms, s)
-		r.symSec[s] = sec
-		r.extent[s] = s.Size
+		s.sec = sec
+		s.ext = s.Size
 		r.starts[pos] = append(r.starts[pos], s)
 		sort.SliceStable(r.starts[pos], func(i, j int) bool { return r.better(r.starts[pos][i], r.starts[pos][j]) })
 		claimed = append(claimed, s)
@@ -449,7 +449,7 @@ func (r *reader) anonAt(a *anonSection, sec *section, pos uint64, claimed []*Sym
 func (r *reader) overlapsSymbol(pos, size uint64) bool {
 	i := sort.Search(len(r.ranges), func(i int) bool { return r.ranges[i].addr >= pos+size })
 	for j := i - 1; j >= 0 && j >= i-maxCandidates; j-- {
-		if s := r.ranges[j]; pos < s.addr+r.extent[s] {
+		if s := r.ranges[j]; pos < s.addr+s.ext {
 			return true
 		}
 	}

@@ -151,7 +151,9 @@ type Symbol struct {
 	// Pointers are the pointer fields in Data, sorted by offset.
 	Pointers []Pointer
 
-	addr uint64 // address in the file; not part of the canonical form
+	addr uint64   // address in the file; not part of the canonical form
+	ext  uint64   // bytes the symbol owns (its size before trimming)
+	sec  *section // the section holding it, nil when absolute
 }
 
 // IsCode reports whether the symbol's contents are instructions: a
@@ -246,7 +248,7 @@ type DecodeOptions struct {
 func (im *Image) Decode(s *Symbol, f *Func, opts DecodeOptions) {
 	f.discard = opts.NoNotes
 	r := im.r
-	if r == nil || !s.IsCode() || r.extent[s] == 0 {
+	if r == nil || !s.IsCode() || s.ext == 0 {
 		f.reset(s.Name, s.addr, nil)
 		return
 	}

@@ -8,8 +8,8 @@ import (
 
 // readData fills a data symbol's bytes and pointer fields.
 func (r *reader) readData(s *Symbol) {
-	sec := r.symSec[s]
-	ext := r.extent[s]
+	sec := s.sec
+	ext := s.ext
 	if sec.nobits {
 		s.BSS = true
 		return
@@ -42,6 +42,6 @@ func (r *reader) readData(s *Symbol) {
 }
 
 func (r *reader) isData(s *Symbol) bool {
-	sec := r.symSec[s]
-	return sec != nil && !sec.nobits && !s.IsCode() && r.extent[s] > 0
+	sec := s.sec
+	return sec != nil && !sec.nobits && !s.IsCode() && s.ext > 0
 }

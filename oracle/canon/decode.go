@@ -76,10 +76,10 @@ func (r *reader) sitesFrom(addr uint64) siteCursor {
 // codeOf returns a code symbol's bytes (its extent), nil when it has
 // none; a function in a NOBITS section is noted.
 func (r *reader) codeOf(s *Symbol, note func(string, ...any)) []byte {
-	ext := r.extent[s]
+	ext := s.ext
 	code := r.bytesAt(s.addr, ext)
 	if code == nil {
-		if sec := r.symSec[s]; sec != nil && sec.nobits {
+		if sec := s.sec; sec != nil && sec.nobits {
 			note("function %s lies in NOBITS section %s", s.Name, sec.name)
 		}
 	}
@@ -91,7 +91,7 @@ func (r *reader) codeOf(s *Symbol, note func(string, ...any)) []byte {
 func (r *reader) checkBudget() error {
 	budget := r.budget
 	for _, s := range r.syms {
-		ext := r.extent[s]
+		ext := s.ext
 		if ext == 0 || !s.IsCode() || r.bytesAt(s.addr, ext) == nil {
 			continue
 		}

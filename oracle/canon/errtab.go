@@ -15,7 +15,7 @@ func (r *reader) errTab(s *Symbol) *ErrTab {
 	if !r.isData(s) {
 		return bad("%s is not a data symbol with contents (kind %s, section %s)", s.Name, s.Kind, s.Section)
 	}
-	return decodeErrTab(r.bytesAt(s.addr, r.extent[s]), s.SizeInferred)
+	return decodeErrTab(r.bytesAt(s.addr, s.ext), s.SizeInferred)
 }
 
 // decodeErrTab decodes a table's bytes. Zero bytes after the last name are

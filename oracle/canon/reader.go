@@ -30,9 +30,7 @@ type reader struct {
 	decoder decoder
 	secs    []*section // allocated sections, sorted by addr
 	syms    []*Symbol  // every canonical symbol
-	symSec  map[*Symbol]*section
-	extent  map[*Symbol]uint64 // bytes the symbol owns (size before trimming)
-	ranges  []*Symbol          // non-synthetic symbols with an extent, sorted by addr
+	ranges  []*Symbol  // non-synthetic symbols with an extent, sorted by addr
 	starts  map[uint64][]*Symbol
 	sites   map[uint64]obj.RelocKind // pointer field address -> relocation kind
 	// addends holds, for a field whose input relocation names a symbol
@@ -79,8 +77,6 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 	r := &reader{
 		format:  f.format,
 		decoder: f.decoder,
-		symSec:  map[*Symbol]*section{},
-		extent:  map[*Symbol]uint64{},
 		starts:  map[uint64][]*Symbol{},
 		sites:   map[uint64]obj.RelocKind{},
 		addends: map[uint64]int64{},
@@ -118,7 +114,7 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 	}
 	var fn Func
 	for _, s := range r.syms {
-		if r.extent[s] == 0 {
+		if s.ext == 0 {
 			continue
 		}
 		if !s.IsCode() {

@@ -18,7 +18,7 @@ import (
 func (r *reader) objectSites(objs []*obj.Object) {
 	byName := map[string][]*Symbol{}
 	for _, s := range r.syms {
-		if r.symSec[s] != nil {
+		if s.sec != nil {
 			byName[s.Name] = append(byName[s.Name], s)
 		}
 	}
@@ -54,7 +54,7 @@ func (r *reader) objectSites(objs []*obj.Object) {
 					continue
 				}
 				off := rel.Offset - in.Value
-				if r.extent[out] < off+uint64(rel.Kind.Size()) {
+				if out.ext < off+uint64(rel.Kind.Size()) {
 					r.note("%s: section %s: reloc at %#x: %s+%#x is outside %s's output extent", o.Name, sec.Name, rel.Offset, in.Name, off, out.Name)
 					continue
 				}

@@ -43,7 +43,7 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 			s.Section = "*ABS*"
 		} else {
 			s.Section, s.Flags = fs.sec.name, fs.sec.flags
-			r.symSec[s] = fs.sec
+			s.sec = fs.sec
 		}
 		raws = append(raws, raw{s, fs.file})
 	}
@@ -76,7 +76,7 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 func (r *reader) computeExtents() {
 	bySec := map[*section][]uint64{}
 	for _, s := range r.syms {
-		if sec := r.symSec[s]; sec != nil && !s.Synthetic {
+		if sec := s.sec; sec != nil && !s.Synthetic {
 			bySec[sec] = append(bySec[sec], s.addr)
 		}
 	}
@@ -84,7 +84,7 @@ func (r *reader) computeExtents() {
 		sort.Slice(a, func(i, j int) bool { return a[i] < a[j] })
 	}
 	for _, s := range r.syms {
-		sec := r.symSec[s]
+		sec := s.sec
 		if sec == nil || !sec.contains(s.addr) {
 			if sec != nil && s.Size > 0 {
 				r.note("symbol %s lies outside its section %s", s.Name, sec.name)
@@ -110,7 +110,7 @@ func (r *reader) computeExtents() {
 			r.starts[s.addr] = append(r.starts[s.addr], s)
 			continue
 		}
-		r.extent[s] = ext
+		s.ext = ext
 		r.starts[s.addr] = append(r.starts[s.addr], s)
 		if !s.Synthetic {
 			r.ranges = append(r.ranges, s)
@@ -129,8 +129,8 @@ func (r *reader) better(a, b *Symbol) bool {
 	if a.Synthetic != b.Synthetic {
 		return !a.Synthetic
 	}
-	if (r.extent[a] > 0) != (r.extent[b] > 0) {
-		return r.extent[a] > 0
+	if (a.ext > 0) != (b.ext > 0) {
+		return a.ext > 0
 	}
 	if (a.Kind == KindNone) != (b.Kind == KindNone) {
 		return a.Kind != KindNone
@@ -151,7 +151,7 @@ func (r *reader) symbolAt(addr uint64) (*Symbol, uint64, bool) {
 	var best *Symbol
 	for j := i - 1; j >= 0 && j >= i-maxCandidates; j-- {
 		s := r.ranges[j]
-		if addr-s.addr < r.extent[s] && (best == nil || r.extent[s] < r.extent[best]) {
+		if addr-s.addr < s.ext && (best == nil || s.ext < best.ext) {
 			best = s
 		}
 	}
