@@ -119,3 +119,15 @@ func (m allocMeter) report(b *testing.B, insns int) {
 	b.ReportMetric(n/b.Elapsed().Seconds(), "insns/s")
 	b.ReportMetric(float64(ms.TotalAlloc-m.start)/n, "B/insn")
 }
+
+// BenchmarkOpen opens a linked program (everything but decoding its
+// functions), with its objects.
+func BenchmarkOpen(b *testing.B) {
+	p := program(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := canon.Open(p.exe, p.objs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package canon
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -107,7 +109,7 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 	for a, k := range r.sites {
 		r.siteList = append(r.siteList, site{addr: a, kind: k})
 	}
-	sort.Slice(r.siteList, func(i, j int) bool { return r.siteList[i].addr < r.siteList[j].addr })
+	slices.SortFunc(r.siteList, func(x, y site) int { return cmp.Compare(x.addr, y.addr) }) // addresses are unique
 
 	if err := r.checkBudget(); err != nil {
 		return nil, err

@@ -16,7 +16,22 @@ import (
 // output copy by name, and the field's output address is the output
 // symbol's address plus the same offset.
 func (r *reader) objectSites(objs []*obj.Object) {
-	byName := map[string][]*Symbol{}
+	byName := make(map[string][]*Symbol, len(r.syms))
+	n := 0
+	for _, o := range objs {
+		if o != nil {
+			for _, sec := range o.Sections {
+				if sec != nil {
+					n += len(sec.Relocs)
+				}
+			}
+		}
+	}
+	if len(r.sites) == 0 {
+		n = min(n, maxSites)
+		r.sites = make(map[uint64]obj.RelocKind, n)
+		r.addends = make(map[uint64]int64, n)
+	}
 	for _, s := range r.syms {
 		if s.sec != nil {
 			byName[s.Name] = append(byName[s.Name], s)

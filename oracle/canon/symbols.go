@@ -2,7 +2,9 @@ package canon
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -15,7 +17,13 @@ import (
 func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 	var defined map[string]bool
 	if len(objs) > 0 {
-		defined = map[string]bool{}
+		n := 0
+		for _, o := range objs {
+			if o != nil {
+				n += len(o.Symbols)
+			}
+		}
+		defined = make(map[string]bool, n)
 		for _, o := range objs {
 			if o == nil {
 				continue
@@ -31,7 +39,7 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 		sym  *Symbol
 		file string
 	}
-	var raws []raw
+	raws := make([]raw, 0, len(f.symbols))
 	for _, fs := range f.symbols {
 		s := &Symbol{Name: fs.name, Kind: fs.kind, Bind: fs.bind, Size: fs.size, addr: fs.value}
 		if defined != nil {
@@ -49,7 +57,7 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 	}
 	// Qualify duplicated names: first by the source file of a local, then
 	// by order in the symbol table.
-	count := map[string]int{}
+	count := make(map[string]int, len(raws))
 	for _, x := range raws {
 		count[x.sym.Name]++
 	}
@@ -58,7 +66,7 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 			raws[i].sym.Name += "@" + raws[i].file
 		}
 	}
-	seen := map[string]int{}
+	seen := make(map[string]int, len(raws))
 	for _, x := range raws {
 		seen[x.sym.Name]++
 		if n := seen[x.sym.Name]; n > 1 {
@@ -81,7 +89,7 @@ func (r *reader) computeExtents() {
 		}
 	}
 	for _, a := range bySec {
-		sort.Slice(a, func(i, j int) bool { return a[i] < a[j] })
+		slices.Sort(a)
 	}
 	for _, s := range r.syms {
 		sec := s.sec
@@ -116,7 +124,7 @@ func (r *reader) computeExtents() {
 			r.ranges = append(r.ranges, s)
 		}
 	}
-	sort.SliceStable(r.ranges, func(i, j int) bool { return r.ranges[i].addr < r.ranges[j].addr })
+	slices.SortStableFunc(r.ranges, func(x, y *Symbol) int { return cmp.Compare(x.addr, y.addr) })
 	for a, list := range r.starts {
 		sort.SliceStable(list, func(i, j int) bool { return r.better(list[i], list[j]) })
 		r.starts[a] = list
