@@ -127,6 +127,9 @@ func elfSymbols(ef *elf.File, secByIdx map[int]*section, f *file) error {
 		if es.Name == "" || es.Section == elf.SHN_UNDEF || es.Section == elf.SHN_COMMON {
 			continue
 		}
+		if elfTemporary(es.Name, elf.ST_BIND(es.Info)) {
+			continue // locals.go
+		}
 		kind, ok := elfKinds[typ]
 		if !ok {
 			continue // sections, TLS, ifunc: not part of the model

@@ -162,6 +162,9 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 	next := addr + uint64(inst.Len)
 	it.op = opKeyOf(inst)
 	siteAddr, site, hasSite := d.sites.in(addr, inst.Len)
+	if d.relaxedGOTImm(it, inst, next, siteAddr, site, hasSite) {
+		return // relax.go
+	}
 	absSite := hasSite && (site == obj.Abs64 || site == obj.Abs32 || site == obj.Abs32S)
 	// An absolute field is the immediate when it ends the instruction and
 	// there is one (the immediate follows any displacement), else the
