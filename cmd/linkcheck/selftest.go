@@ -20,7 +20,7 @@ import (
 func runSelftest(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("selftest", "[-time PER_DEFECT] [-defects LIST] [-src DIR] [-list]", stderr)
 	per := fs.Duration("time", 60*time.Second, "time budget of each defect (seed corpora, then fuzzing)")
-	defects := fs.String("defects", "", "comma-separated defects to try (default: the whole catalogue; -list shows it)")
+	defects := fs.String("defects", "", "comma-separated defects to try (default: the catalogue's elf-scope defects; -list shows all)")
 	src := fs.String("src", "", "the linkcheck source tree (default: found from the working directory)")
 	list := fs.Bool("list", false, "print the catalogue and exit")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -37,7 +37,7 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 				if f.KeepsValues() {
 					keeps = " (keeps every value right)"
 				}
-				fmt.Fprintf(stdout, "%-24s %s%s\n", f, f.Description(), keeps)
+				fmt.Fprintf(stdout, "%-28s %-5s %s%s\n", f, f.Scope(), f.Description(), keeps)
 			}
 			return nil
 		}
@@ -81,14 +81,4 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}()
 	return report(stderr, "selftest", err)
-}
-
-// isTerminal reports whether w is a terminal (progress is shown only there).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -39,7 +39,10 @@ const (
 	Native  Mode = "native"  // fork/exec on the host (ELF on linux/amd64)
 	Unicorn Mode = "unicorn" // emulation with linkcheck's loaders (ELF, Mach-O, PE)
 	Wine    Mode = "wine"    // wine64 (PE)
-	Wazero  Mode = "wazero"  // in-process Wasm runtime (Wasm)
+	Wazero  Mode = "wazero"  // in-process Wasm runtime, its compiler engine (Wasm)
+	// WazeroInterp is wazero's interpreter engine: `-exec all` runs a Wasm
+	// program under both engines and requires the same value.
+	WazeroInterp Mode = "wazero-interp"
 )
 
 // Defaults used when Options leaves a field zero.
@@ -130,7 +133,7 @@ func Oracles(format obj.Format) []Mode {
 	case obj.COFF:
 		return []Mode{Wine, Unicorn}
 	case obj.Wasm:
-		return []Mode{Wazero}
+		return []Mode{Wazero, WazeroInterp}
 	}
 	return nil
 }
@@ -235,7 +238,9 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 			res, err = w.Run(ctx, path, opts)
 		}
 	case Wazero:
-		res, err = runWazero(ctx, data, opts)
+		res, err = RunWasm(ctx, data, WazeroCompiler, opts)
+	case WazeroInterp:
+		res, err = RunWasm(ctx, data, WazeroInterpreter, opts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("exec: %s (%s, %s): %w", path, format, mode, err)
@@ -265,10 +270,10 @@ func (r *Runner) pick(format obj.Format, m Mode) (Mode, error) {
 		}
 	}
 	switch m {
-	case Native, Unicorn, Wine, Wazero:
+	case Native, Unicorn, Wine, Wazero, WazeroInterp:
 		return "", fmt.Errorf("oracle %s cannot run a %s executable on %s/%s (it can: %v)", m, format, runtime.GOOS, runtime.GOARCH, ok)
 	}
-	return "", fmt.Errorf("unknown oracle %q (want auto, native, unicorn, wine or wazero)", m)
+	return "", fmt.Errorf("unknown oracle %q (want auto, native, unicorn, wine, wazero or wazero-interp)", m)
 }
 
 // MaxFileSize bounds the executables Run reads.

@@ -18,7 +18,7 @@ type WazeroEngine string
 // wazero's engines.
 const (
 	// WazeroCompiler compiles to machine code (wazero's default on amd64
-	// and arm64, what runWazero uses).
+	// and arm64; the Wazero mode).
 	WazeroCompiler WazeroEngine = "compiler"
 	// WazeroInterpreter interprets.
 	WazeroInterpreter WazeroEngine = "interpreter"
@@ -49,10 +49,11 @@ func init() {
 	}
 }
 
-// RunWasm runs a Wasm module under the given wazero engine with the
-// protocol of runWazero (no function imports, start functions not run,
-// the export _start () -> i64 returns the value, memory limited to
-// WasmMaxPages, the timeout closes the module).
+// RunWasm runs a Wasm module under the given wazero engine (the modes
+// Wazero and WazeroInterp) with linkcheck's protocol: the module imports no
+// function, start functions are not run, the export _start () -> i64 is
+// called and returns the value, memory is limited to WasmMaxPages, and the
+// timeout closes the module.
 func RunWasm(ctx context.Context, data []byte, engine WazeroEngine, opts Options) (*Result, error) {
 	var cfg wazero.RuntimeConfig
 	switch engine {
@@ -95,7 +96,11 @@ func RunWasm(ctx context.Context, data []byte, engine WazeroEngine, opts Options
 		}
 		return nil, fmt.Errorf("wazero %s: _start trapped: %w", engine, err)
 	}
-	return &Result{Value: out[0], Bits: 64, Oracle: Wazero}, nil
+	mode := Wazero
+	if engine == WazeroInterpreter {
+		mode = WazeroInterp
+	}
+	return &Result{Value: out[0], Bits: 64, Oracle: mode}, nil
 }
 
 // Linear memories come from a pool of buffers that are cleared, up to the

@@ -3,12 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
@@ -18,15 +17,7 @@ func WasmObjects(m *ir.Module, units int, opts wasmgen.Options) (names []string,
 	if units < 1 {
 		return nil, nil, fmt.Errorf("-units %d: need at least 1", units)
 	}
-	name := func(u int) string { return UnitName(obj.Wasm, u) }
-	files, err = wasmgen.BuildFiles(m, ir.Partition(m, units), units, name, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	for u := range files {
-		names = append(names, name(u))
-	}
-	return names, files, nil
+	return ObjectsWith(m, obj.Wasm, units, target.CompileOptions{Faults: opts.Faults})
 }
 
 // BuildWasmDir compiles m into Wasm objects written in dir and returns
@@ -40,29 +31,10 @@ func BuildWasmDir(m *ir.Module, units int, dir string, opts wasmgen.Options) ([]
 }
 
 // RunWasmEngines runs the Wasm executable at path under both wazero
-// engines (exec.WazeroEngines) and compares each value with expected. It
-// returns one result per engine that ran, and an error listing every
-// engine that trapped or disagreed.
+// engines (the exec modes of Wasm) and compares each value with expected:
+// RunAll for Wasm, which runs in process and needs no runner of its own.
 func RunWasmEngines(ctx context.Context, path string, expected uint64) ([]*exec.Result, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var results []*exec.Result
-	var errs []string
-	for _, e := range exec.WazeroEngines {
-		res, err := exec.RunWasm(ctx, data, e, exec.Options{})
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", e, err))
-			continue
-		}
-		results = append(results, res)
-		if !res.Matches(expected) {
-			errs = append(errs, fmt.Sprintf("%s: wazero %s computed %s, the interpreter says %#x (%d)", path, e, res, expected, expected))
-		}
-	}
-	if len(errs) > 0 {
-		return results, fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return results, nil
+	r := exec.NewRunner()
+	defer r.Close()
+	return RunAll(ctx, r, obj.Wasm, path, expected)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/wasmgen"
@@ -183,7 +184,7 @@ func TestWasmObjectsReadByLLVM(t *testing.T) {
 	}
 }
 
-// TestWasmSeededDefects injects each defect of wasmgen.Faults and requires
+// TestWasmSeededDefects injects each Wasm defect of the fault catalogue and requires
 // that an oracle reports it: wasm-validate (on the objects or the linked
 // module), a wazero compile error or trap, or a value other than the
 // interpreter's. A defect that goes unnoticed fails the test.
@@ -191,20 +192,20 @@ func TestWasmSeededDefects(t *testing.T) {
 	tools.Require(t, "wasm-ld")
 	cases := []struct {
 		name   string
-		faults wasmgen.Faults
+		faults fault.Set
 		src    string
 	}{
-		{"call relocation names the wrong symbol", wasmgen.Faults{WrongCallSymbol: true}, `
+		{"call relocation names the wrong symbol", fault.Of(fault.WasmWrongCallSymbol), `
 func inc(x) { return x + 1 }
 func far(x) { return x + 1000 }
 func main() { return inc(1) + far(2) }`},
-		{"unpadded LEB under a relocation", wasmgen.Faults{UnpaddedCallLEB: true}, `
+		{"unpadded LEB under a relocation", fault.Of(fault.WasmUnpaddedLEB), `
 func inc(x) { return x + 1 }
 func main() { return inc(1) + 10 }`},
-		{"error slice length off by one", wasmgen.Faults{ErrLenOffByOne: true}, `
+		{"error slice length off by one", fault.Of(fault.WasmErrLenOffByOne), `
 errors OutOfMemory, FileNotFound
 func main() { return errlen(error.FileNotFound) * 100 + errbyte(error.OutOfMemory, 11) }`},
-		{"table index off by one", wasmgen.Faults{TableIndexOffByOne: true}, `
+		{"table index off by one", fault.Of(fault.WasmTableIndexOffByOne), `
 func inc(x) { return x + 1 }
 func dbl(x) { return x * 2 }
 func main() { let f = &dbl

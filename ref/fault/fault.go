@@ -86,53 +86,74 @@ const (
 	// LinkPCRelSign computes RIP-relative data references (PCRel32) in the
 	// full linker as P - S - A (ref/link).
 	LinkPCRelSign
+	// WasmWrongCallSymbol points the first direct call's
+	// R_WASM_FUNCTION_INDEX_LEB at another function of the same arity
+	// (ref/wasmgen).
+	WasmWrongCallSymbol
+	// WasmUnpaddedLEB writes the first direct call's function index as a
+	// 1-byte LEB128 where its relocation claims 5 bytes (ref/wasmgen).
+	WasmUnpaddedLEB
+	// WasmErrLenOffByOne stores every error-name slice's length one too
+	// large (ref/wasmgen).
+	WasmErrLenOffByOne
+	// WasmTableIndexOffByOne adds 1 to every function address computed in
+	// code, the table index (ref/wasmgen).
+	WasmTableIndexOffByOne
 	numFaults
 )
 
 var names = [...]string{
-	SeedErrTab:           "seed-errtab",
-	TrampolineBase:       "trampoline-base",
-	SkipGOTRewrite:       "skip-got-rewrite",
-	FreeTrampolineSite:   "free-trampoline-site",
-	StaleSymbols:         "stale-symbols",
-	GrowWithoutMove:      "grow-without-move",
-	ChainTrampolines:     "chain-trampolines",
-	KeepTrampolineTarget: "keep-trampoline-target",
-	LastAtomOverflow:     "last-atom-overflow",
-	LoseAlignment:        "lose-alignment",
-	StaleErrorTable:      "stale-error-table",
-	PCRelBias:            "pcrel-bias",
-	SkipPointerRepatch:   "skip-pointer-repatch",
-	ShrinkNoFill:         "shrink-no-fill",
-	KeepDeletedSymbol:    "keep-deleted-symbol",
-	SymtabInfoOffByOne:   "symtab-info-off-by-one",
-	StaleFreeGOTSlot:     "stale-free-got-slot",
-	StaleSegmentSize:     "stale-segment-size",
-	LinkBranchBias:       "link-branch-bias",
-	LinkPCRelSign:        "link-pcrel-sign",
+	SeedErrTab:             "seed-errtab",
+	TrampolineBase:         "trampoline-base",
+	SkipGOTRewrite:         "skip-got-rewrite",
+	FreeTrampolineSite:     "free-trampoline-site",
+	StaleSymbols:           "stale-symbols",
+	GrowWithoutMove:        "grow-without-move",
+	ChainTrampolines:       "chain-trampolines",
+	KeepTrampolineTarget:   "keep-trampoline-target",
+	LastAtomOverflow:       "last-atom-overflow",
+	LoseAlignment:          "lose-alignment",
+	StaleErrorTable:        "stale-error-table",
+	PCRelBias:              "pcrel-bias",
+	SkipPointerRepatch:     "skip-pointer-repatch",
+	ShrinkNoFill:           "shrink-no-fill",
+	KeepDeletedSymbol:      "keep-deleted-symbol",
+	SymtabInfoOffByOne:     "symtab-info-off-by-one",
+	StaleFreeGOTSlot:       "stale-free-got-slot",
+	StaleSegmentSize:       "stale-segment-size",
+	LinkBranchBias:         "link-branch-bias",
+	LinkPCRelSign:          "link-pcrel-sign",
+	WasmWrongCallSymbol:    "wasm-wrong-call-symbol",
+	WasmUnpaddedLEB:        "wasm-unpadded-leb",
+	WasmErrLenOffByOne:     "wasm-errlen-off-by-one",
+	WasmTableIndexOffByOne: "wasm-table-index-off-by-one",
 }
 
 var descriptions = [...]string{
-	SeedErrTab:           "error table: the end of the last name read past the offsets (seed 000)",
-	TrampolineBase:       "trampoline displacement computed from the start of the jmp",
-	SkipGOTRewrite:       "GOT slot left stale after its symbol moved",
-	FreeTrampolineSite:   "a moved function's trampoline site freed while callers still jump to it",
-	StaleSymbols:         "symbol table not rewritten when only addresses changed",
-	GrowWithoutMove:      "region grown without moving the regions after it in the file",
-	ChainTrampolines:     "trampolines chained through a second one instead of retargeted",
-	KeepTrampolineTarget: "trampoline not retargeted after a second move",
-	LastAtomOverflow:     "the region's last atom grown past its slot without reserving the room",
-	LoseAlignment:        "over-aligned function moved to a 16-byte-aligned address",
-	StaleErrorTable:      "error table not regenerated when the error set changed",
-	PCRelBias:            "RIP-relative data reference one byte off (incremental)",
-	SkipPointerRepatch:   "data pointer not re-patched after its target moved",
-	ShrinkNoFill:         "stale code left after a function shrank in place",
-	KeepDeletedSymbol:    "a deleted atom's symbol left in the symbol table",
-	SymtabInfoOffByOne:   "symbol table sh_info (first global) off by one",
-	StaleFreeGOTSlot:     "a released GOT slot left holding its old symbol's address",
-	StaleSegmentSize:     "a grown region's program header left at its old size",
-	LinkBranchBias:       "full linker: direct calls computed without the addend",
-	LinkPCRelSign:        "full linker: RIP-relative references with the sign flipped",
+	SeedErrTab:             "error table: the end of the last name read past the offsets (seed 000)",
+	TrampolineBase:         "trampoline displacement computed from the start of the jmp",
+	SkipGOTRewrite:         "GOT slot left stale after its symbol moved",
+	FreeTrampolineSite:     "a moved function's trampoline site freed while callers still jump to it",
+	StaleSymbols:           "symbol table not rewritten when only addresses changed",
+	GrowWithoutMove:        "region grown without moving the regions after it in the file",
+	ChainTrampolines:       "trampolines chained through a second one instead of retargeted",
+	KeepTrampolineTarget:   "trampoline not retargeted after a second move",
+	LastAtomOverflow:       "the region's last atom grown past its slot without reserving the room",
+	LoseAlignment:          "over-aligned function moved to a 16-byte-aligned address",
+	StaleErrorTable:        "error table not regenerated when the error set changed",
+	PCRelBias:              "RIP-relative data reference one byte off (incremental)",
+	SkipPointerRepatch:     "data pointer not re-patched after its target moved",
+	ShrinkNoFill:           "stale code left after a function shrank in place",
+	KeepDeletedSymbol:      "a deleted atom's symbol left in the symbol table",
+	SymtabInfoOffByOne:     "symbol table sh_info (first global) off by one",
+	StaleFreeGOTSlot:       "a released GOT slot left holding its old symbol's address",
+	StaleSegmentSize:       "a grown region's program header left at its old size",
+	LinkBranchBias:         "full linker: direct calls computed without the addend",
+	LinkPCRelSign:          "full linker: RIP-relative references with the sign flipped",
+	WasmWrongCallSymbol:    "wasm: a call's function-index relocation names the wrong function",
+	WasmUnpaddedLEB:        "wasm: an unpadded LEB where a relocation sits",
+	WasmErrLenOffByOne:     "wasm: error-name slice lengths one too large",
+	WasmTableIndexOffByOne: "wasm: function addresses (table indexes) one too large",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -154,6 +175,24 @@ var keepsValues = map[Fault]bool{
 // KeepsValues reports whether every value a program computes stays right
 // under f: only structural checks can catch it.
 func (f Fault) KeepsValues() bool { return keepsValues[f] }
+
+// scopes names the format a defect lives in when it is not the x86_64
+// formats' shared machinery (code generator, ELF, incremental core, full
+// linker), which the incremental ELF fuzz targets exercise.
+var scopes = map[Fault]string{
+	WasmWrongCallSymbol: "wasm", WasmUnpaddedLEB: "wasm", WasmErrLenOffByOne: "wasm", WasmTableIndexOffByOne: "wasm",
+}
+
+// Scope is where the defect lives: "elf" for the x86_64 code generator,
+// the ELF formats and the shared linkers (what the incremental ELF fuzz
+// targets exercise, and so what `linkcheck selftest` tries by default), or
+// a format name ("wasm", "macho", "coff") whose own tests catch it.
+func (f Fault) Scope() string {
+	if s, ok := scopes[f]; ok {
+		return s
+	}
+	return "elf"
+}
 
 // String returns the fault's catalogue name.
 func (f Fault) String() string {

@@ -21,6 +21,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
 // CompileOptions change how a program is compiled.
@@ -40,7 +41,8 @@ type Target struct {
 	ObjectExt string
 	// ExeName is a conventional executable name ("a.out").
 	ExeName string
-	// Compile lowers a checked module to the format's atoms.
+	// Compile lowers a checked module to the format's atoms (nil for Wasm,
+	// whose back end makes its own object model: Objects serves it).
 	Compile func(m *ir.Module, opts CompileOptions) (*obj.Program, error)
 	// NewCompiler returns a compiler of successive versions of one
 	// program that relowers only what changed (a compiler server); each
@@ -85,7 +87,7 @@ func (t *Target) Need(c Capability) error {
 	have := false
 	switch c {
 	case CanCompile:
-		have = t.Compile != nil && t.Objects != nil
+		have = t.Objects != nil
 	case CanRead:
 		have = t.ReadObject != nil
 	case CanLink:
@@ -159,6 +161,23 @@ func All() []*Target {
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
 	c.ReadObject, c.Platform = coff.ReadObject, coff.Exe{}
 	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
+	w.Objects = func(m *ir.Module, units int, opts CompileOptions) ([]string, [][]byte, error) {
+		if units < 1 {
+			return nil, nil, fmt.Errorf("-units %d: need at least 1", units)
+		}
+		if opts.CallsViaGOT {
+			return nil, nil, fmt.Errorf("wasm has no GOT: calls are by function index")
+		}
+		files, err := wasmgen.BuildFiles(m, ir.Partition(m, units), units, w.UnitName, wasmgen.Options{Faults: opts.Faults})
+		if err != nil {
+			return nil, nil, err
+		}
+		names := make([]string, len(files))
+		for u := range files {
+			names[u] = w.UnitName(u)
+		}
+		return names, files, nil
+	}
 	return []*Target{e, m, c, w}
 }
 

@@ -3,6 +3,7 @@ package wasmgen
 import (
 	"fmt"
 
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/wasm"
 )
@@ -96,12 +97,12 @@ type env struct {
 	m       *ir.Module
 	funcs   map[string]*ir.Func
 	globals map[string]*ir.Global
-	faults  Faults
+	faults  fault.Set
 	// faultDone records which single-site faults were injected.
 	faultDone map[string]bool
 }
 
-func newEnv(m *ir.Module, f Faults) *env {
+func newEnv(m *ir.Module, f fault.Set) *env {
 	e := &env{m: m, funcs: make(map[string]*ir.Func, len(m.Funcs)), globals: make(map[string]*ir.Global, len(m.Globals)), faults: f, faultDone: map[string]bool{}}
 	for _, fn := range m.Funcs {
 		e.funcs[fn.Name] = fn
@@ -388,7 +389,7 @@ func (g *gen) expr(e ir.Expr) {
 			// function table.
 			g.relocs = append(g.relocs, symReloc{Type: wasm.RTableIndexSLEB, Offset: uint32(len(g.code)), Sym: e.Name})
 			g.code = wasm.AppendPaddedSLEB(g.code, 0)
-			if g.env.faults.TableIndexOffByOne {
+			if g.env.faults.Has(fault.WasmTableIndexOffByOne) {
 				g.op(opI32Const, 1, opI32Add)
 			}
 		} else {
@@ -439,14 +440,14 @@ func (g *gen) expr(e ir.Expr) {
 			g.expr(a)
 		}
 		target := e.Func
-		if g.env.faults.WrongCallSymbol && !g.env.faultDone["call"] {
+		if g.env.faults.Has(fault.WasmWrongCallSymbol) && !g.env.faultDone["call"] {
 			if other := g.env.sameArity(e.Func, len(e.Args)); other != "" {
 				target = other
 				g.env.faultDone["call"] = true
 			}
 		}
 		g.op(opCall)
-		if g.env.faults.UnpaddedCallLEB && !g.env.faultDone["leb"] {
+		if g.env.faults.Has(fault.WasmUnpaddedLEB) && !g.env.faultDone["leb"] {
 			// The relocation claims 5 bytes; only one is there.
 			g.env.faultDone["leb"] = true
 			g.relocs = append(g.relocs, symReloc{Type: wasm.RFunctionIndexLEB, Offset: uint32(len(g.code)), Sym: target})

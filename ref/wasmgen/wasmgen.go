@@ -37,6 +37,7 @@ package wasmgen
 import (
 	"fmt"
 
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/wasm"
 )
@@ -75,32 +76,18 @@ const StackSize = 8 << 20
 // maxFrame bounds one function's frame.
 const maxFrame = 1 << 16
 
-// Faults inject defects for the tests that prove the oracles catch them.
-// Each one changes a single place (the first one found) or a table, and
-// leaves everything else correct.
-type Faults struct {
-	// WrongCallSymbol points the first direct call's
-	// R_WASM_FUNCTION_INDEX_LEB at another function of the same arity.
-	WrongCallSymbol bool
-	// UnpaddedCallLEB writes the first direct call's function index as a
-	// 1-byte LEB128 while its relocation claims the usual 5 bytes.
-	UnpaddedCallLEB bool
-	// ErrLenOffByOne stores every error-name slice's length one too large.
-	ErrLenOffByOne bool
-	// TableIndexOffByOne adds 1 to every function address computed in
-	// code (the table index after R_WASM_TABLE_INDEX_SLEB).
-	TableIndexOffByOne bool
-}
-
 // Options change how code is generated.
 type Options struct {
-	Faults Faults
+	// Faults plants the catalogue's Wasm defects (ref/fault: the Wasm*
+	// entries; tests only). Each changes a single place (the first one
+	// found) or a table, and leaves everything else correct.
+	Faults fault.Set
 }
 
 // CheckOptions are the object checks the writer must apply to objects
 // built with o: relaxed only when a fault requires it.
 func (o Options) CheckOptions() wasm.CheckOptions {
-	return wasm.CheckOptions{AllowUnpaddedLEB: o.Faults.UnpaddedCallLEB}
+	return wasm.CheckOptions{AllowUnpaddedLEB: o.Faults.Has(fault.WasmUnpaddedLEB)}
 }
 
 // Program is a compiled program before it is split into units.
@@ -199,7 +186,7 @@ func (p *Program) Objects(unitOf map[string]int, units int, names func(unit int)
 		data[u] = append(data[u], globalDatum(g, p.m))
 	}
 	if p.errTable {
-		data[0] = append(data[0], errorTable(p.m.Errors, p.opts.Faults.ErrLenOffByOne)...)
+		data[0] = append(data[0], errorTable(p.m.Errors, p.opts.Faults.Has(fault.WasmErrLenOffByOne))...)
 	}
 	arity := make(map[string]int, len(p.funcs)+1)
 	arity[EntrySymbol] = 0

@@ -15,6 +15,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/wasm"
@@ -31,7 +32,7 @@ func writeUnits(t *testing.T, m *ir.Module, units int, dir string, opts Options)
 	for u, b := range files {
 		p := filepath.Join(dir, fmt.Sprintf("u%d.o", u))
 		require.NoError(t, os.WriteFile(p, b, 0o644))
-		if !opts.Faults.UnpaddedCallLEB {
+		if !opts.Faults.Has(fault.WasmUnpaddedLEB) {
 			out, err := osexec.Command(validate.Path, p).CombinedOutput()
 			require.NoError(t, err, "wasm-validate %s: %s", p, out)
 			_, err = wasm.ReadObject(p, b)
