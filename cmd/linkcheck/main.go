@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"dump":     {"print an executable's canonical image (and an incremental output's state)", runDump},
 		"bench":    {"benchmarks side by side with lld: bench link, update, check, diff", runBench},
 		"selftest": {"the seeded-defect catalogue under the fuzz targets: caught/total, time to catch", runSelftest},
+		"fuzz":     {"a fuzz campaign: the fuzz targets sharing time and cores, findings reduced, a report", runFuzz},
 	}
 }
 
