@@ -63,6 +63,9 @@ type Session struct {
 	// only what changed; compileClean is nil unless a fault changes the
 	// code generator's output, which the checkers must not share.
 	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
+	// cache keeps the decodings of functions across the fresh-link diffs
+	// of the sequence: most functions do not change between updates.
+	cache *canon.DecodeCache
 	out                         *incr.Output
 	step                        int
 	// Checked counts the updates checked, and Full the full checks (with
@@ -238,15 +241,18 @@ func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
 			return nil, err
 		}
 	}
-	a, err := canon.Read(fresh, objs)
+	a, err := canon.Open(fresh, objs)
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
-	b, err := canon.Read(exe, objs)
+	b, err := canon.Open(exe, objs)
 	if err != nil {
 		return nil, fmt.Errorf("incremental output: %w", err)
 	}
-	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr"}), nil
+	if s.cache == nil {
+		s.cache = canon.NewDecodeCache(0)
+	}
+	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr", Cache: s.cache}), nil
 }
 
 // CheckLLVM runs LLVM's tools over the output (invariant 8), written to
