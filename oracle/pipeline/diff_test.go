@@ -73,6 +73,9 @@ func TestAsmCorpusDiff(t *testing.T) {
 		if err != nil || !st.IsDir() || strings.HasPrefix(filepath.Base(d), "err_") {
 			continue
 		}
+		if srcs, _ := filepath.Glob(filepath.Join(d, "*.s")); len(srcs) == 0 {
+			continue // another format's corpus (corpus/asm/coff: TestCOFFAsmCorpus)
+		}
 		linked++
 		t.Run(filepath.Base(d), func(t *testing.T) {
 			srcs, err := filepath.Glob(filepath.Join(d, "*.s"))

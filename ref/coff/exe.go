@@ -240,43 +240,23 @@ func (Exe) SectionStart(s *link.Section, addr, off uint64) (uint64, uint64) {
 }
 
 // HeaderSize implements link.Platform: the DOS stub, the PE signature, the
-// file and optional headers and the section table (one entry per PE
-// section, and .reloc when the image has absolute pointers), aligned to
-// the file alignment.
-func (Exe) HeaderSize(l *link.Layout) uint64 {
-	n := 0
-	for _, seg := range l.Segments[1:] {
-		if len(seg.Sections) > 0 {
-			n++
+// file and optional headers and the section table, aligned to the file
+// alignment. Like lld-link, which sizes the headers before it drops empty
+// sections, it counts every PE section that received an input section
+// (an empty one too) and .reloc, whether or not it ends up empty.
+func (p Exe) HeaderSize(l *link.Layout) uint64 {
+	seen := map[string]bool{}
+	for _, s := range l.Sections {
+		if len(s.Chunks) > 0 {
+			seen[p.SegmentKey(s)] = true
 		}
 	}
-	if hasPointers(l) {
-		n++
-	}
-	return headerSize(n)
+	return headerSize(len(seen) + 1)
 }
 
 // headerSize is SizeOfHeaders for n PE sections.
 func headerSize(n int) uint64 {
 	return alignUp(dosStubSize+4+fileHeaderSize+optionalHeaderSize+uint64(n)*sectionHeaderSize, ExeFileAlign)
-}
-
-// hasPointers reports whether the image will hold an absolute pointer (a
-// GOT slot or an Abs64 field), which makes lld-link write .reloc.
-func hasPointers(l *link.Layout) bool {
-	if len(l.GOT.Slots) > 0 {
-		return true
-	}
-	for _, o := range l.Objects {
-		for _, s := range o.Sections {
-			for i := range s.Relocs {
-				if s.Relocs[i].Kind == obj.Abs64 {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 func alignUp(v, a uint64) uint64 {

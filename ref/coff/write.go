@@ -139,7 +139,7 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 		relocDir = [2]uint64{r.rva, r.vsize}
 		end = r.rawOff + r.rawSize
 	}
-	if got, want := headerSize(len(w.secs)), l.HeaderSize; got != want {
+	if got, want := headerSize(len(w.secs)), l.HeaderSize; got > want {
 		return nil, fmt.Errorf("%d sections need %#x bytes of headers, the layout reserved %#x", len(w.secs), got, want)
 	}
 	// The COFF symbol table and its string table, as /debug:symtab.

@@ -1,0 +1,187 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	oexec "github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// TestRefCOFFAgainstLLD is issue 14's proof for the full link: for every
+// corpus program and generated ones, split into 1 to 4 units, the
+// reference PE linker's image runs under unicorn (the corpus also under
+// wine) to the interpreter's value, and its canonical image equals
+// lld-link's, with no ignore rule, coverage above 99%.
+func TestRefCOFFAgainstLLD(t *testing.T) {
+	tools.Require(t, "lld-link")
+	tools.Require(t, "libunicorn")
+	n := 300
+	if testing.Short() {
+		n = 40
+	}
+	progs := append(corpusPrograms(t), generatedPrograms(n, 0)...)
+	wine := haveTool("wine64")
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	for i, p := range progs {
+		units := 1 + i%4
+		t.Run(fmt.Sprintf("%s/units=%d", p.name, units), func(t *testing.T) {
+			t.Parallel()
+			want, err := Expected(p.m)
+			require.NoError(t, err)
+			dir := t.TempDir()
+			objs, err := BuildDir(p.m, obj.COFF, units, filepath.Join(dir, "obj"))
+			require.NoError(t, err)
+			res, err := DiffLLD(context.Background(), obj.COFF, objs, dir, diff.Options{})
+			require.NoError(t, err)
+			require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+			require.Greater(t, res.Report.Coverage.Ratio(), 0.99, "a vacuous diff: %s", res.Report.Text())
+			modes := []oexec.Mode{oexec.Unicorn}
+			if p.wine && wine {
+				modes = append(modes, oexec.Wine)
+			}
+			for _, m := range modes {
+				got, err := runner.Run(context.Background(), res.RefExe, oexec.Options{Mode: m})
+				require.NoError(t, err, "%s", m)
+				require.True(t, got.Matches(want), "ref image computed %s, the interpreter says %d", got, want)
+			}
+		})
+	}
+}
+
+// TestRefCOFFMatchesLLDLayout links the corpus (1 to 4 units) and
+// generated programs with lld-link (/timestamp:0, so that the one field
+// that depends on the clock is fixed) and with the reference linker:
+// llvm-readobj's headers, section table, base relocations and symbols
+// agree field by field, and the files are byte-identical.
+func TestRefCOFFMatchesLLDLayout(t *testing.T) {
+	tools.Require(t, "lld-link")
+	readobj := tools.Require(t, "llvm-readobj")
+	progs := append(corpusPrograms(t), generatedPrograms(24, 0)...)
+	for i, p := range progs {
+		for _, units := range []int{1 + i%4, 4 - i%4} {
+			t.Run(fmt.Sprintf("%s/units=%d", p.name, units), func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				objs, err := BuildDir(p.m, obj.COFF, units, filepath.Join(dir, "obj"))
+				require.NoError(t, err)
+				lldExe, refExe := filepath.Join(dir, "lld.exe"), filepath.Join(dir, "ref.exe")
+				_, err = lld.Link(context.Background(), obj.COFF, objs, lldExe, lld.Options{Extra: []string{"/timestamp:0"}})
+				require.NoError(t, err)
+				_, err = LinkRef(obj.COFF, objs, refExe)
+				require.NoError(t, err)
+				dump := func(path string) string {
+					out, err := exec.Command(readobj.Path, "--file-headers", "--sections", "--coff-basereloc", "--symbols", path).CombinedOutput()
+					require.NoError(t, err, "%s", out)
+					require.NotContains(t, strings.ToLower(string(out)), "warning")
+					return strings.Replace(string(out), path, "EXE", 1)
+				}
+				require.Equal(t, dump(lldExe), dump(refExe))
+				a, err := os.ReadFile(lldExe)
+				require.NoError(t, err)
+				b, err := os.ReadFile(refExe)
+				require.NoError(t, err)
+				require.True(t, string(a) == string(b), "the headers agree but the bytes differ")
+			})
+		}
+	}
+}
+
+// asmExpect reads the `expect: N` of a corpus/asm/coff program's main.s.
+var asmExpect = regexp.MustCompile(`expect: (\d+)`)
+
+// assembleCOFF assembles every .s file of dir (in name order) for
+// x86_64-pc-windows-msvc.
+func assembleCOFF(t *testing.T, dir, work string) ([]string, uint64) {
+	mc := tools.Require(t, "llvm-mc")
+	srcs, err := filepath.Glob(filepath.Join(dir, "*.s"))
+	require.NoError(t, err)
+	sort.Strings(srcs)
+	require.NotEmpty(t, srcs)
+	var objs []string
+	var want uint64
+	for _, s := range srcs {
+		src, err := os.ReadFile(s)
+		require.NoError(t, err)
+		if m := asmExpect.FindSubmatch(src); m != nil {
+			want, err = strconv.ParseUint(string(m[1]), 10, 64)
+			require.NoError(t, err)
+		}
+		o := filepath.Join(work, strings.TrimSuffix(filepath.Base(s), ".s")+".obj")
+		out, err := exec.Command(mc.Path, "-filetype=obj", "-triple=x86_64-pc-windows-msvc", "-o", o, s).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		objs = append(objs, o)
+	}
+	return objs, want
+}
+
+// TestCOFFAsmCorpus links the hand-written assembly of corpus/asm/coff
+// with both linkers: no difference, and the reference output runs to the
+// value main.s states under unicorn and wine, as lld-link's does.
+func TestCOFFAsmCorpus(t *testing.T) {
+	tools.Require(t, "lld-link")
+	tools.Require(t, "libunicorn")
+	dirs, err := filepath.Glob("../../corpus/asm/coff/*")
+	require.NoError(t, err)
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	n := 0
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			work := t.TempDir()
+			objs, want := assembleCOFF(t, d, work)
+			require.NotZero(t, want, "main.s states no expect: value")
+			res, err := DiffLLD(context.Background(), obj.COFF, objs, work, diff.Options{})
+			require.NoError(t, err)
+			require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+			require.Greater(t, res.Report.Coverage.Ratio(), 0.99, "%s", res.Report.Text())
+			modes := []oexec.Mode{oexec.Unicorn}
+			if haveTool("wine64") {
+				modes = append(modes, oexec.Wine)
+			}
+			for _, exe := range []string{res.RefExe, res.LLDExe} {
+				for _, m := range modes {
+					got, err := runner.Run(context.Background(), exe, oexec.Options{Mode: m})
+					require.NoError(t, err, "%s under %s", exe, m)
+					require.True(t, got.Matches(want), "%s under %s computed %s, main.s says %d", exe, m, got, want)
+				}
+			}
+		})
+	}
+	require.GreaterOrEqual(t, n, 4)
+}
+
+// corpusProgram returns one corpus program by file name.
+func corpusProgram(t *testing.T, name string) program {
+	for _, p := range corpusPrograms(t) {
+		if p.name == name {
+			return p
+		}
+	}
+	t.Fatalf("no corpus program %s", name)
+	return program{}
+}
+
+// haveTool reports whether an optional oracle is installed.
+func haveTool(name string) bool {
+	_, err := tools.Find(name)
+	return err == nil
+}
