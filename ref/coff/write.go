@@ -4,6 +4,7 @@ import (
 	"debug/pe"
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -126,6 +127,16 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 		}
 		fill(image[pos:s.rawOff+s.rawSize], 0xcc)
 	}
+	// The exception table: .pdata's RUNTIME_FUNCTION entries, sorted by
+	// start address as lld-link sorts them.
+	var pdataDir [2]uint64
+	for _, s := range w.secs {
+		if s.name == ".pdata" && s.rawSize > 0 {
+			pdataDir = [2]uint64{s.rva, s.vsize}
+			sortRuntimeFunctions(image[s.rawOff : s.rawOff+min(s.vsize, s.rawSize)])
+			break
+		}
+	}
 	// .reloc.
 	var relocDir [2]uint64
 	if blocks := baseRelocs(l.PointerSites); len(blocks) > 0 {
@@ -200,6 +211,8 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	le.PutUint64(oh[96:], heapCommit)
 	le.PutUint32(oh[108:], numDataDirs)
 	dirs := oh[112:]
+	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION:], uint32(pdataDir[0]))
+	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION+4:], uint32(pdataDir[1]))
 	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_BASERELOC:], uint32(relocDir[0]))
 	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_BASERELOC+4:], uint32(relocDir[1]))
 	st := oh[optionalHeaderSize:]
@@ -321,8 +334,8 @@ func (w *exeWriter) symbols() (symtab, strtab []byte, n int) {
 			}
 			id := l.SymIndex[oi][k]
 			s := &l.Symbols[id]
-			if written[id] || !s.Defined() {
-				continue
+			if written[id] || !s.Defined() || s.Sec == obj.Abs && (s.Name == "@feat.00" || s.Name == "@comp.id") {
+				continue // lld-link reads @feat.00 and @comp.id and drops them
 			}
 			written[id] = true
 			v, sec, ok := place(s)
@@ -387,5 +400,22 @@ func grow(b []byte, n uint64) []byte {
 func fill(b []byte, v byte) {
 	for i := range b {
 		b[i] = v
+	}
+}
+
+// sortRuntimeFunctions sorts the 12-byte RUNTIME_FUNCTION entries of an
+// x86_64 exception table by their start RVA (stably).
+func sortRuntimeFunctions(b []byte) {
+	const size = 12
+	n := len(b) / size
+	entries := make([][size]byte, n)
+	for i := range entries {
+		copy(entries[i][:], b[i*size:])
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		return binary.LittleEndian.Uint32(entries[i][:]) < binary.LittleEndian.Uint32(entries[j][:])
+	})
+	for i := range entries {
+		copy(b[i*size:], entries[i][:])
 	}
 }
