@@ -2,7 +2,10 @@ package incr
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -383,4 +386,74 @@ func TestMemFile(t *testing.T) {
 	require.Equal(t, make([]byte, 5), m.Bytes(), "truncation zero-fills what it grows")
 	_, err = m.WriteAt([]byte("x"), -1)
 	require.Error(t, err)
+}
+
+// TestTamperedSidecarRefused: a sidecar whose state was edited and its
+// checksum recomputed no longer describes the output; Open refuses it
+// (ErrStale, so the caller relinks) before anything is written.
+func TestTamperedSidecarRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out")
+	o, err := Create(path, fakeImage{}, fakeProgram(10, nil), "", Options{})
+	require.NoError(t, err)
+	_, err = o.Update(fakeProgram(10, map[int]int{3: 200}), "") // f3 moves: a trampoline
+	require.NoError(t, err)
+	require.NoError(t, o.Close())
+	orig, err := os.ReadFile(path + SidecarSuffix)
+	require.NoError(t, err)
+	outBefore, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	tamper := func(edit func(st *State)) {
+		var sc sidecar
+		require.NoError(t, json.Unmarshal(orig, &sc))
+		var st State
+		require.NoError(t, json.Unmarshal(sc.State, &st))
+		edit(&st)
+		state, err := json.Marshal(&st)
+		require.NoError(t, err)
+		sum := sha256.Sum256(state)
+		sc.State, sc.StateSHA256 = state, hex.EncodeToString(sum[:])
+		data, err := json.Marshal(sc)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path+SidecarSuffix, data, 0o644))
+	}
+	tests := []struct {
+		name string
+		edit func(st *State)
+		msg  string
+	}{
+		{"atom shifted", func(st *State) { st.Atoms["f5"].Addr += 16 }, ""},
+		{"atoms overlap", func(st *State) { st.Atoms["f5"].Addr = st.Atoms["f4"].Addr }, "overlaps"},
+		{"GOT slots swapped", func(st *State) {
+			st.GOT.Slots = append(st.GOT.Slots, "f1")
+			st.GOT.Slots[0], st.GOT.Slots[1] = st.GOT.Slots[1], st.GOT.Slots[0]
+		}, ""},
+		{"capacity changed", func(st *State) { st.Regions[RegText].Cap *= 4 }, ""},
+		{"region moved", func(st *State) { st.Regions[RegText].Base += 0x1000; st.Regions[RegText].Cap = 0x4000 }, ""},
+		{"trampoline out of range", func(st *State) { st.Atoms["f3"].First = 0x10 }, "trampoline of f3"},
+		{"GOT slot names no atom", func(st *State) { st.GOT.Slots[0] = "nosuch" }, "no atom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tamper(tt.edit)
+			_, err := Open(path, fakeImage{}, Options{})
+			require.ErrorIs(t, err, ErrStale)
+			require.ErrorContains(t, err, tt.msg)
+			after, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, outBefore, after, "nothing written")
+		})
+	}
+	require.NoError(t, os.WriteFile(path+SidecarSuffix, orig, 0o644))
+	o, err = Open(path, fakeImage{}, Options{})
+	require.NoError(t, err, "the untampered sidecar still opens")
+	require.NoError(t, o.Close())
+
+	// Not a regular file: refused, not read.
+	require.NoError(t, os.Remove(path+SidecarSuffix))
+	require.NoError(t, os.Mkdir(path+SidecarSuffix, 0o755))
+	_, err = Open(path, fakeImage{}, Options{})
+	require.ErrorIs(t, err, ErrStale)
+	require.ErrorContains(t, err, "not a regular file")
 }

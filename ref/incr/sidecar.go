@@ -156,19 +156,52 @@ func openVerified(path string, img Image, policy Policy, flag int) (*State, *os.
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
 	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w: not a regular file", path, ErrStale)
+	}
 	sum, size, err := hashFile(f)
 	if err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
 	}
+	if err := verifyAgainstFile(st, img, f, size); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s%s: %w: the state does not describe the output: %v", path, SidecarSuffix, ErrStale, err)
+	}
 	return st, f, nil
+}
+
+// maxSidecar bounds the sidecar's size (its state grows with the program:
+// about 1 KiB per atom).
+const maxSidecar = 1 << 30
+
+// readBounded reads a regular file of at most limit bytes: a FIFO, a
+// device or a directory is refused instead of read.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s has %d bytes, more than the %d a sidecar may have", path, fi.Size(), limit)
+	}
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // readSidecar reads and decodes the sidecar of the output at path: a
 // missing, unparsable, other-version or altered sidecar is an error
 // wrapping ErrStale.
 func readSidecar(path string) (*sidecar, *State, error) {
-	data, err := os.ReadFile(path + SidecarSuffix)
+	data, err := readBounded(path+SidecarSuffix, maxSidecar)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
 	}
