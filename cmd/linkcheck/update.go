@@ -20,9 +20,10 @@ import (
 // runUpdate implements `linkcheck update -format F [-policy P] -o OUT
 // PROG.lir`: the first call links OUT, later calls update it in place.
 func runUpdate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("update", "-format F [-policy trampoline|got] -o OUT PROG.lir", stderr)
+	fs := flagSet("update", "-format F [-policy trampoline|got] [-verify] -o OUT PROG.lir", stderr)
 	format := formatFlag(fs)
 	policy := fs.String("policy", "trampoline", "how moved functions are reached: trampoline or got")
+	verify := fs.Bool("verify", false, "check the invariants after the update; when one fails, link from scratch")
 	out := fs.String("o", "", "the output executable (its state lives in OUT"+incr.SidecarSuffix+")")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
@@ -55,8 +56,13 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return failed(err)
 		}
+		if *verify {
+			if res, err = verifyUpdate(*out, f, m, string(src), pol, res, stderr); err != nil {
+				return err
+			}
+		}
 		if res.Relinked {
-			if res.Reason != "first link" {
+			if res.Reason != "first link" && res.Reason != "verify failed" {
 				fmt.Fprintf(stderr, "linkcheck update: %s: linking from scratch\n", res.Reason)
 			}
 			fmt.Fprintf(stdout, "linked %s (%s policy): %d atoms\n", *out, pol, res.Stats.Added)
@@ -66,6 +72,45 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}()
 	return report(stderr, "update", err)
+}
+
+// verifyUpdate is `update -verify`: the invariants (3 to 7, the value and
+// the fresh-link diff) of the output just written; when one fails, the
+// output is linked from scratch and checked again. A failure after a link
+// from scratch is a finding (exit 1).
+func verifyUpdate(out string, f obj.Format, m *ir.Module, src string, pol incr.Policy, res *pipeline.UpdateResult, stderr io.Writer) (*pipeline.UpdateResult, error) {
+	tmp, err := os.MkdirTemp("", "linkcheck-verify-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	runner := exec.NewRunner()
+	defer runner.Close()
+	ctx, cancel := interruptible()
+	defer cancel()
+	check := func() error {
+		return pipeline.CheckIncremental(ctx, out, m, pipeline.IncrCheck{Format: f, Policy: pol, Runner: runner, Fresh: true, Dir: tmp})
+	}
+	err = check()
+	if err == nil {
+		return res, nil
+	}
+	if res.Relinked {
+		return nil, failed(fmt.Errorf("verify: a link from scratch violates the invariants:\n%w", err))
+	}
+	fmt.Fprintf(stderr, "linkcheck update: verify: the updated output violates the invariants; linking from scratch:\n%v\n", err)
+	if err := os.Remove(out + incr.SidecarSuffix); err != nil {
+		return nil, err
+	}
+	res, err = pipeline.Update(out, f, m, src, pol)
+	if err != nil {
+		return nil, failed(err)
+	}
+	res.Reason = "verify failed"
+	if err := check(); err != nil {
+		return nil, failed(fmt.Errorf("verify: a link from scratch violates the invariants:\n%w", err))
+	}
+	return res, nil
 }
 
 // loadIncremental reads an incremental output's state and its current
