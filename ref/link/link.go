@@ -115,6 +115,25 @@ type Platform interface {
 	Write(l *Layout, image []byte) ([]byte, error)
 }
 
+// SlotRelaxer is an optional interface of a Platform whose linker decides
+// GOT-load relaxation per symbol rather than per relocation, as ld64.lld
+// does: a relaxable GOT load (GOTLoad32) is rewritten to a direct
+// reference only when the symbol gets no GOT slot at all, and it gets one
+// when any other GOT reference (GOTPCRel32, or a GOT load the
+// architecture cannot relax) needs it. ld.lld's rule, without this
+// interface, relaxes each relaxable load on its own.
+type SlotRelaxer interface {
+	// RelaxOnlyWithoutSlot reports whether the rule applies.
+	RelaxOnlyWithoutSlot() bool
+}
+
+// relaxesPerSymbol reports whether p implements SlotRelaxer and wants its
+// rule.
+func relaxesPerSymbol(p Platform) bool {
+	r, ok := p.(SlotRelaxer)
+	return ok && r.RelaxOnlyWithoutSlot()
+}
+
 // Link links objs for platform p: it resolves symbols, lays out the
 // sections, synthesizes the GOT, applies relocations and writes the file.
 // It returns the file and its layout. Every error names the object, and

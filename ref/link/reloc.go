@@ -68,6 +68,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 		}
 	}
 	relax := opts.RelaxGOT == RelaxLikeLLD
+	perSymbol := relaxesPerSymbol(p)
 	var errs []error
 	for oi, o := range l.Objects {
 		idx := l.SymIndex[oi]
@@ -99,7 +100,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 					continue
 				}
 				if r.Kind.UsesGOT() {
-					if how := l.relaxation(ar, relax, sym, r, s.Data); how != arch.RelaxNone {
+					if how := l.relaxation(ar, relax, sym, r, s.Data); how != arch.RelaxNone && !(perSymbol && sym.GOTSlot >= 0) {
 						// A relaxed load is S + A - P in a rewritten
 						// instruction: range-check it as a PC-relative field.
 						var tmp [4]byte

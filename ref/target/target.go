@@ -157,7 +157,7 @@ func All() []*Target {
 	e := x86(obj.ELF, ".o", "a.out", elf.WriteObject)
 	e.ReadObject, e.Platform, e.Image = elf.ReadObject, elf.Exe{}, elf.IncrImage{}
 	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
-	m.ReadObject = macho.ReadObject
+	m.ReadObject, m.Platform = macho.ReadObject, macho.Exe{}
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
 	c.ReadObject, c.Platform = coff.ReadObject, coff.Exe{}
 	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
