@@ -83,7 +83,11 @@ type Config struct {
 // prints as a JSON line when its output is not a terminal.
 type Event struct {
 	Time  time.Time `json:"time"`
-	Event string    `json:"event"` // start, build, run, progress, finding, exit, done, triage, report, error
+	// Event is build, start, run (a fuzzer starts), progress (its status
+	// line), finding (recorded on disk), message (a finding's failing
+	// check, known when its fuzzer exits), exit, triage, report, done or
+	// error.
+	Event string `json:"event"`
 	// Target and Run (the target's process count) say where.
 	Target string `json:"target,omitempty"`
 	Run    int    `json:"run,omitempty"`
@@ -175,6 +179,9 @@ func Run(ctx context.Context, cfg Config) (*State, error) {
 	}
 	if err := c.build(ctx); err != nil {
 		c.emit(Event{Event: "error", Message: err.Error()})
+		return c.st, err
+	}
+	if err := c.refreshMessages(ctx); err != nil {
 		return c.st, err
 	}
 	c.fuzz(ctx)
@@ -477,16 +484,7 @@ func (c *campaign) runOnce(ctx context.Context, name string, d time.Duration) {
 		"-test.fuzzcachedir=" + filepath.Join(absPath(c.cfg.Out), "corpus", name), "-test.timeout=0", "-test.paniconexit0"}
 	cmd := exec.Command(c.binary, args...)
 	cmd.Dir = filepath.Join(c.cfg.Src, "fuzz")
-	cmd.Env = os.Environ()
-	if c.st.Linker != "" {
-		cmd.Env = append(cmd.Env, LinkerEnv+"="+c.st.Linker)
-	}
-	if len(c.st.Formats) > 0 {
-		cmd.Env = append(cmd.Env, FormatsEnv+"="+strings.Join(c.st.Formats, ","))
-	}
-	if c.st.Faults != "" {
-		cmd.Env = append(cmd.Env, FaultsEnv+"="+c.st.Faults)
-	}
+	cmd.Env = c.env()
 	detach(cmd)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -680,7 +678,7 @@ func (c *campaign) captureNew(target string, final bool) error {
 			continue
 		}
 		f := &Finding{ID: findingID(target, name, ""), Target: target, Name: name, HasInput: true, Found: time.Now().UTC(),
-			Faults: c.st.Faults, Linker: c.st.Linker, Message: "(the fuzzer's message follows when its run ends)"}
+			Faults: c.st.Faults, Linker: c.st.Linker, Message: pendingMessage}
 		if perr != nil {
 			f.Message = fmt.Sprintf("(the input file was truncated: %v)", perr)
 		}
@@ -746,7 +744,9 @@ func (c *campaign) recordFailure(target string, fail Failure, out string) {
 		f.Message = msg
 		if err := c.store.update(f); err != nil {
 			c.emit(Event{Event: "error", Target: target, Message: err.Error()})
+			return
 		}
+		c.emit(Event{Event: "message", Target: target, Finding: f.ID, Message: firstLine(msg)})
 		return
 	}
 	f := &Finding{Target: target, Found: time.Now().UTC(), Faults: c.st.Faults, Linker: c.st.Linker, Message: msg}
@@ -780,4 +780,66 @@ func (c *campaign) recordFailure(target string, fail Failure, out string) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// pendingMessage is the message of a finding captured before its fuzzer
+// printed why it failed; refreshMessages replaces it on resume when the
+// campaign was killed in between.
+const pendingMessage = "(the fuzzer's message follows when its run ends)"
+
+// refreshMessages reruns the inputs of the findings whose message never
+// arrived (the campaign was killed after capturing the input and before
+// the fuzzer's report) to record the failing check.
+func (c *campaign) refreshMessages(ctx context.Context) error {
+	findings, err := c.store.all()
+	if err != nil {
+		return err
+	}
+	for _, f := range findings {
+		if f.Message != pendingMessage || !f.HasInput || f.Seed {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(c.store.path(f.ID), "input"))
+		if err != nil {
+			return err
+		}
+		dir := c.testdataDir(f.Target)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		path := filepath.Join(dir, f.Name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, c.binary, "-test.run=^"+f.Target+"$/^"+regexpQuote(f.Name)+"$", "-test.count=1")
+		cmd.Dir = filepath.Join(c.cfg.Src, "fuzz")
+		cmd.Env = c.env()
+		out, _ := cmd.CombinedOutput()
+		os.Remove(path)
+		if fail, ok := ParseFailure(string(out)); ok && fail.Message != "" {
+			f.Message = fail.Message
+		} else {
+			f.Message = "(the input passed when rerun after the campaign was interrupted; the fuzzer's message was lost)\n" + lastLines(string(out), 10)
+		}
+		if err := c.store.update(f); err != nil {
+			return err
+		}
+		c.emit(Event{Event: "message", Target: f.Target, Finding: f.ID, Message: firstLine(f.Message)})
+	}
+	return nil
+}
+
+// env is the fuzz targets' environment.
+func (c *campaign) env() []string {
+	env := os.Environ()
+	if c.st.Linker != "" {
+		env = append(env, LinkerEnv+"="+c.st.Linker)
+	}
+	if len(c.st.Formats) > 0 {
+		env = append(env, FormatsEnv+"="+strings.Join(c.st.Formats, ","))
+	}
+	if c.st.Faults != "" {
+		env = append(env, FaultsEnv+"="+c.st.Faults)
+	}
+	return env
 }

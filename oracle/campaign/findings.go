@@ -171,7 +171,7 @@ func reproduceCommand(f *Finding) string {
 }
 
 func regexpQuote(s string) string {
-	r := strings.NewReplacer("#", `#`, ".", `\.`, "+", `\+`, "(", `\(`, ")", `\)`)
+	r := strings.NewReplacer(".", `\.`, "+", `\+`, "(", `\(`, ")", `\)`)
 	return r.Replace(s)
 }
 

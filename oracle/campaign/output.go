@@ -150,11 +150,17 @@ func cleanMessage(lines []string) string {
 	if len(lines) == 0 {
 		return ""
 	}
+	// The testing package indents a message's first line and every
+	// further line of it by four more spaces.
 	indent := len(lines[0]) - len(strings.TrimLeft(lines[0], " \t"))
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		n := len(l) - len(strings.TrimLeft(l, " \t"))
-		out[i] = l[min(n, indent):]
+		cut := indent
+		if i > 0 {
+			cut += 4
+		}
+		out[i] = l[min(n, cut):]
 	}
 	out[0] = fileLinePref.ReplaceAllString(out[0], "")
 	return strings.Join(out, "\n")

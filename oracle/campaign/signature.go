@@ -61,7 +61,10 @@ var (
 // per line.
 func ParseSignature(msg string) Signature {
 	head, rest, _ := strings.Cut(msg, "\nedits:\n")
-	editsText, program, _ := strings.Cut(rest, "\nversion checked:\n")
+	editsText, program, ok := strings.Cut(rest, "\nversion checked:\n")
+	if p, found := strings.CutPrefix(rest, "version checked:\n"); !ok && found {
+		editsText, program = "", p
+	}
 	check := head
 	step := -1
 	if m := afterUpdate.FindStringSubmatchIndex(head); m != nil {
@@ -71,9 +74,17 @@ func ParseSignature(msg string) Signature {
 	var s Signature
 	if m := invariantRe.FindStringSubmatchIndex(check); m != nil {
 		s.Check = check[m[0]:m[1]]
-		after := check[m[1]:]
-		if sym := violationSymbol(after); sym != "" {
-			s.SymbolKind = symbolKind(sym, program)
+		// The symbol: the first violation of the same invariant that names
+		// one.
+		for _, line := range strings.Split(check, "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, s.Check) {
+				continue
+			}
+			if sym := violationSymbol(line[len(s.Check):]); sym != "" {
+				s.SymbolKind = symbolKind(sym, program)
+				break
+			}
 		}
 		if check[m[2]:m[3]] == "2" {
 			s.Keys = diffKeys(check)

@@ -18,7 +18,8 @@ type Target struct {
 	File string `json:"file"`
 	// Formats are the object formats the target is about: the format its
 	// name names (ELF, MachO, COFF, Wasm), all four for a target that
-	// reads LINKCHECK_FORMATS, none for a format-agnostic one (the IR, the
+	// reads LINKCHECK_FORMATS, elf for the incremental targets (their
+	// sessions link ELF), none for a format-agnostic one (the IR, the
 	// encoder).
 	Formats []string `json:"formats,omitempty"`
 	// Incremental is set for the targets whose input is fuzz.IncrInput
@@ -76,6 +77,10 @@ func Targets(dir string) ([]Target, error) {
 				if strings.Contains(name, fw.word) {
 					t.Formats = append(t.Formats, fw.format)
 				}
+			}
+			if t.Formats == nil && t.Incremental {
+				// The incremental targets link ELF outputs.
+				t.Formats = []string{"elf"}
 			}
 			if t.Formats == nil && strings.Contains(src, "LINKCHECK_FORMATS") {
 				t.Formats = append([]string(nil), AllFormats...)

@@ -1,0 +1,104 @@
+package campaign
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const sampleOutput = `fuzz: elapsed: 0s, gathering baseline coverage: 0/3 completed
+fuzz: elapsed: 0s, gathering baseline coverage: 3/3 completed, now fuzzing with 1 workers
+fuzz: elapsed: 3s, execs: 76 (25/sec), new interesting: 50 (total: 53)
+--- FAIL: FuzzErrorTable (17.45s)
+    --- FAIL: FuzzErrorTable (0.31s)
+        incr_test.go:778: FuzzErrorTable, policy trampoline, seed 3, 1 functions: after update 4: invariant 4 (trampoline) at 0x1000040: trampoline jumps to 0x1000105, which is no function's start: a chained or stale trampoline
+            invariant 4 (trampoline): main at 0x1000040: trampoline jumps to 0x1000105, the symbol's current address is 0x1000100
+            invariant 2 (fresh link): the canonical image differs from a fresh link's:
+            text.operand     _start+0x0 insn 0
+                fresh: call main
+                incr: call main+0x5 ; via trampoline
+            1 differences (text.operand)
+            
+            edits:
+              1: rename-error Overflow E1_aaa
+              2: add-error E2_ at 0
+              4: align-move: main aligned to 64, grow main pad 769
+            version checked:
+            errors E3_, E2_
+            func main() { return 1 }
+    
+    Failing input written to testdata/fuzz/FuzzErrorTable/42e349b2eca1e851
+    To re-run:
+    go test -run=FuzzErrorTable/42e349b2eca1e851
+FAIL
+`
+
+func TestParseOutput(t *testing.T) {
+	p, ok := ParseProgress("fuzz: elapsed: 3s, execs: 76 (25/sec), new interesting: 50 (total: 53)")
+	require.True(t, ok)
+	require.Equal(t, Progress{Elapsed: 3e9, Execs: 76, ExecsPerSec: 25, NewInteresting: 50, Corpus: 53, HasExecs: true, HasInteresting: true, HasCorpusTotals: true}, p)
+	p, ok = ParseProgress("fuzz: elapsed: 0s, gathering baseline coverage: 0/3 completed")
+	require.True(t, ok)
+	require.True(t, p.Baseline)
+	require.Equal(t, 3, p.Total)
+	p, ok = ParseProgress("fuzz: elapsed: 1s, gathering baseline coverage: 3/3 completed, now fuzzing with 2 workers")
+	require.True(t, ok)
+	require.False(t, p.Baseline)
+	require.Equal(t, 2, p.Workers)
+	_, ok = ParseProgress("PASS")
+	require.False(t, ok)
+
+	f, ok := ParseFailure(sampleOutput)
+	require.True(t, ok)
+	require.Equal(t, "testdata/fuzz/FuzzErrorTable/42e349b2eca1e851", f.Input)
+	require.Equal(t, "FuzzErrorTable/42e349b2eca1e851", f.Rerun)
+	require.Empty(t, f.Seed)
+	require.Contains(t, f.Message, "\nedits:\n  1: rename-error")
+	require.True(t, len(f.Message) > 0 && f.Message[:15] == "FuzzErrorTable,", f.Message)
+
+	s := ParseSignature(f.Message)
+	require.Equal(t, Signature{Check: "invariant 4 (trampoline)", Mechanism: "align-move", SymbolKind: "func"}, s)
+	require.Equal(t, "invariant 4 (trampoline) | align-move | func", s.String())
+
+	seed := "failure while testing seed corpus entry: FuzzTrampoline/seed#0\nfuzz: elapsed: 0s, gathering baseline coverage: 0/2 completed\n--- FAIL: FuzzTrampoline (0.46s)\n    --- FAIL: FuzzTrampoline (0.27s)\n        incr_test.go:778: FuzzTrampoline, policy trampoline, seed 1, 4 functions: after update 1: invariant 4 (trampoline): f2 at 0x1000230: trampoline jumps to 0x1000725\n            edits:\n              1: grow f2 pad 201\n            version checked:\n            func f2() { return 2 }\n            func main() { return f2() }\nFAIL\n"
+	f, ok = ParseFailure(seed)
+	require.True(t, ok)
+	require.Equal(t, "seed#0", f.Seed)
+	require.Equal(t, "invariant 4 (trampoline) | grow | func", ParseSignature(f.Message).String())
+}
+
+func TestSignatures(t *testing.T) {
+	for _, tt := range []struct{ msg, want string }{
+		{"FuzzGOT, policy got, seed 2, 4 functions: after update 1: invariant 3 (GOT slot): _lc_errtab at 0x31000000: GOT slot holds 0x1\nedits:\n  1: grow f1 pad 3\nversion checked:\nfunc main() { return 1 }\n", "invariant 3 (GOT slot) | grow | error table"},
+		{"FuzzX, policy trampoline, seed 1, 2 functions: after update 0: invariant 6 (symbol): g1 at 0x10: wrong\nedits:\nversion checked:\nglobal g1 = 1\nfunc main() { return load g1 }\n", "invariant 6 (symbol) | first link | global"},
+		{"FuzzX, policy trampoline, seed 1, 2 functions: after update 2: invariant 2 (fresh link): the canonical image differs from a fresh link's:\ntext.operand     f+0x0 insn 0\ndata.pointer g\n\nedits:\n  1: grow f pad 1\n  2: retarget-call in main: f -> g\nversion checked:\n", "invariant 2 (fresh link) [data.pointer,text.operand] | retarget-call"},
+		{"parse: unexpected \"}\" at 3:14 (offset 0x20)", `parse: unexpected "…" at N:N (offset 0x…)`},
+	} {
+		require.Equal(t, tt.want, ParseSignature(tt.msg).String(), tt.msg)
+	}
+}
+
+func TestCorpusFile(t *testing.T) {
+	data := []byte("a\x00\"b\xff")
+	got, err := ParseCorpusFile(FormatCorpusFile(data))
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+	_, err = ParseCorpusFile([]byte("go test fuzz v1\n[]byte(\"abc"))
+	require.Error(t, err)
+	_, err = ParseCorpusFile(nil)
+	require.Error(t, err)
+}
+
+func TestSelect(t *testing.T) {
+	all := []Target{{Name: "FuzzA"}, {Name: "FuzzReadMachO", Formats: []string{"macho"}}, {Name: "FuzzTrampoline", Formats: []string{"elf"}}}
+	got, err := Select(all, "all", []string{"elf"})
+	require.NoError(t, err)
+	require.Equal(t, []Target{all[0], all[2]}, got)
+	got, err = Select(all, "FuzzTrampoline,FuzzA", nil)
+	require.NoError(t, err)
+	require.Equal(t, []Target{all[0], all[2]}, got)
+	_, err = Select(all, "FuzzNope", nil)
+	require.ErrorContains(t, err, `unknown fuzz target "FuzzNope"`)
+	_, err = Select(all, "", []string{"pdp11"})
+	require.ErrorContains(t, err, `unknown format "pdp11"`)
+}
