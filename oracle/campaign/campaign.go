@@ -82,7 +82,7 @@ type Config struct {
 // Event is one thing that happened in a campaign: what `linkcheck fuzz`
 // prints as a JSON line when its output is not a terminal.
 type Event struct {
-	Time  time.Time `json:"time"`
+	Time time.Time `json:"time"`
 	// Event is build, start, run (a fuzzer starts), progress (its status
 	// line), finding (recorded on disk), message (a finding's failing
 	// check, known when its fuzzer exits), exit, triage, report, done or
