@@ -31,6 +31,8 @@ type decoder interface {
 type symbolizer interface {
 	// symRef names addr (f, g+0x8, str"...", or a noted ?0x...).
 	symRef(addr uint64, f *Func) ref
+	// inSymbol names addr when a symbol holds it (as symRef then does).
+	inSymbol(addr uint64) (ref, bool)
 	// fieldRef names the target of the relocated field at site.
 	fieldRef(site, target uint64, f *Func) ref
 	// sitesFrom returns a cursor over the pointer fields at or after addr.
@@ -113,6 +115,13 @@ func (r *reader) decodeInto(s *Symbol, code []byte, f *Func, hint *Func, cache *
 		hint = nil
 	}
 	r.decoder.decode(f, s.SizeInferred, r, hint, cache)
+}
+
+func (r *reader) inSymbol(addr uint64) (ref, bool) {
+	if s, off, ok := r.symbolAt(addr); ok {
+		return ref{kind: refSym, name: s.Name, off: int64(off)}, true
+	}
+	return ref{}, false
 }
 
 // isGOTSlot reports whether a referenced address is a GOT slot: an

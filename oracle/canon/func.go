@@ -155,7 +155,7 @@ const (
 
 // memSizeName is the size keyword of a memory operand, "" when none.
 func memSizeName(n uint16) string {
-	if s := memSize[int(n)]; s != "" {
+	if s := memSize(int(n)); s != "" {
 		return s + " ptr "
 	}
 	return ""

@@ -116,11 +116,10 @@ func rawDecode(f *Func, hint *Func) {
 		}
 		f.raw = append(f.raw, rawInsn{off: uint64(off), n: 1})
 		r := &f.raw[len(f.raw)-1]
-		inst, err := x86asm.Decode(code[off:], 64)
-		r.ok = err == nil && inst.Len > 0
-		if r.ok {
-			r.inst = inst
-		} else {
+		var err error
+		r.inst, err = x86asm.Decode(code[off:], 64)
+		r.ok = err == nil && r.inst.Len > 0
+		if !r.ok {
 			r.inst = x86asm.Inst{Len: 1}
 		}
 		off += r.inst.Len
@@ -278,20 +277,48 @@ func opString(k opKey) string {
 	return op
 }
 
-var memSize = map[int]string{1: "byte", 2: "word", 4: "dword", 8: "qword", 10: "tbyte", 16: "xmmword", 32: "ymmword"}
+// memSize is the size keyword of a memory operand of n bytes, "" when
+// there is none.
+func memSize(n int) string {
+	switch n {
+	case 1:
+		return "byte"
+	case 2:
+		return "word"
+	case 4:
+		return "dword"
+	case 8:
+		return "qword"
+	case 10:
+		return "tbyte"
+	case 16:
+		return "xmmword"
+	case 32:
+		return "ymmword"
+	}
+	return ""
+}
 
 // memArg canonicalizes a memory operand. A RIP-relative operand is
 // written by its target; a load through a GOT slot rewrites the
 // instruction (see canonInsn and the package comment).
 func (d *x86Func) memArg(it *item, inst *x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site obj.RelocKind, hasSite, absDisp bool) operand {
 	size := uint16(0)
-	if memSize[inst.MemBytes] != "" {
+	if memSize(inst.MemBytes) != "" {
 		size = uint16(inst.MemBytes)
 	}
 	if m.Base == x86asm.RIP {
 		// x86asm leaves a RIP-relative disp32 zero-extended.
 		target := next + uint64(int64(int32(m.Disp)))
 		it.target, it.hasRef = target, true
+		// An address in a symbol is no GOT slot: named at once, it is
+		// what symRef would say.
+		if sym, ok := d.sy.inSymbol(target); ok {
+			if inst.Op == x86asm.LEA {
+				return operand{kind: opRef, ref: sym}
+			}
+			return operand{kind: opMemRIP, mem: size, ref: sym}
+		}
 		if d.sy.isGOTSlot(target, site, hasSite) {
 			val, ok := d.sy.word(target)
 			if !ok {
