@@ -28,7 +28,7 @@ var loaders = map[obj.Format]struct {
 	load loader
 }{
 	obj.ELF:   {"ELF", loadELF},
-	obj.MachO: {"Mach-O", nil},
+	obj.MachO: {"Mach-O", loadMachO},
 	obj.COFF:  {"PE", loadPE},
 	obj.Wasm:  {"Wasm", nil},
 }
