@@ -166,20 +166,7 @@ func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
 		if *funcs < 2 || *runs < 1 {
 			return bad(errors.New("-funcs must be at least 2 and -runs at least 1"))
 		}
-		pol, err := incr.ParsePolicy(*policy)
-		if err != nil {
-			return bad(err)
-		}
-		f := obj.ELF
-		if *format != "" {
-			if f, err = parseFormat(*format); err != nil {
-				return err
-			}
-		}
-		if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
-			return bad(fmt.Errorf("-format %s: %w", f, err))
-		}
-		dir, err := os.MkdirTemp("", "linkcheck-bench-")
+		f, pol, dir, err := incrBenchSetup(*format, *policy)
 		if err != nil {
 			return err
 		}
@@ -231,20 +218,7 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		if *funcs < 1 || *updates < 1 || *seq < 1 {
 			return bad(errors.New("-funcs, -updates and -seq must be at least 1"))
 		}
-		pol, err := incr.ParsePolicy(*policy)
-		if err != nil {
-			return bad(err)
-		}
-		f := obj.ELF
-		if *format != "" {
-			if f, err = parseFormat(*format); err != nil {
-				return err
-			}
-		}
-		if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
-			return bad(fmt.Errorf("-format %s: %w", f, err))
-		}
-		dir, err := os.MkdirTemp("", "linkcheck-bench-")
+		f, pol, dir, err := incrBenchSetup(*format, *policy)
 		if err != nil {
 			return err
 		}
@@ -261,4 +235,28 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}()
 	return report(stderr, "bench check", err)
+}
+
+// incrBenchSetup parses the -format (default elf) and -policy flags of the
+// incremental benchmarks, checks that the format has an incremental
+// linker, and makes their work directory (the caller removes it).
+func incrBenchSetup(format, policy string) (obj.Format, incr.Policy, string, error) {
+	pol, err := incr.ParsePolicy(policy)
+	if err != nil {
+		return "", "", "", bad(err)
+	}
+	f := obj.ELF
+	if format != "" {
+		if f, err = parseFormat(format); err != nil {
+			return "", "", "", err
+		}
+	}
+	if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
+		return "", "", "", bad(fmt.Errorf("-format %s: %w", f, err))
+	}
+	dir, err := os.MkdirTemp("", "linkcheck-bench-")
+	if err != nil {
+		return "", "", "", err
+	}
+	return f, pol, dir, nil
 }

@@ -46,6 +46,25 @@ var FuzzTiers = Tiers{Every: 4}
 // and the fresh link; its value is interpreted once. Nothing is synced to
 // disk; the executable is written to Dir only to run it natively.
 type Session struct {
+	SessionOptions
+
+	t *target.Target
+	// compile and compileClean compile successive versions, relowering
+	// only what changed; compileClean is nil unless a fault changes the
+	// code generator's output, which the checkers must not share.
+	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
+	// cache keeps the decodings of functions across the fresh-link diffs
+	// of the sequence: most functions do not change between updates.
+	cache *canon.DecodeCache
+	out   *incr.Output
+	step  int
+	// Checked counts the updates checked, and Full the full checks (with
+	// execution and the fresh-link diff) among them.
+	Checked, Full int
+}
+
+// SessionOptions configure a Session.
+type SessionOptions struct {
 	Format obj.Format
 	Policy incr.Policy
 	// Runner runs the output (invariant 1); nil skips execution.
@@ -56,31 +75,6 @@ type Session struct {
 	// fresh.out, the fresh link of the last full check.
 	Dir  string
 	Keep bool
-
-	t      *target.Target
-	faults fault.Set
-	// compile and compileClean compile successive versions, relowering
-	// only what changed; compileClean is nil unless a fault changes the
-	// code generator's output, which the checkers must not share.
-	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
-	// cache keeps the decodings of functions across the fresh-link diffs
-	// of the sequence: most functions do not change between updates.
-	cache *canon.DecodeCache
-	out                         *incr.Output
-	step                        int
-	// Checked counts the updates checked, and Full the full checks (with
-	// execution and the fresh-link diff) among them.
-	Checked, Full int
-}
-
-// SessionOptions configure NewSession.
-type SessionOptions struct {
-	Format obj.Format
-	Policy incr.Policy
-	Runner *exec.Runner
-	Mode   exec.Mode
-	Tiers  Tiers
-	Dir    string
 	// Faults are planted in every compile and in the updates after the
 	// first link (fault-injection tests).
 	Faults fault.Set
@@ -100,9 +94,9 @@ type version struct {
 // checkers only when a fault changes the code generator's output.
 func (s *Session) compile(m *ir.Module) (*version, error) {
 	if s.compileLinked == nil {
-		opts := target.CompileOptions{CallsViaGOT: s.Policy == incr.ThroughGOT, Faults: s.faults}
+		opts := target.CompileOptions{CallsViaGOT: s.Policy == incr.ThroughGOT, Faults: s.Faults}
 		s.compileLinked = s.t.NewCompiler(opts)
-		if s.faults.Has(fault.SeedErrTab) {
+		if s.Faults.Has(fault.SeedErrTab) {
 			opts.Faults = 0
 			s.compileClean = s.t.NewCompiler(opts)
 		}
@@ -137,7 +131,7 @@ func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, 
 	if err := firstErr(t.Need(target.CanIncr), t.Need(target.CanLink)); err != nil {
 		return nil, err
 	}
-	s := &Session{Format: o.Format, Policy: o.Policy, Runner: o.Runner, Mode: o.Mode, Tiers: o.Tiers, Dir: o.Dir, t: t, faults: o.Faults}
+	s := &Session{SessionOptions: o, t: t}
 	v, err := s.compile(m)
 	if err != nil {
 		return nil, err
@@ -232,7 +226,7 @@ func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh, _, err := link.Link(objs, s.t.Platform, link.Options{Faults: s.faults})
+	fresh, _, err := link.Link(objs, s.t.Platform, link.Options{Faults: s.Faults})
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
