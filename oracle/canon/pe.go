@@ -118,7 +118,11 @@ func loadPE(exe []byte) (*file, error) {
 		h := exe[shOff+i*peSectionHeaderSize:]
 		s := &peSection{name: string(bytes.TrimRight(h[0:8], "\x00")), vsize: uint64(le.Uint32(h[8:])), vaddr: uint64(le.Uint32(h[12:])),
 			rawSize: uint64(le.Uint32(h[16:])), rawOff: uint64(le.Uint32(h[20:])), chars: uint64(le.Uint32(h[36:]))}
-		if s.rawSize > 0 && (s.rawOff > uint64(len(exe)) || uint64(len(exe))-s.rawOff < min(s.rawSize, max(s.vsize, 1))) {
+		mapped := s.vsize
+		if mapped == 0 {
+			mapped = s.rawSize
+		}
+		if n := min(s.rawSize, mapped); n > 0 && (s.rawOff > uint64(len(exe)) || uint64(len(exe))-s.rawOff < n) {
 			return nil, peError("section %d %q: raw data [%#x, +%#x) past the end of the file (%#x bytes)", i+1, s.name, s.rawOff, s.rawSize, len(exe))
 		}
 		secs = append(secs, s)
@@ -312,10 +316,18 @@ func peSections(exe []byte, secs []*peSection, cells map[*peSection][]uint64, ba
 			if end <= c.at {
 				continue
 			}
-			p := &section{name: s.name, addr: c.at, size: end - c.at, flags: flags, got: c.got}
 			// Bytes past the file's raw data read as zeros (.bss merged
-			// into .data).
+			// into .data): a piece that straddles the end of the raw data
+			// gets a zero-filled copy when that is small next to the
+			// file, else it is cut there into a part with contents and a
+			// NOBITS part.
 			lo, hi := c.at-addr, end-addr
+			if lo < fileLen && hi > fileLen && hi-lo > 4*uint64(len(exe))+(1<<20) {
+				s.addPiece(f, &section{name: s.name, addr: c.at, size: fileLen - lo, flags: flags, got: c.got, data: data[lo:fileLen]})
+				s.addPiece(f, &section{name: s.name, addr: addr + fileLen, size: hi - fileLen, flags: flags, got: c.got, nobits: true})
+				continue
+			}
+			p := &section{name: s.name, addr: c.at, size: end - c.at, flags: flags, got: c.got}
 			switch {
 			case lo >= fileLen:
 				p.nobits = true
@@ -325,10 +337,15 @@ func peSections(exe []byte, secs []*peSection, cells map[*peSection][]uint64, ba
 				p.data = make([]byte, hi-lo)
 				copy(p.data, data[lo:fileLen])
 			}
-			s.pieces = append(s.pieces, p)
-			f.sections = append(f.sections, p)
+			s.addPiece(f, p)
 		}
 	}
+}
+
+// addPiece adds p to f as a piece of s.
+func (s *peSection) addPiece(f *file, p *section) {
+	s.pieces = append(s.pieces, p)
+	f.sections = append(f.sections, p)
 }
 
 // peBaseRelocs reads the base relocation blocks at rva (size bytes) into
@@ -340,7 +357,11 @@ func peBaseRelocs(exe []byte, secs []*peSection, rva, size, base uint64, f *file
 	f.ownSource = PointersFromBaseRelocs
 	var data []byte
 	for _, s := range secs {
-		if rva >= s.vaddr && rva-s.vaddr < s.rawSize && size <= s.rawSize-(rva-s.vaddr) {
+		if s.rawOff > uint64(len(exe)) {
+			continue
+		}
+		raw := min(s.rawSize, uint64(len(exe))-s.rawOff)
+		if rva >= s.vaddr && rva-s.vaddr < raw && size <= raw-(rva-s.vaddr) {
 			data = exe[s.rawOff+rva-s.vaddr : s.rawOff+rva-s.vaddr+size]
 			break
 		}

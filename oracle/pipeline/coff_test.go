@@ -14,10 +14,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/coff"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -167,6 +171,85 @@ func TestCOFFAsmCorpus(t *testing.T) {
 		})
 	}
 	require.GreaterOrEqual(t, n, 4)
+}
+
+// TestCOFFFaultsCaught plants the PE writer's seeded defects and checks
+// that the check meant for each reports it: a missing base relocation
+// shows in the canonical diff when pointers come from the image's own
+// base relocations (and in llvm-readobj's list), a stale SizeOfImage
+// makes the loaders refuse the image.
+func TestCOFFFaultsCaught(t *testing.T) {
+	tools.Require(t, "lld-link")
+	tools.Require(t, "libunicorn")
+	p := corpusProgram(t, "data_pointers.lir")
+	dir := t.TempDir()
+	objPaths, err := BuildDir(p.m, obj.COFF, 2, filepath.Join(dir, "obj"))
+	require.NoError(t, err)
+	objs, err := link.ReadObjectFiles(objPaths, coff.ReadObject)
+	require.NoError(t, err)
+	lldExe := filepath.Join(dir, "lld.exe")
+	_, err = LinkLLD(context.Background(), obj.COFF, objPaths, lldExe)
+	require.NoError(t, err)
+	lldData, err := os.ReadFile(lldExe)
+	require.NoError(t, err)
+	lldOwn, err := canon.Read(lldData, nil)
+	require.NoError(t, err)
+	require.Equal(t, canon.PointersFromBaseRelocs, lldOwn.PointerSource)
+	want, err := Expected(p.m)
+	require.NoError(t, err)
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+
+	linkWith := func(t *testing.T, fs fault.Set) string {
+		image, _, err := link.Link(objs, coff.Exe{Faults: fs}, link.Options{})
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), "ref.exe")
+		require.NoError(t, os.WriteFile(path, image, 0o755))
+		return path
+	}
+	t.Run("clean", func(t *testing.T) {
+		path := linkWith(t, 0)
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		own, err := canon.Read(data, nil)
+		require.NoError(t, err)
+		rep := diff.Compare(lldOwn, own, diff.Options{NameA: "lld", NameB: "ref"})
+		require.True(t, rep.Equal(), "%s", rep.Text())
+		got, err := runner.Run(context.Background(), path, oexec.Options{Mode: oexec.Unicorn})
+		require.NoError(t, err)
+		require.True(t, got.Matches(want))
+	})
+	t.Run(fault.PEMissingBaseReloc.String(), func(t *testing.T) {
+		path := linkWith(t, fault.Of(fault.PEMissingBaseReloc))
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		own, err := canon.Read(data, nil)
+		require.NoError(t, err)
+		rep := diff.Compare(lldOwn, own, diff.Options{NameA: "lld", NameB: "ref"})
+		require.False(t, rep.Equal())
+		require.Contains(t, rep.Text(), diff.KeyDataPointer)
+		// llvm-readobj lists one DIR64 entry fewer than in lld-link's image.
+		readobj := tools.Require(t, "llvm-readobj")
+		count := func(exe string) int {
+			out, err := exec.Command(readobj.Path, "--coff-basereloc", exe).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			return strings.Count(string(out), "Type: DIR64")
+		}
+		require.Equal(t, count(lldExe)-1, count(path))
+		// The value stays right: the loaders map the image at its base.
+		got, err := runner.Run(context.Background(), path, oexec.Options{Mode: oexec.Unicorn})
+		require.NoError(t, err)
+		require.True(t, got.Matches(want))
+	})
+	t.Run(fault.PEStaleSizeOfImage.String(), func(t *testing.T) {
+		path := linkWith(t, fault.Of(fault.PEStaleSizeOfImage))
+		_, err := runner.Run(context.Background(), path, oexec.Options{Mode: oexec.Unicorn})
+		require.ErrorContains(t, err, "SizeOfImage")
+		if haveTool("wine64") {
+			got, err := runner.Run(context.Background(), path, oexec.Options{Mode: oexec.Wine})
+			require.False(t, err == nil && got.Matches(want), "wine ran an image whose SizeOfImage misses its last section: %v", got)
+		}
+	})
 }
 
 // corpusProgram returns one corpus program by file name.

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -39,7 +40,11 @@ const GOTSection = ".rdata$.refptr"
 // partial sections (a full COFF section name such as .text$mn, with its
 // kind), and a segment is one PE section: the partial sections whose names
 // share the part before the first '$', ordered by full name.
-type Exe struct{}
+type Exe struct {
+	// Faults plants the writer's seeded defects (fault-injection tests
+	// only; the zero value plants none).
+	Faults fault.Set
+}
 
 var _ link.Platform = Exe{}
 

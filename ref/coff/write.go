@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -67,14 +68,15 @@ type imageSection struct {
 // Write implements link.Platform: it completes the image with the
 // section padding (int3 in code), .reloc, the COFF symbol table and the
 // headers.
-func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
-	w := &exeWriter{l: l}
+func (p Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
+	w := &exeWriter{l: l, faults: p.Faults}
 	return w.write(image)
 }
 
 type exeWriter struct {
-	l    *link.Layout
-	secs []imageSection
+	l      *link.Layout
+	faults fault.Set
+	secs   []imageSection
 	// peIndex maps a segment index to its 1-based section number.
 	peIndex map[int]int
 }
@@ -139,7 +141,11 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	}
 	// .reloc.
 	var relocDir [2]uint64
-	if blocks := baseRelocs(l.PointerSites); len(blocks) > 0 {
+	sites := l.PointerSites
+	if w.faults.Has(fault.PEMissingBaseReloc) && len(sites) > 0 {
+		sites = sites[1:]
+	}
+	if blocks := baseRelocs(sites); len(blocks) > 0 {
 		last := w.secs[len(w.secs)-1]
 		r := imageSection{name: ".reloc", rva: alignUp(last.rva+last.vsize, ExeSectionAlign), vsize: uint64(len(blocks)),
 			chars: relocSectChars, segment: -1, rawOff: alignUp(end, ExeFileAlign), rawSize: alignUp(uint64(len(blocks)), ExeFileAlign)}
@@ -188,6 +194,9 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	}
 	last := w.secs[len(w.secs)-1]
 	sizeOfImage := alignUp(last.rva+last.vsize, ExeSectionAlign)
+	if w.faults.Has(fault.PEStaleSizeOfImage) {
+		sizeOfImage = last.rva
+	}
 	le.PutUint16(oh[0:], 0x20b) // PE32+
 	oh[2] = linkerMajor
 	le.PutUint32(oh[4:], uint32(sizeOfCode))

@@ -99,6 +99,13 @@ const (
 	// WasmTableIndexOffByOne adds 1 to every function address computed in
 	// code, the table index (ref/wasmgen).
 	WasmTableIndexOffByOne
+	// PEMissingBaseReloc leaves the first absolute pointer of a PE image
+	// out of its base relocations (ref/coff). Every value stays right
+	// while the image is loaded at its preferred base.
+	PEMissingBaseReloc
+	// PEStaleSizeOfImage writes a SizeOfImage that misses the image's
+	// last section (ref/coff).
+	PEStaleSizeOfImage
 	numFaults
 )
 
@@ -127,6 +134,8 @@ var names = [...]string{
 	WasmUnpaddedLEB:        "wasm-unpadded-leb",
 	WasmErrLenOffByOne:     "wasm-errlen-off-by-one",
 	WasmTableIndexOffByOne: "wasm-table-index-off-by-one",
+	PEMissingBaseReloc:     "pe-missing-base-reloc",
+	PEStaleSizeOfImage:     "pe-stale-size-of-image",
 }
 
 var descriptions = [...]string{
@@ -154,6 +163,8 @@ var descriptions = [...]string{
 	WasmUnpaddedLEB:        "wasm: an unpadded LEB where a relocation sits",
 	WasmErrLenOffByOne:     "wasm: error-name slice lengths one too large",
 	WasmTableIndexOffByOne: "wasm: function addresses (table indexes) one too large",
+	PEMissingBaseReloc:     "pe: an absolute pointer missing from the base relocations",
+	PEStaleSizeOfImage:     "pe: SizeOfImage misses the last section",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -169,7 +180,7 @@ func (f Fault) Description() string {
 var keepsValues = map[Fault]bool{
 	ChainTrampolines: true, LastAtomOverflow: true, LoseAlignment: true, SkipPointerRepatch: true,
 	ShrinkNoFill: true, KeepDeletedSymbol: true, SymtabInfoOffByOne: true, StaleFreeGOTSlot: true,
-	StaleSymbols: true,
+	StaleSymbols: true, PEMissingBaseReloc: true,
 }
 
 // KeepsValues reports whether every value a program computes stays right
@@ -181,6 +192,7 @@ func (f Fault) KeepsValues() bool { return keepsValues[f] }
 // linker), which the incremental ELF fuzz targets exercise.
 var scopes = map[Fault]string{
 	WasmWrongCallSymbol: "wasm", WasmUnpaddedLEB: "wasm", WasmErrLenOffByOne: "wasm", WasmTableIndexOffByOne: "wasm",
+	PEMissingBaseReloc: "coff", PEStaleSizeOfImage: "coff",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,
