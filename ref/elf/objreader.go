@@ -387,6 +387,12 @@ func (r *reader) read() (*obj.Object, error) {
 		if uint64(h.Info) >= shnum {
 			return nil, r.errorf("section %s: target section index %d out of range", name, h.Info)
 		}
+		switch tt := elf.SectionType(r.sh(int(h.Info)).Type); {
+		case h.Info == 0, int(h.Info) == i, int(h.Info) == symtab, tt == elf.SHT_NULL, tt == elf.SHT_SYMTAB, tt == elf.SHT_STRTAB, tt == elf.SHT_RELA, tt == elf.SHT_REL, tt == elf.SHT_GROUP, tt == elf.SHT_SYMTAB_SHNDX:
+			// Accepting it would drop the relocations silently and link
+			// a program that crashes; ld.lld refuses it too.
+			return nil, r.errorf("relocation section %s has invalid sh_info (%d): it names no section of code or data", name, h.Info)
+		}
 		target := secIndex[h.Info]
 		if target < 0 {
 			continue // relocations of a dropped section (debug info, .llvm_addrsig)

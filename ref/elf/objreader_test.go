@@ -1,6 +1,7 @@
 package elf
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -168,6 +169,29 @@ func TestReadObjectMalformed(t *testing.T) {
 		{"shstrndx", mutate(func(b []byte) { le.PutUint16(b[62:], 999) }), "section name table index 999 out of range"},
 		{"exec", mutate(func(b []byte) { le.PutUint16(b[16:], 2) }), "want ET_REL"},
 		{"align", mutate(func(b []byte) { le.PutUint64(b[shoff+shdrSize+48:], 3) }), "alignment 3 is not a power of two"},
+	}
+	// A relocation section whose sh_info names no section of code or data
+	// (0, itself, the symbol table) is refused, not dropped.
+	shnum := int(le.Uint16(good[60:]))
+	rela, symtab := -1, -1
+	for i := 0; i < shnum; i++ {
+		switch elf.SectionType(le.Uint32(good[shoff+uint64(i)*shdrSize+4:])) {
+		case elf.SHT_RELA:
+			if rela < 0 {
+				rela = i
+			}
+		case elf.SHT_SYMTAB:
+			symtab = i
+		}
+	}
+	require.Positive(t, rela)
+	for _, info := range []int{0, rela, symtab} {
+		tests = append(tests, struct {
+			name string
+			data []byte
+			want string
+		}{fmt.Sprintf("rela sh_info %d", info), mutate(func(b []byte) { le.PutUint32(b[shoff+uint64(rela)*shdrSize+44:], uint32(info)) }),
+			fmt.Sprintf("has invalid sh_info (%d)", info)})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
