@@ -106,6 +106,13 @@ const (
 	// PEStaleSizeOfImage writes a SizeOfImage that misses the image's
 	// last section (ref/coff).
 	PEStaleSizeOfImage
+	// MachOMissingRebase leaves the last absolute pointer (or GOT slot) of
+	// a Mach-O executable out of its rebase opcodes (ref/macho). Every
+	// value stays right while the image is loaded at its preferred address.
+	MachOMissingRebase
+	// MachOEntryOffset writes LC_MAIN's entryoff without the room of the
+	// header pad, 32 bytes before the entry function (ref/macho).
+	MachOEntryOffset
 	numFaults
 )
 
@@ -136,6 +143,8 @@ var names = [...]string{
 	WasmTableIndexOffByOne: "wasm-table-index-off-by-one",
 	PEMissingBaseReloc:     "pe-missing-base-reloc",
 	PEStaleSizeOfImage:     "pe-stale-size-of-image",
+	MachOMissingRebase:     "macho-missing-rebase",
+	MachOEntryOffset:       "macho-entry-offset",
 }
 
 var descriptions = [...]string{
@@ -165,6 +174,8 @@ var descriptions = [...]string{
 	WasmTableIndexOffByOne: "wasm: function addresses (table indexes) one too large",
 	PEMissingBaseReloc:     "pe: an absolute pointer missing from the base relocations",
 	PEStaleSizeOfImage:     "pe: SizeOfImage misses the last section",
+	MachOMissingRebase:     "macho: a pointer missing from the rebase opcodes",
+	MachOEntryOffset:       "macho: LC_MAIN's entry offset 32 bytes short (the header pad)",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -180,7 +191,7 @@ func (f Fault) Description() string {
 var keepsValues = map[Fault]bool{
 	ChainTrampolines: true, LastAtomOverflow: true, LoseAlignment: true, SkipPointerRepatch: true,
 	ShrinkNoFill: true, KeepDeletedSymbol: true, SymtabInfoOffByOne: true, StaleFreeGOTSlot: true,
-	StaleSymbols: true, PEMissingBaseReloc: true,
+	StaleSymbols: true, PEMissingBaseReloc: true, MachOMissingRebase: true,
 }
 
 // KeepsValues reports whether every value a program computes stays right
@@ -193,6 +204,7 @@ func (f Fault) KeepsValues() bool { return keepsValues[f] }
 var scopes = map[Fault]string{
 	WasmWrongCallSymbol: "wasm", WasmUnpaddedLEB: "wasm", WasmErrLenOffByOne: "wasm", WasmTableIndexOffByOne: "wasm",
 	PEMissingBaseReloc: "coff", PEStaleSizeOfImage: "coff",
+	MachOMissingRebase: "macho", MachOEntryOffset: "macho",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -53,7 +54,11 @@ const GOTSection = segDataConst + ",__got"
 // __TEXT,__literals (written as one section, as ld64.lld's). The code
 // generator's in-memory objects (ELF-style names) are named by kind, as
 // WriteObject would write them.
-type Exe struct{}
+type Exe struct {
+	// Faults plants the writer's seeded defects (fault-injection tests
+	// only).
+	Faults fault.Set
+}
 
 var (
 	_ link.Platform    = Exe{}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -111,11 +112,11 @@ type exeSymbol struct {
 // Write implements link.Platform: the Mach header and load commands at the
 // start of image, padding to whole pages after every segment, and
 // __LINKEDIT after them.
-func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
+func (p Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	if l.HeaderSize != machHeaderSize+uint64(loadCommandsSize(l))+HeaderPad {
 		return nil, fmt.Errorf("header size %#x does not match the load commands (%#x)", l.HeaderSize, machHeaderSize+loadCommandsSize(l)+HeaderPad)
 	}
-	w := &exeWriter{l: l}
+	w := &exeWriter{l: l, faults: p.Faults}
 	if err := w.segments(); err != nil {
 		return nil, err
 	}
@@ -133,8 +134,9 @@ type exeWriter struct {
 	locals, externals []exeSymbol
 	symIndex          map[int32]uint32 // layout symbol → symbol table index
 	weak              bool             // an exported weak definition
-	ncmds             int              // load commands written
-	uuidAt            int              // file offset of LC_UUID's uuid
+	faults            fault.Set
+	ncmds             int // load commands written
+	uuidAt            int // file offset of LC_UUID's uuid
 }
 
 // sectionFlags returns the flags ld64.lld gives an output section.
@@ -543,7 +545,11 @@ func (w *exeWriter) loadCommands(le8 *linkEdit, linkOff, linkAddr uint64, nsyms 
 	b = append(b, make([]byte, 16)...)
 	u32s(lcBuildVersion, buildVersionSize, platformMacOS, version11, version11, 1, toolLD, lldVersion)
 	u32s(lcMain, mainCmdSize)
-	b = le.AppendUint64(b, l.Entry-ExeImageBase)
+	entry := l.Entry - ExeImageBase
+	if w.faults.Has(fault.MachOEntryOffset) {
+		entry -= HeaderPad
+	}
+	b = le.AppendUint64(b, entry)
 	b = le.AppendUint64(b, 0)
 	u32s(lcFunctionStarts, linkEditDataCmdSize, uint32(o.starts), uint32(len(le8.starts)))
 	u32s(lcDataInCode, linkEditDataCmdSize, uint32(o.dataInCode), 0)
@@ -584,6 +590,9 @@ func ulebSize(v uint64) int {
 // opcodes.
 func (w *exeWriter) rebaseOpcodes() ([]byte, error) {
 	sites := w.l.PointerSites
+	if w.faults.Has(fault.MachOMissingRebase) && len(sites) > 0 {
+		sites = sites[:len(sites)-1]
+	}
 	if len(sites) == 0 {
 		return nil, nil
 	}
