@@ -233,6 +233,15 @@ func (s *Section) perm() Perm {
 	return PermR
 }
 
+// Bounds of an output: the user half of the x86_64 address space, and the
+// size of a file the linker builds in memory. An input whose sections'
+// sizes or alignments reach past them is refused instead of making the
+// linker allocate gigabytes or write a segment no loader can map.
+const (
+	MaxAddress    = 1 << 47
+	MaxOutputSize = 1 << 32
+)
+
 // ELFRules are ld.lld 16's layout rules for a static executable without
 // -z separate-code, for a Platform to embed (ref/elf's does): sections in
 // rank order (read-only data, code, RELRO (the GOT), writable data, BSS),
@@ -358,6 +367,9 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 				off += s.Size
 			}
 			s.Capacity = s.Size
+			if addr+s.Size < addr || addr+s.Size > MaxAddress {
+				return fmt.Errorf("link: section %s: %#x bytes at %#x overflow the address space", s.Name, s.Size, addr)
+			}
 			addr += s.Size
 			if first {
 				if si > 0 {
@@ -389,6 +401,9 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		seg.FileSize = end - seg.Addr
 	}
 	l.FileSize = off
+	if l.FileSize > MaxOutputSize {
+		return fmt.Errorf("link: the output would be %d bytes, more than the %d this linker writes (alignment padding or section sizes out of proportion)", l.FileSize, uint64(MaxOutputSize))
+	}
 	prevAddr, prevOff := base+l.HeaderSize, l.HeaderSize
 	for _, s := range l.Sections {
 		if s.Segment < 0 {

@@ -1,6 +1,7 @@
 package link_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -96,4 +97,23 @@ func TestMergeStrings(t *testing.T) {
 	require.Equal(t, uint64(8), ro.Size)
 	_, _, err = link.Link([]*obj.Object{start, str("c", "abc")}, flatPlatform, link.Options{})
 	require.EqualError(t, err, "c:(.rodata.str1.1): string is not null terminated")
+}
+
+// TestLayoutBounds: sizes that overflow the address space and alignments
+// that would pad the file to gigabytes are refused before anything is
+// allocated (issue 17, defect 4).
+func TestLayoutBounds(t *testing.T) {
+	start := func(extra ...*obj.Section) *obj.Object {
+		o := &obj.Object{Name: "a.o", Sections: append([]*obj.Section{{Name: ".text", Kind: obj.Text, Align: 1, Data: []byte{0xc3}, Size: 1}}, extra...),
+			Symbols: []*obj.Symbol{{Name: "_start", Section: 0, Bind: obj.Global}}}
+		return o
+	}
+	_, _, err := link.Link([]*obj.Object{start(&obj.Section{Name: ".bss", Kind: obj.BSS, Align: 8, Size: 1<<64 - 1})}, flatPlatform, link.Options{})
+	require.ErrorContains(t, err, "overflow the address space")
+	var big []*obj.Section
+	for i := 0; i < 3; i++ {
+		big = append(big, &obj.Section{Name: fmt.Sprintf(".data.%d", i), Kind: obj.Data, Align: 1 << 32, Data: []byte{1}, Size: 1})
+	}
+	_, _, err = link.Link([]*obj.Object{start(big...)}, flatPlatform, link.Options{})
+	require.ErrorContains(t, err, "more than the 4294967296 this linker writes")
 }
