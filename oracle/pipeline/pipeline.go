@@ -46,6 +46,10 @@ func ExeName(f obj.Format) string { return target.MustLookup(f).ExeName }
 // UnitName is the file name of unit u's object.
 func UnitName(f obj.Format, u int) string { return target.MustLookup(f).UnitName(u) }
 
+// MaxUnits bounds -units: more objects than that only measure the file
+// system.
+const MaxUnits = 10000
+
 // Objects compiles m into units objects of format f, serialized, in unit
 // order, with their file names.
 func Objects(m *ir.Module, f obj.Format, units int) (names []string, files [][]byte, err error) {
@@ -55,6 +59,9 @@ func Objects(m *ir.Module, f obj.Format, units int) (names []string, files [][]b
 // ObjectsWith is Objects with compile options (the got policy's calls,
 // fault injection).
 func ObjectsWith(m *ir.Module, f obj.Format, units int, opts target.CompileOptions) (names []string, files [][]byte, err error) {
+	if units > MaxUnits {
+		return nil, nil, fmt.Errorf("-units %d: at most %d", units, MaxUnits)
+	}
 	t, err := target.Lookup(f)
 	if err != nil {
 		return nil, nil, err
