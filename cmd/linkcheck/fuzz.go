@@ -30,6 +30,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 	list := fs.Bool("list", false, "list the selected fuzz targets (JSON lines when stdout is not a terminal) and exit")
 	triage := fs.Bool("triage", true, "reduce the findings to regression scenarios after fuzzing")
 	reduceTime := fs.Duration("reduce-time", 3*time.Minute, "time bound of the reduction of one signature")
+	first := fs.Bool("stop-at-first", false, "end the fuzzing at the first finding (then triage and report)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -94,7 +95,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := interruptible()
 		defer cancel()
 		st, err := campaign.Run(ctx, campaign.Config{Src: root, Out: *out, Targets: *targets, Formats: fmts, Linker: *linker,
-			Time: *budget, Jobs: *jobs, Resume: *resume, Triage: *triage, ReduceBudget: *reduceTime, Emit: emit})
+			Time: *budget, Jobs: *jobs, Resume: *resume, Triage: *triage, ReduceBudget: *reduceTime, StopAtFirst: *first, Emit: emit})
 		if disp != nil {
 			disp.close()
 		}

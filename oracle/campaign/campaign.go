@@ -74,9 +74,15 @@ type Config struct {
 	Triage bool
 	// ReduceBudget bounds the triage of one signature (0: 3 minutes).
 	ReduceBudget time.Duration
+	// Faults are the seeded defects to plant (ref/fault names,
+	// comma-separated; "" takes FaultsEnv from the environment).
+	Faults string
+	// StopAtFirst ends the fuzzing at the first finding (a selftest asks
+	// only whether a defect is caught, and how fast).
+	StopAtFirst bool
 	// Emit receives every event (nil: none); it is called from one
 	// goroutine at a time.
-	Emit func(Event)
+	Emit func(Event) `json:"-"`
 }
 
 // Event is one thing that happened in a campaign: what `linkcheck fuzz`
@@ -153,7 +159,8 @@ type campaign struct {
 	store  findingStore
 	binary string
 
-	mu       sync.Mutex // guards st, events and emitting
+	stop     context.CancelFunc // ends the fuzzing (StopAtFirst)
+	mu       sync.Mutex         // guards st, events and emitting
 	events   *os.File
 	lastSave time.Time
 }
@@ -170,6 +177,9 @@ func Run(ctx context.Context, cfg Config) (*State, error) {
 		return nil, errors.New("campaign: no output directory")
 	}
 	c := &campaign{cfg: cfg, store: findingStore{filepath.Join(cfg.Out, "findings")}}
+	outer := ctx
+	ctx, c.stop = context.WithCancel(ctx)
+	defer c.stop()
 	if err := c.open(); err != nil {
 		return nil, err
 	}
@@ -185,10 +195,11 @@ func Run(ctx context.Context, cfg Config) (*State, error) {
 		return c.st, err
 	}
 	c.fuzz(ctx)
-	if ctx.Err() != nil {
+	if outer.Err() != nil {
 		c.save(true)
-		return c.st, ctx.Err()
+		return c.st, outer.Err()
 	}
+	ctx = outer // after a stop at the first finding, triage and report
 	if cfg.Triage {
 		if err := c.triage(ctx); err != nil {
 			c.emit(Event{Event: "error", Message: err.Error()})
@@ -255,8 +266,11 @@ func (c *campaign) open() error {
 			return fmt.Errorf("campaign: no fuzz target selected (-targets %q, -formats %s)", c.cfg.Targets, strings.Join(c.cfg.Formats, ","))
 		}
 		c.st = &State{Module: ModulePath, Src: c.cfg.Src, Started: time.Now().UTC(), Targets: sel, Formats: c.cfg.Formats,
-			Linker: c.cfg.Linker, Faults: os.Getenv(FaultsEnv), Time: c.cfg.Time, Jobs: c.cfg.Jobs,
+			Linker: c.cfg.Linker, Faults: c.cfg.Faults, Time: c.cfg.Time, Jobs: c.cfg.Jobs,
 			Baseline: map[string][]string{}, Status: map[string]*TargetState{}}
+		if c.st.Faults == "" {
+			c.st.Faults = os.Getenv(FaultsEnv)
+		}
 		c.plan()
 		for _, t := range sel {
 			c.st.Baseline[t.Name] = c.testdataFiles(t.Name)
@@ -387,7 +401,8 @@ func (c *campaign) recover() error {
 }
 
 // checkCorpus moves the target's cache entries that do not parse (written
-// when the campaign was killed) to OUT/corpus/quarantine.
+// when the campaign was killed) to OUT/quarantine/TARGET. (Go keeps the
+// cache of target T of -test.fuzzcachedir=OUT/corpus in OUT/corpus/T.)
 func (c *campaign) checkCorpus(target string) error {
 	dir := filepath.Join(c.cfg.Out, "corpus", target)
 	ents, err := os.ReadDir(dir)
@@ -403,7 +418,7 @@ func (c *campaign) checkCorpus(target string) error {
 		if _, err := ParseCorpusFile(data); err == nil {
 			continue
 		}
-		q := filepath.Join(c.cfg.Out, "corpus", "quarantine", target)
+		q := filepath.Join(c.cfg.Out, "quarantine", target)
 		if err := os.MkdirAll(q, 0o755); err != nil {
 			return err
 		}
@@ -481,7 +496,7 @@ func (c *campaign) runOnce(ctx context.Context, name string, d time.Duration) {
 
 	args := []string{"-test.run=^$", "-test.fuzz=^" + name + "$", "-test.fuzztime=" + d.Round(time.Second).String(),
 		"-test.fuzzminimizetime=0s", "-test.parallel=" + strconv.Itoa(parallel),
-		"-test.fuzzcachedir=" + filepath.Join(absPath(c.cfg.Out), "corpus", name), "-test.timeout=0", "-test.paniconexit0"}
+		"-test.fuzzcachedir=" + filepath.Join(absPath(c.cfg.Out), "corpus"), "-test.timeout=0", "-test.paniconexit0"}
 	cmd := exec.Command(c.binary, args...)
 	cmd.Dir = filepath.Join(c.cfg.Src, "fuzz")
 	cmd.Env = c.env()
@@ -582,7 +597,7 @@ func (c *campaign) runOnce(ctx context.Context, name string, d time.Duration) {
 	if err := c.captureNew(name, true); err != nil {
 		c.emit(Event{Event: "error", Target: name, Message: err.Error()})
 	}
-	if failed && !stopping {
+	if failed {
 		c.recordFailure(name, fail, out)
 	}
 	msg := "exit 0"
@@ -723,6 +738,9 @@ func (c *campaign) record(f *Finding, input []byte) (bool, error) {
 	ts.Findings++
 	c.saveLocked(true)
 	c.emitLocked(Event{Event: "finding", Target: f.Target, Finding: f.ID, Findings: ts.Findings, Message: firstLine(f.Message)})
+	if c.cfg.StopAtFirst {
+		c.stop()
+	}
 	return true, nil
 }
 

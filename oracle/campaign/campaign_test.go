@@ -45,10 +45,27 @@ func TestCampaignChild(t *testing.T) {
 func copyTree(t *testing.T) string {
 	root, err := FindModule("", "")
 	require.NoError(t, err)
-	out, err := exec.Command("git", "-C", root, "ls-files", "-co", "--exclude-standard").Output()
-	require.NoError(t, err, "listing the source tree")
+	var files []string
+	if out, err := exec.Command("git", "-C", root, "ls-files", "-co", "--exclude-standard").Output(); err == nil {
+		files = strings.Split(strings.TrimSpace(string(out)), "\n")
+	} else {
+		// Not a git checkout: every file but build outputs.
+		require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			if d.IsDir() && (d.Name() == ".git" || rel == "bin" || rel == "out") {
+				return filepath.SkipDir
+			}
+			if info, err := d.Info(); err == nil && d.Type().IsRegular() && info.Size() < 4<<20 && !strings.HasSuffix(p, ".test") {
+				files = append(files, rel)
+			}
+			return nil
+		}))
+	}
 	dst := filepath.Join(t.TempDir(), "src")
-	for _, rel := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, rel := range files {
 		if rel == "" || strings.HasPrefix(rel, "fuzz/testdata/fuzz/") && !isCommitted(root, rel) {
 			continue
 		}
@@ -112,7 +129,11 @@ func TestKillResumeLosesNoFinding(t *testing.T) {
 		for sc.Scan() {
 			var e Event
 			if json.Unmarshal(sc.Bytes(), &e) != nil {
+				t.Logf("campaign: %s", sc.Text())
 				continue
+			}
+			if e.Event == "error" {
+				t.Logf("campaign error: %s: %s", e.Target, e.Message)
 			}
 			switch e.Event {
 			case "start":

@@ -276,8 +276,9 @@ th{background:#f3f3f3}td.num{text-align:right}pre{background:#f7f7f7;border:1px 
 <h2>Executions over time</h2>
 {{.Plot}}
 <h2>Checks exercised</h2>
+<p class="muted">A check is exercised by a target whose every input goes through it: the incremental targets check invariants 1 to 8 after every update, and invariant 2 compares the canonical images under every diff key.</p>
 <table id="checks"><tr><th>check</th><th>exercised by</th><th>execs</th><th>failed by</th></tr>
-{{range .Checks}}<tr><td>{{.Kind}} <code>{{.Name}}</code></td><td>{{if .By}}{{join .By ", "}}{{else}}<span class="muted">no selected target</span>{{end}}</td><td class="num">{{.Execs}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
+{{range .Checks}}<tr class="check"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{join .By ", "}}{{else}}<span class="muted">no selected target</span>{{end}}</td><td class="num">{{.Execs}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
 {{end}}</table>
 <h2>Findings</h2>
 {{if not .Findings}}<p class="ok" id="no-findings">No finding.</p>{{end}}
@@ -285,7 +286,8 @@ th{background:#f3f3f3}td.num{text-align:right}pre{background:#f7f7f7;border:1px 
 <p>{{len .Findings}} finding(s): {{range $i, $f := .Findings}}{{if $i}}, {{end}}<code>{{$f.ID}}</code>{{end}}</p>
 {{with .First}}<p>Reproduce: <code>{{.Reproduce}}</code> (after <code>findings/{{.ID}}/reproduce.sh</code> puts the input in place){{if .Faults}}; seeded defect <code>{{.Faults}}</code>{{end}}.</p>
 <details open><summary>The failing check and the diff</summary><pre class="message">{{.Message}}</pre></details>
-{{with .Reduced}}<p>Reduced to <b>{{.Funcs}} function(s) and {{.Updates}} update(s)</b> in {{.Tries}} tries; replayed through <code>linkcheck update</code>: {{.Reproduces}}.</p>{{end}}{{end}}
+{{with .Reduced}}<p class="reduced">Reduced to <b>{{.Funcs}} function(s) and {{.Updates}} update(s)</b> in {{.Tries}} tries; replayed through <code>linkcheck update</code>: {{.Reproduces}}.</p>
+<details><summary>The reduced sequence's failure</summary><pre class="reduced-message">{{.Message}}</pre></details>{{end}}{{end}}
 {{if .Scenario}}<details open><summary>Regression scenario <code>{{.ScenarioPath}}</code></summary><pre class="scenario">{{.Scenario}}</pre></details>{{end}}
 </div>
 {{end}}
