@@ -4,8 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/ir"
 )
 
@@ -28,7 +28,7 @@ func runInterp(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	path := fs.Arg(0)
-	src, err := os.ReadFile(path)
+	src, err := input.ReadFile(path, input.MaxProgram)
 	if err != nil {
 		fmt.Fprintf(stderr, "linkcheck interp: %v\n", err)
 		return 2

@@ -10,6 +10,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	linkerpkg "github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -77,7 +78,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			}
 			path, exeFormat = exe, f
 		} else {
-			data, err := os.ReadFile(path)
+			data, err := input.ReadFile(path, input.MaxObject)
 			if err != nil {
 				return bad(err)
 			}

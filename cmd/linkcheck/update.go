@@ -11,6 +11,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -44,7 +45,7 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return bad(err)
 		}
-		src, err := os.ReadFile(fs.Arg(0))
+		src, err := input.ReadFile(fs.Arg(0), input.MaxProgram)
 		if err != nil {
 			return bad(err)
 		}
@@ -116,7 +117,7 @@ func verifyUpdate(out string, f obj.Format, m *ir.Module, src string, pol incr.P
 // loadIncremental reads an incremental output's state and its current
 // version; the output's format is told by its magic bytes.
 func loadIncremental(path string) (*incr.State, *ir.Module, error) {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, input.MaxObject)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,7 +193,7 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 			return bad(errors.New("want an executable"))
 		}
 		path := fs.Arg(0)
-		data, err := os.ReadFile(path)
+		data, err := input.ReadFile(path, input.MaxObject)
 		if err != nil {
 			return bad(err)
 		}

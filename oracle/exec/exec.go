@@ -20,13 +20,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/exec/unicorn"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -279,19 +279,7 @@ func (r *Runner) pick(format obj.Format, m Mode) (Mode, error) {
 // MaxFileSize bounds the executables Run reads.
 const MaxFileSize = 1 << 30
 
-func readBounded(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: %d bytes exceeds the %d MiB limit", path, st.Size(), MaxFileSize>>20)
-	}
-	return os.ReadFile(path)
-}
+func readBounded(path string) ([]byte, error) { return input.ReadFile(path, MaxFileSize) }
 
 // limitedBuffer keeps the first max bytes written to it and counts the rest.
 type limitedBuffer struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/linker"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -70,7 +71,7 @@ func DiffLLD(ctx context.Context, f obj.Format, objPaths []string, dir string, o
 }
 
 func readImage(path string, objs []*obj.Object) (*canon.Image, error) {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, input.MaxObject)
 	if err != nil {
 		return nil, err
 	}

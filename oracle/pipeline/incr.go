@@ -14,6 +14,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/invariant"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -109,7 +110,7 @@ func (c IncrCheck) format() obj.Format {
 // m: every invariant of DESIGN.md that the options select. The error lists
 // every violation, each naming its invariant.
 func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrCheck) error {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, input.MaxObject)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -24,7 +25,7 @@ import (
 
 // Load reads and checks a .lir file.
 func Load(path string) (*ir.Module, error) {
-	src, err := os.ReadFile(path)
+	src, err := input.ReadFile(path, input.MaxProgram)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/linkcheck/linkcheck/ref/input"
 )
 
 // SidecarSuffix is appended to the output's path to name the sidecar file
@@ -176,32 +178,11 @@ func openVerified(path string, img Image, policy Policy, flag int) (*State, *os.
 // about 1 KiB per atom).
 const maxSidecar = 1 << 30
 
-// readBounded reads a regular file of at most limit bytes: a FIFO, a
-// device or a directory is refused instead of read.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s has %d bytes, more than the %d a sidecar may have", path, fi.Size(), limit)
-	}
-	return io.ReadAll(io.LimitReader(f, limit+1))
-}
-
 // readSidecar reads and decodes the sidecar of the output at path: a
 // missing, unparsable, other-version or altered sidecar is an error
 // wrapping ErrStale.
 func readSidecar(path string) (*sidecar, *State, error) {
-	data, err := readBounded(path+SidecarSuffix, maxSidecar)
+	data, err := input.ReadFile(path+SidecarSuffix, maxSidecar)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
 	}

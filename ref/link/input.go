@@ -2,11 +2,11 @@ package link
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -26,7 +26,7 @@ func ReadObjectFiles(paths []string, read func(name string, data []byte) (*obj.O
 				if i >= len(paths) {
 					return
 				}
-				data, err := os.ReadFile(paths[i])
+				data, err := input.ReadFile(paths[i], input.MaxObject)
 				if err == nil {
 					objs[i], err = read(paths[i], data)
 				}
