@@ -191,6 +191,9 @@ func orderKey(name string) int {
 	return k
 }
 
+// lastKey ranks the import thunks after every partial section of .text.
+const lastKey = 1<<56 - 1
+
 // SectionRank implements link.Platform with lld-link's order: PE sections
 // in classes (.text, .rdata, .buildid, .data, .pdata, others, .rsrc,
 // .reloc), merged sections in /merge order inside them, and the partial
@@ -198,6 +201,9 @@ func orderKey(name string) int {
 // the output name; see orderKey).
 func (Exe) SectionRank(s *link.Section) int {
 	p, key := placeOf(s)
+	if s.Name == thunkSection {
+		return p.class<<60 | p.sub<<56 | lastKey
+	}
 	return p.class<<60 | p.sub<<56 | orderKey(key)
 }
 

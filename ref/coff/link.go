@@ -11,13 +11,3 @@ import (
 func Link(objs []*obj.Object, opts link.Options) ([]byte, *link.Layout, error) {
 	return link.Link(objs, Exe{}, opts)
 }
-
-// LinkFiles reads the COFF objects at paths with ReadObject (each named by
-// its path in messages), in parallel, and links them with Link.
-func LinkFiles(paths []string, opts link.Options) ([]byte, *link.Layout, error) {
-	objs, err := link.ReadObjectFiles(paths, ReadObject)
-	if err != nil {
-		return nil, nil, err
-	}
-	return Link(objs, opts)
-}

@@ -220,6 +220,11 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	le.PutUint64(oh[96:], heapCommit)
 	le.PutUint32(oh[108:], numDataDirs)
 	dirs := oh[112:]
+	impDir, iatDir := importDirs(l)
+	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IMPORT:], uint32(impDir[0]))
+	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IMPORT+4:], uint32(impDir[1]))
+	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IAT:], uint32(iatDir[0]))
+	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IAT+4:], uint32(iatDir[1]))
 	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION:], uint32(pdataDir[0]))
 	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION+4:], uint32(pdataDir[1]))
 	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_BASERELOC:], uint32(relocDir[0]))
@@ -335,31 +340,47 @@ func (w *exeWriter) symbols() (symtab, strtab []byte, n int) {
 		}
 		return s.Addr - (ExeImageBase + w.secs[idx-1].rva), int16(idx), true
 	}
+	imports := -1 // the synthesized import tables' object
+	if n := len(l.Objects); n > 0 && l.Objects[n-1].Name == ImportObjectName {
+		imports = n - 1
+	}
+	var put func(id int32)
+	put = func(id int32) {
+		s := &l.Symbols[id]
+		if written[id] || !s.Defined() || s.Sec == obj.Abs && (s.Name == "@feat.00" || s.Name == "@comp.id") {
+			return // lld-link reads @feat.00 and @comp.id and drops them
+		}
+		written[id] = true
+		v, sec, ok := place(s)
+		if !ok {
+			return
+		}
+		var typ uint16
+		if s.Kind == obj.SymFunc {
+			typ = symDtypeFunction
+		}
+		class := uint8(symClassExternal)
+		if s.Bind == obj.Local {
+			class = symClassStatic
+		}
+		add(s.Name, v, sec, typ, class)
+		if int(s.Obj) == imports && s.Kind == obj.SymFunc {
+			// A thunk is followed by its IAT entry, as lld-link writes them.
+			if slot := l.Lookup(ImportPrefix + s.Name); slot >= 0 {
+				put(slot)
+			}
+		}
+	}
 	nextSlot := int32(0)
 	for oi, o := range l.Objects {
+		if oi == imports {
+			break // its symbols are written where inputs refer to them
+		}
 		for k, os := range o.Symbols {
 			if os.Kind == obj.SymSection {
 				continue
 			}
-			id := l.SymIndex[oi][k]
-			s := &l.Symbols[id]
-			if written[id] || !s.Defined() || s.Sec == obj.Abs && (s.Name == "@feat.00" || s.Name == "@comp.id") {
-				continue // lld-link reads @feat.00 and @comp.id and drops them
-			}
-			written[id] = true
-			v, sec, ok := place(s)
-			if !ok {
-				continue
-			}
-			var typ uint16
-			if s.Kind == obj.SymFunc {
-				typ = symDtypeFunction
-			}
-			class := uint8(symClassExternal)
-			if s.Bind == obj.Local {
-				class = symClassStatic
-			}
-			add(s.Name, v, sec, typ, class)
+			put(l.SymIndex[oi][k])
 		}
 		// The cells this object was the first to use, in slot order.
 		last := nextSlot
