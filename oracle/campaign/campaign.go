@@ -22,6 +22,7 @@ package campaign
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -432,7 +433,22 @@ func (c *campaign) checkCorpus(target string) error {
 // build compiles the fuzz package's instrumented test binary, as `go test
 // -fuzz` does before it fuzzes.
 func (c *campaign) build(ctx context.Context) error {
+	stamp := c.binary + ".source"
+	fp, fpErr := sourceFingerprint(c.cfg.Src)
+	if fpErr == nil {
+		if old, err := os.ReadFile(stamp); err == nil && string(old) == fp {
+			if _, err := os.Stat(c.binary); err == nil {
+				c.emit(Event{Event: "build", Message: "the fuzz targets' binary is up to date with the source"})
+				return nil
+			}
+		}
+	}
 	c.emit(Event{Event: "build", Message: "go test -c -fuzz=. ./fuzz"})
+	defer func() {
+		if fpErr == nil {
+			_ = writeFileAtomic(stamp, []byte(fp), 0o644)
+		}
+	}()
 	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-fuzz=.", "-o", c.binary, "./fuzz")
 	cmd.Dir = c.cfg.Src
 	out, err := cmd.CombinedOutput()
@@ -860,4 +876,37 @@ func (c *campaign) env() []string {
 		env = append(env, FaultsEnv+"="+c.st.Faults)
 	}
 	return env
+}
+
+// sourceFingerprint hashes the module's Go files, go.mod and go.sum (not
+// testdata): a resumed campaign rebuilds its test binary only when they
+// changed.
+func sourceFingerprint(root string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != root && (n == "testdata" || strings.HasPrefix(n, ".") || n == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if n := d.Name(); !strings.HasSuffix(n, ".go") && n != "go.mod" && n != "go.sum" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%s %d\n", rel, len(data))
+		h.Write(data)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }

@@ -101,10 +101,10 @@ func child(t *testing.T, cfg Config) (*exec.Cmd, *bufio.Scanner) {
 }
 
 // TestKillResumeLosesNoFinding kills a campaign with SIGKILL at a random
-// moment of its fuzzing 10 times in a row, resuming it each time, with a
-// seeded defect planted (trampoline-base: FuzzErrorTable finds it by
-// fuzzing, FuzzTrampoline's seeds catch it at once); then lets the last
-// resume finish. Every finding reported before a kill must be on disk
+// moment of its fuzzing (up to 10 s after it starts fuzzing) 10 times in a
+// row, resuming it each time, with a seeded defect planted
+// (trampoline-base: FuzzTrampoline's seeds catch it at once, FuzzErrorTable
+// finds it by fuzzing) and two jobs; then lets the last resume finish. Every finding reported before a kill must be on disk
 // with its input and message, the findings must include the defect, no
 // crasher may stay in the tree's testdata, and no fuzzer may outlive the
 // campaign that started it.
@@ -120,7 +120,7 @@ func TestKillResumeLosesNoFinding(t *testing.T) {
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("kill moments drawn with seed %d", seed)
-	cfg := Config{Src: src, Out: out, Targets: "FuzzErrorTable,FuzzTrampoline", Time: 80 * time.Second, Jobs: 1}
+	cfg := Config{Src: src, Out: out, Targets: "FuzzErrorTable,FuzzTrampoline", Time: 100 * time.Second, Jobs: 2}
 
 	var mu sync.Mutex
 	reported := map[string]bool{}
@@ -172,7 +172,7 @@ func TestKillResumeLosesNoFinding(t *testing.T) {
 		case <-time.After(10 * time.Minute):
 			t.Fatal("the campaign did not start fuzzing (building the fuzz targets?)")
 		}
-		delay := time.Duration(rng.Int63n(int64(8 * time.Second)))
+		delay := time.Duration(rng.Int63n(int64(10 * time.Second)))
 		time.Sleep(delay)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
@@ -183,6 +183,10 @@ func TestKillResumeLosesNoFinding(t *testing.T) {
 		t.Logf("kill %d after %s of fuzzing: %d findings reported so far", i+1, delay.Round(time.Millisecond), n)
 		checkReported(fmt.Sprintf("after kill %d", i+1))
 	}
+	mu.Lock()
+	before := len(reported)
+	mu.Unlock()
+	require.NotZero(t, before, "no finding was reported before a kill: the test proved nothing")
 	// The last resume runs to the end.
 	cfg.Resume = true
 	cmd, sc := child(t, cfg)
@@ -213,7 +217,7 @@ func TestKillResumeLosesNoFinding(t *testing.T) {
 	requireNoFuzzer(t, filepath.Join(out, "bin", "fuzz.test"))
 	_, err = os.Stat(filepath.Join(out, "report.html"))
 	require.NoError(t, err)
-	t.Logf("%d findings, all on disk", len(all))
+	t.Logf("%d findings (%d reported before the last kill), all on disk", len(all), before)
 }
 
 // isCommittedFile reports whether a testdata file of the copied tree came
