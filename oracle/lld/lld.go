@@ -19,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -149,6 +151,9 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 	cmd := exec.CommandContext(ctx, path, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Its own process group, killed whole on timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	res := &Result{Cmd: append([]string{path}, args...)}
 	start := time.Now()
@@ -172,5 +177,28 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 		}
 		return res, fmt.Errorf("lld: %s link failed (%s):\n%s\ncommand: %s", name, why, msg, res.Reproducer())
 	}
+	// A linker that exits 0 is not trusted to have written its output.
+	if err := checkOutput(out, f); err != nil {
+		return res, fmt.Errorf("lld: %s exited 0 but %v\ncommand: %s", name, err, res.Reproducer())
+	}
 	return res, nil
+}
+
+// checkOutput checks that the linker wrote out, a file of format f.
+func checkOutput(out string, f obj.Format) error {
+	fh, err := os.Open(out)
+	if err != nil {
+		return fmt.Errorf("wrote no output: %v", err)
+	}
+	defer fh.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(fh, head)
+	got, err := obj.DetectExecutable(head[:n])
+	if err != nil {
+		return fmt.Errorf("its output %s is not an executable: %v", out, err)
+	}
+	if got != f {
+		return fmt.Errorf("its output %s is a %s file, not %s", out, got, f)
+	}
+	return nil
 }

@@ -105,3 +105,24 @@ func TestReproducerQuotes(t *testing.T) {
 	r := &lld.Result{Cmd: []string{"/usr/bin/ld.lld", "-o", "a b", "it's", ""}}
 	require.Equal(t, `/usr/bin/ld.lld -o 'a b' 'it'\''s' ''`, r.Reproducer())
 }
+
+// TestLinkChecksOutput: a linker that exits 0 without writing its output,
+// or after truncating it, is not trusted (issue 17, defect 7).
+func TestLinkChecksOutput(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"nothing":  "exit 0",
+		"truncate": `for a; do case "$prev" in -o) : > "$a";; esac; prev=$a; done; exit 0`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			bin := filepath.Join(dir, name)
+			require.NoError(t, os.MkdirAll(bin, 0o755))
+			script := "#!/bin/sh\ncase \"$1\" in --version) echo 'Debian LLD 16.0.6 (compatible with GNU linkers)'; exit 0;; esac\n" + body + "\n"
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "ld.lld"), []byte(script), 0o755))
+			t.Setenv("LINKCHECK_LLVM_BIN", bin)
+			out := filepath.Join(bin, "a.out")
+			_, err := lld.Link(context.Background(), obj.ELF, []string{"x.o"}, out, lld.Options{})
+			require.ErrorContains(t, err, "exited 0 but")
+		})
+	}
+}

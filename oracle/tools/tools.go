@@ -9,6 +9,9 @@
 package tools
 
 import (
+	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,7 +19,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // InstallScript is the command that installs every tool linkcheck uses.
@@ -106,6 +111,8 @@ type Env struct {
 	LLVMLibDir  string // default LLVM directory, /usr/lib/llvm-16/bin
 	RequireAll  bool   // LINKCHECK_REQUIRE_TOOLS=1
 	skipVersion bool
+	// versionTimeout bounds the version probe; 0 means VersionTimeout.
+	versionTimeout time.Duration
 }
 
 // FromEnvironment reads the lookup settings from the process environment.
@@ -153,7 +160,7 @@ func (env Env) Find(name string) (*Tool, error) {
 	if env.skipVersion {
 		return t, nil
 	}
-	v, err := version(spec, path)
+	v, err := version(spec, path, cmp.Or(env.versionTimeout, VersionTimeout))
 	if err != nil {
 		return nil, &MissingError{Name: name, Package: spec.Package, Reason: fmt.Sprintf("%s does not run: %v", path, err), Err: err}
 	}
@@ -251,13 +258,34 @@ func llvmMajor(v string) string {
 	return m[1]
 }
 
-func runVersion(path string, args []string) (string, error) {
-	out, err := exec.Command(path, args...).CombinedOutput()
-	if err != nil && len(out) == 0 {
+func runVersion(path string, args []string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	// Its own process group, killed whole on timeout: a wrapper script's
+	// children must not outlive the probe.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("%s %s: no answer within %v", path, strings.Join(args, " "), timeout)
+	}
+	if err != nil && out.Len() == 0 {
 		return "", err
 	}
-	return string(out), nil
+	const maxVersionOutput = 64 << 10
+	if out.Len() > maxVersionOutput {
+		out.Truncate(maxVersionOutput)
+	}
+	return out.String(), nil
 }
+
+// VersionTimeout bounds a tool's version probe: a tool that hangs on
+// --version must not hang doctor or the command that needs it.
+const VersionTimeout = 10 * time.Second
 
 // findVersionLine returns the first line of an LLVM tool's version output
 // that carries the version number, or "".
@@ -270,7 +298,7 @@ func findVersionLine(text string) string {
 	return ""
 }
 
-func version(spec Spec, path string) (string, error) {
+func version(spec Spec, path string, timeout time.Duration) (string, error) {
 	if spec.Kind == Library {
 		out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", spec.Package).Output()
 		if err != nil || len(out) == 0 {
@@ -278,7 +306,7 @@ func version(spec Spec, path string) (string, error) {
 		}
 		return strings.TrimSpace(string(out)), nil
 	}
-	text, err := runVersion(path, spec.VersionArgs)
+	text, err := runVersion(path, spec.VersionArgs, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -289,7 +317,7 @@ func version(spec Spec, path string) (string, error) {
 			// no version (llvm-dlltool is llvm-ar): ask the binary behind the
 			// link.
 			if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Base(real) != filepath.Base(path) {
-				if t, err := runVersion(real, spec.VersionArgs); err == nil {
+				if t, err := runVersion(real, spec.VersionArgs, timeout); err == nil {
 					line = findVersionLine(t)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,9 @@ func TestFindInLLVMBin(t *testing.T) {
 	write("llvm-mc-16", "#!/bin/sh\necho 'Debian LLVM version 16.0.6'\n")
 	write("llvm-nm", "#!/bin/sh\necho 'Debian LLVM version 14.0.6'\n")
 	write("llvm-readobj", "#!/bin/sh\necho 'no version here'\n")
-	env := Env{LLVMBin: dir}
+	// A tool that hangs on --version, with a child that would outlive it.
+	write("wasm-ld", "#!/bin/sh\nsleep 600 &\nsleep 600\n")
+	env := Env{LLVMBin: dir, versionTimeout: 300 * time.Millisecond}
 
 	tests := []struct {
 		name    string
@@ -72,6 +75,7 @@ func TestFindInLLVMBin(t *testing.T) {
 		{name: "llvm-nm", err: "is LLVM 14 (\"Debian LLVM version 14.0.6\"); linkcheck supports LLVM 16 only"},
 		{name: "llvm-readobj", err: "is LLVM unknown"},
 		{name: "llvm-objdump", err: "not found in LINKCHECK_LLVM_BIN=" + dir},
+		{name: "wasm-ld", err: "no answer within 300ms"},
 		{name: "no-such-tool", err: `unknown tool "no-such-tool"`},
 	}
 	for _, tt := range tests {
