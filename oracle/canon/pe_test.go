@@ -22,7 +22,7 @@ import (
 // peLink assembles corpus/asm/coff/NAME for x86_64-pc-windows-msvc and
 // links it with lld-link (extra flags after the fixed ones); it returns
 // the image and the objects as coff.ReadObject reads them.
-func peLink(t *testing.T, name string, extra ...string) ([]byte, []*obj.Object, string) {
+func peLink(t testing.TB, name string, extra ...string) ([]byte, []*obj.Object, string) {
 	t.Helper()
 	mc := tools.Require(t, "llvm-mc")
 	lld := tools.Require(t, "lld-link")
@@ -209,4 +209,18 @@ func TestLoadPEErrors(t *testing.T) {
 			check(b)
 		}
 	}
+}
+
+// FuzzLoadPE feeds mutated PE images to Read: it never panics, and what it
+// refuses wraps ErrMalformed.
+func FuzzLoadPE(f *testing.F) {
+	for _, name := range []string{"fptable", "refptr"} {
+		data, _, _ := peLink(f, name, "/debug:symtab")
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := Read(data, nil); err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
+		}
+	})
 }

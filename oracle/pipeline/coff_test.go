@@ -28,16 +28,17 @@ import (
 // TestRefCOFFAgainstLLD is issue 14's proof for the full link: for every
 // corpus program and generated ones, split into 1 to 4 units, the
 // reference PE linker's image runs under unicorn (the corpus also under
-// wine) to the interpreter's value, and its canonical image equals
+// wine, and 20 generated ones) to the interpreter's value, and its
+// canonical image equals
 // lld-link's, with no ignore rule, coverage above 99%.
 func TestRefCOFFAgainstLLD(t *testing.T) {
 	tools.Require(t, "lld-link")
 	tools.Require(t, "libunicorn")
-	n := 300
+	n, wineSample := 300, 20
 	if testing.Short() {
-		n = 40
+		n, wineSample = 40, 0
 	}
-	progs := append(corpusPrograms(t), generatedPrograms(n, 0)...)
+	progs := append(corpusPrograms(t), generatedPrograms(n, wineSample)...)
 	wine := haveTool("wine64")
 	runner := oexec.NewRunner()
 	t.Cleanup(func() { runner.Close() })
