@@ -21,8 +21,10 @@ import (
 // runUpdate implements `linkcheck update -format F [-policy P] -o OUT
 // PROG.lir`: the first call links OUT, later calls update it in place.
 func runUpdate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("update", "-format F [-policy trampoline|got] [-verify] -o OUT PROG.lir", stderr)
+	fs := flagSet("update", "-format F [-linker ref|gold] [-policy trampoline|got] [-verify] -o OUT PROG.lir", stderr)
 	format := formatFlag(fs)
+	linkerName := fs.String("linker", "ref", "the incremental linker: ref, or gold (ld.gold --incremental, state in OUT"+pipeline.GoldSidecarSuffix+"; see gold.go)")
+	units := fs.Int("units", 1, "-linker gold: split the program into N objects (the first version fixes it)")
 	policy := fs.String("policy", "trampoline", "how moved functions are reached: trampoline or got")
 	verify := fs.Bool("verify", false, "check the invariants after the update; when one fails, link from scratch")
 	out := fs.String("o", "", "the output executable (its state lives in OUT"+incr.SidecarSuffix+")")
@@ -37,6 +39,9 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		f, err := parseFormat(*format)
 		if err != nil {
 			return err
+		}
+		if *linkerName != "ref" {
+			return goldUpdate(stdout, *linkerName, f, *units, fs.Arg(0), *out)
 		}
 		if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
 			return bad(fmt.Errorf("-format %s: %w", f, err))
@@ -154,6 +159,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			return bad(errors.New("want one incrementally linked output"))
 		}
 		path := fs.Arg(0)
+		if isGoldOutput(path) {
+			return goldCheck(stdout, path, exec.Mode(*mode))
+		}
 		st, m, err := loadIncremental(path)
 		if err != nil {
 			return bad(err)

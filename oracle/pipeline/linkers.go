@@ -1,12 +1,20 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/invariant"
 	"github.com/linkcheck/linkcheck/oracle/linker"
+	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -113,4 +121,254 @@ func exeStem(l *linker.Linker) string {
 		return "cmd"
 	}
 	return l.Name
+}
+
+// GoldSidecarSuffix names the state that `linkcheck update -linker gold`
+// keeps beside its output; the objects gold links, replaced in place by
+// every update, are in OUT+GoldObjectsSuffix.
+const (
+	GoldSidecarSuffix = ".lcgold"
+	GoldObjectsSuffix = ".lcgold.d"
+)
+
+// GoldState is what an output updated by gold's incremental mode carries
+// beside it: enough to re-check the current version and to replay the
+// sequence that led to it.
+type GoldState struct {
+	Linker  string     `json:"linker"` // "gold"
+	Version string     `json:"version"`
+	Format  obj.Format `json:"format"`
+	Units   int        `json:"units"`
+	// Objects are the object files gold links, in order (in the objects
+	// directory); Command is gold's argv, the same for every update.
+	Objects []string `json:"objects"`
+	Command []string `json:"command"`
+	// Source is the current version's program; Sources every version's,
+	// in order (the sequence a finding is reported with).
+	Source  string     `json:"source"`
+	Sources []string   `json:"sources"`
+	History []GoldStep `json:"history"`
+}
+
+// GoldStep is what gold did with one version.
+type GoldStep struct {
+	Version int    `json:"version"` // 1 for the first
+	Outcome string `json:"outcome"` // linker.IncrFull, IncrInPlace, IncrFailed
+	Reason  string `json:"reason,omitempty"`
+}
+
+// GoldFailure is a gold link that failed: a finding, reported with the
+// version sequence that triggers it.
+type GoldFailure struct {
+	Step    GoldStep
+	Sources []string
+	// Files hold the versions' programs, v1.lir..., in the objects
+	// directory.
+	Files   []string
+	Out     string
+	Units   int
+	Command string
+	Stderr  string
+}
+
+func (e *GoldFailure) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "gold failed on version %d of %d: %s\ncommand: %s\n", e.Step.Version, len(e.Sources), e.Step.Reason, e.Command)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		fmt.Fprintf(&b, "stderr:\n%s\n", s)
+	}
+	if len(e.Files) == len(e.Sources) && len(e.Files) > 0 {
+		fmt.Fprintf(&b, "version sequence: %s\nreplay into a new output: for v in %s; do linkcheck update -linker gold -format elf -units %d -o replay.out $v; done",
+			strings.Join(e.Files, " "), strings.Join(e.Files, " "), e.Units)
+		return b.String()
+	}
+	fmt.Fprintln(&b, "version sequence (each linked in turn with the same command line):")
+	for i, src := range e.Sources {
+		fmt.Fprintf(&b, "-- v%d.lir --\n%s", i+1, strings.TrimRight(src, "\n")+"\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// LoadGoldState reads the sidecar of out; os.ErrNotExist when it has none.
+func LoadGoldState(out string) (*GoldState, error) {
+	data, err := os.ReadFile(out + GoldSidecarSuffix)
+	if err != nil {
+		return nil, err
+	}
+	var st GoldState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("%s%s: %w", out, GoldSidecarSuffix, err)
+	}
+	if st.Linker != linker.Gold || st.Units < 1 || len(st.Objects) != st.Units || len(st.Command) == 0 {
+		return nil, fmt.Errorf("%s%s: not a gold state (linker %q, %d units, %d objects)", out, GoldSidecarSuffix, st.Linker, st.Units, len(st.Objects))
+	}
+	return &st, nil
+}
+
+func (st *GoldState) save(out string) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = WriteFiles(filepath.Dir(out), []string{filepath.Base(out) + GoldSidecarSuffix}, [][]byte{append(data, '\n')})
+	return err
+}
+
+// GoldUpdate links version m (source is its text) of the program at out
+// with gold's incremental mode: its objects are compiled into the objects
+// directory beside out, each file rewritten in place only when its bytes
+// changed, and `ld.gold --incremental` runs with the same command line as
+// every earlier version's. units is used by the first version only (later
+// ones keep the first's). The step says what gold did; a gold failure is
+// a *GoldFailure (the sidecar still records it, so the next version
+// continues the sequence).
+func GoldUpdate(ctx context.Context, out string, m *ir.Module, source string, units int) (*GoldStep, error) {
+	st, err := LoadGoldState(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if units < 1 {
+			units = 1
+		}
+		g, err := linker.Lookup(linker.Gold)
+		if err != nil {
+			return nil, err
+		}
+		st = &GoldState{Linker: linker.Gold, Format: obj.ELF, Units: units}
+		if st.Version, err = g.Version(obj.ELF); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	dir := out + GoldObjectsSuffix
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	names, files, err := Objects(m, obj.ELF, st.Units)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for i, n := range names {
+		p, err := filepath.Abs(filepath.Join(dir, n))
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, files[i]) {
+			continue
+		}
+		// In place: the same file, as a build system rewrites an object.
+		if err := os.WriteFile(p, files[i], 0o644); err != nil {
+			return nil, err
+		}
+	}
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	existed := len(st.History) > 0
+	l, err := linker.GoldIncremental(ctx, paths, absOut, 0)
+	if err != nil {
+		return nil, err
+	}
+	st.Objects = paths
+	st.Command = l.Result.Cmd
+	st.Source = source
+	st.Sources = append(st.Sources, source)
+	step := GoldStep{Version: len(st.Sources), Outcome: l.Outcome, Reason: l.Reason}
+	if l.Outcome == linker.IncrFull && l.Reason == "no output to update" {
+		step.Reason = "first link"
+		if existed {
+			step.Reason = "no output to update (the previous link failed)"
+		}
+	}
+	st.History = append(st.History, step)
+	if err := st.save(out); err != nil {
+		return nil, err
+	}
+	if l.Outcome == linker.IncrFailed {
+		gf := &GoldFailure{Step: step, Sources: st.Sources, Out: out, Units: st.Units, Command: l.Result.Reproducer(), Stderr: l.Result.Stderr}
+		for i, src := range st.Sources {
+			p := filepath.Join(dir, fmt.Sprintf("v%d.lir", i+1))
+			if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+				return &step, err
+			}
+			gf.Files = append(gf.Files, p)
+		}
+		return &step, gf
+	}
+	return &step, nil
+}
+
+// GoldCheck applies to a gold-updated output the invariants that need no
+// linker state: (1) it runs to the interpreter's value of the current
+// version, (2) its canonical image equals that of a fresh ld.lld link of
+// the same objects, with gold's rules, and (8) llvm-readobj and
+// llvm-objdump read it without a warning. dir is a work directory.
+func GoldCheck(ctx context.Context, out string, r *exec.Runner, mode exec.Mode, dir string) (*GoldState, error) {
+	st, err := LoadGoldState(out)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ir.Parse(out+GoldSidecarSuffix+":source", []byte(st.Source))
+	if err != nil {
+		return st, fmt.Errorf("the sidecar's source does not parse: %w", err)
+	}
+	if _, err := os.Stat(out); err != nil {
+		return st, fmt.Errorf("%s: the output is missing (gold's last link: %s %s)", out, st.last().Outcome, st.last().Reason)
+	}
+	var errs []string
+	want, err := Expected(m)
+	if err != nil {
+		return st, err
+	}
+	if mode == "" {
+		mode = exec.Native
+	}
+	if res, err := r.Run(ctx, out, exec.Options{Mode: mode}); err != nil {
+		errs = append(errs, fmt.Sprintf("(1) value: %s: %v", mode, err))
+	} else if !res.Matches(want) {
+		errs = append(errs, fmt.Sprintf("(1) value: %s computed %s, the interpreter says %d", mode, res, want))
+	}
+	objs, err := link.ReadObjectFiles(st.Objects, target.MustLookup(obj.ELF).ReadObject)
+	if err != nil {
+		return st, err
+	}
+	lldL, err := linker.Lookup(linker.LLD)
+	if err != nil {
+		return st, err
+	}
+	gold, err := linker.Lookup(linker.Gold)
+	if err != nil {
+		return st, err
+	}
+	fresh := filepath.Join(dir, "fresh-lld.out")
+	if _, err := lldL.Link(ctx, obj.ELF, st.Objects, fresh, linker.Options{}); err != nil {
+		return st, err
+	}
+	a, err := readImage(fresh, objs)
+	if err != nil {
+		return st, err
+	}
+	b, err := readImage(out, objs)
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("(2) canonical image: %v", err))
+	} else if rep := diff.Compare(a, b, diff.Options{Ignore: gold.Rules, NameA: "lld (fresh)", NameB: "gold (incremental)"}); !rep.Equal() {
+		errs = append(errs, "(2) canonical image differs from a fresh link:\n"+rep.Text())
+	}
+	if err := invariant.CheckLLVM(out); err != nil {
+		errs = append(errs, fmt.Sprintf("(8) LLVM's tools: %v", err))
+	}
+	if len(errs) > 0 {
+		return st, fmt.Errorf("%s (version %d, gold's last link %s): %s", out, len(st.Sources), st.last().Outcome, strings.Join(errs, "\n"))
+	}
+	return st, nil
+}
+
+func (st *GoldState) last() GoldStep {
+	if len(st.History) == 0 {
+		return GoldStep{}
+	}
+	return st.History[len(st.History)-1]
 }
