@@ -60,16 +60,23 @@ func (c *DecodeCache) lookup(f *Func) bool {
 	}
 	h := maphash.Bytes(c.seed, f.code)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.m[h] {
+	var found *cachedFunc
+	for i, e := range c.m[h] {
 		if bytes.Equal(e.code, f.code) {
-			f.raw = append(f.raw[:0], e.raw...)
-			c.hits++
-			return true
+			found = &c.m[h][i]
+			break
 		}
 	}
-	c.miss++
-	return false
+	if found == nil {
+		c.miss++
+		c.mu.Unlock()
+		return false
+	}
+	c.hits++
+	raw := found.raw // entries are never modified once stored
+	c.mu.Unlock()
+	f.raw = append(f.raw[:0], raw...)
+	return true
 }
 
 // store records f's decoding (before trimming).

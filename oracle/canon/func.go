@@ -40,13 +40,29 @@ type Func struct {
 }
 
 // rawInsn is one decoded position: an instruction, a run of n identical
-// one-byte fill instructions, or an undecodable byte (ok false).
+// one-byte fill instructions, or an undecodable byte (ok false, len 1).
 type rawInsn struct {
-	off  uint64
-	n    uint32
-	idx  int // index of its (first) instruction, after trimming
-	ok   bool
-	inst x86asm.Inst
+	off uint64
+	idx int // index of its (first) instruction, after trimming
+	n   uint32
+	ok  bool
+	// What canonicalization uses of x86asm's Inst (the rest, 200 bytes
+	// in all, is not kept): the operation with its lock/rep prefixes
+	// (opKey), the operands, the memory operand's size and the length.
+	len      uint8
+	memBytes int32
+	op       opKey
+	args     x86asm.Args
+}
+
+// setInst keeps what canonicalization uses of inst.
+func (r *rawInsn) setInst(inst *x86asm.Inst) {
+	r.len, r.memBytes, r.op, r.args = uint8(inst.Len), int32(inst.MemBytes), opKeyOf(inst), inst.Args
+}
+
+// fill sets the fields of inst that were kept; the others stay zero.
+func (r *rawInsn) fill(inst *x86asm.Inst) {
+	inst.Op, inst.Args, inst.MemBytes, inst.Len = r.op.op, r.args, int(r.memBytes), int(r.len)
 }
 
 // item is one canonical instruction, or a run of n identical ones at
@@ -242,6 +258,14 @@ func (f *Func) note(format string, args ...any) {
 		return
 	}
 	f.notes = append(f.notes, fmt.Sprintf(format, args...))
+}
+
+// Clear drops f's references to the image it was decoded from (its
+// bytes and names), keeping its buffers for the next Decode.
+func (f *Func) Clear() {
+	f.reset("", 0, nil)
+	clear(f.args[:cap(f.args)])
+	clear(f.raw[:cap(f.raw)])
 }
 
 // reset empties f for decoding the function name at addr.

@@ -24,6 +24,7 @@ type x86Func struct {
 	f     *Func
 	size  uint64 // the function's extent
 	sites siteCursor
+	inst  x86asm.Inst // the instruction being canonicalized (rawInsn.fill)
 }
 
 // Fill bytes decoded in runs: each is a whole one-byte instruction
@@ -44,7 +45,7 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 	if inferred {
 		// Trim the fill a linker puts between functions without st_size.
 		n := len(raw)
-		for n > 0 && raw[n-1].ok && isFill(&raw[n-1].inst, code[raw[n-1].off:raw[n-1].off+uint64(raw[n-1].n)*uint64(raw[n-1].inst.Len)]) {
+		for n > 0 && raw[n-1].ok && isFill(raw[n-1].op.op, code[raw[n-1].off:raw[n-1].off+uint64(raw[n-1].n)*uint64(raw[n-1].len)]) {
 			n--
 		}
 		if n < len(raw) {
@@ -60,13 +61,15 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 	f.raw = raw
 	for i := range raw {
 		r := &raw[i]
-		it := item{off: r.off, n: r.n, len: uint8(r.inst.Len), arg0: len(f.args)}
+		it := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args)}
 		if !r.ok {
 			it.op, it.len = opBad, 1
 			f.args = append(f.args, operand{kind: opBadByte, val: int64(code[r.off])})
 			it.nargs = 1
 		} else {
-			d.canonInsn(&it, &r.inst)
+			r.fill(&d.inst)
+			it.op = r.op
+			d.canonInsn(&it, &d.inst)
 		}
 		f.items = append(f.items, it)
 	}
@@ -93,9 +96,11 @@ func rawDecode(f *Func, hint *Func) {
 			for end < len(code) && code[end] == c && end-off < maxRun {
 				end++
 			}
-			r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true, inst: int3Inst}
+			r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true}
 			if c == 0x90 {
-				r.inst = nopInst
+				r.setInst(&nopInst)
+			} else {
+				r.setInst(&int3Inst)
 			}
 			f.raw = append(f.raw, r)
 			off = end
@@ -105,8 +110,8 @@ func rawDecode(f *Func, hint *Func) {
 			h++
 		}
 		if h < len(hraw) {
-			if hr := &hraw[h]; hr.off == uint64(off) && hr.n == 1 && hr.ok && hr.inst.Op != 0 {
-				l := hr.inst.Len
+			if hr := &hraw[h]; hr.off == uint64(off) && hr.n == 1 && hr.ok && hr.op.op != 0 {
+				l := int(hr.len)
 				if off+l <= len(code) && uint64(off+l) <= uint64(len(hint.code)) && bytes.Equal(code[off:off+l], hint.code[off:off+l]) {
 					f.raw = append(f.raw, *hr)
 					off += l
@@ -116,22 +121,24 @@ func rawDecode(f *Func, hint *Func) {
 		}
 		f.raw = append(f.raw, rawInsn{off: uint64(off), n: 1})
 		r := &f.raw[len(f.raw)-1]
-		var err error
-		r.inst, err = x86asm.Decode(code[off:], 64)
-		r.ok = err == nil && r.inst.Len > 0
-		if !r.ok {
-			r.inst = x86asm.Inst{Len: 1}
+		inst, err := x86asm.Decode(code[off:], 64)
+		r.ok = err == nil && inst.Len > 0
+		if r.ok {
+			r.setInst(&inst)
+		} else {
+			r.len = 1
 		}
-		off += r.inst.Len
+		off += int(r.len)
 	}
 }
 
-// isFill reports whether an instruction is inter-function fill: nop, int3,
-// or the zero bytes that decode as `add [rax], al`.
-func isFill(inst *x86asm.Inst, b []byte) bool {
-	switch inst.Op {
+// isFill reports whether an instruction (or a run of them), of operation
+// op and bytes b, is inter-function fill: nop, int3, or the zero bytes
+// that decode as `add [rax], al`.
+func isFill(op x86asm.Op, b []byte) bool {
+	switch op {
 	case x86asm.NOP, x86asm.INT:
-		return inst.Op == x86asm.NOP || len(b) == 1 && b[0] == 0xcc || isRun(b, 0xcc)
+		return op == x86asm.NOP || len(b) == 1 && b[0] == 0xcc || isRun(b, 0xcc)
 	}
 	for _, c := range b {
 		if c != 0 {
@@ -154,12 +161,12 @@ func isRun(b []byte, c byte) bool {
 	return true
 }
 
-// canonInsn fills in it's operation, operands and indirection from the
-// decoded instruction.
+// canonInsn fills in it's operands and indirection from the decoded
+// instruction, and its operation where canonicalization changes it
+// (it.op is the instruction's own on entry).
 func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 	addr := d.f.addr + it.off
 	next := addr + uint64(inst.Len)
-	it.op = opKeyOf(inst)
 	siteAddr, site, hasSite := d.sites.in(addr, inst.Len)
 	if d.relaxedGOTImm(it, inst, next, siteAddr, site, hasSite) {
 		return // relax.go
@@ -401,10 +408,7 @@ func (f *Func) indexAt(off uint64) (int, bool) {
 		return 0, false
 	}
 	r := &raw[lo-1]
-	l := uint64(r.inst.Len)
-	if !r.ok {
-		l = 1
-	}
+	l := uint64(r.len)
 	d := off - r.off
 	if d%l != 0 || d/l >= uint64(r.n) {
 		return 0, false

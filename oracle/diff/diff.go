@@ -366,7 +366,8 @@ func (c *comparer) symbols() {
 	ps := c.pairs()
 	workers := min(runtime.GOMAXPROCS(0), (len(ps)+chunkPairs-1)/chunkPairs)
 	if workers <= 1 {
-		w := &worker{}
+		w := getWorker()
+		defer putWorker(w)
 		for _, p := range ps {
 			c.pair(w, p)
 		}
@@ -380,7 +381,8 @@ func (c *comparer) symbols() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{}
+			w := getWorker()
+			defer putWorker(w)
 			for k := range next {
 				sub := &comparer{a: c.a, b: c.b, rules: c.rules, rep: &Report{}, ign: map[[2]string]int{}}
 				for _, p := range ps[k*chunkPairs : min(len(ps), (k+1)*chunkPairs)] {
@@ -411,8 +413,21 @@ func (c *comparer) symbols() {
 	}
 }
 
-// worker holds one goroutine's decoding buffers.
+// worker holds one goroutine's decoding buffers, kept across comparisons
+// (the fuzz loop compares many small images).
 type worker struct{ fa, fb canon.Func }
+
+var workerPool = sync.Pool{New: func() any { return new(worker) }}
+
+func getWorker() *worker { return workerPool.Get().(*worker) }
+
+// putWorker returns w to the pool, keeping its buffers but not the
+// images' bytes.
+func putWorker(w *worker) {
+	w.fa.Clear()
+	w.fb.Clear()
+	workerPool.Put(w)
+}
 
 // pair compares one pair of symbols.
 func (c *comparer) pair(w *worker, p pair) {
