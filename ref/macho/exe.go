@@ -151,17 +151,33 @@ var renames = map[string]string{
 	"__DATA,__objc_imageinfo": "__DATA_CONST,__objc_imageinfo",
 	"__TEXT,__StaticInit":     "__TEXT,__text",
 	"__IMPORT,__pointers":     "__DATA_CONST,__nl_symbol_ptr",
-	"__TEXT,__literal4":       literalsSection,
-	"__TEXT,__literal8":       literalsSection,
-	"__TEXT,__literal16":      literalsSection,
 }
 
-// literalsSection is ld64.lld's one section of 4-, 8- and 16-byte
-// literals, always 16-byte aligned.
+// ld64.lld's one section of 4-, 8- and 16-byte literals, __literals,
+// 16-byte aligned, holds the distinct 16-byte literals, then the 8-byte
+// ones, then the 4-byte ones, each in order of first appearance. The
+// pipeline links them as three output sections in that order
+// (deduplicated as SHF_MERGE pieces) and the writer makes one section of
+// them.
 const (
-	literalsSection = "__TEXT,__literals"
-	literalsAlign   = 16
+	literalsAlign = 16
+	literal16     = "__TEXT,__literal16"
+	literal8      = "__TEXT,__literal8"
+	literal4      = "__TEXT,__literal4"
 )
+
+// literalRank orders the literal sections (0 for others).
+func literalRank(name string) int {
+	switch name {
+	case literal16:
+		return 1
+	case literal8:
+		return 2
+	case literal4:
+		return 3
+	}
+	return 0
+}
 
 // OutputSectionName implements link.Platform: a Mach-O input section
 // ("SEGMENT,section", as ReadObject names it) keeps its name but for
@@ -239,6 +255,12 @@ func (Exe) SectionRank(s *link.Section) int {
 		return r
 	case (seg == segData || seg == segDataConst) && sect == "__const":
 		return r + 2
+	case literalRank(s.Name) > 0:
+		// ld64.lld's synthetic __literals takes the place of the first
+		// literal section in the input order; the pipeline's ranks cannot
+		// see that, so the literals come right after __text, which is
+		// where a compiler's constants first appear (docs/macho.md).
+		return r + literalRank(s.Name)
 	}
 	return r + 4
 }
@@ -264,8 +286,15 @@ func (Exe) SegmentStart(addr, off uint64) (uint64, uint64) {
 // their segment, take no file space).
 func (Exe) SectionStart(s *link.Section, addr, off uint64) (uint64, uint64) {
 	align := max(s.Align, 1)
-	if s.Name == literalsSection {
-		align = max(align, literalsAlign)
+	switch s.Name {
+	case literal16, literal8:
+		align = literalsAlign
+	case literal4:
+		// __literals starts 16-byte aligned; after an odd number of
+		// 8-byte literals the 4-byte ones start at 8 mod 16.
+		if addr%literalsAlign != 8 {
+			align = literalsAlign
+		}
 	}
 	a := alignUp(addr, align)
 	if s.Kind == obj.BSS {

@@ -75,9 +75,21 @@ const (
 func loadCommandsSize(l *link.Layout) int {
 	n := fixedLoadCommandSize
 	for _, seg := range l.Segments {
-		n += segCmdBytes + sectionHdrSize*len(seg.Sections)
+		n += segCmdBytes
+		for k, i := range seg.Sections {
+			if k == 0 || !joinsLiterals(l.Sections[seg.Sections[k-1]], l.Sections[i]) {
+				n += sectionHdrSize
+			}
+		}
 	}
 	return n
+}
+
+// joinsLiterals reports whether output section s continues the __literals
+// section that prev belongs to: both are literal sections (the pipeline
+// lays out the 16-, 8- and 4-byte ones as three; ld64.lld writes one).
+func joinsLiterals(prev, s *link.Section) bool {
+	return literalRank(prev.Name) > 0 && literalRank(s.Name) > 0
 }
 
 // exeSegment is an LC_SEGMENT_64 of the output.
@@ -199,9 +211,18 @@ func (w *exeWriter) segments() error {
 			es.maxProt = vmProt(seg.Perm)
 			es.initProt = es.maxProt
 		}
-		for _, i := range seg.Sections {
+		for k, i := range seg.Sections {
 			s := l.Sections[i]
+			if k > 0 && joinsLiterals(l.Sections[seg.Sections[k-1]], s) {
+				h := &es.sections[len(es.sections)-1]
+				h.size = s.Addr + s.Size - h.addr
+				w.secIndex[i] = ord
+				continue
+			}
 			segName, sectName := splitName(s.Name)
+			if literalRank(s.Name) > 0 {
+				sectName = "__literals"
+			}
 			if segName != name {
 				return fmt.Errorf("section %s in segment %s", s.Name, name)
 			}
@@ -214,8 +235,8 @@ func (w *exeWriter) segments() error {
 			}
 			w.secIndex[i] = ord
 			align := max(s.Align, 1)
-			if s.Name == literalsSection {
-				align = max(align, literalsAlign)
+			if literalRank(s.Name) > 0 {
+				align = literalsAlign
 			}
 			h := exeSection{seg: segName, name: sectName, addr: s.Addr, size: s.Size, align: uint32(log2(align)), flags: sectionFlags(s)}
 			if s.Kind != obj.BSS {
@@ -257,8 +278,10 @@ func keepLocal(s *link.Symbol) bool {
 // globalOrder returns the layout's defined global symbols in ld64.lld's
 // symbol table order: a name takes its place when the first object that
 // mentions it is read, each object contributing its absolute symbols
-// first, then its section symbols sorted by section and address, then its
-// undefined ones, each group in symbol table order.
+// first, then the symbols of each of its Mach-O sections in section order,
+// then its undefined ones, each group in symbol table order. (A Mach-O
+// section is a run of model sections of one name: ReadObject makes one
+// per atom, in address order.)
 func globalOrder(l *link.Layout) []int32 {
 	seen := make([]bool, len(l.Symbols))
 	var order []int32
@@ -275,6 +298,13 @@ func globalOrder(l *link.Layout) []int32 {
 			}
 		}
 		group = group[:0]
+		run := make([]int, len(o.Sections)) // first atom of each atom's section
+		for i, sec := range o.Sections {
+			run[i] = i
+			if i > 0 && sec.Name == o.Sections[i-1].Name {
+				run[i] = run[i-1]
+			}
+		}
 		for k, s := range o.Symbols {
 			if s.Bind == obj.Local {
 				continue
@@ -287,11 +317,7 @@ func globalOrder(l *link.Layout) []int32 {
 			}
 		}
 		slices.SortStableFunc(group, func(a, b int) int {
-			sa, sb := o.Symbols[a], o.Symbols[b]
-			if c := cmp.Compare(sa.Section, sb.Section); c != 0 {
-				return c
-			}
-			return cmp.Compare(sa.Value, sb.Value)
+			return cmp.Compare(run[o.Symbols[a].Section], run[o.Symbols[b].Section])
 		})
 		for _, k := range group {
 			add(k)
