@@ -59,8 +59,11 @@ func runBenchDiff(args []string, stdout, stderr io.Writer) int {
 		}
 		p := r.Phases
 		fmt.Fprintf(stdout, "format=%s funcs=%d units=%d insns=%d (%s); medians of %d runs\n", f, r.Funcs, r.Units, r.Insns, verdict, *runs)
-		fmt.Fprintf(stdout, "diff %s, peak %.1f MB (%s): compile %s, read objects %s, lld link %s, ref link %s, open %s, compare %s\n",
-			fmtDur(r.Wall), float64(r.PeakKB)/1024, r.PeakMethod, fmtDur(p.Compile), fmtDur(p.ReadObjects), fmtDur(p.LLDLink), fmtDur(p.RefLink), fmtDur(p.Open), fmtDur(p.Compare))
+		mb := func(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
+		fmt.Fprintf(stdout, "diff %s, peak %.1f MB (%s)\n", fmtDur(r.Wall), float64(r.PeakKB)/1024, r.PeakMethod)
+		fmt.Fprintf(stdout, "  compile %s (%s), read objects %s (%s), lld link %s (%s), ref link %s (%s), open %s (%s), compare %s (%s)\n",
+			fmtDur(p.Compile), mb(p.CompilePeak), fmtDur(p.ReadObjects), mb(p.ReadObjectsPeak), fmtDur(p.LLDLink), mb(p.LLDLinkPeak),
+			fmtDur(p.RefLink), mb(p.RefLinkPeak), fmtDur(p.Open), mb(p.OpenPeak), fmtDur(p.Compare), mb(p.ComparePeak))
 		fmt.Fprintf(stdout, "lld link %s, peak %.1f MB\n", fmtDur(r.OtherWall), float64(r.OtherPeakKB)/1024)
 		fmt.Fprintln(stdout, r.Line())
 		return nil

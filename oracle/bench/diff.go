@@ -81,9 +81,11 @@ type DiffConfig struct {
 	Other ExternalLinker
 }
 
-// DiffPhases are the parts of one diff, in order.
+// DiffPhases are the parts of one diff, in order, with the process's
+// peak RSS in each (KiB; 0 where it cannot be measured).
 type DiffPhases struct {
-	Compile, ReadObjects, LLDLink, RefLink, Open, Compare time.Duration
+	Compile, ReadObjects, LLDLink, RefLink, Open, Compare                         time.Duration
+	CompilePeak, ReadObjectsPeak, LLDLinkPeak, RefLinkPeak, OpenPeak, ComparePeak int64
 }
 
 // DiffBenchResult is BenchDiff's answer: medians over the runs. Ratios
@@ -145,6 +147,7 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	var walls, otherWalls []time.Duration
 	var peaks, otherPeaks []int64
 	var phases [6][]time.Duration
+	var phasePeaks [6][]int64
 	for run := 0; run < cfg.Runs; run++ {
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("run%d", run))
 		var ph DiffPhases
@@ -153,7 +156,7 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 		m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: cfg.Funcs}) // outside the clock, and dropped before the other link
 		wall, peak, method, err := Measure(func() error {
 			var err error
-			objPaths, rep, err = diffOnce(ctx, t, m, cfg.Units, dir, &ph)
+			objPaths, rep, err = diffOnce(ctx, t, &m, cfg.Units, dir, &ph)
 			return err
 		})
 		if err != nil {
@@ -174,6 +177,12 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 		for i, d := range []time.Duration{ph.Compile, ph.ReadObjects, ph.LLDLink, ph.RefLink, ph.Open, ph.Compare} {
 			phases[i] = append(phases[i], d)
 		}
+		for i, kb := range []int64{ph.CompilePeak, ph.ReadObjectsPeak, ph.LLDLinkPeak, ph.RefLinkPeak, ph.OpenPeak, ph.ComparePeak} {
+			phasePeaks[i] = append(phasePeaks[i], kb)
+		}
+		// The diff's peak is the highest of its phases' (each phase
+		// resets the mark for the next).
+		peak = max(peak, ph.CompilePeak, ph.ReadObjectsPeak, ph.LLDLinkPeak, ph.RefLinkPeak, ph.OpenPeak, ph.ComparePeak)
 		res.PeakMethod = method
 		res.Equal, res.Differences, res.Insns = rep.Equal(), len(rep.Differences), rep.Coverage.Insns
 		if err := os.RemoveAll(dir); err != nil {
@@ -182,7 +191,8 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	}
 	res.Wall, res.PeakKB = Median(walls), Median(peaks)
 	res.OtherWall, res.OtherPeakKB = Median(otherWalls), Median(otherPeaks)
-	res.Phases = DiffPhases{Median(phases[0]), Median(phases[1]), Median(phases[2]), Median(phases[3]), Median(phases[4]), Median(phases[5])}
+	res.Phases = DiffPhases{Median(phases[0]), Median(phases[1]), Median(phases[2]), Median(phases[3]), Median(phases[4]), Median(phases[5]),
+		Median(phasePeaks[0]), Median(phasePeaks[1]), Median(phasePeaks[2]), Median(phasePeaks[3]), Median(phasePeaks[4]), Median(phasePeaks[5])}
 	if res.OtherWall > 0 {
 		res.TimeRatio = float64(res.Wall) / float64(res.OtherWall)
 	}
@@ -193,32 +203,36 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 }
 
 // diffOnce is one diff as `linkcheck diff` runs it, timed by phase.
-func diffOnce(ctx context.Context, t *target.Target, m *ir.Module, units int, dir string, ph *DiffPhases) ([]string, *diff.Report, error) {
+func diffOnce(ctx context.Context, t *target.Target, m **ir.Module, units int, dir string, ph *DiffPhases) ([]string, *diff.Report, error) {
 	f := t.Format
 	start := time.Now()
-	lap := func(d *time.Duration) {
+	lap := func(d *time.Duration, peak *int64) {
 		now := time.Now()
 		*d, start = now.Sub(start), now
+		if kb, err := vmHWM(); err == nil && os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil {
+			*peak = kb
+		}
 	}
-	objPaths, err := pipeline.BuildDir(m, f, units, filepath.Join(dir, "obj"))
+	objPaths, err := pipeline.BuildDir(*m, f, units, filepath.Join(dir, "obj"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("compile: %w", err)
 	}
-	lap(&ph.Compile)
+	*m = nil // as in linkcheck diff, the program is not needed after compiling
+	lap(&ph.Compile, &ph.CompilePeak)
 	objs, err := link.ReadObjectFiles(objPaths, t.ReadObject)
 	if err != nil {
 		return nil, nil, err
 	}
-	lap(&ph.ReadObjects)
+	lap(&ph.ReadObjects, &ph.ReadObjectsPeak)
 	lldExe, refExe := filepath.Join(dir, "lld."+pipeline.ExeName(f)), filepath.Join(dir, "ref."+pipeline.ExeName(f))
 	if _, err := pipeline.LinkLLD(ctx, f, objPaths, lldExe); err != nil {
 		return nil, nil, fmt.Errorf("ld.lld: %w", err)
 	}
-	lap(&ph.LLDLink)
+	lap(&ph.LLDLink, &ph.LLDLinkPeak)
 	if _, err := pipeline.LinkRef(f, objPaths, refExe); err != nil {
 		return nil, nil, fmt.Errorf("ref: %w", err)
 	}
-	lap(&ph.RefLink)
+	lap(&ph.RefLink, &ph.RefLinkPeak)
 	var ims [2]*canon.Image
 	for i, p := range []string{lldExe, refExe} {
 		data, err := os.ReadFile(p)
@@ -229,8 +243,8 @@ func diffOnce(ctx context.Context, t *target.Target, m *ir.Module, units int, di
 			return nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	lap(&ph.Open)
+	lap(&ph.Open, &ph.OpenPeak)
 	rep := diff.Compare(ims[0], ims[1], diff.Options{NameA: "lld", NameB: "ref"})
-	lap(&ph.Compare)
+	lap(&ph.Compare, &ph.ComparePeak)
 	return objPaths, rep, nil
 }
