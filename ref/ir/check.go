@@ -131,13 +131,16 @@ type checker struct {
 	vars   []scopeVar
 	nslots int32
 	nest   int
+	// nestReported is set once "nesting deeper than" is reported: one
+	// report, not one per enclosing construct.
+	nestReported bool
 }
 
 func (c *checker) errorf(pos Pos, format string, args ...any) {
 	if len(c.errs) >= 4*maxErrors {
 		return
 	}
-	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Context: c.ctx, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Context: c.ctx, Msg: msgf(format, args...)})
 }
 
 func posString(p Pos) string {
@@ -331,7 +334,10 @@ func (c *checker) block(body []Stmt) []*cstmt {
 	c.nest++
 	out := make([]*cstmt, 0, len(body))
 	if c.nest > maxNest {
-		c.errorf(Pos{}, "nesting deeper than %d", maxNest)
+		if !c.nestReported {
+			c.nestReported = true
+			c.errorf(Pos{}, "nesting deeper than %d", maxNest)
+		}
 		c.nest--
 		return out
 	}
@@ -427,7 +433,8 @@ func (c *checker) expr(e Expr) *cexpr {
 
 func (c *checker) expr1(e Expr) *cexpr {
 	if c.nest > maxNest {
-		if e != nil {
+		if e != nil && !c.nestReported {
+			c.nestReported = true
 			c.errorf(e.Position(), "nesting deeper than %d", maxNest)
 		}
 		return &cexpr{op: eLit}
@@ -472,7 +479,12 @@ func (c *checker) expr1(e Expr) *cexpr {
 		if e.Op < OpMul || e.Op > OpGe {
 			c.errorf(e.Pos, "invalid binary operator %d", e.Op)
 		}
-		return &cexpr{op: eBinary, bop: e.Op, x: c.expr(e.X), y: c.expr(e.Y), pos: e.Pos}
+		// The left operand of a chain (a + b + c parses as (a + b) + c)
+		// is the same level of the source: only the right one nests.
+		c.nest--
+		x := c.expr(e.X)
+		c.nest++
+		return &cexpr{op: eBinary, bop: e.Op, x: x, y: c.expr(e.Y), pos: e.Pos}
 	case *CallExpr:
 		args := c.exprs(e.Args)
 		fi, ok := c.funcs[e.Func]

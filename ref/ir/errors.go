@@ -75,3 +75,18 @@ func (l ErrorList) sort() {
 		return a.Col < b.Col
 	})
 }
+
+// maxQuoted bounds a name or text quoted in a message: a 10 MB identifier
+// is shown by its start and its length, not copied whole.
+const maxQuoted = 64
+
+// msgf formats a message, shortening every string argument longer than
+// maxQuoted.
+func msgf(format string, args ...any) string {
+	for i, a := range args {
+		if s, ok := a.(string); ok && len(s) > maxQuoted {
+			args[i] = fmt.Sprintf("%s... (%d bytes)", s[:maxQuoted], len(s))
+		}
+	}
+	return fmt.Sprintf(format, args...)
+}

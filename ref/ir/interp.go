@@ -110,7 +110,7 @@ type interp struct {
 type runtimePanic struct{ err *RuntimeError }
 
 func (in *interp) fail(kind RuntimeErrorKind, pos Pos, format string, args ...any) {
-	panic(runtimePanic{&RuntimeError{Kind: kind, Pos: pos, Func: in.fn.name, Msg: fmt.Sprintf(format, args...)}})
+	panic(runtimePanic{&RuntimeError{Kind: kind, Pos: pos, Func: in.fn.name, Msg: msgf(format, args...)}})
 }
 
 func (p *program) run(opts InterpOptions) (result uint64, err error) {

@@ -79,7 +79,7 @@ type lexer struct {
 
 func (lx *lexer) fail(pos Pos, format string, args ...any) {
 	if lx.err == nil {
-		lx.err = &Error{File: lx.file, Pos: pos, Msg: fmt.Sprintf(format, args...)}
+		lx.err = &Error{File: lx.file, Pos: pos, Msg: msgf(format, args...)}
 	}
 }
 

@@ -1,12 +1,12 @@
 package ir
 
-import (
-	"fmt"
-)
-
 // maxNest bounds the nesting of blocks and expressions, so that no input
 // can exhaust the stack of the parser, the checker or the interpreter.
 const maxNest = 1000
+
+// maxChain bounds the operators of one flat chain (a + b + c ...), which
+// nests only on the left and so is not counted by maxNest.
+const maxChain = 100000
 
 // Parse parses and checks a .lir program. filename is used in error
 // messages only. On failure the error is an ErrorList whose first line is
@@ -48,7 +48,7 @@ func (p *parser) advance() {
 
 func (p *parser) failAt(pos Pos, format string, args ...any) {
 	if p.err == nil {
-		p.err = &Error{File: p.file, Pos: pos, Msg: fmt.Sprintf(format, args...)}
+		p.err = &Error{File: p.file, Pos: pos, Msg: msgf(format, args...)}
 	}
 	panic(bail{})
 }
@@ -329,10 +329,14 @@ func (p *parser) parseExpr() Expr { return p.parseBinary(1) }
 
 func (p *parser) parseBinary(minPrec int) Expr {
 	x := p.parseUnary()
-	for {
+	for n := 0; ; n++ {
 		op, prec := binaryOp(p.tok)
 		if prec < minPrec || prec == 0 {
 			return x
+		}
+		if n == maxChain {
+			// Every pass walks a chain recursively: bound its length.
+			p.failAt(p.tok.pos, "more than %d operators in a row", maxChain)
 		}
 		p.advance()
 		p.enter(x.Position())

@@ -147,3 +147,34 @@ func TestBareReturnBeforeCall(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, Equal(m, m2))
 }
+
+// TestFlatChainsAndNesting: a flat chain of operators is one level of the
+// source, however long (up to maxChain); nesting deeper than maxNest is
+// reported once (issue 17, defect 8).
+func TestFlatChainsAndNesting(t *testing.T) {
+	flat := "func main() { return " + strings.Repeat("1 + ", 1000) + "1 }\n"
+	m, err := Parse("flat.lir", []byte(flat))
+	require.NoError(t, err)
+	v, err := Interp(m, InterpOptions{})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1001), v)
+
+	deep := "func main() { return " + strings.Repeat("(", 1001) + "1" + strings.Repeat(")", 1001) + " }\n"
+	_, err = Parse("deep.lir", []byte(deep))
+	require.Error(t, err)
+	require.Equal(t, 1, strings.Count(err.Error(), "nesting deeper than 1000"), err.Error())
+
+	long := "func main() { return " + strings.Repeat("1+", maxChain+1) + "1 }\n"
+	_, err = Parse("long.lir", []byte(long))
+	require.ErrorContains(t, err, "more than 100000 operators in a row")
+}
+
+// TestLongNamesShortened: a huge identifier is not copied whole into the
+// message (issue 17, defect 8).
+func TestLongNamesShortened(t *testing.T) {
+	name := "f" + strings.Repeat("x", 1<<20)
+	_, err := Parse("long.lir", []byte("func main() { return "+name+"(1) }\n"))
+	require.Error(t, err)
+	require.Less(t, len(err.Error()), 300, "the message quotes the whole name")
+	require.Contains(t, err.Error(), "(1048577 bytes)")
+}
