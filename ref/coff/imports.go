@@ -3,6 +3,7 @@ package coff
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -168,11 +169,12 @@ func LinkFiles(paths []string, opts link.Options) ([]byte, *link.Layout, error) 
 	return Link(objs, opts)
 }
 
-// ReadFiles reads the objects (with ReadObject, in parallel) and the
-// import libraries (with ReadArchive) at paths, told apart by the
-// archive magic; the imports are in command-line and member order.
+// ReadFiles reads the objects (with Read) and the import libraries (with
+// ReadArchive) at paths, told apart by the archive magic, and resolves the
+// objects' COMDATs (ResolveComdats); the imports are in command-line and
+// member order.
 func ReadFiles(paths []string) ([]*obj.Object, []Import, error) {
-	var objPaths []string
+	var files []*File
 	var imps []Import
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -180,7 +182,11 @@ func ReadFiles(paths []string) ([]*obj.Object, []Import, error) {
 			return nil, nil, err
 		}
 		if !bytes.HasPrefix(data, []byte(ArchiveMagic)) {
-			objPaths = append(objPaths, p)
+			f, err := Read(p, data)
+			if err != nil {
+				return nil, nil, fmt.Errorf("link: %w", err)
+			}
+			files = append(files, f)
 			continue
 		}
 		a, err := ReadArchive(p, data)
@@ -189,7 +195,7 @@ func ReadFiles(paths []string) ([]*obj.Object, []Import, error) {
 		}
 		imps = append(imps, a.Imports...)
 	}
-	objs, err := link.ReadObjectFiles(objPaths, ReadObject)
+	objs, err := ResolveComdats(files)
 	if err != nil {
 		return nil, nil, err
 	}
