@@ -276,15 +276,19 @@ func keepLocal(s *link.Symbol) bool {
 }
 
 // globalOrder returns the layout's defined global symbols in ld64.lld's
-// symbol table order: a name takes its place when the first object that
-// mentions it is read, each object contributing its absolute symbols
-// first, then the symbols of each of its Mach-O sections in section order,
-// then its undefined ones, each group in symbol table order. (A Mach-O
-// section is a run of model sections of one name: ReadObject makes one
-// per atom, in address order.)
+// symbol table order: the entry symbol first (the driver adds it before
+// reading the inputs), then a name takes its place when the first object
+// that mentions it is read, each object contributing its absolute symbols
+// first (in symbol table order), then the symbols of its sections by
+// section and address (ReadObject's atoms are in address order), then its
+// undefined ones in symbol table order.
 func globalOrder(l *link.Layout) []int32 {
 	seen := make([]bool, len(l.Symbols))
 	var order []int32
+	if l.EntrySym >= 0 && l.Symbols[l.EntrySym].Bind != obj.Local {
+		seen[l.EntrySym] = true
+		order = append(order, l.EntrySym)
+	}
 	var group []int
 	for oi, o := range l.Objects {
 		idx := l.SymIndex[oi]
@@ -298,13 +302,6 @@ func globalOrder(l *link.Layout) []int32 {
 			}
 		}
 		group = group[:0]
-		run := make([]int, len(o.Sections)) // first atom of each atom's section
-		for i, sec := range o.Sections {
-			run[i] = i
-			if i > 0 && sec.Name == o.Sections[i-1].Name {
-				run[i] = run[i-1]
-			}
-		}
 		for k, s := range o.Symbols {
 			if s.Bind == obj.Local {
 				continue
@@ -317,7 +314,11 @@ func globalOrder(l *link.Layout) []int32 {
 			}
 		}
 		slices.SortStableFunc(group, func(a, b int) int {
-			return cmp.Compare(run[o.Symbols[a].Section], run[o.Symbols[b].Section])
+			sa, sb := o.Symbols[a], o.Symbols[b]
+			if c := cmp.Compare(sa.Section, sb.Section); c != 0 {
+				return c
+			}
+			return cmp.Compare(sa.Value, sb.Value)
 		})
 		for _, k := range group {
 			add(k)
