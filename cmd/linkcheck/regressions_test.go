@@ -35,9 +35,25 @@ func regressionFiles(t *testing.T) []string {
 // TestRegressions runs every scenario in corpus/regressions/*.txtar as a
 // testscript, with the setup of the scripts/ scenarios: on a correct
 // linker each passes.
+//
+// The seeded defects in LINKCHECK_FAULTS reach the scenarios, so that a
+// linkcheck whose update command plants them makes the scenario fail:
+// `LINKCHECK_FAULTS=trampoline-base go test ./cmd/linkcheck -run
+// TestRegressions` is then the buggy code.
 func TestRegressions(t *testing.T) {
 	regressionFiles(t)
-	testscript.Run(t, scriptParams(regressionsDir, ""))
+	p := scriptParams(regressionsDir, "")
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := setup(env); err != nil {
+			return err
+		}
+		if v, ok := os.LookupEnv(campaign.FaultsEnv); ok {
+			env.Setenv(campaign.FaultsEnv, v)
+		}
+		return nil
+	}
+	testscript.Run(t, p)
 }
 
 var (

@@ -25,7 +25,7 @@ type Progress struct {
 }
 
 var (
-	statusLine   = regexp.MustCompile(`^fuzz: elapsed: (\d+)s, (.*)$`)
+	statusLine   = regexp.MustCompile(`^fuzz: elapsed: ((?:\d+h)?(?:\d+m)?\d+s), (.*)$`)
 	baselineRe   = regexp.MustCompile(`gathering baseline coverage: (\d+)/(\d+) completed(?:, now fuzzing with (\d+) workers)?`)
 	execsRe      = regexp.MustCompile(`execs: (\d+) \((\d+)/sec\)`)
 	interestRe   = regexp.MustCompile(`new interesting: (\d+) \(total: (\d+)\)`)
@@ -43,8 +43,7 @@ func ParseProgress(line string) (p Progress, ok bool) {
 	if m == nil {
 		return p, false
 	}
-	secs, _ := strconv.Atoi(m[1])
-	p.Elapsed = time.Duration(secs) * time.Second
+	p.Elapsed, _ = time.ParseDuration(m[1])
 	rest := m[2]
 	if b := baselineRe.FindStringSubmatch(rest); b != nil {
 		p.Baseline = true

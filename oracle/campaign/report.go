@@ -264,7 +264,7 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right}pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow:auto;max-height:420px}
+th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-align:right}pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow:auto;max-height:420px}
 .fail{color:#b00020;font-weight:600}.ok{color:#1b7f2a}.muted{color:#777}details{margin:6px 0}
 </style></head><body>
 <h1>linkcheck fuzz campaign</h1>
@@ -275,11 +275,6 @@ th{background:#f3f3f3}td.num{text-align:right}pre{background:#f7f7f7;border:1px 
 {{end}}</table>
 <h2>Executions over time</h2>
 {{.Plot}}
-<h2>Checks exercised</h2>
-<p class="muted">A check is exercised by a target whose every input goes through it: the incremental targets check invariants 1 to 8 after every update, and invariant 2 compares the canonical images under every diff key.</p>
-<table id="checks"><tr><th>check</th><th>exercised by</th><th>execs</th><th>failed by</th></tr>
-{{range .Checks}}<tr class="check"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{join .By ", "}}{{else}}<span class="muted">no selected target</span>{{end}}</td><td class="num">{{.Execs}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
-{{end}}</table>
 <h2>Findings</h2>
 {{if not .Findings}}<p class="ok" id="no-findings">No finding.</p>{{end}}
 {{range .Groups}}<div class="finding" id="sig-{{.Index}}"><h3 class="fail">{{.Target}}: {{.Signature}}</h3>
@@ -291,6 +286,11 @@ th{background:#f3f3f3}td.num{text-align:right}pre{background:#f7f7f7;border:1px 
 {{if .Scenario}}<details open><summary>Regression scenario <code>{{.ScenarioPath}}</code></summary><pre class="scenario">{{.Scenario}}</pre></details>{{end}}
 </div>
 {{end}}
+<h2>Checks exercised</h2>
+<p class="muted">A check is exercised by a target whose every input goes through it: the incremental targets check invariants 1 to 8 after every update, and invariant 2 compares the canonical images under every diff key.</p>
+<table id="checks"><tr><th>check</th><th>exercised by</th><th>execs</th><th>failed by</th></tr>
+{{range .Checks}}<tr class="check"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{join .By ", "}}{{else}}<span class="muted">no selected target</span>{{end}}</td><td class="num">{{.Execs}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
+{{end}}</table>
 <p class="muted">Generated {{.Generated.Format "2006-01-02 15:04:05 UTC"}} by <code>linkcheck fuzz</code> from {{.Src}}; the data is in report.json.</p>
 </body></html>
 `))

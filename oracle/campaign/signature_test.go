@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -45,6 +46,10 @@ func TestParseOutput(t *testing.T) {
 	require.True(t, ok)
 	require.False(t, p.Baseline)
 	require.Equal(t, 2, p.Workers)
+	p, ok = ParseProgress("fuzz: elapsed: 1h2m54s, execs: 854 (10/sec), new interesting: 257 (total: 260)")
+	require.True(t, ok)
+	require.Equal(t, time.Hour+2*time.Minute+54*time.Second, p.Elapsed)
+	require.Equal(t, int64(854), p.Execs)
 	_, ok = ParseProgress("PASS")
 	require.False(t, ok)
 
