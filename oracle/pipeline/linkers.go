@@ -372,3 +372,59 @@ func (st *GoldState) last() GoldStep {
 	}
 	return st.History[len(st.History)-1]
 }
+
+// Known gold findings (docs/findings.md), as GoldKnownFinding names them.
+const (
+	// FindingGoldInternalError: an update stops with "internal error in
+	// set_section_addresses" and deletes the output.
+	FindingGoldInternalError = "gold-internal-error"
+	// FindingGoldPatchSpace: an update stops with "out of patch space"
+	// (in .text, .rodata, or the GOT) and deletes the output.
+	FindingGoldPatchSpace = "gold-patch-space"
+	// FindingGoldStaleGOT: an in-place update moves a function or the
+	// error table but leaves its GOT slot holding the old address; only
+	// loads through GOT slots differ from a fresh link (and the program
+	// may crash or compute another value).
+	FindingGoldStaleGOT = "gold-stale-got"
+)
+
+// GoldKnownFinding names the known gold finding err is — a *GoldFailure
+// from GoldUpdate or a GoldCheck error — or returns "" for anything else
+// (a new finding).
+func GoldKnownFinding(err error) string {
+	var gf *GoldFailure
+	if errors.As(err, &gf) {
+		switch r := gf.Step.Reason; {
+		case strings.Contains(r, "internal error in set_section_addresses"):
+			return FindingGoldInternalError
+		case strings.Contains(r, "fatal error: out of patch space"):
+			return FindingGoldPatchSpace
+		}
+		return ""
+	}
+	// A stale slot may also crash the program or change its value (1):
+	// the image difference (2) explains it; LLVM's tools must still be
+	// content (8).
+	text := err.Error()
+	if !strings.Contains(text, "(2) canonical image differs from a fresh link") || strings.Contains(text, "(8) LLVM") {
+		return ""
+	}
+	n := 0
+	for _, line := range strings.Split(text, "\n") {
+		for _, k := range diff.Keys() {
+			if strings.HasPrefix(line, k+" ") {
+				if k != diff.KeyTextOperand {
+					return ""
+				}
+				n++
+			}
+		}
+		if strings.HasPrefix(line, "    gold (incremental): ") && !strings.HasSuffix(line, "; via got") {
+			return ""
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return FindingGoldStaleGOT
+}
