@@ -334,3 +334,93 @@ func TestMachOFaults(t *testing.T) {
 		})
 	}
 }
+
+// machoCFlagSets are the clang flag sets corpus/c is compiled under for
+// Mach-O (macOS code is always position-independent).
+var machoCFlagSets = []string{"-O0", "-O1", "-O2", "-Os"}
+
+// machoDataInCode reports whether any of the objects has LC_DATA_IN_CODE
+// entries (clang's jump tables in __text), which the reference linker does
+// not carry (docs/macho.md).
+func machoDataInCode(t *testing.T, objs []string) bool {
+	t.Helper()
+	le := binary.LittleEndian
+	for _, p := range objs {
+		f, err := os.ReadFile(p)
+		require.NoError(t, err)
+		n, off := int(le.Uint32(f[16:])), 32
+		for i := 0; i < n && off+16 <= len(f); i++ {
+			cmd, size := le.Uint32(f[off:]), int(le.Uint32(f[off+4:]))
+			if cmd == 0x29 && le.Uint32(f[off+12:]) > 0 {
+				return true
+			}
+			off += size
+		}
+	}
+	return false
+}
+
+// TestMachOCCorpus links clang's Mach-O objects of corpus/c (jump tables,
+// relative lookup tables of strings, literal pools, function-pointer
+// tables, same-named statics in two files, large zerofill) under every flag
+// set with both linkers: no difference, full coverage, nothing canon could
+// not name, and the files the same but for LC_UUID — and, where clang
+// wrote data-in-code entries, __LINKEDIT. (The programs make Linux system
+// calls: they are not run.)
+func TestMachOCCorpus(t *testing.T) {
+	tools.Require(t, "ld64.lld")
+	cc := tools.Require(t, "clang")
+	dirs, err := filepath.Glob("../../corpus/c/*")
+	require.NoError(t, err)
+	sort.Strings(dirs)
+	programs := 0
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			continue
+		}
+		programs++
+		for _, flags := range machoCFlagSets {
+			t.Run(filepath.Base(d)+"/"+flags, func(t *testing.T) {
+				work := t.TempDir()
+				srcs, err := filepath.Glob(filepath.Join(d, "*.c"))
+				require.NoError(t, err)
+				sort.Strings(srcs)
+				var objs []string
+				for _, src := range srcs {
+					o := filepath.Join(work, strings.TrimSuffix(filepath.Base(src), ".c")+".o")
+					args := []string{"--target=x86_64-apple-macos11", "-ffreestanding", "-fno-stack-protector",
+						"-fno-asynchronous-unwind-tables", "-fno-common", flags, "-c", src, "-o", o}
+					out, err := exec.Command(cc.Path, args...).CombinedOutput()
+					require.NoError(t, err, "clang %s: %s", strings.Join(args, " "), out)
+					objs = append(objs, o)
+				}
+				res, err := DiffLLD(context.Background(), obj.MachO, objs, work, diff.Options{})
+				require.NoError(t, err)
+				require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+				require.Equal(t, 1.0, res.Report.Coverage.Ratio(), "%s", res.Report.Text())
+				for _, exe := range []string{res.LLDExe, res.RefExe} {
+					im, err := readImage(exe, res.Objects)
+					require.NoError(t, err)
+					for _, n := range im.Notes {
+						// A Mach-O symbol table names no source files: the
+						// two files' static counter are told apart by order.
+						require.Contains(t, n, "duplicate symbol name counter", "%s: everything is named", filepath.Base(exe))
+					}
+				}
+				lldExe, err := os.ReadFile(res.LLDExe)
+				require.NoError(t, err)
+				refExe, err := os.ReadFile(res.RefExe)
+				require.NoError(t, err)
+				if machoDataInCode(t, objs) {
+					// Everything up to __LINKEDIT but the load commands
+					// (whose __LINKEDIT offsets differ) is the same.
+					hdr := int(binary.LittleEndian.Uint32(lldExe[20:])) + 32
+					require.Equal(t, lldExe[hdr:4096], refExe[hdr:4096], "header pad and __TEXT's first page")
+					return
+				}
+				requireSameButUUID(t, lldExe, refExe)
+			})
+		}
+	}
+	require.GreaterOrEqual(t, programs, 4)
+}
