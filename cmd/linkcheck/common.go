@@ -9,7 +9,12 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // Exit statuses.
@@ -32,7 +37,17 @@ func (f *failure) Unwrap() error { return f.err }
 func bad(err error) error { return &failure{exitBad, err} }
 
 // failed marks err as a finding: a wrong value, a difference (exit 1).
-func failed(err error) error { return &failure{exitFail, err} }
+// Errors that are bad usage or bad input wherever they arise (a format
+// without the capability, an unknown oracle, lld refusing the objects, an
+// output path that is a directory) stay exit 2.
+func failed(err error) error {
+	for _, usage := range []error{target.ErrNotBuilt, exec.ErrUnknownOracle, exec.ErrCannotRun, lld.ErrLinkFailed, pipeline.ErrOutputPath, incr.ErrBadPath} {
+		if errors.Is(err, usage) {
+			return bad(err)
+		}
+	}
+	return &failure{exitFail, err}
+}
 
 // report prints err on stderr prefixed with the command and returns its exit
 // status; errors not marked otherwise are bad input.

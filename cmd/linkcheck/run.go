@@ -21,7 +21,7 @@ import (
 // -against also with the value of that linker's link.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("run", "[-exec auto|native|unicorn|wine|wazero|all] (EXE | -format F [-linker L] [-against L] [-units N] PROG.lir)", stderr)
-	mode := fs.String("exec", "auto", "execution oracle: auto, native, unicorn, wine, wazero, or all (every oracle for the format)")
+	mode := fs.String("exec", "auto", "execution oracle: auto, native, unicorn, wine, wazero, wazero-interp, or all (every oracle for the format)")
 	format := formatFlag(fs)
 	linker := linkerFlag(fs, "linker", "lld", "with a program: the linker")
 	against := linkerFlag(fs, "against", "", "with a program: also run this linker's link, which must compute the same value")
@@ -33,6 +33,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		if fs.NArg() != 1 {
 			fs.Usage()
 			return bad(errors.New("want one executable or one .lir program"))
+		}
+		if _, err := exec.ParseMode(*mode, true); err != nil {
+			return bad(err)
 		}
 		ctx, cancel := interruptible()
 		defer cancel()

@@ -158,6 +158,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return bad(errors.New("want one incrementally linked output"))
 		}
+		if _, err := exec.ParseMode(*mode, false); err != nil {
+			return bad(err)
+		}
 		path := fs.Arg(0)
 		if isGoldOutput(path) {
 			return goldCheck(stdout, path, exec.Mode(*mode))

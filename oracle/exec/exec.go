@@ -271,9 +271,28 @@ func (r *Runner) pick(format obj.Format, m Mode) (Mode, error) {
 	}
 	switch m {
 	case Native, Unicorn, Wine, Wazero, WazeroInterp:
-		return "", fmt.Errorf("oracle %s cannot run a %s executable on %s/%s (it can: %v)", m, format, runtime.GOOS, runtime.GOARCH, ok)
+		return "", fmt.Errorf("oracle %s %w a %s executable on %s/%s (it can: %v)", m, ErrCannotRun, format, runtime.GOOS, runtime.GOARCH, ok)
 	}
-	return "", fmt.Errorf("unknown oracle %q (want auto, native, unicorn, wine, wazero or wazero-interp)", m)
+	return "", fmt.Errorf("%w %q (want auto, native, unicorn, wine, wazero or wazero-interp)", ErrUnknownOracle, m)
+}
+
+// Usage errors of Run: an oracle that does not exist, or that cannot run
+// the executable's format. Commands report them as bad usage.
+var (
+	ErrUnknownOracle = errors.New("unknown oracle")
+	ErrCannotRun     = errors.New("cannot run")
+)
+
+// ParseMode checks an -exec flag value: a mode, or "all" when all is set.
+func ParseMode(s string, all bool) (Mode, error) {
+	switch m := Mode(s); m {
+	case "", Auto, Native, Unicorn, Wine, Wazero, WazeroInterp:
+		return m, nil
+	}
+	if all && s == "all" {
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("%w %q (want auto, native, unicorn, wine, wazero or wazero-interp)", ErrUnknownOracle, s)
 }
 
 // MaxFileSize bounds the executables Run reads.

@@ -33,6 +33,10 @@ import (
 // EntrySymbol is the neutral name of the entry point every link uses.
 const EntrySymbol = "_start"
 
+// ErrLinkFailed is wrapped when lld refuses the link (or times out): the
+// objects, not linkcheck, are at fault, and commands say so as bad input.
+var ErrLinkFailed = errors.New("link failed")
+
 // DefaultTimeout bounds a link when Options.Timeout is zero.
 const DefaultTimeout = 60 * time.Second
 
@@ -175,7 +179,7 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 		if msg == "" {
 			msg = "(no output on stderr)"
 		}
-		return res, fmt.Errorf("lld: %s link failed (%s):\n%s\ncommand: %s", name, why, msg, res.Reproducer())
+		return res, fmt.Errorf("lld: %s %w (%s):\n%s\ncommand: %s", name, ErrLinkFailed, why, msg, res.Reproducer())
 	}
 	// A linker that exits 0 is not trusted to have written its output.
 	if err := checkOutput(out, f); err != nil {

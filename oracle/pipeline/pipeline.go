@@ -10,6 +10,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,12 +74,21 @@ func ObjectsWith(m *ir.Module, f obj.Format, units int, opts target.CompileOptio
 	return t.Objects(m, units, opts)
 }
 
+// ErrOutputPath is wrapped when an output would replace something that is
+// not a regular file (a directory given as -o): bad usage, nothing written.
+var ErrOutputPath = errors.New("is not a regular file: give the path of a file to write")
+
 // WriteFiles writes files into dir all or nothing: each goes to a temporary
 // file first and the set is renamed into place only when every write
 // succeeded. It returns the final paths.
 func WriteFiles(dir string, names []string, files [][]byte) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
+	}
+	for _, n := range names {
+		if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, n), ErrOutputPath)
+		}
 	}
 	var tmps []string
 	cleanup := func() {

@@ -43,6 +43,13 @@ type Output struct {
 // temporary file and renamed into place, so a failed link leaves no
 // output) and writes the sidecar.
 func Create(path string, img Image, prog *obj.Program, source string, opts Options) (*Output, error) {
+	// Refuse before writing anything: neither the output nor its sidecar
+	// may replace something that is not a regular file.
+	for _, p := range []string{path, path + SidecarSuffix} {
+		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: %w", p, ErrBadPath)
+		}
+	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o755)
 	if err != nil {

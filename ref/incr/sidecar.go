@@ -18,6 +18,10 @@ import (
 // that holds the incremental state between runs.
 const SidecarSuffix = ".lcstate"
 
+// ErrBadPath is wrapped when the output or its sidecar would replace
+// something that is not a regular file (a directory): nothing is written.
+var ErrBadPath = errors.New("is not a regular file")
+
 // ErrStale is wrapped when the sidecar does not describe the output file
 // (missing, corrupt, or the output changed behind the linker's back).
 var ErrStale = errors.New("stale or corrupt incremental state")
@@ -62,6 +66,9 @@ func (o *Output) SaveSidecar() error {
 		return err
 	}
 	path := o.Path + SidecarSuffix
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: %w", path, ErrBadPath)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-sidecar-*")
 	if err != nil {
 		return err
@@ -75,7 +82,11 @@ func (o *Output) SaveSidecar() error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
 }
 
 // SaveAs writes an output held in memory to path, with its sidecar, as

@@ -9,6 +9,7 @@
 package target
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -69,6 +70,10 @@ type Target struct {
 // UnitName is the file name of unit u's object.
 func (t *Target) UnitName(u int) string { return fmt.Sprintf("u%d%s", u, t.ObjectExt) }
 
+// ErrNotBuilt is wrapped by Need's errors: what the command needs for the
+// format does not exist yet (bad usage, not a finding).
+var ErrNotBuilt = errors.New("not built yet")
+
 // Capability names what Need asks for.
 type Capability string
 
@@ -98,7 +103,7 @@ func (t *Target) Need(c Capability) error {
 		have = t.WriteObject != nil
 	}
 	if !have {
-		return fmt.Errorf("the %s for %s is not built yet", c, t.Format)
+		return fmt.Errorf("the %s for %s is %w", c, t.Format, ErrNotBuilt)
 	}
 	return nil
 }
