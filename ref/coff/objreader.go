@@ -165,6 +165,9 @@ func ReadObject(name string, data []byte) (*obj.Object, error) {
 // (see RefptrPrefix) becomes a GOT reference to NAME and the cell is
 // dropped, so that Read undoes what WriteObject does.
 func Read(name string, data []byte) (*File, error) {
+	if bytes.HasPrefix(data, []byte(ArchiveMagic)) {
+		return nil, &readError{fmt.Sprintf("%s: an archive (import library), not an object: import libraries are linked by coff.LinkFiles (ReadArchive)", name), ErrUnsupported}
+	}
 	r := &reader{name: name, data: data}
 	f, err := r.read()
 	if err != nil {
