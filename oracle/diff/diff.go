@@ -384,7 +384,7 @@ func (c *comparer) symbols() {
 			w := getWorker()
 			defer putWorker(w)
 			for k := range next {
-				sub := &comparer{a: c.a, b: c.b, rules: c.rules, rep: &Report{}, ign: map[[2]string]int{}}
+				sub := &comparer{a: c.a, b: c.b, rules: c.rules, rep: &Report{}, ign: map[[2]string]int{}, cache: c.cache}
 				for _, p := range ps[k*chunkPairs : min(len(ps), (k+1)*chunkPairs)] {
 					sub.pair(w, p)
 				}

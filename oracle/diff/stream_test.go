@@ -166,6 +166,7 @@ func TestOpenCompareSameReport(t *testing.T) {
 	}
 	hits, misses := cache.Stats()
 	require.Greater(t, hits, 0)
+	require.Greater(t, misses, 0)
 	t.Logf("%d comparisons the same; cache %d hits, %d misses", compared, hits, misses)
 }
 
@@ -174,4 +175,34 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestCacheUsedByWorkers: with many symbols (several workers), the cache
+// in Options is used, and a second comparison of the same images finds
+// every function in it, with the same report.
+func TestCacheUsedByWorkers(t *testing.T) {
+	old := *diff.ChunkPairs
+	*diff.ChunkPairs = 2
+	defer func() { *diff.ChunkPairs = old }()
+	for _, d := range goldenDirs(t) {
+		lld, ref := d.exes["lld.exe"], d.exes["ref.exe"]
+		if lld == nil || ref == nil || len(d.objs) == 0 {
+			continue
+		}
+		a, err := canon.Open(lld, d.objs)
+		require.NoError(t, err)
+		b, err := canon.Open(ref, d.objs)
+		require.NoError(t, err)
+		cache := canon.NewDecodeCache(0)
+		first := diff.Compare(a, b, diff.Options{Cache: cache})
+		_, misses := cache.Stats()
+		require.Greater(t, misses, 0, d.name)
+		second := diff.Compare(a, b, diff.Options{Cache: cache})
+		hits, misses2 := cache.Stats()
+		require.Equal(t, misses, misses2, "%s: the second comparison decoded again", d.name)
+		require.GreaterOrEqual(t, hits, misses, d.name)
+		require.Equal(t, first.Text(), second.Text(), d.name)
+		return
+	}
+	t.Fatal("no golden directory with lld.exe, ref.exe and objects")
 }
