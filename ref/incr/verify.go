@@ -83,6 +83,25 @@ func verifyAgainstFile(st *State, img Image, f io.ReaderAt, size int64) error {
 	field := make([]byte, 8)
 	for _, n := range sortedKeys(st.Atoms) {
 		a := st.Atoms[n]
+		// The atom's bytes, with its relocated fields cleared as the code
+		// generator leaves them, must hash to what the state records: a
+		// changed size, alignment, binding or swapped hash is caught.
+		var data []byte
+		if a.Kind != obj.BSS {
+			b, err := read(a.Addr, a.Size)
+			if err != nil {
+				return fmt.Errorf("%s: %v", n, err)
+			}
+			data = append([]byte(nil), b...)
+			for _, r := range a.Relocs {
+				if end := r.Offset + uint64(r.Kind.Size()); end <= uint64(len(data)) {
+					clear(data[r.Offset:end])
+				}
+			}
+		}
+		if hashAtom(&obj.Atom{Name: n, Kind: a.Kind, Align: a.Align, Data: data, Size: a.Size, Relocs: a.Relocs, Local: a.Local}) != a.Hash {
+			return fmt.Errorf("%s: its bytes in the file do not hash to what the state records", n)
+		}
 		if a.Kind == obj.BSS {
 			continue
 		}
