@@ -1,6 +1,7 @@
 package macho
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
@@ -153,30 +154,25 @@ var renames = map[string]string{
 	"__IMPORT,__pointers":     "__DATA_CONST,__nl_symbol_ptr",
 }
 
-// ld64.lld's one section of 4-, 8- and 16-byte literals, __literals,
-// 16-byte aligned, holds the distinct 16-byte literals, then the 8-byte
+// ld64.lld's one section of 4-, 8- and 16-byte literals, __literals, is
+// 16-byte aligned and holds the distinct 16-byte literals, then the 8-byte
 // ones, then the 4-byte ones, each in order of first appearance. The
-// pipeline links them as three output sections in that order
-// (deduplicated as SHF_MERGE pieces) and the writer makes one section of
-// them.
+// pipeline makes one output section of them, with a deduplicated chunk per
+// literal size in order of first appearance; SectionStart puts the chunks
+// in ld64.lld's order.
 const (
-	literalsAlign = 16
-	literal16     = "__TEXT,__literal16"
-	literal8      = "__TEXT,__literal8"
-	literal4      = "__TEXT,__literal4"
+	literalsSection = "__TEXT,__literals"
+	literalsAlign   = 16
 )
 
-// literalRank orders the literal sections (0 for others).
-func literalRank(name string) int {
+// isLiteralSection reports whether a Mach-O input section name is a
+// literal section that ld64.lld puts in __literals.
+func isLiteralSection(name string) bool {
 	switch name {
-	case literal16:
-		return 1
-	case literal8:
-		return 2
-	case literal4:
-		return 3
+	case "__TEXT,__literal4", "__TEXT,__literal8", "__TEXT,__literal16":
+		return true
 	}
-	return 0
+	return false
 }
 
 // OutputSectionName implements link.Platform: a Mach-O input section
@@ -190,6 +186,9 @@ func literalRank(name string) int {
 func (Exe) OutputSectionName(s *obj.Section) string {
 	n := s.Name
 	if strings.IndexByte(n, ',') > 0 && !strings.HasPrefix(n, ".") {
+		if isLiteralSection(n) {
+			return literalsSection
+		}
 		if r, ok := renames[n]; ok {
 			return r
 		}
@@ -255,12 +254,6 @@ func (Exe) SectionRank(s *link.Section) int {
 		return r
 	case (seg == segData || seg == segDataConst) && sect == "__const":
 		return r + 2
-	case literalRank(s.Name) > 0:
-		// ld64.lld's synthetic __literals takes the place of the first
-		// literal section in the input order; the pipeline's ranks cannot
-		// see that, so the literals come right after __text, which is
-		// where a compiler's constants first appear (docs/macho.md).
-		return r + literalRank(s.Name)
 	}
 	return r + 4
 }
@@ -286,21 +279,37 @@ func (Exe) SegmentStart(addr, off uint64) (uint64, uint64) {
 // their segment, take no file space).
 func (Exe) SectionStart(s *link.Section, addr, off uint64) (uint64, uint64) {
 	align := max(s.Align, 1)
-	switch s.Name {
-	case literal16, literal8:
+	if s.Name == literalsSection {
 		align = literalsAlign
-	case literal4:
-		// __literals starts 16-byte aligned; after an odd number of
-		// 8-byte literals the 4-byte ones start at 8 mod 16.
-		if addr%literalsAlign != 8 {
-			align = literalsAlign
-		}
+		orderLiterals(s)
 	}
 	a := alignUp(addr, align)
 	if s.Kind == obj.BSS {
 		return a, off
 	}
 	return a, off + (a - addr)
+}
+
+// orderLiterals lays out the chunks of __literals as ld64.lld does: the
+// 16-byte literals first, then the 8-byte, then the 4-byte ones (a chunk's
+// literal size is told by its alignment, which the assemblers make the
+// literal size), each at its alignment, and sets the section's size. The
+// chunks keep their indexes, which placements refer to; only their offsets
+// change. It runs before any address in the section is assigned.
+func orderLiterals(s *link.Section) {
+	idx := make([]int, len(s.Chunks))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return s.Chunks[idx[a]].Align > s.Chunks[idx[b]].Align })
+	var off uint64
+	for _, i := range idx {
+		c := &s.Chunks[i]
+		off = alignUp(off, max(c.Align, 1))
+		c.Off = off
+		off += c.Size
+	}
+	s.Size = off
 }
 
 // HeaderSize implements link.Platform: the Mach header, the load commands

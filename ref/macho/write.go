@@ -76,20 +76,9 @@ func loadCommandsSize(l *link.Layout) int {
 	n := fixedLoadCommandSize
 	for _, seg := range l.Segments {
 		n += segCmdBytes
-		for k, i := range seg.Sections {
-			if k == 0 || !joinsLiterals(l.Sections[seg.Sections[k-1]], l.Sections[i]) {
-				n += sectionHdrSize
-			}
-		}
+		n += sectionHdrSize * len(seg.Sections)
 	}
 	return n
-}
-
-// joinsLiterals reports whether output section s continues the __literals
-// section that prev belongs to: both are literal sections (the pipeline
-// lays out the 16-, 8- and 4-byte ones as three; ld64.lld writes one).
-func joinsLiterals(prev, s *link.Section) bool {
-	return literalRank(prev.Name) > 0 && literalRank(s.Name) > 0
 }
 
 // exeSegment is an LC_SEGMENT_64 of the output.
@@ -211,18 +200,9 @@ func (w *exeWriter) segments() error {
 			es.maxProt = vmProt(seg.Perm)
 			es.initProt = es.maxProt
 		}
-		for k, i := range seg.Sections {
+		for _, i := range seg.Sections {
 			s := l.Sections[i]
-			if k > 0 && joinsLiterals(l.Sections[seg.Sections[k-1]], s) {
-				h := &es.sections[len(es.sections)-1]
-				h.size = s.Addr + s.Size - h.addr
-				w.secIndex[i] = ord
-				continue
-			}
 			segName, sectName := splitName(s.Name)
-			if literalRank(s.Name) > 0 {
-				sectName = "__literals"
-			}
 			if segName != name {
 				return fmt.Errorf("section %s in segment %s", s.Name, name)
 			}
@@ -235,7 +215,7 @@ func (w *exeWriter) segments() error {
 			}
 			w.secIndex[i] = ord
 			align := max(s.Align, 1)
-			if literalRank(s.Name) > 0 {
+			if s.Name == literalsSection {
 				align = literalsAlign
 			}
 			h := exeSection{seg: segName, name: sectName, addr: s.Addr, size: s.Size, align: uint32(log2(align)), flags: sectionFlags(s)}
