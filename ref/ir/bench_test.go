@@ -1,6 +1,8 @@
 package ir
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -51,4 +53,22 @@ func countSteps(b *testing.B, p *program) int64 {
 		b.Fatal("out of fuel")
 	}
 	return fuel - in.fuel
+}
+
+// BenchmarkCheckManyLocals checks one block of 100,000 lets: linear in
+// the locals (it was quadratic, 19 s; issue 17, defect 9).
+func BenchmarkCheckManyLocals(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("func main() {\n")
+	for i := range 100000 {
+		fmt.Fprintf(&src, "  let v%d = %d\n", i, i)
+	}
+	src.WriteString("  return v99999\n}\n")
+	data := []byte(src.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("lets.lir", data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -129,6 +129,9 @@ type checker struct {
 	// per function
 	ctx    string
 	vars   []scopeVar
+	// visible maps each variable in scope to its slot (vars in a map, so
+	// that a block of 100,000 lets is checked in linear time).
+	visible map[string]int32
 	nslots int32
 	nest   int
 	// nestReported is set once "nesting deeper than" is reported: one
@@ -281,12 +284,26 @@ func (c *checker) addrOf(name string) (value, bool) {
 }
 
 func (c *checker) lookup(name string) (int32, bool) {
-	for i := len(c.vars) - 1; i >= 0; i-- {
-		if c.vars[i].name == name {
-			return c.vars[i].slot, true
+	slot, ok := c.visible[name]
+	return slot, ok
+}
+
+// push brings a variable into scope (a redeclaration keeps the first).
+func (c *checker) push(name string, slot int32) {
+	c.vars = append(c.vars, scopeVar{name, slot})
+	if _, ok := c.visible[name]; !ok {
+		c.visible[name] = slot
+	}
+}
+
+// popTo takes the variables declared since mark out of scope.
+func (c *checker) popTo(mark int) {
+	for _, v := range c.vars[mark:] {
+		if c.visible[v.name] == v.slot {
+			delete(c.visible, v.name)
 		}
 	}
-	return 0, false
+	c.vars = c.vars[:mark]
 }
 
 func (c *checker) declare(pos Pos, name string) int32 {
@@ -298,13 +315,17 @@ func (c *checker) declare(pos Pos, name string) int32 {
 	}
 	slot := c.nslots
 	c.nslots++
-	c.vars = append(c.vars, scopeVar{name, slot})
+	c.push(name, slot)
 	return slot
 }
 
 func (c *checker) function(f *Func) *cfunc {
 	c.ctx = "func " + f.Name
 	c.vars = c.vars[:0]
+	if c.visible == nil {
+		c.visible = map[string]int32{}
+	}
+	clear(c.visible)
 	c.nslots = 0
 	c.nest = 0
 	if len(f.Params) > MaxParams {
@@ -320,7 +341,7 @@ func (c *checker) function(f *Func) *cfunc {
 		if !ValidIdent(p) {
 			c.errorf(f.Pos, "invalid parameter name %q", p)
 		}
-		c.vars = append(c.vars, scopeVar{p, c.nslots})
+		c.push(p, c.nslots)
 		c.nslots++
 	}
 	cf := &cfunc{name: f.Name, pos: f.Pos, nparams: len(f.Params)}
@@ -346,7 +367,7 @@ func (c *checker) block(body []Stmt) []*cstmt {
 			out = append(out, cs)
 		}
 	}
-	c.vars = c.vars[:mark]
+	c.popTo(mark)
 	c.nest--
 	return out
 }
