@@ -29,7 +29,7 @@ type goldenDir struct {
 }
 
 // goldenDirs reads oracle/canon's golden inputs (see its TestGolden).
-func goldenDirs(t *testing.T) []goldenDir {
+func goldenDirs(t testing.TB) []goldenDir {
 	f, err := os.Open("../canon/testdata/golden/inputs.tar.gz")
 	require.NoError(t, err)
 	defer f.Close()
@@ -92,7 +92,7 @@ func goldenDirs(t *testing.T) []goldenDir {
 // requireSameReport compares a and b as images from canon.Read and as
 // images from canon.Open (both lazy, and each side alone), and requires
 // the same report every way.
-func requireSameReport(t *testing.T, name string, a, b []byte, objs []*obj.Object, opts diff.Options) {
+func requireSameReport(t testing.TB, name string, a, b []byte, objs []*obj.Object, opts diff.Options) {
 	t.Helper()
 	ra, erra := canon.Read(a, objs)
 	rb, errb := canon.Read(b, objs)
@@ -205,4 +205,35 @@ func TestCacheUsedByWorkers(t *testing.T) {
 		return
 	}
 	t.Fatal("no golden directory with lld.exe, ref.exe and objects")
+}
+
+// FuzzOpenCompare corrupts a golden executable at the positions and with
+// the bytes the input gives and requires that Open and Read agree on it
+// (the same error, or the same report against the original, with and
+// without objects) and that nothing panics.
+func FuzzOpenCompare(f *testing.F) {
+	dirs := goldenDirs(f)
+	var exes [][]byte
+	var objs [][]*obj.Object
+	for _, d := range dirs {
+		for _, n := range []string{"lld.exe", "ref.exe"} {
+			if e := d.exes[n]; e != nil {
+				exes, objs = append(exes, e), append(objs, d.objs)
+			}
+		}
+	}
+	f.Add(uint16(0), []byte{0, 0, 0})
+	f.Add(uint16(3), []byte{0x10, 0x20, 0xcc, 0x40, 0x00, 0x90})
+	f.Add(uint16(7), []byte{0xff, 0xff, 0xe8, 0x01, 0x02, 0x0f})
+	f.Fuzz(func(t *testing.T, which uint16, edits []byte) {
+		k := int(which) % len(exes)
+		exe := append([]byte(nil), exes[k]...)
+		// Each 3 bytes: a position (2 bytes, scaled to the file) and a value.
+		for i := 0; i+3 <= len(edits) && i < 3*64; i += 3 {
+			pos := (int(edits[i])<<8 | int(edits[i+1])) * len(exe) / 65536
+			exe[pos] = edits[i+2]
+		}
+		requireSameReport(t, "fuzz", exes[k], exe, objs[k], diff.Options{})
+		requireSameReport(t, "fuzz bare", exe, exes[k], nil, diff.Options{})
+	})
 }
