@@ -293,14 +293,17 @@ func machoRebases(mf *macho.File, ops []byte, f *file) []site {
 	}
 	var seg *macho.Segment
 	var addr uint64
+	// A pointer is 8 bytes of a segment's file contents, so there are at
+	// most as many as the file has words.
+	limit := min(maxSites, f.size/8)
 	rebase := func(n uint64, step uint64) bool {
 		for ; n > 0; n-- {
-			if seg == nil || addr < seg.Addr || addr-seg.Addr+8 > seg.Memsz {
-				note("rebase at %#x outside its segment", addr)
+			if seg == nil || addr < seg.Addr || addr-seg.Addr > seg.Filesz || seg.Filesz-(addr-seg.Addr) < 8 {
+				note("rebase at %#x outside its segment's contents", addr)
 				return false
 			}
-			if len(sites) >= maxSites {
-				note("more than %d rebases", maxSites)
+			if len(sites) >= limit {
+				note("more than %d rebases", limit)
 				return false
 			}
 			sites = append(sites, site{addr: addr, kind: obj.Abs64})

@@ -26,7 +26,7 @@ type machoExe struct{ name, path string }
 
 // machoExes links each case of corpus/asm/macho with ld64.lld and with the
 // reference linker and returns the executables.
-func machoExes(t *testing.T) []machoExe {
+func machoExes(t testing.TB) []machoExe {
 	t.Helper()
 	mc := tools.Require(t, "llvm-mc")
 	tools.Require(t, "ld64.lld")
@@ -188,4 +188,27 @@ func TestReadMachOMalformed(t *testing.T) {
 			try(b)
 		}
 	}
+}
+
+// FuzzLoadMachO feeds mutations of both linkers' Mach-O outputs of
+// corpus/asm/macho to Read: no panic, and every error wraps ErrMalformed
+// or ErrUnsupported.
+func FuzzLoadMachO(f *testing.F) {
+	for _, x := range machoExes(f) {
+		data, err := os.ReadFile(x.path)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		im, err := Read(data, nil)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
+			}
+			return
+		}
+		if im.Format == "macho" {
+			require.NotEmpty(t, im.PointerSource)
+		}
+	})
 }
