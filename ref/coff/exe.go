@@ -87,6 +87,8 @@ func (Exe) RelocName(k obj.RelocKind) string {
 		return "IMAGE_REL_AMD64_ADDR32NB"
 	case obj.PCRel32, obj.Branch32, obj.GOTPCRel32, obj.GOTLoad32:
 		return "IMAGE_REL_AMD64_REL32"
+	case obj.Abs32S:
+		return "abs32s (R_X86_64_32S, no IMAGE_REL_AMD64 equivalent)"
 	}
 	return k.String()
 }
