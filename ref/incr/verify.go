@@ -45,7 +45,9 @@ func verifyAgainstFile(st *State, img Image, f io.ReaderAt, size int64) error {
 			spans = append(spans, span{a.First, a.First + ts, "the trampoline of " + a.Name})
 		}
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo || spans[i].lo == spans[j].lo && spans[i].what < spans[j].what })
+	sort.Slice(spans, func(i, j int) bool {
+		return spans[i].lo < spans[j].lo || spans[i].lo == spans[j].lo && spans[i].what < spans[j].what
+	})
 	for i := 1; i < len(spans); i++ {
 		if spans[i].lo < spans[i-1].hi {
 			return fmt.Errorf("%s [%#x, %#x) overlaps %s [%#x, %#x)", spans[i].what, spans[i].lo, spans[i].hi, spans[i-1].what, spans[i-1].lo, spans[i-1].hi)

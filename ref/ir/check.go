@@ -127,13 +127,13 @@ type checker struct {
 	prog *program
 
 	// per function
-	ctx    string
-	vars   []scopeVar
+	ctx  string
+	vars []scopeVar
 	// visible maps each variable in scope to its slot (vars in a map, so
 	// that a block of 100,000 lets is checked in linear time).
 	visible map[string]int32
-	nslots int32
-	nest   int
+	nslots  int32
+	nest    int
 	// nestReported is set once "nesting deeper than" is reported: one
 	// report, not one per enclosing construct.
 	nestReported bool
