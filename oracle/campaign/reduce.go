@@ -118,6 +118,24 @@ func Reduce(ctx context.Context, r *replayer, target string, input []byte, sig S
 				best, bestRep, progress = cand, rep, true
 			}
 		}
+		// Smaller programs: other seeds with one to three functions, when
+		// the sequence is still bigger than three functions or updates.
+		if sz := size(bestRep); sz[0] > 3 || sz[1] > 3 {
+		search:
+			for seed := int64(1); seed <= 12; seed++ {
+				for f := uint8(0); f < 3; f++ {
+					if seed == best.Seed && f == best.Funcs {
+						continue
+					}
+					cand := best
+					cand.Seed, cand.Funcs = seed, f
+					if rep, ok := test(cand); ok && less(size(rep), size(bestRep)) {
+						best, bestRep, progress = cand, rep, true
+						break search
+					}
+				}
+			}
+		}
 		// Fewer errors (FuzzErrorTable).
 		for best.Errors > 0 {
 			cand := best
@@ -242,3 +260,13 @@ func ReplayScenario(ctx context.Context, versions []string, policy, faults strin
 	}
 	return nil
 }
+
+// size is a replay's functions (of the last version) and updates.
+func size(rep *Replay) [2]int {
+	if len(rep.Versions) == 0 {
+		return [2]int{}
+	}
+	return [2]int{countFuncs(rep.Versions[len(rep.Versions)-1]), len(rep.Versions) - 1}
+}
+
+func less(a, b [2]int) bool { return a[0]+a[1] < b[0]+b[1] || a[0]+a[1] == b[0]+b[1] && a[0] < b[0] }
