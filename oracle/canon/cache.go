@@ -9,7 +9,10 @@ import (
 // DecodeCache keeps the machine-code decodings of functions by their
 // bytes, so that a function whose bytes did not change since an earlier
 // image (the previous update of an incremental sequence, the other link
-// of a comparison) is not decoded again. Only the decoding of the bytes
+// of a comparison) is not decoded again; and the last decoding of each
+// symbol, so that one whose bytes did change (it moved, and with it the
+// displacements of its calls) is decoded again only where its bytes
+// differ, instruction by instruction (as with DecodeOptions.Hint). Only the decoding of the bytes
 // into instructions is reused — a pure function of the bytes; naming the
 // addresses they refer to (symbols, GOT slots, trampolines, pointer
 // sites) is done again against each image, so a cached function whose
@@ -25,8 +28,12 @@ type DecodeCache struct {
 	max   int
 	insns int
 	m     map[uint64][]cachedFunc
-	hits  int
-	miss  int
+	// byName is the last decoding stored for each symbol: a function
+	// whose bytes changed (it moved, so its calls' displacements did)
+	// reuses the instructions whose bytes did not (rawDecode's hint).
+	byName map[string]*cachedFunc
+	hits   int
+	miss   int
 }
 
 type cachedFunc struct {
@@ -40,7 +47,7 @@ func NewDecodeCache(maxInsns int) *DecodeCache {
 	if maxInsns <= 0 {
 		maxInsns = 1 << 20
 	}
-	return &DecodeCache{seed: maphash.MakeSeed(), max: maxInsns, m: map[uint64][]cachedFunc{}}
+	return &DecodeCache{seed: maphash.MakeSeed(), max: maxInsns, m: map[uint64][]cachedFunc{}, byName: map[string]*cachedFunc{}}
 }
 
 // Stats returns the number of functions found in the cache and decoded.
@@ -79,6 +86,21 @@ func (c *DecodeCache) lookup(f *Func) bool {
 	return true
 }
 
+// previous returns, as a hint for rawDecode, the last decoding stored for
+// the symbol f decodes, nil when there is none.
+func (c *DecodeCache) previous(f *Func) *Func {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	e := c.byName[f.name]
+	c.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	return &Func{name: f.name, code: e.code, raw: e.raw}
+}
+
 // store records f's decoding (before trimming).
 func (c *DecodeCache) store(f *Func) {
 	if c == nil || len(f.raw) > c.max {
@@ -90,8 +112,10 @@ func (c *DecodeCache) store(f *Func) {
 	defer c.mu.Unlock()
 	if c.insns+len(f.raw) > c.max {
 		clear(c.m)
+		clear(c.byName)
 		c.insns = 0
 	}
 	c.m[h] = append(c.m[h], e)
+	c.byName[f.name] = &e
 	c.insns += len(f.raw)
 }

@@ -37,6 +37,9 @@ var (
 
 func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *DecodeCache) {
 	if !cache.lookup(f) {
+		if hint == nil {
+			hint = cache.previous(f)
+		}
 		rawDecode(f, hint)
 		cache.store(f)
 	}

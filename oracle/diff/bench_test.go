@@ -28,6 +28,8 @@ type benchProgram struct {
 	objs     []*obj.Object
 	exe, rev []byte
 	insns    int
+	// layouts are links of the objects in other orders (rotations).
+	layouts [][]byte
 }
 
 var (
@@ -73,6 +75,14 @@ func buildBenchProgram(funcs, units int) (*benchProgram, error) {
 	slices.Reverse(rev)
 	if p.rev, _, err = link.Link(rev, platform, link.Options{}); err != nil {
 		return nil, fmt.Errorf("link reversed: %w", err)
+	}
+	for k := 1; k < len(p.objs); k++ {
+		rot := append(slices.Clone(p.objs[k:]), p.objs[:k]...)
+		exe, _, err := link.Link(rot, platform, link.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("link rotated: %w", err)
+		}
+		p.layouts = append(p.layouts, exe)
 	}
 	a, err := canon.Open(p.exe, p.objs)
 	if err != nil {
@@ -163,6 +173,32 @@ func BenchmarkCompareOpenCached(b *testing.B) {
 		if !diff.Compare(x, y, diff.Options{Cache: cache}).Equal() {
 			b.Fatal("images differ")
 		}
+	}
+	m.report(b, p.insns)
+}
+
+// BenchmarkCompareOpenRelinked compares, with one DecodeCache kept across
+// iterations, a different pair of layouts each time (the objects in
+// rotated orders): functions move, so their calls' bytes change, as in an
+// incremental sequence's fresh links. The cache's decoding of each
+// symbol's previous version serves the instructions whose bytes did not
+// change.
+func BenchmarkCompareOpenRelinked(b *testing.B) {
+	p := program(b)
+	cache := canon.NewDecodeCache(8 * p.insns)
+	all := append([][]byte{p.exe, p.rev}, p.layouts...)
+	b.ReportAllocs()
+	m := startAllocs()
+	i := 0
+	for b.Loop() {
+		x, err := canon.Open(all[i%len(all)], p.objs)
+		require.NoError(b, err)
+		y, err := canon.Open(all[(i+1)%len(all)], p.objs)
+		require.NoError(b, err)
+		if !diff.Compare(x, y, diff.Options{Cache: cache}).Equal() {
+			b.Fatal("images differ")
+		}
+		i += 2
 	}
 	m.report(b, p.insns)
 }
