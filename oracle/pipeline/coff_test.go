@@ -72,10 +72,12 @@ func TestRefCOFFAgainstLLD(t *testing.T) {
 // generated programs with lld-link (/timestamp:0, so that the one field
 // that depends on the clock is fixed) and with the reference linker:
 // llvm-readobj's headers, section table, base relocations and symbols
-// agree field by field, and the files are byte-identical.
+// agree field by field, the files are byte-identical, and llvm-objdump -d
+// -p reads the reference image without a warning.
 func TestRefCOFFMatchesLLDLayout(t *testing.T) {
 	tools.Require(t, "lld-link")
 	readobj := tools.Require(t, "llvm-readobj")
+	objdump := tools.Require(t, "llvm-objdump")
 	progs := append(corpusPrograms(t), generatedPrograms(24, 0)...)
 	for i, p := range progs {
 		for _, units := range []int{1 + i%4, 4 - i%4} {
@@ -96,6 +98,9 @@ func TestRefCOFFMatchesLLDLayout(t *testing.T) {
 					return strings.Replace(string(out), path, "EXE", 1)
 				}
 				require.Equal(t, dump(lldExe), dump(refExe))
+				out, err := exec.Command(objdump.Path, "-d", "-p", refExe).CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				require.NotContains(t, strings.ToLower(string(out)), "warning")
 				a, err := os.ReadFile(lldExe)
 				require.NoError(t, err)
 				b, err := os.ReadFile(refExe)
