@@ -20,7 +20,8 @@ import (
 )
 
 // LinkerEnv names the linker FuzzLinker tests: a registry name (mold, bfd,
-// gold, lld, ref) or cmd:TEMPLATE. The default is mold.
+// gold, lld, ref) or cmd:TEMPLATE. The default is mold when it is
+// installed, else GNU ld or gold.
 const LinkerEnv = "LINKCHECK_LINKER"
 
 // linkerInput is one FuzzLinker input as gofuzz decodes it: a generated
@@ -31,14 +32,23 @@ type linkerInput struct {
 	Units uint8 // 1 + Units%4 objects
 }
 
-// linkerUnderTest returns the linker named by LINKCHECK_LINKER (mold when
-// unset), skipping the target (failing under LINKCHECK_REQUIRE_TOOLS=1)
+// linkerUnderTest returns the linker named by LINKCHECK_LINKER (when
+// unset, mold if installed, else ld.bfd or ld.gold), skipping the target (failing under LINKCHECK_REQUIRE_TOOLS=1)
 // when its program is missing.
 func linkerUnderTest(tb testing.TB) *linker.Linker {
 	tb.Helper()
 	name := os.Getenv(LinkerEnv)
 	if name == "" {
+		// mold when installed, else the first GNU linker that is.
 		name = linker.Mold
+		for _, n := range []string{linker.Mold, linker.BFD, linker.Gold} {
+			if l, err := linker.Lookup(n); err == nil {
+				if _, err := tools.Find(l.Tool); err == nil {
+					name = n
+					break
+				}
+			}
+		}
 	}
 	l, err := linker.Lookup(name)
 	if err != nil {
