@@ -256,7 +256,12 @@ func plotSVG(rep *Report) template.HTML {
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"dur":  func(d time.Duration) string { return d.Round(time.Second).String() },
-	"rate": func(f float64) string { return fmt.Sprintf("%.0f", f) },
+	"per": func(n int64, d time.Duration) string {
+		if d < time.Second {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(n)/d.Seconds())
+	},
 	"join": strings.Join,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>linkcheck fuzz campaign report</title>
@@ -270,8 +275,8 @@ th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-alig
 <h1>linkcheck fuzz campaign</h1>
 <p id="summary">Started {{.Started.Format "2006-01-02 15:04:05 UTC"}}; {{dur .Time}} of fuzzing on {{.Jobs}} job(s); {{len .Targets}} target(s); <span class="{{if .Findings}}fail{{else}}ok{{end}}">{{len .Findings}} finding(s)</span> in {{len .Signatures}} signature(s){{if .Resumes}}; resumed {{.Resumes}} time(s){{end}}{{if .Faults}}; seeded defects planted: <code>{{.Faults}}</code>{{end}}{{if .Linker}}; linker under test: <code>{{.Linker}}</code>{{end}}.</p>
 <h2>Targets</h2>
-<table id="targets"><tr><th>target</th><th>formats</th><th>fuzzing time</th><th>runs</th><th>execs</th><th>execs/s (last)</th><th>corpus</th><th>new interesting</th><th>findings</th><th>status</th></tr>
-{{range .Targets}}<tr><td>{{.Name}}</td><td>{{join .Formats ", "}}</td><td class="num">{{dur .Used}} of {{dur .Share}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Execs}}</td><td class="num">{{rate .ExecsPerSec}}</td><td class="num">{{.Corpus}}</td><td class="num">{{.NewInteresting}}</td><td class="num{{if .Findings}} fail{{end}}">{{.Findings}}</td><td>{{if .Blocked}}<span class="fail">{{.Blocked}}</span>{{else if .Done}}done{{else}}interrupted{{end}}</td></tr>
+<table id="targets"><tr><th>target</th><th>formats</th><th>fuzzing time</th><th>runs</th><th>execs</th><th>execs/s</th><th>corpus</th><th>new interesting</th><th>findings</th><th>status</th></tr>
+{{range .Targets}}<tr><td>{{.Name}}</td><td>{{join .Formats ", "}}</td><td class="num">{{dur .Used}} of {{dur .Share}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Execs}}</td><td class="num">{{per .Execs .Used}}</td><td class="num">{{.Corpus}}</td><td class="num">{{.NewInteresting}}</td><td class="num{{if .Findings}} fail{{end}}">{{.Findings}}</td><td>{{if .Blocked}}<span class="fail">{{.Blocked}}</span>{{else if .Done}}done{{else}}interrupted{{end}}</td></tr>
 {{end}}</table>
 <h2>Executions over time</h2>
 {{.Plot}}
