@@ -255,7 +255,7 @@ func plotSVG(rep *Report) template.HTML {
 }
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"dur":  func(d time.Duration) string { return d.Round(time.Second).String() },
+	"dur": func(d time.Duration) string { return d.Round(time.Second).String() },
 	"per": func(n int64, d time.Duration) string {
 		if d < time.Second {
 			return "-"
