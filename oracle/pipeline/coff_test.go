@@ -182,7 +182,8 @@ func TestCOFFAsmCorpus(t *testing.T) {
 // TestCOFFFaultsCaught plants the PE writer's seeded defects and checks
 // that the check meant for each reports it: a missing base relocation
 // shows in the canonical diff when pointers come from the image's own
-// base relocations (and in llvm-readobj's list), a stale SizeOfImage
+// base relocations (and in llvm-readobj's list), a zeroed .refptr cell in
+// the canonical diff (text.operand) and under unicorn, a stale SizeOfImage
 // makes the loaders refuse the image.
 func TestCOFFFaultsCaught(t *testing.T) {
 	tools.Require(t, "lld-link")
@@ -246,6 +247,19 @@ func TestCOFFFaultsCaught(t *testing.T) {
 		got, err := runner.Run(context.Background(), path, oexec.Options{Mode: oexec.Unicorn})
 		require.NoError(t, err)
 		require.True(t, got.Matches(want))
+	})
+	t.Run(fault.PEStaleCell.String(), func(t *testing.T) {
+		path := linkWith(t, fault.Of(fault.PEStaleCell))
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		im, err := canon.Read(data, objs)
+		require.NoError(t, err)
+		lldIm, err := canon.Read(lldData, objs)
+		require.NoError(t, err)
+		rep := diff.Compare(lldIm, im, diff.Options{NameA: "lld", NameB: "ref"})
+		require.Contains(t, rep.Text(), diff.KeyTextOperand)
+		got, err := runner.Run(context.Background(), path, oexec.Options{Mode: oexec.Unicorn})
+		require.False(t, err == nil && got.Matches(want), "a zero cell went unnoticed: %v", got)
 	})
 	t.Run(fault.PEStaleSizeOfImage.String(), func(t *testing.T) {
 		path := linkWith(t, fault.Of(fault.PEStaleSizeOfImage))

@@ -129,6 +129,10 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 		}
 		fill(image[pos:s.rawOff+s.rawSize], 0xcc)
 	}
+	if w.faults.Has(fault.PEStaleCell) && l.GOT.Section >= 0 {
+		g := l.Sections[l.GOT.Section]
+		fill(image[g.Offset:g.Offset+8], 0)
+	}
 	// The exception table: .pdata's RUNTIME_FUNCTION entries, sorted by
 	// start address as lld-link sorts them.
 	var pdataDir [2]uint64

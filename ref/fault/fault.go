@@ -113,6 +113,9 @@ const (
 	// MachOEntryOffset writes LC_MAIN's entryoff without the room of the
 	// header pad, 32 bytes before the entry function (ref/macho).
 	MachOEntryOffset
+	// PEStaleCell leaves the first .refptr cell (GOT slot) of a PE image
+	// holding 0 instead of its symbol's address (ref/coff).
+	PEStaleCell
 	numFaults
 )
 
@@ -145,6 +148,7 @@ var names = [...]string{
 	PEStaleSizeOfImage:     "pe-stale-size-of-image",
 	MachOMissingRebase:     "macho-missing-rebase",
 	MachOEntryOffset:       "macho-entry-offset",
+	PEStaleCell:            "pe-stale-cell",
 }
 
 var descriptions = [...]string{
@@ -176,6 +180,7 @@ var descriptions = [...]string{
 	PEStaleSizeOfImage:     "pe: SizeOfImage misses the last section",
 	MachOMissingRebase:     "macho: a pointer missing from the rebase opcodes",
 	MachOEntryOffset:       "macho: LC_MAIN's entry offset 32 bytes short (the header pad)",
+	PEStaleCell:            "pe: a .refptr cell (GOT slot) left holding 0",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -205,6 +210,7 @@ var scopes = map[Fault]string{
 	WasmWrongCallSymbol: "wasm", WasmUnpaddedLEB: "wasm", WasmErrLenOffByOne: "wasm", WasmTableIndexOffByOne: "wasm",
 	PEMissingBaseReloc: "coff", PEStaleSizeOfImage: "coff",
 	MachOMissingRebase: "macho", MachOEntryOffset: "macho",
+	PEStaleCell: "coff",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,
