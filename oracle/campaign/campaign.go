@@ -780,7 +780,9 @@ func (c *campaign) recordFailure(target string, fail Failure, out string) {
 			c.emit(Event{Event: "error", Target: target, Message: err.Error()})
 			return
 		}
-		c.emit(Event{Event: "message", Target: target, Finding: f.ID, Message: firstLine(msg)})
+		c.mu.Lock()
+		c.emitLocked(Event{Event: "message", Target: target, Finding: f.ID, Findings: c.st.Status[target].Findings, Message: firstLine(msg)})
+		c.mu.Unlock()
 		return
 	}
 	f := &Finding{Target: target, Found: time.Now().UTC(), Faults: c.st.Faults, Linker: c.st.Linker, Message: msg}
