@@ -268,10 +268,17 @@ func (f *Func) Clear() {
 	clear(f.raw[:cap(f.raw)])
 }
 
-// reset empties f for decoding the function name at addr.
+// reset empties f for decoding the function name at addr, with room for
+// code's instructions at about 3 bytes each (x86_64 code averages 3 to 4),
+// so that a large function does not grow its buffers by doubling.
 func (f *Func) reset(name string, addr uint64, code []byte) {
 	f.name, f.addr, f.code = name, addr, code
 	f.raw, f.items, f.args = f.raw[:0], f.items[:0], f.args[:0]
+	if want := len(code)/3 + 8; cap(f.raw) < want {
+		f.raw = make([]rawInsn, 0, want)
+		f.items = make([]item, 0, want)
+		f.args = make([]operand, 0, 2*want)
+	}
 	f.n, f.padding = 0, 0
 	clear(f.notes)
 	f.notes, f.dropped = f.notes[:0], 0
