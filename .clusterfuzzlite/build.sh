@@ -13,12 +13,15 @@ compile_native_go_fuzzer $pkg FuzzErrorTable fuzz_error_table
 compile_native_go_fuzzer $pkg FuzzGOT fuzz_got
 compile_native_go_fuzzer $pkg FuzzGenEdit fuzz_gen_edit
 compile_native_go_fuzzer $pkg FuzzIncrementalELF fuzz_incremental_elf
+compile_native_go_fuzzer $pkg FuzzIncrementalGold fuzz_incremental_gold
+compile_native_go_fuzzer $pkg FuzzLinker fuzz_linker
 compile_native_go_fuzzer $pkg FuzzLoadImage fuzz_load_image
 compile_native_go_fuzzer $pkg FuzzParse fuzz_parse
 compile_native_go_fuzzer $pkg FuzzReadCOFF fuzz_read_coff
 compile_native_go_fuzzer $pkg FuzzReadELF fuzz_read_elf
 compile_native_go_fuzzer $pkg FuzzReadMachO fuzz_read_mach_o
 compile_native_go_fuzzer $pkg FuzzReadWasmObject fuzz_read_wasm_object
+compile_native_go_fuzzer $pkg FuzzSidecar fuzz_sidecar
 compile_native_go_fuzzer $pkg FuzzTrampoline fuzz_trampoline
 compile_native_go_fuzzer $pkg FuzzWasmObjectModel fuzz_wasm_object_model
 compile_native_go_fuzzer $pkg FuzzWasmProgram fuzz_wasm_program
