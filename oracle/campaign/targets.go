@@ -35,6 +35,7 @@ var AllFormats = []string{"elf", "macho", "coff", "wasm"}
 // formatWords map the spelling of a format in a target's name to it.
 var formatWords = []struct{ word, format string }{
 	{"ELF", "elf"}, {"MachO", "macho"}, {"COFF", "coff"}, {"Wasm", "wasm"},
+	{"Gold", "elf"}, // gold links ELF only
 }
 
 var fuzzFunc = regexp.MustCompile(`^func (Fuzz[A-Za-z0-9_]*)\(\s*\w+\s+\*testing\.F\s*\)`)
