@@ -28,6 +28,11 @@ type Exe struct{}
 
 var _ link.Platform = Exe{}
 
+// KeepsEmptySections implements link.EmptySectionKeeper: ld.lld writes a
+// section header for an empty output section (an empty .text holding
+// _start) and gives it an address, though no segment holds it.
+func (Exe) KeepsEmptySections() bool { return true }
+
 // rules are ld.lld's layout rules with its page size.
 var rules = link.ELFRules{Page: ExePageSize}
 
@@ -125,7 +130,7 @@ func (Exe) RelocName(k obj.RelocKind) string {
 
 // phdrCount returns the number of program headers of l.
 func phdrCount(l *link.Layout) int {
-	n := 2 + len(l.Segments) // PT_PHDR, PT_LOADs, PT_GNU_STACK
+	n := 2 + len(l.Segments) + l.DroppedSegments // PT_PHDR, PT_LOADs (dropped empty ones reserved, as ld.lld), PT_GNU_STACK
 	if relroSegment(l) >= 0 {
 		n++
 	}
@@ -151,14 +156,12 @@ func (Exe) HeaderSize(l *link.Layout) uint64 {
 // image and appends the symbol table, the string tables and the section
 // headers.
 func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
-	// Section header indexes: null, the non-empty output sections, then
+	// Section header indexes: null, the output sections (empty ones too,
+	// as ld.lld keeps them), then
 	// .symtab, .shstrtab, .strtab (ld.lld's order).
 	shndx := make([]uint16, len(l.Sections))
 	nsh := 1
-	for i, s := range l.Sections {
-		if s.Segment < 0 {
-			continue
-		}
+	for i := range l.Sections {
 		shndx[i] = uint16(nsh)
 		nsh++
 	}
@@ -186,16 +189,33 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 				sec = uint16(elf.SHN_ABS) // in an empty section that was dropped
 			}
 		}
-		symtab = symbolEntry{name: addStr(s.Name), info: symInfo(s.Bind, s.Kind), shndx: sec, value: s.Addr, size: s.Size}.appendTo(symtab)
+		bind := s.Bind
+		if bind != obj.Local && s.Defined() && s.Visibility.Localized() {
+			bind = obj.Local // hidden and internal globals are local in the output, as in ld.lld
+		}
+		symtab = symbolEntry{name: addStr(s.Name), info: symInfo(bind, s.Kind), other: byte(s.Visibility), shndx: sec, value: s.Addr, size: s.Size}.appendTo(symtab)
 	}
 	// Each object's locals follow its STT_FILE symbol, as in ld.lld; an
 	// object without locals still gets its STT_FILE.
 	putFile := func(name string) {
 		symtab = symbolEntry{name: addStr(name), info: byte(elf.STB_LOCAL)<<4 | byte(elf.STT_FILE), shndx: uint16(elf.SHN_ABS)}.appendTo(symtab)
 	}
+	// Hidden and internal globals become locals of their defining
+	// object, after its own locals (ld.lld groups locals by file).
+	localized := make(map[int32][]int)
+	for i := range l.Symbols {
+		if s := &l.Symbols[i]; s.Bind != obj.Local && s.Defined() && s.Visibility.Localized() {
+			localized[s.Obj] = append(localized[s.Obj], i)
+		}
+	}
 	nextFile := 0 // the next object whose STT_FILE is still to be written
 	filesUpTo := func(oi int) {
 		for ; nextFile <= oi && nextFile < len(l.Objects); nextFile++ {
+			if nextFile > 0 {
+				for _, i := range localized[int32(nextFile-1)] {
+					putSym(&l.Symbols[i])
+				}
+			}
 			if o := l.Objects[nextFile]; o != nil && o.File != "" {
 				putFile(o.File)
 			}
@@ -210,18 +230,18 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		putSym(s)
 	}
 	filesUpTo(len(l.Objects) - 1)
+	for _, i := range localized[int32(len(l.Objects)-1)] {
+		putSym(&l.Symbols[i])
+	}
 	firstGlobal := uint32(len(symtab) / symSize)
 	for i := range l.Symbols {
-		if s := &l.Symbols[i]; s.Bind != obj.Local {
+		if s := &l.Symbols[i]; s.Bind != obj.Local && !(s.Defined() && s.Visibility.Localized()) {
 			putSym(s)
 		}
 	}
 
 	e := &exeFile{entry: l.Entry, symtab: symtab, strtab: strtab, firstGlobal: firstGlobal}
 	for _, s := range l.Sections {
-		if s.Segment < 0 {
-			continue
-		}
 		typ := elf.SHT_PROGBITS
 		flags := elf.SHF_ALLOC
 		switch {

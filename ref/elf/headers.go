@@ -92,10 +92,11 @@ func (s sectionHeader) put(b []byte) {
 	le.PutUint64(b[56:], s.entsize)
 }
 
-// symbolEntry is an ELF64 symbol table entry (st_other STV_DEFAULT).
+// symbolEntry is an ELF64 symbol table entry.
 type symbolEntry struct {
 	name        uint32 // offset in the string table
 	info        byte
+	other       byte // st_other: the visibility
 	shndx       uint16
 	value, size uint64
 }
@@ -104,7 +105,7 @@ type symbolEntry struct {
 func (s symbolEntry) appendTo(b []byte) []byte {
 	le := binary.LittleEndian
 	b = le.AppendUint32(b, s.name)
-	b = append(b, s.info, byte(elf.STV_DEFAULT))
+	b = append(b, s.info, s.other)
 	b = le.AppendUint16(b, s.shndx)
 	b = le.AppendUint64(b, s.value)
 	return le.AppendUint64(b, s.size)

@@ -295,6 +295,13 @@ func (r *reader) read() (*obj.Object, error) {
 		if flags&elf.SHF_ALLOC == 0 || flags&shfExclude != 0 {
 			continue // .comment, .note.GNU-stack, .llvm_addrsig, debug info, relocation sections
 		}
+		if flags&elf.SHF_LINK_ORDER != 0 && h.Link != 0 && uint64(h.Link) < shnum {
+			if lf := elf.SectionFlag(r.sh(int(h.Link)).Flags); lf&elf.SHF_MERGE != 0 {
+				// ld.lld: "a section .lo with SHF_LINK_ORDER should not
+				// refer a non-regular section".
+				return nil, r.unsupported("section %s: SHF_LINK_ORDER section linked to the merge section %s is not supported (ld.lld refuses it too)", name, r.secName[h.Link])
+			}
+		}
 		if flags&elf.SHF_TLS != 0 {
 			return nil, r.unsupported("section %s: thread-local storage (SHF_TLS) is not supported", name)
 		}
@@ -544,7 +551,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			shndx = le.Uint32(shndxTab[k*4:])
 		}
 		sym := &symSlab[len(o.Symbols)]
-		*sym = obj.Symbol{Name: sname, Value: value, Size: size}
+		*sym = obj.Symbol{Name: sname, Value: value, Size: size, Visibility: obj.Visibility(p[5] & 3)}
 		switch typ {
 		case elf.STT_FILE:
 			if o.File == "" {
@@ -609,6 +616,9 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			if typ == elf.STT_SECTION {
 				sym.Name = sec.Name
 			}
+		}
+		if sym.Bind == obj.Local {
+			sym.Visibility = obj.VisDefault // meaningless for a local; ld.lld writes STV_DEFAULT
 		}
 		if typ == elf.STT_SECTION && (sym.Section < 0 || sym.Bind != obj.Local) {
 			return nil, r.errorf("%s: section symbol not local or not in a section", symWhere(k, sname))

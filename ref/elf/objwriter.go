@@ -181,7 +181,7 @@ func (w *writer) write() ([]byte, error) {
 		if s.Kind == obj.SymSection && (s.Section < 0 || s.Bind != obj.Local) {
 			return nil, fmt.Errorf("%s: symbol %d: section symbol must be local and defined in a section", o.Name, i)
 		}
-		symtab = symbolEntry{name: name, info: symInfo(s.Bind, s.Kind), shndx: shndx, value: s.Value, size: s.Size}.appendTo(symtab)
+		symtab = symbolEntry{name: name, info: symInfo(s.Bind, s.Kind), other: byte(s.Visibility), shndx: shndx, value: s.Value, size: s.Size}.appendTo(symtab)
 	}
 	// Patch relocation symbol indexes.
 	rela := nsec

@@ -32,6 +32,10 @@ type Layout struct {
 	// Entry is the entry address and EntrySym the entry symbol's index.
 	Entry    uint64
 	EntrySym int32
+	// DroppedSegments counts the segments that only empty sections
+	// opened (EmptySectionKeeper): the headers reserved room for their
+	// program headers, as ld.lld does, but they are not written.
+	DroppedSegments int
 	// HeaderSize is the room reserved for the format's headers at the
 	// start of the file and of the first segment.
 	HeaderSize uint64
@@ -145,6 +149,10 @@ type Symbol struct {
 	Size  uint64
 	Bind  obj.Binding
 	Kind  obj.SymKind
+	// Visibility combines the visibilities of every object's entry for
+	// the name (obj.Visibility.Combine); a Localized one is written as a
+	// local symbol, as ld.lld does.
+	Visibility obj.Visibility
 	// Addr is the symbol's address (its value for an absolute symbol, 0
 	// for an undefined weak one).
 	Addr uint64
@@ -188,11 +196,16 @@ func (l *Layout) SectionAddr(o, sec int32, off uint64) uint64 {
 		return p.Addr + off
 	}
 	ps := p.Pieces
+	out := l.Sections[p.Out]
+	if len(ps) == 0 {
+		// An empty merged section: its symbols sit where the merged
+		// chunk starts.
+		return out.Addr + out.Chunks[p.Chunk].Off + off
+	}
 	i := sort.Search(len(ps), func(i int) bool { return ps[i].InOff > off }) - 1
 	if i < 0 {
 		i = 0
 	}
-	out := l.Sections[p.Out]
 	return out.Addr + out.Chunks[p.Chunk].Off + ps[i].OutOff + (off - ps[i].InOff)
 }
 
@@ -329,12 +342,23 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	// platform's segment key.
 	l.Segments = []*Segment{{Perm: PermR}}
 	lastKey := p.SegmentKey(nil)
+	placeEmpty := keepsEmptySections(p)
 	for i, s := range l.Sections {
 		if s.Size == 0 {
-			// Empty output sections take no room and are not written,
-			// as in ld.lld; symbols in them get the address where they
-			// would have been.
+			// Empty output sections take no room and are in no
+			// segment, as in ld.lld; symbols in them get the address
+			// where they would have been. With EmptySectionKeeper an
+			// empty section whose permissions differ from the
+			// previous section's opens a segment as in ld.lld, which
+			// reserves its program header and moves to the next page
+			// before it drops the empty segment.
 			s.Segment = -1
+			if placeEmpty {
+				if key := p.SegmentKey(s); key != lastKey {
+					l.Segments = append(l.Segments, &Segment{Perm: s.perm(), Relro: s.GOT})
+					lastKey = key
+				}
+			}
 			continue
 		}
 		last := l.Segments[len(l.Segments)-1]
@@ -382,9 +406,12 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 			seg.Offset, seg.Addr = 0, base
 		}
 		if first && si > 0 {
-			// A segment without sections cannot happen: segments are
-			// made from sections.
-			return fmt.Errorf("link: empty segment %d", si)
+			if !placeEmpty {
+				// A segment without sections cannot happen: segments
+				// are made from sections.
+				return fmt.Errorf("link: empty segment %d", si)
+			}
+			seg.Addr, seg.Offset = addr, off // opened by empty sections only; dropped below
 		}
 		seg.MemSize = addr - seg.Addr
 		seg.FileSize = seg.MemSize
@@ -404,13 +431,43 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	if l.FileSize > MaxOutputSize {
 		return fmt.Errorf("link: the output would be %d bytes, more than the %d this linker writes (alignment padding or section sizes out of proportion)", l.FileSize, uint64(MaxOutputSize))
 	}
+	if placeEmpty {
+		// Drop the segments that only empty sections opened.
+		kept := l.Segments[:0]
+		for _, seg := range l.Segments {
+			if len(seg.Sections) == 0 && seg != l.Segments[0] {
+				l.DroppedSegments++
+				continue
+			}
+			for _, i := range seg.Sections {
+				l.Sections[i].Segment = len(kept)
+			}
+			kept = append(kept, seg)
+		}
+		l.Segments = kept
+	}
 	prevAddr, prevOff := base+l.HeaderSize, l.HeaderSize
+	prevKey := p.SegmentKey(nil)
 	for _, s := range l.Sections {
+		key := ""
+		if placeEmpty {
+			key = p.SegmentKey(s)
+		}
 		if s.Segment < 0 {
+			if placeEmpty {
+				// As ld.lld: an empty section is placed as if it
+				// started the segment its permissions call for (the
+				// empty segment is then not written).
+				if key != prevKey {
+					prevAddr, prevOff = p.SegmentStart(prevAddr, prevOff)
+				}
+				prevAddr, prevOff = p.SectionStart(s, prevAddr, prevOff)
+				prevKey = key
+			}
 			s.Addr, s.Offset = prevAddr, prevOff
 			continue
 		}
-		prevAddr, prevOff = s.Addr+s.Size, s.Offset+s.FileSize
+		prevAddr, prevOff, prevKey = s.Addr+s.Size, s.Offset+s.FileSize, key
 	}
 	for _, seg := range l.Segments {
 		if e := seg.Offset + seg.FileSize; e > l.FileSize {

@@ -127,6 +127,21 @@ type SlotRelaxer interface {
 	RelaxOnlyWithoutSlot() bool
 }
 
+// EmptySectionKeeper is an optional interface of a Platform whose
+// executables keep empty output sections as section headers, as ld.lld
+// does (an empty .text still has a header, and its labels stay in it):
+// the layout then gives an empty section the address ld.lld gives it, as
+// if it started the segment its permissions call for.
+type EmptySectionKeeper interface {
+	// KeepsEmptySections reports whether the rule applies.
+	KeepsEmptySections() bool
+}
+
+func keepsEmptySections(p Platform) bool {
+	k, ok := p.(EmptySectionKeeper)
+	return ok && k.KeepsEmptySections()
+}
+
 // relaxesPerSymbol reports whether p implements SlotRelaxer and wants its
 // rule.
 func relaxesPerSymbol(p Platform) bool {

@@ -48,6 +48,7 @@ func (l *Layout) resolve() error {
 			}
 			idx[k] = gi
 			g := &l.Symbols[gi]
+			g.Visibility = g.Visibility.Combine(s.Visibility)
 			if !s.Defined() {
 				if s.Bind != obj.Weak {
 					g.strongRef = true

@@ -152,7 +152,39 @@ type Symbol struct {
 	Size  uint64
 	Bind  Binding
 	Kind  SymKind
+	// Visibility is the ELF symbol visibility (st_other); the zero value
+	// is the default visibility.
+	Visibility Visibility
 }
+
+// Visibility is an ELF symbol visibility (STV_*). A hidden or internal
+// global is bound across objects but local to the linked output.
+type Visibility uint8
+
+// Visibilities, with the ELF values.
+const (
+	VisDefault   Visibility = 0
+	VisInternal  Visibility = 1
+	VisHidden    Visibility = 2
+	VisProtected Visibility = 3
+)
+
+// Combine returns the more constraining of two visibilities, as the
+// gABI combines those of one name across objects (default yields to any
+// other; otherwise internal < hidden < protected).
+func (v Visibility) Combine(w Visibility) Visibility {
+	switch {
+	case v == VisDefault:
+		return w
+	case w == VisDefault:
+		return v
+	}
+	return min(v, w)
+}
+
+// Localized reports whether a global of this visibility becomes local in
+// an executable (hidden and internal).
+func (v Visibility) Localized() bool { return v == VisHidden || v == VisInternal }
 
 // Defined reports whether the symbol is defined in this object.
 func (s *Symbol) Defined() bool { return s.Section != Undef }

@@ -1,0 +1,90 @@
+package elf
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/ref/link"
+)
+
+// elfCorpusDir is corpus/asm/elf: one directory per ELF feature (issue 18).
+const elfCorpusDir = "elf"
+
+// TestLinkELFCorpus links each case of corpus/asm/elf with the reference
+// linker and ld.lld and requires identical allocated sections, symbol
+// values, program headers and entry (exact), and the same exit status
+// where the case is a program (status >= 0).
+func TestLinkELFCorpus(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int // -1: not a program
+		exact  bool
+	}{
+		{"empty_merge", 42, true},
+		{"empty_text", -1, true},
+		{"hidden", 42, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			objs := assembleCorpus(t, dir, filepath.Join(elfCorpusDir, tc.name))
+			ref, ld, _ := linkBoth(t, dir, objs)
+			checkLLVMReads(t, ref)
+			if tc.status >= 0 {
+				require.Equal(t, tc.status, runNative(t, ref).status, "ref exit status")
+				require.Equal(t, tc.status, runNative(t, ld).status, "lld exit status")
+			}
+			compareWithLLD(t, ref, ld, tc.exact)
+			require.Equal(t, symbolOthers(t, ld), symbolOthers(t, ref), "symbol bindings and visibilities")
+		})
+	}
+}
+
+// TestLinkELFCorpusErrors: the err_* cases of corpus/asm/elf are refused
+// with the given message, as ld.lld refuses them.
+func TestLinkELFCorpusErrors(t *testing.T) {
+	cases := []struct {
+		name, want string
+	}{
+		{"err_linkorder_merge", "main.o: section .lo: SHF_LINK_ORDER section linked to the merge section .rodata.str1.1 is not supported (ld.lld refuses it too)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			objs := assembleCorpus(t, dir, filepath.Join(elfCorpusDir, tc.name))
+			var err error
+			for _, p := range objs {
+				data, rerr := os.ReadFile(p)
+				require.NoError(t, rerr)
+				if _, err = ReadObject(filepath.Base(p), data); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				_, _, err = LinkFiles(objs, link.Options{})
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// symbolOthers lists every symbol's name, binding and st_other.
+func symbolOthers(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := elf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	syms, err := f.Symbols()
+	require.NoError(t, err)
+	var out []string
+	for _, s := range syms {
+		out = append(out, fmt.Sprintf("%s %v %d", s.Name, elf.ST_BIND(s.Info), s.Other))
+	}
+	return out
+}
