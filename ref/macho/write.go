@@ -34,7 +34,6 @@ const (
 	lcMain               = 0x80000028
 	sgReadOnly           = 0x10
 	sNonLazySymPointers  = 0x6
-	nPextBit             = 0x10
 	referencedDynamic    = 0x10
 	indirectSymbolLocal  = 0x80000000
 	toolLD               = 3
