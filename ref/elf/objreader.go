@@ -544,11 +544,21 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		if !ok {
 			return nil, r.errorf("symbol %d: name offset %#x out of range or unterminated", k, nameOff)
 		}
+		// The reserved range is that of st_shndx itself: an index read
+		// from .symtab_shndx (SHN_XINDEX) is a real section index, which
+		// may be SHN_LORESERVE or more in an object of that many sections.
+		reserved := shndx >= uint32(elf.SHN_LORESERVE) && shndx <= uint32(elf.SHN_HIRESERVE) &&
+			shndx != uint32(elf.SHN_XINDEX) && shndx != uint32(elf.SHN_ABS) && shndx != uint32(elf.SHN_COMMON)
+		ext := false // shndx came from .symtab_shndx: a section index, whatever its value
 		if shndx == uint32(elf.SHN_XINDEX) {
 			if uint64(len(shndxTab)) < uint64(k+1)*4 {
 				return nil, r.errorf("%s: SHN_XINDEX without an extended index", symWhere(k, sname))
 			}
 			shndx = le.Uint32(shndxTab[k*4:])
+			if shndx == uint32(elf.SHN_UNDEF) {
+				return nil, r.errorf("%s: extended section index 0", symWhere(k, sname))
+			}
+			ext = true
 		}
 		sym := &symSlab[len(o.Symbols)]
 		*sym = obj.Symbol{Name: sname, Value: value, Size: size, Visibility: obj.Visibility(p[5] & 3)}
@@ -590,17 +600,17 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			return nil, r.unsupported("%s: symbol binding %v is not supported", symWhere(k, sname), bind)
 		}
 		switch {
-		case shndx == uint32(elf.SHN_UNDEF):
+		case reserved:
+			return nil, r.unsupported("%s: reserved section index %#x", symWhere(k, sname), shndx)
+		case !ext && shndx == uint32(elf.SHN_UNDEF):
 			if bind == elf.STB_LOCAL {
 				return nil, r.errorf("%s: undefined local symbol", symWhere(k, sname))
 			}
 			sym.Section = obj.Undef
-		case shndx == uint32(elf.SHN_ABS):
+		case !ext && shndx == uint32(elf.SHN_ABS):
 			sym.Section = obj.Abs
-		case shndx == uint32(elf.SHN_COMMON):
+		case !ext && shndx == uint32(elf.SHN_COMMON):
 			return nil, r.unsupported("%s: common symbol (SHN_COMMON) is not supported (compile with -fno-common)", symWhere(k, sname))
-		case shndx >= uint32(elf.SHN_LORESERVE) && shndx <= uint32(elf.SHN_HIRESERVE) && shndx != uint32(elf.SHN_XINDEX):
-			return nil, r.unsupported("%s: reserved section index %#x", symWhere(k, sname), shndx)
 		case uint64(shndx) >= uint64(r.nsh):
 			return nil, r.errorf("%s: section index %d out of range", symWhere(k, sname), shndx)
 		default:

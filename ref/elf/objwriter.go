@@ -154,10 +154,18 @@ func (w *writer) write() ([]byte, error) {
 	}
 	shdrs = append(shdrs, &shdr{name: ".note.GNU-stack", typ: elf.SHT_PROGBITS, align: 1})
 	symtabIndex := uint32(len(shdrs))
+	// Extended section numbering: a symbol of a section whose index is
+	// SHN_LORESERVE or more has SHN_XINDEX, and its index goes to
+	// .symtab_shndx (after .symtab), as LLVM writes it.
+	xindex := nsec > int(elf.SHN_LORESERVE)
 	strtabIndex := symtabIndex + 1
-	shstrtabIndex := symtabIndex + 2
-	if shstrtabIndex >= uint32(elf.SHN_LORESERVE) {
-		return nil, fmt.Errorf("%s: %d sections: too many for this writer (no extended section numbering)", o.Name, len(o.Sections))
+	if xindex {
+		strtabIndex++
+	}
+	shstrtabIndex := strtabIndex + 1
+	var shndxTab []byte
+	if xindex {
+		shndxTab = make([]byte, 4*(len(order)+1))
 	}
 
 	// Symbols.
@@ -176,7 +184,12 @@ func (w *writer) write() ([]byte, error) {
 		case obj.Abs:
 			shndx = uint16(elf.SHN_ABS)
 		default:
-			shndx = uint16(s.Section + 1)
+			if idx := s.Section + 1; idx >= int(elf.SHN_LORESERVE) {
+				shndx = uint16(elf.SHN_XINDEX)
+				le.PutUint32(shndxTab[4*(n+1):], uint32(idx))
+			} else {
+				shndx = uint16(idx)
+			}
 		}
 		if s.Kind == obj.SymSection && (s.Section < 0 || s.Bind != obj.Local) {
 			return nil, fmt.Errorf("%s: symbol %d: section symbol must be local and defined in a section", o.Name, i)
@@ -197,10 +210,11 @@ func (w *writer) write() ([]byte, error) {
 		shdrs[rela].link = symtabIndex
 		rela++
 	}
-	shdrs = append(shdrs,
-		&shdr{name: ".symtab", typ: elf.SHT_SYMTAB, data: symtab, link: strtabIndex, info: firstGlobal, align: 8, entsize: symSize},
-		&shdr{name: ".strtab", typ: elf.SHT_STRTAB, data: w.str.buf, align: 1},
-	)
+	shdrs = append(shdrs, &shdr{name: ".symtab", typ: elf.SHT_SYMTAB, data: symtab, link: strtabIndex, info: firstGlobal, align: 8, entsize: symSize})
+	if xindex {
+		shdrs = append(shdrs, &shdr{name: ".symtab_shndx", typ: elf.SHT_SYMTAB_SHNDX, data: shndxTab, link: symtabIndex, align: 4, entsize: 4})
+	}
+	shdrs = append(shdrs, &shdr{name: ".strtab", typ: elf.SHT_STRTAB, data: w.str.buf, align: 1})
 	shstr := &shdr{name: ".shstrtab", typ: elf.SHT_STRTAB, align: 1}
 	shdrs = append(shdrs, shstr)
 	for _, h := range shdrs[1:] {
@@ -223,7 +237,18 @@ func (w *writer) write() ([]byte, error) {
 	shoff := alignUp(off, 8)
 	out := make([]byte, shoff+uint64(len(shdrs))*shdrSize)
 
-	fileHeader{typ: elf.ET_REL, shoff: shoff, shnum: uint16(len(shdrs)), shstrIndex: uint16(shstrtabIndex)}.put(out)
+	// Extended numbering: e_shnum 0 and the count in section 0's
+	// sh_size; e_shstrndx SHN_XINDEX and the index in its sh_link.
+	shnum, shstrIndex := uint16(len(shdrs)), uint16(shstrtabIndex)
+	if len(shdrs) >= int(elf.SHN_LORESERVE) {
+		shnum = 0
+		shdrs[0].size = uint64(len(shdrs))
+	}
+	if shstrtabIndex >= uint32(elf.SHN_LORESERVE) {
+		shstrIndex = uint16(elf.SHN_XINDEX)
+		shdrs[0].link = shstrtabIndex
+	}
+	fileHeader{typ: elf.ET_REL, shoff: shoff, shnum: shnum, shstrIndex: shstrIndex}.put(out)
 	for i, h := range shdrs {
 		if h.typ != elf.SHT_NOBITS {
 			copy(out[h.offset:], h.data)
