@@ -669,8 +669,12 @@ func (c *campaign) progress(name string, run int, p Progress, execs0 int64, inte
 		e.Baseline = fmt.Sprintf("%d/%d", p.Done, p.Total)
 	}
 	if p.HasExecs {
+		// Go's last status line, printed as it stops, says 0/sec: keep
+		// the rate of the line before.
+		if p.ExecsPerSec > 0 || execs0+p.Execs != ts.Execs {
+			ts.ExecsPerSec = p.ExecsPerSec
+		}
 		ts.Execs = execs0 + p.Execs
-		ts.ExecsPerSec = p.ExecsPerSec
 	}
 	if p.HasInteresting {
 		ts.NewInteresting = interesting0 + p.NewInteresting
