@@ -18,7 +18,7 @@ type Image interface {
 	// Arch is the instruction set of the code the image holds.
 	Arch() arch.Arch
 	// BaseAddr is the address of the first region; the others follow at
-	// RegionSpan intervals.
+	// RegionSpan intervals (or the image's own, RegionSpanner).
 	BaseAddr() uint64
 	// HeaderSize is the room at the start of the file for the headers: the
 	// first region's file offset.
@@ -29,6 +29,34 @@ type Image interface {
 	// Tail lays out and encodes what follows the regions for the state,
 	// from file offset fl.TailOff on.
 	Tail(st *State, fl *FileLayout) (Tail, error)
+}
+
+// RegionSpanner is implemented by an image whose regions must sit closer
+// than RegionSpan apart (an emulator that maps a bounded image, say).
+type RegionSpanner interface {
+	RegionSpan() uint64
+}
+
+// PointerLister is implemented by an image whose tail lists the absolute
+// pointer sites (Mach-O rebase information, PE base relocations): the
+// tail is then rewritten whenever an update adds, moves or removes one
+// (Patch.Pointers).
+type PointerLister interface {
+	ListsPointers() bool
+}
+
+// regionSpan is img's distance between region bases.
+func regionSpan(img Image) uint64 {
+	if s, ok := img.(RegionSpanner); ok && s.RegionSpan() > 0 {
+		return s.RegionSpan()
+	}
+	return RegionSpan
+}
+
+// listsPointers reports whether img's tail lists pointer sites.
+func listsPointers(img Image) bool {
+	p, ok := img.(PointerLister)
+	return ok && p.ListsPointers()
 }
 
 // Tail is what an Image wrote after the regions, kept by the Output so that

@@ -87,7 +87,7 @@ func create(f File, img Image, prog *obj.Program, source string, opts Options) (
 	if policy == "" {
 		policy = Trampoline
 	}
-	st := NewState(img.Format(), img.Arch(), img.BaseAddr(), policy)
+	st := newState(img.Format(), img.Arch(), img.BaseAddr(), regionSpan(img), policy)
 	st.Source = source
 	// A link from scratch has no previous layout to get wrong: faults
 	// apply to later updates only.
@@ -182,7 +182,7 @@ func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 	}
 	symbols := pt.Symbols && !o.faults.Has(fault.StaleSymbols)
 	switch {
-	case len(pt.Grown) > 0 || pt.SymbolSet || (symbols && o.tail == nil):
+	case len(pt.Grown) > 0 || pt.SymbolSet || (symbols && o.tail == nil) || (pt.Pointers && listsPointers(o.img)):
 		err = o.writeTail()
 	case symbols:
 		err = o.patchSymbols(pt.SymbolsChanged)

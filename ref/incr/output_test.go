@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -456,4 +457,87 @@ func TestTamperedSidecarRefused(t *testing.T) {
 	_, err = Open(path, fakeImage{}, Options{})
 	require.ErrorIs(t, err, ErrStale)
 	require.ErrorContains(t, err, "not a regular file")
+}
+
+// ptrImage is fakeImage with its regions 1 MiB apart and a tail that
+// lists the absolute pointer sites, as Mach-O rebase information and PE
+// base relocations do: the tail then follows every pointer that moves.
+type ptrImage struct{ fakeImage }
+
+func (ptrImage) RegionSpan() uint64  { return 1 << 20 }
+func (ptrImage) ListsPointers() bool { return true }
+
+func (ptrImage) Tail(st *State, fl *FileLayout) (Tail, error) {
+	t, err := fakeImage{}.Tail(st, fl)
+	if err != nil {
+		return nil, err
+	}
+	ft := t.(*fakeTail)
+	sites := pointerSites(st)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(len(sites)))
+	ft.bytes = append(ft.bytes, b[:]...)
+	for _, s := range sites {
+		binary.LittleEndian.PutUint64(b[:], s)
+		ft.bytes = append(ft.bytes, b[:]...)
+	}
+	return &ptrTail{ft}, nil
+}
+
+// ptrTail's symbol count excludes the pointer list after the records.
+type ptrTail struct{ *fakeTail }
+
+func (t *ptrTail) Headers(st *State, fl *FileLayout) ([]Chunk, error) {
+	hs, err := t.fakeTail.Headers(st, fl)
+	if err != nil {
+		return nil, err
+	}
+	binary.LittleEndian.PutUint64(hs[0].Data[16:], uint64(len(t.idx)))
+	return hs, nil
+}
+
+// pointerSites lists the addresses of every Abs64 field and used GOT slot.
+func pointerSites(st *State) []uint64 {
+	var sites []uint64
+	for _, n := range sortedKeys(st.Atoms) {
+		a := st.Atoms[n]
+		for _, r := range a.Relocs {
+			if r.Kind == obj.Abs64 {
+				sites = append(sites, a.Addr+r.Offset)
+			}
+		}
+	}
+	for i, s := range st.GOT.Slots {
+		if s != "" {
+			sites = append(sites, st.GOTAddr(i))
+		}
+	}
+	sort.Slice(sites, func(i, j int) bool { return sites[i] < sites[j] })
+	return sites
+}
+
+// TestPointerListingImage: with an image that lists pointer sites, a move
+// of an atom holding a pointer rewrites the tail, so the listed sites are
+// the state's after every update; and the image's region span is used.
+func TestPointerListingImage(t *testing.T) {
+	o, err := NewMemOutput(ptrImage{}, fakeProgram(10, nil), "", Options{})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1<<20), o.State.Regions[RegROData].Base-o.State.Regions[RegText].Base)
+	listed := func() []uint64 {
+		data := o.Bytes()
+		le := binary.LittleEndian
+		off, n := le.Uint64(data[8:]), le.Uint64(data[16:])
+		p := off + 32*n
+		k := le.Uint64(data[p:])
+		var sites []uint64
+		for i := uint64(0); i < k; i++ {
+			sites = append(sites, le.Uint64(data[p+8+8*i:]))
+		}
+		return sites
+	}
+	require.Equal(t, pointerSites(o.State), listed())
+	pt, err := o.Update(bigGlobal(fakeProgram(10, nil)), "") // g, which holds &f0, moves
+	require.NoError(t, err)
+	require.True(t, pt.Pointers)
+	require.Equal(t, pointerSites(o.State), listed(), "the listed sites follow the moved pointer")
 }

@@ -222,7 +222,7 @@ func validateState(st *State) error {
 		if !ok || r == nil {
 			return fmt.Errorf("region %s missing", n)
 		}
-		if r.High > r.Cap || r.Cap > RegionSpan {
+		if r.High > r.Cap || r.Cap > st.span() {
 			return fmt.Errorf("region %s: used %#x, capacity %#x", n, r.High, r.Cap)
 		}
 	}

@@ -108,6 +108,10 @@ type State struct {
 	Atoms   map[string]*AtomState
 	GOT     *GOT
 	Entry   string
+	// Span is the address space between region bases (RegionSpan unless
+	// the image asks for less: RegionSpanner); 0 in an older sidecar
+	// means RegionSpan.
+	Span uint64 `json:",omitempty"`
 	// Source is the .lir text of the current version (for `linkcheck check`).
 	Source string
 
@@ -173,11 +177,26 @@ const (
 // policy, with its regions from base up. Update of a program makes it a
 // full link.
 func NewState(format obj.Format, a arch.Arch, base uint64, policy Policy) *State {
+	return newState(format, a, base, RegionSpan, policy)
+}
+
+func newState(format obj.Format, a arch.Arch, base, span uint64, policy Policy) *State {
 	st := &State{Format: format, Policy: policy, Regions: map[string]*Region{}, Atoms: map[string]*AtomState{}, GOT: NewGOT(), Entry: obj.EntrySymbol, arch: a}
+	if span != RegionSpan {
+		st.Span = span
+	}
 	for i, n := range RegionOrder {
-		st.Regions[n] = &Region{Name: n, Base: base + uint64(i)*RegionSpan, Cap: MinCap}
+		st.Regions[n] = &Region{Name: n, Base: base + uint64(i)*span, Cap: MinCap}
 	}
 	return st
+}
+
+// span is the address space between region bases.
+func (st *State) span() uint64 {
+	if st.Span != 0 {
+		return st.Span
+	}
+	return RegionSpan
 }
 
 // SetFaults plants deliberate defects in the state's updates (tests only).

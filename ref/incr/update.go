@@ -532,7 +532,7 @@ func (st *State) place(a *obj.Atom, pt *Patch, relocs func(name string, old, new
 // it is full.
 func (st *State) alloc(k obj.SectionKind, size, align uint64, pt *Patch) (uint64, error) {
 	r := st.Regions[RegionFor(k)]
-	if align > RegionSpan/16 {
+	if align > st.span()/16 {
 		return 0, fmt.Errorf("incr: alignment %d too large", align)
 	}
 	for {
@@ -540,8 +540,8 @@ func (st *State) alloc(k obj.SectionKind, size, align uint64, pt *Patch) (uint64
 			return addr, nil
 		}
 		need := alignUp(r.High, align) + size
-		if need > RegionSpan {
-			return 0, fmt.Errorf("incr: region %s: %d bytes needed, the address range holds %d", r.Name, need, RegionSpan)
+		if need > st.span() {
+			return 0, fmt.Errorf("incr: region %s: %d bytes needed, the address range holds %d", r.Name, need, st.span())
 		}
 		r.Grow(max(need, r.Cap*2))
 		pt.Grown = appendOnce(pt.Grown, r.Name)

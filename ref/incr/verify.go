@@ -21,7 +21,7 @@ import (
 // describe.
 func verifyAgainstFile(st *State, img Image, f io.ReaderAt, size int64) error {
 	for i, n := range RegionOrder {
-		if want := img.BaseAddr() + uint64(i)*RegionSpan; st.Regions[n].Base != want {
+		if want := img.BaseAddr() + uint64(i)*regionSpan(img); st.Regions[n].Base != want {
 			return fmt.Errorf("region %s at %#x, the format puts it at %#x", n, st.Regions[n].Base, want)
 		}
 	}
