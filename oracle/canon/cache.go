@@ -107,6 +107,9 @@ func (c *DecodeCache) store(f *Func) {
 		return
 	}
 	e := cachedFunc{code: bytes.Clone(f.code), raw: append([]rawInsn(nil), f.raw...)}
+	for i := range e.raw {
+		e.raw[i].from = 0 // refers to this decoding's hint, not to a later one's
+	}
 	h := maphash.Bytes(c.seed, f.code)
 	c.mu.Lock()
 	defer c.mu.Unlock()

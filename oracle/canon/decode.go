@@ -70,6 +70,13 @@ func (c *siteCursor) in(addr uint64, n int) (uint64, obj.RelocKind, bool) {
 	return 0, 0, false
 }
 
+// has reports whether a pointer field lies inside [addr, addr+n), with
+// the same rule for the order of calls.
+func (c *siteCursor) has(addr uint64, n int) bool {
+	_, _, ok := c.in(addr, n)
+	return ok
+}
+
 func (r *reader) sitesFrom(addr uint64) siteCursor {
 	i := sort.Search(len(r.siteList), func(i int) bool { return r.siteList[i].addr >= addr })
 	return siteCursor{list: r.siteList, i: i}

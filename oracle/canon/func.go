@@ -44,8 +44,11 @@ type Func struct {
 type rawInsn struct {
 	off uint64
 	idx int // index of its (first) instruction, after trimming
-	n   uint32
-	ok  bool
+	// from is 1 + the index of the hint's entry this one was taken
+	// from, 0 when decoded here.
+	from int
+	n    uint32
+	ok   bool
 	// What canonicalization uses of x86asm's Inst (the rest, 200 bytes
 	// in all, is not kept): the operation with its lock/rep prefixes
 	// (opKey), the operands, the memory operand's size and the length.
@@ -77,6 +80,10 @@ type item struct {
 	nargs  uint8
 	via    uint8
 	hasRef bool
+	// pure marks an instruction whose canonical form depends on its
+	// bytes alone: no pointer site in it, no branch target, no
+	// RIP-relative operand.
+	pure bool
 }
 
 // opKey identifies an instruction's canonical mnemonic: x86asm's

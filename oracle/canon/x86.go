@@ -69,6 +69,13 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 			it.op, it.len = opBad, 1
 			f.args = append(f.args, operand{kind: opBadByte, val: int64(code[r.off])})
 			it.nargs = 1
+		} else if hi := pureFrom(hint, r); hi != nil && !d.sites.has(f.addr+r.off, int(r.len)) {
+			// The same bytes as the hint's, which did not depend on
+			// where they are, and no pointer site here either: the
+			// same canonical instruction.
+			it = *hi
+			it.arg0 = len(f.args)
+			f.args = append(f.args, hint.args[hi.arg0:hi.arg0+int(hi.nargs)]...)
 		} else {
 			r.fill(&d.inst)
 			it.op = r.op
@@ -76,6 +83,18 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 		}
 		f.items = append(f.items, it)
 	}
+}
+
+// pureFrom returns the hint's item that raw entry r was taken from, when
+// that item is pure.
+func pureFrom(hint *Func, r *rawInsn) *item {
+	if hint == nil || r.from == 0 || r.from > len(hint.items) {
+		return nil
+	}
+	if hi := &hint.items[r.from-1]; hi.pure && hi.off == r.off && hi.n == 1 {
+		return hi
+	}
+	return nil
 }
 
 // maxRun bounds the instructions of one fill run entry.
@@ -117,6 +136,7 @@ func rawDecode(f *Func, hint *Func) {
 				l := int(hr.len)
 				if off+l <= len(code) && uint64(off+l) <= uint64(len(hint.code)) && bytes.Equal(code[off:off+l], hint.code[off:off+l]) {
 					f.raw = append(f.raw, *hr)
+					f.raw[len(f.raw)-1].from = h + 1
 					off += l
 					continue
 				}
@@ -174,6 +194,7 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 	if d.relaxedGOTImm(it, inst, next, siteAddr, site, hasSite) {
 		return // relax.go
 	}
+	pure := !hasSite
 	absSite := hasSite && (site == obj.Abs64 || site == obj.Abs32 || site == obj.Abs32S)
 	// An absolute field is the immediate when it ends the instruction and
 	// there is one (the immediate follows any displacement), else the
@@ -210,12 +231,14 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 				o = operand{kind: opImm, val: int64(a)}
 			}
 		case x86asm.Rel:
+			pure = false
 			target := next + uint64(int64(a))
 			it.target, it.hasRef = target, true
 			r, via := d.branchTarget(target)
 			o = operand{kind: opRef, ref: r}
 			it.via = via
 		case x86asm.Mem:
+			pure = pure && a.Base != x86asm.RIP
 			o = d.memArg(it, inst, a, next, siteAddr, site, hasSite, absSite && !immSite)
 		default:
 			// x86asm has no other argument types; should one appear, its
@@ -225,6 +248,7 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 		d.f.args = append(d.f.args, o)
 		it.nargs++
 	}
+	it.pure = pure
 }
 
 // opKeyOf is the mnemonic's key: the operation with its lock or rep
