@@ -142,6 +142,21 @@ func keepsEmptySections(p Platform) bool {
 	return ok && k.KeepsEmptySections()
 }
 
+// LastFirstScanner is an optional interface of a Platform whose linker
+// gives GOT slots in order of first reference with each input section's
+// relocations taken last first, as ld64.lld does (it keeps a Mach-O
+// object's relocation order, which assemblers write by descending
+// address); without it the order is the relocations' (ascending, ld.lld's).
+type LastFirstScanner interface {
+	// ScansRelocsLastFirst reports whether the rule applies.
+	ScansRelocsLastFirst() bool
+}
+
+func scansLastFirst(p Platform) bool {
+	r, ok := p.(LastFirstScanner)
+	return ok && r.ScansRelocsLastFirst()
+}
+
 // relaxesPerSymbol reports whether p implements SlotRelaxer and wants its
 // rule.
 func relaxesPerSymbol(p Platform) bool {

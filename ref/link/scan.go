@@ -32,10 +32,15 @@ func (l *Layout) scan(p Platform, opts Options) error {
 	var undef map[int32][]undefRef
 	var undefOrder []int32
 	var errs []error
+	lastFirst := scansLastFirst(p)
 	for oi, o := range l.Objects {
 		idx := l.SymIndex[oi]
 		for si, s := range o.Sections {
-			for ri := range s.Relocs {
+			for k := range s.Relocs {
+				ri := k
+				if lastFirst {
+					ri = len(s.Relocs) - 1 - k
+				}
 				r := &s.Relocs[ri]
 				id := idx[r.Sym]
 				sym := &l.Symbols[id]

@@ -62,8 +62,9 @@ type Exe struct {
 }
 
 var (
-	_ link.Platform    = Exe{}
-	_ link.SlotRelaxer = Exe{}
+	_ link.Platform         = Exe{}
+	_ link.SlotRelaxer      = Exe{}
+	_ link.LastFirstScanner = Exe{}
 )
 
 // Format implements link.Platform.
@@ -77,6 +78,12 @@ func (Exe) PageSize() uint64 { return ExePageSize }
 
 // GOTSectionName implements link.Platform.
 func (Exe) GOTSectionName() string { return GOTSection }
+
+// ScansRelocsLastFirst implements link.LastFirstScanner: ld64.lld gives
+// GOT entries in the order of a Mach-O object's relocation table, which
+// lists each section's relocations by descending address (assemblers, and
+// WriteObject, write it so; ReadObject sorts them ascending).
+func (Exe) ScansRelocsLastFirst() bool { return true }
 
 // RelaxOnlyWithoutSlot implements link.SlotRelaxer: ld64.lld turns a
 // X86_64_RELOC_GOT_LOAD's movq into a leaq only when the symbol has no

@@ -125,7 +125,8 @@ func relocName(t uint32) string {
 //
 // Symbols. Names lose one leading underscore ("_main" is main); a name
 // without one is kept as it is. N_EXT symbols are Global, or Weak with
-// N_WEAK_DEF (defined) or N_WEAK_REF (undefined); others are Local, N_PEXT
+// N_WEAK_DEF (defined) or N_WEAK_REF (undefined), and private externs
+// (N_EXT with N_PEXT) have hidden visibility; others are Local, N_PEXT
 // ones included. Mach-O has no symbol sizes or types: a symbol's Size runs
 // to the next symbol of its section (or the section's end), and its Kind
 // is SymFunc in Text and SymData elsewhere. Debugging entries (N_STAB) are
@@ -673,6 +674,11 @@ func (r *reader) buildObject() {
 			m.Bind = obj.Global
 			if (s.typ&nTypeMask == nUndf && s.desc&nWeakRef != 0) || (s.typ&nTypeMask != nUndf && s.desc&nWeakDef != 0) {
 				m.Bind = obj.Weak
+			}
+			if s.typ&nPext != 0 {
+				// A private extern is bound across the link's objects and
+				// local to its output: ELF's hidden visibility.
+				m.Visibility = obj.VisHidden
 			}
 		}
 		switch s.typ & nTypeMask {

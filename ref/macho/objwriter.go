@@ -31,6 +31,7 @@ const (
 	nSect                  = 0x0e
 	nWeakRef               = 0x0040
 	nWeakDef               = 0x0080
+	nPextW                 = 0x10 // N_PEXT
 	headerSize             = 32
 	segmentCmdSize         = 72
 	sectionHdrSize         = 80
@@ -84,7 +85,8 @@ type machoSym struct {
 // entries; Data in __DATA,__data; BSS in __DATA,__bss (S_ZEROFILL). Each
 // atom starts at its alignment and at a symbol: an atom with no symbol at
 // offset 0 gets a local ltmpN, as clang emits. Symbol names get a leading
-// underscore. Section symbols (SymSection) do not exist in Mach-O:
+// underscore; a global of hidden or internal visibility is a private
+// extern (N_PEXT). Section symbols (SymSection) do not exist in Mach-O:
 // relocations against them are redirected to the symbol at the start of
 // the atom with the offset folded into the addend.
 //
@@ -211,6 +213,9 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 		}
 		if s.Section != obj.Undef && s.Bind != obj.Local {
 			m.typ |= nExt
+			if s.Visibility.Localized() {
+				m.typ |= nPextW // a private extern
+			}
 			m.group = 1
 			if s.Bind == obj.Weak {
 				m.desc = nWeakDef
@@ -287,6 +292,14 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 				relocs = le.AppendUint32(relocs, word)
 				s.nreloc++
 			}
+		}
+		// Listed by descending address, as assemblers write them (ld64.lld
+		// gives GOT entries in this order).
+		for i, j := 0, len(relocs)-relocSize; i < j; i, j = i+relocSize, j-relocSize {
+			var tmp [relocSize]byte
+			copy(tmp[:], relocs[i:i+relocSize])
+			copy(relocs[i:i+relocSize], relocs[j:j+relocSize])
+			copy(relocs[j:j+relocSize], tmp[:])
 		}
 		s.relocs = relocs
 	}

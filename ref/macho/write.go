@@ -35,6 +35,7 @@ const (
 	sgReadOnly           = 0x10
 	sNonLazySymPointers  = 0x6
 	referencedDynamic    = 0x10
+	nPextBit             = 0x10
 	indirectSymbolLocal  = 0x80000000
 	toolLD               = 3
 	lldVersion           = 16<<16 | 0<<8 | 6 // ld64.lld 16.0.6, as LC_BUILD_VERSION names it
@@ -132,11 +133,15 @@ type exeWriter struct {
 	// locals, externals: the symbol table's two groups, in ld64.lld's
 	// order; strtab their names in the order ld64.lld adds them.
 	locals, externals []exeSymbol
-	symIndex          map[int32]uint32 // layout symbol → symbol table index
-	weak              bool             // an exported weak definition
-	faults            fault.Set
-	ncmds             int // load commands written
-	uuidAt            int // file offset of LC_UUID's uuid
+	symIndex          map[int32]uint32 // layout symbol → symbol table index (externals only: others are INDIRECT_SYMBOL_LOCAL)
+	private           []int32          // layout symbols of the private externs among locals
+	// strOrder is the order in which names enter the string table: i for
+	// locals[i], -1-i for externals[i].
+	strOrder []int
+	weak     bool // an exported weak definition
+	faults   fault.Set
+	ncmds    int // load commands written
+	uuidAt   int // file offset of LC_UUID's uuid
 }
 
 // sectionFlags returns the flags ld64.lld gives an output section.
@@ -338,12 +343,35 @@ func (w *exeWriter) symbols() {
 		w.symIndex[int32(i)] = uint32(len(w.locals))
 		w.locals = append(w.locals, entry(s, false))
 	}
-	for _, id := range globalOrder(l) {
+	// Private externs (hidden globals) become locals after the objects'
+	// own, N_PEXT, in the globals' order, and are not exported; their
+	// names enter the string table in that order, among the externals'.
+	w.strOrder = make([]int, 0, len(l.Symbols)+1)
+	for i := range w.locals {
+		w.strOrder = append(w.strOrder, i)
+	}
+	order := globalOrder(l)
+	var externIDs []int32
+	for _, id := range order {
 		s := &l.Symbols[id]
-		w.symIndex[id] = uint32(len(w.locals) + len(w.externals))
+		if s.Visibility.Localized() {
+			e := entry(s, false)
+			e.typ |= nPextBit
+			w.strOrder = append(w.strOrder, len(w.locals))
+			w.locals = append(w.locals, e)
+			w.private = append(w.private, id)
+			continue
+		}
+		w.strOrder = append(w.strOrder, -1-len(externIDs))
+		externIDs = append(externIDs, id)
+	}
+	for i, id := range externIDs {
+		s := &l.Symbols[id]
+		w.symIndex[id] = uint32(len(w.locals) + i)
 		w.externals = append(w.externals, entry(s, true))
 		w.weak = w.weak || s.Bind == obj.Weak
 	}
+	w.strOrder = append(w.strOrder, -1-len(w.externals))
 	w.externals = append(w.externals, exeSymbol{name: "_" + mhExecuteHeaderSym, typ: nSect | nExt, sect: 1, desc: referencedDynamic, value: ExeImageBase})
 }
 
@@ -393,17 +421,26 @@ func (w *exeWriter) file(image []byte) ([]byte, error) {
 	// Symbol table and strings: a space and a NUL first, as ld64.lld.
 	strtab := []byte{' ', 0}
 	nsyms := len(w.locals) + len(w.externals)
-	symtab := make([]byte, 0, nsyms*nlistSize)
-	for _, group := range [][]exeSymbol{w.locals, w.externals} {
-		for _, s := range group {
-			var e [nlistSize]byte
-			le.PutUint32(e[0:], uint32(len(strtab)))
-			e[4], e[5] = s.typ, s.sect
-			le.PutUint16(e[6:], s.desc)
-			le.PutUint64(e[8:], s.value)
-			symtab = append(symtab, e[:]...)
-			strtab = append(append(strtab, s.name...), 0)
+	strx := make([]uint32, nsyms)
+	for _, k := range w.strOrder {
+		i, s := k, exeSymbol{}
+		if k >= 0 {
+			s = w.locals[k]
+		} else {
+			i = len(w.locals) - 1 - k
+			s = w.externals[-1-k]
 		}
+		strx[i] = uint32(len(strtab))
+		strtab = append(append(strtab, s.name...), 0)
+	}
+	symtab := make([]byte, 0, nsyms*nlistSize)
+	for i, s := range slices.Concat(w.locals, w.externals) {
+		var e [nlistSize]byte
+		le.PutUint32(e[0:], strx[i])
+		e[4], e[5] = s.typ, s.sect
+		le.PutUint16(e[6:], s.desc)
+		le.PutUint64(e[8:], s.value)
+		symtab = append(symtab, e[:]...)
 	}
 	le8.symtab = symtab
 	le8.strtab = pad8(strtab)
