@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -15,8 +16,8 @@ import (
 	"github.com/linkcheck/linkcheck/ref/incr"
 )
 
-// TestUpdateVerifyRelinks: an output whose code was damaged behind the
-// linker's back, with a sidecar that claims the damaged file (its
+// TestUpdateVerifyRelinks: an output whose symbol table was damaged behind
+// the linker's back, with a sidecar that claims the damaged file (its
 // checksums recomputed), is updated in place; -verify finds the damage
 // through the invariants and links from scratch, and the result is right.
 func TestUpdateVerifyRelinks(t *testing.T) {
@@ -30,10 +31,25 @@ func TestUpdateVerifyRelinks(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, exitOK, runUpdate([]string{"-format", "elf", "-o", out, v1}, &stdout, &stderr), stderr.String())
 
-	// Damage g's code: `imul` becomes something else; the relocated fields
-	// stay right, so the sidecar's check against the file passes.
+	// Damage g's symbol table entry: the sidecar's check against the file
+	// looks at the regions (every atom's bytes and relocated fields), not
+	// at the symbol table, so the damage survives into the update.
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	require.NoError(t, err)
+	syms, err := ef.Symbols()
+	require.NoError(t, err)
+	idx := -1
+	for i, s := range syms {
+		if s.Name == "g" {
+			idx = i + 1 // debug/elf drops the null symbol
+		}
+	}
+	require.Positive(t, idx)
+	symtab := ef.Section(".symtab")
+	data[symtab.Offset+uint64(idx)*24+8] ^= 0x10 // st_value
+	require.NoError(t, os.WriteFile(out, data, 0o755))
 	var sc struct {
 		Version      int             `json:"version"`
 		OutputSize   int64           `json:"output_size"`
@@ -44,15 +60,6 @@ func TestUpdateVerifyRelinks(t *testing.T) {
 	side, err := os.ReadFile(out + incr.SidecarSuffix)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(side, &sc))
-	var state struct {
-		Atoms   map[string]struct{ Addr, Size uint64 }
-		Regions map[string]struct{ Base uint64 }
-	}
-	require.NoError(t, json.Unmarshal(sc.State, &state))
-	g := state.Atoms["g"]
-	off := 0x1000 + (g.Addr - state.Regions[".text"].Base) // .text's file offset in the ELF image
-	data[off+g.Size-1] ^= 0xff                             // g's ret
-	require.NoError(t, os.WriteFile(out, data, 0o755))
 	sum := sha256.Sum256(data)
 	sc.OutputSHA256 = hex.EncodeToString(sum[:])
 	side, err = json.Marshal(sc)

@@ -128,16 +128,8 @@ func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrChec
 		if err != nil {
 			return fmt.Errorf("the interpreter cannot evaluate the version: %w", err)
 		}
-		mode := c.Mode
-		if mode == "" {
-			mode = exec.Auto
-		}
-		got, err := c.Runner.Run(ctx, path, exec.Options{Mode: mode})
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("invariant 1 (value): %v", err))
-		case !got.Matches(want):
-			problems = append(problems, fmt.Sprintf("invariant 1 (value): the output computes %s, the interpreter says %d", got, want))
+		if p := checkValue(ctx, c.Runner, c.Mode, path, want); p != "" {
+			problems = append(problems, p)
 		}
 	}
 	if c.Fresh {
@@ -171,26 +163,56 @@ func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, d
 	if err != nil {
 		return nil, err
 	}
+	return freshDiff(t, p, m, incrExe, freshOptions{keepDir: dir})
+}
+
+// freshOptions tune freshDiff.
+type freshOptions struct {
+	faults  fault.Set          // planted in the fresh link (fault tests)
+	cache   *canon.DecodeCache // decodings kept across a sequence's diffs
+	keepDir string             // where fresh.out is written, "" for nowhere
+}
+
+// freshDiff links the compiled version p from scratch with the reference
+// linker of t and compares its canonical image with the incremental
+// output's (the fresh link is side A).
+func freshDiff(t *target.Target, p *obj.Program, m *ir.Module, incrExe []byte, o freshOptions) (*diff.Report, error) {
 	objs, err := obj.Objects(p, ir.Partition(m, 1), 1, t.UnitName)
 	if err != nil {
 		return nil, err
 	}
-	fresh, _, err := link.Link(objs, t.Platform, link.Options{})
+	fresh, _, err := link.Link(objs, t.Platform, link.Options{Faults: o.faults})
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
-	if dir != "" {
-		if err := os.WriteFile(filepath.Join(dir, "fresh.out"), fresh, 0o755); err != nil {
+	if o.keepDir != "" {
+		if err := os.WriteFile(filepath.Join(o.keepDir, "fresh.out"), fresh, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	a, err := canon.Read(fresh, objs)
+	a, err := canon.Open(fresh, objs)
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
-	b, err := canon.Read(incrExe, objs)
+	b, err := canon.Open(incrExe, objs)
 	if err != nil {
 		return nil, fmt.Errorf("incremental output: %w", err)
 	}
-	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr"}), nil
+	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr", Cache: o.cache}), nil
+}
+
+// checkValue runs the executable at path and compares its value with the
+// interpreter's; it returns the invariant-1 problem, or "".
+func checkValue(ctx context.Context, r *exec.Runner, mode exec.Mode, path string, want uint64) string {
+	if mode == "" {
+		mode = exec.Auto
+	}
+	got, err := r.Run(ctx, path, exec.Options{Mode: mode})
+	switch {
+	case err != nil:
+		return fmt.Sprintf("invariant 1 (value): %v", err)
+	case !got.Matches(want):
+		return fmt.Sprintf("invariant 1 (value): the output computes %s, the interpreter says %d", got, want)
+	}
+	return ""
 }

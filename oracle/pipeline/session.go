@@ -16,7 +16,6 @@ import (
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
-	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
 )
@@ -205,48 +204,20 @@ func (s *Session) run(ctx context.Context, exe []byte, v *version) string {
 	if err := os.WriteFile(path, exe, 0o755); err != nil {
 		return fmt.Sprintf("invariant 1 (value): writing the output to run it: %v", err)
 	}
-	mode := s.Mode
-	if mode == "" {
-		mode = exec.Auto
-	}
-	got, err := s.Runner.Run(ctx, path, exec.Options{Mode: mode})
-	switch {
-	case err != nil:
-		return fmt.Sprintf("invariant 1 (value): %v", err)
-	case !got.Matches(v.value):
-		return fmt.Sprintf("invariant 1 (value): the output computes %s, the interpreter says %d", got, v.value)
-	}
-	return ""
+	return checkValue(ctx, s.Runner, s.Mode, path, v.value)
 }
 
 // freshDiff compares the output's canonical image with a fresh reference
 // link of the same compiled version.
 func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
-	objs, err := obj.Objects(v.clean, ir.Partition(v.m, 1), 1, s.t.UnitName)
-	if err != nil {
-		return nil, err
-	}
-	fresh, _, err := link.Link(objs, s.t.Platform, link.Options{Faults: s.Faults})
-	if err != nil {
-		return nil, fmt.Errorf("fresh link: %w", err)
-	}
-	if s.Keep {
-		if err := os.WriteFile(filepath.Join(s.Dir, "fresh.out"), fresh, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	a, err := canon.Open(fresh, objs)
-	if err != nil {
-		return nil, fmt.Errorf("fresh link: %w", err)
-	}
-	b, err := canon.Open(exe, objs)
-	if err != nil {
-		return nil, fmt.Errorf("incremental output: %w", err)
-	}
 	if s.cache == nil {
 		s.cache = canon.NewDecodeCache(0)
 	}
-	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr", Cache: s.cache}), nil
+	o := freshOptions{faults: s.Faults, cache: s.cache}
+	if s.Keep {
+		o.keepDir = s.Dir
+	}
+	return freshDiff(s.t, v.clean, v.m, exe, o)
 }
 
 // CheckLLVM runs LLVM's tools over the output (invariant 8), written to
