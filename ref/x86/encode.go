@@ -193,6 +193,23 @@ func pick(in Inst, fs []form) (*form, error) {
 			sizeless = true
 		}
 	}
+	if in.Op == "call" || in.Op == "jmp" {
+		for _, a := range in.Args {
+			if m, ok := a.(Mem); ok && m.Base == NoReg && m.Index == NoReg && !m.RIP {
+				// llvm-mc 16 reads "call [4096]" as a direct call to the
+				// address 4096, not as an indirect one through it.
+				return nil, errorf(in, "an absolute memory operand of %s is ambiguous (llvm-mc reads it as a direct branch to that address)", in.Op)
+			}
+		}
+	}
+	if sizeless && in.Op == "push" {
+		return first, nil // llvm-mc 16 takes a sizeless push as qword (the first form)
+	}
+	if sizeless && in.Op == "pop" {
+		// llvm-mc 16 refuses a sizeless pop (it has r/m16 and r/m64
+		// forms) though it takes a sizeless push as qword.
+		return nil, errorf(in, "ambiguous memory operand size: say word or qword ptr")
+	}
 	if sizeless {
 		// As llvm-mc: a sizeless memory operand must get its size from a
 		// register operand, whatever the immediate's value.
@@ -270,6 +287,8 @@ func matchSlot(a Operand, s slot, osz uint8) bool {
 			return a.Size == 0 || a.Size == int(s.sz)
 		case cMem:
 			return true
+		case cMoffs:
+			return a.Base == NoReg && a.Index == NoReg && !a.RIP && (a.Size == 0 || a.Size == int(s.sz))
 		}
 	case Imm:
 		switch s.c {
@@ -352,6 +371,11 @@ func emit(dst []byte, in Inst, f *form) ([]byte, Encoding, error) {
 		case cRel:
 			r := a.(Rel)
 			rel = &r
+			continue
+		case cMoffs:
+			// The 64-bit address, sign-extended from the operand's
+			// disp32, in the immediate field.
+			immVal, immSize = int64(a.(Mem).Disp), 8
 			continue
 		case cAcc, cCL:
 			continue

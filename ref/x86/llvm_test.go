@@ -193,5 +193,6 @@ var cornerCases = []string{
 	"movsxd rax, dword ptr [rax]", "movsx r15, r14b", "movzx r10d, word ptr [r9]",
 	"sete al", "setnz r15b", "setb sil", "cmove rax, rbx", "cmovnle r8w, word ptr [rbp - 1]",
 	"nop", "nop dword ptr [rax]", "nop word ptr [rax + rax]", "ret", "int3", "ud2", "syscall", "hlt",
+	"cwd", "cdq", "cqo",
 	"div rcx", "idiv byte ptr [rax]", "mul r9", "neg r10d", "not word ptr [rbx]",
 }

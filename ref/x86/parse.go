@@ -23,8 +23,10 @@ import (
 // a relocation. A jmp or jcc whose target fits rel8 gets the short form
 // unless it carries the {disp32} pseudo-prefix; {disp8} forces the short form.
 //
-// "imul r, imm" is accepted as the alias of "imul r, r, imm", and "sal" as
-// "shl", as llvm-mc does.
+// "imul r, imm" is accepted as the alias of "imul r, r, imm", "sal" as
+// "shl", a shift without a count as a shift by 1, and "div acc, r/m" /
+// "idiv acc, r/m" (the accumulator of the operand's size named) as
+// "div r/m", and "test r, m" as "test m, r", as llvm-mc does.
 func Parse(s string) (Inst, error) {
 	in, err := parse(s)
 	if err != nil {
@@ -104,6 +106,28 @@ func parse(s string) (Inst, error) {
 			return Inst{}, fmt.Errorf("operand %d: %w", i+1, err)
 		}
 		in.Args = append(in.Args, a)
+	}
+	switch {
+	case (in.Op == "div" || in.Op == "idiv") && len(in.Args) == 2:
+		// llvm-mc takes the accumulator as an explicit first operand:
+		// "div rax, rcx" is "div rcx".
+		if r, ok := in.Args[0].(Reg); ok && r.Num() == 0 && !r.IsHigh8() && operandSize(in.Args[1], r.Size()) == r.Size() {
+			if m, ok := in.Args[1].(Mem); ok && m.Size == 0 {
+				m.Size = r.Size()
+				in.Args[1] = m
+			}
+			in.Args = in.Args[1:]
+		}
+	case in.Op == "test" && len(in.Args) == 2:
+		// llvm-mc takes "test r, r/m" for "test r/m, r".
+		if r, ok := in.Args[0].(Reg); ok {
+			if m, ok := in.Args[1].(Mem); ok {
+				in.Args = []Operand{m, r}
+			}
+		}
+	case (in.Op == "shl" || in.Op == "shr" || in.Op == "sar") && len(in.Args) == 1:
+		// A shift without a count shifts by one, as in llvm-mc.
+		in.Args = append(in.Args, Imm(1))
 	}
 	if op == "imul" && len(in.Args) == 2 {
 		if r, ok := in.Args[0].(Reg); ok {
@@ -375,4 +399,19 @@ func isIdent(s string) bool {
 		}
 	}
 	return true
+}
+
+// operandSize is a register's or sized memory operand's size; an unsized
+// memory operand takes def.
+func operandSize(a Operand, def int) int {
+	switch a := a.(type) {
+	case Reg:
+		return a.Size()
+	case Mem:
+		if a.Size != 0 {
+			return a.Size
+		}
+		return def
+	}
+	return 0
 }

@@ -19,6 +19,7 @@ const (
 	cImm                   // an immediate of the slot's size, signed or unsigned
 	cImmS                  // an immediate of the slot's size, sign-extended to the operation size
 	cRel                   // a branch displacement of the slot's size
+	cMoffs                 // an absolute memory operand [disp] of the slot's size, as a 64-bit address (movabs)
 )
 
 // slot is one operand slot of a form: its class and size in bytes.
@@ -153,6 +154,18 @@ func buildForms() map[string][]form {
 		)
 	}
 	add("movabs", form{args: []slot{r(8), imm(8)}, opc: []byte{0xb8}, enc: eO, osz: 8})
+	// movabs between the accumulator and a 64-bit absolute address
+	// (moffs): A0/A1 load, A2/A3 store.
+	add("movabs",
+		form{args: []slot{acc(1), {cMoffs, 1}}, opc: []byte{0xa0}, enc: eI},
+		form{args: []slot{{cMoffs, 1}, acc(1)}, opc: []byte{0xa2}, enc: eI},
+	)
+	for _, sz := range wideSizes {
+		add("movabs",
+			form{args: []slot{acc(sz), {cMoffs, sz}}, opc: []byte{0xa1}, enc: eI, osz: sz},
+			form{args: []slot{{cMoffs, sz}, acc(sz)}, opc: []byte{0xa3}, enc: eI, osz: sz},
+		)
+	}
 
 	for _, sz := range wideSizes {
 		add("lea", form{args: []slot{r(sz), memAny}, opc: []byte{0x8d}, enc: eRM, osz: sz})
@@ -198,10 +211,14 @@ func buildForms() map[string][]form {
 		form{args: []slot{rm(8)}, opc: []byte{0xff}, ext: 6, enc: eM, osz: 8, d64: true},
 		form{args: []slot{ims(1)}, opc: []byte{0x6a}, enc: eI, osz: 8, d64: true},
 		form{args: []slot{ims(4)}, opc: []byte{0x68}, enc: eI, osz: 8, d64: true},
+		form{args: []slot{r(2)}, opc: []byte{0x50}, enc: eO, osz: 2},
+		form{args: []slot{rm(2)}, opc: []byte{0xff}, ext: 6, enc: eM, osz: 2},
 	)
 	add("pop",
 		form{args: []slot{r(8)}, opc: []byte{0x58}, enc: eO, osz: 8, d64: true},
 		form{args: []slot{rm(8)}, opc: []byte{0x8f}, ext: 0, enc: eM, osz: 8, d64: true},
+		form{args: []slot{r(2)}, opc: []byte{0x58}, enc: eO, osz: 2},
+		form{args: []slot{rm(2)}, opc: []byte{0x8f}, ext: 0, enc: eM, osz: 2},
 	)
 	add("call",
 		form{args: []slot{rel32}, opc: []byte{0xe8}, enc: eI},
@@ -242,10 +259,17 @@ func buildForms() map[string][]form {
 		form{args: []slot{rm(2)}, opc: []byte{0x0f, 0x1f}, ext: 0, enc: eM, osz: 2},
 		form{args: []slot{rm(4)}, opc: []byte{0x0f, 0x1f}, ext: 0, enc: eM, osz: 4},
 	)
-	add("ret", form{opc: []byte{0xc3}, enc: eZO})
+	add("ret",
+		form{opc: []byte{0xc3}, enc: eZO},
+		form{args: []slot{imm(2)}, opc: []byte{0xc2}, enc: eI}, // ret imm16: pop that many bytes more
+	)
 	add("int3", form{opc: []byte{0xcc}, enc: eZO})
 	add("ud2", form{opc: []byte{0x0f, 0x0b}, enc: eZO})
 	add("syscall", form{opc: []byte{0x0f, 0x05}, enc: eZO})
 	add("hlt", form{opc: []byte{0xf4}, enc: eZO})
+	// Sign extensions of the accumulator into rdx:rax, which idiv needs.
+	add("cwd", form{opc: []byte{0x99}, enc: eZO, osz: 2})
+	add("cdq", form{opc: []byte{0x99}, enc: eZO, osz: 4})
+	add("cqo", form{opc: []byte{0x99}, enc: eZO, osz: 8})
 	return t
 }

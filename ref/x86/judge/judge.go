@@ -71,6 +71,8 @@ func opWidth(in x86.Inst, d x86asm.Inst) uint {
 	switch in.Op {
 	case "shl", "sal", "shr", "sar":
 		return 8
+	case "ret":
+		return 16
 	case "push", "movabs":
 		return 64
 	}
