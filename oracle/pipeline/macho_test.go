@@ -23,6 +23,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // machoCheck is what every Mach-O test output goes through: the
@@ -423,4 +424,35 @@ func TestMachOCCorpus(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, programs, 4)
+}
+
+// TestRefMachOCallsViaGOT links programs compiled with every call through
+// a GOT slot (the got policy's code: X86_64_RELOC_GOT calls next to
+// relaxable GOT_LOAD address loads of the same functions) — 100 generated
+// ones (20 with -short) and the corpus: ld64.lld's GOT order and its
+// per-symbol relaxation rule, byte for byte.
+func TestRefMachOCallsViaGOT(t *testing.T) {
+	tools.Require(t, "ld64.lld")
+	tools.Require(t, "libunicorn")
+	n := 100
+	if testing.Short() {
+		n = 20
+	}
+	progs := append(corpusPrograms(t), generatedPrograms(n, 0)...)
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	for i, p := range progs {
+		units := 1 + i%3
+		t.Run(fmt.Sprintf("%s/units=%d", p.name, units), func(t *testing.T) {
+			t.Parallel()
+			want, err := Expected(p.m)
+			require.NoError(t, err)
+			dir := t.TempDir()
+			names, files, err := ObjectsWith(p.m, obj.MachO, units, target.CompileOptions{CallsViaGOT: true})
+			require.NoError(t, err)
+			objs, err := WriteFiles(filepath.Join(dir, "obj"), names, files)
+			require.NoError(t, err)
+			machoCheck(t, runner, objs, dir, want, 0.99)
+		})
+	}
 }
