@@ -2,12 +2,17 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // runLink implements `linkcheck link -format F [-linker L] [-against L]
@@ -20,6 +25,8 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 	against := linkerFlag(fs, "against", "", "also diff the output against this linker's link, with both linkers' rules")
 	units := fs.Int("units", 1, "with a .lir program: split it into N objects")
 	out := fs.String("o", "", "output executable")
+	entry := fs.String("e", "", "entry symbol (default _start; with -linker ref or lld)")
+	fs.StringVar(entry, "entry", "", "same as -e")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -41,7 +48,12 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if err := linkWith(*linker, f, objs, *out, m != nil); err != nil {
+		if *entry != "" || *linker == "ref" {
+			err = linkEntry(*linker, f, objs, *out, m != nil, *entry, stderr)
+		} else {
+			err = linkWith(*linker, f, objs, *out, m != nil)
+		}
+		if err != nil {
 			return err
 		}
 		if *against == "" {
@@ -79,4 +91,57 @@ func linkWith(linker string, f obj.Format, objs []string, out string, ours bool)
 		return refLink(f, objs, out, ours)
 	}
 	return linkOther(ctx, linker, f, objs, out, ours)
+}
+
+// linkEntry links objs into out with the reference linker or lld and the
+// entry symbol entry (empty: the default), as `ld.lld --entry=SYM` does;
+// the reference linker's warnings (a missing entry symbol, as ld.lld
+// warns) go to stderr.
+func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool, entry string, stderr io.Writer) error {
+	fail := func(err error) error {
+		if ours {
+			return failed(err)
+		}
+		return bad(err)
+	}
+	switch linker {
+	case "ref":
+		t, err := target.Lookup(f)
+		if err != nil {
+			return bad(err)
+		}
+		for _, c := range []target.Capability{target.CanLink, target.CanRead} {
+			if err := t.Need(c); err != nil {
+				return fail(err)
+			}
+		}
+		in, err := link.ReadObjectFiles(objs, t.ReadObject)
+		if err != nil {
+			return fail(err)
+		}
+		image, l, err := link.Link(in, t.Platform, link.Options{Entry: entry})
+		if err != nil {
+			return fail(err)
+		}
+		for _, w := range l.Warnings {
+			fmt.Fprintf(stderr, "linkcheck link: warning: %s\n", w)
+		}
+		if _, err := pipeline.WriteFiles(filepath.Dir(out), []string{filepath.Base(out)}, [][]byte{image}); err != nil {
+			return err
+		}
+		return os.Chmod(out, 0o755)
+	case "lld":
+		if f != obj.ELF {
+			return bad(fmt.Errorf("-e with -linker lld: only for -format elf"))
+		}
+		ctx, cancel := interruptible()
+		defer cancel()
+		tmp := filepath.Join(filepath.Dir(out), ".tmp-"+filepath.Base(out))
+		if _, err := lld.Link(ctx, f, objs, tmp, lld.Options{Extra: []string{"--entry=" + entry}}); err != nil {
+			os.Remove(tmp)
+			return fail(err)
+		}
+		return os.Rename(tmp, out)
+	}
+	return bad(fmt.Errorf("-e is supported with -linker ref and -linker lld, not %s", linker))
 }

@@ -1,6 +1,7 @@
 package elf
 
 import (
+	"context"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -9,7 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // elfCorpusDir is corpus/asm/elf: one directory per ELF feature (issue 18).
@@ -87,4 +91,48 @@ func symbolOthers(t *testing.T, path string) []string {
 		out = append(out, fmt.Sprintf("%s %v %d", s.Name, elf.ST_BIND(s.Info), s.Other))
 	}
 	return out
+}
+
+// TestEntry: -e names the entry (ld.lld --entry), and a missing entry
+// symbol is a warning with entry address 0, as in ld.lld.
+func TestEntry(t *testing.T) {
+	cases := []struct {
+		dir, entry, warning string
+		status              int
+	}{
+		{"entry", "begin", "", 42},
+		{"noentry", "", "cannot find entry symbol _start; not setting start address", -1},
+		{"entry", "nosuch", "cannot find entry symbol nosuch; not setting start address", -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.dir+"/"+tc.entry, func(t *testing.T) {
+			tools.Require(t, "ld.lld")
+			dir := t.TempDir()
+			objs := assembleCorpus(t, dir, filepath.Join(elfCorpusDir, tc.dir))
+			out, l, err := Link(readObjects(t, objs), link.Options{Entry: tc.entry})
+			require.NoError(t, err)
+			if tc.warning == "" {
+				require.Empty(t, l.Warnings)
+			} else {
+				require.Equal(t, []string{tc.warning}, l.Warnings)
+			}
+			ref := filepath.Join(dir, "ref.out")
+			require.NoError(t, os.WriteFile(ref, out, 0o755))
+			ld := filepath.Join(dir, "lld.out")
+			var extra []string
+			if tc.entry != "" {
+				extra = []string{"--entry=" + tc.entry}
+			}
+			res, err := lld.Link(context.Background(), obj.ELF, objs, ld, lld.Options{Extra: extra})
+			require.NoError(t, err)
+			if tc.warning != "" {
+				require.Contains(t, res.Stderr, "warning: "+tc.warning)
+			}
+			compareWithLLD(t, ref, ld, true)
+			if tc.status >= 0 {
+				require.Equal(t, tc.status, runNative(t, ref).status)
+				require.Equal(t, tc.status, runNative(t, ld).status)
+			}
+		})
+	}
 }

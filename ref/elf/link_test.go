@@ -348,7 +348,6 @@ func TestLinkErrorsInProcess(t *testing.T) {
 		objs []*obj.Object
 		want string
 	}{
-		{"no entry", []*obj.Object{{Name: "e.o"}}, "cannot find entry symbol _start"},
 		{"no input", nil, "link: no input files"},
 		{"weak and global", []*obj.Object{start(), {Name: "w.o", Sections: []*obj.Section{text(".text", []byte{0xc3})},
 			Symbols: []*obj.Symbol{{Name: "_start", Section: 0, Bind: obj.Weak}}}}, ""},

@@ -42,6 +42,9 @@ type Layout struct {
 	// FileSize is the end of the loaded part of the file: every section's
 	// contents lie in [0, FileSize).
 	FileSize uint64
+	// Warnings are what the link reports without failing, in ld.lld's
+	// words (a missing entry symbol, with EntryWarner).
+	Warnings []string
 	// RelaxedGOTLoads counts GOT loads rewritten to direct references.
 	RelaxedGOTLoads int
 	// PointerSites are the addresses of every absolute pointer the image

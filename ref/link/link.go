@@ -157,6 +157,20 @@ func scansLastFirst(p Platform) bool {
 	return ok && r.ScansRelocsLastFirst()
 }
 
+// EntryWarner is an optional interface of a Platform whose linker only
+// warns when the entry symbol is missing, as ld.lld does ("cannot find
+// entry symbol _start; not setting start address"; the entry address is
+// then 0): the warning goes to Layout.Warnings.
+type EntryWarner interface {
+	// MissingEntryWarns reports whether the rule applies.
+	MissingEntryWarns() bool
+}
+
+func missingEntryWarns(p Platform) bool {
+	w, ok := p.(EntryWarner)
+	return ok && w.MissingEntryWarns()
+}
+
 // relaxesPerSymbol reports whether p implements SlotRelaxer and wants its
 // rule.
 func relaxesPerSymbol(p Platform) bool {

@@ -92,10 +92,15 @@ func (l *Layout) scan(p Platform, opts Options) error {
 	}
 	if name := l.entryName(opts); name != "" {
 		id := l.Lookup(name)
-		if id < 0 || !l.Symbols[id].Defined() {
+		switch {
+		case id >= 0 && l.Symbols[id].Defined():
+			l.EntrySym = id
+		case missingEntryWarns(p):
+			// ld.lld: a warning, and the entry address is 0.
+			l.Warnings = append(l.Warnings, fmt.Sprintf("cannot find entry symbol %s; not setting start address", name))
+		default:
 			return fmt.Errorf("cannot find entry symbol %s", name)
 		}
-		l.EntrySym = id
 	}
 	// Mark symbols in merged sections whose address depends on the addend.
 	for i := range l.Symbols {
