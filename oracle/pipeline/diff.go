@@ -75,7 +75,7 @@ func readImage(path string, objs []*obj.Object) (*canon.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im, err := canon.Read(data, objs)
+	im, err := canon.Open(data, objs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
