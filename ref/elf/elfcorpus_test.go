@@ -32,6 +32,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"empty_merge", 42, true},
 		{"empty_text", -1, true},
 		{"hidden", 42, true},
+		{"linker_defined", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +57,7 @@ func TestLinkELFCorpusErrors(t *testing.T) {
 		name, want string
 	}{
 		{"err_linkorder_merge", "main.o: section .lo: SHF_LINK_ORDER section linked to the merge section .rodata.str1.1 is not supported (ld.lld refuses it too)"},
+		{"err_got_symbol", "main.o: section .text: reloc 0 at offset 0x3: unsupported relocation R_X86_64_GOTPC32"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +75,7 @@ func TestLinkELFCorpusErrors(t *testing.T) {
 				_, _, err = LinkFiles(objs, link.Options{})
 			}
 			require.Error(t, err)
+			require.ErrorIs(t, err, ErrUnsupported)
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}

@@ -184,6 +184,10 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		switch {
 		case !s.Defined():
 			sec = uint16(elf.SHN_UNDEF)
+		case s.Synthetic && s.OutSection >= 0:
+			sec = shndx[s.OutSection]
+		case s.Synthetic:
+			sec = 1 // the file header: ld.lld writes the first section's index
 		case s.Sec == obj.Abs:
 			sec = uint16(elf.SHN_ABS)
 		default:

@@ -156,6 +156,11 @@ type Symbol struct {
 	// the name (obj.Visibility.Combine); a Localized one is written as a
 	// local symbol, as ld.lld does.
 	Visibility obj.Visibility
+	// Synthetic marks a symbol the linker defines (LinkerDefiner);
+	// OutSection is then the index in Sections of the section it is
+	// written in, or -1 for the file header.
+	Synthetic  bool
+	OutSection int32
 	// Addr is the symbol's address (its value for an absolute symbol, 0
 	// for an undefined weak one).
 	Addr uint64

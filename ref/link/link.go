@@ -213,12 +213,16 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	if err := l.assignSections(p, opts); err != nil {
 		return nil, nil, err
 	}
+	if err := l.defineLinkerSymbols(p); err != nil {
+		return nil, nil, err
+	}
 	if err := l.scan(p, opts); err != nil {
 		return nil, nil, err
 	}
 	if err := l.assignAddresses(p, opts); err != nil {
 		return nil, nil, err
 	}
+	l.setLinkerSymbols(p)
 	image := l.contents(p.Arch().CodeFill())
 	if err := l.relocate(p, opts, image); err != nil {
 		return nil, nil, err

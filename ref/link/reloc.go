@@ -134,7 +134,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 // absolute (ld.lld keeps the GOT for absolute and undefined weak symbols),
 // and the architecture must know the instruction.
 func (l *Layout) relaxation(ar arch.Arch, relax bool, sym *Symbol, r *obj.Reloc, data []byte) arch.Relax {
-	if !relax || !sym.Defined() || sym.Sec == obj.Abs {
+	if !relax || !sym.Defined() || (sym.Sec == obj.Abs && !sym.Synthetic) {
 		return arch.RelaxNone
 	}
 	return ar.Relaxation(r.Kind, data, r.Offset, r.Addend)
