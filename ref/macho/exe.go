@@ -62,9 +62,10 @@ type Exe struct {
 }
 
 var (
-	_ link.Platform         = Exe{}
-	_ link.SlotRelaxer      = Exe{}
-	_ link.LastFirstScanner = Exe{}
+	_ link.Platform           = Exe{}
+	_ link.SlotRelaxer        = Exe{}
+	_ link.LastFirstScanner   = Exe{}
+	_ link.EmptySectionKeeper = Exe{}
 )
 
 // Format implements link.Platform.
@@ -78,6 +79,11 @@ func (Exe) PageSize() uint64 { return ExePageSize }
 
 // GOTSectionName implements link.Platform.
 func (Exe) GOTSectionName() string { return GOTSection }
+
+// KeepsEmptySections implements link.EmptySectionKeeper: ld64.lld keeps an
+// output section whose inputs are all empty, at the address it would
+// start at, with its header, and the segment it opens.
+func (Exe) KeepsEmptySections() bool { return true }
 
 // ScansRelocsLastFirst implements link.LastFirstScanner: ld64.lld gives
 // GOT entries in the order of a Mach-O object's relocation table, which

@@ -74,11 +74,40 @@ const (
 // LC_SEGMENT_64 with its section headers for each segment of sections.
 func loadCommandsSize(l *link.Layout) int {
 	n := fixedLoadCommandSize
-	for _, seg := range l.Segments {
-		n += segCmdBytes
-		n += sectionHdrSize * len(seg.Sections)
+	for _, g := range segmentGroups(l) {
+		n += segCmdBytes + sectionHdrSize*len(g.sections)
 	}
 	return n
+}
+
+// segmentGroup is one LC_SEGMENT_64 of the output: its name, its output
+// sections in order (empty ones included, which ld64.lld keeps with a
+// header), and the layout's segment, -1 when only empty sections are in
+// it (ld64.lld then writes an empty segment).
+type segmentGroup struct {
+	name     string
+	sections []int
+	segment  int
+}
+
+// segmentGroups groups the layout's output sections (in address order)
+// into segments by name; __TEXT, which holds the headers, comes first
+// even without sections.
+func segmentGroups(l *link.Layout) []segmentGroup {
+	gs := []segmentGroup{{name: segText, segment: 0}}
+	for i, s := range l.Sections {
+		name, _ := splitName(s.Name)
+		last := &gs[len(gs)-1]
+		if name != last.name {
+			gs = append(gs, segmentGroup{name: name, segment: -1})
+			last = &gs[len(gs)-1]
+		}
+		last.sections = append(last.sections, i)
+		if s.Segment >= 0 {
+			last.segment = s.Segment
+		}
+	}
+	return gs
 }
 
 // exeSegment is an LC_SEGMENT_64 of the output.
@@ -181,35 +210,38 @@ func (w *exeWriter) segments() error {
 	l := w.l
 	w.secIndex = make([]int, len(l.Sections))
 	ord := 0
-	for si, seg := range l.Segments {
-		name := segText
-		if si > 0 && len(seg.Sections) > 0 {
-			name, _ = splitName(l.Sections[seg.Sections[0]].Name)
+	for _, g := range segmentGroups(l) {
+		es := exeSegment{name: g.name}
+		var perm link.Perm
+		if g.segment >= 0 {
+			seg := l.Segments[g.segment]
+			es.addr, es.off = seg.Addr, seg.Offset
+			es.memSize, es.fileSize = alignUp(seg.MemSize, ExePageSize), alignUp(seg.FileSize, ExePageSize)
+			if g.segment == 0 {
+				es.memSize = alignUp(max(seg.MemSize, l.HeaderSize), ExePageSize)
+				es.fileSize = alignUp(max(seg.FileSize, l.HeaderSize), ExePageSize)
+			}
+			perm = seg.Perm
+		} else {
+			// Only empty sections: an empty segment where they are.
+			first := l.Sections[g.sections[0]]
+			es.addr, es.off = first.Addr, first.Offset
+			for _, i := range g.sections {
+				perm |= sectionPerm(l.Sections[i])
+			}
 		}
-		if si == 0 && name != segText {
-			return fmt.Errorf("the first segment must be __TEXT")
-		}
-		es := exeSegment{name: name, addr: seg.Addr, off: seg.Offset,
-			memSize: alignUp(seg.MemSize, ExePageSize), fileSize: alignUp(seg.FileSize, ExePageSize)}
-		if si == 0 {
-			es.memSize = alignUp(max(seg.MemSize, l.HeaderSize), ExePageSize)
-			es.fileSize = alignUp(max(seg.FileSize, l.HeaderSize), ExePageSize)
-		}
-		switch name {
+		switch g.name {
 		case segText:
 			es.maxProt, es.initProt = 5, 5
 		case segDataConst:
 			es.maxProt, es.initProt, es.flags = 3, 3, sgReadOnly
 		default:
-			es.maxProt = vmProt(seg.Perm)
+			es.maxProt = vmProt(perm)
 			es.initProt = es.maxProt
 		}
-		for _, i := range seg.Sections {
+		for _, i := range g.sections {
 			s := l.Sections[i]
 			segName, sectName := splitName(s.Name)
-			if segName != name {
-				return fmt.Errorf("section %s in segment %s", s.Name, name)
-			}
 			if len(sectName) > 16 || len(segName) > 16 {
 				return fmt.Errorf("section name %s is longer than 16 bytes", s.Name)
 			}
@@ -234,6 +266,17 @@ func (w *exeWriter) segments() error {
 		w.segs = append(w.segs, es)
 	}
 	return nil
+}
+
+// sectionPerm is the permissions an output section asks of its segment.
+func sectionPerm(s *link.Section) link.Perm {
+	switch {
+	case s.Kind == obj.Text:
+		return link.PermR | link.PermX
+	case s.GOT || s.Kind == obj.Data || s.Kind == obj.BSS:
+		return link.PermR | link.PermW
+	}
+	return link.PermR
 }
 
 // sectionOf returns the Mach-O section ordinal of layout symbol s (0 for an
