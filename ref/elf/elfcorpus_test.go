@@ -33,6 +33,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"empty_text", -1, true},
 		{"hidden", 42, true},
 		{"linker_defined", 42, true},
+		{"init_array", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

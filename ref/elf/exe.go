@@ -80,7 +80,7 @@ func (Exe) OutputSectionName(s *obj.Section) string {
 			head = name[:i+1]
 		}
 		switch head {
-		case ".text", ".rodata", ".bss", ".tbss", ".tdata", ".ldata", ".lrodata", ".lbss", ".init_array", ".fini_array", ".gcc_except_table":
+		case ".text", ".rodata", ".bss", ".tbss", ".tdata", ".ldata", ".lrodata", ".lbss", ".init_array", ".fini_array", ".preinit_array", ".gcc_except_table":
 			return head
 		case ".data":
 			if isSectionPrefix(name, ".data.rel.ro") {
@@ -260,6 +260,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 			flags |= elf.SHF_WRITE
 		case s.Kind == obj.Data || s.GOT:
 			flags |= elf.SHF_WRITE
+			if t := ArraySectionType(s.Name); t != elf.SHT_NULL {
+				typ = t
+			}
 		}
 		var entsize uint64
 		if s.Merge {

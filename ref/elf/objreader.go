@@ -315,7 +315,14 @@ func (r *reader) read() (*obj.Object, error) {
 		case shtX86_64Unwind:
 			return nil, r.unsupported("section %s: unwind tables are not supported (compile with -fno-asynchronous-unwind-tables)", name)
 		case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
-			return nil, r.unsupported("section %s: %v (constructors/destructors) is not supported", name, typ)
+			// Kept as data under their name (.init_array, .init_array.N,
+			// ...), from which the linker knows the output type.
+			if ArraySectionType(name) != typ {
+				return nil, r.unsupported("section %s: %v section whose name does not say so (want %s or %s.N) is not supported", name, typ, arrayPrefix[typ], arrayPrefix[typ])
+			}
+			if flags&elf.SHF_WRITE == 0 {
+				return nil, r.unsupported("section %s: read-only %v is not supported", name, typ)
+			}
 		default:
 			return nil, r.unsupported("section %s: allocated section of type %v", name, typ)
 		}

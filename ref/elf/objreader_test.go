@@ -132,7 +132,7 @@ func TestReadObjectUnsupported(t *testing.T) {
 		{"comdat", ".section .text.f,\"axG\",@progbits,f,comdat\nf: ret\n", "a.o: section .group: section groups (COMDAT) are not supported"},
 		{"common", ".comm c, 8, 8\n", "a.o: symbol 1 \"c\": common symbol (SHN_COMMON) is not supported"},
 		{"eh_frame", ".text\nf: .cfi_startproc\nret\n.cfi_endproc\n", "a.o: section .eh_frame: unwind tables are not supported"},
-		{"init_array", ".section .init_array,\"aw\",@init_array\n.quad 0\n", "a.o: section .init_array: SHT_INIT_ARRAY (constructors/destructors) is not supported"},
+		{"misnamed init_array", ".section .ctors_x,\"aw\",@init_array\n.quad 0\n", "a.o: section .ctors_x: SHT_INIT_ARRAY section whose name does not say so (want .init_array or .init_array.N) is not supported"},
 		{"gottpoff", ".text\nmovq x@GOTTPOFF(%rip), %rax\n", "unsupported relocation R_X86_64_GOTTPOFF"},
 		{"pc64", ".data\n.quad x - .\n", "a.o: section .data: reloc 0 at offset 0x0: unsupported relocation R_X86_64_PC64"},
 	}

@@ -58,7 +58,9 @@ type Section struct {
 	Name string
 	Kind obj.SectionKind
 	// GOT marks the synthesized GOT (read-only after relocation: RELRO).
-	GOT   bool
+	GOT bool
+	// Relro marks another section of the RELRO segment (RelroNamer).
+	Relro bool
 	Align uint64
 	// Addr and Size place the section in memory; Offset in the file.
 	// FileSize is Size, or 0 for BSS.
@@ -244,7 +246,7 @@ func alignUp(v, a uint64) uint64 {
 // perm returns the permissions of an output section.
 func (s *Section) perm() Perm {
 	switch {
-	case s.GOT:
+	case s.GOT || s.Relro:
 		return PermR | PermW
 	case s.Kind == obj.Text:
 		return PermR | PermX
@@ -283,7 +285,7 @@ func (ELFRules) SectionRank(s *Section) int {
 		return 0
 	case s.Kind == obj.Text:
 		return 1
-	case s.GOT:
+	case s.GOT || s.Relro:
 		return 2
 	case s.Kind == obj.Data:
 		return 3
@@ -298,7 +300,7 @@ func (ELFRules) SegmentKey(s *Section) string {
 		return fmt.Sprint(PermR)
 	}
 	k := fmt.Sprint(s.perm())
-	if s.GOT {
+	if s.GOT || s.Relro {
 		k += "relro"
 	}
 	return k
@@ -363,7 +365,7 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 			s.Segment = -1
 			if placeEmpty {
 				if key := p.SegmentKey(s); key != lastKey {
-					l.Segments = append(l.Segments, &Segment{Perm: s.perm(), Relro: s.GOT})
+					l.Segments = append(l.Segments, &Segment{Perm: s.perm(), Relro: s.GOT || s.Relro})
 					lastKey = key
 				}
 			}
@@ -371,7 +373,7 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		}
 		last := l.Segments[len(l.Segments)-1]
 		if key := p.SegmentKey(s); key != lastKey {
-			last = &Segment{Perm: s.perm(), Relro: s.GOT}
+			last = &Segment{Perm: s.perm(), Relro: s.GOT || s.Relro}
 			l.Segments = append(l.Segments, last)
 			lastKey = key
 		}

@@ -157,6 +157,22 @@ func scansLastFirst(p Platform) bool {
 	return ok && r.ScansRelocsLastFirst()
 }
 
+// RelroNamer is an optional interface of a Platform whose linker puts
+// some data sections in the RELRO segment with the GOT (ld.lld: the init
+// and fini arrays, .data.rel.ro).
+type RelroNamer interface {
+	// RelroSection reports whether output section s is RELRO.
+	RelroSection(s *Section) bool
+}
+
+// InputOrderer is an optional interface of a Platform whose linker sorts
+// some input sections inside their output section (ld.lld: .init_array.N
+// by priority N), stably.
+type InputOrderer interface {
+	// InputPriority returns the sort key of s and whether s is sorted.
+	InputPriority(s *obj.Section) (int, bool)
+}
+
 // EntryWarner is an optional interface of a Platform whose linker only
 // warns when the entry symbol is missing, as ld.lld does ("cannot find
 // entry symbol _start; not setting start address"; the entry address is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -122,6 +123,14 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 			c.Data = []byte{}
 		}
 	}
+	if rn, ok := p.(RelroNamer); ok {
+		for _, s := range l.Sections {
+			s.Relro = rn.RelroSection(s)
+		}
+	}
+	if io, ok := p.(InputOrderer); ok {
+		l.sortInputs(io)
+	}
 	for _, s := range l.Sections {
 		var off uint64
 		for ci := range s.Chunks {
@@ -195,4 +204,38 @@ func nulEnd(d []byte, start, es uint64) uint64 {
 		}
 	}
 	return 0
+}
+
+// sortInputs orders the chunks of every output section whose input
+// sections the platform sorts (InputOrderer), stably, and updates the
+// placements.
+func (l *Layout) sortInputs(io InputOrderer) {
+	for _, s := range l.Sections {
+		sorted := false
+		key := make([]int, len(s.Chunks))
+		for ci, c := range s.Chunks {
+			if c.Obj < 0 {
+				continue
+			}
+			if k, ok := io.InputPriority(l.Objects[c.Obj].Sections[c.Sec]); ok {
+				key[ci], sorted = k, true
+			}
+		}
+		if !sorted {
+			continue
+		}
+		idx := make([]int, len(s.Chunks))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return key[idx[a]] < key[idx[b]] })
+		chunks := make([]Chunk, len(s.Chunks))
+		for to, from := range idx {
+			chunks[to] = s.Chunks[from]
+			if c := chunks[to]; c.Obj >= 0 {
+				l.Placements[c.Obj][c.Sec].Chunk = int32(to)
+			}
+		}
+		s.Chunks = chunks
+	}
 }

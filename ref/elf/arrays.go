@@ -1,0 +1,57 @@
+package elf
+
+import (
+	"debug/elf"
+	"strconv"
+	"strings"
+
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// arrayPrefix names the section of each array type.
+var arrayPrefix = map[elf.SectionType]string{
+	elf.SHT_INIT_ARRAY:    ".init_array",
+	elf.SHT_FINI_ARRAY:    ".fini_array",
+	elf.SHT_PREINIT_ARRAY: ".preinit_array",
+}
+
+// ArraySectionType returns SHT_INIT_ARRAY, SHT_FINI_ARRAY or
+// SHT_PREINIT_ARRAY for a section named .init_array, .fini_array or
+// .preinit_array, optionally followed by .N (a priority) or another
+// suffix, and SHT_NULL for any other name. The neutral model keeps such
+// sections as Data under their name; the type comes back from it.
+func ArraySectionType(name string) elf.SectionType {
+	for t, p := range arrayPrefix {
+		if isSectionPrefix(name, p) {
+			return t
+		}
+	}
+	return elf.SHT_NULL
+}
+
+// RelroSection implements link.RelroNamer: as ld.lld, the init, fini and
+// preinit arrays and .data.rel.ro are read-only after relocation and go
+// to the GOT's RELRO segment.
+func (Exe) RelroSection(s *link.Section) bool {
+	return s.Kind == obj.Data && (ArraySectionType(s.Name) != elf.SHT_NULL || s.Name == ".data.rel.ro")
+}
+
+// InputPriority implements link.InputOrderer: ld.lld sorts the input
+// sections of .init_array and .fini_array by the priority in their name
+// (.init_array.N; none is 65535), stably.
+func (Exe) InputPriority(s *obj.Section) (int, bool) {
+	t := ArraySectionType(s.Name)
+	if t != elf.SHT_INIT_ARRAY && t != elf.SHT_FINI_ARRAY {
+		return 0, false
+	}
+	rest := strings.TrimPrefix(s.Name, arrayPrefix[t])
+	if rest == "" {
+		return 65535, true
+	}
+	n, err := strconv.ParseUint(rest[1:], 10, 32)
+	if err != nil {
+		return 65535, true
+	}
+	return int(n), true
+}
