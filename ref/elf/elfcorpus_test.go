@@ -34,6 +34,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"hidden", 42, true},
 		{"linker_defined", 42, true},
 		{"init_array", 42, true},
+		{"comdat", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

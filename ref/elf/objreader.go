@@ -265,6 +265,10 @@ func (r *reader) read() (*obj.Object, error) {
 	o.Sections = make([]*obj.Section, 0, nsec)
 	dataSlab := make([]byte, 0, dataBytes)
 	relSlab := make([]obj.Reloc, 0, nrel)
+	groupOf, err := r.comdatGroups()
+	if err != nil {
+		return nil, err
+	}
 	// secIndex maps ELF section indexes to model indexes (-1: dropped).
 	secIndex := make([]int, shnum)
 	symtab := -1
@@ -285,12 +289,14 @@ func (r *reader) read() (*obj.Object, error) {
 			symtab = i
 			continue
 		case elf.SHT_GROUP:
-			return nil, r.unsupported("section %s: section groups (COMDAT) are not supported", name)
+			continue // read by comdatGroups
 		case elf.SHT_DYNSYM, elf.SHT_DYNAMIC:
 			return nil, r.unsupported("section %s: dynamic linking sections in a relocatable object", name)
 		}
 		if flags&elf.SHF_GROUP != 0 {
-			return nil, r.unsupported("section %s: member of a section group (COMDAT) is not supported", name)
+			if _, ok := groupOf[i]; !ok && flags&elf.SHF_ALLOC != 0 && flags&shfExclude == 0 {
+				return nil, r.errorf("section %s: SHF_GROUP but in no section group", name)
+			}
 		}
 		if flags&elf.SHF_ALLOC == 0 || flags&shfExclude != 0 {
 			continue // .comment, .note.GNU-stack, .llvm_addrsig, debug info, relocation sections
@@ -332,7 +338,7 @@ func (r *reader) read() (*obj.Object, error) {
 		} else {
 			s = new(obj.Section)
 		}
-		*s = obj.Section{Name: name, Size: h.Size}
+		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i]}
 		switch {
 		case flags&elf.SHF_EXECINSTR != 0:
 			s.Kind = obj.Text
@@ -644,4 +650,79 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		o.Symbols = append(o.Symbols, sym)
 	}
 	return symIndex, nil
+}
+
+// comdatGroups reads every SHT_GROUP section and returns, for each member
+// section's index, the signature of its group: the name of the group's
+// symbol (sh_link: the symbol table, sh_info: the symbol). A group whose
+// flag word is not GRP_COMDAT (plain groups, which ld.lld does not
+// deduplicate) maps its members to the empty signature.
+func (r *reader) comdatGroups() (map[int]string, error) {
+	le := binary.LittleEndian
+	var groups map[int]string
+	for i := 1; i < r.nsh; i++ {
+		h := r.sh(i)
+		if elf.SectionType(h.Type) != elf.SHT_GROUP {
+			continue
+		}
+		name := r.secName[i]
+		b, err := r.tableData(i, 4)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) < 4 {
+			return nil, r.errorf("section %s: empty section group", name)
+		}
+		flag := le.Uint32(b)
+		if flag&^1 != 0 {
+			return nil, r.unsupported("section %s: section group flags %#x are not supported", name, flag)
+		}
+		sig := ""
+		if flag == 1 {
+			if uint64(h.Link) >= uint64(r.nsh) || elf.SectionType(r.sh(int(h.Link)).Type) != elf.SHT_SYMTAB {
+				return nil, r.errorf("section %s: link %d is not the symbol table", name, h.Link)
+			}
+			st := r.sh(int(h.Link))
+			syms, err := r.tableData(int(h.Link), symSize)
+			if err != nil {
+				return nil, err
+			}
+			if h.Info == 0 || uint64(h.Info) >= uint64(len(syms)/symSize) {
+				return nil, r.errorf("section %s: signature symbol %d out of range", name, h.Info)
+			}
+			if uint64(st.Link) >= uint64(r.nsh) {
+				return nil, r.errorf("section %s: symbol table has no string table", name)
+			}
+			strData, err := r.sectionData(int(st.Link))
+			if err != nil {
+				return nil, err
+			}
+			p := syms[uint64(h.Info)*symSize:]
+			s, ok := newStrTable(strData).at(uint64(le.Uint32(p)))
+			if !ok {
+				return nil, r.errorf("section %s: signature name out of range", name)
+			}
+			if elf.ST_TYPE(p[4]) == elf.STT_SECTION {
+				// The signature is the name of the section the symbol is in.
+				if k := uint64(le.Uint16(p[6:])); k < uint64(r.nsh) {
+					s = r.secName[k]
+				}
+			}
+			if s == "" {
+				return nil, r.errorf("section %s: empty group signature", name)
+			}
+			sig = s
+		}
+		if groups == nil {
+			groups = make(map[int]string)
+		}
+		for j := 4; j+4 <= len(b); j += 4 {
+			m := le.Uint32(b[j:])
+			if m == 0 || uint64(m) >= uint64(r.nsh) || int(m) == i {
+				return nil, r.errorf("section %s: member %d out of range", name, m)
+			}
+			groups[int(m)] = sig
+		}
+	}
+	return groups, nil
 }

@@ -85,6 +85,11 @@ type Section struct {
 	Merge   bool
 	Strings bool
 	EntSize uint64
+	// Group is the signature of the COMDAT group (ELF SHT_GROUP with
+	// GRP_COMDAT) the section belongs to, or empty: a linker keeps the
+	// group's sections from the first object that has the group and
+	// discards the others'.
+	Group string
 }
 
 // Binding is a symbol's visibility to other objects.
