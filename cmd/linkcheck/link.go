@@ -10,6 +10,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -115,7 +116,12 @@ func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool
 				return fail(err)
 			}
 		}
-		in, err := link.ReadObjectFiles(objs, t.ReadObject)
+		var in []*obj.Object
+		if f == obj.ELF {
+			in, err = elf.ReadInputs(objs) // static archives too, members extracted as ld.lld does
+		} else {
+			in, err = link.ReadObjectFiles(objs, t.ReadObject)
+		}
 		if err != nil {
 			return fail(err)
 		}

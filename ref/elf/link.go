@@ -12,10 +12,11 @@ func Link(objs []*obj.Object, opts link.Options) ([]byte, *link.Layout, error) {
 	return link.Link(objs, Exe{}, opts)
 }
 
-// LinkFiles reads the ELF relocatable objects at paths with ReadObject
-// (each named by its path in messages) and links them with Link.
+// LinkFiles reads the ELF relocatable objects and static archives at
+// paths with ReadInputs (each named by its path in messages; archive
+// members extracted lazily in ld.lld's order) and links them with Link.
 func LinkFiles(paths []string, opts link.Options) ([]byte, *link.Layout, error) {
-	objs, err := ReadObjectFiles(paths)
+	objs, err := ReadInputs(paths)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -175,6 +175,9 @@ func (r *reader) read() (*obj.Object, error) {
 	if len(d) < ehdrSize {
 		return nil, r.errorf("file of %d bytes is too short for an ELF header", len(d))
 	}
+	if IsArchive(d) {
+		return nil, r.unsupported("a static archive where a relocatable object is read: archives are linked by elf.LinkFiles and linkcheck link -linker ref, not supported here")
+	}
 	if string(d[:4]) != elf.ELFMAG {
 		return nil, r.errorf("not an ELF file (bad magic)")
 	}

@@ -10,16 +10,16 @@ package x86
 type class uint8
 
 const (
-	cReg  class = iota + 1 // a register of the slot's size
-	cRM                    // a register or memory operand of the slot's size
-	cMem                   // memory of any size (lea)
-	cAcc                   // the accumulator (al, ax, eax, rax) of the slot's size
-	cCL                    // the register cl
-	cOne                   // the immediate 1 (shift by one)
-	cImm                   // an immediate of the slot's size, signed or unsigned
-	cImmS                  // an immediate of the slot's size, sign-extended to the operation size
-	cRel                   // a branch displacement of the slot's size
-	cMoffs                 // an absolute memory operand [disp] of the slot's size, as a 64-bit address (movabs)
+	cReg   class = iota + 1 // a register of the slot's size
+	cRM                     // a register or memory operand of the slot's size
+	cMem                    // memory of any size (lea)
+	cAcc                    // the accumulator (al, ax, eax, rax) of the slot's size
+	cCL                     // the register cl
+	cOne                    // the immediate 1 (shift by one)
+	cImm                    // an immediate of the slot's size, signed or unsigned
+	cImmS                   // an immediate of the slot's size, sign-extended to the operation size
+	cRel                    // a branch displacement of the slot's size
+	cMoffs                  // an absolute memory operand [disp] of the slot's size, as a 64-bit address (movabs)
 )
 
 // slot is one operand slot of a form: its class and size in bytes.
