@@ -13,7 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -68,4 +71,76 @@ func TestAsmELFCorpusDiff(t *testing.T) {
 		})
 	}
 	require.Greater(t, linked, 2)
+}
+
+// archiveLib is a static library of C++ code built with clang-16 -O2: a
+// constructor in .init_array, an inline function in a COMDAT group that
+// the program instantiates too, and a member nothing needs.
+var archiveLib = map[string]string{
+	"main.cc": `
+extern "C" long lib_value(void);
+extern "C" long ctor_ran;
+inline long twice(long x) { return 2 * x; }
+extern "C" long cmain(void) { return twice(lib_value()) + ctor_ran; }
+extern "C" __attribute__((naked, noreturn)) void _start(void) {
+	__asm__("lea __init_array_start(%rip), %rbx\n"
+		"1: lea __init_array_end(%rip), %rax\n cmp %rax, %rbx\n jae 2f\n call *(%rbx)\n add $8, %rbx\n jmp 1b\n"
+		"2: call cmain\n push %rax\n"
+		"mov $1, %eax\n mov $1, %edi\n mov %rsp, %rsi\n mov $8, %edx\n syscall\n"
+		"mov $60, %eax\n xor %edi, %edi\n syscall\n ud2");
+}
+`,
+	"value.cc": "inline long twice(long x) { return 2 * x; }\nextern \"C\" long lib_value(void) { return twice(10); }\n",
+	"ctor.cc":  "extern \"C\" { long ctor_ran; }\n__attribute__((constructor)) static void init(void) { ctor_ran = 2; }\n",
+	"unused.cc": "extern \"C\" long unused_function(void) { return 7; }\n",
+}
+
+// TestStaticArchiveDiff: a program against a static archive (llvm-ar rcs)
+// with an init array and a COMDAT inline function links with the
+// reference linker (members extracted as ld.lld does), runs like ld.lld's
+// output and diffs clean against it with no ignore rule.
+func TestStaticArchiveDiff(t *testing.T) {
+	cc := tools.Require(t, "clang")
+	tools.Require(t, "ld.lld")
+	real, err := filepath.EvalSymlinks(cc.Path)
+	require.NoError(t, err)
+	ar := filepath.Join(filepath.Dir(real), "llvm-ar")
+	require.FileExists(t, ar)
+	dir := t.TempDir()
+	compile := func(name string) string {
+		src := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(src, []byte(archiveLib[name]), 0o644))
+		o := strings.TrimSuffix(src, ".cc") + ".o"
+		out, err := exec.Command(cc.Path, "--target=x86_64-unknown-linux-gnu", "-x", "c++", "-O2", "-fno-pic", "-fno-exceptions",
+			"-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-ffreestanding", "-fno-stack-protector", "-c", src, "-o", o).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return o
+	}
+	main := compile("main.cc")
+	lib := filepath.Join(dir, "libx.a")
+	out, err := exec.Command(ar, "rcs", lib, compile("value.cc"), compile("ctor.cc"), compile("unused.cc")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	objs, err := elf.ReadInputs([]string{main, lib})
+	require.NoError(t, err)
+	image, _, err := elf.Link(objs, link.Options{})
+	require.NoError(t, err)
+	refExe := filepath.Join(dir, "ref.out")
+	require.NoError(t, os.WriteFile(refExe, image, 0o755))
+	lldExe := filepath.Join(dir, "lld.out")
+	_, err = lld.Link(context.Background(), obj.ELF, []string{main, lib}, lldExe, lld.Options{})
+	require.NoError(t, err)
+	ia, err := readImage(lldExe, objs)
+	require.NoError(t, err)
+	ib, err := readImage(refExe, objs)
+	require.NoError(t, err)
+	rep := diff.Compare(ia, ib, diff.Options{NameA: "lld", NameB: "ref"})
+	require.True(t, rep.Equal(), "%s", rep.Text())
+	require.Greater(t, rep.Coverage.Ratio(), 0.9, "%s", rep.Text())
+	refOut, refErr := exec.Command(refExe).Output()
+	lldOut, lldErr := exec.Command(lldExe).Output()
+	require.NoError(t, refErr)
+	require.NoError(t, lldErr)
+	require.Equal(t, lldOut, refOut)
+	require.Equal(t, []byte{42, 0, 0, 0, 0, 0, 0, 0}, refOut)
+	t.Logf("%s", rep.Text())
 }
