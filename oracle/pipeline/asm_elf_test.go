@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	goelf "debug/elf"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +93,7 @@ extern "C" __attribute__((naked, noreturn)) void _start(void) {
 }
 `,
 	"value.cc": "inline long twice(long x) { return 2 * x; }\nextern \"C\" long lib_value(void) { return twice(10); }\n",
-	"ctor.cc":  "extern \"C\" { long ctor_ran; }\n__attribute__((constructor)) static void init(void) { ctor_ran = 2; }\n",
+	"ctor.cc":  "extern \"C\" { long ctor_ran; }\n__attribute__((constructor)) static void init(void) { __asm__ volatile(\"\" ::: \"memory\"); ctor_ran = 2; }\n",
 	"unused.cc": "extern \"C\" long unused_function(void) { return 7; }\n",
 }
 
@@ -142,5 +144,30 @@ func TestStaticArchiveDiff(t *testing.T) {
 	require.NoError(t, lldErr)
 	require.Equal(t, lldOut, refOut)
 	require.Equal(t, []byte{42, 0, 0, 0, 0, 0, 0, 0}, refOut)
+	t.Logf("%s", rep.Text())
+
+	// The init array is compared as a list of pointers: pointing its
+	// entry at cmain instead of the constructor is a difference.
+	ef, err := goelf.NewFile(bytes.NewReader(image))
+	require.NoError(t, err)
+	ia0 := ef.Section(".init_array")
+	require.NotNil(t, ia0)
+	require.Equal(t, goelf.SHT_INIT_ARRAY, ia0.Type)
+	syms, err := ef.Symbols()
+	require.NoError(t, err)
+	var cmain uint64
+	for _, sy := range syms {
+		if sy.Name == "cmain" {
+			cmain = sy.Value
+		}
+	}
+	require.NotZero(t, cmain)
+	broken := append([]byte(nil), image...)
+	binary.LittleEndian.PutUint64(broken[ia0.Offset:], cmain)
+	require.NoError(t, os.WriteFile(refExe, broken, 0o755))
+	ib, err = readImage(refExe, objs)
+	require.NoError(t, err)
+	rep = diff.Compare(ia, ib, diff.Options{NameA: "lld", NameB: "ref"})
+	require.False(t, rep.Equal(), "a retargeted init-array entry must be a difference")
 	t.Logf("%s", rep.Text())
 }

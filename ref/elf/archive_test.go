@@ -43,7 +43,7 @@ extern "C" long lib_value(void) { return twice(10); }
 `,
 	"ctor.cc": `
 extern "C" { long ctor_ran; }
-__attribute__((constructor)) static void init(void) { ctor_ran = 2; }
+__attribute__((constructor)) static void init(void) { __asm__ volatile("" ::: "memory"); ctor_ran = 2; } // not folded by GlobalOpt
 `,
 	"unused.cc": `
 extern "C" long unused_function(void) { return 7; }
