@@ -31,6 +31,7 @@ func TestLinkELFCorpus(t *testing.T) {
 	}{
 		{"empty_merge", 42, true},
 		{"empty_text", -1, true},
+		{"empty_sections", -1, true},
 		{"hidden", 42, true},
 		{"linker_defined", 42, true},
 		{"init_array", 42, true},

@@ -21,8 +21,8 @@ func (l *Layout) contents(code byte) []byte {
 	extra := uint64(len(l.Symbols))*40 + uint64(len(l.Sections))*64 + 4096
 	img := make([]byte, l.FileSize, l.FileSize+extra)
 	for _, s := range l.Sections {
-		if s.Kind == obj.BSS || s.GOT {
-			continue
+		if s.Kind == obj.BSS || s.GOT || s.Size == 0 {
+			continue // an empty section may be placed past the loaded part (EmptySectionKeeper)
 		}
 		if s.Kind == obj.Text {
 			fill := img[s.Offset : s.Offset+s.Size]
