@@ -40,7 +40,13 @@ func (Exe) RelroSection(s *link.Section) bool {
 // InputPriority implements link.InputOrderer: ld.lld sorts the input
 // sections of .init_array and .fini_array by the priority in their name
 // (.init_array.N; none is 65535), stably.
+//
+// Common symbols' sections (COMMON) come before the other input sections
+// of .bss, in input order, as ld.lld places them.
 func (Exe) InputPriority(s *obj.Section) (int, bool) {
+	if s.Common {
+		return -1, true
+	}
 	t := ArraySectionType(s.Name)
 	if t != elf.SHT_INIT_ARRAY && t != elf.SHT_FINI_ARRAY {
 		return 0, false

@@ -36,6 +36,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"linker_defined", 42, true},
 		{"init_array", 42, true},
 		{"comdat", 42, true},
+		{"common", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

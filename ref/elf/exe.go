@@ -72,6 +72,9 @@ func (Exe) GOTSectionName() string { return ".got" }
 // goes to output section P: .text.f goes to .text, .rodata.str1.1 to
 // .rodata, .data.g to .data, .bss.h to .bss. Other names are kept.
 func (Exe) OutputSectionName(s *obj.Section) string {
+	if s.Common {
+		return ".bss" // common symbols, as ld.lld allocates them
+	}
 	name := s.Name
 	// Fast path: the part before the second dot is a plain prefix.
 	if len(name) > 1 && name[0] == '.' {

@@ -599,7 +599,10 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			}
 			continue
 		case elf.STT_COMMON:
-			return nil, r.unsupported("%s: common symbol is not supported (compile with -fno-common)", symWhere(k, sname))
+			if shndx != uint32(elf.SHN_COMMON) {
+				return nil, r.unsupported("%s: STT_COMMON symbol outside SHN_COMMON is not supported", symWhere(k, sname))
+			}
+			sym.Kind = obj.SymData
 		case elf.STT_GNU_IFUNC:
 			return nil, r.unsupported("%s: indirect function (STT_GNU_IFUNC) is not supported", symWhere(k, sname))
 		default:
@@ -626,7 +629,24 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		case !ext && shndx == uint32(elf.SHN_ABS):
 			sym.Section = obj.Abs
 		case !ext && shndx == uint32(elf.SHN_COMMON):
-			return nil, r.unsupported("%s: common symbol (SHN_COMMON) is not supported (compile with -fno-common)", symWhere(k, sname))
+			// A common symbol: its own BSS section COMMON (st_value is
+			// the alignment), which the linker merges with the other
+			// objects' commons and definitions of the name (obj.Section.Common).
+			if bind == elf.STB_LOCAL {
+				return nil, r.errorf("%s: local common symbol", symWhere(k, sname))
+			}
+			align := value
+			if align == 0 {
+				align = 1
+			}
+			if align&(align-1) != 0 || align > maxAlign {
+				return nil, r.errorf("%s: common symbol alignment %d is not a power of two up to 2^32", symWhere(k, sname), value)
+			}
+			if sym.Kind == obj.SymNone {
+				sym.Kind = obj.SymData
+			}
+			sym.Section, sym.Value = len(o.Sections), 0
+			o.Sections = append(o.Sections, &obj.Section{Name: "COMMON", Kind: obj.BSS, Align: align, Size: size, Common: true})
 		case uint64(shndx) >= uint64(r.nsh):
 			return nil, r.errorf("%s: section index %d out of range", symWhere(k, sname), shndx)
 		default:

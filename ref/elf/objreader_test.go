@@ -129,8 +129,7 @@ func TestReadObjectUnsupported(t *testing.T) {
 	}{
 		{"tpoff", ".text\nmovl %fs:x@TPOFF, %eax\n", "a.o: section .text: reloc 0 at offset 0x4: unsupported relocation R_X86_64_TPOFF32"},
 		{"tls section", ".section .tbss,\"awT\",@nobits\nx: .zero 4\n", "a.o: section .tbss: thread-local storage (SHF_TLS) is not supported"},
-		{"common global", ".globl c\n.comm c, 8, 8\n.section .foo,\"a\",@progbits\n", "a.o: symbol 1 \"c\": common symbol (SHN_COMMON) is not supported"},
-		{"common", ".comm c, 8, 8\n", "a.o: symbol 1 \"c\": common symbol (SHN_COMMON) is not supported"},
+		{"ifunc", ".type f, @gnu_indirect_function\n.globl f\n.text\nf: ret\n", "indirect function (STT_GNU_IFUNC) is not supported"},
 		{"eh_frame", ".text\nf: .cfi_startproc\nret\n.cfi_endproc\n", "a.o: section .eh_frame: unwind tables are not supported"},
 		{"misnamed init_array", ".section .ctors_x,\"aw\",@init_array\n.quad 0\n", "a.o: section .ctors_x: SHT_INIT_ARRAY section whose name does not say so (want .init_array or .init_array.N) is not supported"},
 		{"gottpoff", ".text\nmovq x@GOTTPOFF(%rip), %rax\n", "unsupported relocation R_X86_64_GOTTPOFF"},

@@ -222,7 +222,7 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 			return nil, nil, fmt.Errorf("link: input %d is nil", i)
 		}
 	}
-	objs = discardComdats(objs)
+	objs = resolveCommons(discardComdats(objs))
 	l := newLayout(objs, p.Format())
 	if err := l.resolve(); err != nil {
 		return nil, nil, err

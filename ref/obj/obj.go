@@ -85,6 +85,11 @@ type Section struct {
 	Merge   bool
 	Strings bool
 	EntSize uint64
+	// Common marks the BSS section of one common symbol (ELF SHN_COMMON,
+	// named COMMON): a linker allocates one such symbol per name, the
+	// largest, at the largest alignment, and none when a non-weak
+	// definition of the name exists.
+	Common bool
 	// Group is the signature of the COMDAT group (ELF SHT_GROUP with
 	// GRP_COMDAT) the section belongs to, or empty: a linker keeps the
 	// group's sections from the first object that has the group and

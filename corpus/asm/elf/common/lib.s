@@ -1,0 +1,4 @@
+	.comm c, 32, 16
+	.data
+	.globl d
+d:	.quad 2
