@@ -320,7 +320,7 @@ func (r *reader) read() (*obj.Object, error) {
 			if name == ".note.gnu.property" {
 				continue // CET feature flags only; dropping them is safe
 			}
-			return nil, r.unsupported("section %s: allocated note section", name)
+			return nil, r.unsupported("section %s: allocated note section (SHT_NOTE, PT_NOTE) is not supported", name)
 		case shtX86_64Unwind:
 			return nil, r.unsupported("section %s: unwind tables are not supported (compile with -fno-asynchronous-unwind-tables)", name)
 		case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
@@ -333,7 +333,7 @@ func (r *reader) read() (*obj.Object, error) {
 				return nil, r.unsupported("section %s: read-only %v is not supported", name, typ)
 			}
 		default:
-			return nil, r.unsupported("section %s: allocated section of type %v", name, typ)
+			return nil, r.unsupported("section %s: allocated section of type %v is not supported", name, typ)
 		}
 		var s *obj.Section
 		if len(o.Sections) < len(secSlab) {
@@ -353,7 +353,7 @@ func (r *reader) read() (*obj.Object, error) {
 			s.Kind = obj.ROData
 		}
 		if typ == elf.SHT_NOBITS && s.Kind != obj.BSS {
-			return nil, r.unsupported("section %s: SHT_NOBITS section without SHF_WRITE, or executable", name)
+			return nil, r.unsupported("section %s: read-only or executable SHT_NOBITS section is not supported", name)
 		}
 		s.Align = h.Addralign
 		if s.Align == 0 {
