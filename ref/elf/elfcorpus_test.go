@@ -37,6 +37,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"init_array", 42, true},
 		{"comdat", 42, true},
 		{"common", 42, true},
+		{"notes", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

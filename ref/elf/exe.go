@@ -40,8 +40,37 @@ func (Exe) MissingEntryWarns() bool { return true }
 // rules are ld.lld's layout rules with its page size.
 var rules = link.ELFRules{Page: ExePageSize}
 
-// SectionRank implements link.Platform with ld.lld's order.
-func (Exe) SectionRank(s *link.Section) int { return rules.SectionRank(s) }
+// SectionRank implements link.Platform with ld.lld's order; allocated
+// notes come first, before the other read-only sections.
+func (Exe) SectionRank(s *link.Section) int {
+	if s.Note && s.Kind == obj.ROData {
+		return -1
+	}
+	return rules.SectionRank(s)
+}
+
+// noteGroups returns the runs of non-empty note sections, contiguous in
+// l.Sections and of one alignment: each gets a PT_NOTE, as in ld.lld.
+func noteGroups(l *link.Layout) [][2]int {
+	var groups [][2]int
+	prev := -1
+	for i, s := range l.Sections {
+		if s.Size == 0 {
+			continue
+		}
+		isNote := s.Note && s.Kind == obj.ROData
+		if isNote && prev >= 0 && groups[len(groups)-1][1] == prev && l.Sections[prev].Align == s.Align {
+			groups[len(groups)-1][1] = i
+		} else if isNote {
+			groups = append(groups, [2]int{i, i})
+		}
+		prev = -1
+		if isNote {
+			prev = i
+		}
+	}
+	return groups
+}
 
 // SegmentKey implements link.Platform: a segment per permission set.
 func (Exe) SegmentKey(s *link.Section) string { return rules.SegmentKey(s) }
@@ -137,7 +166,7 @@ func (Exe) RelocName(k obj.RelocKind) string {
 
 // phdrCount returns the number of program headers of l.
 func phdrCount(l *link.Layout) int {
-	n := 2 + len(l.Segments) + l.DroppedSegments // PT_PHDR, PT_LOADs (dropped empty ones reserved, as ld.lld), PT_GNU_STACK
+	n := 2 + len(l.Segments) + l.DroppedSegments + len(noteGroups(l)) // PT_PHDR, PT_LOADs (dropped empty ones reserved, as ld.lld), PT_GNU_STACK, PT_NOTEs
 	if relroSegment(l) >= 0 {
 		n++
 	}
@@ -258,6 +287,8 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		switch {
 		case s.Kind == obj.Text:
 			flags |= elf.SHF_EXECINSTR
+		case s.Note && s.Kind == obj.ROData:
+			typ = elf.SHT_NOTE
 		case s.Kind == obj.BSS:
 			typ = elf.SHT_NOBITS
 			flags |= elf.SHF_WRITE
@@ -291,6 +322,11 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end - s.Addr, 1})
 	}
 	e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0, 0, 0, 0})
+	for _, g := range noteGroups(l) {
+		a, b := l.Sections[g[0]], l.Sections[g[1]]
+		size := b.Addr + b.Size - a.Addr
+		e.phdrs = append(e.phdrs, progHeader{elf.PT_NOTE, elf.PF_R, a.Offset, a.Addr, size, size, a.Align})
+	}
 	return e.appendTo(image)
 }
 

@@ -320,7 +320,9 @@ func (r *reader) read() (*obj.Object, error) {
 			if name == ".note.gnu.property" {
 				continue // CET feature flags only; dropping them is safe
 			}
-			return nil, r.unsupported("section %s: allocated note section (SHT_NOTE, PT_NOTE) is not supported", name)
+			if flags&(elf.SHF_WRITE|elf.SHF_EXECINSTR) != 0 {
+				return nil, r.unsupported("section %s: writable or executable note section is not supported", name)
+			}
 		case shtX86_64Unwind:
 			return nil, r.unsupported("section %s: unwind tables are not supported (compile with -fno-asynchronous-unwind-tables)", name)
 		case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
@@ -341,7 +343,7 @@ func (r *reader) read() (*obj.Object, error) {
 		} else {
 			s = new(obj.Section)
 		}
-		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i]}
+		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE}
 		switch {
 		case flags&elf.SHF_EXECINSTR != 0:
 			s.Kind = obj.Text

@@ -66,6 +66,9 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 		fl = elf.SHF_ALLOC | elf.SHF_WRITE
 		typ = elf.SHT_NOBITS
 	}
+	if s.Note {
+		typ = elf.SHT_NOTE
+	}
 	if s.Merge {
 		fl |= elf.SHF_MERGE
 	}

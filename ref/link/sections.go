@@ -71,7 +71,10 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 				keys = append(keys, key)
 				byKey[key] = idx
 				counts = append(counts, 0)
-				l.Sections = append(l.Sections, &Section{Name: key.name, Kind: s.Kind, Align: 1, Merge: s.Merge, Strings: s.Strings, EntSize: s.EntSize})
+				l.Sections = append(l.Sections, &Section{Name: key.name, Kind: s.Kind, Align: 1, Merge: s.Merge, Strings: s.Strings, EntSize: s.EntSize, Note: s.Note})
+			}
+			if out := l.Sections[idx]; out.Note && !s.Note {
+				out.Note = false
 			}
 			if out := l.Sections[idx]; out.Merge && (!s.Merge || s.Strings != out.Strings || s.EntSize != out.EntSize) {
 				out.Merge, out.Strings, out.EntSize = false, false, 0

@@ -85,6 +85,9 @@ type Section struct {
 	Merge   bool
 	Strings bool
 	EntSize uint64
+	// Note marks an allocated ELF note section (SHT_NOTE), which a linker
+	// places first among read-only data and describes with PT_NOTE.
+	Note bool
 	// Common marks the BSS section of one common symbol (ELF SHN_COMMON,
 	// named COMMON): a linker allocates one such symbol per name, the
 	// largest, at the largest alignment, and none when a non-weak
