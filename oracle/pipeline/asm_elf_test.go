@@ -92,8 +92,8 @@ extern "C" __attribute__((naked, noreturn)) void _start(void) {
 		"mov $60, %eax\n xor %edi, %edi\n syscall\n ud2");
 }
 `,
-	"value.cc": "inline long twice(long x) { return 2 * x; }\nextern \"C\" long lib_value(void) { return twice(10); }\n",
-	"ctor.cc":  "extern \"C\" { long ctor_ran; }\n__attribute__((constructor)) static void init(void) { __asm__ volatile(\"\" ::: \"memory\"); ctor_ran = 2; }\n",
+	"value.cc":  "inline long twice(long x) { return 2 * x; }\nextern \"C\" long lib_value(void) { return twice(10); }\n",
+	"ctor.cc":   "extern \"C\" { long ctor_ran; }\n__attribute__((constructor)) static void init(void) { __asm__ volatile(\"\" ::: \"memory\"); ctor_ran = 2; }\n",
 	"unused.cc": "extern \"C\" long unused_function(void) { return 7; }\n",
 }
 

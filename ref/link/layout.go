@@ -62,7 +62,7 @@ type Section struct {
 	// Relro marks another section of the RELRO segment (RelroNamer).
 	Relro bool
 	// Note is set when every input section is an ELF note (obj.Section.Note).
-	Note bool
+	Note  bool
 	Align uint64
 	// Addr and Size place the section in memory; Offset in the file.
 	// FileSize is Size, or 0 for BSS.
