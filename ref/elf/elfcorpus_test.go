@@ -38,6 +38,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"comdat", 42, true},
 		{"common", 42, true},
 		{"notes", 42, true},
+		{"rodata_nobits", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

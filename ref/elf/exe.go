@@ -42,11 +42,16 @@ var rules = link.ELFRules{Page: ExePageSize}
 
 // SectionRank implements link.Platform with ld.lld's order; allocated
 // notes come first, before the other read-only sections.
+// Read-only NOBITS sections come after the notes, before the other
+// read-only data, as ld.lld places them.
 func (Exe) SectionRank(s *link.Section) int {
-	if s.Note && s.Kind == obj.ROData {
+	switch {
+	case s.Note && s.Kind == obj.ROData:
+		return -2
+	case s.Kind == obj.BSS && s.ReadOnly:
 		return -1
 	}
-	return rules.SectionRank(s)
+	return 2 * rules.SectionRank(s)
 }
 
 // noteGroups returns the runs of non-empty note sections, contiguous in
@@ -291,7 +296,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 			typ = elf.SHT_NOTE
 		case s.Kind == obj.BSS:
 			typ = elf.SHT_NOBITS
-			flags |= elf.SHF_WRITE
+			if !s.ReadOnly {
+				flags |= elf.SHF_WRITE
+			}
 		case s.Kind == obj.Data || s.GOT:
 			flags |= elf.SHF_WRITE
 			if t := ArraySectionType(s.Name); t != elf.SHT_NULL {

@@ -349,13 +349,15 @@ func (r *reader) read() (*obj.Object, error) {
 			s.Kind = obj.Text
 		case flags&elf.SHF_WRITE != 0 && typ == elf.SHT_NOBITS:
 			s.Kind = obj.BSS
+		case typ == elf.SHT_NOBITS:
+			s.Kind, s.ReadOnly = obj.BSS, true // zeros in the read-only segment, as ld.lld places them
 		case flags&elf.SHF_WRITE != 0:
 			s.Kind = obj.Data
 		default:
 			s.Kind = obj.ROData
 		}
 		if typ == elf.SHT_NOBITS && s.Kind != obj.BSS {
-			return nil, r.unsupported("section %s: read-only or executable SHT_NOBITS section is not supported", name)
+			return nil, r.unsupported("section %s: executable SHT_NOBITS section is not supported", name)
 		}
 		s.Align = h.Addralign
 		if s.Align == 0 {

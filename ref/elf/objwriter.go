@@ -64,6 +64,9 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 		fl = elf.SHF_ALLOC | elf.SHF_WRITE
 	case obj.BSS:
 		fl = elf.SHF_ALLOC | elf.SHF_WRITE
+		if s.ReadOnly {
+			fl = elf.SHF_ALLOC
+		}
 		typ = elf.SHT_NOBITS
 	}
 	if s.Note {

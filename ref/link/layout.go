@@ -62,7 +62,10 @@ type Section struct {
 	// Relro marks another section of the RELRO segment (RelroNamer).
 	Relro bool
 	// Note is set when every input section is an ELF note (obj.Section.Note).
-	Note  bool
+	Note bool
+	// ReadOnly is set for a BSS section whose inputs are all read-only
+	// (obj.Section.ReadOnly): it goes to the read-only segment.
+	ReadOnly bool
 	Align uint64
 	// Addr and Size place the section in memory; Offset in the file.
 	// FileSize is Size, or 0 for BSS.
@@ -252,6 +255,8 @@ func (s *Section) perm() Perm {
 		return PermR | PermW
 	case s.Kind == obj.Text:
 		return PermR | PermX
+	case s.Kind == obj.BSS && s.ReadOnly:
+		return PermR
 	case s.Kind == obj.Data || s.Kind == obj.BSS:
 		return PermR | PermW
 	}
@@ -427,8 +432,12 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		}
 		seg.MemSize = addr - seg.Addr
 		seg.FileSize = seg.MemSize
-		// Trailing BSS occupies no file space.
+		// Trailing BSS occupies no file space; the first segment's
+		// file part holds at least the headers.
 		end := seg.Addr
+		if si == 0 {
+			end = base + l.HeaderSize
+		}
 		for _, i := range seg.Sections {
 			if s := l.Sections[i]; s.Kind != obj.BSS {
 				end = s.Addr + s.Size

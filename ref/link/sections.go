@@ -76,6 +76,11 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 			if out := l.Sections[idx]; out.Note && !s.Note {
 				out.Note = false
 			}
+			if out := l.Sections[idx]; counts[idx] == 0 {
+				out.ReadOnly = s.ReadOnly
+			} else if !s.ReadOnly {
+				out.ReadOnly = false
+			}
 			if out := l.Sections[idx]; out.Merge && (!s.Merge || s.Strings != out.Strings || s.EntSize != out.EntSize) {
 				out.Merge, out.Strings, out.EntSize = false, false, 0
 			}

@@ -85,6 +85,9 @@ type Section struct {
 	Merge   bool
 	Strings bool
 	EntSize uint64
+	// ReadOnly marks a BSS section that is not writable (ELF SHT_NOBITS
+	// without SHF_WRITE): zeros in a read-only segment.
+	ReadOnly bool
 	// Note marks an allocated ELF note section (SHT_NOTE), which a linker
 	// places first among read-only data and describes with PT_NOTE.
 	Note bool
