@@ -66,7 +66,7 @@ type Section struct {
 	// ReadOnly is set for a BSS section whose inputs are all read-only
 	// (obj.Section.ReadOnly): it goes to the read-only segment.
 	ReadOnly bool
-	Align uint64
+	Align    uint64
 	// Addr and Size place the section in memory; Offset in the file.
 	// FileSize is Size, or 0 for BSS.
 	Addr, Size, Offset, FileSize uint64
