@@ -162,8 +162,10 @@ func (o *Output) Update(prog *obj.Program, source string) (*Patch, error) {
 func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, error) {
 	oldOff := o.fl
 	oldCap := make(map[string]uint64, len(o.State.Regions))
+	oldHigh := make(map[string]uint64, len(o.State.Regions))
 	for n, r := range o.State.Regions {
 		oldCap[n] = r.Cap
+		oldHigh[n] = r.High
 	}
 	pt, err := o.State.UpdateAtoms(changed, deleted)
 	if err != nil {
@@ -186,8 +188,27 @@ func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 		err = o.writeTail()
 	case symbols:
 		err = o.patchSymbols(pt.SymbolsChanged)
+	case highMoved(o.State.Regions, oldHigh):
+		// A region's used size changed with no symbol change (a GOT
+		// slot acquired for an existing symbol): the section sizes in
+		// the headers follow it.
+		if o.tail == nil {
+			err = o.writeTail()
+		} else {
+			err = o.writeHeaders(o.tail)
+		}
 	}
 	return pt, err
+}
+
+// highMoved reports whether any region's High differs from old.
+func highMoved(regions map[string]*Region, old map[string]uint64) bool {
+	for n, r := range regions {
+		if r.High != old[n] {
+			return true
+		}
+	}
+	return false
 }
 
 // regionFill is n bytes of free space of region name.
