@@ -16,6 +16,41 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// startNative starts abs in dir. A start that fails with ETXTBSY is
+// retried: when another goroutine of this process forks while the file
+// was still open for writing, the child holds the write descriptor until
+// it execs, and the kernel refuses to execute the file meanwhile
+// (golang/go#22315). The refusal lasts only until that child execs.
+func startNative(ctx context.Context, abs, dir string, stdout, stderr *limitedBuffer) (*osexec.Cmd, error) {
+	for attempt := 1; ; attempt++ {
+		cmd := osexec.CommandContext(ctx, abs)
+		cmd.Args = []string{filepath.Base(abs)}
+		cmd.Dir = dir
+		cmd.Env = []string{}
+		cmd.Stdin = nil // /dev/null: empty
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.Cancel = func() error {
+			// Kill the whole process group, not only the direct child.
+			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		cmd.WaitDelay = time.Second
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == etxtbsyAttempts {
+			return cmd, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// etxtbsyAttempts bounds the starts of an executable the kernel reports
+// busy (about 4.5 s of waiting in all).
+const etxtbsyAttempts = 30
+
 // runNative runs an ELF executable on the host: a new process group, an
 // empty environment and stdin, a private temporary directory as the working
 // directory, resource limits, and a wall-clock timeout that kills the whole
@@ -40,22 +75,10 @@ func runNative(ctx context.Context, path string, opts Options) (*Result, error) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	cmd := osexec.CommandContext(ctx, abs)
-	cmd.Args = []string{filepath.Base(abs)}
-	cmd.Dir = dir
-	cmd.Env = []string{}
-	cmd.Stdin = nil // /dev/null: empty
 	stdout := &limitedBuffer{max: MaxOutput}
 	stderr := &limitedBuffer{max: MaxOutput}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error {
-		// Kill the whole process group, not only the direct child.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = time.Second
-
-	if err := cmd.Start(); err != nil {
+	cmd, err := startNative(ctx, abs, dir, stdout, stderr)
+	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	limErr := setLimits(cmd.Process.Pid, timeout)
