@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
-	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // benchFuncs is the size of the generated program the canon and diff
@@ -45,28 +45,11 @@ func program(b *testing.B) *benchProgram {
 }
 
 func buildBenchProgram(funcs, units int) (*benchProgram, error) {
-	// ref/codegen and ref/elf directly, as ref/target does for ELF.
-	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs})
-	prog, err := codegen.CompileWith(m, obj.ELF, codegen.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("compile: %w", err)
-	}
-	units_, err := obj.Objects(prog, ir.Partition(m, units), units, func(u int) string { return fmt.Sprintf("u%d.o", u) })
+	objs, err := target.MustLookup(obj.ELF).ReadBack(ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs}), units, target.CompileOptions{})
 	if err != nil {
 		return nil, err
 	}
-	p := &benchProgram{}
-	for _, u := range units_ {
-		data, err := elf.WriteObject(u)
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", u.Name, err)
-		}
-		o, err := elf.ReadObject(u.Name, data)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", u.Name, err)
-		}
-		p.objs = append(p.objs, o)
-	}
+	p := &benchProgram{objs: objs}
 	platform := elf.Exe{}
 	if p.exe, _, err = link.Link(p.objs, platform, link.Options{}); err != nil {
 		return nil, fmt.Errorf("link: %w", err)

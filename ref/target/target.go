@@ -144,6 +144,29 @@ func x86(f obj.Format, ext, exe string, write func(*obj.Object) ([]byte, error))
 	return t
 }
 
+// ReadBack compiles a checked module into units objects as Objects does
+// and reads each serialized object back with ReadObject: the objects a
+// linker reading those files would see.
+func (t *Target) ReadBack(m *ir.Module, units int, opts CompileOptions) ([]*obj.Object, error) {
+	if err := t.Need(CanCompile); err != nil {
+		return nil, err
+	}
+	if err := t.Need(CanRead); err != nil {
+		return nil, err
+	}
+	names, files, err := t.Objects(m, units, opts)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]*obj.Object, len(names))
+	for i, n := range names {
+		if objs[i], err = t.ReadObject(n, files[i]); err != nil {
+			return nil, fmt.Errorf("read %s: %w", n, err)
+		}
+	}
+	return objs, nil
+}
+
 // serialize writes objects with write, keeping their names.
 func serialize(objs []*obj.Object, write func(*obj.Object) ([]byte, error)) (names []string, files [][]byte, err error) {
 	for _, o := range objs {
