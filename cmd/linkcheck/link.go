@@ -10,7 +10,6 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
-	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -116,12 +115,7 @@ func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool
 				return fail(err)
 			}
 		}
-		var in []*obj.Object
-		if f == obj.ELF {
-			in, err = elf.ReadInputs(objs) // static archives too, members extracted as ld.lld does
-		} else {
-			in, err = link.ReadObjectFiles(objs, t.ReadObject)
-		}
+		in, err := t.ReadInputs(objs) // static archives too, where the format has them
 		if err != nil {
 			return fail(err)
 		}

@@ -370,7 +370,7 @@ func linkRef(f obj.Format, objs []string, out string) (*Result, error) {
 	}
 	res := &Result{Cmd: append([]string{"linkcheck", "link", "-format", string(f), "-linker", Ref, "-o", out}, objs...)}
 	start := time.Now()
-	in, err := link.ReadObjectFiles(objs, t.ReadObject)
+	in, err := t.ReadInputs(objs)
 	if err != nil {
 		return res, fmt.Errorf("linker ref: %w", err)
 	}

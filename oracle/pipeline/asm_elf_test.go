@@ -146,6 +146,13 @@ func TestStaticArchiveDiff(t *testing.T) {
 	require.Equal(t, []byte{42, 0, 0, 0, 0, 0, 0, 0}, refOut)
 	t.Logf("%s", rep.Text())
 
+	// The same comparison through DiffLLD, linkcheck diff's path: the
+	// reference linker extracts the archive's members as ld.lld does.
+	res, err := DiffLLD(context.Background(), obj.ELF, []string{main, lib}, t.TempDir(), diff.Options{})
+	require.NoError(t, err)
+	require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+	require.Len(t, res.Objects, len(objs))
+
 	// The init array is compared as a list of pointers: pointing its
 	// entry at cmain instead of the constructor is a difference.
 	ef, err := goelf.NewFile(bytes.NewReader(image))

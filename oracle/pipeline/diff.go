@@ -25,7 +25,7 @@ func LinkRef(f obj.Format, objs []string, out string) (*link.Layout, error) {
 	if err := firstErr(t.Need(target.CanLink), t.Need(target.CanRead)); err != nil {
 		return nil, err
 	}
-	in, err := link.ReadObjectFiles(objs, t.ReadObject)
+	in, err := t.ReadInputs(objs)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func DiffLinkers(ctx context.Context, f obj.Format, a, b *linker.Linker, objPath
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 	}
-	objs, err := link.ReadObjectFiles(objPaths, t.ReadObject)
+	objs, err := t.ReadInputs(objPaths)
 	if err != nil {
 		return nil, err
 	}

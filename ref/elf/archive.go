@@ -3,6 +3,8 @@ package elf
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -15,6 +17,24 @@ const archiveMagic = "!<arch>\n"
 
 // IsArchive reports whether data is a static archive.
 func IsArchive(data []byte) bool { return bytes.HasPrefix(data, []byte(archiveMagic)) }
+
+// anyArchive reports whether a file at paths starts with the archive
+// magic (unreadable files are left to the reader to report).
+func anyArchive(paths []string) bool {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		var b [len(archiveMagic)]byte
+		n, _ := io.ReadFull(f, b[:])
+		f.Close()
+		if IsArchive(b[:n]) {
+			return true
+		}
+	}
+	return false
+}
 
 // ArchiveMember is one relocatable object of a static archive.
 type ArchiveMember struct {
@@ -115,6 +135,10 @@ func ReadArchive(name string, data []byte) ([]ArchiveMember, error) {
 // comes after the object whose reference extracted it. Members are named
 // "lib.a(member.o)" in messages, as ld.lld names them.
 func ReadInputs(paths []string) ([]*obj.Object, error) {
+	if !anyArchive(paths) {
+		// Objects only: read them in parallel, as ReadObjectFiles does.
+		return ReadObjectFiles(paths)
+	}
 	type lazy struct {
 		member *obj.Object
 		done   *bool

@@ -61,6 +61,10 @@ type Target struct {
 	// ReadObject reads a relocatable object of the format (name is used in
 	// messages).
 	ReadObject func(name string, data []byte) (*obj.Object, error)
+	// Archives reads the relocatable objects and static archives at
+	// paths into the objects to link, in the linker's order (nil when the
+	// format reads objects only: ReadInputs then reads each path as one).
+	Archives func(paths []string) ([]*obj.Object, error)
 	// Platform is the reference full linker's description of the format.
 	Platform link.Platform
 	// Image is the incremental linker's description of the format.
@@ -167,6 +171,18 @@ func (t *Target) ReadBack(m *ir.Module, units int, opts CompileOptions) ([]*obj.
 	return objs, nil
 }
 
+// ReadInputs reads the linker inputs at paths: with Archives when the
+// format has static archives, else each path as one object, in parallel.
+func (t *Target) ReadInputs(paths []string) ([]*obj.Object, error) {
+	if err := t.Need(CanRead); err != nil {
+		return nil, err
+	}
+	if t.Archives != nil {
+		return t.Archives(paths)
+	}
+	return link.ReadObjectFiles(paths, t.ReadObject)
+}
+
 // serialize writes objects with write, keeping their names.
 func serialize(objs []*obj.Object, write func(*obj.Object) ([]byte, error)) (names []string, files [][]byte, err error) {
 	for _, o := range objs {
@@ -184,6 +200,7 @@ func serialize(objs []*obj.Object, write func(*obj.Object) ([]byte, error)) (nam
 func All() []*Target {
 	e := x86(obj.ELF, ".o", "a.out", elf.WriteObject)
 	e.ReadObject, e.Platform, e.Image = elf.ReadObject, elf.Exe{}, elf.IncrImage{}
+	e.Archives = elf.ReadInputs // members extracted as ld.lld 16 does
 	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
 	m.ReadObject, m.Platform = macho.ReadObject, macho.Exe{}
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
