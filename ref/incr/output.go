@@ -192,13 +192,30 @@ func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 		// A region's used size changed with no symbol change (a GOT
 		// slot acquired for an existing symbol): the section sizes in
 		// the headers follow it.
-		if o.tail == nil {
-			err = o.writeTail()
-		} else {
-			err = o.writeHeaders(o.tail)
-		}
+		err = o.rewriteHeaders(!pt.Symbols)
 	}
 	return pt, err
+}
+
+// rewriteHeaders writes the headers for the current state. Without a
+// known tail (after Open) it lays the tail out to compute them but writes
+// only the headers; current says the file's tail bytes are that layout's
+// (no symbol changed), so it becomes the known tail.
+func (o *Output) rewriteHeaders(current bool) error {
+	if o.tail != nil {
+		return o.writeHeaders(o.tail)
+	}
+	t, err := o.img.Tail(o.State, o.fl)
+	if err != nil {
+		return fmt.Errorf("incr: %s tail: %w", o.img.Format(), err)
+	}
+	if err := o.writeHeaders(t); err != nil {
+		return err
+	}
+	if current {
+		o.tail = t
+	}
+	return nil
 }
 
 // highMoved reports whether any region's High differs from old.
