@@ -2,33 +2,24 @@ package canon_test
 
 import (
 	"flag"
-	"fmt"
-	"runtime"
-	"slices"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
-	"github.com/linkcheck/linkcheck/ref/elf"
-	"github.com/linkcheck/linkcheck/ref/ir"
-	"github.com/linkcheck/linkcheck/ref/link"
-	"github.com/linkcheck/linkcheck/ref/obj"
-	"github.com/linkcheck/linkcheck/ref/target"
+	"github.com/linkcheck/linkcheck/oracle/canon/canontest"
 )
 
 // benchFuncs is the size of the generated program the canon and diff
 // benchmarks read (ir.Generate, seed 1, 4 units).
 var benchFuncs = flag.Int("canon.funcs", 10000, "functions in the program BenchmarkRead reads")
 
-// BenchProgram is one generated program compiled into objects and linked
-// by the reference linker twice, in unit order and in reverse unit order
-// (two layouts of the same objects).
+// benchProgram is canontest.LinkGenerated's program with the number of
+// instructions of its image.
 type benchProgram struct {
-	objs     []*obj.Object
-	exe, rev []byte
-	insns    int
+	*canontest.Generated
+	insns int
 }
 
 var (
@@ -45,24 +36,15 @@ func program(b *testing.B) *benchProgram {
 }
 
 func buildBenchProgram(funcs, units int) (*benchProgram, error) {
-	objs, err := target.MustLookup(obj.ELF).ReadBack(ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs}), units, target.CompileOptions{})
+	g, err := canontest.LinkGenerated(funcs, units)
 	if err != nil {
 		return nil, err
 	}
-	p := &benchProgram{objs: objs}
-	platform := elf.Exe{}
-	if p.exe, _, err = link.Link(p.objs, platform, link.Options{}); err != nil {
-		return nil, fmt.Errorf("link: %w", err)
-	}
-	rev := slices.Clone(p.objs)
-	slices.Reverse(rev)
-	if p.rev, _, err = link.Link(rev, platform, link.Options{}); err != nil {
-		return nil, fmt.Errorf("link reversed: %w", err)
-	}
-	im, err := canon.Read(p.exe, p.objs)
+	im, err := canon.Read(g.Exe, g.Objs)
 	if err != nil {
 		return nil, err
 	}
+	p := &benchProgram{Generated: g}
 	for _, s := range im.Symbols {
 		p.insns += len(s.Insns)
 	}
@@ -74,33 +56,13 @@ func buildBenchProgram(funcs, units int) (*benchProgram, error) {
 func BenchmarkRead(b *testing.B) {
 	p := program(b)
 	b.ReportAllocs()
-	m := startAllocs()
+	m := canontest.StartAllocs()
 	for b.Loop() {
-		if _, err := canon.Read(p.exe, p.objs); err != nil {
+		if _, err := canon.Read(p.Exe, p.Objs); err != nil {
 			b.Fatal(err)
 		}
 	}
-	m.report(b, p.insns)
-}
-
-// allocMeter measures the bytes a benchmark loop allocates.
-type allocMeter struct{ start uint64 }
-
-func startAllocs() allocMeter {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return allocMeter{ms.TotalAlloc}
-}
-
-// report reports insns/s and B/insn for a loop that handled insns
-// instructions per iteration.
-func (m allocMeter) report(b *testing.B, insns int) {
-	b.Helper()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	n := float64(b.N) * float64(insns)
-	b.ReportMetric(n/b.Elapsed().Seconds(), "insns/s")
-	b.ReportMetric(float64(ms.TotalAlloc-m.start)/n, "B/insn")
+	m.Report(b, p.insns)
 }
 
 // BenchmarkOpen opens a linked program (everything but decoding its
@@ -109,7 +71,7 @@ func BenchmarkOpen(b *testing.B) {
 	p := program(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := canon.Open(p.exe, p.objs); err != nil {
+		if _, err := canon.Open(p.Exe, p.Objs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,7 +1,8 @@
 // Package canontest builds small executables for the tests of oracle/canon
 // and oracle/diff: it assembles x86_64 assembly with llvm-mc, reads the
 // objects with the reference ELF object reader, links them with ld.lld,
-// and patches linked files at symbol addresses to break them on purpose.
+// patches linked files at symbol addresses to break them on purpose, and
+// builds the generated program the benchmarks read and compare.
 package canontest
 
 import (
