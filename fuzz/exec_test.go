@@ -3,13 +3,11 @@ package fuzz
 import (
 	"context"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/lld"
-	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -19,10 +17,6 @@ import (
 // assemble or link is an error, not a silently lost seed.
 func execSeeds(f *testing.F) [][]byte {
 	f.Helper()
-	mc, err := tools.Find("llvm-mc")
-	if err != nil {
-		return nil
-	}
 	dir := f.TempDir()
 	var seeds [][]byte
 	for _, c := range []struct{ format, triple string }{
@@ -31,9 +25,13 @@ func execSeeds(f *testing.F) [][]byte {
 		{"coff", "x86_64-pc-windows-msvc"},
 	} {
 		src := filepath.Join("..", "oracle", "lld", "testdata", c.format+".s")
+		data := assembleFile(f, c.triple, src)
+		if data == nil {
+			return nil // no llvm-mc
+		}
 		o := filepath.Join(dir, c.format+".o")
-		if out, err := osexec.Command(mc.Path, "-triple", c.triple, "-filetype=obj", src, "-o", o).CombinedOutput(); err != nil {
-			f.Fatalf("seed %s: llvm-mc: %v: %s", src, err, out)
+		if err := os.WriteFile(o, data, 0o644); err != nil {
+			f.Fatal(err)
 		}
 		out := filepath.Join(dir, c.format+".out")
 		if _, err := lld.Link(context.Background(), obj.Format(c.format), []string{o}, out, lld.Options{}); err != nil {

@@ -72,18 +72,8 @@ func FuzzReadCOFF(f *testing.F) {
 	f.Add(huge)
 	// llvm-mc's objects of the reader's test inputs: COMDATs of every
 	// kind, .refptr cells, weak externals, long and grouped names.
-	if mc, err := tools.Find("llvm-mc"); err == nil {
-		dir := f.TempDir()
-		for _, name := range []string{"basic.s", "comdat.s"} {
-			out := filepath.Join(dir, name+".obj")
-			src := filepath.Join("..", "ref", "coff", "testdata", name)
-			if msg, err := exec.Command(mc.Path, "-triple", "x86_64-pc-windows-msvc", "-filetype=obj", "-o", out, src).CombinedOutput(); err != nil {
-				f.Fatalf("llvm-mc %s: %v: %s", name, err, msg)
-			}
-			data, err := os.ReadFile(out)
-			if err != nil {
-				f.Fatal(err)
-			}
+	for _, name := range []string{"basic.s", "comdat.s"} {
+		if data := assembleFile(f, "x86_64-pc-windows-msvc", filepath.Join("..", "ref", "coff", "testdata", name)); data != nil {
 			f.Add(data)
 		}
 	}

@@ -2,12 +2,8 @@ package fuzz
 
 import (
 	"encoding/binary"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
-	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -90,20 +86,7 @@ func FuzzReadMachO(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:32])
 	base := b // the object that inputs patch: llvm-mc's when there is one
-	if mc, err := tools.Find("llvm-mc"); err == nil {
-		dir := f.TempDir()
-		src := filepath.Join(dir, "s.s")
-		out := filepath.Join(dir, "s.o")
-		if err := os.WriteFile(src, []byte(seedMachOAsm), 0o644); err != nil {
-			f.Fatal(err)
-		}
-		if msg, err := exec.Command(mc.Path, "-triple", "x86_64-apple-macos11", "-filetype=obj", "-o", out, src).CombinedOutput(); err != nil {
-			f.Fatalf("llvm-mc: %v: %s", err, msg)
-		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			f.Fatal(err)
-		}
+	if data := assembleText(f, "x86_64-apple-macos11", seedMachOAsm); data != nil {
 		f.Add(data)
 		base = data
 	}

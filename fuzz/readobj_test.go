@@ -2,12 +2,8 @@ package fuzz
 
 import (
 	"encoding/binary"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
-	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -76,20 +72,7 @@ func FuzzReadELF(f *testing.F) {
 	}
 	f.Add(b)
 	f.Add(b[:64])
-	if mc, err := tools.Find("llvm-mc"); err == nil {
-		dir := f.TempDir()
-		src := filepath.Join(dir, "s.s")
-		out := filepath.Join(dir, "s.o")
-		if err := os.WriteFile(src, []byte(seedAsm), 0o644); err != nil {
-			f.Fatal(err)
-		}
-		if msg, err := exec.Command(mc.Path, "-triple", "x86_64-linux-gnu", "-filetype=obj", "-o", out, src).CombinedOutput(); err != nil {
-			f.Fatalf("llvm-mc: %v: %s", err, msg)
-		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			f.Fatal(err)
-		}
+	if data := assembleText(f, "x86_64-linux-gnu", seedAsm); data != nil {
 		f.Add(data)
 	}
 	// A header claiming a huge section table.
