@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"debug/pe"
+	"encoding/binary"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -373,4 +374,21 @@ func TestPEWithImports(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, uint64(42), res.Value)
 	})
+}
+
+// TestWineRefusesNonProgram: bytes that are not a PE image are an error
+// naming the cause, not cmd's ERRORLEVEL 9009 taken for the exit code.
+func TestWineRefusesNonProgram(t *testing.T) {
+	requireOracle(t, exec.Wine)
+	data, err := os.ReadFile(build(t, "coff", "coff_small"))
+	require.NoError(t, err)
+	// Keep the DOS header and "PE\0\0" (the format is still detected as
+	// PE) but break the optional header's magic (0x20b for PE32+).
+	pe := int(binary.LittleEndian.Uint32(data[0x3c:]))
+	require.Equal(t, uint16(0x20b), binary.LittleEndian.Uint16(data[pe+24:]))
+	data[pe+24], data[pe+25] = 0x5a, 0x5a
+	bad := filepath.Join(t.TempDir(), "bad.exe")
+	require.NoError(t, os.WriteFile(bad, data, 0o755))
+	_, err = runner.Run(context.Background(), bad, exec.Options{Mode: exec.Wine, Timeout: time.Minute})
+	require.ErrorContains(t, err, "not a program wine can load")
 }

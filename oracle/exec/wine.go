@@ -215,9 +215,31 @@ func (w *WineRunner) Run(ctx context.Context, path string, opts Options) (*Resul
 	timeout := opts.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := w.command(ctx, dir, "cmd", "/c", winDir+`\run.bat`)
-	stdout, stderr, runErr := runToFiles(cmd, dir)
+	var stdout, stderr []byte
+	var runErr error
+	for attempt := 1; ; attempt++ {
+		cmd := w.command(ctx, dir, "cmd", "/c", winDir+`\run.bat`)
+		stdout, stderr, runErr = runToFiles(cmd, dir)
+		if ctx.Err() != nil || !cmdNotStarted(stdout, stderr) || attempt == wineStartAttempts {
+			break
+		}
+		// cmd.exe itself did not start (wine's loader reports
+		// "ShellExecuteEx failed"): the program never ran, so running it
+		// again is safe. Start from a fresh wineserver.
+		w.killServer()
+		w.startServer()
+	}
 	res := &Result{Bits: 32, Stdout: stdout, Stderr: stderr}
+	if cmdNotStarted(stdout, stderr) {
+		return nil, fmt.Errorf("wine: cmd.exe could not be started in %d attempts; stdout: %s; stderr: %s", wineStartAttempts, excerpt(stdout), excerpt(stderr))
+	}
+	// cmd reports a file it cannot run (not a PE image wine loads) as an
+	// unknown command, with ERRORLEVEL 9009: that is no exit code of the
+	// program.
+	if i := bytes.Index(stderr, []byte("Can't recognize '")); i >= 0 {
+		line, _, _ := bytes.Cut(stderr[i:], []byte("\n"))
+		return nil, fmt.Errorf("wine: not a program wine can load: %s", bytes.TrimSpace(line))
+	}
 	// wine reports an unhandled exception on stderr ("wine: Unhandled page
 	// fault on read access to ... at address ...").
 	crash := ""
@@ -246,6 +268,25 @@ func (w *WineRunner) Run(ctx context.Context, path string, opts Options) (*Resul
 	}
 	res.Value = uint64(code)
 	return res, nil
+}
+
+// wineStartAttempts bounds the runs of one program when cmd.exe itself
+// fails to start (a transient failure of wine's loader under load).
+const wineStartAttempts = 3
+
+// cmdNotStarted reports whether the output says that wine could not start
+// cmd.exe, before the batch file (and so the program) ran: no exit code
+// line, and the loader's "ShellExecuteEx failed" message.
+func cmdNotStarted(stdout, stderr []byte) bool {
+	if _, ok := parseExitCode(stdout); ok {
+		return false
+	}
+	for _, b := range [][]byte{stdout, stderr} {
+		if bytes.Contains(b, []byte("ShellExecuteEx failed")) || bytes.Contains(b, []byte("Application could not be started")) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseExitCode finds the batch file's "linkcheck-exit-code N" line. cmd
