@@ -53,6 +53,24 @@ type Arch interface {
 type Inputs struct {
 	S, P, G, Base uint64
 	A             int64
+	// Z is the symbol's size (Size32, Size64), GOT the GOT base
+	// (GOTOff64, GOTPC32, GOTPC64) and TP the thread pointer: the
+	// address TLS offsets are relative to (TPOff, DTPOff, relaxed TLS
+	// sequences).
+	Z, GOT, TP uint64
+}
+
+// TLSRelaxer is an optional interface of an Arch that rewrites the
+// initial-exec, general-dynamic and local-dynamic TLS sequences into
+// local-exec code, as a linker does for a static executable.
+type TLSRelaxer interface {
+	// RelaxTLS rewrites the sequence whose relocation of kind k
+	// (obj.GOTTPOff, obj.TLSGD, obj.TLSLD) has its field at offset off
+	// of code, and stores v = S + A - TP where the new code needs it. It
+	// reports whether the relocation that follows belongs to the sequence
+	// (the call of __tls_get_addr) and is consumed with it. An
+	// instruction it does not know is an error.
+	RelaxTLS(k obj.RelocKind, code []byte, off uint64, v uint64) (skipNext bool, err error)
 }
 
 // Relax is what a relaxable GOT load becomes; RelaxNone keeps it.

@@ -12,7 +12,10 @@ import (
 // psABI, which the neutral relocation kinds of package obj follow.
 type X86_64 struct{}
 
-var _ Arch = X86_64{}
+var (
+	_ Arch       = X86_64{}
+	_ TLSRelaxer = X86_64{}
+)
 
 // Relaxations of x86_64 GOT loads, as ld.lld 16 performs them.
 const (
@@ -80,6 +83,35 @@ func (X86_64) Apply(k obj.RelocKind, field []byte, in Inputs) error {
 		if v > math.MaxUint32 {
 			return &RangeError{Kind: k, Value: int64(v), Low: lo, High: hi}
 		}
+	case obj.Abs8, obj.Abs16, obj.PCRel8, obj.PCRel16:
+		return applySmall(k, field, in)
+	case obj.PCRel64, obj.Size64, obj.GOTOff64, obj.GOTPC64, obj.GOTPCRel64, obj.DTPOff64:
+		if len(field) < 8 {
+			return fmt.Errorf("%s: field of %d bytes", k, len(field))
+		}
+		var v uint64
+		switch k {
+		case obj.PCRel64:
+			v = in.S + A - in.P
+		case obj.Size64:
+			v = in.Z + A
+		case obj.GOTOff64:
+			v = in.S + A - in.GOT
+		case obj.GOTPC64:
+			v = in.GOT + A - in.P
+		case obj.GOTPCRel64:
+			v = in.G + A - in.P
+		default: // DTPOff64, relaxed to local-exec
+			v = in.S + A - in.TP
+		}
+		binary.LittleEndian.PutUint64(field, v)
+		return nil
+	case obj.Size32:
+		v = in.Z + A
+	case obj.GOTPC32:
+		v = in.GOT + A - in.P
+	case obj.TPOff32, obj.DTPOff32:
+		v = in.S + A - in.TP
 	default:
 		return fmt.Errorf("%s: %w on x86_64", k, ErrUnsupported)
 	}
@@ -88,6 +120,103 @@ func (X86_64) Apply(k obj.RelocKind, field []byte, in Inputs) error {
 	}
 	if k != obj.Abs32 && k != obj.ImageRel32 && int64(v) != int64(int32(v)) {
 		return &RangeError{Kind: k, Value: int64(v), Low: lo, High: hi}
+	}
+	binary.LittleEndian.PutUint32(field, uint32(v))
+	return nil
+}
+
+// applySmall stores the 1- and 2-byte kinds, range-checked as ld.lld
+// checks them: Abs8 and Abs16 take signed or unsigned values, PCRel8 and
+// PCRel16 signed ones.
+func applySmall(k obj.RelocKind, field []byte, in Inputs) error {
+	bits := 8
+	if k == obj.Abs16 || k == obj.PCRel16 {
+		bits = 16
+	}
+	if len(field) < bits/8 {
+		return fmt.Errorf("%s: field of %d bytes", k, len(field))
+	}
+	v := int64(in.S + uint64(in.A))
+	if k == obj.PCRel8 || k == obj.PCRel16 {
+		v = int64(in.S + uint64(in.A) - in.P)
+	}
+	lo, hi := int64(-1)<<(bits-1), int64(1)<<(bits-1)-1
+	if k == obj.Abs8 || k == obj.Abs16 {
+		hi = int64(1)<<bits - 1
+	}
+	if v < lo || v > hi {
+		return &RangeError{Kind: k, Value: v, Low: lo, High: hi}
+	}
+	field[0] = byte(v)
+	if bits == 16 {
+		field[1] = byte(v >> 8)
+	}
+	return nil
+}
+
+// RelaxTLS implements TLSRelaxer with ld.lld 16's rewrites for a static
+// executable (the x86_64 psABI's code transitions):
+//
+//	IE: mov x@gottpoff(%rip), %r  → mov $tpoff, %r
+//	    add x@gottpoff(%rip), %r  → lea tpoff(%r), %r (add $tpoff for %rsp, %r12)
+//	GD: data16 lea x@tlsgd(%rip), %rdi; data16 data16 rex64 call __tls_get_addr
+//	    → mov %fs:0, %rax; lea tpoff(%rax), %rax
+//	LD: lea x@tlsld(%rip), %rdi; call __tls_get_addr (or call *GOT)
+//	    → data16 data16 data16 mov %fs:0, %rax (the x@dtpoff uses become tpoff)
+func (X86_64) RelaxTLS(k obj.RelocKind, code []byte, off uint64, v uint64) (bool, error) {
+	switch k {
+	case obj.GOTTPOff:
+		if off < 3 || off+4 > uint64(len(code)) {
+			return false, fmt.Errorf("R_X86_64_GOTTPOFF at offset %#x: no room for the instruction", off)
+		}
+		inst := code[off-3 : off]
+		reg := code[off-1] >> 3 & 7
+		switch {
+		case inst[0] == 0x48 && inst[1] == 0x03 && inst[2] == 0x25: // add rsp
+			copy(inst, []byte{0x48, 0x81, 0xc4})
+		case inst[0] == 0x4c && inst[1] == 0x03 && inst[2] == 0x25: // add r12
+			copy(inst, []byte{0x49, 0x81, 0xc4})
+		case inst[0] == 0x4c && inst[1] == 0x03:
+			inst[0], inst[1], inst[2] = 0x4d, 0x8d, 0x80|reg<<3|reg
+		case inst[0] == 0x48 && inst[1] == 0x03:
+			inst[1], inst[2] = 0x8d, 0x80|reg<<3|reg
+		case inst[0] == 0x4c && inst[1] == 0x8b:
+			inst[0], inst[1], inst[2] = 0x49, 0xc7, 0xc0|reg
+		case inst[0] == 0x48 && inst[1] == 0x8b:
+			inst[1], inst[2] = 0xc7, 0xc0|reg
+		default:
+			return false, fmt.Errorf("R_X86_64_GOTTPOFF must be used in MOVQ or ADDQ instructions only")
+		}
+		return false, putTPOff(code[off:], v+4)
+	case obj.TLSGD:
+		if off < 4 || off+12 > uint64(len(code)) {
+			return false, fmt.Errorf("R_X86_64_TLSGD at offset %#x: no room for the general-dynamic sequence", off)
+		}
+		copy(code[off-4:], []byte{0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x48, 0x8d, 0x80})
+		return true, putTPOff(code[off+8:], v+4)
+	case obj.TLSLD:
+		if off < 3 || off+6 > uint64(len(code)) {
+			return false, fmt.Errorf("R_X86_64_TLSLD at offset %#x: no room for the local-dynamic sequence", off)
+		}
+		seq := []byte{0x66, 0x66, 0x66, 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0}
+		switch {
+		case code[off+4] == opCall && off+9 <= uint64(len(code)):
+			copy(code[off-3:], seq)
+		case code[off+4] == opGroup5 && code[off+5] == modCall && off+10 <= uint64(len(code)):
+			code[off-3] = 0x66
+			copy(code[off-2:], seq)
+		default:
+			return false, fmt.Errorf("expected R_X86_64_PLT32 or R_X86_64_GOTPCRELX after R_X86_64_TLSLD")
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %w as a TLS sequence on x86_64", k, ErrUnsupported)
+}
+
+// putTPOff stores a 32-bit TP offset, range-checked.
+func putTPOff(field []byte, v uint64) error {
+	if int64(v) != int64(int32(v)) {
+		return &RangeError{Kind: obj.TPOff32, Value: int64(v), Low: math.MinInt32, High: math.MaxInt32}
 	}
 	binary.LittleEndian.PutUint32(field, uint32(v))
 	return nil

@@ -33,8 +33,10 @@ func ArraySectionType(name string) elf.SectionType {
 // RelroSection implements link.RelroNamer: as ld.lld, the init, fini and
 // preinit arrays and .data.rel.ro are read-only after relocation and go
 // to the GOT's RELRO segment.
+//
+// Thread-local sections (.tdata, .tbss) are RELRO too, as in ld.lld.
 func (Exe) RelroSection(s *link.Section) bool {
-	return s.Kind == obj.Data && (ArraySectionType(s.Name) != elf.SHT_NULL || s.Name == ".data.rel.ro")
+	return s.TLS || s.Kind == obj.Data && (ArraySectionType(s.Name) != elf.SHT_NULL || s.Name == ".data.rel.ro")
 }
 
 // InputPriority implements link.InputOrderer: ld.lld sorts the input

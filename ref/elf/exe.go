@@ -44,14 +44,21 @@ var rules = link.ELFRules{Page: ExePageSize}
 // notes come first, before the other read-only sections.
 // Read-only NOBITS sections come after the notes, before the other
 // read-only data, as ld.lld places them.
+//
+// Thread-local sections open the RELRO part, .tdata before .tbss, as in
+// ld.lld.
 func (Exe) SectionRank(s *link.Section) int {
 	switch {
 	case s.Note && s.Kind == obj.ROData:
 		return -2
 	case s.Kind == obj.BSS && s.ReadOnly:
 		return -1
+	case s.TLS && s.Kind == obj.BSS:
+		return 4*rules.SectionRank(&link.Section{GOT: true}) - 1
+	case s.TLS:
+		return 4*rules.SectionRank(&link.Section{GOT: true}) - 2
 	}
-	return 2 * rules.SectionRank(s)
+	return 4 * rules.SectionRank(s)
 }
 
 // noteGroups returns the runs of non-empty note sections, contiguous in
@@ -166,6 +173,9 @@ func (Exe) RelocName(k obj.RelocKind) string {
 	case obj.ImageRel32:
 		return "IMAGE_REL_AMD64_ADDR32NB"
 	}
+	if t, ok := elfRelocTypes[k]; ok {
+		return t.String()
+	}
 	return k.String()
 }
 
@@ -175,7 +185,22 @@ func phdrCount(l *link.Layout) int {
 	if relroSegment(l) >= 0 {
 		n++
 	}
+	if hasTLS(l) {
+		n++ // PT_TLS
+	}
 	return n
+}
+
+// hasTLS reports whether l has TLS sections, and so a PT_TLS. (The
+// headers are sized before addresses are assigned: l.TLS is not known
+// yet.)
+func hasTLS(l *link.Layout) bool {
+	for _, s := range l.Sections {
+		if s.TLS && s.Size > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func relroSegment(l *link.Layout) int {
@@ -238,7 +263,11 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		if bind != obj.Local && s.Defined() && s.Visibility.Localized() {
 			bind = obj.Local // hidden and internal globals are local in the output, as in ld.lld
 		}
-		symtab = symbolEntry{name: addStr(s.Name), info: symInfo(bind, s.Kind), other: byte(s.Visibility), shndx: sec, value: s.Addr, size: s.Size}.appendTo(symtab)
+		value := s.Addr
+		if s.Kind == obj.SymTLS && s.Defined() {
+			value -= l.TLS.Addr // st_value of a TLS symbol is its offset in the TLS template
+		}
+		symtab = symbolEntry{name: addStr(s.Name), info: symInfo(bind, s.Kind), other: byte(s.Visibility), shndx: sec, value: value, size: s.Size}.appendTo(symtab)
 	}
 	// Each object's locals follow its STT_FILE symbol, as in ld.lld; an
 	// object without locals still gets its STT_FILE.
@@ -305,6 +334,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 				typ = t
 			}
 		}
+		if s.TLS {
+			flags |= elf.SHF_TLS
+		}
 		var entsize uint64
 		if s.Merge {
 			flags |= elf.SHF_MERGE
@@ -322,6 +354,10 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	e.phdrs = append(e.phdrs, progHeader{elf.PT_PHDR, elf.PF_R, ehdrSize, ExeImageBase + ehdrSize, phSize, phSize, 8})
 	for _, s := range l.Segments {
 		e.phdrs = append(e.phdrs, progHeader{elf.PT_LOAD, elf.ProgFlag(s.Perm), s.Offset, s.Addr, s.FileSize, s.MemSize, ExePageSize})
+	}
+	if hasTLS(l) {
+		t := l.TLS
+		e.phdrs = append(e.phdrs, progHeader{elf.PT_TLS, elf.PF_R, t.Offset, t.Addr, t.FileSize, t.MemSize, t.Align})
 	}
 	if i := relroSegment(l); i >= 0 {
 		s := l.Segments[i]

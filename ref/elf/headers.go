@@ -128,6 +128,8 @@ func symInfo(b obj.Binding, k obj.SymKind) byte {
 		typ = elf.STT_OBJECT
 	case obj.SymSection:
 		typ = elf.STT_SECTION
+	case obj.SymTLS:
+		typ = elf.STT_TLS
 	}
 	return elf.ST_INFO(bind, typ)
 }

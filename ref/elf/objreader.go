@@ -311,8 +311,8 @@ func (r *reader) read() (*obj.Object, error) {
 				return nil, r.unsupported("section %s: SHF_LINK_ORDER section linked to the merge section %s is not supported (ld.lld refuses it too)", name, r.secName[h.Link])
 			}
 		}
-		if flags&elf.SHF_TLS != 0 {
-			return nil, r.unsupported("section %s: thread-local storage (SHF_TLS) is not supported", name)
+		if flags&elf.SHF_TLS != 0 && (flags&elf.SHF_EXECINSTR != 0 || typ != elf.SHT_PROGBITS && typ != elf.SHT_NOBITS) {
+			return nil, r.unsupported("section %s: thread-local %v section that is executable or not PROGBITS/NOBITS is not supported", name, typ)
 		}
 		switch typ {
 		case elf.SHT_PROGBITS, elf.SHT_NOBITS:
@@ -343,8 +343,10 @@ func (r *reader) read() (*obj.Object, error) {
 		} else {
 			s = new(obj.Section)
 		}
-		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE}
+		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE, TLS: flags&elf.SHF_TLS != 0}
 		switch {
+		case flags&elf.SHF_EXECINSTR != 0 && flags&elf.SHF_WRITE != 0:
+			return nil, r.unsupported("section %s: writable executable section (SHF_WRITE|SHF_EXECINSTR) is not supported", name)
 		case flags&elf.SHF_EXECINSTR != 0:
 			s.Kind = obj.Text
 		case flags&elf.SHF_WRITE != 0 && typ == elf.SHT_NOBITS:
@@ -474,7 +476,11 @@ func (r *reader) read() (*obj.Object, error) {
 			case elf.R_X86_64_GOTPCRELX, elf.R_X86_64_REX_GOTPCRELX:
 				kind = obj.GOTLoad32
 			default:
-				return nil, r.unsupported("%s: unsupported relocation %v", relocWhere(s.Name, j, off), rtyp)
+				k, ok := extraRelocKinds[rtyp]
+				if !ok {
+					return nil, r.unsupported("%s: relocation %v is not supported", relocWhere(s.Name, j, off), rtyp)
+				}
+				kind = k
 			}
 			if off > s.Size || s.Size-off < uint64(kind.Size()) {
 				return nil, r.errorf("%s: %v field outside the section (size %#x)", relocWhere(s.Name, j, off), rtyp, s.Size)
@@ -506,6 +512,42 @@ func (r *reader) read() (*obj.Object, error) {
 	}
 	return o, nil
 }
+
+// extraRelocKinds are the x86_64 relocation types beyond the core ones
+// that the model has kinds for.
+var extraRelocKinds = map[elf.R_X86_64]obj.RelocKind{
+	elf.R_X86_64_8:          obj.Abs8,
+	elf.R_X86_64_16:         obj.Abs16,
+	elf.R_X86_64_PC8:        obj.PCRel8,
+	elf.R_X86_64_PC16:       obj.PCRel16,
+	elf.R_X86_64_PC64:       obj.PCRel64,
+	elf.R_X86_64_SIZE32:     obj.Size32,
+	elf.R_X86_64_SIZE64:     obj.Size64,
+	elf.R_X86_64_GOTOFF64:   obj.GOTOff64,
+	elf.R_X86_64_GOTPC32:    obj.GOTPC32,
+	elf.R_X86_64_GOTPC64:    obj.GOTPC64,
+	elf.R_X86_64_GOTPCREL64: obj.GOTPCRel64,
+	elf.R_X86_64_TPOFF32:    obj.TPOff32,
+	elf.R_X86_64_GOTTPOFF:   obj.GOTTPOff,
+	elf.R_X86_64_TLSGD:      obj.TLSGD,
+	elf.R_X86_64_TLSLD:      obj.TLSLD,
+	elf.R_X86_64_DTPOFF32:   obj.DTPOff32,
+	elf.R_X86_64_DTPOFF64:   obj.DTPOff64,
+}
+
+// elfRelocTypes names each kind by its ELF type (the inverse of the
+// reader's mapping; GOTLoad32 is R_X86_64_REX_GOTPCRELX).
+var elfRelocTypes = func() map[obj.RelocKind]elf.R_X86_64 {
+	m := map[obj.RelocKind]elf.R_X86_64{
+		obj.Abs64: elf.R_X86_64_64, obj.Abs32: elf.R_X86_64_32, obj.Abs32S: elf.R_X86_64_32S,
+		obj.PCRel32: elf.R_X86_64_PC32, obj.Branch32: elf.R_X86_64_PLT32,
+		obj.GOTPCRel32: elf.R_X86_64_GOTPCREL, obj.GOTLoad32: elf.R_X86_64_REX_GOTPCRELX,
+	}
+	for t, k := range extraRelocKinds {
+		m[k] = t
+	}
+	return m
+}()
 
 func relocsSorted(rs []obj.Reloc) bool {
 	for i := 1; i < len(rs); i++ {
@@ -597,11 +639,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		case elf.STT_SECTION:
 			sym.Kind = obj.SymSection
 		case elf.STT_TLS:
-			// Reported after the relocations, which name the TLS model more precisely.
-			if r.deferred == nil {
-				r.deferred = r.unsupported("%s: thread-local symbol (STT_TLS) is not supported", symWhere(k, sname))
-			}
-			continue
+			sym.Kind = obj.SymTLS
 		case elf.STT_COMMON:
 			if shndx != uint32(elf.SHN_COMMON) {
 				return nil, r.unsupported("%s: STT_COMMON symbol outside SHN_COMMON is not supported", symWhere(k, sname))

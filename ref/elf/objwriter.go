@@ -72,6 +72,9 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 	if s.Note {
 		typ = elf.SHT_NOTE
 	}
+	if s.TLS {
+		fl |= elf.SHF_TLS
+	}
 	if s.Merge {
 		fl |= elf.SHF_MERGE
 	}
@@ -105,6 +108,9 @@ func relocType(s *obj.Section, r obj.Reloc) (elf.R_X86_64, error) {
 			}
 		}
 		return elf.R_X86_64_GOTPCRELX, nil
+	}
+	if t, ok := elfRelocTypes[r.Kind]; ok {
+		return t, nil
 	}
 	return 0, fmt.Errorf("relocation kind %s has no ELF x86_64 equivalent", r.Kind)
 }

@@ -45,6 +45,13 @@ type Layout struct {
 	// Warnings are what the link reports without failing, in ld.lld's
 	// words (a missing entry symbol, with EntryWarner).
 	Warnings []string
+	// GOTBase is the address of the GOT base (ELF's
+	// _GLOBAL_OFFSET_TABLE_) that GOTOff64, GOTPC32 and GOTPC64 are
+	// relative to; the platform sets it (GOTBaser), 0 otherwise.
+	GOTBase uint64
+	// TLS is the thread-local storage template: the TLS sections' extent
+	// (zero when there are none).
+	TLS TLSBlock
 	// RelaxedGOTLoads counts GOT loads rewritten to direct references.
 	RelaxedGOTLoads int
 	// PointerSites are the addresses of every absolute pointer the image
@@ -52,6 +59,24 @@ type Layout struct {
 	// information and PE base relocations list.
 	PointerSites []uint64
 }
+
+// TLSBlock is the extent of the TLS sections (ELF's PT_TLS): the
+// initialization image (FileSize bytes at Offset) and the zeros after it,
+// MemSize bytes at Addr in all, aligned to Align.
+type TLSBlock struct {
+	Addr, Offset, FileSize, MemSize, Align uint64
+}
+
+// TP is the thread pointer's place relative to the block, as x86_64's
+// variant II puts it: the block ends at TP, aligned up to Align. A TLS
+// symbol at address a has the TP offset a - TP.
+func (b TLSBlock) TP() uint64 {
+	return alignUp(b.Addr+b.MemSize, b.Align)
+}
+
+// isTBSS reports whether s is a TLS BSS section, which takes no room in
+// its segment.
+func (s *Section) isTBSS() bool { return s.TLS && s.Kind == obj.BSS }
 
 // Section is an output section.
 type Section struct {
@@ -63,6 +88,11 @@ type Section struct {
 	Relro bool
 	// Note is set when every input section is an ELF note (obj.Section.Note).
 	Note bool
+	// TLS marks a thread-local section (obj.Section.TLS). A TLS BSS
+	// section (.tbss) takes no room in its segment: what follows it
+	// starts where it starts, as in ld.lld; the TLS segment
+	// (Layout.TLS) covers it.
+	TLS bool
 	// ReadOnly is set for a BSS section whose inputs are all read-only
 	// (obj.Section.ReadOnly): it goes to the read-only segment.
 	ReadOnly bool
@@ -361,6 +391,10 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	lastKey := p.SegmentKey(nil)
 	placeEmpty := keepsEmptySections(p)
 	for i, s := range l.Sections {
+		if s.isTBSS() && s.Size > 0 {
+			s.Segment = -1 // placed below, where the next section starts
+			continue
+		}
 		if s.Size == 0 {
 			// Empty output sections take no room and are in no
 			// segment, as in ld.lld; symbols in them get the address
@@ -388,6 +422,29 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		s.Segment = len(l.Segments) - 1
 		last.Sections = append(last.Sections, i)
 	}
+	// As ld.lld, the first TLS section starts at the TLS block's
+	// alignment (the largest of the TLS sections'; its header keeps its
+	// own), so that TP offsets are the same for every thread.
+	var firstTLS *Section
+	tlsAlign := uint64(1)
+	for _, s := range l.Sections {
+		if s.TLS && s.Size > 0 {
+			if firstTLS == nil {
+				firstTLS = s
+			}
+			tlsAlign = max(tlsAlign, s.Align)
+		}
+	}
+	sectionStart := func(s *Section, addr, off uint64) (uint64, uint64) {
+		if s != firstTLS {
+			return p.SectionStart(s, addr, off)
+		}
+		own := s.Align
+		s.Align = tlsAlign
+		addr, off = p.SectionStart(s, addr, off)
+		s.Align = own
+		return addr, off
+	}
 	base := p.ImageBase()
 	l.HeaderSize = p.HeaderSize(l)
 	addr := base + l.HeaderSize
@@ -400,7 +457,7 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		for _, i := range seg.Sections {
 			s := l.Sections[i]
 			var soff uint64
-			addr, soff = p.SectionStart(s, addr, off)
+			addr, soff = sectionStart(s, addr, off)
 			s.Addr, s.Offset = addr, soff
 			if s.Kind != obj.BSS {
 				off = soff
@@ -469,11 +526,34 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	}
 	prevAddr, prevOff := base+l.HeaderSize, l.HeaderSize
 	prevKey := p.SegmentKey(nil)
+	var tbssEnd uint64 // the end of the .tbss sections placed just before
 	for _, s := range l.Sections {
 		key := ""
 		if placeEmpty {
 			key = p.SegmentKey(s)
 		}
+		if s.Segment < 0 && s.isTBSS() && s.Size > 0 {
+			// As ld.lld: .tbss is aligned where the location counter
+			// is, which it then does not advance; its file offset is
+			// where the file is.
+			// Consecutive .tbss sections follow each other.
+			if key != prevKey {
+				prevAddr, prevOff = p.SegmentStart(prevAddr, prevOff)
+				prevKey = key
+			}
+			start := prevAddr
+			if tbssEnd > start {
+				start = tbssEnd
+			}
+			align := s.Align
+			if s == firstTLS {
+				align = tlsAlign
+			}
+			s.Addr, s.Offset = alignUp(start, align), prevOff
+			tbssEnd = s.Addr + s.Size
+			continue
+		}
+		tbssEnd = 0
 		if s.Segment < 0 {
 			if placeEmpty {
 				// As ld.lld: an empty section is placed as if it
@@ -493,6 +573,22 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	for _, seg := range l.Segments {
 		if e := seg.Offset + seg.FileSize; e > l.FileSize {
 			l.FileSize = e
+		}
+	}
+	l.TLS = TLSBlock{}
+	first := true
+	for _, s := range l.Sections {
+		if !s.TLS || s.Size == 0 {
+			continue
+		}
+		if first {
+			l.TLS = TLSBlock{Addr: s.Addr, Offset: s.Offset, Align: 1}
+			first = false
+		}
+		l.TLS.Align = max(l.TLS.Align, s.Align)
+		l.TLS.MemSize = s.Addr + s.Size - l.TLS.Addr
+		if s.Kind != obj.BSS {
+			l.TLS.FileSize = l.TLS.MemSize
 		}
 	}
 	// Input sections and chunks.

@@ -82,10 +82,10 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 			base := out.Offset + out.Chunks[pl.Chunk].Off
 			sec := img[base : base+s.Size]
 			addr := pl.Addr
-			for ri := range s.Relocs {
+			for ri := 0; ri < len(s.Relocs); ri++ {
 				r := &s.Relocs[ri]
 				sym := &syms[idx[r.Sym]]
-				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase()}
+				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: l.TLS.TP()}
 				if sym.mergeSection {
 					in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
 				}
@@ -97,6 +97,21 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 				}
 				if !p.Supports(r.Kind) {
 					errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
+					continue
+				}
+				if r.Kind == obj.GOTTPOff || r.Kind == obj.TLSGD || r.Kind == obj.TLSLD {
+					tr, ok := ar.(arch.TLSRelaxer)
+					if !ok {
+						errs = append(errs, fmt.Errorf("%s: relocation %s is not supported on %s", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), ar.Name()))
+						continue
+					}
+					skip, err := tr.RelaxTLS(r.Kind, sec, r.Offset, in.S+uint64(in.A)-in.TP)
+					if err != nil {
+						errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
+					}
+					if skip {
+						ri++
+					}
 					continue
 				}
 				if r.Kind.UsesGOT() {

@@ -36,12 +36,18 @@ func (l *Layout) scan(p Platform, opts Options) error {
 	for oi, o := range l.Objects {
 		idx := l.SymIndex[oi]
 		for si, s := range o.Sections {
-			for k := range s.Relocs {
+			for k := 0; k < len(s.Relocs); k++ {
 				ri := k
 				if lastFirst {
 					ri = len(s.Relocs) - 1 - k
 				}
 				r := &s.Relocs[ri]
+				if !lastFirst && (r.Kind == obj.TLSGD || r.Kind == obj.TLSLD) {
+					// The call of __tls_get_addr that follows is part
+					// of the sequence, relaxed away with it (ld.lld
+					// skips its relocation).
+					k++
+				}
 				id := idx[r.Sym]
 				sym := &l.Symbols[id]
 				sym.Referenced = true
@@ -60,7 +66,7 @@ func (l *Layout) scan(p Platform, opts Options) error {
 					if l.relaxation(ar, opts.RelaxGOT == RelaxLikeLLD, sym, r, s.Data) != arch.RelaxNone {
 						continue
 					}
-				case obj.GOTPCRel32:
+				case obj.GOTPCRel32, obj.GOTPCRel64:
 				default:
 					if !p.Supports(r.Kind) {
 						errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))

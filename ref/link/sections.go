@@ -73,6 +73,9 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 				counts = append(counts, 0)
 				l.Sections = append(l.Sections, &Section{Name: key.name, Kind: s.Kind, Align: 1, Merge: s.Merge, Strings: s.Strings, EntSize: s.EntSize, Note: s.Note})
 			}
+			if s.TLS {
+				l.Sections[idx].TLS = true
+			}
 			if out := l.Sections[idx]; out.Note && !s.Note {
 				out.Note = false
 			}

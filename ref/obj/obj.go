@@ -101,6 +101,10 @@ type Section struct {
 	// group's sections from the first object that has the group and
 	// discards the others'.
 	Group string
+	// TLS marks a thread-local section (ELF SHF_TLS: .tdata, or .tbss
+	// when Kind is BSS): its contents are the initialization image of
+	// every thread's block, not data at a fixed address.
+	TLS bool
 }
 
 // Binding is a symbol's visibility to other objects.
@@ -134,6 +138,7 @@ const (
 	SymFunc                   // code
 	SymData                   // data
 	SymSection                // a section's start (ELF STT_SECTION)
+	SymTLS                    // a thread-local variable (ELF STT_TLS)
 )
 
 func (k SymKind) String() string {
@@ -146,6 +151,8 @@ func (k SymKind) String() string {
 		return "object"
 	case SymSection:
 		return "section"
+	case SymTLS:
+		return "tls"
 	}
 	return fmt.Sprintf("SymKind(%d)", uint8(k))
 }
@@ -235,7 +242,61 @@ const (
 	GOTLoad32
 	// ImageRel32 is S + A - ImageBase in 4 bytes (IMAGE_REL_AMD64_ADDR32NB).
 	ImageRel32
+	// Abs8 and Abs16 are S + A in 1 and 2 bytes (R_X86_64_8, R_X86_64_16).
+	Abs8
+	Abs16
+	// PCRel8, PCRel16 and PCRel64 are S + A - P in 1, 2 and 8 bytes
+	// (R_X86_64_PC8, PC16, PC64).
+	PCRel8
+	PCRel16
+	PCRel64
+	// Size32 and Size64 are Z + A, Z the symbol's size (R_X86_64_SIZE32,
+	// SIZE64).
+	Size32
+	Size64
+	// GOTOff64 is S + A - GOT, GOT the address of the GOT base
+	// (_GLOBAL_OFFSET_TABLE_), in 8 bytes (R_X86_64_GOTOFF64).
+	GOTOff64
+	// GOTPC32 and GOTPC64 are GOT + A - P in 4 and 8 bytes
+	// (R_X86_64_GOTPC32, GOTPC64).
+	GOTPC32
+	GOTPC64
+	// GOTPCRel64 is G + A - P in 8 bytes (R_X86_64_GOTPCREL64).
+	GOTPCRel64
+	// TPOff32 is S + A - TP, TP the thread pointer (the end of the
+	// static TLS block), in 4 signed bytes (R_X86_64_TPOFF32):
+	// local-exec. (ld.lld 16 refuses R_X86_64_TPOFF64: so does the
+	// model.)
+	TPOff32
+	// GOTTPOff is the initial-exec G + A - P of the slot holding S's TP
+	// offset (R_X86_64_GOTTPOFF); in a static executable it is relaxed
+	// to local-exec: the load becomes an immediate TPOff32.
+	GOTTPOff
+	// TLSGD and TLSLD are the general- and local-dynamic sequences'
+	// `lea x@tlsgd(%rip), %rdi` / `lea x@tlsld(%rip), %rdi`, each followed
+	// by a call of __tls_get_addr whose relocation is part of the
+	// sequence (R_X86_64_TLSGD, TLSLD); a static executable relaxes both
+	// to local-exec code.
+	TLSGD
+	TLSLD
+	// DTPOff32 and DTPOff64 are S + A - the module's TLS block start
+	// (R_X86_64_DTPOFF32, DTPOFF64); relaxed with TLSLD they are TPOff.
+	DTPOff32
+	DTPOff64
 )
+
+// LastRelocKind is the highest RelocKind.
+const LastRelocKind = DTPOff64
+
+var relocKindNames = [...]string{
+	Abs8: "abs8", Abs16: "abs16", PCRel8: "pcrel8", PCRel16: "pcrel16", PCRel64: "pcrel64",
+	Size32: "size32", Size64: "size64", GOTOff64: "gotoff64", GOTPC32: "gotpc32", GOTPC64: "gotpc64",
+	GOTPCRel64: "gotpcrel64", TPOff32: "tpoff32", GOTTPOff: "gottpoff",
+	TLSGD: "tlsgd", TLSLD: "tlsld", DTPOff32: "dtpoff32", DTPOff64: "dtpoff64",
+}
+
+// TLS reports whether the relocation is a thread-local storage one.
+func (k RelocKind) TLS() bool { return k >= TPOff32 && k <= DTPOff64 }
 
 func (k RelocKind) String() string {
 	switch k {
@@ -256,13 +317,21 @@ func (k RelocKind) String() string {
 	case ImageRel32:
 		return "imagerel32"
 	}
+	if int(k) < len(relocKindNames) && relocKindNames[k] != "" {
+		return relocKindNames[k]
+	}
 	return fmt.Sprintf("RelocKind(%d)", uint8(k))
 }
 
 // Size returns the width in bytes of the field the relocation writes.
 func (k RelocKind) Size() int {
-	if k == Abs64 {
+	switch k {
+	case Abs64, PCRel64, Size64, GOTOff64, GOTPC64, GOTPCRel64, DTPOff64:
 		return 8
+	case Abs8, PCRel8:
+		return 1
+	case Abs16, PCRel16:
+		return 2
 	}
 	return 4
 }
@@ -270,14 +339,14 @@ func (k RelocKind) Size() int {
 // PCRelative reports whether the value is relative to the field's address.
 func (k RelocKind) PCRelative() bool {
 	switch k {
-	case PCRel32, Branch32, GOTPCRel32, GOTLoad32:
+	case PCRel32, Branch32, GOTPCRel32, GOTLoad32, PCRel8, PCRel16, PCRel64, GOTPC32, GOTPC64, GOTPCRel64:
 		return true
 	}
 	return false
 }
 
 // UsesGOT reports whether the relocation refers to the symbol's GOT slot.
-func (k RelocKind) UsesGOT() bool { return k == GOTPCRel32 || k == GOTLoad32 }
+func (k RelocKind) UsesGOT() bool { return k == GOTPCRel32 || k == GOTLoad32 || k == GOTPCRel64 }
 
 // Reloc is a relocation: the field at Offset in its section receives the
 // value of Kind for symbol Sym (an index into Object.Symbols) and Addend.
@@ -338,7 +407,7 @@ func (o *Object) Validate() error {
 		}
 		var prev uint64
 		for j, r := range s.Relocs {
-			if r.Kind < Abs64 || r.Kind > ImageRel32 {
+			if r.Kind < Abs64 || r.Kind > LastRelocKind {
 				return fmt.Errorf("%s: section %q: reloc %d: bad kind %d", o.Name, s.Name, j, r.Kind)
 			}
 			if r.Offset > s.Size || s.Size-r.Offset < uint64(r.Kind.Size()) {
