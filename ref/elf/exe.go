@@ -148,8 +148,16 @@ func isSectionPrefix(name, p string) bool {
 func (Exe) Arch() arch.Arch { return arch.X86_64{} }
 
 // Supports implements link.Platform: every kind but the image-relative
-// ImageRel32, which only PE images have.
-func (Exe) Supports(k obj.RelocKind) bool { return k != obj.ImageRel32 }
+// ImageRel32, which only PE images have, and the kinds relative to the
+// GOT base (_GLOBAL_OFFSET_TABLE_, ld.lld's .got.plt), which this linker
+// does not write.
+func (Exe) Supports(k obj.RelocKind) bool {
+	switch k {
+	case obj.ImageRel32, obj.GOTOff64, obj.GOTPC32, obj.GOTPC64:
+		return false
+	}
+	return true
+}
 
 // RelocName implements link.Platform: the ELF name of each kind.
 // GOTLoad32 is read from both R_X86_64_GOTPCRELX and
