@@ -14,7 +14,8 @@ import (
 // The Mach-O loader: an x86_64 MH_EXECUTE (as ld64.lld writes it, or the
 // reference linker) turned into the neutral file model. Sections are named
 // "SEGMENT,section" ("__TEXT,__text", "__DATA_CONST,__got") and take their
-// flags from their segment's initial protection; symbols come from
+// flags from their segment's initial protection (without write for an
+// SG_READ_ONLY segment, read-only once dyld has applied its fixups); symbols come from
 // LC_SYMTAB with one leading underscore dropped, so that they carry the
 // input objects' neutral names ("_main" is main); the file's own pointer
 // sites are the rebase opcodes of LC_DYLD_INFO(_ONLY): every pointer dyld
@@ -35,6 +36,7 @@ const (
 	machoLCDyldInfoOnly   = 0x80000022
 	machoLCChainedFixups  = 0x80000034
 	machoSectionType      = 0xff
+	machoSGReadOnly       = 0x10
 	machoZerofill         = 0x1
 	machoGBZerofill       = 0xc
 	machoTLVZerofill      = 0x12
@@ -109,6 +111,12 @@ func loadMachO(exe []byte) (f *file, err error) {
 	for _, l := range mf.Loads {
 		if s, ok := l.(*macho.Segment); ok {
 			segProt[s.Name] = s.Prot
+			if s.Flag&machoSGReadOnly != 0 && s.Prot != 0 {
+				// Writable only while dyld applies fixups, then
+				// read-only (ld64.lld's __DATA_CONST): data that is
+				// read-only after relocation, as __TEXT,__const is.
+				segProt[s.Name] = s.Prot &^ 2
+			}
 			if s.Name == "__TEXT" || (!haveText && s.Offset == 0 && s.Filesz > 0) {
 				textAddr, haveText = s.Addr, true
 			}

@@ -153,7 +153,7 @@ func TestLoadMachO(t *testing.T) {
 				}
 				if s.name == "__DATA_CONST,__got" {
 					require.True(t, s.got)
-					require.Equal(t, "AW", s.flags)
+					require.Equal(t, "A", s.flags, "SG_READ_ONLY: read-only after fixups")
 				}
 				if s.name == "__TEXT,__cstring" {
 					require.True(t, s.strings)

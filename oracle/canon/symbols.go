@@ -13,10 +13,17 @@ import (
 
 // readSymbols makes the canonical symbols of f's symbols: synthetic when no
 // input object defines them (without objects, when the format reserves
-// the name), duplicated names qualified, extents computed.
+// the name), duplicated names qualified, extents computed. A symbol the
+// file gives no size (Mach-O's have none) takes the size of its
+// definition in the input objects when exactly one object symbol of that
+// name has one: its extent is then what its input defines, not what lies
+// up to the next symbol (an incremental linker's spare room, a
+// trampoline), as ELF's st_size says.
 func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 	var defined map[string]bool
+	var sizes map[string]uint64 // a name's input size; 0 when ambiguous
 	if len(objs) > 0 {
+		sizes = map[string]uint64{}
 		n := 0
 		for _, o := range objs {
 			if o != nil {
@@ -30,6 +37,11 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 			}
 			for _, s := range o.Symbols {
 				if s != nil && s.Defined() && s.Kind != obj.SymSection {
+					if _, dup := sizes[s.Name]; dup || s.Size == 0 {
+						sizes[s.Name] = 0
+					} else {
+						sizes[s.Name] = s.Size
+					}
 					defined[s.Name] = true
 				}
 			}
@@ -42,6 +54,9 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 	raws := make([]raw, 0, len(f.symbols))
 	for _, fs := range f.symbols {
 		s := &Symbol{Name: fs.name, Kind: fs.kind, Bind: fs.bind, Size: fs.size, addr: fs.value}
+		if s.Size == 0 && fs.sec != nil {
+			s.Size = sizes[fs.name]
+		}
 		if defined != nil {
 			s.Synthetic = !defined[s.Name]
 		} else {

@@ -20,10 +20,10 @@ package invariant
 import (
 	"bufio"
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -75,22 +75,76 @@ func (e Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// image is the parsed executable.
+// image is the parsed executable in the terms the checks use; elf.go and
+// macho.go read it.
 type image struct {
-	data  []byte
-	f     *elf.File
-	syms  map[string]elf.Symbol
-	progs []*elf.Prog
+	data []byte
+	syms map[string]symbol
+	// list is the symbol table in its order (named entries only).
+	list []symbol
+	// sized says the symbol table gives symbol sizes (Mach-O's does not).
+	sized bool
+	segs  []segment
+	secs  []section
+	entry uint64
+	// linkerNames are the symbols the format's linker defines itself
+	// (Mach-O's __mh_execute_header): allowed in the symbol table.
+	linkerNames map[string]bool
+	// check runs the format's own checks of the symbol table and
+	// headers; pointers maps every absolute pointer field of the
+	// version's atoms to where it is ("atom+0x8"), gotSlots every GOT
+	// slot that references use to its symbol.
+	check func(im *image, atoms map[string]*obj.Atom, pointers, gotSlots map[uint64]string, add addFunc)
 }
 
-// read returns n bytes at virtual address addr from a PT_LOAD segment's
+// reserved reports whether name is one the format's linker defines.
+func (im *image) reserved(name string) bool { return im.linkerNames[name] }
+
+// addFunc reports a violation.
+type addFunc func(inv int, sym string, addr uint64, format string, args ...any)
+
+// symbol is a named symbol table entry.
+type symbol struct {
+	name  string
+	value uint64
+	size  uint64 // when image.sized
+	local bool
+	index int // in the symbol table
+}
+
+// segment is a loadable segment (or, kind linkEdit, a part of the file
+// that only tables live in).
+type segment struct {
+	name         string
+	vaddr, memsz uint64
+	off, filesz  uint64
+	exec         bool
+	// body is the first address whose free space is checked: past the
+	// headers of the segment that holds them (ELF's whole first
+	// segment, Mach-O's __TEXT up to __text); 0 checks none of it.
+	body uint64
+	// tables marks a segment of tables (Mach-O's __LINKEDIT): inside
+	// the file and apart from the others, but no atom's.
+	tables bool
+}
+
+// section is an allocated section.
+type section struct {
+	name      string
+	addr      uint64
+	size, off uint64
+	nobits    bool
+	got       bool // holds GOT slots
+}
+
+// read returns n bytes at virtual address addr from a loaded segment's
 // file contents, or false.
 func (im *image) read(addr, n uint64) ([]byte, bool) {
-	for _, p := range im.progs {
-		if p.Type != elf.PT_LOAD || addr < p.Vaddr || addr+n > p.Vaddr+p.Filesz {
+	for _, p := range im.segs {
+		if p.tables || addr < p.vaddr || addr+n > p.vaddr+p.filesz || addr+n < addr {
 			continue
 		}
-		off := p.Off + addr - p.Vaddr
+		off := p.off + addr - p.vaddr
 		if off+n > uint64(len(im.data)) {
 			return nil, false
 		}
@@ -101,8 +155,7 @@ func (im *image) read(addr, n uint64) ([]byte, bool) {
 
 // Options say how the output was linked.
 type Options struct {
-	// Format is the output's format; "" means ELF, the only format whose
-	// incremental outputs are checked so far.
+	// Format is the output's format; "" means ELF.
 	Format obj.Format
 	// CallsViaGOT is set for outputs linked with the `got` policy.
 	CallsViaGOT bool
@@ -136,58 +189,54 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	if opts.Format == "" {
 		opts.Format = obj.ELF
 	}
-	if opts.Format != obj.ELF {
+	var im *image
+	var err error
+	switch opts.Format {
+	case obj.ELF:
+		im, err = readELF(exe)
+	case obj.MachO:
+		im, err = readMachO(exe)
+	default:
 		return fmt.Errorf("invariant: the invariant checks of %s outputs are not built yet", opts.Format)
 	}
-	f, err := elf.NewFile(bytes.NewReader(exe))
 	if err != nil {
 		return fmt.Errorf("invariant: reading the output: %w", err)
-	}
-	im := &image{data: exe, f: f, syms: map[string]elf.Symbol{}, progs: f.Progs}
-	syms, err := f.Symbols()
-	if err != nil {
-		return fmt.Errorf("invariant: reading the symbol table: %w", err)
 	}
 	var errs Error
 	add := func(inv int, sym string, addr uint64, format string, args ...any) {
 		errs = append(errs, Violation{Invariant: inv, Symbol: sym, Addr: addr, Msg: fmt.Sprintf(format, args...)})
 	}
-	for _, s := range syms {
-		if s.Name == "" {
-			continue
+	im.syms = make(map[string]symbol, len(im.list))
+	for _, s := range im.list {
+		if _, dup := im.syms[s.name]; dup {
+			add(6, s.name, s.value, "defined twice in the symbol table")
 		}
-		if _, dup := im.syms[s.Name]; dup {
-			add(6, s.Name, s.Value, "defined twice in the symbol table")
-		}
-		im.syms[s.Name] = s
+		im.syms[s.name] = s
 	}
 
 	checkLayout(im, prog, add)
 	checkStructure(im, prog, add)
 
 	gotSlots := map[uint64]string{} // slot address -> the symbol a reference says it holds
+	pointers := map[uint64]string{} // absolute pointer field -> where
 	for _, a := range prog.Atoms {
 		s, ok := im.syms[a.Name]
 		if !ok {
 			add(6, a.Name, 0, "missing from the symbol table")
 			continue
 		}
-		if s.Size != a.Size {
-			add(6, a.Name, s.Value, "symbol size %d, the atom's is %d", s.Size, a.Size)
+		if im.sized && s.size != a.Size {
+			add(6, a.Name, s.value, "symbol size %d, the atom's is %d", s.size, a.Size)
 		}
-		wantBind := elf.STB_GLOBAL
-		if a.Local {
-			wantBind = elf.STB_LOCAL
-		}
-		if elf.ST_BIND(s.Info) != wantBind {
-			add(6, a.Name, s.Value, "binding %s, want %s", elf.ST_BIND(s.Info), wantBind)
+		if s.local != a.Local {
+			add(6, a.Name, s.value, "binding %s, want %s", bindName(s.local), bindName(a.Local))
 		}
 		if a.Kind == obj.BSS {
 			continue
 		}
-		got, ok := im.read(s.Value, a.Size)
+		got, ok := im.read(s.value, a.Size)
 		if !ok {
-			add(5, a.Name, s.Value, "its %d bytes are not inside a loaded segment's file contents", a.Size)
+			add(5, a.Name, s.value, "its %d bytes are not inside a loaded segment's file contents", a.Size)
 			continue
 		}
 		// Bytes outside relocated fields must be the atom's own.
@@ -199,15 +248,25 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 		}
 		for i := range a.Data {
 			if !mask[i] && got[i] != a.Data[i] {
-				add(6, a.Name, s.Value+uint64(i), "byte %d is %#02x, the current version's is %#02x: the symbol does not point at the current contents", i, got[i], a.Data[i])
+				add(6, a.Name, s.value+uint64(i), "byte %d is %#02x, the current version's is %#02x: the symbol does not point at the current contents", i, got[i], a.Data[i])
 				break
 			}
 		}
 		for _, r := range a.Relocs {
-			checkReloc(im, a, s.Value, r, got, gotSlots, add)
+			if r.Kind == obj.Abs64 {
+				pointers[s.value+r.Offset] = fmt.Sprintf("%s+%#x", a.Name, r.Offset)
+			}
+			checkReloc(im, a, s.value, r, got, gotSlots, add)
 		}
 	}
-	checkErrorTable(im, m, add)
+	if im.check != nil {
+		atoms := make(map[string]*obj.Atom, len(prog.Atoms))
+		for _, a := range prog.Atoms {
+			atoms[a.Name] = a
+		}
+		im.check(im, atoms, pointers, gotSlots, add)
+	}
+	checkErrorTable(im, prog, m, add)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -215,8 +274,16 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	return errs
 }
 
+// bindName names a binding as the messages do.
+func bindName(local bool) string {
+	if local {
+		return "local"
+	}
+	return "global"
+}
+
 // checkReloc checks one relocated field of atom a (at address base).
-func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte, gotSlots map[uint64]string, add func(int, string, uint64, string, ...any)) {
+func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte, gotSlots map[uint64]string, add addFunc) {
 	target, ok := im.syms[r.Sym]
 	if !ok {
 		add(6, r.Sym, 0, "referenced by %s+%#x but missing from the symbol table", a.Name, r.Offset)
@@ -233,32 +300,32 @@ func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte,
 	where := fmt.Sprintf("%s+%#x", a.Name, r.Offset)
 	switch r.Kind {
 	case obj.Abs64, obj.Abs32, obj.Abs32S:
-		if v != target.Value+uint64(r.Addend) {
-			add(6, r.Sym, p, "%s holds %#x, the symbol's current address is %#x", where, v, target.Value+uint64(r.Addend))
+		if v != target.value+uint64(r.Addend) {
+			add(6, r.Sym, p, "%s holds %#x, the symbol's current address is %#x", where, v, target.value+uint64(r.Addend))
 		}
 	case obj.PCRel32:
-		if dest := p + v - uint64(r.Addend); dest != target.Value {
-			add(6, r.Sym, p, "%s refers to %#x, the symbol's current address is %#x", where, dest, target.Value)
+		if dest := p + v - uint64(r.Addend); dest != target.value {
+			add(6, r.Sym, p, "%s refers to %#x, the symbol's current address is %#x", where, dest, target.value)
 		}
 	case obj.Branch32:
 		dest := p + v - uint64(r.Addend)
-		if dest == target.Value {
+		if dest == target.value {
 			return
 		}
 		// Not the symbol: it must be a trampoline to it.
 		code, ok := im.read(dest, 16)
 		if !ok {
-			add(4, r.Sym, dest, "call at %s lands at %#x, outside the code (the symbol is at %#x)", where, dest, target.Value)
+			add(4, r.Sym, dest, "call at %s lands at %#x, outside the code (the symbol is at %#x)", where, dest, target.value)
 			return
 		}
 		inst, err := x86asm.Decode(code, 64)
 		rel, isRel := inst.Args[0].(x86asm.Rel)
 		if err != nil || inst.Op != x86asm.JMP || !isRel || inst.Len != 5 {
-			add(4, r.Sym, dest, "call at %s lands at %#x, which is neither the symbol (%#x) nor a jmp rel32 trampoline", where, dest, target.Value)
+			add(4, r.Sym, dest, "call at %s lands at %#x, which is neither the symbol (%#x) nor a jmp rel32 trampoline", where, dest, target.value)
 			return
 		}
-		if jt := dest + 5 + uint64(int64(rel)); jt != target.Value {
-			add(4, r.Sym, dest, "trampoline jumps to %#x, the symbol's current address is %#x", jt, target.Value)
+		if jt := dest + 5 + uint64(int64(rel)); jt != target.value {
+			add(4, r.Sym, dest, "trampoline jumps to %#x, the symbol's current address is %#x", jt, target.value)
 		}
 	case obj.GOTLoad32, obj.GOTPCRel32:
 		slot := p + v - uint64(r.Addend)
@@ -266,8 +333,8 @@ func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte,
 			add(3, r.Sym, slot, "GOT slot also used for %s: a slot handed out while still referenced", prev)
 		}
 		gotSlots[slot] = r.Sym
-		if sec := sectionOf(im.f, slot); sec == nil || sec.Name != ".got" {
-			add(3, r.Sym, slot, "%s refers to %#x, which is not in .got", where, slot)
+		if sec := im.sectionOf(slot); sec == nil || !sec.got {
+			add(3, r.Sym, slot, "%s refers to %#x, which is not in the GOT (%s)", where, slot, im.gotName())
 			return
 		}
 		cell, ok := im.read(slot, 8)
@@ -275,67 +342,70 @@ func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte,
 			add(3, r.Sym, slot, "GOT slot outside the file contents")
 			return
 		}
-		if val := le.Uint64(cell); val != target.Value {
-			add(3, r.Sym, slot, "GOT slot holds %#x, the symbol's current address is %#x", val, target.Value)
+		if val := le.Uint64(cell); val != target.value {
+			add(3, r.Sym, slot, "GOT slot holds %#x, the symbol's current address is %#x", val, target.value)
 		}
 	default:
 		add(6, r.Sym, p, "%s: unexpected relocation kind %s", where, r.Kind)
 	}
 }
 
-func sectionOf(f *elf.File, addr uint64) *elf.Section {
-	for _, s := range f.Sections {
-		if s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr < s.Addr+s.Size {
+// sectionOf returns the allocated section holding addr, or nil.
+func (im *image) sectionOf(addr uint64) *section {
+	for i := range im.secs {
+		if s := &im.secs[i]; addr >= s.addr && addr < s.addr+s.size {
 			return s
 		}
 	}
 	return nil
 }
 
-// checkLayout checks invariant 5.
-func checkLayout(im *image, prog *obj.Program, add func(int, string, uint64, string, ...any)) {
-	size := uint64(len(im.data))
-	for _, p := range im.progs {
-		if p.Type == elf.PT_LOAD && p.Filesz > 0 && p.Off+p.Filesz > size {
-			add(5, "", p.Vaddr, "segment [%#x, +%#x) extends past the end of the file (%#x bytes)", p.Off, p.Filesz, size)
+// gotName names the GOT sections, for messages.
+func (im *image) gotName() string {
+	for _, s := range im.secs {
+		if s.got {
+			return s.name
 		}
+	}
+	return "none"
+}
+
+// checkLayout checks invariant 5.
+func checkLayout(im *image, prog *obj.Program, add addFunc) {
+	size := uint64(len(im.data))
+	var inFile []segment
+	for _, p := range im.segs {
+		if p.filesz == 0 {
+			continue
+		}
+		if p.off+p.filesz > size || p.off+p.filesz < p.off {
+			add(5, "", p.vaddr, "segment %s [%#x, +%#x) extends past the end of the file (%#x bytes)", p.name, p.off, p.filesz, size)
+		}
+		inFile = append(inFile, p)
 	}
 	// Segments must not share file bytes.
-	loads := []*elf.Prog{}
-	for _, p := range im.progs {
-		if p.Type == elf.PT_LOAD && p.Filesz > 0 {
-			loads = append(loads, p)
+	sort.Slice(inFile, func(i, j int) bool { return inFile[i].off < inFile[j].off })
+	for i := 1; i < len(inFile); i++ {
+		if inFile[i-1].off+inFile[i-1].filesz > inFile[i].off {
+			add(5, "", inFile[i].vaddr, "segment %s at file offset %#x overlaps the previous one %s [%#x, +%#x)", inFile[i].name, inFile[i].off, inFile[i-1].name, inFile[i-1].off, inFile[i-1].filesz)
 		}
 	}
-	sort.Slice(loads, func(i, j int) bool { return loads[i].Off < loads[j].Off })
-	for i := 1; i < len(loads); i++ {
-		if loads[i-1].Off+loads[i-1].Filesz > loads[i].Off {
-			add(5, "", loads[i].Vaddr, "segment at file offset %#x overlaps the previous one [%#x, +%#x)", loads[i].Off, loads[i-1].Off, loads[i-1].Filesz)
-		}
-	}
-	for _, s := range im.f.Sections {
-		if s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 {
+	for _, s := range im.secs {
+		if s.size == 0 {
 			continue
 		}
 		inside := false
-		for _, p := range loads {
-			if s.Addr >= p.Vaddr && s.Addr+s.Size <= p.Vaddr+p.Memsz {
-				inside = s.Type == elf.SHT_NOBITS || (s.Offset == p.Off+(s.Addr-p.Vaddr))
+		for _, p := range im.segs {
+			if p.tables || s.addr < p.vaddr || s.addr+s.size > p.vaddr+p.memsz {
+				continue
 			}
+			inside = s.nobits || (s.off == p.off+(s.addr-p.vaddr) && s.addr+s.size <= p.vaddr+p.filesz)
 		}
-		if !inside && s.Type != elf.SHT_NOBITS {
-			add(5, s.Name, s.Addr, "section is not inside a loaded segment at the matching file offset")
-		}
-		if s.Type == elf.SHT_NOBITS {
-			ok := false
-			for _, p := range im.progs {
-				if p.Type == elf.PT_LOAD && s.Addr >= p.Vaddr && s.Addr+s.Size <= p.Vaddr+p.Memsz {
-					ok = true
-				}
-			}
-			if !ok {
-				add(5, s.Name, s.Addr, "section is not inside a loaded segment")
-			}
+		switch {
+		case !inside && !s.nobits:
+			add(5, s.name, s.addr, "section is not inside a loaded segment at the matching file offset")
+		case !inside:
+			add(5, s.name, s.addr, "section is not inside a loaded segment")
 		}
 	}
 	type span struct {
@@ -348,10 +418,10 @@ func checkLayout(im *image, prog *obj.Program, add func(int, string, uint64, str
 		if !ok {
 			continue
 		}
-		spans = append(spans, span{a.Name, s.Value, s.Value + a.Size})
-		sec := sectionOf(im.f, s.Value)
-		if sec == nil || s.Value+a.Size > sec.Addr+sec.Size {
-			add(5, a.Name, s.Value, "atom [%#x, %#x) is not inside one section", s.Value, s.Value+a.Size)
+		spans = append(spans, span{a.Name, s.value, s.value + a.Size})
+		sec := im.sectionOf(s.value)
+		if sec == nil || s.value+a.Size > sec.addr+sec.size {
+			add(5, a.Name, s.value, "atom [%#x, %#x) is not inside one section", s.value, s.value+a.Size)
 		}
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
@@ -364,7 +434,9 @@ func checkLayout(im *image, prog *obj.Program, add func(int, string, uint64, str
 
 // checkErrorTable checks invariant 7: the table decodes to exactly the
 // current error names.
-func checkErrorTable(im *image, m *ir.Module, add func(int, string, uint64, string, ...any)) {
+// The table's size is its symbol's, or where the symbol table gives no
+// sizes the current version's table's.
+func checkErrorTable(im *image, prog *obj.Program, m *ir.Module, add addFunc) {
 	s, ok := im.syms[obj.ErrTabSymbol]
 	if !codegen.NeedsErrorTable(m) {
 		return
@@ -373,18 +445,24 @@ func checkErrorTable(im *image, m *ir.Module, add func(int, string, uint64, stri
 		add(7, obj.ErrTabSymbol, 0, "no error table in the symbol table")
 		return
 	}
-	names, err := DecodeErrorTable(func(addr, n uint64) ([]byte, bool) { return im.read(addr, n) }, s.Value, s.Size)
+	size := s.size
+	if !im.sized {
+		if a := prog.Atom(obj.ErrTabSymbol); a != nil {
+			size = a.Size
+		}
+	}
+	names, err := DecodeErrorTable(func(addr, n uint64) ([]byte, bool) { return im.read(addr, n) }, s.value, size)
 	if err != nil {
-		add(7, obj.ErrTabSymbol, s.Value, "%v", err)
+		add(7, obj.ErrTabSymbol, s.value, "%v", err)
 		return
 	}
 	if len(names) != len(m.Errors) {
-		add(7, obj.ErrTabSymbol, s.Value, "decodes to %d names %q, the program declares %d %q", len(names), names, len(m.Errors), m.Errors)
+		add(7, obj.ErrTabSymbol, s.value, "decodes to %d names %q, the program declares %d %q", len(names), names, len(m.Errors), m.Errors)
 		return
 	}
 	for i := range names {
 		if names[i] != m.Errors[i] {
-			add(7, obj.ErrTabSymbol, s.Value, "error %d is %q, want %q", i+1, names[i], m.Errors[i])
+			add(7, obj.ErrTabSymbol, s.value, "error %d is %q, want %q", i+1, names[i], m.Errors[i])
 		}
 	}
 }
@@ -427,17 +505,47 @@ func DecodeErrorTable(read func(addr, n uint64) ([]byte, bool), addr, size uint6
 	return names, nil
 }
 
-// CheckLLVM checks invariant 8: llvm-readobj and llvm-objdump read the file
-// without a warning or error.
-func CheckLLVM(path string) error {
-	var errs Error
-	for _, tc := range []struct {
-		tool string
-		args []string
-	}{
+// llvmRun is one LLVM tool run of invariant 8.
+type llvmRun struct {
+	tool string
+	args []string
+}
+
+// llvmRuns are the runs of invariant 8 for the file at path: llvm-readobj
+// and llvm-objdump; for Mach-O, llvm-objdump's Mach-O listings (load
+// commands, rebase opcodes, indirect symbols, disassembly, symbols) and
+// llvm-otool's load commands and indirect symbols.
+func llvmRuns(path string) []llvmRun {
+	runs := []llvmRun{
 		{"llvm-readobj", []string{"--all", path}},
 		{"llvm-objdump", []string{"-d", "-t", path}},
-	} {
+	}
+	if head, err := readHead(path, 4); err == nil && len(head) == 4 && binary.LittleEndian.Uint32(head) == machoMagic64 {
+		runs = append(runs,
+			llvmRun{"llvm-objdump", []string{"--macho", "--private-headers", "--rebase", "--indirect-symbols", "-d", "-t", path}},
+			llvmRun{"llvm-otool", []string{"-l", "-I", "-t", path}})
+	}
+	return runs
+}
+
+// readHead returns the first n bytes of the file at path.
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	k, err := io.ReadFull(f, b)
+	return b[:k], err
+}
+
+// CheckLLVM checks invariant 8: llvm-readobj and llvm-objdump (for
+// Mach-O also llvm-objdump --macho and llvm-otool) read the file without
+// a warning or error.
+func CheckLLVM(path string) error {
+	var errs Error
+	for _, tc := range llvmRuns(path) {
 		t, err := tools.Find(tc.tool)
 		if err != nil {
 			return err

@@ -1,7 +1,6 @@
 package invariant
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"sort"
 
@@ -19,76 +18,53 @@ import (
 //     code, zero elsewhere — or, in code, a trampoline: a `jmp rel32` to a
 //     function's start padded with int3; no trampoline jumps to another
 //     trampoline or to free space (4, 5);
-//   - the symbol table names only what the version defines, its sh_info is
-//     the index of its first global and the locals come first, and the
-//     entry point is the entry stub's address (6).
+//   - the symbol table names only what the version defines, the locals
+//     come first (ELF's sh_info is the index of its first global; Mach-O's
+//     LC_DYSYMTAB groups say so), and the entry point is the entry stub's
+//     address (6).
 
 // trampolineSize is the room of one trampoline: jmp rel32 and int3 padding.
 const trampolineSize = 8
 
 // checkStructure runs the structural invariants.
-func checkStructure(im *image, prog *obj.Program, add func(int, string, uint64, string, ...any)) {
+func checkStructure(im *image, prog *obj.Program, add addFunc) {
 	atoms := make(map[string]*obj.Atom, len(prog.Atoms))
 	for _, a := range prog.Atoms {
 		atoms[a.Name] = a
-		if s, ok := im.syms[a.Name]; ok && a.Align > 1 && s.Value%a.Align != 0 {
-			add(5, a.Name, s.Value, "at an address aligned to %d bytes only; the atom wants %d", s.Value&-s.Value, a.Align)
+		if s, ok := im.syms[a.Name]; ok && a.Align > 1 && s.value%a.Align != 0 {
+			add(5, a.Name, s.value, "at an address aligned to %d bytes only; the atom wants %d", s.value&-s.value, a.Align)
 		}
 	}
 	checkSymbolTable(im, atoms, add)
-	checkFreeSpace(im, prog, atoms, add)
+	checkFreeSpace(im, prog, add)
 }
 
-// checkSymbolTable checks the symbol table against the version and its own
-// header.
-func checkSymbolTable(im *image, atoms map[string]*obj.Atom, add func(int, string, uint64, string, ...any)) {
-	var symtab *elf.Section
-	for _, s := range im.f.Sections {
-		if s.Type == elf.SHT_SYMTAB {
-			symtab = s
+// checkSymbolTable checks the symbol table against the version: it names
+// only what the version defines (and what the format reserves), and the
+// entry point is the entry stub's address. The format's own rules (ELF's
+// sh_info, Mach-O's LC_DYSYMTAB groups) are image.check's.
+func checkSymbolTable(im *image, atoms map[string]*obj.Atom, add addFunc) {
+	for _, s := range im.list {
+		if atoms[s.name] == nil && !im.reserved(s.name) {
+			add(6, s.name, s.value, "in the symbol table, but the current version defines no such atom")
 		}
 	}
-	if symtab == nil {
-		add(6, "", 0, "no symbol table")
-		return
-	}
-	syms, _ := im.f.Symbols() // read once already by the caller
-	firstGlobal := -1
-	for i, s := range syms {
-		if s.Name != "" && atoms[s.Name] == nil {
-			add(6, s.Name, s.Value, "in the symbol table, but the current version defines no such atom")
-		}
-		local := elf.ST_BIND(s.Info) == elf.STB_LOCAL
-		if !local && firstGlobal < 0 {
-			firstGlobal = i
-		}
-		if local && firstGlobal >= 0 {
-			add(6, s.Name, s.Value, "a local symbol after the first global (index %d)", firstGlobal+1)
-		}
-	}
-	if firstGlobal < 0 {
-		firstGlobal = len(syms)
-	}
-	// debug/elf drops the null symbol: table indexes are one more.
-	if want := uint32(firstGlobal + 1); symtab.Info != want {
-		add(6, "", 0, ".symtab sh_info is %d, the index of its first global is %d", symtab.Info, want)
-	}
-	if s, ok := im.syms[obj.EntrySymbol]; ok && im.f.Entry != s.Value {
-		add(6, obj.EntrySymbol, s.Value, "the entry point is %#x, the entry stub is at %#x", im.f.Entry, s.Value)
+	if s, ok := im.syms[obj.EntrySymbol]; ok && im.entry != s.value {
+		add(6, obj.EntrySymbol, s.value, "the entry point is %#x, the entry stub is at %#x", im.entry, s.value)
 	}
 }
 
 // checkFreeSpace checks that every byte of the loaded sections' file
 // contents is an atom's, a trampoline's, or free space.
-func checkFreeSpace(im *image, prog *obj.Program, atoms map[string]*obj.Atom, add func(int, string, uint64, string, ...any)) {
+func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
 	type span struct{ lo, hi uint64 }
 	var owned []span
 	funcs := map[uint64]string{}
 	for _, a := range prog.Atoms {
 		if s, ok := im.syms[a.Name]; ok {
-			owned = append(owned, span{s.Value, s.Value + a.Size})
+			owned = append(owned, span{s.value, s.value + a.Size})
 			if a.IsFunc() {
-				funcs[s.Value] = a.Name
+				funcs[s.value] = a.Name
 			}
 		}
 	}
@@ -98,28 +74,25 @@ func checkFreeSpace(im *image, prog *obj.Program, atoms map[string]*obj.Atom, ad
 		if !ok || a.Kind == obj.BSS {
 			continue
 		}
-		data, ok := im.read(s.Value, a.Size)
+		data, ok := im.read(s.value, a.Size)
 		if !ok {
 			continue
 		}
 		for _, r := range a.Relocs {
 			if r.Kind.UsesGOT() {
-				p := s.Value + r.Offset
+				p := s.value + r.Offset
 				slot := p + uint64(int64(int32(binary.LittleEndian.Uint32(data[r.Offset:])))) - uint64(r.Addend)
 				owned = append(owned, span{slot, slot + 8})
 			}
 		}
 	}
 	sort.Slice(owned, func(i, j int) bool { return owned[i].lo < owned[j].lo })
-	for _, p := range im.progs {
-		if p.Type != elf.PT_LOAD || p.Filesz == 0 {
+	for _, p := range im.segs {
+		if p.tables || p.filesz == 0 || p.body == 0 {
 			continue
 		}
-		code := p.Flags&elf.PF_X != 0
-		lo, hi := p.Vaddr, p.Vaddr+p.Filesz
-		if p.Off == 0 {
-			continue // the headers' segment
-		}
+		code := p.exec
+		lo, hi := p.body, p.vaddr+p.filesz
 		addr := lo
 		k := sort.Search(len(owned), func(i int) bool { return owned[i].hi > lo })
 		for addr < hi {
@@ -140,7 +113,7 @@ func checkFreeSpace(im *image, prog *obj.Program, atoms map[string]*obj.Atom, ad
 
 // checkGap checks free space [lo, hi): int3 or trampolines in code, zeros
 // elsewhere. It reports the first offending byte of the gap.
-func checkGap(im *image, lo, hi uint64, code bool, funcs map[uint64]string, add func(int, string, uint64, string, ...any)) {
+func checkGap(im *image, lo, hi uint64, code bool, funcs map[uint64]string, add addFunc) {
 	b, ok := im.read(lo, hi-lo)
 	if !ok {
 		return

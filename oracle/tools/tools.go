@@ -67,6 +67,7 @@ func Specs() []Spec {
 		llvm("llvm-objdump", "llvm-16", "well-formedness, canon cross-check"),
 		llvm("llvm-readobj", "llvm-16", "well-formedness, canon cross-check"),
 		llvm("llvm-nm", "llvm-16", "canon cross-check"),
+		llvm("llvm-otool", "llvm-16", "Mach-O well-formedness"),
 		llvm("llvm-mc", "llvm-16", "encoder differential, asm corpus"),
 		llvm("llvm-dlltool", "llvm-16", "import libraries for PE links"),
 		llvm("clang", "clang-16", "C objects for link tests"),

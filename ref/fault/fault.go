@@ -116,6 +116,16 @@ const (
 	// PEStaleCell leaves the first .refptr cell (GOT slot) of a PE image
 	// holding 0 instead of its symbol's address (ref/coff).
 	PEStaleCell
+	// StalePointerList does not rewrite the tail of an image that lists
+	// pointer sites (Mach-O rebase opcodes) when an update adds, moves or
+	// removes one (ref/incr's output file). Every value stays right while
+	// the image is loaded at its preferred address.
+	StalePointerList
+	// MachOStaleLinkEdit leaves __LINKEDIT's load commands (its segment,
+	// and the rebase, symbol and string tables' offsets) where the regions'
+	// first capacities put it: a segment grown without moving __LINKEDIT
+	// (ref/macho's incremental image; Zig #9812).
+	MachOStaleLinkEdit
 	numFaults
 )
 
@@ -149,6 +159,8 @@ var names = [...]string{
 	MachOMissingRebase:     "macho-missing-rebase",
 	MachOEntryOffset:       "macho-entry-offset",
 	PEStaleCell:            "pe-stale-cell",
+	StalePointerList:       "stale-pointer-list",
+	MachOStaleLinkEdit:     "macho-stale-linkedit",
 }
 
 var descriptions = [...]string{
@@ -181,6 +193,8 @@ var descriptions = [...]string{
 	MachOMissingRebase:     "macho: a pointer missing from the rebase opcodes",
 	MachOEntryOffset:       "macho: LC_MAIN's entry offset 32 bytes short (the header pad)",
 	PEStaleCell:            "pe: a .refptr cell (GOT slot) left holding 0",
+	StalePointerList:       "rebase opcodes not rewritten when a pointer moved, was added or removed",
+	MachOStaleLinkEdit:     "macho: a segment grown without moving __LINKEDIT",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -196,7 +210,7 @@ func (f Fault) Description() string {
 var keepsValues = map[Fault]bool{
 	ChainTrampolines: true, LastAtomOverflow: true, LoseAlignment: true, SkipPointerRepatch: true,
 	ShrinkNoFill: true, KeepDeletedSymbol: true, SymtabInfoOffByOne: true, StaleFreeGOTSlot: true,
-	StaleSymbols: true, PEMissingBaseReloc: true, MachOMissingRebase: true,
+	StaleSymbols: true, PEMissingBaseReloc: true, MachOMissingRebase: true, StalePointerList: true,
 }
 
 // KeepsValues reports whether every value a program computes stays right
@@ -210,7 +224,7 @@ var scopes = map[Fault]string{
 	WasmWrongCallSymbol: "wasm", WasmUnpaddedLEB: "wasm", WasmErrLenOffByOne: "wasm", WasmTableIndexOffByOne: "wasm",
 	PEMissingBaseReloc: "coff", PEStaleSizeOfImage: "coff",
 	MachOMissingRebase: "macho", MachOEntryOffset: "macho",
-	PEStaleCell: "coff",
+	PEStaleCell: "coff", StalePointerList: "macho", MachOStaleLinkEdit: "macho",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,

@@ -184,7 +184,7 @@ func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 	}
 	symbols := pt.Symbols && !o.faults.Has(fault.StaleSymbols)
 	switch {
-	case len(pt.Grown) > 0 || pt.SymbolSet || (symbols && o.tail == nil) || (pt.Pointers && listsPointers(o.img)):
+	case len(pt.Grown) > 0 || pt.SymbolSet || (symbols && o.tail == nil) || (pt.Pointers && listsPointers(o.img) && !o.faults.Has(fault.StalePointerList)):
 		err = o.writeTail()
 	case symbols:
 		err = o.patchSymbols(pt.SymbolsChanged)

@@ -572,37 +572,8 @@ func (w *exeWriter) loadCommands(le8 *linkEdit, linkOff, linkAddr uint64, nsyms 
 	l := w.l
 	le := binary.LittleEndian
 	var b []byte
-	name16 := func(s string) []byte {
-		var n [16]byte
-		copy(n[:], s)
-		return n[:]
-	}
 	segment := func(s exeSegment) {
-		b = le.AppendUint32(b, lcSegment64)
-		b = le.AppendUint32(b, uint32(segCmdBytes+sectionHdrSize*len(s.sections)))
-		b = append(b, name16(s.name)...)
-		b = le.AppendUint64(b, s.addr)
-		b = le.AppendUint64(b, s.memSize)
-		b = le.AppendUint64(b, s.off)
-		b = le.AppendUint64(b, s.fileSize)
-		b = le.AppendUint32(b, s.maxProt)
-		b = le.AppendUint32(b, s.initProt)
-		b = le.AppendUint32(b, uint32(len(s.sections)))
-		b = le.AppendUint32(b, s.flags)
-		for _, h := range s.sections {
-			b = append(b, name16(h.name)...)
-			b = append(b, name16(h.seg)...)
-			b = le.AppendUint64(b, h.addr)
-			b = le.AppendUint64(b, h.size)
-			b = le.AppendUint32(b, h.off)
-			b = le.AppendUint32(b, h.align)
-			b = le.AppendUint32(b, 0) // reloff
-			b = le.AppendUint32(b, 0) // nreloc
-			b = le.AppendUint32(b, h.flags)
-			b = le.AppendUint32(b, h.reserved1)
-			b = le.AppendUint32(b, 0)
-			b = le.AppendUint32(b, 0)
-		}
+		b = appendSegment(b, s)
 		w.ncmds++
 	}
 	segment(exeSegment{name: segPageZero, memSize: ExeImageBase})
@@ -639,6 +610,45 @@ func (w *exeWriter) loadCommands(le8 *linkEdit, linkOff, linkAddr uint64, nsyms 
 	b = le.AppendUint64(b, 0)
 	u32s(lcFunctionStarts, linkEditDataCmdSize, uint32(o.starts), uint32(len(le8.starts)))
 	u32s(lcDataInCode, linkEditDataCmdSize, uint32(o.dataInCode), 0)
+	return b
+}
+
+// name16 is a segment or section name as a load command holds it.
+func name16(s string) []byte {
+	var n [16]byte
+	copy(n[:], s)
+	return n[:]
+}
+
+// appendSegment appends the LC_SEGMENT_64 command of s with its section
+// headers.
+func appendSegment(b []byte, s exeSegment) []byte {
+	le := binary.LittleEndian
+	b = le.AppendUint32(b, lcSegment64)
+	b = le.AppendUint32(b, uint32(segCmdBytes+sectionHdrSize*len(s.sections)))
+	b = append(b, name16(s.name)...)
+	b = le.AppendUint64(b, s.addr)
+	b = le.AppendUint64(b, s.memSize)
+	b = le.AppendUint64(b, s.off)
+	b = le.AppendUint64(b, s.fileSize)
+	b = le.AppendUint32(b, s.maxProt)
+	b = le.AppendUint32(b, s.initProt)
+	b = le.AppendUint32(b, uint32(len(s.sections)))
+	b = le.AppendUint32(b, s.flags)
+	for _, h := range s.sections {
+		b = append(b, name16(h.name)...)
+		b = append(b, name16(h.seg)...)
+		b = le.AppendUint64(b, h.addr)
+		b = le.AppendUint64(b, h.size)
+		b = le.AppendUint32(b, h.off)
+		b = le.AppendUint32(b, h.align)
+		b = le.AppendUint32(b, 0) // reloff
+		b = le.AppendUint32(b, 0) // nreloc
+		b = le.AppendUint32(b, h.flags)
+		b = le.AppendUint32(b, h.reserved1)
+		b = le.AppendUint32(b, 0)
+		b = le.AppendUint32(b, 0)
+	}
 	return b
 }
 

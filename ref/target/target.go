@@ -202,7 +202,7 @@ func All() []*Target {
 	e.ReadObject, e.Platform, e.Image = elf.ReadObject, elf.Exe{}, elf.IncrImage{}
 	e.Archives = elf.ReadInputs // members extracted as ld.lld 16 does
 	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
-	m.ReadObject, m.Platform = macho.ReadObject, macho.Exe{}
+	m.ReadObject, m.Platform, m.Image = macho.ReadObject, macho.Exe{}, macho.IncrImage{}
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
 	c.ReadObject, c.Platform = coff.ReadObject, coff.Exe{}
 	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
