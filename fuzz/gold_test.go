@@ -40,9 +40,16 @@ func FuzzIncrementalGold(f *testing.F) {
 	runner := exec.NewRunner()
 	f.Cleanup(func() { runner.Close() })
 	failKnown := os.Getenv(GoldKnownEnv) == "fail"
+	stats := NewStatsRecorder("FuzzIncrementalGold")
+	f.Cleanup(func() { _ = stats.Flush() })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := decodeIncr(data)
-		known, err := runGold(context.Background(), in, runner, t.TempDir(), failKnown)
+		var tally checkTally
+		if stats != nil {
+			tally = checkTally{}
+		}
+		known, updates, err := runGold(context.Background(), in, runner, t.TempDir(), failKnown, tally)
+		stats.Add(updates, tally)
 		for _, k := range known {
 			t.Logf("known gold finding: %s", k)
 		}
@@ -64,12 +71,15 @@ func incrSeedInputs() []incrInput {
 
 // runGold links the versions of in's sequence with gold, one update at a
 // time, checking each successful link. It returns the known findings it
-// met, and an error for anything else (or for known ones with failKnown).
-func runGold(ctx context.Context, in incrInput, r *exec.Runner, dir string, failKnown bool) ([]string, error) {
+// met, the number of updates checked, and an error for anything else (or
+// for known ones with failKnown). When tally is not nil it counts the
+// checks of every checked link.
+func runGold(ctx context.Context, in incrInput, r *exec.Runner, dir string, failKnown bool, tally checkTally) ([]string, int64, error) {
 	m := ir.GenerateRand(rand.New(rand.NewSource(in.Seed)), targetIncrementalGold.genConfig(in))
 	if _, err := ir.Interp(m, ir.InterpOptions{Fuel: filterFuel}); err != nil {
-		return nil, nil // too slow to be worth linking: not a failure
+		return nil, 0, nil // too slow to be worth linking: not a failure
 	}
+	var updates int64
 	mods, _, log := versions(targetIncrementalGold, in, m)
 	units := 1 + int(in.Seed&0x7fffffff)%3
 	out := filepath.Join(dir, "out")
@@ -82,19 +92,26 @@ func runGold(ctx context.Context, in incrInput, r *exec.Runner, dir string, fail
 		_, err := pipeline.GoldUpdate(ctx, out, v, string(ir.Print(v)), units)
 		var gf *pipeline.GoldFailure
 		if err != nil && !errors.As(err, &gf) {
-			return known, fail(i, err) // the harness, not gold
+			return known, updates, fail(i, err) // the harness, not gold
 		}
 		if err == nil {
 			_, err = pipeline.GoldCheck(ctx, out, r, exec.Native, dir)
+			if i > 0 {
+				updates++
+			}
+			tally.inv(1)
+			tally.inv(2)
+			tally.inv(8)
+			tally.image(moduleSubjects(v))
 		}
 		if err == nil {
 			continue
 		}
 		k := pipeline.GoldKnownFinding(err)
 		if k == "" || failKnown {
-			return known, fail(i, err)
+			return known, updates, fail(i, err)
 		}
 		known = append(known, fmt.Sprintf("%s at version %d", k, i+1))
 	}
-	return known, nil
+	return known, updates, nil
 }

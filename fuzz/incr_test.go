@@ -177,6 +177,9 @@ type incrCheckOptions struct {
 	// one sequence in LLVMEvery (chosen by the input's seed), and always
 	// on a failing one; 0 never, 1 always.
 	LLVMEvery int
+	// Stats, when not nil, is told the sequence's checked updates and the
+	// checks they evaluated (a campaign's progress and coverage).
+	Stats *StatsRecorder
 }
 
 // llvmSample is the fuzz targets' sampling of LLVM's tools: one sequence
@@ -212,17 +215,27 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 	if tiers == (pipeline.Tiers{}) {
 		tiers = pipeline.FuzzTiers
 	}
-	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: tiers, Dir: dir, Faults: o.Faults})
+	var tally checkTally // nil: not counted
+	var updates int64
+	if o.Stats != nil {
+		tally = checkTally{}
+		defer func() { o.Stats.Add(updates, tally) }()
+	}
+	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
+	if s != nil {
+		updates = int64(s.Checked - 1)
+	}
 	if err != nil {
 		if tiers != pipeline.FullTiers {
 			// Replay with every check after every update: the first bad
 			// update is then the one reported.
-			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}); ferr != nil {
+			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
 				i, err = j, ferr
 			}
 		}
 		if s != nil {
 			// A failing sequence always gets LLVM's opinion too.
+			tally.inv(8)
 			if lerr := s.CheckLLVM(); lerr != nil {
 				err = fmt.Errorf("%w\n%v", err, lerr)
 			}
@@ -234,6 +247,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		return log, fail(last, "%v", err)
 	}
 	if o.LLVMEvery > 0 && uint64(in.Seed)%uint64(o.LLVMEvery) == 0 {
+		tally.inv(8)
 		if err := s.CheckLLVM(); err != nil {
 			return log, fail(last, "%v", err)
 		}
@@ -243,15 +257,23 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 
 // runSession runs versions mods through a checked in-memory session and
 // returns the index of the version whose check failed, with the error.
-func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOptions) (int, *pipeline.Session, error) {
+// When tally is not nil it counts the checks each checked link evaluated.
+func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOptions, tally checkTally) (int, *pipeline.Session, error) {
 	s, err := pipeline.NewSession(ctx, mods[0], o)
 	if err != nil {
 		return 0, nil, err
 	}
+	if tally != nil {
+		tally.session(subjectsOf(s.State(), mods[0]), true, o.Runner != nil)
+	}
 	for i := 1; i < len(mods); i++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		checked, full := s.Checked, s.Full
 		_, err := s.Update(cctx, mods[i], i == len(mods)-1)
 		cancel()
+		if tally != nil && s.Checked > checked {
+			tally.session(subjectsOf(s.State(), mods[i]), s.Full > full, o.Runner != nil)
+		}
 		if err != nil {
 			return i, s, err
 		}
@@ -806,10 +828,12 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	stats := NewStatsRecorder(tg.name)
+	f.Cleanup(func() { _ = stats.Flush() })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		once.Do(func() { runner = exec.NewRunner() })
 		in := decodeIncr(data)
-		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVMEvery: llvmSample, Faults: faults}); err != nil {
+		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVMEvery: llvmSample, Faults: faults, Stats: stats}); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -81,10 +81,20 @@ func FuzzLinker(f *testing.F) {
 	}
 	runner := exec.NewRunner()
 	f.Cleanup(func() { runner.Close() })
+	stats := NewStatsRecorder("FuzzLinker")
+	f.Cleanup(func() { _ = stats.Flush() })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var in linkerInput
 		gofuzz.NewFromGoFuzz(data).NilChance(0).Fuzz(&in)
-		if err := checkLinker(context.Background(), l, lldL, in, runner, t.TempDir()); err != nil {
+		var tally checkTally
+		if stats != nil {
+			tally = checkTally{}
+		}
+		err := checkLinker(context.Background(), l, lldL, in, runner, t.TempDir(), tally)
+		if stats != nil {
+			stats.Add(tally[CheckInvariant(2, "fresh link")], tally)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -106,7 +116,9 @@ func encodeLinker(in linkerInput) []byte {
 
 // checkLinker generates in's program, links its objects with l and with
 // ld.lld, and checks l's output against the interpreter and lld's image.
-func checkLinker(ctx context.Context, l, lldL *linker.Linker, in linkerInput, r *exec.Runner, dir string) error {
+// When tally is not nil it counts the checks evaluated (the image
+// comparison as invariant 2, its diff keys, the run as invariant 1).
+func checkLinker(ctx context.Context, l, lldL *linker.Linker, in linkerInput, r *exec.Runner, dir string, tally checkTally) error {
 	funcs, units := 1+int(in.Funcs)%40, 1+int(in.Units)%4
 	m := ir.GenerateRand(rand.New(rand.NewSource(in.Seed)), ir.GenConfig{Funcs: funcs})
 	want, err := ir.Interp(m, ir.InterpOptions{Fuel: filterFuel})
@@ -126,9 +138,15 @@ func checkLinker(ctx context.Context, l, lldL *linker.Linker, in linkerInput, r 
 	if err != nil {
 		return fail("%v", err)
 	}
+	tally.inv(2)
+	tally.image(moduleSubjects(m))
+	if len(l.Rules) > 0 {
+		tally.keys(diff.KeyUnknownIgnore)
+	}
 	if !res.Report.Equal() {
 		return fail("its image differs from ld.lld's:\n%s", res.Report.Text())
 	}
+	tally.inv(1)
 	got, err := r.Run(ctx, res.ExeB, exec.Options{Mode: exec.Native})
 	if err != nil {
 		return fail("run: %v", err)

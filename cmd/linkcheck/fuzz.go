@@ -128,7 +128,8 @@ func sourceFile() string {
 }
 
 // display is the live progress table on a terminal: one line per target
-// (execs/s, corpus, new interesting, findings, time used) and the
+// (execs/s, checked updates/s, corpus, new interesting, findings, time
+// used) and the
 // campaign's time left, redrawn in place.
 type display struct {
 	mu     sync.Mutex
@@ -201,14 +202,14 @@ func (d *display) draw() {
 	if len(names) == 0 {
 		return
 	}
-	fmt.Fprintf(d.w, "%-22s %10s %8s %8s %9s %9s  %s\n", "target", "execs/s", "corpus", "new", "findings", "fuzzed", "")
+	fmt.Fprintf(d.w, "%-22s %9s %10s %9s %8s %8s %9s %9s  %s\n", "target", "execs/s", "checked/s", "checked", "corpus", "new", "findings", "fuzzed", "")
 	for _, n := range names {
 		r := d.rows[n]
 		state := ""
 		if r.Baseline != "" {
 			state = "baseline " + r.Baseline
 		}
-		fmt.Fprintf(d.w, "%-22s %10.0f %8d %8d %9d %9s  %s\n", n, r.ExecsPerSec, r.Corpus, r.NewInteresting, r.Findings,
+		fmt.Fprintf(d.w, "%-22s %9.0f %10.1f %9d %8d %8d %9d %9s  %s\n", n, r.ExecsPerSec, r.CheckedPerSec, r.Checked, r.Corpus, r.NewInteresting, r.Findings,
 			(time.Duration(r.Elapsed) * time.Second).String(), state)
 	}
 	fmt.Fprintf(d.w, "time left: %s\n", (time.Duration(d.left) * time.Second).String())

@@ -36,6 +36,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/linkcheck/linkcheck/fuzz"
 )
 
 // Environment variables the campaign sets for the fuzz targets, and reads.
@@ -105,8 +107,14 @@ type Event struct {
 	Corpus         int     `json:"corpus,omitempty"`
 	NewInteresting int     `json:"new_interesting,omitempty"` // in the campaign, all runs
 	Baseline       string  `json:"baseline,omitempty"`        // "done/total" while gathering baseline coverage
-	Workers        int     `json:"workers,omitempty"`
-	Findings       int     `json:"findings"` // of the target (of the campaign for start and done)
+	// Checked is the target's checked updates in the campaign (checked
+	// links for FuzzLinker), as its fuzzing processes record them
+	// (fuzz.StatsEnv), and CheckedPerSec their rate since the last status
+	// line.
+	Checked       int64   `json:"checked,omitempty"`
+	CheckedPerSec float64 `json:"checked_per_s,omitempty"`
+	Workers       int     `json:"workers,omitempty"`
+	Findings      int     `json:"findings"` // of the target (of the campaign for start and done)
 	// Left is the campaign's fuzzing time left, seconds.
 	Left float64 `json:"left_s"`
 	// Finding is the new finding's ID, for finding events.
@@ -125,7 +133,13 @@ type TargetState struct {
 	NewInteresting int     `json:"new_interesting"`
 	Corpus         int     `json:"corpus"`
 	ExecsPerSec    float64 `json:"execs_per_s"`
-	Findings       int     `json:"findings"`
+	// Checked, CheckedPerSec and Checks are what the target's processes
+	// recorded in OUT/stats (fuzz.Stats): checked updates, their rate, and
+	// how often each invariant and diff key was evaluated.
+	Checked       int64            `json:"checked"`
+	CheckedPerSec float64          `json:"checked_per_s"`
+	Checks        map[string]int64 `json:"checks,omitempty"`
+	Findings      int              `json:"findings"`
 	// Blocked says why the target stopped before its share was used (a
 	// failing seed entry, a failing build).
 	Blocked string `json:"blocked,omitempty"`
@@ -153,6 +167,12 @@ type State struct {
 	Resumes  int                     `json:"resumes"`
 }
 
+// sample is a reading of a target's checked updates.
+type sample struct {
+	at      time.Time
+	checked int64
+}
+
 // campaign is a running campaign.
 type campaign struct {
 	cfg    Config
@@ -161,7 +181,8 @@ type campaign struct {
 	binary string
 
 	stop     context.CancelFunc // ends the fuzzing (StopAtFirst)
-	mu       sync.Mutex         // guards st, events and emitting
+	mu       sync.Mutex         // guards st, samples, events and emitting
+	samples  map[string]sample  // the last checked-updates reading per target
 	events   *os.File
 	lastSave time.Time
 }
@@ -177,7 +198,7 @@ func Run(ctx context.Context, cfg Config) (*State, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("campaign: no output directory")
 	}
-	c := &campaign{cfg: cfg, store: findingStore{filepath.Join(cfg.Out, "findings")}}
+	c := &campaign{cfg: cfg, store: findingStore{filepath.Join(cfg.Out, "findings")}, samples: map[string]sample{}}
 	outer := ctx
 	ctx, c.stop = context.WithCancel(ctx)
 	defer c.stop()
@@ -231,7 +252,7 @@ func (c *campaign) open() error {
 	case !c.cfg.Resume && exists:
 		return fmt.Errorf("campaign: %s already holds a campaign: pass -resume to continue it, or choose another -out", out)
 	}
-	for _, d := range []string{"", "findings", "corpus", "logs", "bin"} {
+	for _, d := range []string{"", "findings", "corpus", "logs", "bin", "stats"} {
 		if err := os.MkdirAll(filepath.Join(out, d), 0o755); err != nil {
 			return fmt.Errorf("campaign: %w", err)
 		}
@@ -629,8 +650,9 @@ func (c *campaign) runOnce(ctx context.Context, name string, d time.Duration) {
 	if !failed && exitErr == nil {
 		ts.Done = true
 	}
+	c.readStatsLocked(name)
 	c.emitLocked(Event{Event: "exit", Target: name, Run: run, Elapsed: ts.Used.Seconds(), Execs: ts.Execs, Corpus: ts.Corpus,
-		NewInteresting: ts.NewInteresting, Findings: ts.Findings, Message: msg})
+		NewInteresting: ts.NewInteresting, Checked: ts.Checked, Findings: ts.Findings, Message: msg})
 	c.saveLocked(true)
 	c.mu.Unlock()
 }
@@ -682,10 +704,37 @@ func (c *campaign) progress(name string, run int, p Progress, execs0 int64, inte
 	if p.HasCorpusTotals {
 		ts.Corpus = p.Corpus
 	}
+	c.readStatsLocked(name)
+	e.Checked, e.CheckedPerSec = ts.Checked, ts.CheckedPerSec
 	e.Elapsed, e.Execs, e.ExecsPerSec, e.Corpus, e.NewInteresting, e.Findings = ts.Used.Seconds(), ts.Execs, ts.ExecsPerSec, ts.Corpus, ts.NewInteresting, ts.Findings
 	c.emitLocked(e)
 	c.saveLocked(false)
 }
+
+// readStatsLocked adds up what the target's fuzzing processes recorded
+// in OUT/stats: its checked updates (and their rate since the last
+// reading at least two seconds old) and the checks evaluated.
+func (c *campaign) readStatsLocked(name string) {
+	ts := c.st.Status[name]
+	s := fuzz.ReadStats(c.statsDir(), name)
+	now := time.Now()
+	prev, ok := c.samples[name]
+	switch {
+	case !ok:
+		c.samples[name] = sample{at: now, checked: s.Updates}
+	case now.Sub(prev.at) >= 2*time.Second:
+		if s.Updates > prev.checked || ts.CheckedPerSec == 0 {
+			ts.CheckedPerSec = float64(s.Updates-prev.checked) / now.Sub(prev.at).Seconds()
+		}
+		c.samples[name] = sample{at: now, checked: s.Updates}
+	}
+	ts.Checked = s.Updates
+	if len(s.Checks) > 0 {
+		ts.Checks = s.Checks
+	}
+}
+
+func (c *campaign) statsDir() string { return filepath.Join(absPath(c.cfg.Out), "stats") }
 
 // captureNew records every file of the target's testdata directory that
 // was not there when the campaign started, then removes it from testdata
@@ -871,7 +920,7 @@ func (c *campaign) refreshMessages(ctx context.Context) error {
 
 // env is the fuzz targets' environment.
 func (c *campaign) env() []string {
-	env := os.Environ()
+	env := append(os.Environ(), fuzz.StatsEnv+"="+c.statsDir())
 	if c.st.Linker != "" {
 		env = append(env, LinkerEnv+"="+c.st.Linker)
 	}

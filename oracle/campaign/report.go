@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkcheck/linkcheck/fuzz"
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/invariant"
 )
@@ -43,22 +44,27 @@ type TargetReport struct {
 	Series []Point `json:"series"`
 }
 
-// Point is one status line: fuzzing time used and executions so far.
+// Point is one status line: fuzzing time used, executions and checked
+// updates so far.
 type Point struct {
-	T     float64 `json:"t"`
-	Execs int64   `json:"execs"`
+	T       float64 `json:"t"`
+	Execs   int64   `json:"execs"`
+	Checked int64   `json:"checked"`
 	// Corpus is the corpus size then.
 	Corpus int `json:"corpus"`
 }
 
-// CheckCoverage is one judge of the campaign.
+// CheckCoverage is one judge of the campaign, measured: how often the
+// targets evaluated it on a subject, as their processes recorded it
+// (fuzz.Stats.Checks).
 type CheckCoverage struct {
 	Kind string `json:"kind"` // invariant or diff key
 	Name string `json:"name"`
-	// By lists the targets that ran the check (their inputs were checked
-	// by it), with their executions.
-	By    []string `json:"by"`
-	Execs int64    `json:"execs"`
+	// By lists the targets that evaluated the check, Count how often they
+	// did (all targets), PerTarget the count per target.
+	By        []string         `json:"by"`
+	Count     int64            `json:"count"`
+	PerTarget map[string]int64 `json:"per_target,omitempty"`
 	// Failed lists the findings whose signature names the check.
 	Failed []string `json:"failed,omitempty"`
 }
@@ -69,22 +75,6 @@ type SignatureGroup struct {
 	Signature string   `json:"signature"`
 	Findings  []string `json:"findings"`
 	Scenario  string   `json:"scenario,omitempty"`
-}
-
-// checksOf says which judges a target's inputs go through: the
-// incremental targets check every invariant after every update and diff
-// the output against a fresh link (invariant 2, every diff key); targets
-// whose file uses oracle/diff or oracle/pipeline compare canonical images.
-func checksOf(src string, t Target) (invariants bool, keys bool) {
-	if t.Incremental {
-		return true, true
-	}
-	data, err := os.ReadFile(filepath.Join(src, "fuzz", t.File))
-	if err != nil {
-		return false, false
-	}
-	s := string(data)
-	return strings.Contains(s, "oracle/invariant\""), strings.Contains(s, "oracle/diff\"") || strings.Contains(s, "oracle/pipeline\"")
 }
 
 // BuildReport assembles the report of the campaign in out.
@@ -145,18 +135,25 @@ func BuildReport(out string) (*Report, error) {
 	sort.Ints(invNums)
 	var checks []CheckCoverage
 	for _, n := range invNums {
-		checks = append(checks, CheckCoverage{Kind: "invariant", Name: fmt.Sprintf("invariant %d (%s)", n, invariant.Names[n])})
+		checks = append(checks, CheckCoverage{Kind: "invariant", Name: fuzz.CheckInvariant(n, invariant.Names[n])})
 	}
 	for _, k := range diff.Keys() {
 		checks = append(checks, CheckCoverage{Kind: "diff key", Name: k})
 	}
 	for i := range checks {
 		c := &checks[i]
+		key := c.Name
+		if c.Kind == "diff key" {
+			key = fuzz.CheckDiffKey(c.Name)
+		}
 		for _, t := range rep.Targets {
-			inv, keys := checksOf(st.Src, t.Target)
-			if (c.Kind == "invariant" && inv) || (c.Kind == "diff key" && keys) {
+			if n := t.Checks[key]; n > 0 {
 				c.By = append(c.By, t.Name)
-				c.Execs += t.Execs
+				c.Count += n
+				if c.PerTarget == nil {
+					c.PerTarget = map[string]int64{}
+				}
+				c.PerTarget[t.Name] = n
 			}
 		}
 		for _, f := range findings {
@@ -167,6 +164,17 @@ func BuildReport(out string) (*Report, error) {
 	}
 	rep.Checks = checks
 	return rep, nil
+}
+
+// Exercised is the number of checks the campaign evaluated at least once.
+func (r *Report) Exercised() int {
+	n := 0
+	for _, c := range r.Checks {
+		if c.Count > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // readSeries reads the progress events of events.jsonl, per target (lines
@@ -185,7 +193,7 @@ func readSeries(path string) map[string][]Point {
 		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Event != "progress" || e.Target == "" || e.Execs == 0 {
 			continue
 		}
-		out[e.Target] = append(out[e.Target], Point{T: e.Elapsed, Execs: e.Execs, Corpus: e.Corpus})
+		out[e.Target] = append(out[e.Target], Point{T: e.Elapsed, Execs: e.Execs, Checked: e.Checked, Corpus: e.Corpus})
 	}
 	return out
 }
@@ -213,22 +221,29 @@ func WriteReport(out string) (*Report, error) {
 // palette colours the targets' lines.
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
 
-// plotSVG draws every target's executions against its fuzzing time.
-func plotSVG(rep *Report) template.HTML {
+// plotSVG draws every target's executions (what "execs", or its checked
+// updates for "checked") against its fuzzing time.
+func plotSVG(rep *Report, what string) template.HTML {
 	const w, h, left, bottom, top, right = 760, 300, 70, 40, 15, 200
+	val := func(p Point) int64 { return p.Execs }
+	id, label := "execs-plot", "executions over fuzzing time, per target"
+	if what == "checked" {
+		val = func(p Point) int64 { return p.Checked }
+		id, label = "checked-plot", "checked updates over fuzzing time, per target"
+	}
 	maxT, maxE := 1.0, int64(1)
 	for _, t := range rep.Targets {
 		for _, p := range t.Series {
 			maxT = math.Max(maxT, p.T)
-			if p.Execs > maxE {
-				maxE = p.Execs
+			if val(p) > maxE {
+				maxE = val(p)
 			}
 		}
 	}
 	x := func(t float64) float64 { return left + (w-left-right)*t/maxT }
 	y := func(e int64) float64 { return top + (h-top-bottom)*(1-float64(e)/float64(maxE)) }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" id="execs-plot" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="executions over fuzzing time, per target">`, w, h, w, h)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" id="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`, id, w, h, w, h, label)
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#ccc"/>`, left, top, w-left-right, h-top-bottom)
 	for i := 0; i <= 4; i++ {
 		e := maxE * int64(i) / 4
@@ -243,7 +258,7 @@ func plotSVG(rep *Report) template.HTML {
 			var pts []string
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(0), y(0)))
 			for _, p := range t.Series {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.T), y(p.Execs)))
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.T), y(val(p))))
 			}
 			fmt.Fprintf(&b, `<polyline class="series" data-target="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, template.HTMLEscapeString(t.Name), col, strings.Join(pts, " "))
 		}
@@ -275,11 +290,14 @@ th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-alig
 <h1>linkcheck fuzz campaign</h1>
 <p id="summary">Started {{.Started.Format "2006-01-02 15:04:05 UTC"}}; {{dur .Time}} of fuzzing on {{.Jobs}} job(s); {{len .Targets}} target(s); <span class="{{if .Findings}}fail{{else}}ok{{end}}">{{len .Findings}} finding(s)</span> in {{len .Signatures}} signature(s){{if .Resumes}}; resumed {{.Resumes}} time(s){{end}}{{if .Faults}}; seeded defects planted: <code>{{.Faults}}</code>{{end}}{{if .Linker}}; linker under test: <code>{{.Linker}}</code>{{end}}.</p>
 <h2>Targets</h2>
-<table id="targets"><tr><th>target</th><th>formats</th><th>fuzzing time</th><th>runs</th><th>execs</th><th>execs/s</th><th>corpus</th><th>new interesting</th><th>findings</th><th>status</th></tr>
-{{range .Targets}}<tr><td>{{.Name}}</td><td>{{join .Formats ", "}}</td><td class="num">{{dur .Used}} of {{dur .Share}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Execs}}</td><td class="num">{{per .Execs .Used}}</td><td class="num">{{.Corpus}}</td><td class="num">{{.NewInteresting}}</td><td class="num{{if .Findings}} fail{{end}}">{{.Findings}}</td><td>{{if .Blocked}}<span class="fail">{{.Blocked}}</span>{{else if .Done}}done{{else}}interrupted{{end}}</td></tr>
+<table id="targets"><tr><th>target</th><th>formats</th><th>fuzzing time</th><th>runs</th><th>execs</th><th>execs/s</th><th>checked updates</th><th>checked/s</th><th>corpus</th><th>new interesting</th><th>findings</th><th>status</th></tr>
+{{range .Targets}}<tr><td>{{.Name}}</td><td>{{join .Formats ", "}}</td><td class="num">{{dur .Used}} of {{dur .Share}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Execs}}</td><td class="num">{{per .Execs .Used}}</td><td class="num">{{.Checked}}</td><td class="num">{{per .Checked .Used}}</td><td class="num">{{.Corpus}}</td><td class="num">{{.NewInteresting}}</td><td class="num{{if .Findings}} fail{{end}}">{{.Findings}}</td><td>{{if .Blocked}}<span class="fail">{{.Blocked}}</span>{{else if .Done}}done{{else}}interrupted{{end}}</td></tr>
 {{end}}</table>
 <h2>Executions over time</h2>
 {{.Plot}}
+<h2>Checked updates over time</h2>
+<p class="muted">Updates after which the incremental targets' checks ran (for FuzzLinker: links compared), as the targets' processes recorded them.</p>
+{{.CheckedPlot}}
 <h2>Findings</h2>
 {{if not .Findings}}<p class="ok" id="no-findings">No finding.</p>{{end}}
 {{range .Groups}}<div class="finding" id="sig-{{.Index}}"><h3 class="fail">{{.Target}}: {{.Signature}}</h3>
@@ -292,9 +310,9 @@ th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-alig
 </div>
 {{end}}
 <h2>Checks exercised</h2>
-<p class="muted">A check is exercised by a target whose every input goes through it: the incremental targets check invariants 1 to 8 after every update, and invariant 2 compares the canonical images under every diff key.</p>
-<table id="checks"><tr><th>check</th><th>exercised by</th><th>execs</th><th>failed by</th></tr>
-{{range .Checks}}<tr class="check"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{join .By ", "}}{{else}}<span class="muted">no selected target</span>{{end}}</td><td class="num">{{.Execs}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
+<p class="muted">Measured: how often the targets evaluated each check on a subject during the campaign, as their processes recorded it (an invariant when the output had something for it to check: a GOT reference for 3, a trampoline for 4, an error table for 7; a diff key when the compared images had its subject). {{.Exercised}} of {{len .Checks}} checks exercised.</p>
+<table id="checks"><tr><th>check</th><th>evaluated by</th><th>times</th><th>failed by</th></tr>
+{{range $c := .Checks}}<tr class="check{{if not .Count}} unexercised{{end}}"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{range $i, $t := .By}}{{if $i}}, {{end}}{{$t}} ({{index $c.PerTarget $t}}){{end}}{{else}}<span class="muted">not exercised</span>{{end}}</td><td class="num">{{.Count}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
 {{end}}</table>
 <p class="muted">Generated {{.Generated.Format "2006-01-02 15:04:05 UTC"}} by <code>linkcheck fuzz</code> from {{.Src}}; the data is in report.json.</p>
 </body></html>
@@ -338,9 +356,9 @@ func renderHTML(rep *Report, out string) ([]byte, error) {
 	var b strings.Builder
 	err := pageTemplate.Execute(&b, struct {
 		*Report
-		Plot   template.HTML
-		Groups []pageGroup
-	}{rep, plotSVG(rep), groups})
+		Plot, CheckedPlot template.HTML
+		Groups            []pageGroup
+	}{rep, plotSVG(rep, "execs"), plotSVG(rep, "checked"), groups})
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}

@@ -26,14 +26,16 @@ func writeSampleCampaign(t *testing.T, out string) {
 		Targets: []Target{{Name: "FuzzErrorTable", File: "incr_test.go", Formats: []string{"elf"}, Incremental: true},
 			{Name: "FuzzParse", File: "parse_test.go"}},
 		Status: map[string]*TargetState{
-			"FuzzErrorTable": {Share: time.Minute, Used: time.Minute, Parallel: 1, Runs: 2, Execs: 676, Corpus: 174, NewInteresting: 171, ExecsPerSec: 25, Findings: 1, Done: true},
-			"FuzzParse":      {Share: time.Minute, Used: time.Minute, Parallel: 1, Runs: 1, Execs: 90000, Corpus: 300, NewInteresting: 280, ExecsPerSec: 1500, Done: true},
+			"FuzzErrorTable": {Share: time.Minute, Used: time.Minute, Parallel: 1, Runs: 2, Execs: 676, Corpus: 174, NewInteresting: 171, ExecsPerSec: 25, Findings: 1, Done: true,
+				Checked: 6012, CheckedPerSec: 100, Checks: map[string]int64{"invariant 5 (layout)": 6688, "invariant 7 (error table)": 6688, "invariant 4 (trampoline)": 3020,
+					"invariant 2 (fresh link)": 2100, "diff key text.operand": 2100, "diff key errtab.name": 2100}},
+			"FuzzParse": {Share: time.Minute, Used: time.Minute, Parallel: 1, Runs: 1, Execs: 90000, Corpus: 300, NewInteresting: 280, ExecsPerSec: 1500, Done: true},
 		}}
 	require.NoError(t, writeJSONAtomic(filepath.Join(out, "campaign.json"), st))
 	var events strings.Builder
 	for i := 1; i <= 20; i++ {
 		for _, e := range []Event{
-			{Event: "progress", Target: "FuzzErrorTable", Elapsed: float64(3 * i), Execs: int64(34 * i), Corpus: 100 + i},
+			{Event: "progress", Target: "FuzzErrorTable", Elapsed: float64(3 * i), Execs: int64(34 * i), Checked: int64(300 * i), Corpus: 100 + i},
 			{Event: "progress", Target: "FuzzParse", Elapsed: float64(3 * i), Execs: int64(4500 * i), Corpus: 200 + 5*i},
 		} {
 			data, err := jsonLine(e)
@@ -78,7 +80,12 @@ func TestReportJSON(t *testing.T) {
 	}
 	require.Equal(t, []string{"FuzzErrorTable-8b53ecb0125950af"}, byName["invariant 4 (trampoline)"].Failed)
 	require.Equal(t, []string{"FuzzErrorTable"}, byName["text.operand"].By)
-	require.Equal(t, int64(676), byName["invariant 7 (error table)"].Execs)
+	require.Equal(t, int64(6688), byName["invariant 7 (error table)"].Count)
+	require.Equal(t, int64(2100), byName["errtab.name"].PerTarget["FuzzErrorTable"])
+	require.Empty(t, byName["invariant 3 (GOT slot)"].By, "measured: no GOT reference was checked")
+	require.Zero(t, byName["data.bss"].Count)
+	require.Equal(t, 6, rep.Exercised())
+	require.Equal(t, int64(6000), rep.Targets[0].Series[19].Checked)
 	_, err = os.Stat(filepath.Join(out, "report.json"))
 	require.NoError(t, err)
 }
@@ -99,8 +106,9 @@ func TestReportInChromium(t *testing.T) {
 	require.NoError(t, err)
 	for _, ext := range []string{"http://", "https://", "<script", "<link", "src="} {
 		if ext == "http://" {
-			// The SVG namespace is the one URL allowed.
-			require.Equal(t, 1, strings.Count(string(html), ext), "the page refers to %s", ext)
+			// The SVG namespace of the two plots is the one URL allowed.
+			require.Equal(t, 2, strings.Count(string(html), "http://www.w3.org/2000/svg"), "the two plots")
+			require.Equal(t, 2, strings.Count(string(html), ext), "the page refers to %s", ext)
 			continue
 		}
 		require.NotContains(t, string(html), ext, "the page must not load external assets")
@@ -113,7 +121,8 @@ func TestReportInChromium(t *testing.T) {
 	for _, want := range []string{
 		"2 target(s)", "1 finding(s)", "seeded defects planted: <code>trampoline-base</code>",
 		"<td>FuzzErrorTable</td>", "<td>FuzzParse</td>", ">90000<",
-		`id="execs-plot"`, `data-target="FuzzErrorTable"`, `data-target="FuzzParse"`,
+		`id="execs-plot"`, `id="checked-plot"`, `data-target="FuzzErrorTable"`, `data-target="FuzzParse"`,
+		">6012<", "6 of 27 checks exercised", "FuzzErrorTable (3020)",
 		"<code>invariant 4 (trampoline)</code>", "<code>text.operand</code>",
 		"FuzzErrorTable: invariant 4 (trampoline) | use-error | func",
 		"Reduced to <b>1 function(s) and 1 update(s)</b> in 57 tries",
@@ -123,7 +132,8 @@ func TestReportInChromium(t *testing.T) {
 	} {
 		require.Contains(t, s, want)
 	}
-	require.Equal(t, 2, strings.Count(s, `class="series"`), "one line per target with a series")
+	require.Equal(t, 4, strings.Count(s, `class="series"`), "one line per target with a series, in both plots")
+	require.Equal(t, 21, strings.Count(s, `class="check unexercised"`), "the checks never evaluated show")
 	shot := filepath.Join(out, "report.png")
 	cmd = exec.Command(chromium.Path, "--headless", "--no-sandbox", "--disable-gpu", "--screenshot="+shot, "--window-size=1280,900", "file://"+page)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
