@@ -13,16 +13,19 @@ import (
 )
 
 // runSelftest implements `linkcheck selftest [-time PER_DEFECT] [-defects
-// LIST] [-src DIR]`: every defect of the seeded-defect catalogue, planted
-// one at a time, under the incremental fuzz targets until caught or out of
-// time; the table, caught/total and the times to catch; exit 1 when one is
-// missed.
+// LIST] [-src DIR] [-via-fuzz [-jobs N]]`: every defect of the
+// seeded-defect catalogue, planted one at a time, under the incremental
+// fuzz targets until caught or out of time (with -via-fuzz, through a
+// `linkcheck fuzz` campaign with its parallelism); the table,
+// caught/total and the times to catch; exit 1 when one is missed.
 func runSelftest(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("selftest", "[-time PER_DEFECT] [-defects LIST] [-src DIR] [-list]", stderr)
+	fs := flagSet("selftest", "[-time PER_DEFECT] [-defects LIST] [-src DIR] [-via-fuzz [-jobs N]] [-list]", stderr)
 	per := fs.Duration("time", 60*time.Second, "time budget of each defect (seed corpora, then fuzzing)")
 	defects := fs.String("defects", "", "comma-separated defects to try (default: the catalogue's elf-scope defects; -list shows all)")
 	src := fs.String("src", "", "the linkcheck source tree (default: found from the working directory)")
 	list := fs.Bool("list", false, "print the catalogue and exit")
+	viaFuzz := fs.Bool("via-fuzz", false, "run each defect through a linkcheck fuzz campaign of the incremental targets (stopping at its first finding)")
+	jobs := fs.Int("jobs", 2, "with -via-fuzz: the campaign's cores")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -54,6 +57,9 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 		if *per < time.Second {
 			return bad(errors.New("-time must be at least 1s"))
 		}
+		if *jobs < 1 {
+			return bad(fmt.Errorf("-jobs %d: want at least 1", *jobs))
+		}
 		root := *src
 		if root == "" {
 			wd, err := os.Getwd()
@@ -66,7 +72,7 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, cancel := interruptible()
 		defer cancel()
-		results, err := selftest.Run(ctx, selftest.Config{Root: root, Defects: fs, PerDefect: *per, Progress: func(r selftest.Result) {
+		results, err := selftest.Run(ctx, selftest.Config{Root: root, Defects: fs, PerDefect: *per, ViaCampaign: *viaFuzz, Jobs: *jobs, Progress: func(r selftest.Result) {
 			if isTerminal(stderr) {
 				fmt.Fprintf(stderr, "%s: caught=%v in %s\n", r.Fault, r.Caught, r.Elapsed.Round(100*time.Millisecond))
 			}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkcheck/linkcheck/oracle/campaign"
 	"github.com/linkcheck/linkcheck/ref/fault"
 )
 
@@ -45,6 +46,13 @@ type Config struct {
 	PerDefect time.Duration
 	// Progress, when not nil, is told each result as it comes.
 	Progress func(Result)
+	// ViaCampaign runs each defect through a fuzz campaign (`linkcheck
+	// fuzz` of the Targets with the defect planted, stopping at the first
+	// finding) with Jobs cores, instead of `go test` runs one target at a
+	// time: the campaign's parallelism, time sharing and finding capture.
+	ViaCampaign bool
+	// Jobs is the campaign's cores (ViaCampaign; 0 means 2).
+	Jobs int
 }
 
 // Result is what happened to one defect.
@@ -99,6 +107,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	defer os.RemoveAll(cache)
 	var results []Result
 	for _, f := range defects {
+		try := try
+		if cfg.ViaCampaign {
+			try = tryCampaign
+		}
 		r, err := try(ctx, cfg, cache, f)
 		if err != nil {
 			return results, err
@@ -148,6 +160,78 @@ func try(ctx context.Context, cfg Config, cache string, f fault.Fault) (Result, 
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// tryCampaign runs a campaign of the Targets with f planted, in
+// work/DEFECT, until its first finding or the end of its time
+// (cfg.PerDefect of fuzzing, shared by the targets as a campaign shares
+// it); the test binary built for the first defect is reused by the next.
+func tryCampaign(ctx context.Context, cfg Config, work string, f fault.Fault) (Result, error) {
+	start := time.Now()
+	res := Result{Fault: f}
+	out := filepath.Join(work, f.String())
+	if err := reuseBinary(filepath.Join(work, "bin"), filepath.Join(out, "bin")); err != nil {
+		return res, err
+	}
+	jobs := cfg.Jobs
+	if jobs <= 0 {
+		jobs = 2
+	}
+	_, err := campaign.Run(ctx, campaign.Config{Src: cfg.Root, Out: out, Targets: strings.Join(Targets, ","), Time: cfg.PerDefect,
+		Jobs: jobs, Faults: f.String(), StopAtFirst: true})
+	if err != nil {
+		return res, fmt.Errorf("selftest: the campaign of %s: %w", f, err)
+	}
+	if err := keepBinary(filepath.Join(out, "bin"), filepath.Join(work, "bin")); err != nil {
+		return res, err
+	}
+	rep, err := campaign.BuildReport(out)
+	if err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	var first *campaign.Finding
+	for _, fd := range rep.Findings {
+		if first == nil || fd.Found.Before(first.Found) {
+			first = fd
+		}
+	}
+	if first == nil {
+		return res, nil
+	}
+	res.Caught, res.Target, res.Phase = true, first.Target, "fuzz"
+	if first.Seed {
+		res.Phase = "seeds"
+	}
+	res.Elapsed = first.Found.Sub(start)
+	res.Check, res.Message = classify(first.Message)
+	return res, nil
+}
+
+// reuseBinary links the campaign test binary kept in from (and its source
+// stamp) into the campaign directory to, so that the campaign does not
+// build it again; nothing is done when there is none yet.
+func reuseBinary(from, to string) error {
+	if _, err := os.Stat(filepath.Join(from, "fuzz.test")); err != nil {
+		return nil
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, n := range []string{"fuzz.test", "fuzz.test.source"} {
+		if err := os.Link(filepath.Join(from, n), filepath.Join(to, n)); err != nil {
+			return fmt.Errorf("selftest: reusing the campaign binary: %w", err)
+		}
+	}
+	return nil
+}
+
+// keepBinary keeps the first campaign's binary for the next ones.
+func keepBinary(from, to string) error {
+	if _, err := os.Stat(filepath.Join(to, "fuzz.test")); err == nil {
+		return nil
+	}
+	return reuseBinary(from, to)
 }
 
 // goTest runs `go test ./fuzz ARGS` in root with fault f planted and
