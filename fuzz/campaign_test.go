@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/ref/ir"
 )
 
@@ -42,6 +43,10 @@ type replayResult struct {
 	Steps    []int    `json:"steps"`
 	Log      []string `json:"log"`
 	Error    string   `json:"error,omitempty"`
+	// Units and Linker are FuzzLinker's: the objects the program is split
+	// into and the linker under test (LINKCHECK_LINKER, or the default).
+	Units  int    `json:"units,omitempty"`
+	Linker string `json:"linker,omitempty"`
 }
 
 // incrTargetsByName are the incremental targets, by fuzz target name.
@@ -60,8 +65,12 @@ func TestCampaignReplay(t *testing.T) {
 	if name == "" {
 		t.Skip("the campaign's replay helper: runs only with " + ReplayTargetEnv + " set")
 	}
+	if name == "FuzzLinker" {
+		replayLinker(t)
+		return
+	}
 	tg, ok := incrTargetsByName[name]
-	require.True(t, ok, "%s=%s: not an incremental target", ReplayTargetEnv, name)
+	require.True(t, ok, "%s=%s: not an incremental target nor FuzzLinker", ReplayTargetEnv, name)
 	var data []byte
 	if src := os.Getenv(ReplayInputEnv); strings.HasPrefix(src, "seed#") {
 		// A seed entry added by the target (f.Add), which Go writes nowhere.
@@ -92,12 +101,52 @@ func TestCampaignReplay(t *testing.T) {
 	if err != nil {
 		res.Error = err.Error()
 	}
+	writeReplay(t, res)
+}
+
+// writeReplay writes the replay's result to ReplayOutEnv atomically.
+func writeReplay(t *testing.T, res replayResult) {
 	out, err := json.MarshalIndent(res, "", "  ")
 	require.NoError(t, err)
 	path := os.Getenv(ReplayOutEnv)
 	tmp := path + ".tmp"
 	require.NoError(t, os.WriteFile(tmp, out, 0o644))
 	require.NoError(t, os.Rename(tmp, path))
+}
+
+// replayLinker is TestCampaignReplay for FuzzLinker: the input (a file;
+// seed#N for the target's seeds) is decoded as FuzzLinker decodes it and
+// checked against the linker under test; the result holds the program and
+// its split.
+func replayLinker(t *testing.T) {
+	l := linkerUnderTest(t)
+	lldL, err := linker.Lookup(linker.LLD)
+	require.NoError(t, err)
+	var data []byte
+	if src := os.Getenv(ReplayInputEnv); strings.HasPrefix(src, "seed#") {
+		n, err := strconv.Atoi(strings.TrimPrefix(src, "seed#"))
+		require.NoError(t, err)
+		seeds := linkerSeeds()
+		require.Less(t, n, len(seeds), "FuzzLinker has %d seeds", len(seeds))
+		data = encodeLinker(seeds[n])
+	} else {
+		data, err = os.ReadFile(src)
+		require.NoError(t, err)
+	}
+	in := DecodeLinker(data)
+	funcs, units := 1+int(in.Funcs)%40, 1+int(in.Units)%4
+	m := ir.GenerateRand(rand.New(rand.NewSource(in.Seed)), ir.GenConfig{Funcs: funcs})
+	name := os.Getenv(LinkerEnv)
+	if name == "" {
+		name = l.Name
+	}
+	res := replayResult{Target: "FuzzLinker", Input: data, Funcs: funcs, Units: units, Linker: name, Versions: []string{string(ir.Print(m))}, Steps: []int{0}}
+	runner := exec.NewRunner()
+	defer runner.Close()
+	if err := checkLinker(context.Background(), l, lldL, in, runner, t.TempDir(), nil); err != nil {
+		res.Error = err.Error()
+	}
+	writeReplay(t, res)
 }
 
 // TestDecodeIncrMatchesTargets checks that fuzz/decode.go's exported

@@ -88,3 +88,32 @@ func EncodeIncr(in IncrInput) []byte {
 
 // IncrTargets lists the fuzz targets whose input is an IncrInput.
 var IncrTargets = []string{"FuzzErrorTable", "FuzzGOT", "FuzzIncrementalELF", "FuzzTrampoline"}
+
+// LinkerInput is a FuzzLinker input as the target decodes it: a generated
+// program (Seed, 1 + Funcs%40 functions) split into 1 + Units%4 objects.
+// The campaign's reducer decodes a finding with DecodeLinker and encodes
+// candidates with EncodeLinker.
+type LinkerInput struct {
+	Seed  int64
+	Funcs uint8
+	Units uint8
+}
+
+// DecodeLinker decodes a FuzzLinker input exactly as the target does.
+func DecodeLinker(data []byte) LinkerInput {
+	var in LinkerInput
+	gofuzz.NewFromGoFuzz(data).NilChance(0).Fuzz(&in)
+	return in
+}
+
+// EncodeLinker returns bytes that DecodeLinker decodes to in (see
+// EncodeIncr for how gofuzz draws from its byte source).
+func EncodeLinker(in LinkerInput) []byte {
+	words := []uint64{0, uint64(uint32(uint64(in.Seed)>>32)) << 32, uint64(uint32(in.Seed)) << 32,
+		0, uint64(in.Funcs) << 32, 0, uint64(in.Units) << 32}
+	data := make([]byte, 8*len(words))
+	for i, w := range words {
+		binary.BigEndian.PutUint64(data[8*i:], w)
+	}
+	return data
+}

@@ -25,12 +25,9 @@ import (
 const LinkerEnv = "LINKCHECK_LINKER"
 
 // linkerInput is one FuzzLinker input as gofuzz decodes it: a generated
-// program and how many objects it is split into.
-type linkerInput struct {
-	Seed  int64
-	Funcs uint8 // 1 + Funcs%40 functions, main included
-	Units uint8 // 1 + Units%4 objects
-}
+// program and how many objects it is split into (LinkerInput, which the
+// campaign's reducer shares).
+type linkerInput = LinkerInput
 
 // linkerUnderTest returns the linker named by LINKCHECK_LINKER (when
 // unset, mold if installed, else ld.bfd or ld.gold), skipping the target (failing under LINKCHECK_REQUIRE_TOOLS=1)
@@ -76,7 +73,7 @@ func FuzzLinker(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, in := range []linkerInput{{1, 3, 0}, {2, 8, 1}, {3, 15, 2}, {4, 39, 3}, {34, 7, 1}} {
+	for _, in := range linkerSeeds() {
 		f.Add(encodeLinker(in))
 	}
 	runner := exec.NewRunner()
@@ -84,8 +81,7 @@ func FuzzLinker(f *testing.F) {
 	stats := NewStatsRecorder("FuzzLinker")
 	f.Cleanup(func() { _ = stats.Flush() })
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var in linkerInput
-		gofuzz.NewFromGoFuzz(data).NilChance(0).Fuzz(&in)
+		in := DecodeLinker(data)
 		var tally checkTally
 		if stats != nil {
 			tally = checkTally{}
@@ -100,19 +96,13 @@ func FuzzLinker(f *testing.F) {
 	})
 }
 
-// encodeLinker returns bytes that decode to in (see encodeIncr for how
-// gofuzz draws from its byte source).
-func encodeLinker(in linkerInput) []byte {
-	words := []uint64{0, uint64(uint32(uint64(in.Seed)>>32)) << 32, uint64(uint32(in.Seed)) << 32,
-		0, uint64(in.Funcs) << 32, 0, uint64(in.Units) << 32}
-	data := make([]byte, 8*len(words))
-	for i, w := range words {
-		for j := 0; j < 8; j++ {
-			data[8*i+j] = byte(w >> (56 - 8*j))
-		}
-	}
-	return data
+// linkerSeeds are FuzzLinker's seed inputs.
+func linkerSeeds() []linkerInput {
+	return []linkerInput{{1, 3, 0}, {2, 8, 1}, {3, 15, 2}, {4, 39, 3}, {34, 7, 1}}
 }
+
+// encodeLinker returns bytes that decode to in.
+func encodeLinker(in linkerInput) []byte { return EncodeLinker(in) }
 
 // checkLinker generates in's program, links its objects with l and with
 // ld.lld, and checks l's output against the interpreter and lld's image.

@@ -61,6 +61,9 @@ var (
 	sigLine    = regexp.MustCompile(`(?m)^# signature: (.+)$`)
 	policyFlag = regexp.MustCompile(`-policy (\S+)`)
 	versionRe  = regexp.MustCompile(`^v(\d+)\.lir$`)
+	linkerLine = regexp.MustCompile(`(?m)^# linker: (.+)$`)
+	unitsFlag  = regexp.MustCompile(`(?m)^exec linkcheck diff .*-units (\d+) prog\.lir$`)
+	keysRe     = regexp.MustCompile(`\[([a-z.,_]+)\]`)
 )
 
 // TestRegressionsFailWithTheirDefect replays each scenario that a campaign
@@ -83,6 +86,10 @@ func TestRegressionsFailWithTheirDefect(t *testing.T) {
 			}
 			sig := sigLine.FindSubmatch(ar.Comment)
 			require.NotNil(t, sig, "no # signature: line")
+			if l := linkerLine.FindSubmatch(ar.Comment); l != nil {
+				linkerScenarioFails(t, ar, string(l[1]), string(m[1]), string(sig[1]))
+				return
+			}
 			check, _, _ := strings.Cut(string(sig[1]), " | ")
 			check, _, _ = strings.Cut(check, " [")
 			pol := policyFlag.FindSubmatch(ar.Comment)
@@ -106,4 +113,40 @@ func TestRegressionsFailWithTheirDefect(t *testing.T) {
 			t.Logf("with %s: %s", m[1], strings.SplitN(err.Error(), "\n", 2)[0])
 		})
 	}
+}
+
+// linkerScenarioFails replays a FuzzLinker scenario (prog.lir, the -units
+// of its linkcheck diff, the linker of its # linker: line, its own
+// linker.sh when it has one) with the seeded defect fault in the linker's
+// environment: the link must differ from ld.lld's under the signature's
+// diff keys, or compute a wrong value.
+func linkerScenarioFails(t *testing.T, ar *txtar.Archive, name, fault, sig string) {
+	files := map[string][]byte{}
+	for _, f := range ar.Files {
+		files[f.Name] = f.Data
+	}
+	prog, ok := files["prog.lir"]
+	require.True(t, ok, "prog.lir missing")
+	u := unitsFlag.FindSubmatch(ar.Comment)
+	require.NotNil(t, u, "no linkcheck diff -units N prog.lir in the script")
+	units, _ := strconv.Atoi(string(u[1]))
+	if script, ok := files["linker.sh"]; ok {
+		tmpl, ok := strings.CutPrefix(name, "cmd:")
+		require.True(t, ok, "a linker.sh with the linker %s", name)
+		path := filepath.Join(t.TempDir(), "linker.sh")
+		require.NoError(t, os.WriteFile(path, script, 0o755))
+		fields := strings.Fields(tmpl)
+		name = "cmd:" + strings.Join(append([]string{path}, fields[1:]...), " ")
+	}
+	t.Setenv(campaign.FaultsEnv, "")
+	require.NoError(t, campaign.ReplayLinkerScenario(context.Background(), string(prog), units, name), "without %s the scenario fails", fault)
+	t.Setenv(campaign.FaultsEnv, fault)
+	err := campaign.ReplayLinkerScenario(context.Background(), string(prog), units, name)
+	require.Error(t, err, "with %s planted the scenario passes", fault)
+	if k := keysRe.FindStringSubmatch(sig); k != nil {
+		for _, key := range strings.Split(k[1], ",") {
+			require.Contains(t, err.Error(), key)
+		}
+	}
+	t.Logf("with %s: %s", fault, strings.ReplaceAll(err.Error(), "\n", " | "))
 }

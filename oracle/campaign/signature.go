@@ -46,6 +46,11 @@ var (
 	hexRe       = regexp.MustCompile(`0x[0-9a-fA-F]+`)
 	numRe       = regexp.MustCompile(`\b\d+\b`)
 	quotedRe    = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	// linkerHead is the start of a FuzzLinker message, up to the failure:
+	// "FuzzLinker: linker NAME (VERSION), seed S, N functions, U units: ".
+	linkerHead = regexp.MustCompile(`^(FuzzLinker): linker .*?, seed -?\d+, \d+ functions, \d+ units: `)
+	// goldHead is FuzzIncrementalGold's: "..., U units: version I of N: ".
+	goldHead = regexp.MustCompile(`^(FuzzIncrementalGold), seed -?\d+, \d+ functions, \d+ units: version \d+ of \d+: `)
 )
 
 // ParseSignature reads a finding's signature from the failing check's
@@ -90,7 +95,16 @@ func ParseSignature(msg string) Signature {
 			s.Keys = diffKeys(check)
 		}
 	} else {
-		s.Check = normalizeLine(firstLine(check))
+		line := firstLine(check)
+		// The full-link targets' messages name the linker, the program and
+		// its split first: the check is what failed.
+		for _, re := range []*regexp.Regexp{linkerHead, goldHead} {
+			if m := re.FindStringSubmatchIndex(line); m != nil {
+				line = line[m[2]:m[3]] + ": " + line[m[1]:]
+				break
+			}
+		}
+		s.Check = normalizeLine(line)
 		s.Keys = diffKeys(check)
 	}
 	if step == 0 {

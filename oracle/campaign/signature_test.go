@@ -107,3 +107,18 @@ func TestSelect(t *testing.T) {
 	_, err = Select(all, "", []string{"pdp11"})
 	require.ErrorContains(t, err, `unknown format "pdp11"`)
 }
+
+// TestFullLinkSignatures checks that the full-link targets' messages sign
+// by the failure, not by the linker, program and split they name first.
+func TestFullLinkSignatures(t *testing.T) {
+	for _, tc := range []struct{ msg, want string }{
+		{"FuzzLinker: linker cmd:/tmp/l.sh {out} {objs} (unknown (a command)), seed 7, 4 functions, 2 units: its image differs from ld.lld's:\ntext.operand     _start+0x0 insn 0\n    lld: call main\n    cmd: call main+0x4\nprogram:\nfunc main() { return 1 }\n",
+			"FuzzLinker: its image differs from ld.lld's: [text.operand]"},
+		{"FuzzLinker: linker mold (mold 1.10.1), seed -3, 1 functions, 1 units: its executable computed 3, the interpreter says 4\nprogram:\nfunc main() { return 4 }\n",
+			"FuzzLinker: its executable computed N, the interpreter says N"},
+		{"FuzzIncrementalGold, seed 2, 9 functions, 3 units: version 2 of 4: gold --incremental: exit status 1\nedits:\n  1: add-func f9\n",
+			"FuzzIncrementalGold: gold --incremental: exit status N"},
+	} {
+		require.Equal(t, tc.want, ParseSignature(tc.msg).String())
+	}
+}

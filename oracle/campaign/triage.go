@@ -33,15 +33,24 @@ type Replay struct {
 	Steps    []int    `json:"steps"`
 	Log      []string `json:"log"`
 	Error    string   `json:"error,omitempty"`
+	// Units and Linker are FuzzLinker's: the objects the program is split
+	// into and the linker under test.
+	Units  int    `json:"units,omitempty"`
+	Linker string `json:"linker,omitempty"`
 }
 
 // Reduction is what triage did with a finding.
 type Reduction struct {
 	// Signature is the one that was kept while reducing.
 	Signature string `json:"signature"`
-	// Original and Reduced are the decoded inputs.
-	Original fuzz.IncrInput `json:"original"`
-	Reduced  fuzz.IncrInput `json:"reduced"`
+	// Original and Reduced are the decoded inputs of an incremental
+	// target; LinkerOriginal and LinkerReduced FuzzLinker's, with Units
+	// the reduced program's objects.
+	Original       fuzz.IncrInput    `json:"original"`
+	Reduced        fuzz.IncrInput    `json:"reduced"`
+	LinkerOriginal *fuzz.LinkerInput `json:"linker_original,omitempty"`
+	LinkerReduced  *fuzz.LinkerInput `json:"linker_reduced,omitempty"`
+	Units          int               `json:"units,omitempty"`
 	// Funcs is the number of functions of the last version, Updates the
 	// number of updates of the scenario.
 	Funcs   int `json:"funcs"`
@@ -58,11 +67,12 @@ type Reduction struct {
 	Message string `json:"message"`
 }
 
-// replayer runs inputs through the campaign's test binary.
+// replayer runs inputs through the campaign's test binary, with the
+// campaign's seeded defects and linker under test.
 type replayer struct {
-	binary, src, faults string
-	dir                 string
-	tries               int
+	binary, src, faults, linker string
+	dir                         string
+	tries                       int
 }
 
 func (r *replayer) run(ctx context.Context, target string, input []byte, seed string) (*Replay, error) {
@@ -85,6 +95,9 @@ func (r *replayer) run(ctx context.Context, target string, input []byte, seed st
 	if r.faults != "" {
 		cmd.Env = append(cmd.Env, FaultsEnv+"="+r.faults)
 	}
+	if r.linker != "" {
+		cmd.Env = append(cmd.Env, LinkerEnv+"="+r.linker)
+	}
 	out, err := cmd.CombinedOutput()
 	data, rerr := os.ReadFile(outPath)
 	if rerr != nil {
@@ -100,15 +113,15 @@ func (r *replayer) run(ctx context.Context, target string, input []byte, seed st
 // seedInput returns the bytes of an incremental target's seed entry
 // (seed#N), which Go does not write anywhere.
 func (c *campaign) seedInput(target, seed string) ([]byte, error) {
-	if !incrementalTargets[target] {
-		return nil, fmt.Errorf("%s: the bytes of seed entries are known only for the incremental targets", target)
+	if !reducible(target) {
+		return nil, fmt.Errorf("%s: the bytes of seed entries are known only for the incremental targets and FuzzLinker", target)
 	}
 	dir, err := os.MkdirTemp("", "linkcheck-seed-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	r := &replayer{binary: c.binary, src: c.cfg.Src, faults: "", dir: dir}
+	r := &replayer{binary: c.binary, src: c.cfg.Src, faults: "", linker: c.st.Linker, dir: dir}
 	rep, err := r.run(context.Background(), target, nil, seed)
 	if err != nil {
 		return nil, err
@@ -117,8 +130,8 @@ func (c *campaign) seedInput(target, seed string) ([]byte, error) {
 }
 
 // triage signs every finding, groups them by signature and reduces one
-// finding per signature of an incremental target into a regression
-// scenario in OUT/regressions.
+// finding per signature of an incremental target or FuzzLinker into a
+// regression scenario in OUT/regressions.
 func (c *campaign) triage(ctx context.Context) error {
 	findings, err := c.store.all()
 	if err != nil {
@@ -155,7 +168,7 @@ func (c *campaign) triage(ctx context.Context) error {
 		for _, f := range g {
 			done = done || f.Reduced != nil
 		}
-		if done || !incrementalTargets[g[0].Target] || !g[0].HasInput {
+		if done || !reducible(g[0].Target) || !g[0].HasInput {
 			continue
 		}
 		f := g[0]
@@ -165,12 +178,16 @@ func (c *campaign) triage(ctx context.Context) error {
 			c.emit(Event{Event: "error", Target: f.Target, Finding: f.ID, Message: "triage: " + err.Error()})
 			continue
 		}
-		r := &replayer{binary: c.binary, src: c.cfg.Src, faults: f.Faults, dir: dir}
+		r := &replayer{binary: c.binary, src: c.cfg.Src, faults: f.Faults, linker: f.Linker, dir: dir}
 		budget := c.cfg.ReduceBudget
 		if budget == 0 {
 			budget = 3 * time.Minute
 		}
-		red, rep, err := Reduce(ctx, r, f.Target, input, *f.Signature, budget)
+		reduce := Reduce
+		if f.Target == linkerTarget {
+			reduce = ReduceLinker
+		}
+		red, rep, err := reduce(ctx, r, f.Target, input, *f.Signature, budget)
 		if err != nil {
 			c.emit(Event{Event: "error", Target: f.Target, Finding: f.ID, Message: "triage: " + err.Error()})
 			continue
@@ -180,20 +197,34 @@ func (c *campaign) triage(ctx context.Context) error {
 		if err := os.MkdirAll(filepath.Join(c.cfg.Out, "regressions"), 0o755); err != nil {
 			return err
 		}
-		text := Scenario(f, red, rep)
+		var text string
+		if f.Target == linkerTarget {
+			text, err = LinkerScenario(f, red, rep)
+			if err != nil {
+				c.emit(Event{Event: "error", Target: f.Target, Finding: f.ID, Message: "triage: " + err.Error()})
+				continue
+			}
+			red.Reproduces = c.checkLinkerScenario(ctx, rep, f)
+		} else {
+			text = Scenario(f, red, rep)
+			red.Reproduces = c.checkScenario(ctx, rep, f)
+		}
 		if err := writeFileAtomic(filepath.Join(c.cfg.Out, rel), []byte(text), 0o644); err != nil {
 			return err
 		}
 		red.Scenario = rel
-		red.Reproduces = c.checkScenario(ctx, rep, f)
 		for _, g := range g {
 			g.Reduced = red
 			if err := c.store.update(g); err != nil {
 				return err
 			}
 		}
+		size := fmt.Sprintf("%d functions, %d updates", red.Funcs, red.Updates)
+		if red.LinkerReduced != nil {
+			size = fmt.Sprintf("%d functions, %d objects", red.Funcs, red.Units)
+		}
 		c.emit(Event{Event: "triage", Target: f.Target, Finding: f.ID,
-			Message: fmt.Sprintf("%s: %d functions, %d updates, %d tries: %s (%s)", f.Signature, red.Funcs, red.Updates, red.Tries, rel, red.Reproduces)})
+			Message: fmt.Sprintf("%s: %s, %d tries: %s (%s)", f.Signature, size, red.Tries, rel, red.Reproduces)})
 	}
 	return nil
 }
@@ -224,6 +255,8 @@ func scenarioName(f *Finding, red *Reduction) string {
 	name := strings.TrimPrefix(strings.ToLower(f.Target), "fuzz")
 	if m := invariantRe.FindStringSubmatch(s.Check); m != nil {
 		name += "_inv" + m[1]
+	} else if len(s.Keys) > 0 {
+		name += "_" + strings.ReplaceAll(strings.Join(s.Keys, "+"), ".", "-")
 	} else {
 		name += "_fail"
 	}

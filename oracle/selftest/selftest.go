@@ -166,6 +166,9 @@ func try(ctx context.Context, cfg Config, cache string, f fault.Fault) (Result, 
 // work/DEFECT, until its first finding or the end of its time
 // (cfg.PerDefect of fuzzing, shared by the targets as a campaign shares
 // it); the test binary built for the first defect is reused by the next.
+// The result's Elapsed is the time from the start of the fuzzing to the
+// first finding (the seed corpora run first, then fuzzing: a seed that
+// fails is phase "seeds"), Check the check its message names first.
 func tryCampaign(ctx context.Context, cfg Config, work string, f fault.Fault) (Result, error) {
 	start := time.Now()
 	res := Result{Fault: f}
@@ -177,8 +180,15 @@ func tryCampaign(ctx context.Context, cfg Config, work string, f fault.Fault) (R
 	if jobs <= 0 {
 		jobs = 2
 	}
+	// The time to catch counts from the start of the fuzzing (the first
+	// campaign builds the test binary before).
+	var fuzzStart time.Time
 	_, err := campaign.Run(ctx, campaign.Config{Src: cfg.Root, Out: out, Targets: strings.Join(Targets, ","), Time: cfg.PerDefect,
-		Jobs: jobs, Faults: f.String(), StopAtFirst: true})
+		Jobs: jobs, Faults: f.String(), StopAtFirst: true, Emit: func(e campaign.Event) {
+			if e.Event == "start" {
+				fuzzStart = e.Time
+			}
+		}})
 	if err != nil {
 		return res, fmt.Errorf("selftest: the campaign of %s: %w", f, err)
 	}
@@ -202,6 +212,9 @@ func tryCampaign(ctx context.Context, cfg Config, work string, f fault.Fault) (R
 	res.Caught, res.Target, res.Phase = true, first.Target, "fuzz"
 	if first.Seed {
 		res.Phase = "seeds"
+	}
+	if !fuzzStart.IsZero() {
+		start = fuzzStart
 	}
 	res.Elapsed = first.Found.Sub(start)
 	res.Check, res.Message = classify(first.Message)

@@ -39,7 +39,8 @@ func TestSummarize(t *testing.T) {
 	require.Equal(t, 1, s.KeepValuesCaught)
 }
 
-// TestRunCatchesOne runs the real fuzz targets with one defect planted: it
+// TestRunCatchesOne runs the real fuzz targets with one defect planted,
+// through go test and through a campaign with two jobs (ViaCampaign): it
 // must be caught, by the trampoline invariant.
 func TestRunCatchesOne(t *testing.T) {
 	if testing.Short() {
@@ -50,11 +51,15 @@ func TestRunCatchesOne(t *testing.T) {
 	require.NoError(t, err)
 	root, err := FindRoot(wd)
 	require.NoError(t, err)
-	res, err := Run(context.Background(), Config{Root: root, Defects: []fault.Fault{fault.TrampolineBase}, PerDefect: 60 * time.Second})
-	require.NoError(t, err)
-	require.Len(t, res, 1)
-	require.True(t, res[0].Caught, "%+v", res[0])
-	require.Equal(t, "invariant 4 (trampoline)", res[0].Check)
+	for _, via := range []bool{false, true} {
+		res, err := Run(context.Background(), Config{Root: root, Defects: []fault.Fault{fault.TrampolineBase}, PerDefect: 60 * time.Second,
+			ViaCampaign: via, Jobs: 2})
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		require.True(t, res[0].Caught, "via campaign %v: %+v", via, res[0])
+		require.Equal(t, "invariant 4 (trampoline)", res[0].Check, "via campaign %v", via)
+		t.Logf("via campaign %v: caught by %s (%s) in %s", via, res[0].Target, res[0].Phase, res[0].Elapsed)
+	}
 	_, err = FindRoot("/")
 	require.ErrorContains(t, err, "no linkcheck source tree")
 }

@@ -1,0 +1,265 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/linkcheck/linkcheck/fuzz"
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/linker"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// linkerTarget is the full-link target whose findings are reduced
+// structurally (fuzz.LinkerInput).
+const linkerTarget = "FuzzLinker"
+
+// reducible says whether triage reduces the target's findings.
+func reducible(target string) bool { return incrementalTargets[target] || target == linkerTarget }
+
+// ReduceLinker shrinks a FuzzLinker input by delta debugging on its
+// decoded structure (fuzz.DecodeLinker): fewer objects, fewer functions,
+// and other program seeds with one to three functions while the program
+// is bigger, keeping a candidate only when it fails with the same
+// signature. Every candidate runs in the fuzz package's own code
+// (TestCampaignReplay, with the campaign's linker under test).
+func ReduceLinker(ctx context.Context, r *replayer, target string, input []byte, sig Signature, budget time.Duration) (*Reduction, *Replay, error) {
+	deadline := time.Now().Add(budget)
+	want := sig.String()
+	orig := fuzz.DecodeLinker(input)
+	var lastErr string
+	test := func(in fuzz.LinkerInput) (*Replay, bool) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, false
+		}
+		rep, err := r.run(ctx, target, fuzz.EncodeLinker(in), "")
+		if err != nil {
+			lastErr = err.Error()
+			return nil, false
+		}
+		if rep.Error == "" {
+			return rep, false
+		}
+		got := ParseSignature(rep.Error).String()
+		lastErr = got
+		return rep, got == want
+	}
+	best := orig
+	bestRep, ok := test(orig)
+	if !ok {
+		return nil, nil, fmt.Errorf("the finding does not fail with %q when replayed (%s)", want, lastErr)
+	}
+	funcs := func(in fuzz.LinkerInput) int { return int(in.Funcs) % 40 }
+	units := func(in fuzz.LinkerInput) int { return int(in.Units) % 4 }
+	for progress := true; progress && time.Now().Before(deadline); {
+		progress = false
+		// Fewer objects.
+		for u := 0; u < units(best); u++ {
+			cand := best
+			cand.Units = uint8(u)
+			if rep, ok := test(cand); ok {
+				best, bestRep, progress = cand, rep, true
+				break
+			}
+		}
+		// Fewer functions.
+		for f := 0; f < funcs(best); f++ {
+			cand := best
+			cand.Funcs = uint8(f)
+			if rep, ok := test(cand); ok {
+				best, bestRep, progress = cand, rep, true
+				break
+			}
+		}
+		// Smaller programs: other seeds with one to three functions.
+		if funcs(best) > 2 {
+		search:
+			for seed := int64(1); seed <= 12; seed++ {
+				for f := uint8(0); f < 3; f++ {
+					cand := best
+					cand.Seed, cand.Funcs = seed, f
+					if rep, ok := test(cand); ok {
+						best, bestRep, progress = cand, rep, true
+						break search
+					}
+				}
+			}
+		}
+		// Simpler bodies: another seed of the same size with a shorter
+		// program.
+		for s := int64(1); s <= 4; s++ {
+			if s == best.Seed {
+				continue
+			}
+			cand := best
+			cand.Seed = s
+			if rep, ok := test(cand); ok && sourceLen(rep) < sourceLen(bestRep) {
+				best, bestRep, progress = cand, rep, true
+			}
+		}
+	}
+	o, b := orig, best
+	red := &Reduction{Signature: want, LinkerOriginal: &o, LinkerReduced: &b, Tries: r.tries, Units: bestRep.Units, Message: bestRep.Error}
+	if len(bestRep.Versions) > 0 {
+		red.Funcs = countFuncs(bestRep.Versions[0])
+	}
+	return red, bestRep, nil
+}
+
+// LinkerScenario writes a reduced FuzzLinker sequence as a testscript: the
+// program, `linkcheck diff` of the linker under test against ld.lld (no
+// difference), and `linkcheck run` of its link against `linkcheck interp`.
+// A cmd: linker whose program is a file (a script) is copied into the
+// scenario and run from there.
+func LinkerScenario(f *Finding, red *Reduction, rep *Replay) (string, error) {
+	if len(rep.Versions) != 1 {
+		return "", fmt.Errorf("a FuzzLinker replay has one program, not %d", len(rep.Versions))
+	}
+	flag, script, err := scenarioLinker(rep.Linker)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Regression scenario of finding %s (%s), reduced by linkcheck fuzz\n", f.ID, f.Target)
+	o := red.LinkerOriginal
+	fmt.Fprintf(&b, "# from seed %d, %d functions, %d objects to %d functions, %d objects (%d tries).\n",
+		o.Seed, 1+int(o.Funcs)%40, 1+int(o.Units)%4, red.Funcs, red.Units, red.Tries)
+	fmt.Fprintf(&b, "# signature: %s\n", red.Signature)
+	fmt.Fprintf(&b, "# linker: %s\n", rep.Linker)
+	if f.Faults != "" {
+		fmt.Fprintf(&b, "# fault: %s\n", f.Faults)
+		fmt.Fprintf(&b, "# Found with the seeded defect %s planted (%s=%s reaches the linker under test): on a\n", f.Faults, FaultsEnv, f.Faults)
+		fmt.Fprintf(&b, "# correct linker every check passes; with the defect, `linkcheck diff` fails.\n")
+	}
+	fmt.Fprintf(&b, "# The fuzz input: %s (after findings/%s/reproduce.sh puts it in place).\n", f.Reproduce, f.ID)
+	fmt.Fprintf(&b, "[!tools:ld.lld,llvm-readobj,llvm-objdump] skip 'tools missing: run sudo ci/install-tools.sh'\n")
+	if script != "" {
+		fmt.Fprintf(&b, "chmod 755 linker.sh\n")
+	}
+	fmt.Fprintf(&b, "\n# The linker under test links the program's %d objects as ld.lld does (its rules applied).\n", red.Units)
+	fmt.Fprintf(&b, "exec linkcheck diff -format elf -linker %s -units %d prog.lir\nstdout '^no difference'\n", flag, red.Units)
+	fmt.Fprintf(&b, "\n# Its executable computes the interpreter's value.\nexec linkcheck interp prog.lir\ncp stdout want.txt\n")
+	fmt.Fprintf(&b, "exec linkcheck run -format elf -linker %s -units %d prog.lir\ncmp stdout want.txt\n", flag, red.Units)
+	fmt.Fprintf(&b, "\n-- prog.lir --\n%s", strings.TrimRight(rep.Versions[0], "\n")+"\n")
+	if script != "" {
+		fmt.Fprintf(&b, "-- linker.sh --\n%s", strings.TrimRight(script, "\n")+"\n")
+	}
+	return b.String(), nil
+}
+
+// scenarioLinker returns the -linker argument of a scenario (quoted for
+// testscript) and, for a cmd: template whose program is a file, that
+// file's contents: the template then runs $WORK/linker.sh.
+func scenarioLinker(name string) (flag, script string, err error) {
+	tmpl, ok := strings.CutPrefix(name, "cmd:")
+	if !ok {
+		return name, "", nil
+	}
+	fields := strings.Fields(tmpl)
+	if len(fields) == 0 {
+		return "", "", fmt.Errorf("linker %q: an empty command", name)
+	}
+	if strings.Contains(fields[0], "/") {
+		data, err := os.ReadFile(fields[0])
+		if err != nil {
+			return "", "", fmt.Errorf("linker %q: %w", name, err)
+		}
+		// testscript expands $WORK outside the quotes.
+		return "cmd:$WORK/linker.sh'" + strings.TrimPrefix(tmpl, fields[0]) + "'", string(data), nil
+	}
+	return "'cmd:" + tmpl + "'", "", nil
+}
+
+// checkLinkerScenario replays the reduced program through FuzzLinker's
+// check with the campaign's seeded defects in the linker's environment
+// (FaultsEnv) and again without them, and says whether it reproduces.
+// (TestRegressionsFailWithTheirDefect replays the scenario itself.)
+func (c *campaign) checkLinkerScenario(ctx context.Context, rep *Replay, f *Finding) string {
+	dir, err := os.MkdirTemp("", "linkcheck-check-")
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	defer os.RemoveAll(dir)
+	replay := func(faults string) (*Replay, error) {
+		r := &replayer{binary: c.binary, src: c.cfg.Src, faults: faults, linker: rep.Linker, dir: dir}
+		if faults == "" {
+			r.faults = " " // set, so that the campaign's own FaultsEnv does not reach the linker
+		}
+		return r.run(ctx, linkerTarget, rep.Input, "")
+	}
+	with, err := replay(f.Faults)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	if with.Error == "" {
+		return "no: the reduced program passes FuzzLinker's check"
+	}
+	if f.Faults == "" {
+		return "yes: " + ParseSignature(with.Error).Check
+	}
+	without, err := replay("")
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	if without.Error != "" {
+		return "no: it also fails without the seeded defect: " + firstLine(without.Error)
+	}
+	return fmt.Sprintf("yes: fails %s with %s, passes without", ParseSignature(with.Error).String(), f.Faults)
+}
+
+// ReplayLinkerScenario links src's program split into units objects with
+// the linker named (a registry name or cmd:TEMPLATE, run in this
+// process's environment) and with ld.lld, as `linkcheck diff` and
+// `linkcheck run` do; it returns the first difference or wrong value, or
+// nil.
+func ReplayLinkerScenario(ctx context.Context, src string, units int, name string) error {
+	m, err := ir.Parse("prog.lir", []byte(src))
+	if err != nil {
+		return err
+	}
+	l, err := linker.Lookup(name)
+	if err != nil {
+		return err
+	}
+	lld, err := linker.Lookup(linker.LLD)
+	if err != nil {
+		return err
+	}
+	want, err := ir.Interp(m, ir.InterpOptions{})
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "linkcheck-linker-scenario-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	objs, err := pipeline.BuildDir(m, obj.ELF, units, filepath.Join(dir, "obj"))
+	if err != nil {
+		return err
+	}
+	res, err := pipeline.DiffLinkers(ctx, obj.ELF, lld, l, objs, dir, diff.Options{Ignore: l.Rules})
+	if err != nil {
+		return err
+	}
+	if !res.Report.Equal() {
+		return fmt.Errorf("linkcheck diff: its image differs from ld.lld's:\n%s", res.Report.Text())
+	}
+	runner := exec.NewRunner()
+	defer runner.Close()
+	got, err := runner.Run(ctx, res.ExeB, exec.Options{Mode: exec.Native})
+	if err != nil {
+		return fmt.Errorf("linkcheck run: %w", err)
+	}
+	if !got.Matches(want) {
+		return fmt.Errorf("linkcheck run: its executable computed %s, the interpreter says %d", got, want)
+	}
+	return nil
+}
