@@ -48,14 +48,15 @@ func TestFuzzDisplay(t *testing.T) {
 	var b bytes.Buffer
 	d := newDisplay(&b)
 	d.event(campaign.Event{Event: "run", Target: "FuzzGOT", Left: 60})
-	d.event(campaign.Event{Event: "progress", Target: "FuzzGOT", ExecsPerSec: 42, Corpus: 17, NewInteresting: 5, Elapsed: 3, Left: 57})
+	d.event(campaign.Event{Event: "progress", Target: "FuzzGOT", ExecsPerSec: 42, CheckedPerSec: 512.5, Checked: 1540, Corpus: 17, NewInteresting: 5, Elapsed: 3, Left: 57})
 	d.event(campaign.Event{Event: "progress", Target: "FuzzParse", Baseline: "3/22", Elapsed: 1, Left: 57})
 	d.event(campaign.Event{Event: "finding", Target: "FuzzGOT", Finding: "FuzzGOT-abc", Findings: 1, Message: "invariant 3 (GOT slot)", Left: 57})
 	d.close()
 	out := b.String()
 	require.Contains(t, out, "finding FuzzGOT-abc: invariant 3 (GOT slot)\n")
 	last := out[strings.LastIndex(out, "\x1b[J")+len("\x1b[J"):]
-	require.Regexp(t, `(?m)^FuzzGOT +42 +17 +5 +1 +3s *$`, last)
-	require.Regexp(t, `(?m)^FuzzParse +0 +0 +0 +0 +1s +baseline 3/22$`, last)
+	require.Regexp(t, `(?m)^target +execs/s +checked/s +checked +corpus +new +findings +fuzzed *$`, last)
+	require.Regexp(t, `(?m)^FuzzGOT +42 +512\.5 +1540 +17 +5 +1 +3s *$`, last)
+	require.Regexp(t, `(?m)^FuzzParse +0 +0\.0 +0 +0 +0 +0 +1s +baseline 3/22$`, last)
 	require.Contains(t, last, "time left: 57s\n")
 }
