@@ -104,10 +104,7 @@ extern "C" __attribute__((naked, noreturn)) void _start(void) {
 func TestStaticArchiveDiff(t *testing.T) {
 	cc := tools.Require(t, "clang")
 	tools.Require(t, "ld.lld")
-	real, err := filepath.EvalSymlinks(cc.Path)
-	require.NoError(t, err)
-	ar := filepath.Join(filepath.Dir(real), "llvm-ar")
-	require.FileExists(t, ar)
+	ar := llvmAr(t, cc.Path)
 	dir := t.TempDir()
 	compile := func(name string) string {
 		src := filepath.Join(dir, name)

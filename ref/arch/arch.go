@@ -73,6 +73,14 @@ type TLSRelaxer interface {
 	RelaxTLS(k obj.RelocKind, code []byte, off uint64, v uint64) (skipNext bool, err error)
 }
 
+// AbsoluteRelaxer is an optional interface of an Arch some of whose GOT
+// relaxations store the symbol's absolute address (S + A) rather than S +
+// A - P.
+type AbsoluteRelaxer interface {
+	// RelaxesToAbsolute reports whether how stores S + A.
+	RelaxesToAbsolute(how Relax) bool
+}
+
 // Relax is what a relaxable GOT load becomes; RelaxNone keeps it.
 type Relax uint8
 

@@ -13,8 +13,9 @@ import (
 type X86_64 struct{}
 
 var (
-	_ Arch       = X86_64{}
-	_ TLSRelaxer = X86_64{}
+	_ Arch            = X86_64{}
+	_ TLSRelaxer      = X86_64{}
+	_ AbsoluteRelaxer = X86_64{}
 )
 
 // Relaxations of x86_64 GOT loads, as ld.lld 16 performs them.
@@ -23,13 +24,26 @@ const (
 	RelaxMovToLea       // mov r64, [rip+GOT] → lea r64, [rip+S]
 	RelaxCall           // call [rip+GOT] → addr32 call S
 	RelaxJmp            // jmp [rip+GOT] → jmp S; nop
+	// RelaxBinopToImm: with a REX prefix, `op r64, [rip+GOT]` for op one
+	// of add, or, adc, sbb, and, sub, xor, cmp → `op r64, imm32 S`.
+	RelaxBinopToImm
+	// RelaxTestToImm: with a REX prefix, `test [rip+GOT], r64` → `test
+	// r64, imm32 S`.
+	RelaxTestToImm
 )
+
+// RelaxesToAbsolute implements AbsoluteRelaxer: the binop and test forms
+// store the symbol's absolute address.
+func (X86_64) RelaxesToAbsolute(how Relax) bool {
+	return how == RelaxBinopToImm || how == RelaxTestToImm
+}
 
 // x86 encodings the relaxations and trampolines use.
 const (
 	opMov    = 0x8b
 	opLea    = 0x8d
 	opGroup5 = 0xff
+	opTest   = 0x85
 	modCall  = 0x15 // ff /2 with RIP-relative memory
 	modJmp   = 0x25 // ff /4 with RIP-relative memory
 	opCall   = 0xe8
@@ -237,6 +251,21 @@ func (X86_64) Relaxation(k obj.RelocKind, code []byte, off uint64, a int64) Rela
 		return RelaxCall
 	case op == opGroup5 && modrm == modJmp:
 		return RelaxJmp
+	case op == opGroup5:
+		return RelaxNone
+	}
+	// ld.lld relaxes the test and binop forms of R_X86_64_REX_GOTPCRELX
+	// only (the model has one kind for both GOTPCRELX types: a REX
+	// prefix before the opcode tells them apart, as the object writer
+	// does), in a non-PIC link, to an immediate.
+	if off < 3 || code[off-3]&0xf0 != 0x40 || modrm&0xc7 != 0x05 {
+		return RelaxNone
+	}
+	switch op {
+	case opTest:
+		return RelaxTestToImm
+	case 0x03, 0x0b, 0x13, 0x1b, 0x23, 0x2b, 0x33, 0x3b:
+		return RelaxBinopToImm
 	}
 	return RelaxNone
 }
@@ -258,6 +287,20 @@ func (X86_64) ApplyRelaxed(how Relax, code []byte, off uint64, v uint64) {
 		code[off-2] = opJmp
 		le.PutUint32(code[off-1:], uint32(v+1))
 		code[off+3] = nop
+	case RelaxTestToImm, RelaxBinopToImm:
+		// v is S + A (RelaxesToAbsolute), A the -4 of the RIP-relative
+		// form: the immediate is S. ModRM.reg moves to ModRM.rm, and
+		// REX.R to REX.B, as ld.lld rewrites them.
+		modrm, rex := code[off-1], code[off-3]
+		if how == RelaxTestToImm {
+			code[off-2] = 0xf7
+			code[off-1] = 0xc0 | (modrm&0x38)>>3
+		} else {
+			code[off-1] = 0xc0 | (modrm&0x38)>>3 | (code[off-2] & 0x3c)
+			code[off-2] = 0x81
+		}
+		code[off-3] = rex&^0x4 | (rex&0x4)>>2
+		le.PutUint32(code[off:], uint32(v+4))
 	}
 }
 

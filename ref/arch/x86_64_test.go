@@ -70,6 +70,12 @@ func TestRelaxations(t *testing.T) {
 		{"call", []byte{0xff, 0x15, 0, 0, 0, 0}, RelaxCall, "CALL .+256"},
 		{"jmp", []byte{0xff, 0x25, 0, 0, 0, 0}, RelaxJmp, "JMP .+257"},
 		{"push is not relaxed", []byte{0xff, 0x35, 0, 0, 0, 0}, RelaxNone, ""},
+		// ApplyRelaxed gets S + A for these (RelaxesToAbsolute): S is 0x104.
+		{"cmp", []byte{0x48, 0x3b, 0x1d, 0, 0, 0, 0}, RelaxBinopToImm, "CMP RBX, 0x104"},
+		{"add r10", []byte{0x4c, 0x03, 0x15, 0, 0, 0, 0}, RelaxBinopToImm, "ADD R10, 0x104"},
+		{"test r9", []byte{0x4c, 0x85, 0x0d, 0, 0, 0, 0}, RelaxTestToImm, "TEST R9, 0x104"},
+		{"binop without REX", []byte{0x90, 0x3b, 0x05, 0, 0, 0, 0}, RelaxNone, ""},
+		{"binop not RIP-relative", []byte{0x48, 0x3b, 0x43, 0, 0, 0, 0}, RelaxNone, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +87,7 @@ func TestRelaxations(t *testing.T) {
 			if how == RelaxNone {
 				return
 			}
+			require.Equal(t, how == RelaxBinopToImm || how == RelaxTestToImm, a.RelaxesToAbsolute(how))
 			a.ApplyRelaxed(how, tt.code, off, 0x100)
 			inst, err := x86asm.Decode(tt.code, 64)
 			require.NoError(t, err)

@@ -40,6 +40,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"notes", 42, true},
 		{"rodata_nobits", 42, true},
 		{"tls", 42, true},
+		{"gotpcrelx_imm", 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

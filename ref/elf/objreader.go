@@ -473,8 +473,19 @@ func (r *reader) read() (*obj.Object, error) {
 				kind = obj.Branch32
 			case elf.R_X86_64_GOTPCREL:
 				kind = obj.GOTPCRel32
-			case elf.R_X86_64_GOTPCRELX, elf.R_X86_64_REX_GOTPCRELX:
+			case elf.R_X86_64_REX_GOTPCRELX:
 				kind = obj.GOTLoad32
+			case elf.R_X86_64_GOTPCRELX:
+				kind = obj.GOTLoad32
+				// ld.lld relaxes the test and binop forms only with
+				// R_X86_64_REX_GOTPCRELX; the model's GOTLoad32 is
+				// both, so the others are read as loads it never
+				// relaxes (G + A - P either way).
+				if off >= 2 && off <= uint64(len(s.Data)) {
+					if op := s.Data[off-2]; op != 0x8b && op != 0xff {
+						kind = obj.GOTPCRel32
+					}
+				}
 			default:
 				k, ok := extraRelocKinds[rtyp]
 				if !ok {

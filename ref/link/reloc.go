@@ -119,6 +119,9 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 						// A relaxed load is S + A - P in a rewritten
 						// instruction: range-check it as a PC-relative field.
 						var tmp [4]byte
+						if abs, ok := ar.(arch.AbsoluteRelaxer); ok && abs.RelaxesToAbsolute(how) {
+							in.P = 0 // S + A, range-checked as a signed 32-bit field
+						}
 						if err := ar.Apply(obj.PCRel32, tmp[:], in); err != nil {
 							errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
 							continue
