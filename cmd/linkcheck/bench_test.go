@@ -20,7 +20,7 @@ func TestBenchUsage(t *testing.T) {
 	require.Contains(t, errb.String(), `unknown benchmark "nope"`)
 	errb.Reset()
 	require.Equal(t, exitBad, runBench([]string{"link", "-format", "wasm", "-funcs", "10"}, &out, &errb))
-	require.Contains(t, errb.String(), "the reference linker for wasm is not built yet")
+	require.Contains(t, errb.String(), "for wasm is not built yet")
 	errb.Reset()
 	require.Equal(t, exitBad, runBench([]string{"link", "-format", "elf", "-funcs", "10,x"}, &out, &errb))
 	require.Contains(t, errb.String(), `"x" is not a positive count`)

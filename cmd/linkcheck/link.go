@@ -110,20 +110,20 @@ func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool
 		if err != nil {
 			return bad(err)
 		}
-		for _, c := range []target.Capability{target.CanLink, target.CanRead} {
-			if err := t.Need(c); err != nil {
+		if err := t.Need(target.CanLink); err != nil {
+			return fail(err)
+		}
+		if !t.SelfContained() {
+			if err := t.Need(target.CanRead); err != nil {
 				return fail(err)
 			}
 		}
-		in, err := t.ReadInputs(objs) // static archives too, where the format has them
+		// static archives too, where the format has them
+		image, l, err := t.Link(objs, link.Options{Entry: entry})
 		if err != nil {
 			return fail(err)
 		}
-		image, l, err := link.Link(in, t.Platform, link.Options{Entry: entry})
-		if err != nil {
-			return fail(err)
-		}
-		for _, w := range l.Warnings {
+		for _, w := range layoutWarnings(l) {
 			fmt.Fprintf(stderr, "linkcheck link: warning: %s\n", w)
 		}
 		if _, err := pipeline.WriteFiles(filepath.Dir(out), []string{filepath.Base(out)}, [][]byte{image}); err != nil {
@@ -144,4 +144,13 @@ func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool
 		return os.Rename(tmp, out)
 	}
 	return bad(fmt.Errorf("-e is supported with -linker ref and -linker lld, not %s", linker))
+}
+
+// layoutWarnings returns the warnings of a shared-core link (none for a
+// format whose linker has no layout).
+func layoutWarnings(l *link.Layout) []string {
+	if l == nil {
+		return nil
+	}
+	return l.Warnings
 }

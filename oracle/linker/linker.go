@@ -118,7 +118,7 @@ func elfOnly(extra ...string) func(obj.Format, []string, string) ([]string, erro
 func builtins() []*Linker {
 	var refFormats []obj.Format
 	for _, t := range target.All() {
-		if t.Need(target.CanLink) == nil && t.Need(target.CanRead) == nil {
+		if t.Need(target.CanLink) == nil && (t.SelfContained() || t.Need(target.CanRead) == nil) {
 			refFormats = append(refFormats, t.Format)
 		}
 	}
@@ -370,11 +370,7 @@ func linkRef(f obj.Format, objs []string, out string) (*Result, error) {
 	}
 	res := &Result{Cmd: append([]string{"linkcheck", "link", "-format", string(f), "-linker", Ref, "-o", out}, objs...)}
 	start := time.Now()
-	in, err := t.ReadInputs(objs)
-	if err != nil {
-		return res, fmt.Errorf("linker ref: %w", err)
-	}
-	image, _, err := link.Link(in, t.Platform, link.Options{})
+	image, _, err := t.Link(objs, link.Options{})
 	if err != nil {
 		return res, fmt.Errorf("linker ref: %w", err)
 	}

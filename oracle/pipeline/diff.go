@@ -22,14 +22,15 @@ func LinkRef(f obj.Format, objs []string, out string) (*link.Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := firstErr(t.Need(target.CanLink), t.Need(target.CanRead)); err != nil {
+	if err := t.Need(target.CanLink); err != nil {
 		return nil, err
 	}
-	in, err := t.ReadInputs(objs)
-	if err != nil {
-		return nil, err
+	if !t.SelfContained() {
+		if err := t.Need(target.CanRead); err != nil {
+			return nil, err
+		}
 	}
-	image, layout, err := link.Link(in, t.Platform, link.Options{})
+	image, layout, err := t.Link(objs, link.Options{})
 	if err != nil {
 		return nil, err
 	}

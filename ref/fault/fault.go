@@ -126,6 +126,13 @@ const (
 	// first capacities put it: a segment grown without moving __LINKEDIT
 	// (ref/macho's incremental image; Zig #9812).
 	MachOStaleLinkEdit
+	// WasmLinkTableSlot leaves the last slot of the element segment naming
+	// the function of the slot before it, a stale table slot (ref/wasm's
+	// linker).
+	WasmLinkTableSlot
+	// WasmLinkDataPointer writes every MEMORY_ADDR_I32 data pointer 4
+	// bytes past its target, a wrong relocation bias (ref/wasm's linker).
+	WasmLinkDataPointer
 	numFaults
 )
 
@@ -161,6 +168,8 @@ var names = [...]string{
 	PEStaleCell:            "pe-stale-cell",
 	StalePointerList:       "stale-pointer-list",
 	MachOStaleLinkEdit:     "macho-stale-linkedit",
+	WasmLinkTableSlot:      "wasm-link-table-slot",
+	WasmLinkDataPointer:    "wasm-link-data-pointer",
 }
 
 var descriptions = [...]string{
@@ -195,6 +204,8 @@ var descriptions = [...]string{
 	PEStaleCell:            "pe: a .refptr cell (GOT slot) left holding 0",
 	StalePointerList:       "rebase opcodes not rewritten when a pointer moved, was added or removed",
 	MachOStaleLinkEdit:     "macho: a segment grown without moving __LINKEDIT",
+	WasmLinkTableSlot:      "wasm linker: the last table slot names the function of the slot before it",
+	WasmLinkDataPointer:    "wasm linker: MEMORY_ADDR_I32 data pointers 4 bytes past their target",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -225,6 +236,7 @@ var scopes = map[Fault]string{
 	PEMissingBaseReloc: "coff", PEStaleSizeOfImage: "coff",
 	MachOMissingRebase: "macho", MachOEntryOffset: "macho",
 	PEStaleCell: "coff", StalePointerList: "macho", MachOStaleLinkEdit: "macho",
+	WasmLinkTableSlot: "wasm", WasmLinkDataPointer: "wasm",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,

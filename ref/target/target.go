@@ -18,10 +18,12 @@ import (
 	"github.com/linkcheck/linkcheck/ref/elf"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/wasm"
 	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
@@ -67,6 +69,11 @@ type Target struct {
 	Archives func(paths []string) ([]*obj.Object, error)
 	// Platform is the reference full linker's description of the format.
 	Platform link.Platform
+	// LinkFiles is the reference full linker of a format that does not go
+	// through ref/link's shared core (Wasm: code has no addresses, functions
+	// are numbered): it reads the relocatable objects at paths and returns
+	// the executable. Nil when Platform serves the format.
+	LinkFiles func(paths []string, opts link.Options) ([]byte, error)
 	// Image is the incremental linker's description of the format.
 	Image incr.Image
 }
@@ -100,7 +107,7 @@ func (t *Target) Need(c Capability) error {
 	case CanRead:
 		have = t.ReadObject != nil
 	case CanLink:
-		have = t.Platform != nil
+		have = t.Platform != nil || t.LinkFiles != nil
 	case CanIncr:
 		have = t.Image != nil && t.Compile != nil && t.NewCompiler != nil
 	case CanWriteObj:
@@ -183,6 +190,60 @@ func (t *Target) ReadInputs(paths []string) ([]*obj.Object, error) {
 	return link.ReadObjectFiles(paths, t.ReadObject)
 }
 
+// Link links the object files (and, where the format has them, static
+// archives) at paths with the format's reference linker: ref/link's shared
+// core with Platform, or LinkFiles. The layout is nil for LinkFiles.
+func (t *Target) Link(paths []string, opts link.Options) ([]byte, *link.Layout, error) {
+	if err := t.Need(CanLink); err != nil {
+		return nil, nil, err
+	}
+	if t.LinkFiles != nil {
+		image, err := t.LinkFiles(paths, opts)
+		return image, nil, err
+	}
+	in, err := t.ReadInputs(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	return link.Link(in, t.Platform, opts)
+}
+
+// SelfContained reports whether the reference linker of the format reads
+// its objects itself (LinkFiles) rather than through ReadObject.
+func (t *Target) SelfContained() bool { return t.LinkFiles != nil }
+
+// linkWasm is the Wasm target's LinkFiles: ref/wasm's linker, as wasm-ld
+// 16 links with --no-entry --export=_start.
+func linkWasm(paths []string, opts link.Options) ([]byte, error) {
+	if opts.Entry != "" && opts.Entry != wasm.EntryName {
+		return nil, fmt.Errorf("link: wasm: the entry is always the export %s, not %s", wasm.EntryName, opts.Entry)
+	}
+	objs, err := ReadWasmObjects(paths)
+	if err != nil {
+		return nil, err
+	}
+	l, err := wasm.Link(objs, wasm.LinkOptions{Faults: opts.Faults})
+	if err != nil {
+		return nil, fmt.Errorf("link: %w", err)
+	}
+	return l.Module, nil
+}
+
+// ReadWasmObjects reads the Wasm relocatable objects at paths.
+func ReadWasmObjects(paths []string) ([]*wasm.Object, error) {
+	objs := make([]*wasm.Object, len(paths))
+	for i, p := range paths {
+		data, err := input.ReadFile(p, input.MaxObject)
+		if err != nil {
+			return nil, fmt.Errorf("link: %w", err)
+		}
+		if objs[i], err = wasm.ReadObject(p, data); err != nil {
+			return nil, fmt.Errorf("link: %w", err)
+		}
+	}
+	return objs, nil
+}
+
 // serialize writes objects with write, keeping their names.
 func serialize(objs []*obj.Object, write func(*obj.Object) ([]byte, error)) (names []string, files [][]byte, err error) {
 	for _, o := range objs {
@@ -205,7 +266,7 @@ func All() []*Target {
 	m.ReadObject, m.Platform, m.Image = macho.ReadObject, macho.Exe{}, macho.IncrImage{}
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
 	c.ReadObject, c.Platform = coff.ReadObject, coff.Exe{}
-	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm"}
+	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm", LinkFiles: linkWasm}
 	w.Objects = func(m *ir.Module, units int, opts CompileOptions) ([]string, [][]byte, error) {
 		if units < 1 {
 			return nil, nil, fmt.Errorf("-units %d: need at least 1", units)

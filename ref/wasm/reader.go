@@ -35,6 +35,7 @@ func ReadObject(name string, data []byte) (*Object, error) {
 	if err := r.o.validate(CheckOptions{}, r.locate); err != nil {
 		return nil, err
 	}
+	r.o.at = r.at
 	return r.o, nil
 }
 

@@ -469,6 +469,9 @@ type Object struct {
 	Symbols   []Symbol
 	InitFuncs []InitFunc
 	Customs   []Custom
+	// at is the file offset of each entity's encoding, for the linker's
+	// messages (nil for an object not read from a file).
+	at map[loc]int
 }
 
 // NumImported returns how many imports of kind k the object has: the
