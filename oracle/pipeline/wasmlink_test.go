@@ -62,6 +62,9 @@ func TestRefWasmAgainstLLD(t *testing.T) {
 // globals).
 var wasmCFlagSets = []string{"-O0", "-O1", "-O2", "-Os -ffunction-sections -fdata-sections"}
 
+// wasmCPrograms are the programs of corpus/c that build for wasm32.
+var wasmCPrograms = []string{"floats", "switch", "tables", "units"}
+
 // compileWasmC compiles the .c files of dir for wasm32 with flags into
 // work and returns the objects in file-name order.
 func compileWasmC(t *testing.T, dir, flags, work string) []string {
@@ -89,13 +92,9 @@ func compileWasmC(t *testing.T, dir, flags, work string) []string {
 // the same bytes, and both modules compute the same value.
 func TestWasmCCorpus(t *testing.T) {
 	tools.Require(t, "wasm-ld")
-	dirs, err := filepath.Glob("../../corpus/c/*")
-	require.NoError(t, err)
-	sort.Strings(dirs)
-	for _, d := range dirs {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			continue
-		}
+	// corpus/c/tls is x86_64 only (inline assembly, TLS models, archives).
+	for _, name := range wasmCPrograms {
+		d := filepath.Join("../../corpus/c", name)
 		for _, flags := range wasmCFlagSets {
 			t.Run(filepath.Base(d)+"/"+strings.ReplaceAll(flags, " ", "_"), func(t *testing.T) {
 				work := t.TempDir()
