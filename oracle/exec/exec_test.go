@@ -55,7 +55,7 @@ func source(name string) string {
 
 // build assembles the test program name (see source) for format and links
 // it with lld.
-func build(t *testing.T, format, name string) string {
+func build(t testing.TB, format, name string) string {
 	t.Helper()
 	mc := tools.Require(t, "llvm-mc")
 	linker, err := lld.Tool(obj.Format(format))

@@ -7,60 +7,41 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/linkcheck/linkcheck/oracle/exec/launch"
 )
 
-// startNative starts abs in dir. A start that fails with ETXTBSY is
-// retried: when another goroutine of this process forks while the file
-// was still open for writing, the child holds the write descriptor until
-// it execs, and the kernel refuses to execute the file meanwhile
-// (golang/go#22315). The refusal lasts only until that child execs.
-func startNative(ctx context.Context, abs, dir string, stdout, stderr *limitedBuffer) (*osexec.Cmd, error) {
-	for attempt := 1; ; attempt++ {
-		cmd := osexec.CommandContext(ctx, abs)
-		cmd.Args = []string{filepath.Base(abs)}
-		cmd.Dir = dir
-		cmd.Env = []string{}
-		cmd.Stdin = nil // /dev/null: empty
-		cmd.Stdout, cmd.Stderr = stdout, stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		cmd.Cancel = func() error {
-			// Kill the whole process group, not only the direct child.
-			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		cmd.WaitDelay = time.Second
-		err := cmd.Start()
-		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == etxtbsyAttempts {
-			return cmd, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
-		}
+// runNative runs an ELF executable on the host through the launcher of
+// package launch, a re-execution of this binary that applies the resource
+// limits before the program starts, kills every process the program leaves
+// behind, and enforces the timeout. Its containment is launch.Jail when this
+// process is root (a new PID and mount namespace, a chroot into a tmpfs, no
+// capabilities) and launch.Plain otherwise (limits, a subreaper, an empty
+// environment and stdin, a private temporary working directory).
+func runNative(ctx context.Context, path string, opts Options) (*Result, error) {
+	mode := launch.Plain
+	if os.Geteuid() == 0 {
+		mode = launch.Jail
 	}
+	return runContained(ctx, path, opts, mode)
 }
 
-// etxtbsyAttempts bounds the starts of an executable the kernel reports
-// busy (about 4.5 s of waiting in all).
-const etxtbsyAttempts = 30
+// backstop is how long past its timeout the launcher has to report before
+// it is killed (with its process group, or its namespace in launch.Jail).
+const backstop = 5 * time.Second
 
-// runNative runs an ELF executable on the host: a new process group, an
-// empty environment and stdin, a private temporary directory as the working
-// directory, resource limits, and a wall-clock timeout that kills the whole
-// process group.
-//
-// The limits are applied with prlimit(2) right after the child starts
-// (os/exec cannot set them between fork and exec). The stack limit still
-// governs every stack growth, since Linux checks RLIMIT_STACK when the stack
-// grows, and the CPU limit backs up the timeout.
-func runNative(ctx context.Context, path string, opts Options) (*Result, error) {
+// runContained runs path through the launcher in the given mode.
+func runContained(ctx context.Context, path string, opts Options, mode string) (*Result, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -72,36 +53,61 @@ func runNative(ctx context.Context, path string, opts Options) (*Result, error) 
 	defer os.RemoveAll(dir)
 
 	timeout := opts.timeout()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout+backstop)
 	defer cancel()
 
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer statusR.Close()
 	stdout := &limitedBuffer{max: MaxOutput}
 	stderr := &limitedBuffer{max: MaxOutput}
-	cmd, err := startNative(ctx, abs, dir, stdout, stderr)
-	if err != nil {
-		return nil, fmt.Errorf("start: %w", err)
+	cmd := osexec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = launch.Args(mode, timeout, StackSize, dir, abs, filepath.Base(abs))
+	cmd.Env = []string{}
+	cmd.Stdin = nil // /dev/null: empty
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.ExtraFiles = []*os.File{statusW} // launch.StatusFD
+	// The launcher cleans up when it is told to stop, or when this thread
+	// dies; past WaitDelay os/exec kills it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if mode == launch.Jail {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
 	}
-	limErr := setLimits(cmd.Process.Pid, timeout)
-	if limErr != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Second
+	err = cmd.Start()
+	statusW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start launcher: %w", err)
 	}
 	waitErr := cmd.Wait()
-	if limErr != nil {
-		return nil, limErr
+	if waitErr != nil && !errors.Is(waitErr, osexec.ErrWaitDelay) {
+		// The launcher itself failed (killed past the backstop): its
+		// process group goes with it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+	line, _ := io.ReadAll(io.LimitReader(statusR, 4096))
+	status := strings.TrimSpace(string(line))
 	res := &Result{Bits: 64, Stdout: stdout.buf, Stderr: stderr.buf}
-	if ctx.Err() != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("did not finish within %v (killed); stderr: %s", timeout, excerpt(res.Stderr))
+	var st syscall.WaitStatus
+	switch word, rest, _ := strings.Cut(status, " "); word {
+	case "exit":
+		n, perr := strconv.ParseUint(rest, 10, 32)
+		if perr != nil {
+			return nil, fmt.Errorf("launcher: bad status %q", status)
 		}
-		return nil, fmt.Errorf("cancelled: %w", ctx.Err())
-	}
-	st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok {
-		if waitErr != nil {
-			return nil, waitErr
+		st = syscall.WaitStatus(n)
+	case "timeout":
+		return nil, fmt.Errorf("did not finish within %v (killed); stderr: %s", timeout, excerpt(res.Stderr))
+	case "error":
+		return nil, errors.New(rest)
+	default: // "cancel SIGNAL", or nothing from a launcher that was killed
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cancelled: %w", ctx.Err())
 		}
-		return nil, errors.New("no wait status")
+		return nil, fmt.Errorf("launcher: status %q (%v); stderr: %s", status, waitErr, excerpt(res.Stderr))
 	}
 	switch {
 	case st.Signaled():
@@ -119,8 +125,6 @@ func runNative(ctx context.Context, path string, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("killed by %s; stdout %d bytes; stderr: %s", what, len(res.Stdout), excerpt(res.Stderr))
 	case st.ExitStatus() != 0:
 		return nil, fmt.Errorf("exit status %d (want 0); stdout %d bytes; stderr: %s", st.ExitStatus(), len(res.Stdout), excerpt(res.Stderr))
-	case waitErr != nil:
-		return nil, waitErr
 	}
 	if len(res.Stdout) != 8 || stdout.dropped != 0 {
 		return nil, fmt.Errorf("wrote %d bytes to stdout, want exactly 8 (the little-endian value): %s; stderr: %s",
@@ -128,40 +132,4 @@ func runNative(ctx context.Context, path string, opts Options) (*Result, error) 
 	}
 	res.Value = binary.LittleEndian.Uint64(res.Stdout)
 	return res, nil
-}
-
-// setLimits applies the run's resource limits to pid.
-func setLimits(pid int, timeout time.Duration) error {
-	cpu := uint64(timeout/time.Second) + 1
-	limits := []struct {
-		name     string
-		resource int
-		cur      uint64
-	}{
-		{"RLIMIT_CPU", unix.RLIMIT_CPU, cpu},
-		{"RLIMIT_AS", unix.RLIMIT_AS, 8 << 30},
-		{"RLIMIT_STACK", unix.RLIMIT_STACK, 4 * StackSize},
-		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0},
-		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, 64 << 20},
-	}
-	for _, l := range limits {
-		var old unix.Rlimit
-		if err := unix.Prlimit(pid, l.resource, nil, &old); err != nil {
-			return fmt.Errorf("prlimit %s: %w", l.name, err)
-		}
-		cur := min(l.cur, old.Max)
-		if l.resource == unix.RLIMIT_STACK && cur < StackSize {
-			return fmt.Errorf("prlimit RLIMIT_STACK: hard limit %d is below the %d MiB programs need", old.Max, StackSize>>20)
-		}
-		// Lower the hard CPU limit too, so that SIGKILL follows SIGXCPU.
-		max := old.Max
-		if l.resource == unix.RLIMIT_CPU {
-			max = min(old.Max, cur+1)
-		}
-		nl := unix.Rlimit{Cur: cur, Max: max}
-		if err := unix.Prlimit(pid, l.resource, &nl, nil); err != nil {
-			return fmt.Errorf("prlimit %s=%d: %w", l.name, cur, err)
-		}
-	}
-	return nil
 }

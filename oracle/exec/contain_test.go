@@ -1,0 +1,130 @@
+//go:build linux && amd64
+
+package exec_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/exec/launch"
+	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// Bits of testdata/hostile.c's value.
+const (
+	hostileMmapRefused = 1 << 0
+	hostileASLimited   = 1 << 1
+	hostileSetsid      = 1 << 2
+	hostileChroot      = 1 << 3
+	hostileWrote       = 1 << 4
+)
+
+// buildHostile compiles testdata/hostile.c (freestanding, no libc) with
+// escape as the absolute path it writes, links it with ld.lld, and returns
+// the executable, named uniquely so that its processes can be found.
+func buildHostile(t *testing.T, escape string) string {
+	t.Helper()
+	clang := tools.Require(t, "clang")
+	tools.Require(t, "ld.lld")
+	dir := t.TempDir()
+	o := filepath.Join(dir, "hostile.o")
+	out, err := osexec.Command(clang.Path, "--target=x86_64-linux-gnu", "-c", "-O1", "-ffreestanding",
+		"-fno-stack-protector", "-fno-pic", "-fno-builtin", fmt.Sprintf("-DESCAPE=%q", escape),
+		filepath.Join("testdata", "hostile.c"), "-o", o).CombinedOutput()
+	require.NoError(t, err, "clang: %s", out)
+	exe := filepath.Join(dir, fmt.Sprintf("hostile-%d-%s.exe", os.Getpid(), filepath.Base(dir)))
+	_, err = lld.Link(context.Background(), obj.ELF, []string{o}, exe, lld.Options{})
+	require.NoError(t, err)
+	return exe
+}
+
+// processesNamed lists the live processes whose argv[0] is name.
+func processesNamed(t *testing.T, name string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var found []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if arg0, _, _ := bytes.Cut(b, []byte{0}); string(arg0) == name {
+			found = append(found, e.Name())
+		}
+	}
+	return found
+}
+
+// TestContainment runs a program that forks 50 children (one of which
+// calls setsid and forks again), maps 10 GiB as its first syscall after
+// reading its address-space limit, tries to escape a chroot and writes a
+// file at an absolute path outside its run, then exits leaving every child
+// asleep. It checks that the program really did fork and leave its
+// process group, and that none of it survives or lands: no process of it
+// is left when Run returns, the mapping was refused because the limit was
+// in place from its first instruction, and (in launch.Jail, the mode of a
+// root run) the file does not exist and no chroot was possible.
+func TestContainment(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Log("not root: runs use launch.Plain, the jail is not checked")
+	}
+	modes := []struct {
+		name string
+		run  func(ctx context.Context, exe string) (*exec.Result, error)
+		jail bool
+	}{
+		{"Run", func(ctx context.Context, exe string) (*exec.Result, error) {
+			return runner.Run(ctx, exe, exec.Options{Mode: exec.Native})
+		}, os.Geteuid() == 0},
+		{"plain", func(ctx context.Context, exe string) (*exec.Result, error) {
+			return exec.RunContained(ctx, exe, exec.Options{}, launch.Plain)
+		}, false},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			escape := filepath.Join(t.TempDir(), "escaped")
+			exe := buildHostile(t, escape)
+			name := filepath.Base(exe)
+			t.Cleanup(func() { // survivors, if the test failed
+				for _, pid := range processesNamed(t, name) {
+					var p int
+					if _, err := fmt.Sscan(pid, &p); err == nil {
+						_ = syscall.Kill(p, syscall.SIGKILL)
+					}
+				}
+			})
+			res, err := m.run(context.Background(), exe)
+			require.NoError(t, err)
+			v := res.Value
+			t.Logf("value %#x: %d children, setsid %v, AS limited %v, mmap refused %v, chroot %v, wrote %v",
+				v, v>>8&0xff, v&hostileSetsid != 0, v&hostileASLimited != 0, v&hostileMmapRefused != 0,
+				v&hostileChroot != 0, v&hostileWrote != 0)
+			// What the program did.
+			require.Equal(t, uint64(50), v>>8&0xff, "children forked")
+			require.NotZero(t, v&hostileSetsid, "a child left the process group")
+			// None of it survives.
+			require.Empty(t, processesNamed(t, name), "processes of the program left after Run")
+			require.NotZero(t, v&hostileASLimited, "RLIMIT_AS not set at the program's first instruction")
+			require.NotZero(t, v&hostileMmapRefused, "a 10 GiB mapping was granted")
+			if !m.jail {
+				return
+			}
+			// Nothing lands.
+			require.Zero(t, v&hostileChroot, "the jailed program could chroot")
+			require.Zero(t, v&hostileWrote, "the jailed program wrote %s", escape)
+			require.NoFileExists(t, escape)
+		})
+	}
+}

@@ -1,0 +1,33 @@
+// Package launch is the launcher between linkcheck and a native program: a
+// re-execution of linkcheck's own binary (through /proc/self/exe) that puts
+// the program's resource limits and containment in place before the
+// program's first instruction, runs it, and kills every process it left
+// behind before reporting how it ended.
+//
+// The launcher is entered from this package's init function when argv[0] is
+// Arg0, so every binary that links oracle/exec (linkcheck, and each test
+// binary) can act as its own launcher; the init returns at once otherwise.
+//
+// What the launcher does (linux only):
+//
+//   - It sets the limits of Limits on itself (inherited through fork and
+//     exec), so they hold from the program's first instruction: address
+//     space, CPU time, stack, file size, no core dumps.
+//   - It is a child subreaper (PR_SET_CHILD_SUBREAPER): every descendant
+//     the program orphans, including one that called setsid to leave the
+//     process group, is re-parented to the launcher, which finds them in
+//     /proc/self/task/*/children, kills them and reaps them after the
+//     program has exited (or on its timeout, or when asked to stop with
+//     SIGTERM). It enforces the run's timeout itself.
+//   - Mode Jail (when linkcheck runs as root): the launcher is started in a
+//     new PID and mount namespace. As the namespace's init it kills the
+//     whole namespace with kill(-1) at the end (and the kernel kills it when
+//     the launcher dies, even by SIGKILL); the program cannot see or signal
+//     processes outside it. Its mounts are made private, a 64 MiB tmpfs is
+//     mounted over the run's directory with the executable bound read-only
+//     into it as /prog, and the program is started chroot-ed into that
+//     tmpfs, with every capability dropped from its bounding, inheritable
+//     and ambient sets and no_new_privs set: it cannot leave the chroot,
+//     mount or raise privileges, and whatever it writes, at any path, lands
+//     in the tmpfs, which is gone when the namespace is.
+package launch
