@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
-	"github.com/linkcheck/linkcheck/oracle/exec/launch"
 )
 
 // BenchmarkNativeRun is one native run of a small static program, the run
@@ -19,19 +18,6 @@ func BenchmarkNativeRun(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		res, err := runner.Run(ctx, exe, exec.Options{Mode: exec.Native})
-		require.NoError(b, err)
-		require.Equal(b, uint64(want), res.Value)
-	}
-}
-
-// BenchmarkNativeRunPlain is BenchmarkNativeRun under launch.Plain, the
-// containment of a run that is not root (no namespaces, no chroot).
-func BenchmarkNativeRunPlain(b *testing.B) {
-	exe := build(b, "elf", "elf_value")
-	ctx := context.Background()
-	b.ResetTimer()
-	for b.Loop() {
-		res, err := exec.RunContained(ctx, exe, exec.Options{}, launch.Plain)
 		require.NoError(b, err)
 		require.Equal(b, uint64(want), res.Value)
 	}

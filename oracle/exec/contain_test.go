@@ -128,3 +128,16 @@ func TestContainment(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkNativeRunPlain is BenchmarkNativeRun under launch.Plain, the
+// containment of a run that is not root (no namespaces, no chroot).
+func BenchmarkNativeRunPlain(b *testing.B) {
+	exe := build(b, "elf", "elf_value")
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := exec.RunContained(ctx, exe, exec.Options{}, launch.Plain)
+		require.NoError(b, err)
+		require.Equal(b, uint64(want), res.Value)
+	}
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package exec
 
 // RunContained exposes runContained to the tests: a run under a given
