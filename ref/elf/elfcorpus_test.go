@@ -41,6 +41,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"rodata_nobits", 42, true},
 		{"tls", 42, true},
 		{"gotpcrelx_imm", 0, true},
+		{"symver", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -670,6 +671,16 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			sym.Bind = obj.Weak
 		default:
 			return nil, r.unsupported("%s: symbol binding %v is not supported", symWhere(k, sname), bind)
+		}
+		if at := strings.IndexByte(sname, '@'); at >= 0 && bind != elf.STB_LOCAL {
+			// A symbol version in the name. Without a version script
+			// ld.lld resolves NAME@@VER (the default version) as NAME
+			// and writes it as NAME; NAME@VER stays a name of its own
+			// that ld.lld writes as NAME, which the model cannot say.
+			if !strings.HasPrefix(sname[at:], "@@") || at+2 == len(sname) {
+				return nil, r.unsupported("%s: non-default symbol version (NAME@VER) is not supported", symWhere(k, sname))
+			}
+			sym.Name = sname[:at]
 		}
 		switch {
 		case reserved:
