@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"encoding/binary"
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -27,7 +28,7 @@ func (r *reader) readData(s *Symbol) {
 		a, kind := r.siteList[i].addr, r.siteList[i].kind
 		off := a - s.addr
 		width := uint64(4)
-		if kind == obj.Abs64 {
+		if kind == obj.Abs64 || kind == obj.DTPOff64 {
 			width = 8
 		}
 		if ext-off < width {
@@ -35,8 +36,16 @@ func (r *reader) readData(s *Symbol) {
 			continue
 		}
 		field := s.Data[off : off+width]
-		target := fieldTarget(kind, field, a)
-		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind.String(), Target: "&" + r.symbolizeField(a, target)})
+		var name string
+		switch kind {
+		case obj.TPOff32:
+			name = r.tpoffRef(int64(int32(binary.LittleEndian.Uint32(field)))).String()
+		case obj.DTPOff64:
+			name = r.tpoffRef(int64(binary.LittleEndian.Uint64(field))).String()
+		default:
+			name = "&" + r.symbolizeField(a, fieldTarget(kind, field, a))
+		}
+		s.Pointers = append(s.Pointers, Pointer{Off: off, Size: int(width), Kind: kind.String(), Target: name})
 		clear(field)
 	}
 }

@@ -45,6 +45,8 @@ type symbolizer interface {
 	word(addr uint64) (uint64, bool)
 	// startOf returns the input (not synthetic) symbol that starts at addr.
 	startOf(addr uint64) (string, bool)
+	// tpoffRef names the TLS variable at thread-pointer offset v.
+	tpoffRef(v int64) ref
 	// codeAt returns the bytes from addr to the end of the executable
 	// section holding it, nil when no executable section with contents
 	// does.

@@ -60,6 +60,7 @@ func loadELF(exe []byte) (*file, error) {
 	if err := elfSymbols(ef, secByIdx, f); err != nil {
 		return nil, err
 	}
+	elfTLS(ef, f)
 	elfEmitRelocs(ef, exe, f)
 	return f, nil
 }
@@ -147,6 +148,48 @@ func elfSymbols(ef *elf.File, secByIdx map[int]*section, f *file) error {
 		f.symbols = append(f.symbols, s)
 	}
 	return nil
+}
+
+// elfTLS reads the TLS block: PT_TLS gives the thread pointer's
+// link-time address, alignUp(p_vaddr + p_memsz, p_align) (x86_64's
+// variant II, as linkers compute TP offsets), and the defined STT_TLS
+// symbols (st_value an offset in the block) their addresses.
+func elfTLS(ef *elf.File, f *file) {
+	var tls *elf.Prog
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_TLS {
+			tls = p
+			break
+		}
+	}
+	if tls == nil {
+		return
+	}
+	align := max(tls.Align, 1)
+	if align&(align-1) != 0 {
+		align = 1 // a corrupt header: offsets are then named from the unaligned end
+	}
+	f.tls.tp = (tls.Vaddr + tls.Memsz + align - 1) &^ (align - 1)
+	esyms, err := ef.Symbols()
+	if err != nil {
+		return // reported by elfSymbols
+	}
+	for _, es := range esyms {
+		if elf.ST_TYPE(es.Info) != elf.STT_TLS || es.Section == elf.SHN_UNDEF || es.Name == "" || len(f.tls.syms) >= maxSymbols {
+			continue
+		}
+		f.tls.syms = append(f.tls.syms, tlsSym{addr: tls.Vaddr + es.Value, size: es.Size, name: es.Name})
+	}
+	sort.SliceStable(f.tls.syms, func(i, j int) bool {
+		a, b := f.tls.syms[i], f.tls.syms[j]
+		if a.addr != b.addr {
+			return a.addr < b.addr
+		}
+		// Of two at one address, a global one first (the later local
+		// has the same address; the order must not depend on linkers'
+		// symbol table order): by name.
+		return a.name < b.name
+	})
 }
 
 // elfEmitRelocs reads the relocation sections kept by --emit-relocs

@@ -1,6 +1,10 @@
 package canon
 
-import "github.com/linkcheck/linkcheck/ref/obj"
+import (
+	"sort"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
 
 // The neutral file model: what a loader (elf.go, and one file per further
 // format) reads from an executable, and all that the neutral reader
@@ -33,6 +37,41 @@ type file struct {
 	siteNotes []string
 	// decoder decodes the file's machine code.
 	decoder decoder
+	// tls is the thread-local storage block (ELF PT_TLS) and its
+	// symbols, by which TP offsets are named.
+	tls tlsBlock
+}
+
+// tlsBlock is a file's TLS template: the thread pointer's link-time
+// address (the block's end, aligned: x86_64's variant II) and the TLS
+// symbols by address, so that a TP offset v names the symbol at tp + v.
+type tlsBlock struct {
+	tp   uint64
+	syms []tlsSym // sorted by addr
+}
+
+// tlsSym is a TLS symbol at its link-time address in the template.
+type tlsSym struct {
+	addr, size uint64
+	name       string
+}
+
+// name names the TLS variable at TP offset v: tpoff(x), tpoff(x+0x4),
+// or tpoff(?-0x10) when no TLS symbol lies there.
+func (b *tlsBlock) name(v int64) ref {
+	a := b.tp + uint64(v)
+	i := sort.Search(len(b.syms), func(i int) bool { return b.syms[i].addr > a }) - 1
+	// The last symbol at or below a, preferring one whose extent holds it.
+	for j := i; j >= 0 && j >= i-8; j-- {
+		if s := b.syms[j]; a-s.addr < max(s.size, 1) {
+			return ref{kind: refTPOff, name: s.name, off: int64(a - s.addr)}
+		}
+	}
+	if i >= 0 {
+		s := b.syms[i]
+		return ref{kind: refTPOff, name: s.name, off: int64(a - s.addr)}
+	}
+	return ref{kind: refTPOff, off: v}
 }
 
 // section is an allocated section of a loaded executable.

@@ -133,6 +133,7 @@ const (
 	refUnknown       // ?0x401000 (off is the address)
 	refIndex         // @3: an instruction of the same function
 	refInside        // f+0x5: inside the same function, at no instruction start
+	refTPOff         // tpoff(x+0x4): a thread-pointer offset naming a TLS variable; tpoff(?-0x10) (off the offset) when none
 )
 
 func (r ref) String() string {
@@ -145,6 +146,11 @@ func (r ref) String() string {
 		return fmt.Sprintf("@%d", r.off)
 	case refInside:
 		return fmt.Sprintf("%s+%#x", r.name, uint64(r.off))
+	case refTPOff:
+		if r.name == "" {
+			return "tpoff(?" + withOffset("", r.off) + ")"
+		}
+		return "tpoff(" + withOffset(r.name, r.off) + ")"
 	}
 	return ""
 }
@@ -192,6 +198,9 @@ func (o *operand) String() string {
 	case opImm:
 		return fmt.Sprintf("%#x", o.val)
 	case opAbsImm:
+		if o.ref.kind == refTPOff {
+			return o.ref.String()
+		}
 		return "&" + o.ref.String()
 	case opRef:
 		return o.ref.String()
@@ -226,6 +235,11 @@ func (o *operand) String() string {
 			n++
 		}
 		switch {
+		case o.ref.kind == refTPOff:
+			if n > 0 {
+				b.WriteByte('+')
+			}
+			b.WriteString(o.ref.String())
 		case o.ref.kind != refNone:
 			if n > 0 {
 				b.WriteByte('+')

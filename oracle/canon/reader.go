@@ -28,6 +28,7 @@ const (
 
 // reader holds the state of one readFile call.
 type reader struct {
+	tls     *tlsBlock // the file's TLS block (file.tls)
 	format  string
 	decoder decoder
 	secs    []*section // allocated sections, sorted by addr
@@ -84,6 +85,7 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 		addends: map[uint64]int64{},
 		budget:  decodeFactor*f.size + decodeSlack,
 	}
+	r.tls = &f.tls
 	im := &Image{Format: f.format}
 	r.readSections(f, im)
 	r.readSymbols(f, objs)
@@ -198,3 +200,6 @@ func (r *reader) bytesAt(addr uint64, n uint64) []byte {
 	}
 	return s.data[off : off+n]
 }
+
+// tpoffRef names the TLS variable at TP offset v (tlsBlock.name).
+func (r *reader) tpoffRef(v int64) ref { return r.tls.name(v) }

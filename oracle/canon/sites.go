@@ -57,7 +57,16 @@ func (r *reader) objectSites(objs []*obj.Object) {
 				continue // located by its contents (locateAnon)
 			}
 			sort.SliceStable(defs, func(i, j int) bool { return defs[i].Value < defs[j].Value })
-			for _, rel := range sec.Relocs {
+			for ri := 0; ri < len(sec.Relocs); ri++ {
+				rel := sec.Relocs[ri]
+				if rel.Kind == obj.TLSGD || rel.Kind == obj.TLSLD {
+					// The __tls_get_addr call's relocation that
+					// follows goes with the sequence, which a static
+					// link rewrites (siteKind).
+					if ri+1 < len(sec.Relocs) && sec.Relocs[ri+1].Offset > rel.Offset && sec.Relocs[ri+1].Offset-rel.Offset <= 8 {
+						ri++
+					}
+				}
 				in := containing(defs, rel.Offset)
 				if in == nil {
 					r.note("%s: section %s: reloc at %#x: no symbol contains it", o.Name, sec.Name, rel.Offset)
@@ -84,7 +93,17 @@ func (r *reader) objectSites(objs []*obj.Object) {
 // addSite records that the field at output address at is relocation rel
 // of o, with its addend when rel names a symbol.
 func (r *reader) addSite(o *obj.Object, rel obj.Reloc, at uint64) {
-	r.sites[at] = rel.Kind
+	kind, ok := siteKind(rel.Kind)
+	if !ok {
+		return
+	}
+	if rel.Kind == obj.TLSGD {
+		at += 8 // relaxed to local-exec: lea x@tpoff(%rax) ends 8 bytes on
+	}
+	r.sites[at] = kind
+	if kind == obj.TPOff32 || kind == obj.DTPOff64 {
+		return // named by the TLS block, not by an addend
+	}
 	if rel.Sym >= 0 && rel.Sym < len(o.Symbols) {
 		if s := o.Symbols[rel.Sym]; s != nil && s.Kind != obj.SymSection && s.Name != "" {
 			r.addends[at] = rel.Addend
@@ -94,6 +113,25 @@ func (r *reader) addSite(o *obj.Object, rel obj.Reloc, at uint64) {
 
 // containing returns the symbol of defs (sorted by Value) whose extent holds
 // off, else the nearest one at or before off.
+// siteKind returns the kind of field the output holds where an input
+// relocation of kind k was, and whether the field is one canon names.
+// Every TLS kind but TLSLD (whose code a static link rewrites to hold no
+// value) leaves a TP offset: TPOff32 in 4 bytes, DTPOff64 in 8 (the
+// initial-exec and general-dynamic forms are relaxed to local-exec). The
+// other kinds without a pointer's meaning (sizes, 1-, 2- and 8-byte
+// PC-relative fields, GOT-base offsets) are compared as bytes.
+func siteKind(k obj.RelocKind) (obj.RelocKind, bool) {
+	switch k {
+	case obj.Abs64, obj.Abs32, obj.Abs32S, obj.PCRel32, obj.Branch32, obj.GOTPCRel32, obj.GOTLoad32, obj.ImageRel32:
+		return k, true
+	case obj.TPOff32, obj.GOTTPOff, obj.TLSGD, obj.DTPOff32:
+		return obj.TPOff32, true
+	case obj.DTPOff64:
+		return obj.DTPOff64, true
+	}
+	return 0, false
+}
+
 func containing(defs []*obj.Symbol, off uint64) *obj.Symbol {
 	i := sort.Search(len(defs), func(i int) bool { return defs[i].Value > off })
 	var nearest *obj.Symbol

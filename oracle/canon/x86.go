@@ -195,7 +195,8 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 		return // relax.go
 	}
 	pure := !hasSite
-	absSite := hasSite && (site == obj.Abs64 || site == obj.Abs32 || site == obj.Abs32S)
+	tlsSite := hasSite && site == obj.TPOff32
+	absSite := hasSite && (site == obj.Abs64 || site == obj.Abs32 || site == obj.Abs32S || tlsSite)
 	// An absolute field is the immediate when it ends the instruction and
 	// there is one (the immediate follows any displacement), else the
 	// displacement of a non-RIP memory operand.
@@ -220,7 +221,10 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 		case x86asm.Reg:
 			o = operand{kind: opReg, base: a}
 		case x86asm.Imm:
-			if immSite {
+			if immSite && tlsSite {
+				// A TP offset (local-exec, or initial-exec relaxed).
+				o = operand{kind: opAbsImm, ref: d.sy.tpoffRef(int64(int32(a)))}
+			} else if immSite {
 				// A relocation says this immediate is an address.
 				v := uint64(a)
 				if site == obj.Abs32 {
@@ -381,7 +385,10 @@ func (d *x86Func) memArg(it *item, inst *x86asm.Inst, m x86asm.Mem, next, siteAd
 	if m.Index != 0 {
 		o.index, o.scale = m.Index, m.Scale
 	}
-	if absDisp {
+	if absDisp && site == obj.TPOff32 {
+		// A TP offset: fs:[tpoff(x)], [rax+tpoff(x)].
+		o.ref = d.sy.tpoffRef(int64(int32(m.Disp)))
+	} else if absDisp {
 		// A relocation says the displacement is an address (R_X86_64_32S
 		// in `jmp [8*rcx + table]`, `mov [8*rbx + array], rbx`).
 		v := uint64(int64(int32(m.Disp)))

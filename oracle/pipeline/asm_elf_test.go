@@ -42,23 +42,8 @@ func TestAsmELFCorpusDiff(t *testing.T) {
 		}
 		linked++
 		t.Run(filepath.Base(d), func(t *testing.T) {
-			srcs, err := filepath.Glob(filepath.Join(d, "*.s"))
-			require.NoError(t, err)
-			require.NotEmpty(t, srcs)
-			sort.Strings(srcs)
 			work := t.TempDir()
-			var objs []string
-			program := true
-			for _, s := range srcs {
-				if src, err := os.ReadFile(s); err == nil && filepath.Base(s) == "main.s" {
-					first, _, _ := bytes.Cut(src, []byte("\n"))
-					program = !bytes.Contains(first, []byte("not a program"))
-				}
-				o := filepath.Join(work, strings.TrimSuffix(filepath.Base(s), ".s")+".o")
-				out, err := exec.Command(mc.Path, "-filetype=obj", "-triple=x86_64-unknown-linux-gnu", "-o", o, s).CombinedOutput()
-				require.NoError(t, err, "%s", out)
-				objs = append(objs, o)
-			}
+			objs, program := assembleELFDir(t, mc.Path, d, work)
 			res, err := DiffLLD(context.Background(), obj.ELF, objs, work, diff.Options{})
 			require.NoError(t, err)
 			require.True(t, res.Report.Equal(), "%s", res.Report.Text())
@@ -73,6 +58,30 @@ func TestAsmELFCorpusDiff(t *testing.T) {
 		})
 	}
 	require.Greater(t, linked, 2)
+}
+
+// assembleELFDir assembles the .s files of a corpus/asm/elf directory
+// into work, in file-name order, and says whether the case is a program
+// (main.s's first line does not say "not a program").
+func assembleELFDir(t *testing.T, mc, dir, work string) ([]string, bool) {
+	t.Helper()
+	srcs, err := filepath.Glob(filepath.Join(dir, "*.s"))
+	require.NoError(t, err)
+	require.NotEmpty(t, srcs)
+	sort.Strings(srcs)
+	var objs []string
+	program := true
+	for _, s := range srcs {
+		if src, err := os.ReadFile(s); err == nil && filepath.Base(s) == "main.s" {
+			first, _, _ := bytes.Cut(src, []byte("\n"))
+			program = !bytes.Contains(first, []byte("not a program"))
+		}
+		o := filepath.Join(work, strings.TrimSuffix(filepath.Base(s), ".s")+".o")
+		out, err := exec.Command(mc, "-filetype=obj", "-triple=x86_64-unknown-linux-gnu", "-o", o, s).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		objs = append(objs, o)
+	}
+	return objs, program
 }
 
 // archiveLib is a static library of C++ code built with clang-16 -O2: a

@@ -14,6 +14,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -81,6 +82,40 @@ func TestCArchiveTLS(t *testing.T) {
 	res, err := DiffLLD(context.Background(), obj.ELF, []string{main, lib}, t.TempDir(), diff.Options{})
 	require.NoError(t, err)
 	require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+}
+
+// TestTLSFaultCaught: TP offsets computed from the TLS block's unaligned
+// end (fault.LinkTPOffUnaligned) are differences the canonical images
+// name by variable (tpoff(x)), and the program's result changes.
+func TestTLSFaultCaught(t *testing.T) {
+	mc := tools.Require(t, "llvm-mc")
+	tools.Require(t, "ld.lld")
+	work := t.TempDir()
+	objPaths, _ := assembleELFDir(t, mc.Path, "../../corpus/asm/elf/tls", work)
+	objs, err := elf.ReadInputs(objPaths)
+	require.NoError(t, err)
+	lldExe := filepath.Join(work, "lld.out")
+	_, err = lld.Link(context.Background(), obj.ELF, objPaths, lldExe, lld.Options{})
+	require.NoError(t, err)
+	ia, err := readImage(lldExe, objs)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		faults fault.Set
+		equal  bool
+	}{{0, true}, {fault.Of(fault.LinkTPOffUnaligned), false}} {
+		image, _, err := elf.Link(objs, link.Options{Faults: tc.faults})
+		require.NoError(t, err)
+		refExe := filepath.Join(work, "ref.out")
+		require.NoError(t, os.WriteFile(refExe, image, 0o755))
+		ib, err := readImage(refExe, objs)
+		require.NoError(t, err)
+		rep := diff.Compare(ia, ib, diff.Options{NameA: "lld", NameB: "ref"})
+		require.Equal(t, tc.equal, rep.Equal(), "%s", rep.Text())
+		if !tc.equal {
+			require.Contains(t, rep.Text(), "tpoff(a")
+			t.Logf("%s", rep.Text())
+		}
+	}
 }
 
 // llvmAr returns the llvm-ar of the LLVM installation clang (at cc) comes

@@ -133,6 +133,11 @@ const (
 	// WasmLinkDataPointer writes every MEMORY_ADDR_I32 data pointer 4
 	// bytes past its target, a wrong relocation bias (ref/wasm's linker).
 	WasmLinkDataPointer
+	// LinkTPOffUnaligned computes TP offsets in the full linker from the
+	// TLS block's end not aligned up to its alignment (ref/link): every
+	// TLS access lands off its variable when the block's size is not a
+	// multiple of its alignment.
+	LinkTPOffUnaligned
 	numFaults
 )
 
@@ -170,6 +175,7 @@ var names = [...]string{
 	MachOStaleLinkEdit:     "macho-stale-linkedit",
 	WasmLinkTableSlot:      "wasm-link-table-slot",
 	WasmLinkDataPointer:    "wasm-link-data-pointer",
+	LinkTPOffUnaligned:     "link-tpoff-unaligned",
 }
 
 var descriptions = [...]string{
@@ -206,6 +212,7 @@ var descriptions = [...]string{
 	MachOStaleLinkEdit:     "macho: a segment grown without moving __LINKEDIT",
 	WasmLinkTableSlot:      "wasm linker: the last table slot names the function of the slot before it",
 	WasmLinkDataPointer:    "wasm linker: MEMORY_ADDR_I32 data pointers 4 bytes past their target",
+	LinkTPOffUnaligned:     "full linker: TP offsets from the unaligned end of the TLS block",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -237,12 +244,15 @@ var scopes = map[Fault]string{
 	MachOMissingRebase: "macho", MachOEntryOffset: "macho",
 	PEStaleCell: "coff", StalePointerList: "macho", MachOStaleLinkEdit: "macho",
 	WasmLinkTableSlot: "wasm", WasmLinkDataPointer: "wasm",
+	LinkTPOffUnaligned: "elf-tls",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,
 // the ELF formats and the shared linkers (what the incremental ELF fuzz
 // targets exercise, and so what `linkcheck selftest` tries by default), or
-// a format name ("wasm", "macho", "coff") whose own tests catch it.
+// a format name ("wasm", "macho", "coff") whose own tests catch it, or
+// "elf-tls" for the static ELF linker's thread-local storage, which no
+// .lir program has (oracle/pipeline's TLS tests catch it).
 func (f Fault) Scope() string {
 	if s, ok := scopes[f]; ok {
 		return s

@@ -67,6 +67,10 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 			}
 		}
 	}
+	tp := l.TLS.TP()
+	if opts.Faults.Has(fault.LinkTPOffUnaligned) {
+		tp = l.TLS.Addr + l.TLS.MemSize
+	}
 	relax := opts.RelaxGOT == RelaxLikeLLD
 	perSymbol := relaxesPerSymbol(p)
 	var errs []error
@@ -85,7 +89,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 			for ri := 0; ri < len(s.Relocs); ri++ {
 				r := &s.Relocs[ri]
 				sym := &syms[idx[r.Sym]]
-				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: l.TLS.TP()}
+				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: tp}
 				if sym.mergeSection {
 					in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
 				}
