@@ -36,10 +36,12 @@ func regressionFiles(t *testing.T) []string {
 // testscript, with the setup of the scripts/ scenarios: on a correct
 // linker each passes.
 //
-// The seeded defects in LINKCHECK_FAULTS reach the scenarios, so that a
-// linkcheck whose update command plants them makes the scenario fail:
-// `LINKCHECK_FAULTS=trampoline-base go test ./cmd/linkcheck -run
-// TestRegressions` is then the buggy code.
+// The seeded defects in LINKCHECK_FAULTS reach the scenarios. `linkcheck
+// update` does not plant them (TestRegressionsFailWithTheirDefect replays
+// the incremental scenarios with their defect through update's path); a
+// scenario's own cmd: linker script does: `LINKCHECK_FAULTS=link-branch-bias
+// go test ./cmd/linkcheck -run TestRegressions` fails
+// linker_text-operand_link-branch-bias, the buggy linker.
 func TestRegressions(t *testing.T) {
 	regressionFiles(t)
 	p := scriptParams(regressionsDir, "")

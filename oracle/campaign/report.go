@@ -284,8 +284,8 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-align:right}pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow:auto;max-height:420px}
-.fail{color:#b00020;font-weight:600}.ok{color:#1b7f2a}.muted{color:#777}details{margin:6px 0}
+th{background:#f3f3f3}#checks td:first-child,#checks td:nth-child(2){white-space:nowrap}td.num{text-align:right}pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow:auto;max-height:420px}
+tr.unexercised td{color:#999}.fail{color:#b00020;font-weight:600}.ok{color:#1b7f2a}.muted{color:#777}details{margin:6px 0}
 </style></head><body>
 <h1>linkcheck fuzz campaign</h1>
 <p id="summary">Started {{.Started.Format "2006-01-02 15:04:05 UTC"}}; {{dur .Time}} of fuzzing on {{.Jobs}} job(s); {{len .Targets}} target(s); <span class="{{if .Findings}}fail{{else}}ok{{end}}">{{len .Findings}} finding(s)</span> in {{len .Signatures}} signature(s){{if .Resumes}}; resumed {{.Resumes}} time(s){{end}}{{if .Faults}}; seeded defects planted: <code>{{.Faults}}</code>{{end}}{{if .Linker}}; linker under test: <code>{{.Linker}}</code>{{end}}.</p>
@@ -298,6 +298,11 @@ th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-alig
 <h2>Checked updates over time</h2>
 <p class="muted">Updates after which the incremental targets' checks ran (for FuzzLinker: links compared), as the targets' processes recorded them.</p>
 {{.CheckedPlot}}
+<h2>Checks exercised</h2>
+<p class="muted">Measured: how often the targets evaluated each check on a subject during the campaign, as their processes recorded it (an invariant when the output had something for it to check: a GOT reference for 3, a trampoline for 4, an error table for 7; a diff key when the compared images had its subject). {{.Exercised}} of {{len .Checks}} checks exercised.</p>
+<table id="checks"><tr><th>check</th><th>evaluated by</th><th>times</th><th>failed by</th></tr>
+{{range $c := .Checks}}<tr class="check{{if not .Count}} unexercised{{end}}"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{range $i, $t := .By}}{{if $i}}, {{end}}{{$t}} ({{index $c.PerTarget $t}}){{end}}{{else}}<span class="muted">not exercised</span>{{end}}</td><td class="num">{{.Count}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
+{{end}}</table>
 <h2>Findings</h2>
 {{if not .Findings}}<p class="ok" id="no-findings">No finding.</p>{{end}}
 {{range .Groups}}<div class="finding" id="sig-{{.Index}}"><h3 class="fail">{{.Target}}: {{.Signature}}</h3>
@@ -309,11 +314,6 @@ th{background:#f3f3f3}#checks td:first-child{white-space:nowrap}td.num{text-alig
 {{if .Scenario}}<details open><summary>Regression scenario <code>{{.ScenarioPath}}</code></summary><pre class="scenario">{{.Scenario}}</pre></details>{{end}}
 </div>
 {{end}}
-<h2>Checks exercised</h2>
-<p class="muted">Measured: how often the targets evaluated each check on a subject during the campaign, as their processes recorded it (an invariant when the output had something for it to check: a GOT reference for 3, a trampoline for 4, an error table for 7; a diff key when the compared images had its subject). {{.Exercised}} of {{len .Checks}} checks exercised.</p>
-<table id="checks"><tr><th>check</th><th>evaluated by</th><th>times</th><th>failed by</th></tr>
-{{range $c := .Checks}}<tr class="check{{if not .Count}} unexercised{{end}}"><td>{{if eq .Kind "diff key"}}diff key {{end}}<code>{{.Name}}</code></td><td>{{if .By}}{{range $i, $t := .By}}{{if $i}}, {{end}}{{$t}} ({{index $c.PerTarget $t}}){{end}}{{else}}<span class="muted">not exercised</span>{{end}}</td><td class="num">{{.Count}}</td><td>{{if .Failed}}<span class="fail">{{join .Failed ", "}}</span>{{end}}</td></tr>
-{{end}}</table>
 <p class="muted">Generated {{.Generated.Format "2006-01-02 15:04:05 UTC"}} by <code>linkcheck fuzz</code> from {{.Src}}; the data is in report.json.</p>
 </body></html>
 `))
