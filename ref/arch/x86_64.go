@@ -99,7 +99,7 @@ func (X86_64) Apply(k obj.RelocKind, field []byte, in Inputs) error {
 		}
 	case obj.Abs8, obj.Abs16, obj.PCRel8, obj.PCRel16:
 		return applySmall(k, field, in)
-	case obj.PCRel64, obj.Size64, obj.GOTOff64, obj.GOTPC64, obj.GOTPCRel64, obj.DTPOff64:
+	case obj.PCRel64, obj.Size64, obj.GOTOff64, obj.GOTPC64, obj.DTPOff64:
 		if len(field) < 8 {
 			return fmt.Errorf("%s: field of %d bytes", k, len(field))
 		}
@@ -113,8 +113,6 @@ func (X86_64) Apply(k obj.RelocKind, field []byte, in Inputs) error {
 			v = in.S + A - in.GOT
 		case obj.GOTPC64:
 			v = in.GOT + A - in.P
-		case obj.GOTPCRel64:
-			v = in.G + A - in.P
 		default: // DTPOff64, relaxed to local-exec
 			v = in.S + A - in.TP
 		}

@@ -116,3 +116,77 @@ func TestTrampoline(t *testing.T) {
 	_, err := a.Trampoline(0, math.MaxInt32+10)
 	require.ErrorContains(t, err, "out of rel32 range")
 }
+
+// TestApplyOtherKinds: the 1-, 2- and 8-byte kinds, sizes and TP offsets,
+// with ld.lld's ranges (R_X86_64_8/16 signed or unsigned, PC8/PC16 signed).
+func TestApplyOtherKinds(t *testing.T) {
+	a := X86_64{}
+	tests := []struct {
+		kind obj.RelocKind
+		in   Inputs
+		want []byte // nil: a range error
+	}{
+		{obj.Abs8, Inputs{S: 255}, []byte{0xff}},
+		{obj.Abs8, Inputs{S: 0, A: -128}, []byte{0x80}},
+		{obj.Abs8, Inputs{S: 256}, nil},
+		{obj.Abs16, Inputs{S: 0xfffe, A: 1}, []byte{0xff, 0xff}},
+		{obj.Abs16, Inputs{S: 0x10000}, nil},
+		{obj.PCRel8, Inputs{S: 0x1000, P: 0x1080}, []byte{0x80}},
+		{obj.PCRel8, Inputs{S: 0x1080, P: 0x1000}, nil},
+		{obj.PCRel16, Inputs{S: 0x1000, P: 0x9000}, []byte{0x00, 0x80}},
+		{obj.PCRel16, Inputs{S: 0x9000, P: 0x1000}, nil},
+		{obj.PCRel64, Inputs{S: 0x1000, P: 0x2000}, []byte{0x00, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{obj.Size32, Inputs{S: 0x9999, Z: 24, A: 1}, []byte{25, 0, 0, 0}},
+		{obj.Size64, Inputs{Z: 24}, []byte{24, 0, 0, 0, 0, 0, 0, 0}},
+		{obj.TPOff32, Inputs{S: 0x2000, TP: 0x2010, A: 4}, []byte{0xf4, 0xff, 0xff, 0xff}},
+		{obj.DTPOff64, Inputs{S: 0x2000, TP: 0x2010}, []byte{0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+	}
+	for _, tt := range tests {
+		field := make([]byte, tt.kind.Size())
+		err := a.Apply(tt.kind, field, tt.in)
+		if tt.want == nil {
+			var re *RangeError
+			require.ErrorAs(t, err, &re, "%s %+v", tt.kind, tt.in)
+			continue
+		}
+		require.NoError(t, err, "%s %+v", tt.kind, tt.in)
+		require.Equal(t, tt.want, field, "%s %+v", tt.kind, tt.in)
+	}
+}
+
+// TestRelaxTLS: each TLS sequence becomes ld.lld's local-exec code (the
+// bytes ld.lld 16 writes for them).
+func TestRelaxTLS(t *testing.T) {
+	a := X86_64{}
+	tests := []struct {
+		name string
+		kind obj.RelocKind
+		code []byte
+		off  uint64
+		skip bool
+		want []byte
+	}{
+		{"ie mov", obj.GOTTPOff, []byte{0x48, 0x8b, 0x05, 0, 0, 0, 0}, 3, false, []byte{0x48, 0xc7, 0xc0, 0xf0, 0xff, 0xff, 0xff}},
+		{"ie mov r10", obj.GOTTPOff, []byte{0x4c, 0x8b, 0x15, 0, 0, 0, 0}, 3, false, []byte{0x49, 0xc7, 0xc2, 0xf0, 0xff, 0xff, 0xff}},
+		{"ie add r9", obj.GOTTPOff, []byte{0x4c, 0x03, 0x0d, 0, 0, 0, 0}, 3, false, []byte{0x4d, 0x8d, 0x89, 0xf0, 0xff, 0xff, 0xff}},
+		{"ie add rsp", obj.GOTTPOff, []byte{0x48, 0x03, 0x25, 0, 0, 0, 0}, 3, false, []byte{0x48, 0x81, 0xc4, 0xf0, 0xff, 0xff, 0xff}},
+		{"gd", obj.TLSGD, []byte{0x66, 0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0x66, 0x66, 0x48, 0xe8, 0, 0, 0, 0}, 4, true,
+			[]byte{0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x48, 0x8d, 0x80, 0xf0, 0xff, 0xff, 0xff}},
+		{"ld", obj.TLSLD, []byte{0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0xe8, 0, 0, 0, 0}, 3, true,
+			[]byte{0x66, 0x66, 0x66, 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0}},
+		{"ld through GOT", obj.TLSLD, []byte{0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0xff, 0x15, 0, 0, 0, 0}, 3, true,
+			[]byte{0x66, 0x66, 0x66, 0x66, 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			skip, err := a.RelaxTLS(tt.kind, tt.code, tt.off, uint64(0xffffffffffffffec)) // -0x14: -0x10 with the -4 addend
+			require.NoError(t, err)
+			require.Equal(t, tt.skip, skip)
+			require.Equal(t, tt.want, tt.code)
+		})
+	}
+	_, err := a.RelaxTLS(obj.GOTTPOff, []byte{0x48, 0x3b, 0x05, 0, 0, 0, 0}, 3, 0)
+	require.ErrorContains(t, err, "MOVQ or ADDQ instructions only")
+	_, err = a.RelaxTLS(obj.TLSLD, []byte{0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0x90, 0, 0, 0, 0}, 3, 0)
+	require.ErrorContains(t, err, "expected R_X86_64_PLT32 or R_X86_64_GOTPCRELX after R_X86_64_TLSLD")
+}

@@ -42,6 +42,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"tls", 42, true},
 		{"gotpcrelx_imm", 0, true},
 		{"symver", 42, true},
+		{"relocs", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

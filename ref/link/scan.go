@@ -66,7 +66,7 @@ func (l *Layout) scan(p Platform, opts Options) error {
 					if l.relaxation(ar, opts.RelaxGOT == RelaxLikeLLD, sym, r, s.Data) != arch.RelaxNone {
 						continue
 					}
-				case obj.GOTPCRel32, obj.GOTPCRel64:
+				case obj.GOTPCRel32:
 				default:
 					if !p.Supports(r.Kind) {
 						errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))

@@ -261,8 +261,6 @@ const (
 	// (R_X86_64_GOTPC32, GOTPC64).
 	GOTPC32
 	GOTPC64
-	// GOTPCRel64 is G + A - P in 8 bytes (R_X86_64_GOTPCREL64).
-	GOTPCRel64
 	// TPOff32 is S + A - TP, TP the thread pointer (the end of the
 	// static TLS block), in 4 signed bytes (R_X86_64_TPOFF32):
 	// local-exec. (ld.lld 16 refuses R_X86_64_TPOFF64: so does the
@@ -291,7 +289,7 @@ const LastRelocKind = DTPOff64
 var relocKindNames = [...]string{
 	Abs8: "abs8", Abs16: "abs16", PCRel8: "pcrel8", PCRel16: "pcrel16", PCRel64: "pcrel64",
 	Size32: "size32", Size64: "size64", GOTOff64: "gotoff64", GOTPC32: "gotpc32", GOTPC64: "gotpc64",
-	GOTPCRel64: "gotpcrel64", TPOff32: "tpoff32", GOTTPOff: "gottpoff",
+	TPOff32: "tpoff32", GOTTPOff: "gottpoff",
 	TLSGD: "tlsgd", TLSLD: "tlsld", DTPOff32: "dtpoff32", DTPOff64: "dtpoff64",
 }
 
@@ -326,7 +324,7 @@ func (k RelocKind) String() string {
 // Size returns the width in bytes of the field the relocation writes.
 func (k RelocKind) Size() int {
 	switch k {
-	case Abs64, PCRel64, Size64, GOTOff64, GOTPC64, GOTPCRel64, DTPOff64:
+	case Abs64, PCRel64, Size64, GOTOff64, GOTPC64, DTPOff64:
 		return 8
 	case Abs8, PCRel8:
 		return 1
@@ -339,14 +337,14 @@ func (k RelocKind) Size() int {
 // PCRelative reports whether the value is relative to the field's address.
 func (k RelocKind) PCRelative() bool {
 	switch k {
-	case PCRel32, Branch32, GOTPCRel32, GOTLoad32, PCRel8, PCRel16, PCRel64, GOTPC32, GOTPC64, GOTPCRel64:
+	case PCRel32, Branch32, GOTPCRel32, GOTLoad32, PCRel8, PCRel16, PCRel64, GOTPC32, GOTPC64:
 		return true
 	}
 	return false
 }
 
 // UsesGOT reports whether the relocation refers to the symbol's GOT slot.
-func (k RelocKind) UsesGOT() bool { return k == GOTPCRel32 || k == GOTLoad32 || k == GOTPCRel64 }
+func (k RelocKind) UsesGOT() bool { return k == GOTPCRel32 || k == GOTLoad32 }
 
 // Reloc is a relocation: the field at Offset in its section receives the
 // value of Kind for symbol Sym (an index into Object.Symbols) and Addend.
