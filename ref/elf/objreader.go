@@ -68,6 +68,7 @@ type reader struct {
 	// copied; nsh is the number of sections.
 	shtab []byte
 	nsh   int
+	shoff uint64 // file offset of the section header table
 	// secName holds each section's name.
 	secName []string
 	// deferred is an error found in the symbol table that is reported
@@ -138,6 +139,29 @@ func (r *reader) sectionData(i int) ([]byte, error) {
 	return r.data[h.Off : h.Off+h.Size], nil
 }
 
+// stringTable returns the contents of section i as a string table, as
+// ld.lld 16 (llvm::object::ELFFile::getStringTable) requires one: of type
+// SHT_STRTAB, not empty, and ending with a NUL byte. what names its use in
+// messages ("section name table", "string table of .symtab").
+func (r *reader) stringTable(i int, what string) (strTable, error) {
+	h := r.sh(i)
+	where := fmt.Sprintf("%s (section %d, header at offset %#x)", what, i, r.shoff+uint64(i)*shdrSize)
+	if t := elf.SectionType(h.Type); t != elf.SHT_STRTAB {
+		return strTable{}, r.errorf("%s: sh_type %v, want SHT_STRTAB", where, t)
+	}
+	b, err := r.sectionData(i)
+	if err != nil {
+		return strTable{}, err
+	}
+	if len(b) == 0 {
+		return strTable{}, r.errorf("%s: empty (sh_size 0)", where)
+	}
+	if b[len(b)-1] != 0 {
+		return strTable{}, r.errorf("%s: not NUL-terminated (last byte at offset %#x is %#x)", where, h.Off+h.Size-1, b[len(b)-1])
+	}
+	return newStrTable(b), nil
+}
+
 // strTable is a string table converted to a string once, so that names are
 // substrings of it rather than one allocation each.
 type strTable struct {
@@ -182,6 +206,14 @@ func (r *reader) read() (*obj.Object, error) {
 	if string(d[:4]) != elf.ELFMAG {
 		return nil, r.errorf("not an ELF file (bad magic)")
 	}
+	// ld.lld refuses a class or data encoding that is neither 32 nor 64
+	// bits, little nor big endian, as a corrupted file.
+	if c := d[elf.EI_CLASS]; c != byte(elf.ELFCLASS32) && c != byte(elf.ELFCLASS64) {
+		return nil, r.errorf("e_ident[EI_CLASS] (offset %#x) is %d: invalid file class", elf.EI_CLASS, c)
+	}
+	if e := d[elf.EI_DATA]; e != byte(elf.ELFDATA2LSB) && e != byte(elf.ELFDATA2MSB) {
+		return nil, r.errorf("e_ident[EI_DATA] (offset %#x) is %d: invalid data encoding", elf.EI_DATA, e)
+	}
 	if elf.Class(d[elf.EI_CLASS]) != elf.ELFCLASS64 {
 		return nil, r.unsupported("ELF class %v (want ELFCLASS64)", elf.Class(d[elf.EI_CLASS]))
 	}
@@ -221,18 +253,17 @@ func (r *reader) read() (*obj.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.shtab, r.nsh = tab, int(shnum)
+	r.shtab, r.nsh, r.shoff = tab, int(shnum), shoff
 	// Section names.
 	r.secName = make([]string, shnum)
 	if uint64(shstrndx) >= shnum || shstrndx == 0 {
 		return nil, r.errorf("section name table index %d out of range (%d sections)", shstrndx, shnum)
 	}
 	r.secName[shstrndx] = ".shstrtab"
-	shstrData, err := r.sectionData(int(shstrndx))
+	shstr, err := r.stringTable(int(shstrndx), fmt.Sprintf("section name table (e_shstrndx %d)", shstrndx))
 	if err != nil {
 		return nil, err
 	}
-	shstr := newStrTable(shstrData)
 	for i := range r.nsh {
 		nameOff := binary.LittleEndian.Uint32(r.shtab[i*shdrSize:])
 		s, ok := shstr.at(uint64(nameOff))
@@ -582,11 +613,21 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 	if uint64(h.Link) >= uint64(r.nsh) || elf.SectionType(r.sh(int(h.Link)).Type) != elf.SHT_STRTAB {
 		return nil, r.errorf("section %s: link %d is not a string table", name, h.Link)
 	}
-	strData, err := r.sectionData(int(h.Link))
+	strs, err := r.stringTable(int(h.Link), "string table of "+name)
 	if err != nil {
 		return nil, err
 	}
-	strs := newStrTable(strData)
+	n := len(b) / symSize
+	// sh_info is the index of the first non-local symbol: ld.lld refuses
+	// one outside [1, n] and a symbol on the wrong side of it.
+	firstGlobal := uint64(h.Info)
+	if firstGlobal == 0 || firstGlobal > uint64(n) {
+		return nil, r.errorf("section %s (header at offset %#x): sh_info %d (the first non-local symbol) out of range [1, %d]",
+			name, r.shoff+uint64(st)*shdrSize, h.Info, n)
+	}
+	if bind := elf.ST_BIND(b[4]); bind != elf.STB_LOCAL {
+		return nil, r.errorf("symbol 0 (at offset %#x): binding %v, want STB_LOCAL (the null symbol)", h.Off+4, bind)
+	}
 	// Extended section indexes, if any.
 	var shndxTab []byte
 	for i := range r.nsh {
@@ -596,7 +637,6 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			}
 		}
 	}
-	n := len(b) / symSize
 	symIndex := make([]int, n)
 	symSlab := make([]obj.Symbol, max(n-1, 0))
 	o.Symbols = make([]*obj.Symbol, 0, max(n-1, 0))
@@ -615,7 +655,16 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		typ := elf.ST_TYPE(info)
 		sname, ok := strs.at(uint64(nameOff))
 		if !ok {
-			return nil, r.errorf("symbol %d: name offset %#x out of range or unterminated", k, nameOff)
+			return nil, r.errorf("symbol %d (at offset %#x): name offset %#x out of range or unterminated (string table of %d bytes)",
+				k, h.Off+uint64(k)*symSize, nameOff, len(strs.b))
+		}
+		switch local := bind == elf.STB_LOCAL; {
+		case uint64(k) < firstGlobal && !local:
+			return nil, r.errorf("%s (at offset %#x): binding %v before %s's sh_info %d (the first non-local symbol)",
+				symWhere(k, sname), h.Off+uint64(k)*symSize+4, bind, name, firstGlobal)
+		case uint64(k) >= firstGlobal && local:
+			return nil, r.errorf("%s (at offset %#x): STB_LOCAL at or after %s's sh_info %d (the first non-local symbol)",
+				symWhere(k, sname), h.Off+uint64(k)*symSize+4, name, firstGlobal)
 		}
 		// The reserved range is that of st_shndx itself: an index read
 		// from .symtab_shndx (SHN_XINDEX) is a real section index, which
