@@ -8,6 +8,7 @@ cd "$SRC/linkcheck"
 go mod download
 pkg=github.com/linkcheck/linkcheck/fuzz
 compile_native_go_fuzzer $pkg FuzzCanonELF fuzz_canon_elf
+compile_native_go_fuzzer $pkg FuzzCanonWasm fuzz_canon_wasm
 compile_native_go_fuzzer $pkg FuzzEncode fuzz_encode
 compile_native_go_fuzzer $pkg FuzzErrorTable fuzz_error_table
 compile_native_go_fuzzer $pkg FuzzGOT fuzz_got
@@ -15,6 +16,7 @@ compile_native_go_fuzzer $pkg FuzzGenEdit fuzz_gen_edit
 compile_native_go_fuzzer $pkg FuzzIncrementalELF fuzz_incremental_elf
 compile_native_go_fuzzer $pkg FuzzIncrementalGold fuzz_incremental_gold
 compile_native_go_fuzzer $pkg FuzzLinker fuzz_linker
+compile_native_go_fuzzer $pkg FuzzLinkWasm fuzz_link_wasm
 compile_native_go_fuzzer $pkg FuzzLoadImage fuzz_load_image
 compile_native_go_fuzzer $pkg FuzzParse fuzz_parse
 compile_native_go_fuzzer $pkg FuzzReadCOFF fuzz_read_coff

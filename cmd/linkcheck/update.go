@@ -208,6 +208,19 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return bad(err)
 		}
+		if f, err := obj.DetectExecutable(data); err == nil && f == obj.Wasm {
+			// a Wasm module: the objects are ref/wasm's model
+			wobjs, err := target.ReadWasmObjects(fs.Args()[1:])
+			if err != nil {
+				return bad(err)
+			}
+			im, err := canon.ReadWasm(data, wobjs)
+			if err != nil {
+				return bad(fmt.Errorf("%s: %w", path, err))
+			}
+			fmt.Fprint(stdout, im.Text())
+			return nil
+		}
 		var objs []*obj.Object
 		var st *incr.State
 		if fs.NArg() > 1 {

@@ -13,6 +13,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
+	"github.com/linkcheck/linkcheck/ref/wasm"
 )
 
 // LinkRef links object files with the reference linker of format f into
@@ -77,6 +78,20 @@ func readImage(path string, objs []*obj.Object) (*canon.Image, error) {
 		return nil, err
 	}
 	im, err := canon.Open(data, objs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return im, nil
+}
+
+// readWasmImage reads the linked Wasm module at path into a canonical
+// image, its relocated fields located by the input objects.
+func readWasmImage(path string, objs []*wasm.Object) (*canon.Image, error) {
+	data, err := input.ReadFile(path, input.MaxObject)
+	if err != nil {
+		return nil, err
+	}
+	im, err := canon.ReadWasm(data, objs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/invariant"
@@ -18,6 +19,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
+	"github.com/linkcheck/linkcheck/ref/wasm"
 )
 
 // LinkersResult is a comparison of two linkers' outputs of the same
@@ -57,17 +59,31 @@ func DiffLinkers(ctx context.Context, f obj.Format, a, b *linker.Linker, objPath
 	if err != nil {
 		return nil, err
 	}
-	if err := t.Need(target.CanRead); err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
+	if !t.SelfContained() {
+		if err := t.Need(target.CanRead); err != nil {
+			return nil, fmt.Errorf("diff: %w", err)
+		}
 	}
 	for _, l := range []*linker.Linker{a, b} {
 		if err := l.Supports(f); err != nil {
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 	}
-	objs, err := t.ReadInputs(objPaths)
+	var objs []*obj.Object
+	var wasmObjs []*wasm.Object
+	if f == obj.Wasm {
+		wasmObjs, err = target.ReadWasmObjects(objPaths)
+	} else {
+		objs, err = t.ReadInputs(objPaths)
+	}
 	if err != nil {
 		return nil, err
+	}
+	readImage := func(path string, objs []*obj.Object) (*canon.Image, error) {
+		if f == obj.Wasm {
+			return readWasmImage(path, wasmObjs)
+		}
+		return readImage(path, objs)
 	}
 	nameA, nameB := exeStem(a), exeStem(b)
 	if nameA == nameB {

@@ -7,30 +7,43 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/oracle/diff"
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 	"github.com/linkcheck/linkcheck/ref/wasm"
 	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
 // TestRefWasmAgainstLLD is issue 16's proof for the reference Wasm linker:
 // every corpus program and 500 generated ones (50 with -short), split into
-// 1 to 4 units, link with ref/wasm into the bytes wasm-ld writes, and the
-// module runs under both wazero engines to the interpreter's value.
+// 1 to 4 units, link with ref/wasm into the bytes wasm-ld writes, diff
+// clean against wasm-ld's module with no ignore rule and coverage above
+// 99% (nothing the canonical reader could not name), and the module runs
+// under both wazero engines to the interpreter's value. The canonical
+// decoder is cross-checked against wasm-objdump -d on the corpus and the
+// first 50 generated programs.
 func TestRefWasmAgainstLLD(t *testing.T) {
 	tools.Require(t, "wasm-ld")
 	n := 500
 	if testing.Short() {
 		n = 50
 	}
-	progs := append(corpusPrograms(t), generatedPrograms(n, 0)...)
+	corpus := corpusPrograms(t)
+	progs := append(corpus, generatedPrograms(n, 0)...)
 	for i, p := range progs {
 		units := 1 + i%4
 		t.Run(fmt.Sprintf("%s/units=%d", p.name, units), func(t *testing.T) {
@@ -41,20 +54,133 @@ func TestRefWasmAgainstLLD(t *testing.T) {
 			objs, err := BuildWasmDir(p.m, units, filepath.Join(dir, "obj"), wasmgen.Options{})
 			require.NoError(t, err)
 			ctx := context.Background()
-			lldExe, refExe := filepath.Join(dir, "lld.wasm"), filepath.Join(dir, "ref.wasm")
-			_, err = LinkLLD(ctx, obj.Wasm, objs, lldExe)
+			res := wasmDiffClean(t, objs, dir)
+			_, err = RunWasmEngines(ctx, res.ExeB, want)
 			require.NoError(t, err)
-			_, err = LinkRef(obj.Wasm, objs, refExe)
-			require.NoError(t, err)
-			a, err := os.ReadFile(lldExe)
-			require.NoError(t, err)
-			b, err := os.ReadFile(refExe)
-			require.NoError(t, err)
-			require.True(t, bytes.Equal(a, b), "ref/wasm's module differs from wasm-ld's (%d vs %d bytes)", len(b), len(a))
-			_, err = RunWasmEngines(ctx, refExe, want)
-			require.NoError(t, err)
+			if i < len(corpus)+50 {
+				wasmObjdumpAgrees(t, res.ExeB, objs)
+			}
 		})
 	}
+}
+
+// wasmDiffClean links objs with wasm-ld (A) and ref/wasm (B) in dir and
+// requires the same bytes, no difference between the canonical images, a
+// coverage above 99% and nothing either image could not name.
+func wasmDiffClean(t *testing.T, objs []string, dir string) *LinkersResult {
+	t.Helper()
+	a, err := linker.Lookup(linker.LLD)
+	require.NoError(t, err)
+	b, err := linker.Lookup(linker.Ref)
+	require.NoError(t, err)
+	res, err := DiffLinkers(context.Background(), obj.Wasm, a, b, objs, dir, diff.Options{})
+	require.NoError(t, err)
+	require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+	require.Greater(t, res.Report.Coverage.Ratio(), 0.99, "a vacuous diff: %s", res.Report.Text())
+	wobjs, err := target.ReadWasmObjects(objs)
+	require.NoError(t, err)
+	for _, exe := range []string{res.ExeA, res.ExeB} {
+		im, err := readWasmImage(exe, wobjs)
+		require.NoError(t, err)
+		require.Empty(t, im.Notes, "%s: everything is named", filepath.Base(exe))
+	}
+	x, err := os.ReadFile(res.ExeA)
+	require.NoError(t, err)
+	y, err := os.ReadFile(res.ExeB)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(x, y), "ref/wasm's module differs from wasm-ld's (%d vs %d bytes)", len(y), len(x))
+	return res
+}
+
+var objdumpFuncRE = regexp.MustCompile(`^[0-9a-f]+ func\[\d+\] <(.*)>:$`)
+
+// wasmObjdumpAgrees requires the canonical decoding of the module at exe
+// to agree with wasm-objdump -d: per function (functions of one name as a
+// multiset), the same instructions, of the same lengths, calling the same
+// functions.
+func wasmObjdumpAgrees(t *testing.T, exe string, objs []string) {
+	t.Helper()
+	od := tools.Require(t, "wasm-objdump")
+	out, err := osexec.Command(od.Path, "-d", exe).Output()
+	require.NoError(t, err)
+	want := map[string][]string{}
+	var name string
+	var cur []string
+	var offs []int64
+	flush := func() {
+		if name == "" {
+			return
+		}
+		// lengths from consecutive offsets; the last instruction (end) is
+		// one byte
+		var b strings.Builder
+		for k, c := range cur {
+			l := int64(1)
+			if k+1 < len(offs) {
+				l = offs[k+1] - offs[k]
+			}
+			fmt.Fprintf(&b, "%s/%d;", c, l)
+		}
+		want[name] = append(want[name], b.String())
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := objdumpFuncRE.FindStringSubmatch(line); m != nil {
+			flush()
+			name, cur, offs = m[1], nil, nil
+			continue
+		}
+		addr, text, ok := strings.Cut(line, "|")
+		if !ok || name == "" {
+			continue
+		}
+		text = strings.TrimSpace(text)
+		if text == "" {
+			continue
+		}
+		if strings.HasPrefix(text, "local[") {
+			continue
+		}
+		off, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(addr, ":", 2)[0]), 16, 64)
+		require.NoError(t, err, line)
+		fields := strings.Fields(text)
+		op := fields[0]
+		if op == "call" && len(fields) >= 3 {
+			op += " " + strings.Trim(fields[2], "<>")
+		}
+		cur = append(cur, op)
+		offs = append(offs, off)
+	}
+	flush()
+	wobjs, err := target.ReadWasmObjects(objs)
+	require.NoError(t, err)
+	im, err := readWasmImage(exe, wobjs)
+	require.NoError(t, err)
+	got := map[string][]string{}
+	for _, s := range im.Symbols {
+		if s.Kind != canon.KindFunc {
+			continue
+		}
+		var b strings.Builder
+		for _, in := range s.Insns {
+			if in.Op == "locals" {
+				continue
+			}
+			op := in.Op
+			if op == "call" {
+				callee, _, _ := strings.Cut(in.Args[0], "@")
+				op += " " + callee
+			}
+			fmt.Fprintf(&b, "%s/%d;", op, in.Len)
+		}
+		base, _, _ := strings.Cut(s.Name, "@")
+		got[base] = append(got[base], b.String())
+	}
+	for _, m := range []map[string][]string{want, got} {
+		for k := range m {
+			sort.Strings(m[k])
+		}
+	}
+	require.Equal(t, want, got, "canonical decoding vs wasm-objdump -d of %s", exe)
 }
 
 // wasmCFlagSets are the clang flag sets corpus/c is compiled under for
@@ -100,16 +226,12 @@ func TestWasmCCorpus(t *testing.T) {
 				work := t.TempDir()
 				objs := compileWasmC(t, d, flags, work)
 				ctx := context.Background()
-				lldExe, refExe := filepath.Join(work, "lld.wasm"), filepath.Join(work, "ref.wasm")
-				_, err := LinkLLD(ctx, obj.Wasm, objs, lldExe)
+				res := wasmDiffClean(t, objs, work)
+				wasmObjdumpAgrees(t, res.ExeB, objs)
+				a, err := os.ReadFile(res.ExeA)
 				require.NoError(t, err)
-				_, err = LinkRef(obj.Wasm, objs, refExe)
+				b, err := os.ReadFile(res.ExeB)
 				require.NoError(t, err)
-				a, err := os.ReadFile(lldExe)
-				require.NoError(t, err)
-				b, err := os.ReadFile(refExe)
-				require.NoError(t, err)
-				require.True(t, bytes.Equal(a, b), "ref/wasm's module differs from wasm-ld's")
 				va, err := oexec.RunWasm(ctx, a, oexec.WazeroCompiler, oexec.Options{})
 				require.NoError(t, err)
 				vb, err := oexec.RunWasm(ctx, b, oexec.WazeroInterpreter, oexec.Options{})
@@ -130,4 +252,65 @@ func TestWasmLinkRefusesDebugInfo(t *testing.T) {
 	require.ErrorIs(t, err, wasm.ErrUnsupported)
 	require.Regexp(t, `a\.o: unsupported: reloc\.\.debug_\w+, offset 0x[0-9a-f]+: relocations in custom section \.debug_\w+ \(debug information\) is not supported`, err.Error())
 	require.NoFileExists(t, filepath.Join(work, "ref.wasm"))
+}
+
+// TestWasmLinkFaults plants each of the reference Wasm linker's seeded
+// defects and requires the canonical diff against wasm-ld to report it
+// under its key: a stale table slot shows in the table and in the
+// functions that take an address through it; a data pointer with a wrong
+// relocation bias shows as the pointer's target (and the error table that
+// holds such pointers). The value check catches the stale slot as well;
+// the shifted pointers of these programs happen to keep every value.
+func TestWasmLinkFaults(t *testing.T) {
+	tools.Require(t, "wasm-ld")
+	cases := []struct {
+		f    fault.Fault
+		prog string
+		keys []string
+		// runs: the module no longer computes the interpreter's value
+		runs bool
+	}{
+		{fault.WasmLinkTableSlot, "indirect_calls.lir", []string{diff.KeyDataPointer, diff.KeyTextOperand}, true},
+		{fault.WasmLinkDataPointer, "data_pointers.lir", []string{diff.KeyDataPointer}, false},
+		// the names are reached only through the table's pointers: where
+		// they landed is learnt from those, so they read shifted
+		{fault.WasmLinkDataPointer, "errors_one.lir", []string{diff.KeyDataBytes, diff.KeyErrtabName}, false},
+	}
+	progs := map[string]program{}
+	for _, p := range corpusPrograms(t) {
+		progs[p.name] = p
+	}
+	for _, tc := range cases {
+		t.Run(tc.f.String()+"/"+tc.prog, func(t *testing.T) {
+			p, ok := progs[tc.prog]
+			require.True(t, ok, tc.prog)
+			dir := t.TempDir()
+			objs, err := BuildWasmDir(p.m, 2, filepath.Join(dir, "obj"), wasmgen.Options{})
+			require.NoError(t, err)
+			lldExe, refExe := filepath.Join(dir, "lld.wasm"), filepath.Join(dir, "ref.wasm")
+			_, err = LinkLLD(context.Background(), obj.Wasm, objs, lldExe)
+			require.NoError(t, err)
+			image, _, err := target.MustLookup(obj.Wasm).Link(objs, link.Options{Faults: fault.Of(tc.f)})
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(refExe, image, 0o644))
+			wobjs, err := target.ReadWasmObjects(objs)
+			require.NoError(t, err)
+			a, err := readWasmImage(lldExe, wobjs)
+			require.NoError(t, err)
+			b, err := readWasmImage(refExe, wobjs)
+			require.NoError(t, err)
+			rep := diff.Compare(a, b, diff.Options{})
+			require.False(t, rep.Equal(), "%s not reported", tc.f)
+			for _, k := range tc.keys {
+				require.NotEmpty(t, rep.Find(k), "%s: no %s difference in\n%s", tc.f, k, rep.Text())
+			}
+			t.Logf("%s: %d differences, keys %v", tc.f, len(rep.Differences), rep.Keys())
+			if tc.runs {
+				want, err := Expected(p.m)
+				require.NoError(t, err)
+				_, err = RunWasmEngines(context.Background(), refExe, want)
+				require.Error(t, err, "%s: the value check should fail too", tc.f)
+			}
+		})
+	}
 }

@@ -139,3 +139,11 @@ func isPaddedLEB(b []byte, n int) bool {
 	}
 	return b[n-1]&0x80 == 0
 }
+
+// ReadULEB decodes an unsigned LEB128 (up to 64 bits) from b and returns
+// the value and the number of bytes read.
+func ReadULEB(b []byte) (uint64, int, error) { return readULEB(b, 64) }
+
+// ReadSLEB decodes a signed LEB128 (up to 64 bits) from b and returns the
+// value and the number of bytes read.
+func ReadSLEB(b []byte) (int64, int, error) { return readSLEB(b, 64) }

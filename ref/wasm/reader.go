@@ -39,6 +39,26 @@ func ReadObject(name string, data []byte) (*Object, error) {
 	return r.o, nil
 }
 
+// ReadModule reads a linked module (wasm-ld's output) into the same model,
+// bounded and checked as ReadObject reads objects: no linking or
+// relocation sections, so no symbols; the custom sections (name,
+// producers, target_features) are kept in Customs; Segments have their
+// addresses in Offset.
+func ReadModule(name string, data []byte) (*Object, error) {
+	if len(data) > MaxObjectSize {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than %d", name, ErrMalformed, len(data), MaxObjectSize)
+	}
+	r := &reader{name: name, data: data, o: &Object{Name: name}, at: make(map[loc]int), module: true}
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	if err := r.o.validate(CheckOptions{}, r.locate); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	r.o.at = r.at
+	return r.o, nil
+}
+
 // sectionRef says what a section of the file is, for reloc targets and
 // section symbols.
 type sectionRef struct {
@@ -47,9 +67,10 @@ type sectionRef struct {
 }
 
 type reader struct {
-	name string
-	data []byte
-	o    *Object
+	name   string
+	module bool // a linked module: no linking or reloc sections
+	data   []byte
+	o      *Object
 	// at is the file offset of each entity's encoding (for messages).
 	at map[loc]int
 	// sections lists every section of the file in order.
@@ -289,6 +310,12 @@ func (r *reader) read() error {
 	}
 	if r.haveDataCount && r.dataCount != len(r.o.Segments) {
 		return r.errorf(len(d), "data count section says %d segments, the data section has %d", r.dataCount, len(r.o.Segments))
+	}
+	if r.module {
+		if r.linking != nil {
+			return r.errorf(r.linking.off, "a linking section: a relocatable object, not a linked module")
+		}
+		return nil
 	}
 	if r.linking == nil {
 		return r.errorf(len(d), "no linking section: not a relocatable object")
