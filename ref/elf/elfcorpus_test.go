@@ -43,6 +43,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"gotpcrelx_imm", 0, true},
 		{"symver", 42, true},
 		{"relocs", 42, true},
+		{"writable_code", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,8 @@ func (Exe) SectionRank(s *link.Section) int {
 		return -2
 	case s.Kind == obj.BSS && s.ReadOnly:
 		return -1
+	case s.Kind == obj.Text && s.Writable:
+		return 4*rules.SectionRank(s) + 2 // after the other code, before RELRO, as ld.lld
 	case s.TLS && s.Kind == obj.BSS:
 		return 4*rules.SectionRank(&link.Section{GOT: true}) - 1
 	case s.TLS:
@@ -190,7 +192,7 @@ func (Exe) RelocName(k obj.RelocKind) string {
 // phdrCount returns the number of program headers of l.
 func phdrCount(l *link.Layout) int {
 	n := 2 + len(l.Segments) + l.DroppedSegments + len(noteGroups(l)) // PT_PHDR, PT_LOADs (dropped empty ones reserved, as ld.lld), PT_GNU_STACK, PT_NOTEs
-	if relroSegment(l) >= 0 {
+	if _, ok := relroHeader(l); ok {
 		n++
 	}
 	if hasTLS(l) {
@@ -202,13 +204,32 @@ func phdrCount(l *link.Layout) int {
 // hasTLS reports whether l has TLS sections, and so a PT_TLS. (The
 // headers are sized before addresses are assigned: l.TLS is not known
 // yet.)
+// An empty TLS section makes one too, as in ld.lld.
 func hasTLS(l *link.Layout) bool {
 	for _, s := range l.Sections {
-		if s.TLS && s.Size > 0 {
+		if s.TLS {
 			return true
 		}
 	}
 	return false
+}
+
+// relroHeader returns the PT_GNU_RELRO of l: the RELRO segment, up to
+// its page's end; as ld.lld, RELRO sections that are all empty make one
+// too, empty, where the first of them is.
+func relroHeader(l *link.Layout) (progHeader, bool) {
+	if i := relroSegment(l); i >= 0 {
+		s := l.Segments[i]
+		end := (s.Addr + s.MemSize + ExePageSize - 1) &^ (ExePageSize - 1)
+		return progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end - s.Addr, 1}, true
+	}
+	for _, s := range l.Sections {
+		if s.GOT || s.Relro {
+			end := (s.Addr + ExePageSize - 1) &^ (ExePageSize - 1)
+			return progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, 0, end - s.Addr, 1}, true
+		}
+	}
+	return progHeader{}, false
 }
 
 func relroSegment(l *link.Layout) int {
@@ -329,6 +350,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		switch {
 		case s.Kind == obj.Text:
 			flags |= elf.SHF_EXECINSTR
+			if s.Writable {
+				flags |= elf.SHF_WRITE
+			}
 		case s.Note && s.Kind == obj.ROData:
 			typ = elf.SHT_NOTE
 		case s.Kind == obj.BSS:
@@ -367,10 +391,8 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 		t := l.TLS
 		e.phdrs = append(e.phdrs, progHeader{elf.PT_TLS, elf.PF_R, t.Offset, t.Addr, t.FileSize, t.MemSize, t.Align})
 	}
-	if i := relroSegment(l); i >= 0 {
-		s := l.Segments[i]
-		end := (s.Addr + s.MemSize + ExePageSize - 1) &^ (ExePageSize - 1)
-		e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end - s.Addr, 1})
+	if h, ok := relroHeader(l); ok {
+		e.phdrs = append(e.phdrs, h)
 	}
 	e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0, 0, 0, 0})
 	for _, g := range noteGroups(l) {

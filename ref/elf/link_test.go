@@ -378,10 +378,10 @@ func TestLinkErrorsInProcess(t *testing.T) {
 
 func TestLinkFilesUnsupported(t *testing.T) {
 	dir := t.TempDir()
-	objs := assembleCorpus(t, dir, "err_wx")
+	objs := assembleCorpus(t, dir, "err_exec_nobits")
 	_, _, err := LinkFiles(objs, link.Options{})
 	require.ErrorIs(t, err, ErrUnsupported)
-	require.Equal(t, "link: "+objs[0]+": section .wx: writable executable section (SHF_WRITE|SHF_EXECINSTR) is not supported", err.Error())
+	require.Equal(t, "link: "+objs[0]+": section .xb: non-empty executable SHT_NOBITS section is not supported", err.Error())
 	_, _, err = LinkFiles([]string{filepath.Join(dir, "missing.o")}, link.Options{})
 	require.ErrorIs(t, err, os.ErrNotExist)
 }

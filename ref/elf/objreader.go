@@ -377,10 +377,12 @@ func (r *reader) read() (*obj.Object, error) {
 		}
 		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE, TLS: flags&elf.SHF_TLS != 0}
 		switch {
-		case flags&elf.SHF_EXECINSTR != 0 && flags&elf.SHF_WRITE != 0:
-			return nil, r.unsupported("section %s: writable executable section (SHF_WRITE|SHF_EXECINSTR) is not supported", name)
+		case flags&elf.SHF_EXECINSTR != 0 && typ == elf.SHT_NOBITS && h.Size == 0:
+			// An empty executable NOBITS section: an empty section
+			// (written as PROGBITS).
+			s.Kind, s.Writable = obj.Text, flags&elf.SHF_WRITE != 0
 		case flags&elf.SHF_EXECINSTR != 0:
-			s.Kind = obj.Text
+			s.Kind, s.Writable = obj.Text, flags&elf.SHF_WRITE != 0
 		case flags&elf.SHF_WRITE != 0 && typ == elf.SHT_NOBITS:
 			s.Kind = obj.BSS
 		case typ == elf.SHT_NOBITS:
@@ -390,8 +392,8 @@ func (r *reader) read() (*obj.Object, error) {
 		default:
 			s.Kind = obj.ROData
 		}
-		if typ == elf.SHT_NOBITS && s.Kind != obj.BSS {
-			return nil, r.unsupported("section %s: executable SHT_NOBITS section is not supported", name)
+		if typ == elf.SHT_NOBITS && s.Kind != obj.BSS && h.Size != 0 {
+			return nil, r.unsupported("section %s: non-empty executable SHT_NOBITS section is not supported", name)
 		}
 		s.Align = h.Addralign
 		if s.Align == 0 {

@@ -58,6 +58,9 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 	switch s.Kind {
 	case obj.Text:
 		fl = elf.SHF_ALLOC | elf.SHF_EXECINSTR
+		if s.Writable {
+			fl |= elf.SHF_WRITE
+		}
 	case obj.ROData:
 		fl = elf.SHF_ALLOC
 	case obj.Data:

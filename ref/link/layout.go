@@ -93,6 +93,8 @@ type Section struct {
 	// starts where it starts, as in ld.lld; the TLS segment
 	// (Layout.TLS) covers it.
 	TLS bool
+	// Writable marks a writable code section (obj.Section.Writable).
+	Writable bool
 	// ReadOnly is set for a BSS section whose inputs are all read-only
 	// (obj.Section.ReadOnly): it goes to the read-only segment.
 	ReadOnly bool
@@ -283,6 +285,8 @@ func (s *Section) perm() Perm {
 	switch {
 	case s.GOT || s.Relro:
 		return PermR | PermW
+	case s.Kind == obj.Text && s.Writable:
+		return PermR | PermW | PermX
 	case s.Kind == obj.Text:
 		return PermR | PermX
 	case s.Kind == obj.BSS && s.ReadOnly:
@@ -578,6 +582,11 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 	l.TLS = TLSBlock{}
 	first := true
 	for _, s := range l.Sections {
+		if s.TLS && s.Size == 0 && first && l.TLS.Align == 0 {
+			// Only empty TLS sections so far: an empty block where
+			// the first one is (replaced by the first non-empty one).
+			l.TLS = TLSBlock{Addr: s.Addr, Offset: s.Offset, Align: 1}
+		}
 		if !s.TLS || s.Size == 0 {
 			continue
 		}

@@ -76,6 +76,9 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 			if s.TLS {
 				l.Sections[idx].TLS = true
 			}
+			if s.Writable {
+				l.Sections[idx].Writable = true
+			}
 			if out := l.Sections[idx]; out.Note && !s.Note {
 				out.Note = false
 			}

@@ -105,6 +105,9 @@ type Section struct {
 	// when Kind is BSS): its contents are the initialization image of
 	// every thread's block, not data at a fixed address.
 	TLS bool
+	// Writable marks a code section that is also writable (ELF
+	// SHF_WRITE|SHF_EXECINSTR): it goes to a read-write-execute segment.
+	Writable bool
 }
 
 // Binding is a symbol's visibility to other objects.
