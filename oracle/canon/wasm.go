@@ -71,6 +71,9 @@ type wasmReader struct {
 	// learnt.
 	segBase [][]int64
 	mem     []memSeg
+	// winner maps each global data symbol to the definition a link keeps
+	// (fn is the symbol's index): the first strong one, else the first.
+	winner map[string]funcSrc
 	data    []*dataSym
 	notes   map[string]bool
 }
@@ -390,11 +393,19 @@ func (w *wasmReader) learnSegments() {
 			w.segBase[f][i] = -1
 		}
 	}
+	w.winners()
 	learn := func(f int, r wasm.Reloc, v int64) {
-		o := w.objs[f]
-		s := &o.Symbols[r.Index]
-		if s.Kind != wasm.SymData || s.Undefined() {
+		s := &w.objs[f].Symbols[r.Index]
+		if s.Kind != wasm.SymData {
 			return
+		}
+		if !s.Local() {
+			// the definition the module holds, wherever the reference is
+			d, ok := w.winner[s.Name]
+			if !ok {
+				return
+			}
+			f, s = d.file, &w.objs[d.file].Symbols[d.fn]
 		}
 		base := int64(uint32(v-int64(r.Addend))) - int64(s.Offset)
 		if w.segBase[f][s.Segment] < 0 {
@@ -428,7 +439,15 @@ func (w *wasmReader) learnSegments() {
 						continue
 					}
 					s := &o.Symbols[r.Index]
-					if s.Kind != wasm.SymData || s.Undefined() || w.segBase[f][s.Segment] >= 0 {
+					tf := f
+					if s.Kind == wasm.SymData && !s.Local() {
+						d, ok := w.winner[s.Name]
+						if !ok {
+							continue
+						}
+						tf, s = d.file, &w.objs[d.file].Symbols[d.fn]
+					}
+					if s.Kind != wasm.SymData || s.Undefined() || w.segBase[tf][s.Segment] >= 0 {
 						continue
 					}
 					if v, ok := field(b, r); ok {
@@ -436,6 +455,25 @@ func (w *wasmReader) learnSegments() {
 						changed = true
 					}
 				}
+			}
+		}
+	}
+}
+
+// winners finds the definition of each global data symbol that a link
+// keeps: the first strong one, else the first weak one.
+func (w *wasmReader) winners() {
+	w.winner = map[string]funcSrc{}
+	strong := map[string]bool{}
+	for f, o := range w.objs {
+		for i, s := range o.Symbols {
+			if s.Kind != wasm.SymData || s.Undefined() || s.Local() {
+				continue
+			}
+			weak := s.Flags&wasm.SymBindingWeak != 0
+			if _, ok := w.winner[s.Name]; !ok || !weak && !strong[s.Name] {
+				w.winner[s.Name] = funcSrc{f, i}
+				strong[s.Name] = !weak
 			}
 		}
 	}
@@ -478,16 +516,12 @@ func (w *wasmReader) dataSymbols() {
 				continue
 			}
 			name := s.Name
-			if defs[name] > 1 {
-				if !s.Local() {
-					// a weak definition that lost, or the winner: the
-					// global name is the one symbol the module holds
-					if byName[name] {
-						continue
-					}
-				} else {
-					name += "@" + filepath.Base(o.Name)
+			if !s.Local() {
+				if d := w.winner[name]; d.file != f || d.fn != i {
+					continue // a definition the link dropped
 				}
+			} else if defs[name] > 1 {
+				name += "@" + filepath.Base(o.Name)
 			}
 			if byName[name] {
 				continue
@@ -501,16 +535,20 @@ func (w *wasmReader) dataSymbols() {
 // dataName names address v, preferring the symbol the relocation names
 // when v is inside it.
 func (w *wasmReader) dataName(v uint32, f int, r wasm.Reloc) string {
-	o := w.objs[f]
-	s := &o.Symbols[r.Index]
-	if s.Kind == wasm.SymData && s.Undefined() {
-		// a linker-defined or weak undefined symbol: named by the
-		// reference, with the address the linker gave it
-		return fmt.Sprintf("&%s%s@%#x", s.Name, offStr(int64(r.Addend)), uint32(int64(v)-int64(r.Addend)))
+	s := &w.objs[f].Symbols[r.Index]
+	sym := int(r.Index)
+	if s.Kind == wasm.SymData && !s.Local() {
+		d, ok := w.winner[s.Name]
+		if !ok {
+			// a linker-defined or weak undefined symbol: named by the
+			// reference, with the address the linker gave it
+			return fmt.Sprintf("&%s%s@%#x", s.Name, offStr(int64(r.Addend)), uint32(int64(v)-int64(r.Addend)))
+		}
+		f, sym = d.file, d.fn
 	}
 	var best *dataSym
 	for _, d := range w.data {
-		if d.file == f && d.sym == int(r.Index) && v >= d.addr && v <= d.addr+d.size {
+		if d.file == f && d.sym == sym && v >= d.addr && v <= d.addr+d.size {
 			best = d
 		}
 	}

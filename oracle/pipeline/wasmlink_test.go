@@ -77,6 +77,7 @@ func wasmDiffClean(t *testing.T, objs []string, dir string) *LinkersResult {
 	require.NoError(t, err)
 	require.True(t, res.Report.Equal(), "%s", res.Report.Text())
 	require.Greater(t, res.Report.Coverage.Ratio(), 0.99, "a vacuous diff: %s", res.Report.Text())
+	t.Logf("coverage %.4f (%d insns, %d pointers, %d symbols)", res.Report.Coverage.Ratio(), res.Report.Coverage.Insns, res.Report.Coverage.Pointers, res.Report.Coverage.Symbols)
 	wobjs, err := target.ReadWasmObjects(objs)
 	require.NoError(t, err)
 	for _, exe := range []string{res.ExeA, res.ExeB} {
@@ -258,8 +259,9 @@ func TestWasmLinkRefusesDebugInfo(t *testing.T) {
 // defects and requires the canonical diff against wasm-ld to report it
 // under its key: a stale table slot shows in the table and in the
 // functions that take an address through it; a data pointer with a wrong
-// relocation bias shows as the pointer's target (and the error table that
-// holds such pointers). The value check catches the stale slot as well;
+// relocation bias shows as the pointer's target, or, where the datum it
+// points at is reached through data pointers only, as that datum's bytes
+// (and the error table's names). The value check catches the stale slot as well;
 // the shifted pointers of these programs happen to keep every value.
 func TestWasmLinkFaults(t *testing.T) {
 	tools.Require(t, "wasm-ld")
@@ -271,9 +273,10 @@ func TestWasmLinkFaults(t *testing.T) {
 		runs bool
 	}{
 		{fault.WasmLinkTableSlot, "indirect_calls.lir", []string{diff.KeyDataPointer, diff.KeyTextOperand}, true},
-		{fault.WasmLinkDataPointer, "data_pointers.lir", []string{diff.KeyDataPointer}, false},
-		// the names are reached only through the table's pointers: where
-		// they landed is learnt from those, so they read shifted
+		// counter and the error names are reached only through data
+		// pointers: where they landed is learnt from those, so they read
+		// shifted
+		{fault.WasmLinkDataPointer, "data_pointers.lir", []string{diff.KeyDataBytes}, false},
 		{fault.WasmLinkDataPointer, "errors_one.lir", []string{diff.KeyDataBytes, diff.KeyErrtabName}, false},
 	}
 	progs := map[string]program{}
@@ -311,6 +314,53 @@ func TestWasmLinkFaults(t *testing.T) {
 				_, err = RunWasmEngines(context.Background(), refExe, want)
 				require.Error(t, err, "%s: the value check should fail too", tc.f)
 			}
+		})
+	}
+}
+
+// wasmCEdges is C that exercises what corpus/c does not: export_name,
+// default visibility, a weak definition overridden by a strong one in
+// another unit, an undefined weak datum, strings tail-merged across units,
+// statics of one name in two units, function-local statics.
+var wasmCEdges = map[string]string{
+	"a.c": `__attribute__((export_name("exported_fn"))) int efn(int x) { return x + 1; }
+__attribute__((visibility("default"))) int visible(int x) { return x * 5; }
+__attribute__((weak)) int wdata = 5;
+extern int wext __attribute__((weak));
+extern int get(void);
+const char *s1 = "hello world";
+const char *s2 = "world";
+static int counter;
+int bump(void) { static int n; return ++n + ++counter; }
+long long _start(void) { return efn(1) + visible(2) + wdata + (&wext ? 1 : 0) + s1[0] + s2[1] + bump() + get(); }
+`,
+	"b.c": `int wdata = 9;
+const char *s3 = "world";
+const char *s4 = "lo world";
+static int counter = 4;
+int get(void) { return counter++ + s3[0] + s4[0]; }
+`,
+}
+
+// TestWasmCEdges links wasmCEdges under each flag set with both linkers:
+// the same bytes, a clean diff, the same value.
+func TestWasmCEdges(t *testing.T) {
+	tools.Require(t, "wasm-ld")
+	src := t.TempDir()
+	for name, text := range wasmCEdges {
+		require.NoError(t, os.WriteFile(filepath.Join(src, name), []byte(text), 0o644))
+	}
+	for _, flags := range wasmCFlagSets {
+		t.Run(strings.ReplaceAll(flags, " ", "_"), func(t *testing.T) {
+			work := t.TempDir()
+			objs := compileWasmC(t, src, flags, work)
+			res := wasmDiffClean(t, objs, work)
+			wasmObjdumpAgrees(t, res.ExeB, objs)
+			b, err := os.ReadFile(res.ExeB)
+			require.NoError(t, err)
+			v, err := oexec.RunWasm(context.Background(), b, oexec.WazeroInterpreter, oexec.Options{})
+			require.NoError(t, err)
+			require.Equal(t, uint64(1+1+10+9+0+'h'+'o'+2+(4+'w'+'l')), v.Value)
 		})
 	}
 }

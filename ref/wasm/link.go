@@ -243,8 +243,11 @@ func (l *linker) check() error {
 		if len(o.InitFuncs) > 0 {
 			return o.unsupported(loc{Kind: locInitFunc}, "linking", "WASM_INIT_FUNCS (constructors)")
 		}
-		if len(o.Exports) > 0 {
-			return o.unsupported(loc{Kind: locExport}, "export", "an export section in an object")
+		for i, e := range o.Exports {
+			// clang writes export_name("x") as an export of the function
+			if e.Kind != ExternFunc {
+				return o.unsupported(loc{Kind: locExport, I: i}, "export", "an export of a %s in an object", e.Kind)
+			}
 		}
 		for i, t := range o.Tables {
 			_ = t
@@ -871,6 +874,21 @@ func (l *linker) assignIndexes() error {
 	return nil
 }
 
+// exportName is the name an exported function symbol is exported as:
+// the export_name of its object's export, else its own.
+func (l *linker) exportName(g *sym) string {
+	if g.defined && g.file >= 0 {
+		o := l.objs[g.file]
+		idx := o.Symbols[g.index].Index
+		for _, e := range o.Exports {
+			if e.Kind == ExternFunc && e.Index == idx {
+				return e.Name
+			}
+		}
+	}
+	return g.name
+}
+
 // funcName is the name of defined function i of object f: its symbol's.
 func (l *linker) funcName(f, i int) string {
 	o := l.objs[f]
@@ -1056,7 +1074,7 @@ func (l *linker) write() (*Linked, error) {
 		}
 		switch g.kind {
 		case SymFunction:
-			exports = append(exports, export{g.name, ExternFunc, l.funcIndex(g)})
+			exports = append(exports, export{l.exportName(g), ExternFunc, l.funcIndex(g)})
 		case SymData:
 			a, _ := l.dataAddr(g)
 			exports = append(exports, export{g.name, ExternGlobal, uint32(len(l.globals) + len(dataGlobals))})
