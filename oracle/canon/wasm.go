@@ -74,8 +74,8 @@ type wasmReader struct {
 	// winner maps each global data symbol to the definition a link keeps
 	// (fn is the symbol's index): the first strong one, else the first.
 	winner map[string]funcSrc
-	data    []*dataSym
-	notes   map[string]bool
+	data   []*dataSym
+	notes  map[string]bool
 }
 
 type funcSrc struct{ file, fn int }
