@@ -431,13 +431,24 @@ func (c *campaign) checkCorpus(target string) error {
 	if err != nil {
 		return nil
 	}
+	// The target's arity: the most values an entry has (a file cut
+	// between two lines has fewer).
+	arity := 0
+	values := map[string]int{}
 	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(p)
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return err
 		}
-		if _, err := ParseCorpusFile(data); err == nil {
+		values[e.Name()] = -1
+		if v, err := CorpusValues(data); err == nil {
+			values[e.Name()] = len(v)
+			arity = max(arity, len(v))
+		}
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if values[e.Name()] == arity {
 			continue
 		}
 		q := filepath.Join(c.cfg.Out, "quarantine", target)
@@ -757,7 +768,12 @@ func (c *campaign) captureNew(target string, final bool) error {
 		if err != nil {
 			continue
 		}
-		input, perr := ParseCorpusFile(data)
+		input, perr := CorpusValues(data)
+		if perr == nil {
+			if n := c.arity(target); n > 0 && len(input) < n {
+				perr = fmt.Errorf("%d values, the target's corpus entries have %d", len(input), n)
+			}
+		}
 		if perr != nil && !final {
 			continue
 		}
@@ -780,18 +796,36 @@ func (c *campaign) captureNew(target string, final bool) error {
 	return nil
 }
 
-// dropFromCache removes the target's cache entries holding input.
-func (c *campaign) dropFromCache(target string, input []byte) {
+// dropFromCache removes the target's cache entries holding the values
+// input.
+func (c *campaign) dropFromCache(target string, input []string) {
 	dir := filepath.Join(c.cfg.Out, "corpus", target)
 	ents, _ := os.ReadDir(dir)
+	want := strings.Join(input, "\n")
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
 		if data, err := os.ReadFile(p); err == nil {
-			if v, err := ParseCorpusFile(data); err == nil && string(v) == string(input) {
+			if v, err := CorpusValues(data); err == nil && strings.Join(v, "\n") == want {
 				os.Remove(p)
 			}
 		}
 	}
+}
+
+// arity is the number of values of the target's corpus entries (the most
+// any entry of its cache has), 0 when it has none.
+func (c *campaign) arity(target string) int {
+	dir := filepath.Join(c.cfg.Out, "corpus", target)
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		if data, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+			if v, err := CorpusValues(data); err == nil {
+				n = max(n, len(v))
+			}
+		}
+	}
+	return n
 }
 
 // record writes a new finding and reports it; it returns false when the

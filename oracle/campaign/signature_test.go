@@ -1,6 +1,8 @@
 package campaign
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -121,4 +123,56 @@ func TestFullLinkSignatures(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, ParseSignature(tc.msg).String())
 	}
+}
+
+// TestCorpusValues checks the corpus files of fuzz functions of any arity
+// (FuzzWasmProgram's int64, uint8, uint8; FuzzCanonELF's []byte, bool),
+// and that a campaign's recovery keeps them and sets aside only the
+// entries a kill cut.
+func TestCorpusValues(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		n    int // values; -1: an error
+	}{
+		{"go test fuzz v1\nint64(3)\nuint8(15)\nuint8(3)\n", 3},
+		{"go test fuzz v1\n[]byte(\"\\x7fELF\")\nbool(true)\n", 2},
+		{"go test fuzz v1\n[]byte(\"abc\")\n", 1},
+		{"go test fuzz v1\nfloat64(-1.5)\nstring(\"a\\\"b\")\nrune('x')\n", 3},
+		{"go test fuzz v1\nint64(3)\nuint8(1", -1},
+		{"go test fuzz v1\n[]byte(\"\\x7fEL", -1},
+		{"go test fuzz v1\nint64()\n", -1},
+		{"go test fuzz v1\nchan(1)\n", -1},
+		{"go test fuzz v1\n", -1},
+		{"", -1},
+	} {
+		v, err := CorpusValues([]byte(tc.file))
+		if tc.n < 0 {
+			require.Error(t, err, "%q", tc.file)
+			continue
+		}
+		require.NoError(t, err, "%q", tc.file)
+		require.Len(t, v, tc.n, "%q", tc.file)
+	}
+
+	out := t.TempDir()
+	dir := filepath.Join(out, "corpus", "FuzzWasmProgram")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	files := map[string]string{
+		"a": "go test fuzz v1\nint64(1)\nuint8(5)\nuint8(1)\n",
+		"b": "go test fuzz v1\nint64(2)\nuint8(9)\nuint8(0)\n",
+		"c": "go test fuzz v1\nint64(7)\nuint8(3)\n",    // cut between two lines
+		"d": "go test fuzz v1\nint64(7)\nuint8(3)\nuin", // cut inside one
+	}
+	for n, d := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(d), 0o644))
+	}
+	c := &campaign{cfg: Config{Out: out}}
+	require.NoError(t, c.checkCorpus("FuzzWasmProgram"))
+	for n, kept := range map[string]bool{"a": true, "b": true, "c": false, "d": false} {
+		_, err := os.Stat(filepath.Join(dir, n))
+		require.Equal(t, kept, err == nil, "%s kept", n)
+		_, err = os.Stat(filepath.Join(out, "quarantine", "FuzzWasmProgram", n))
+		require.Equal(t, !kept, err == nil, "%s quarantined", n)
+	}
+	require.Equal(t, 3, c.arity("FuzzWasmProgram"))
 }
