@@ -65,8 +65,12 @@ func TestCampaignReplay(t *testing.T) {
 	if name == "" {
 		t.Skip("the campaign's replay helper: runs only with " + ReplayTargetEnv + " set")
 	}
-	if name == "FuzzLinker" {
+	switch name {
+	case "FuzzLinker":
 		replayLinker(t)
+		return
+	case "FuzzWasmProgram":
+		replayWasm(t)
 		return
 	}
 	tg, ok := incrTargetsByName[name]
@@ -176,4 +180,35 @@ func TestDecodeIncrMatchesTargets(t *testing.T) {
 	}
 	// The two structures have the same shape, so gofuzz draws the same.
 	require.Equal(t, reflect.TypeOf(incrInput{}).NumField(), reflect.TypeOf(IncrInput{}).NumField())
+}
+
+// replayWasm is TestCampaignReplay for FuzzWasmProgram: the input file
+// holds the target's three arguments as a JSON LinkerInput (seed, funcs,
+// units; seed#N for the target's seeds), checked as the target checks them with the defects of
+// FaultsEnv planted in wasmgen; the result holds the program and its
+// split.
+func replayWasm(t *testing.T) {
+	var in LinkerInput
+	if src := os.Getenv(ReplayInputEnv); strings.HasPrefix(src, "seed#") {
+		n, err := strconv.Atoi(strings.TrimPrefix(src, "seed#"))
+		require.NoError(t, err)
+		seeds := wasmSeeds()
+		require.Less(t, n, len(seeds), "FuzzWasmProgram has %d seeds", len(seeds))
+		in = seeds[n]
+	} else {
+		data, err := os.ReadFile(src)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &in))
+	}
+	data, err := json.Marshal(in)
+	require.NoError(t, err)
+	faults, err := envFaults()
+	require.NoError(t, err)
+	m := ir.Generate(ir.GenConfig{Seed: in.Seed, Funcs: 1 + int(in.Funcs%40)})
+	res := replayResult{Target: "FuzzWasmProgram", Input: data, Funcs: len(m.Funcs), Units: 1 + int(in.Units%4),
+		Versions: []string{string(ir.Print(m))}, Steps: []int{0}}
+	if err := checkWasmProgram(context.Background(), in, faults, t.TempDir()); err != nil {
+		res.Error = err.Error()
+	}
+	writeReplay(t, res)
 }

@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/wasm"
@@ -118,42 +120,64 @@ func FuzzReadWasmObject(f *testing.F) {
 // from the seed) into 1 to 4 units with ref/wasmgen, links the objects
 // with wasm-ld and runs the module under both wazero engines: each must
 // compute the interpreter's value, and every object must read back with
-// ReadObject.
+// ReadObject. The catalogue's Wasm defects in LINKCHECK_FAULTS are
+// planted in wasmgen (a campaign's selftest of this judge).
 func FuzzWasmProgram(f *testing.F) {
 	tools.Require(f, "wasm-ld")
-	for seed := int64(1); seed <= 8; seed++ {
-		f.Add(seed, uint8(seed*5), uint8(seed))
+	for _, in := range wasmSeeds() {
+		f.Add(in.Seed, in.Funcs, in.Units)
+	}
+	faults, err := envFaults()
+	if err != nil {
+		f.Fatal(err)
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, seed int64, funcs, units uint8) {
-		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 1 + int(funcs%40)})
-		want, err := pipeline.Expected(m)
-		if err != nil {
-			t.Fatalf("generated program has no value: %v", err)
-		}
-		n := 1 + int(units%4)
-		dir := t.TempDir()
-		names, files, err := pipeline.WasmObjects(m, n, wasmgen.Options{})
-		if err != nil {
+		if err := checkWasmProgram(ctx, LinkerInput{Seed: seed, Funcs: funcs, Units: units}, faults, t.TempDir()); err != nil {
 			t.Fatal(err)
-		}
-		for i, b := range files {
-			if _, err := wasm.ReadObject(names[i], b); err != nil {
-				t.Fatalf("reading wasmgen's own object: %v", err)
-			}
-		}
-		paths, err := pipeline.WriteFiles(dir, names, files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exe := filepath.Join(dir, "a.wasm")
-		if _, err := pipeline.LinkLLD(ctx, obj.Wasm, paths, exe); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pipeline.RunWasmEngines(ctx, exe, want); err != nil {
-			t.Fatalf("seed %d, %d functions, %d units:\n%s\n%v", seed, len(m.Funcs), n, ir.Print(m), err)
 		}
 	})
+}
+
+// wasmSeeds are FuzzWasmProgram's seed inputs.
+func wasmSeeds() []LinkerInput {
+	var seeds []LinkerInput
+	for seed := int64(1); seed <= 8; seed++ {
+		seeds = append(seeds, LinkerInput{Seed: seed, Funcs: uint8(seed * 5), Units: uint8(seed)})
+	}
+	return seeds
+}
+
+// checkWasmProgram is FuzzWasmProgram's check of one input (the same
+// shape as FuzzLinker's: a program seed, functions and units).
+func checkWasmProgram(ctx context.Context, in LinkerInput, faults fault.Set, dir string) error {
+	m := ir.Generate(ir.GenConfig{Seed: in.Seed, Funcs: 1 + int(in.Funcs%40)})
+	want, err := pipeline.Expected(m)
+	if err != nil {
+		return fmt.Errorf("generated program has no value: %v", err)
+	}
+	n := 1 + int(in.Units%4)
+	names, files, err := pipeline.WasmObjects(m, n, wasmgen.Options{Faults: faults})
+	if err != nil {
+		return err
+	}
+	for i, b := range files {
+		if _, err := wasm.ReadObject(names[i], b); err != nil {
+			return fmt.Errorf("reading wasmgen's own object: %v", err)
+		}
+	}
+	paths, err := pipeline.WriteFiles(dir, names, files)
+	if err != nil {
+		return err
+	}
+	exe := filepath.Join(dir, "a.wasm")
+	if _, err := pipeline.LinkLLD(ctx, obj.Wasm, paths, exe); err != nil {
+		return err
+	}
+	if _, err := pipeline.RunWasmEngines(ctx, exe, want); err != nil {
+		return fmt.Errorf("FuzzWasmProgram: seed %d, %d functions, %d units: %v\nprogram:\n%s", in.Seed, len(m.Funcs), n, err, ir.Print(m))
+	}
+	return nil
 }
 
 // FuzzWasmObjectModel mutates the model of a wasmgen object (symbol kinds,

@@ -64,6 +64,7 @@ var (
 	policyFlag = regexp.MustCompile(`-policy (\S+)`)
 	versionRe  = regexp.MustCompile(`^v(\d+)\.lir$`)
 	linkerLine = regexp.MustCompile(`(?m)^# linker: (.+)$`)
+	unitsLine  = regexp.MustCompile(`(?m)^# units: (\d+)$`)
 	unitsFlag  = regexp.MustCompile(`(?m)^exec linkcheck diff .*-units (\d+) prog\.lir$`)
 	keysRe     = regexp.MustCompile(`\[([a-z.,_]+)\]`)
 )
@@ -90,6 +91,10 @@ func TestRegressionsFailWithTheirDefect(t *testing.T) {
 			require.NotNil(t, sig, "no # signature: line")
 			if l := linkerLine.FindSubmatch(ar.Comment); l != nil {
 				linkerScenarioFails(t, ar, string(l[1]), string(m[1]), string(sig[1]))
+				return
+			}
+			if u := unitsLine.FindSubmatch(ar.Comment); u != nil {
+				wasmScenarioFails(t, ar, string(u[1]), string(m[1]))
 				return
 			}
 			check, _, _ := strings.Cut(string(sig[1]), " | ")
@@ -150,5 +155,25 @@ func linkerScenarioFails(t *testing.T, ar *txtar.Archive, name, fault, sig strin
 			require.Contains(t, err.Error(), key)
 		}
 	}
+	t.Logf("with %s: %s", fault, strings.ReplaceAll(err.Error(), "\n", " | "))
+}
+
+// wasmScenarioFails replays a FuzzWasmProgram scenario (prog.lir in the
+// objects of its # units: line) with the seeded defect fault planted in
+// ref/wasmgen: the module must compute a wrong value; without it, the
+// right one.
+func wasmScenarioFails(t *testing.T, ar *txtar.Archive, units, fault string) {
+	tools.Require(t, "wasm-ld")
+	var prog []byte
+	for _, f := range ar.Files {
+		if f.Name == "prog.lir" {
+			prog = f.Data
+		}
+	}
+	require.NotNil(t, prog, "prog.lir missing")
+	n, _ := strconv.Atoi(units)
+	require.NoError(t, campaign.ReplayWasmScenario(context.Background(), string(prog), n, ""), "without %s the scenario fails", fault)
+	err := campaign.ReplayWasmScenario(context.Background(), string(prog), n, fault)
+	require.Error(t, err, "with %s planted the scenario passes", fault)
 	t.Logf("with %s: %s", fault, strings.ReplaceAll(err.Error(), "\n", " | "))
 }

@@ -880,7 +880,7 @@ func (c *campaign) recordFailure(target string, fail Failure, out string) {
 		if data, err := os.ReadFile(filepath.Join(c.testdataDir(target), fail.Seed)); err == nil {
 			input, f.HasInput = data, true
 		} else if data, err := c.seedInput(target, fail.Seed); err == nil {
-			input, f.HasInput = FormatCorpusFile(data), true
+			input, f.HasInput = data, true
 		}
 	} else {
 		f.ID = findingID(target, "", msg)

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/linkcheck/linkcheck/fuzz"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
-	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -223,16 +221,9 @@ func sourceLen(rep *Replay) int {
 // each as `linkcheck check` does; it returns the first failure, naming
 // the update, or nil.
 func ReplayScenario(ctx context.Context, versions []string, policy, faults string) error {
-	var set fault.Set
-	for _, name := range strings.Split(faults, ",") {
-		if name = strings.TrimSpace(name); name == "" {
-			continue
-		}
-		f, err := fault.Parse(name)
-		if err != nil {
-			return err
-		}
-		set |= fault.Of(f)
+	set, err := parseFaults(faults)
+	if err != nil {
+		return err
 	}
 	pol, err := incr.ParsePolicy(policy)
 	if err != nil {

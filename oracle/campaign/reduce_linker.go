@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,33 +14,80 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
-// linkerTarget is the full-link target whose findings are reduced
-// structurally (fuzz.LinkerInput).
-const linkerTarget = "FuzzLinker"
+// linkerTarget and wasmTarget are the full-link targets whose findings
+// are reduced structurally: their inputs are a program seed, a number of
+// functions and a number of objects (fuzz.LinkerInput; FuzzWasmProgram
+// takes them as three arguments).
+const (
+	linkerTarget = "FuzzLinker"
+	wasmTarget   = "FuzzWasmProgram"
+)
 
 // reducible says whether triage reduces the target's findings.
-func reducible(target string) bool { return incrementalTargets[target] || target == linkerTarget }
+func reducible(target string) bool {
+	return incrementalTargets[target] || target == linkerTarget || target == wasmTarget
+}
 
-// ReduceLinker shrinks a FuzzLinker input by delta debugging on its
-// decoded structure (fuzz.DecodeLinker): fewer objects, fewer functions,
+// formatWasmInput is FuzzWasmProgram's corpus file of in.
+func formatWasmInput(in fuzz.LinkerInput) []byte {
+	return []byte(fmt.Sprintf("%s\nint64(%d)\nuint8(%d)\nuint8(%d)\n", corpusHeader, in.Seed, in.Funcs, in.Units))
+}
+
+// parseWasmInput reads FuzzWasmProgram's corpus file.
+func parseWasmInput(data []byte) (fuzz.LinkerInput, error) {
+	var in fuzz.LinkerInput
+	v, err := CorpusValues(data)
+	if err != nil {
+		return in, err
+	}
+	if len(v) != 3 {
+		return in, fmt.Errorf("%s input: %d values, want 3 (seed, funcs, units)", wasmTarget, len(v))
+	}
+	if _, err := fmt.Sscanf(strings.Join(v, " "), "int64(%d) uint8(%d) uint8(%d)", &in.Seed, &in.Funcs, &in.Units); err != nil {
+		return in, fmt.Errorf("%s input %q: %w", wasmTarget, strings.Join(v, " "), err)
+	}
+	return in, nil
+}
+
+// encodeTuple is the replay input of a full-link target's input.
+func encodeTuple(target string, in fuzz.LinkerInput) []byte {
+	if target == wasmTarget {
+		data, _ := json.Marshal(in)
+		return data
+	}
+	return fuzz.EncodeLinker(in)
+}
+
+// ReduceLinker shrinks a FuzzLinker input (the fuzz input's bytes) or a
+// FuzzWasmProgram input (its corpus file) by delta debugging on its
+// decoded structure (fuzz.LinkerInput): fewer objects, fewer functions,
 // and other program seeds with one to three functions while the program
 // is bigger, keeping a candidate only when it fails with the same
 // signature. Every candidate runs in the fuzz package's own code
-// (TestCampaignReplay, with the campaign's linker under test).
+// (TestCampaignReplay, with the campaign's linker under test and
+// defects).
 func ReduceLinker(ctx context.Context, r *replayer, target string, input []byte, sig Signature, budget time.Duration) (*Reduction, *Replay, error) {
 	deadline := time.Now().Add(budget)
 	want := sig.String()
 	orig := fuzz.DecodeLinker(input)
+	if target == wasmTarget {
+		var err error
+		if orig, err = parseWasmInput(input); err != nil {
+			return nil, nil, err
+		}
+	}
 	var lastErr string
 	test := func(in fuzz.LinkerInput) (*Replay, bool) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return nil, false
 		}
-		rep, err := r.run(ctx, target, fuzz.EncodeLinker(in), "")
+		rep, err := r.run(ctx, target, encodeTuple(target, in), "")
 		if err != nil {
 			lastErr = err.Error()
 			return nil, false
@@ -81,7 +129,7 @@ func ReduceLinker(ctx context.Context, r *replayer, target string, input []byte,
 		// Smaller programs: other seeds with one to three functions.
 		if funcs(best) > 2 {
 		search:
-			for seed := int64(1); seed <= 12; seed++ {
+			for seed := int64(1); seed <= 40; seed++ {
 				for f := uint8(0); f < 3; f++ {
 					cand := best
 					cand.Seed, cand.Funcs = seed, f
@@ -122,6 +170,9 @@ func LinkerScenario(f *Finding, red *Reduction, rep *Replay) (string, error) {
 	if len(rep.Versions) != 1 {
 		return "", fmt.Errorf("a FuzzLinker replay has one program, not %d", len(rep.Versions))
 	}
+	if f.Target == wasmTarget {
+		return wasmScenario(f, red, rep), nil
+	}
 	flag, script, err := scenarioLinker(rep.Linker)
 	if err != nil {
 		return "", err
@@ -154,6 +205,86 @@ func LinkerScenario(f *Finding, red *Reduction, rep *Replay) (string, error) {
 	return b.String(), nil
 }
 
+// wasmScenario writes a reduced FuzzWasmProgram input as a testscript:
+// the program and `linkcheck run -format wasm -exec all` of its objects
+// linked by wasm-ld against `linkcheck interp`.
+func wasmScenario(f *Finding, red *Reduction, rep *Replay) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Regression scenario of finding %s (%s), reduced by linkcheck fuzz\n", f.ID, f.Target)
+	o := red.LinkerOriginal
+	fmt.Fprintf(&b, "# from seed %d, %d functions, %d objects to %d functions, %d objects (%d tries).\n",
+		o.Seed, 1+int(o.Funcs)%40, 1+int(o.Units)%4, red.Funcs, red.Units, red.Tries)
+	fmt.Fprintf(&b, "# signature: %s\n", red.Signature)
+	fmt.Fprintf(&b, "# units: %d\n", red.Units)
+	if f.Faults != "" {
+		fmt.Fprintf(&b, "# fault: %s\n", f.Faults)
+		fmt.Fprintf(&b, "# Found with the seeded defect %s planted in ref/wasmgen (%s=%s): on the correct\n", f.Faults, FaultsEnv, f.Faults)
+		fmt.Fprintf(&b, "# code generator every engine computes the interpreter's value; with the defect, not.\n")
+	}
+	fmt.Fprintf(&b, "# The fuzz input: %s (after findings/%s/reproduce.sh puts it in place).\n", f.Reproduce, f.ID)
+	fmt.Fprintf(&b, "[!tools:wasm-ld] skip 'tools missing: run sudo ci/install-tools.sh'\n")
+	fmt.Fprintf(&b, "\n# The program's %d objects, linked by wasm-ld, compute the interpreter's value under every Wasm oracle.\n", red.Units)
+	fmt.Fprintf(&b, "exec linkcheck interp prog.lir\ncp stdout want.txt\nexec linkcheck run -format wasm -exec all -units %d prog.lir\ncmp stdout want.txt\n", red.Units)
+	fmt.Fprintf(&b, "\n-- prog.lir --\n%s", strings.TrimRight(rep.Versions[0], "\n")+"\n")
+	return b.String()
+}
+
+// ReplayWasmScenario builds src's program into units Wasm objects with
+// the defects faults (comma-separated catalogue names) planted in
+// ref/wasmgen, links them with wasm-ld and runs the module under every
+// Wasm oracle, as the scenario's `linkcheck run -format wasm -exec all`
+// does with the correct code generator; it returns the first wrong
+// value, or nil.
+func ReplayWasmScenario(ctx context.Context, src string, units int, faults string) error {
+	m, err := ir.Parse("prog.lir", []byte(src))
+	if err != nil {
+		return err
+	}
+	set, err := parseFaults(faults)
+	if err != nil {
+		return err
+	}
+	want, err := pipeline.Expected(m)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "linkcheck-wasm-scenario-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	names, files, err := pipeline.WasmObjects(m, units, wasmgen.Options{Faults: set})
+	if err != nil {
+		return err
+	}
+	paths, err := pipeline.WriteFiles(dir, names, files)
+	if err != nil {
+		return err
+	}
+	exe := filepath.Join(dir, "a.wasm")
+	if _, err := pipeline.LinkLLD(ctx, obj.Wasm, paths, exe); err != nil {
+		return err
+	}
+	_, err = pipeline.RunWasmEngines(ctx, exe, want)
+	return err
+}
+
+// parseFaults parses comma-separated catalogue names.
+func parseFaults(faults string) (fault.Set, error) {
+	var set fault.Set
+	for _, name := range strings.Split(faults, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		f, err := fault.Parse(name)
+		if err != nil {
+			return 0, err
+		}
+		set |= fault.Of(f)
+	}
+	return set, nil
+}
+
 // scenarioLinker returns the -linker argument of a scenario (quoted for
 // testscript) and, for a cmd: template whose program is a file, that
 // file's contents: the template then runs $WORK/linker.sh.
@@ -177,7 +308,7 @@ func scenarioLinker(name string) (flag, script string, err error) {
 	return "'cmd:" + tmpl + "'", "", nil
 }
 
-// checkLinkerScenario replays the reduced program through FuzzLinker's
+// checkLinkerScenario replays the reduced program through the target's
 // check with the campaign's seeded defects in the linker's environment
 // (FaultsEnv) and again without them, and says whether it reproduces.
 // (TestRegressionsFailWithTheirDefect replays the scenario itself.)
@@ -189,17 +320,14 @@ func (c *campaign) checkLinkerScenario(ctx context.Context, rep *Replay, f *Find
 	defer os.RemoveAll(dir)
 	replay := func(faults string) (*Replay, error) {
 		r := &replayer{binary: c.binary, src: c.cfg.Src, faults: faults, linker: rep.Linker, dir: dir}
-		if faults == "" {
-			r.faults = " " // set, so that the campaign's own FaultsEnv does not reach the linker
-		}
-		return r.run(ctx, linkerTarget, rep.Input, "")
+		return r.run(ctx, f.Target, rep.Input, "")
 	}
 	with, err := replay(f.Faults)
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
 	if with.Error == "" {
-		return "no: the reduced program passes FuzzLinker's check"
+		return "no: the reduced program passes " + f.Target + "'s check"
 	}
 	if f.Faults == "" {
 		return "yes: " + ParseSignature(with.Error).Check

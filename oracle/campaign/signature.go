@@ -46,11 +46,14 @@ var (
 	hexRe       = regexp.MustCompile(`0x[0-9a-fA-F]+`)
 	numRe       = regexp.MustCompile(`\b\d+\b`)
 	quotedRe    = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	pathRe      = regexp.MustCompile(`(?:/[\w.+-]+){2,}`)
 	// linkerHead is the start of a FuzzLinker message, up to the failure:
 	// "FuzzLinker: linker NAME (VERSION), seed S, N functions, U units: ".
 	linkerHead = regexp.MustCompile(`^(FuzzLinker): linker .*?, seed -?\d+, \d+ functions, \d+ units: `)
 	// goldHead is FuzzIncrementalGold's: "..., U units: version I of N: ".
 	goldHead = regexp.MustCompile(`^(FuzzIncrementalGold), seed -?\d+, \d+ functions, \d+ units: version \d+ of \d+: `)
+	// wasmHead is FuzzWasmProgram's: "FuzzWasmProgram: seed S, N functions, U units: ".
+	wasmHead = regexp.MustCompile(`^(FuzzWasmProgram): seed -?\d+, \d+ functions, \d+ units: `)
 )
 
 // ParseSignature reads a finding's signature from the failing check's
@@ -98,7 +101,7 @@ func ParseSignature(msg string) Signature {
 		line := firstLine(check)
 		// The full-link targets' messages name the linker, the program and
 		// its split first: the check is what failed.
-		for _, re := range []*regexp.Regexp{linkerHead, goldHead} {
+		for _, re := range []*regexp.Regexp{linkerHead, goldHead, wasmHead} {
 			if m := re.FindStringSubmatchIndex(line); m != nil {
 				line = line[m[2]:m[3]] + ": " + line[m[1]:]
 				break
@@ -187,9 +190,10 @@ func diffKeys(text string) []string {
 }
 
 // normalizeLine blanks what varies between findings of one bug in a
-// failure's first line: addresses, numbers and quoted strings.
+// failure's first line: addresses, numbers, quoted strings and file paths.
 func normalizeLine(s string) string {
 	s = quotedRe.ReplaceAllString(s, `"…"`)
+	s = pathRe.ReplaceAllString(s, "…")
 	s = hexRe.ReplaceAllString(s, "0x…")
 	s = numRe.ReplaceAllString(s, "N")
 	if len(s) > 120 {

@@ -120,6 +120,8 @@ func TestFullLinkSignatures(t *testing.T) {
 			"FuzzLinker: its executable computed N, the interpreter says N"},
 		{"FuzzIncrementalGold, seed 2, 9 functions, 3 units: version 2 of 4: gold --incremental: exit status 1\nedits:\n  1: add-func f9\n",
 			"FuzzIncrementalGold: gold --incremental: exit status N"},
+		{"FuzzWasmProgram: seed 6, 31 functions, 3 units: wazero: exec: /tmp/FuzzWasmProgram1610580559/001/a.wasm (wasm, wazero): wazero compiler: _start trapped: wasm error: unreachable\nprogram:\nfunc main() { return 1 }\n",
+			"FuzzWasmProgram: wazero: exec: … (wasm, wazero): wazero compiler: _start trapped: wasm error: unreachable"},
 	} {
 		require.Equal(t, tc.want, ParseSignature(tc.msg).String())
 	}

@@ -92,9 +92,9 @@ func (r *replayer) run(ctx context.Context, target string, input []byte, seed st
 	cmd := exec.CommandContext(cctx, r.binary, "-test.run=^TestCampaignReplay$", "-test.count=1")
 	cmd.Dir = filepath.Join(r.src, "fuzz")
 	cmd.Env = append(os.Environ(), replayTargetEnv+"="+target, replayInputEnv+"="+in, replayOutEnv+"="+outPath)
-	if r.faults != "" {
-		cmd.Env = append(cmd.Env, FaultsEnv+"="+r.faults)
-	}
+	// Always set: the campaign's own environment may plant defects that
+	// this replay must not have.
+	cmd.Env = append(cmd.Env, FaultsEnv+"="+r.faults)
 	if r.linker != "" {
 		cmd.Env = append(cmd.Env, LinkerEnv+"="+r.linker)
 	}
@@ -110,8 +110,8 @@ func (r *replayer) run(ctx context.Context, target string, input []byte, seed st
 	return &rep, nil
 }
 
-// seedInput returns the bytes of an incremental target's seed entry
-// (seed#N), which Go does not write anywhere.
+// seedInput returns the corpus file of a seed entry (seed#N) of a target
+// triage reduces, which Go does not write anywhere.
 func (c *campaign) seedInput(target, seed string) ([]byte, error) {
 	if !reducible(target) {
 		return nil, fmt.Errorf("%s: the bytes of seed entries are known only for the incremental targets and FuzzLinker", target)
@@ -126,7 +126,14 @@ func (c *campaign) seedInput(target, seed string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rep.Input, nil
+	if target == wasmTarget {
+		var in fuzz.LinkerInput
+		if err := json.Unmarshal(rep.Input, &in); err != nil {
+			return nil, err
+		}
+		return formatWasmInput(in), nil
+	}
+	return FormatCorpusFile(rep.Input), nil
 }
 
 // triage signs every finding, groups them by signature and reduces one
@@ -173,7 +180,12 @@ func (c *campaign) triage(ctx context.Context) error {
 		}
 		f := g[0]
 		c.emit(Event{Event: "triage", Target: f.Target, Finding: f.ID, Message: "reducing " + f.Signature.String()})
-		input, err := c.store.input(f.ID)
+		var input []byte
+		if f.Target == wasmTarget {
+			input, err = os.ReadFile(filepath.Join(c.store.path(f.ID), "input"))
+		} else {
+			input, err = c.store.input(f.ID)
+		}
 		if err != nil {
 			c.emit(Event{Event: "error", Target: f.Target, Finding: f.ID, Message: "triage: " + err.Error()})
 			continue
@@ -184,7 +196,7 @@ func (c *campaign) triage(ctx context.Context) error {
 			budget = 3 * time.Minute
 		}
 		reduce := Reduce
-		if f.Target == linkerTarget {
+		if f.Target == linkerTarget || f.Target == wasmTarget {
 			reduce = ReduceLinker
 		}
 		red, rep, err := reduce(ctx, r, f.Target, input, *f.Signature, budget)
@@ -198,7 +210,7 @@ func (c *campaign) triage(ctx context.Context) error {
 			return err
 		}
 		var text string
-		if f.Target == linkerTarget {
+		if f.Target == linkerTarget || f.Target == wasmTarget {
 			text, err = LinkerScenario(f, red, rep)
 			if err != nil {
 				c.emit(Event{Event: "error", Target: f.Target, Finding: f.ID, Message: "triage: " + err.Error()})
