@@ -20,22 +20,34 @@ var linkerDefined = map[string]obj.Visibility{
 	"__preinit_array_start": obj.VisHidden, "__preinit_array_end": obj.VisHidden,
 	"__init_array_start": obj.VisHidden, "__init_array_end": obj.VisHidden,
 	"__fini_array_start": obj.VisHidden, "__fini_array_end": obj.VisHidden,
+	gotBaseSymbol: obj.VisHidden,
 }
+
+// The GOT base ld.lld writes for _GLOBAL_OFFSET_TABLE_ and the GOT-relative
+// relocations: .got.plt, its three reserved words 0 in a static
+// executable.
+const (
+	gotBaseSymbol  = "_GLOBAL_OFFSET_TABLE_"
+	gotBaseSection = ".got.plt"
+)
+
+var _ link.GOTBaser = Exe{}
+
+// GOTBase implements link.GOTBaser: ld.lld's .got.plt (24 bytes, 8-aligned)
+// and _GLOBAL_OFFSET_TABLE_ at its start.
+func (Exe) GOTBase() (string, uint64, uint64, string) { return gotBaseSection, 24, 8, gotBaseSymbol }
 
 var _ link.LinkerDefiner = Exe{}
 
 // LinkerDefined implements link.LinkerDefiner with ld.lld's set: _end,
 // _etext, _edata (and end, etext, edata), __bss_start, __ehdr_start,
 // __executable_start, __rela_iplt_start/_end, the init, fini and preinit
-// array bounds, and __start_SEC/__stop_SEC for an output section SEC
-// whose name is a C identifier. _GLOBAL_OFFSET_TABLE_ (which makes ld.lld
-// write a .got.plt) is refused as not supported.
+// array bounds, _GLOBAL_OFFSET_TABLE_ (the start of .got.plt, GOTBase),
+// and __start_SEC/__stop_SEC for an output section SEC whose name is a C
+// identifier.
 func (Exe) LinkerDefined(l *link.Layout, name string) (bool, error) {
 	if _, ok := linkerDefined[name]; ok {
 		return true, nil
-	}
-	if name == "_GLOBAL_OFFSET_TABLE_" {
-		return false, &featureError{"symbol _GLOBAL_OFFSET_TABLE_: the linker-defined _GLOBAL_OFFSET_TABLE_ (ld.lld's .got.plt) is not supported"}
 	}
 	if sec, ok := startStop(name); ok {
 		return outputSection(l, sec) >= 0, nil
@@ -126,6 +138,11 @@ func (Exe) DefineSymbol(l *link.Layout, name string) (uint64, int, obj.Visibilit
 			if l.Sections[i].Kind != obj.BSS {
 				addr, out = end(i)
 			}
+		}
+	case gotBaseSymbol:
+		addr, out = header()
+		if i := outputSection(l, gotBaseSection); i >= 0 {
+			addr, out = start(i)
 		}
 	case "__bss_start":
 		addr, out = header()

@@ -53,6 +53,8 @@ func (Exe) SectionRank(s *link.Section) int {
 		return -2
 	case s.Kind == obj.BSS && s.ReadOnly:
 		return -1
+	case s.Name == gotBaseSection && s.Kind == obj.Data:
+		return 4*rules.SectionRank(s) + 1 // after .data, before .bss, as ld.lld
 	case s.Kind == obj.Text && s.Writable:
 		return 4*rules.SectionRank(s) + 2 // after the other code, before RELRO, as ld.lld
 	case s.TLS && s.Kind == obj.BSS:
@@ -150,12 +152,10 @@ func isSectionPrefix(name, p string) bool {
 func (Exe) Arch() arch.Arch { return arch.X86_64{} }
 
 // Supports implements link.Platform: every kind but the image-relative
-// ImageRel32, which only PE images have, and the kinds relative to the
-// GOT base (_GLOBAL_OFFSET_TABLE_, ld.lld's .got.plt), which this linker
-// does not write.
+// ImageRel32, which only PE images have.
 func (Exe) Supports(k obj.RelocKind) bool {
 	switch k {
-	case obj.ImageRel32, obj.GOTOff64, obj.GOTPC32, obj.GOTPC64:
+	case obj.ImageRel32:
 		return false
 	}
 	return true

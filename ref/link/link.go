@@ -173,6 +173,18 @@ type InputOrderer interface {
 	InputPriority(s *obj.Section) (int, bool)
 }
 
+// GOTBaser is an optional interface of a Platform whose linker writes a
+// GOT base section when an object refers to the GOT base symbol or uses a
+// relocation relative to the GOT base (GOTOff64, GOTPC32, GOTPC64):
+// ld.lld's .got.plt and _GLOBAL_OFFSET_TABLE_. The section is zeros (in a
+// static executable, .got.plt's reserved entries are 0) and
+// Layout.GOTBase is its address.
+type GOTBaser interface {
+	// GOTBase returns the section's name, size and alignment and the
+	// symbol's name.
+	GOTBase() (section string, size, align uint64, symbol string)
+}
+
 // EntryWarner is an optional interface of a Platform whose linker only
 // warns when the entry symbol is missing, as ld.lld does ("cannot find
 // entry symbol _start; not setting start address"; the entry address is
@@ -192,6 +204,37 @@ func missingEntryWarns(p Platform) bool {
 func relaxesPerSymbol(p Platform) bool {
 	r, ok := p.(SlotRelaxer)
 	return ok && r.RelaxOnlyWithoutSlot()
+}
+
+// addGOTBase adds the GOTBaser's section when the link needs it, and
+// returns it (nil when not).
+func (l *Layout) addGOTBase(p Platform) *Section {
+	g, ok := p.(GOTBaser)
+	if !ok {
+		return nil
+	}
+	name, size, align, sym := g.GOTBase()
+	need := false
+	if i := l.Lookup(sym); i >= 0 && !l.Symbols[i].Defined() {
+		need = true
+	}
+	for _, o := range l.Objects {
+		for _, s := range o.Sections {
+			for _, r := range s.Relocs {
+				if r.Kind == obj.GOTOff64 || r.Kind == obj.GOTPC32 || r.Kind == obj.GOTPC64 {
+					need = true
+					break
+				}
+			}
+		}
+	}
+	if !need {
+		return nil
+	}
+	sec := &Section{Name: name, Kind: obj.Data, Align: align, Size: size,
+		Chunks: []Chunk{{Obj: -1, Sec: -1, Size: size, Align: align, Data: make([]byte, size)}}}
+	l.Sections = append(l.Sections, sec)
+	return sec
 }
 
 // Link links objs for platform p: it resolves symbols, lays out the
@@ -230,6 +273,7 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	if err := l.assignSections(p, opts); err != nil {
 		return nil, nil, err
 	}
+	gotBase := l.addGOTBase(p)
 	if err := l.defineLinkerSymbols(p); err != nil {
 		return nil, nil, err
 	}
@@ -238,6 +282,9 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	}
 	if err := l.assignAddresses(p, opts); err != nil {
 		return nil, nil, err
+	}
+	if gotBase != nil {
+		l.GOTBase = gotBase.Addr
 	}
 	l.setLinkerSymbols(p)
 	image := l.contents(p.Arch().CodeFill())
