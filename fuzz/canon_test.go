@@ -37,7 +37,7 @@ func FuzzCanonELF(f *testing.F) {
 		if withObjs {
 			in = objs
 		}
-		im, err := canon.ReadELF(exe, in)
+		im, err := boundedReadConst(t, "canon.ReadELF", len(exe), objPerByte, canonConst, func() (*canon.Image, error) { return canon.ReadELF(exe, in) })
 		if err != nil {
 			return
 		}

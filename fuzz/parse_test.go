@@ -28,7 +28,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("func main() { return 1 }"))
 	f.Add([]byte("errors A\nfunc main() { return errbyte(error.A, 0) }"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		m, err := ir.Parse("fuzz.lir", src)
+		m, err := boundedRead(t, "ir.Parse", len(src), lirPerByte, func() (*ir.Module, error) { return ir.Parse("fuzz.lir", src) })
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error message")

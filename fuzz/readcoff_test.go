@@ -94,7 +94,7 @@ func FuzzReadCOFF(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file, err := coff.Read("fuzz.obj", data)
+		file, err := boundedRead(t, "coff.Read", len(data), objPerByte, func() (*coff.File, error) { return coff.Read("fuzz.obj", data) })
 		again, err2 := coff.Read("fuzz.obj", data)
 		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) || !reflect.DeepEqual(file, again) {
 			t.Fatalf("reading twice gave different results: %v / %v", err, err2)

@@ -97,7 +97,7 @@ func FuzzReadMachO(f *testing.F) {
 	f.Add(huge)
 
 	check := func(t *testing.T, data []byte) {
-		o, err := macho.ReadObject("fuzz.o", data)
+		o, err := boundedRead(t, "macho.ReadObject", len(data), objPerByte, func() (*obj.Object, error) { return macho.ReadObject("fuzz.o", data) })
 		if err != nil {
 			return
 		}

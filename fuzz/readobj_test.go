@@ -81,7 +81,7 @@ func FuzzReadELF(f *testing.F) {
 	f.Add(huge)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := elf.ReadObject("fuzz.o", data)
+		o, err := boundedRead(t, "elf.ReadObject", len(data), objPerByte, func() (*obj.Object, error) { return elf.ReadObject("fuzz.o", data) })
 		if err != nil {
 			return
 		}

@@ -91,7 +91,7 @@ func FuzzReadWasmObject(f *testing.F) {
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := wasm.ReadObject("fuzz.o", data)
+		o, err := boundedRead(t, "wasm.ReadObject", len(data), objPerByte, func() (*wasm.Object, error) { return wasm.ReadObject("fuzz.o", data) })
 		if err != nil {
 			return
 		}
