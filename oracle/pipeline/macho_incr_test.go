@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/diff"
+	oexec "github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/macho"
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// TestIncrementalMachOMechanisms updates a Mach-O output through
+// corpus/updates/mechanisms with both policies and checks every invariant
+// after every update: 3 to 7, LLVM's tools (8), the value under unicorn
+// (1) and a fresh reference link's canonical image (2).
+func TestIncrementalMachOMechanisms(t *testing.T) {
+	tools.Require(t, "llvm-objdump")
+	tools.Require(t, "llvm-otool")
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+		t.Run(string(policy), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			for i := 1; ; i++ {
+				path := filepath.Join("../../corpus/updates/mechanisms", fmt.Sprintf("v%d.lir", i))
+				src, err := os.ReadFile(path)
+				if os.IsNotExist(err) {
+					require.Greater(t, i, 2)
+					break
+				}
+				m, err := ir.Parse(path, src)
+				require.NoError(t, err)
+				res, err := Update(out, obj.MachO, m, string(src), policy)
+				require.NoError(t, err)
+				require.Equal(t, i == 1, res.Relinked, "v%d: %s", i, res.Reason)
+				err = CheckIncremental(context.Background(), out, m, IncrCheck{Format: obj.MachO, Policy: policy, Runner: runner, Mode: oexec.Unicorn, LLVM: true, Fresh: true, Dir: dir})
+				require.NoError(t, err, "v%d", i)
+			}
+		})
+	}
+}
+
+// TestIncrementalMachOLongSequenceAgainstLLD is issue 13's end-to-end
+// proof: a 1,000-function program goes through 50 random edits, each
+// linked incrementally into a Mach-O output with every invariant checked
+// after every update (3 to 7, LLVM's tools, the value under unicorn, the
+// fresh reference link); at the end the output's canonical image equals
+// ld64.lld's link of the same version, the reference full link diffs
+// clean against ld64.lld, and the output runs to the interpreter's value.
+func TestIncrementalMachOLongSequenceAgainstLLD(t *testing.T) {
+	tools.Require(t, "ld64.lld")
+	tools.Require(t, "llvm-otool")
+	funcs, edits := 1000, 50
+	if testing.Short() {
+		funcs, edits = 200, 20
+	}
+	runner := oexec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	ctx := context.Background()
+	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+		t.Run(string(policy), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			m := ir.Generate(ir.GenConfig{Seed: 13, Funcs: funcs})
+			r := rand.New(rand.NewSource(13))
+			var total incr.Stats
+			for step := 0; step <= edits; step++ {
+				var e ir.Edit
+				if step > 0 {
+					m, e = ir.RandomEdit(m, r)
+				}
+				res, err := Update(out, obj.MachO, m, "", policy)
+				require.NoError(t, err, "step %d (%s)", step, e)
+				require.Equal(t, step == 0, res.Relinked, "step %d: %s", step, res.Reason)
+				s := res.Stats
+				total.Moved += s.Moved
+				total.Added += s.Added
+				total.Deleted += s.Deleted
+				total.InPlace += s.InPlace
+				total.Trampolines += s.Trampolines
+				total.GOTWrites += s.GOTWrites
+				require.NoError(t, CheckIncremental(ctx, out, m, IncrCheck{Format: obj.MachO, Policy: policy, Runner: runner, Mode: oexec.Unicorn,
+					LLVM: true, Fresh: true, Dir: dir}), "step %d (%s)", step, e)
+			}
+			t.Logf("%s: %d edits on %d functions: %+v", policy, edits, funcs, total)
+			require.Positive(t, total.Moved, "the sequence should move something")
+
+			// The final version: ld64.lld links the same objects.
+			p, err := CompileIncr(m, obj.MachO, policy, 0)
+			require.NoError(t, err)
+			objs, err := obj.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+			require.NoError(t, err)
+			b, err := macho.WriteObject(objs[0])
+			require.NoError(t, err)
+			objPath := filepath.Join(dir, "u0.o")
+			require.NoError(t, os.WriteFile(objPath, b, 0o644))
+			lldExe := filepath.Join(dir, "lld.out")
+			_, err = LinkLLD(ctx, obj.MachO, []string{objPath}, lldExe)
+			require.NoError(t, err)
+			lldImg, err := readImage(lldExe, objs)
+			require.NoError(t, err)
+			incrImg, err := readImage(out, objs)
+			require.NoError(t, err)
+			rep := diff.Compare(lldImg, incrImg, diff.Options{NameA: "lld", NameB: "incr"})
+			require.True(t, rep.Equal(), "%s", rep.Text())
+			require.Greater(t, rep.Coverage.Ratio(), 0.99, "%s", rep.Text())
+			t.Logf("%s: incremental output vs ld64.lld: %d differences, coverage %.2f%%", policy, len(rep.Differences), 100*rep.Coverage.Ratio())
+
+			dr, err := DiffLLD(ctx, obj.MachO, []string{objPath}, dir, diff.Options{})
+			require.NoError(t, err)
+			require.True(t, dr.Report.Equal(), "%s", dr.Report.Text())
+
+			want, err := Expected(m)
+			require.NoError(t, err)
+			got, err := runner.Run(ctx, out, oexec.Options{Mode: oexec.Unicorn})
+			require.NoError(t, err)
+			require.True(t, got.Matches(want), "incremental output computed %s, the interpreter says %d", got, want)
+		})
+	}
+}
