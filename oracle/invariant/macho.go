@@ -70,6 +70,7 @@ type machoFile struct {
 	symOff, strOff, strSize       uint64
 	indirectOff                   uint64
 	syms                          []machoSym // every entry, in table order
+	badNames                      int        // entries whose name is past the strings
 }
 
 type machoSym struct {
@@ -205,7 +206,11 @@ func readMachO(exe []byte) (*image, error) {
 		e := exe[mf.symOff+k*machoNlistSize:]
 		strx := uint64(le.Uint32(e))
 		if strx >= uint64(len(strs)) {
-			return nil, fmt.Errorf("symbol %d: name at %d past the strings (%d bytes)", k, strx, len(strs))
+			// A table read from the wrong place (stale LC_SYMTAB
+			// offsets): what it names is reported as missing.
+			mf.badNames++
+			mf.syms = append(mf.syms, machoSym{typ: machoNStab})
+			continue
 		}
 		name := strs[strx:]
 		if n := bytes.IndexByte(name, 0); n >= 0 {
@@ -260,6 +265,10 @@ func checkMachO(im *image, mf *machoFile, pointers, gotSlots map[uint64]string, 
 		}
 	}
 
+	if mf.badNames > 0 {
+		add(6, "", 0, "%d of the %d symbol table entries at %#x have names past the strings [%#x, +%#x)", mf.badNames, mf.nsyms, mf.symOff, mf.strOff, mf.strSize)
+	}
+
 	// LC_DYSYMTAB: the locals, then the defined externals, then the
 	// undefined ones (none in a static executable).
 	if !mf.haveDysymtab {
@@ -273,6 +282,9 @@ func checkMachO(im *image, mf *machoFile, pointers, gotSlots map[uint64]string, 
 				mf.nlocal, mf.next, mf.iext, mf.nun, mf.iund, mf.nsyms)
 		default:
 			for k, s := range mf.syms {
+				if s.typ&machoNStab != 0 {
+					continue
+				}
 				ext := s.typ&machoNExt != 0
 				if uint32(k) < mf.nlocal && ext && s.typ&machoNPext == 0 {
 					add(6, s.name, s.value, "an external symbol among LC_DYSYMTAB's locals (index %d)", k)
