@@ -51,10 +51,11 @@ type replayResult struct {
 
 // incrTargetsByName are the incremental targets, by fuzz target name.
 var incrTargetsByName = map[string]incrTarget{
-	targetIncrementalELF.name: targetIncrementalELF,
-	targetErrorTable.name:     targetErrorTable,
-	targetTrampoline.name:     targetTrampoline,
-	targetGOT.name:            targetGOT,
+	targetIncrementalELF.name:   targetIncrementalELF,
+	targetIncrementalMachO.name: targetIncrementalMachO,
+	targetErrorTable.name:       targetErrorTable,
+	targetTrampoline.name:       targetTrampoline,
+	targetGOT.name:              targetGOT,
 }
 
 // TestCampaignReplay is not a test of its own: it runs only when

@@ -11,7 +11,8 @@ import (
 const MaxIncrEdits = 20
 
 // IncrEdit is one edit of an update sequence, as the incremental fuzz
-// targets (FuzzIncrementalELF, FuzzErrorTable, FuzzTrampoline, FuzzGOT)
+// targets (FuzzIncrementalELF, FuzzIncrementalMachO, FuzzErrorTable,
+// FuzzTrampoline, FuzzGOT)
 // decode it: Kind picks the edit from the target's menu, A, B and C pick its
 // targets, Size is its size or value. Its fields mirror the targets'
 // incrEdit, in the same order and types, so that gofuzz decodes the same
@@ -87,7 +88,7 @@ func EncodeIncr(in IncrInput) []byte {
 }
 
 // IncrTargets lists the fuzz targets whose input is an IncrInput.
-var IncrTargets = []string{"FuzzErrorTable", "FuzzGOT", "FuzzIncrementalELF", "FuzzTrampoline"}
+var IncrTargets = []string{"FuzzErrorTable", "FuzzGOT", "FuzzIncrementalELF", "FuzzIncrementalMachO", "FuzzTrampoline"}
 
 // LinkerInput is a FuzzLinker input as the target decodes it: a generated
 // program (Seed, 1 + Funcs%40 functions) split into 1 + Units%4 objects.

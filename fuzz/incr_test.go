@@ -21,6 +21,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // maxIncrEdits bounds the edits of one update sequence.
@@ -128,13 +129,25 @@ type incrTarget struct {
 	focus int
 	// manyErrors declares 1 + Errors%300 errors in the first version.
 	manyErrors bool
+	// format is the output's format ("" is ELF).
+	format obj.Format
+}
+
+// mode is the execution oracle of the target's outputs: native for ELF,
+// unicorn for Mach-O.
+func (tg incrTarget) mode() exec.Mode {
+	if tg.format == obj.MachO {
+		return exec.Unicorn
+	}
+	return exec.Native
 }
 
 var (
 	targetIncrementalELF = incrTarget{name: "FuzzIncrementalELF", menu: []editKind{
 		eChangeBody, eGrow, eGrowCode, eShrink, eAddFunc, eDeleteFunc, eAlign, eAddError, eAddErrors,
 		eUseError, eRenameError, eAddGlobal, eSetInit, eRetargetCall, eRetargetPointer, eGrowLast, eAlignMove}}
-	targetErrorTable = incrTarget{name: "FuzzErrorTable", manyErrors: true, menu: []editKind{
+	targetIncrementalMachO = incrTarget{name: "FuzzIncrementalMachO", format: obj.MachO, menu: targetIncrementalELF.menu}
+	targetErrorTable       = incrTarget{name: "FuzzErrorTable", manyErrors: true, menu: []editKind{
 		eAddError, eAddErrors, eRenameError, eUseError}}
 	targetTrampoline = incrTarget{name: "FuzzTrampoline", policy: incr.Trampoline, focus: 3, menu: []editKind{
 		eGrow, eGrow, eShrink, eAlign, eGrowCode, eChangeBody, eAddFunc}}
@@ -221,7 +234,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		tally = checkTally{}
 		defer func() { o.Stats.Add(updates, tally) }()
 	}
-	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
+	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
 	if s != nil {
 		updates = int64(s.Checked - 1)
 	}
@@ -229,7 +242,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		if tiers != pipeline.FullTiers {
 			// Replay with every check after every update: the first bad
 			// update is then the one reported.
-			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Policy: policy, Runner: o.Runner, Mode: exec.Native, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
+			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
 				i, err = j, ferr
 			}
 		}
@@ -707,7 +720,7 @@ var mechanisms = []seedEdit{
 func incrSeeds(tb testing.TB, tg incrTarget) [][]byte {
 	var seqs []seedSeq
 	switch tg.name {
-	case targetIncrementalELF.name:
+	case targetIncrementalELF.name, targetIncrementalMachO.name:
 		var cycle []seedEdit
 		for i := 0; i < maxIncrEdits; i++ {
 			cycle = append(cycle, seedEdit{kind: editKind(i % int(numEditKinds)), a: uint8(3 * i), b: uint8(i), c: uint8(7 * i), size: uint16(97 * i)})
@@ -811,6 +824,10 @@ func envFaults() (fault.Set, error) {
 func fuzzIncr(f *testing.F, tg incrTarget) {
 	tools.Require(f, "llvm-readobj")
 	tools.Require(f, "llvm-objdump")
+	if tg.format == obj.MachO {
+		tools.Require(f, "llvm-otool")
+		tools.Require(f, "libunicorn")
+	}
 	for _, s := range incrSeeds(f, tg) {
 		f.Add(s)
 	}
@@ -847,6 +864,12 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 // LLVM's tools read the last version (8). Edits that do not apply are
 // skipped.
 func FuzzIncrementalELF(f *testing.F) { fuzzIncr(f, targetIncrementalELF) }
+
+// FuzzIncrementalMachO is FuzzIncrementalELF for incremental Mach-O
+// outputs (macho.IncrImage), run under unicorn: the same programs, edits
+// and checks, with the Mach-O invariants (rebase opcodes listing exactly
+// the pointers and used GOT slots, LC_DYSYMTAB, __LINKEDIT) among 3 to 7.
+func FuzzIncrementalMachO(f *testing.F) { fuzzIncr(f, targetIncrementalMachO) }
 
 // FuzzErrorTable changes only the error set: errors added at any position
 // (up to ~300 and more, names up to 400 bytes), renamed, and used by main

@@ -183,6 +183,11 @@ func (s *Session) check(ctx context.Context, v *version, full bool) error {
 		}
 		rep, err := s.freshDiff(exe, v)
 		if err != nil {
+			if len(problems) > 0 {
+				// What the invariants found comes first: a file canon
+				// cannot read has usually broken one of them.
+				return fmt.Errorf("%s\n%w", strings.Join(problems, "\n"), err)
+			}
 			return err
 		}
 		if !rep.Equal() {
