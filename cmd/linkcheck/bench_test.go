@@ -19,7 +19,7 @@ func TestBenchUsage(t *testing.T) {
 	require.Equal(t, exitBad, runBench([]string{"nope"}, &out, &errb))
 	require.Contains(t, errb.String(), `unknown benchmark "nope"`)
 	errb.Reset()
-	require.Equal(t, exitBad, runBench([]string{"link", "-format", "wasm", "-funcs", "10"}, &out, &errb))
+	require.Equal(t, exitBad, runBench([]string{"update", "-format", "wasm", "-funcs", "10"}, &out, &errb))
 	require.Contains(t, errb.String(), "for wasm is not built yet")
 	errb.Reset()
 	require.Equal(t, exitBad, runBench([]string{"link", "-format", "elf", "-funcs", "10,x"}, &out, &errb))

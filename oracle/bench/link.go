@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -159,7 +160,12 @@ func linkTarget(f obj.Format) (*target.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []target.Capability{target.CanLink, target.CanRead, target.CanWriteObj} {
+	caps := []target.Capability{target.CanLink, target.CanRead, target.CanWriteObj}
+	if t.SelfContained() {
+		// Wasm: the workload comes from the format's own code generator
+		caps = []target.Capability{target.CanLink, target.CanCompile}
+	}
+	for _, c := range caps {
 		if err := t.Need(c); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
@@ -170,6 +176,9 @@ func linkTarget(f obj.Format) (*target.Target, error) {
 // writeSynthetic writes the synthetic workload as objects of t's format in
 // dir.
 func writeSynthetic(t *target.Target, dir string, funcs, units int) ([]string, error) {
+	if t.SelfContained() {
+		return writeGenerated(t, dir, funcs, units)
+	}
 	objs, err := SyntheticObjects(funcs, units)
 	if err != nil {
 		return nil, err
@@ -199,9 +208,15 @@ func refLinkMeasured(t *target.Target, paths []string, out string) (time.Duratio
 	}
 	start := time.Now()
 	var data []byte
-	objs, err := link.ReadObjectFiles(paths, t.ReadObject)
-	if err == nil {
-		data, _, err = link.Link(objs, t.Platform, link.Options{})
+	var err error
+	if t.SelfContained() {
+		data, _, err = t.Link(paths, link.Options{})
+	} else {
+		var objs []*obj.Object
+		objs, err = link.ReadObjectFiles(paths, t.ReadObject)
+		if err == nil {
+			data, _, err = link.Link(objs, t.Platform, link.Options{})
+		}
 	}
 	if err == nil {
 		err = os.WriteFile(out, data, 0o755)
@@ -242,4 +257,26 @@ func vmHWM() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc/self/status")
+}
+
+// writeGenerated writes the workload of a format whose objects come from
+// its own code generator (Wasm): a generated program of funcs functions
+// (ir.Generate, seed 1) compiled into units objects in dir.
+func writeGenerated(t *target.Target, dir string, funcs, units int) ([]string, error) {
+	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs})
+	if err := ir.Check(m); err != nil {
+		return nil, fmt.Errorf("bench link: generated program: %w", err)
+	}
+	names, files, err := t.Objects(m, units, target.CompileOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("bench link: %w", err)
+	}
+	paths := make([]string, len(files))
+	for i, data := range files {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("f%d-%s", funcs, names[i]))
+		if err := os.WriteFile(paths[i], data, 0o644); err != nil {
+			return nil, fmt.Errorf("bench link: %w", err)
+		}
+	}
+	return paths, nil
 }

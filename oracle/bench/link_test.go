@@ -165,3 +165,20 @@ func TestBenchLinkSmoke(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchLinkWasm: bench link for Wasm links a generated program
+// compiled by ref/wasmgen with the reference Wasm linker and wasm-ld, and
+// the two outputs are the same bytes.
+func TestBenchLinkWasm(t *testing.T) {
+	tools.Require(t, "wasm-ld")
+	dir := t.TempDir()
+	results, err := BenchLink(context.Background(), BenchConfig{Format: obj.Wasm, Funcs: []int{500}, Runs: 1, Dir: dir, Other: lldLinker(obj.Wasm)})
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	t.Log(results[0])
+	a, err := os.ReadFile(filepath.Join(dir, "ref-500.out"))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, "other-500.out"))
+	require.NoError(t, err)
+	require.Equal(t, b, a, "ref/wasm and wasm-ld link the workload alike")
+}

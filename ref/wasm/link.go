@@ -133,7 +133,12 @@ type linker struct {
 	dataEnd  uint32
 	pages    uint32
 	spIndex  int
-	synth    map[string]uint32 // linker-defined data symbols
+	// nImp[f][k] is the number of imports of kind k of object f.
+	nImp [][4]int
+	// defName[f] names object f's defined functions and globals by their
+	// index in its index spaces.
+	defName []map[[2]uint32]string
+	synth   map[string]uint32 // linker-defined data symbols
 }
 
 type funcRef struct{ file, index int } // file<0: stub with output index `index`
@@ -199,6 +204,24 @@ func Link(objs []*Object, opts LinkOptions) (*Linked, error) {
 	l := &linker{objs: objs, opts: opts, global: make(map[string]*sym), tableOf: make(map[funcRef]int), synth: make(map[string]uint32)}
 	if len(objs) == 0 {
 		return nil, errors.New("no input files")
+	}
+	l.nImp = make([][4]int, len(objs))
+	l.defName = make([]map[[2]uint32]string, len(objs))
+	for f, o := range objs {
+		for _, im := range o.Imports {
+			if im.Kind <= ExternGlobal {
+				l.nImp[f][im.Kind]++
+			}
+		}
+		l.defName[f] = map[[2]uint32]string{}
+		for _, s := range o.Symbols {
+			if (s.Kind == SymFunction || s.Kind == SymGlobal) && !s.Undefined() {
+				k := [2]uint32{uint32(s.Kind), s.Index}
+				if _, ok := l.defName[f][k]; !ok {
+					l.defName[f][k] = s.Name
+				}
+			}
+		}
 	}
 	steps := []func() error{l.check, l.resolve, l.markLive, l.layoutMemory, l.scanRelocs, l.assignIndexes, l.calculateTypes}
 	for _, s := range steps {
@@ -557,7 +580,7 @@ func (l *linker) enqueue(s *sym) {
 	d := &o.Symbols[s.index]
 	switch d.Kind {
 	case SymFunction:
-		i := int(d.Index) - o.NumImported(ExternFunc)
+		i := int(d.Index) - l.nImp[f][ExternFunc]
 		if !l.funcLive[f][i] {
 			l.funcLive[f][i] = true
 			l.queue = append(l.queue, chunk{chunkFunc, f, i})
@@ -569,7 +592,7 @@ func (l *linker) enqueue(s *sym) {
 			l.queue = append(l.queue, chunk{chunkSeg, f, i})
 		}
 	case SymGlobal:
-		i := int(d.Index) - o.NumImported(ExternGlobal)
+		i := int(d.Index) - l.nImp[f][ExternGlobal]
 		if i >= 0 {
 			l.globLive[f][i] = true
 		}
@@ -814,7 +837,7 @@ func (l *linker) scanRelocs() error {
 // funcOf returns the definition of a defined function symbol.
 func (l *linker) funcOf(s *sym) funcRef {
 	o := l.objs[s.file]
-	return funcRef{s.file, int(o.Symbols[s.index].Index) - o.NumImported(ExternFunc)}
+	return funcRef{s.file, int(o.Symbols[s.index].Index) - l.nImp[s.file][ExternFunc]}
 }
 
 func (l *linker) registerType(t FuncType) int {
@@ -891,25 +914,11 @@ func (l *linker) exportName(g *sym) string {
 
 // funcName is the name of defined function i of object f: its symbol's.
 func (l *linker) funcName(f, i int) string {
-	o := l.objs[f]
-	idx := uint32(i + o.NumImported(ExternFunc))
-	for _, s := range o.Symbols {
-		if s.Kind == SymFunction && !s.Undefined() && s.Index == idx {
-			return s.Name
-		}
-	}
-	return ""
+	return l.defName[f][[2]uint32{uint32(SymFunction), uint32(i + l.nImp[f][ExternFunc])}]
 }
 
 func (l *linker) globalName(f, i int) string {
-	o := l.objs[f]
-	idx := uint32(i + o.NumImported(ExternGlobal))
-	for _, s := range o.Symbols {
-		if s.Kind == SymGlobal && !s.Undefined() && s.Index == idx {
-			return s.Name
-		}
-	}
-	return ""
+	return l.defName[f][[2]uint32{uint32(SymGlobal), uint32(i + l.nImp[f][ExternGlobal])}]
 }
 
 // calculateTypes adds the signatures of the defined functions after those
@@ -977,7 +986,7 @@ func (l *linker) value(f int, r Reloc, at uint32) uint64 {
 			return uint64(l.spIndex)
 		}
 		o := l.objs[s.file]
-		return uint64(l.globIdx[s.file][int(o.Symbols[s.index].Index)-o.NumImported(ExternGlobal)])
+		return uint64(l.globIdx[s.file][int(o.Symbols[s.index].Index)-l.nImp[s.file][ExternGlobal]])
 	case RTableNumberLEB:
 		return 0
 	}
