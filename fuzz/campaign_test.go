@@ -148,7 +148,7 @@ func replayLinker(t *testing.T) {
 	res := replayResult{Target: "FuzzLinker", Input: data, Funcs: funcs, Units: units, Linker: name, Versions: []string{string(ir.Print(m))}, Steps: []int{0}}
 	runner := exec.NewRunner()
 	defer runner.Close()
-	if err := checkLinker(context.Background(), l, lldL, in, runner, t.TempDir(), nil); err != nil {
+	if err := checkLinker(context.Background(), l, lldL, in, runner, t.TempDir(), linkerCheck{}); err != nil {
 		res.Error = err.Error()
 	}
 	writeReplay(t, res)

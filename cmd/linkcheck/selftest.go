@@ -15,16 +15,17 @@ import (
 // runSelftest implements `linkcheck selftest [-time PER_DEFECT] [-defects
 // LIST] [-src DIR] [-via-fuzz [-jobs N]]`: every defect of the
 // seeded-defect catalogue, planted one at a time, under the incremental
-// fuzz targets until caught or out of time (with -via-fuzz, through a
-// `linkcheck fuzz` campaign with its parallelism); the table,
-// caught/total and the times to catch; exit 1 when one is missed.
+// fuzz targets (the full-link target for the defects of scope link) until
+// caught or out of time (with -via-fuzz, through a `linkcheck fuzz`
+// campaign with its parallelism); the table, caught/total and the times
+// to catch; exit 1 when one is missed.
 func runSelftest(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("selftest", "[-time PER_DEFECT] [-defects LIST] [-src DIR] [-via-fuzz [-jobs N]] [-list]", stderr)
 	per := fs.Duration("time", 60*time.Second, "time budget of each defect (seed corpora, then fuzzing)")
-	defects := fs.String("defects", "", "comma-separated defects to try (default: the catalogue's elf-scope defects; -list shows all)")
+	defects := fs.String("defects", "", "comma-separated defects to try (default: the catalogue's elf- and link-scope defects; -list shows all)")
 	src := fs.String("src", "", "the linkcheck source tree (default: found from the working directory)")
 	list := fs.Bool("list", false, "print the catalogue and exit")
-	viaFuzz := fs.Bool("via-fuzz", false, "run each defect through a linkcheck fuzz campaign of the incremental targets (stopping at its first finding)")
+	viaFuzz := fs.Bool("via-fuzz", false, "run each defect through a linkcheck fuzz campaign of its targets (stopping at its first finding)")
 	jobs := fs.Int("jobs", 2, "with -via-fuzz: the campaign's cores")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code

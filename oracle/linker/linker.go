@@ -35,6 +35,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -80,6 +81,10 @@ type Options struct {
 	// Timeout kills an external linker after this long; zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// Faults plants deliberate defects in the reference linker
+	// (fault-injection tests and `linkcheck selftest` only); other
+	// linkers ignore it.
+	Faults fault.Set
 }
 
 // Result describes a finished link, successful or not.
@@ -285,7 +290,7 @@ func (l *Linker) Link(ctx context.Context, f obj.Format, objs []string, out stri
 		return nil, err
 	}
 	if l.Name == Ref {
-		return linkRef(f, objs, out)
+		return linkRef(f, objs, out, opts.Faults)
 	}
 	tmp := filepath.Join(filepath.Dir(out), ".tmp-"+l.safeName()+"-"+filepath.Base(out))
 	os.Remove(tmp)
@@ -363,14 +368,14 @@ func Run(ctx context.Context, argv []string, timeout time.Duration) (*Result, er
 
 // linkRef links with the reference linker of format f, writing out
 // atomically and executable.
-func linkRef(f obj.Format, objs []string, out string) (*Result, error) {
+func linkRef(f obj.Format, objs []string, out string, faults fault.Set) (*Result, error) {
 	t, err := target.Lookup(f)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Cmd: append([]string{"linkcheck", "link", "-format", string(f), "-linker", Ref, "-o", out}, objs...)}
 	start := time.Now()
-	image, _, err := t.Link(objs, link.Options{})
+	image, _, err := t.Link(objs, link.Options{Faults: faults})
 	if err != nil {
 		return res, fmt.Errorf("linker ref: %w", err)
 	}

@@ -23,12 +23,16 @@ import (
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
 )
 
 // TestRefELFAgainstLLD is issue 6's proof: for every corpus program and 500
 // generated ones, split into 1 to 4 units, the reference ELF linker's
 // executable runs natively to the interpreter's value, and its canonical
-// image equals ld.lld's, with no ignore rule at all.
+// image equals ld.lld's, with no ignore rule at all; its loaded bytes are
+// ld.lld's (SameLoadedELF). In every unit that can have one, a local
+// function is renamed to a global of another unit (obj.ShadowLocals), and
+// both executables still compute the interpreter's value.
 func TestRefELFAgainstLLD(t *testing.T) {
 	tools.Require(t, "ld.lld")
 	n := 500
@@ -45,15 +49,26 @@ func TestRefELFAgainstLLD(t *testing.T) {
 			want, err := Expected(p.m)
 			require.NoError(t, err)
 			dir := t.TempDir()
-			objs, err := BuildDir(p.m, obj.ELF, units, filepath.Join(dir, "obj"))
+			// A local of one unit renamed to a global of another
+			// (obj.ShadowLocals): both linkers must keep them apart.
+			var shadowed []string
+			objs, err := BuildDirWith(p.m, obj.ELF, units, filepath.Join(dir, "obj"), target.CompileOptions{Rewrite: Disguise(int64(i), &shadowed)})
 			require.NoError(t, err)
+			note := obj.RewriteNote(shadowed)
 			res, err := DiffLLD(context.Background(), obj.ELF, objs, dir, diff.Options{})
-			require.NoError(t, err)
-			require.True(t, res.Report.Equal(), "%s", res.Report.Text())
+			require.NoError(t, err, note)
+			require.True(t, res.Report.Equal(), "%s\n%s", note, res.Report.Text())
 			require.Greater(t, res.Report.Coverage.Ratio(), 0.99, "a vacuous diff: %s", res.Report.Text())
-			got, err := runner.Run(context.Background(), res.RefExe, oexec.Options{Mode: oexec.Native})
+			lldData, err := os.ReadFile(res.LLDExe)
 			require.NoError(t, err)
-			require.True(t, got.Matches(want), "ref executable computed %s, the interpreter says %d", got, want)
+			refData, err := os.ReadFile(res.RefExe)
+			require.NoError(t, err)
+			require.NoError(t, SameLoadedELF(lldData, refData), note)
+			for _, exe := range []string{res.RefExe, res.LLDExe} {
+				got, err := runner.Run(context.Background(), exe, oexec.Options{Mode: oexec.Native})
+				require.NoError(t, err)
+				require.True(t, got.Matches(want), "%s computed %s, the interpreter says %d; %s", filepath.Base(exe), got, want, note)
+			}
 		})
 	}
 }

@@ -55,6 +55,12 @@ func (e *LinkerError) Unwrap() error { return e.Err }
 // given: add the linkers' own rules with Rules. Empty NameA and NameB
 // become the linkers' names. A link that fails is a *LinkerError.
 func DiffLinkers(ctx context.Context, f obj.Format, a, b *linker.Linker, objPaths []string, dir string, opts diff.Options) (*LinkersResult, error) {
+	return DiffLinkersWith(ctx, f, a, b, objPaths, dir, opts, linker.Options{})
+}
+
+// DiffLinkersWith is DiffLinkers with the options of both links (faults
+// planted in the reference linker, for `linkcheck selftest`).
+func DiffLinkersWith(ctx context.Context, f obj.Format, a, b *linker.Linker, objPaths []string, dir string, opts diff.Options, lo linker.Options) (*LinkersResult, error) {
 	t, err := target.Lookup(f)
 	if err != nil {
 		return nil, err
@@ -91,10 +97,10 @@ func DiffLinkers(ctx context.Context, f obj.Format, a, b *linker.Linker, objPath
 	}
 	res := &LinkersResult{A: a, B: b, Objects: objs,
 		ExeA: filepath.Join(dir, nameA+"."+t.ExeName), ExeB: filepath.Join(dir, nameB+"."+t.ExeName)}
-	if res.ResA, err = a.Link(ctx, f, objPaths, res.ExeA, linker.Options{}); err != nil {
+	if res.ResA, err = a.Link(ctx, f, objPaths, res.ExeA, lo); err != nil {
 		return nil, &LinkerError{Linker: a.Name, Result: res.ResA, Err: err}
 	}
-	if res.ResB, err = b.Link(ctx, f, objPaths, res.ExeB, linker.Options{}); err != nil {
+	if res.ResB, err = b.Link(ctx, f, objPaths, res.ExeB, lo); err != nil {
 		return nil, &LinkerError{Linker: b.Name, Result: res.ResB, Err: err}
 	}
 	ia, err := readImage(res.ExeA, objs)

@@ -169,7 +169,8 @@ func requireLLVMReads(t *testing.T, exe string, l *link.Layout) {
 // corpus program and 500 generated ones (40 with -short), split into 1 to 4
 // units, linked by the reference Mach-O linker, run under unicorn to the
 // interpreter's value, and diff clean against ld64.lld with no ignore rule
-// (coverage above 99%); the files are the same but for LC_UUID.
+// (coverage above 99%); the files are the same but for LC_UUID. Locals are
+// shadowed by globals of other units (obj.ShadowLocals).
 func TestRefMachOAgainstLLD(t *testing.T) {
 	tools.Require(t, "ld64.lld")
 	tools.Require(t, "libunicorn")
@@ -187,8 +188,12 @@ func TestRefMachOAgainstLLD(t *testing.T) {
 			want, err := Expected(p.m)
 			require.NoError(t, err)
 			dir := t.TempDir()
-			objs, err := BuildDir(p.m, obj.MachO, units, filepath.Join(dir, "obj"))
+			// A local of one unit renamed to a global of another
+			// (obj.ShadowLocals): both linkers must keep them apart.
+			var shadowed []string
+			objs, err := BuildDirWith(p.m, obj.MachO, units, filepath.Join(dir, "obj"), target.CompileOptions{Rewrite: Disguise(int64(i), &shadowed)})
 			require.NoError(t, err)
+			t.Log(obj.RewriteNote(shadowed))
 			machoCheck(t, runner, objs, dir, want, 0.99)
 		})
 	}

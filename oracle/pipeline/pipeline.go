@@ -139,6 +139,35 @@ func BuildDir(m *ir.Module, f obj.Format, units int, dir string) ([]string, erro
 	return WriteFiles(dir, names, files)
 }
 
+// BuildDirWith is BuildDir with compile options (the got policy's calls,
+// an object-level Rewrite such as Disguise's).
+func BuildDirWith(m *ir.Module, f obj.Format, units int, dir string, opts target.CompileOptions) ([]string, error) {
+	names, files, err := ObjectsWith(m, f, units, opts)
+	if err != nil {
+		return nil, err
+	}
+	return WriteFiles(dir, names, files)
+}
+
+// Disguise returns a target.CompileOptions Rewrite of the objects that
+// keeps the program's meaning but gives the linkers what the .lir language
+// cannot express, seeded: obj.ShadowLocals (in every object with a
+// candidate, a local function renamed to a global of another unit), then
+// obj.AbsoluteData (in every object with an integer global, one of them
+// given its value by an absolute symbol of the next unit). What it did is
+// appended to *log when log is not nil, for failure messages. The
+// full-link comparisons against lld use it; the incremental linker, which
+// keys atoms by name, does not.
+func Disguise(seed int64, log *[]string) func([]*obj.Object) {
+	return func(objs []*obj.Object) {
+		done := obj.ShadowLocals(objs, seed)
+		done = append(done, obj.AbsoluteData(objs, seed)...)
+		if log != nil {
+			*log = append(*log, done...)
+		}
+	}
+}
+
 // LinkLLD links objects with the lld of format f into out. The executable is
 // written to a temporary name and renamed into place only on success.
 func LinkLLD(ctx context.Context, f obj.Format, objs []string, out string) (*lld.Result, error) {

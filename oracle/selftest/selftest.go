@@ -1,7 +1,7 @@
 // Package selftest runs linkcheck's seeded-defect catalogue (ref/fault)
 // against its own fuzz targets: each defect is planted alone, through the
-// LINKCHECK_FAULTS environment variable the incremental targets read, and
-// the targets run — their seed corpus first, then fuzzing — until one of
+// LINKCHECK_FAULTS environment variable the incremental targets and the
+// full-link target (FuzzRefLinker) read, and the targets run — their seed corpus first, then fuzzing — until one of
 // them reports it or the defect's time is up. The result says, per defect,
 // whether it was caught, how long it took and which check caught it: the
 // harness's own measure of how sharp its judges are.
@@ -33,13 +33,27 @@ const FaultsEnv = "LINKCHECK_FAULTS"
 // on them: the general one first, then the specialists.
 var Targets = []string{"FuzzIncrementalELF", "FuzzTrampoline", "FuzzGOT", "FuzzErrorTable"}
 
+// LinkTargets are the full-link fuzz targets, on which the defects of
+// scope "link" are tried: the reference linker against ld.lld on programs
+// of several units with shadowed locals and calls through the GOT.
+var LinkTargets = []string{"FuzzRefLinker"}
+
+// TargetsOf returns the fuzz targets a defect is tried on.
+func TargetsOf(f fault.Fault) []string {
+	if f.Scope() == "link" {
+		return LinkTargets
+	}
+	return Targets
+}
+
 // Config configures Run.
 type Config struct {
 	// Root is the module's source tree (holding go.mod and fuzz/).
 	Root string
 	// Defects are the defects to try; nil means every defect of the
-	// catalogue whose scope is "elf" (the ones the incremental ELF targets
-	// exercise; the other formats' defects are proven by their own tests).
+	// catalogue whose scope is "elf" or "link" (the ones the incremental
+	// ELF targets and the full-link target exercise; the other formats'
+	// defects are proven by their own tests).
 	Defects []fault.Fault
 	// PerDefect bounds the time spent on one defect (seed runs and fuzzing
 	// together); the fuzzing time is shared between the targets.
@@ -95,7 +109,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	defects := cfg.Defects
 	if defects == nil {
 		for _, f := range fault.All() {
-			if f.Scope() == "elf" {
+			if f.Scope() == "elf" || f.Scope() == "link" {
 				defects = append(defects, f)
 			}
 		}
@@ -129,7 +143,8 @@ func try(ctx context.Context, cfg Config, cache string, f fault.Fault) (Result, 
 	res := Result{Fault: f}
 	deadline := start.Add(cfg.PerDefect)
 	// The seed corpora of all targets in one run: most defects fall here.
-	out, failed, err := goTest(ctx, cfg.Root, f, time.Until(deadline), "-run", "^("+strings.Join(Targets, "|")+")$")
+	targets := TargetsOf(f)
+	out, failed, err := goTest(ctx, cfg.Root, f, time.Until(deadline), "-run", "^("+strings.Join(targets, "|")+")$")
 	if err != nil {
 		return res, err
 	}
@@ -139,9 +154,9 @@ func try(ctx context.Context, cfg Config, cache string, f fault.Fault) (Result, 
 		res.Elapsed = time.Since(start)
 		return res, nil
 	}
-	for i, target := range Targets {
+	for i, target := range targets {
 		left := time.Until(deadline)
-		share := left / time.Duration(len(Targets)-i)
+		share := left / time.Duration(len(targets)-i)
 		if share < 2*time.Second {
 			break
 		}
@@ -183,7 +198,7 @@ func tryCampaign(ctx context.Context, cfg Config, work string, f fault.Fault) (R
 	// The time to catch counts from the start of the fuzzing (the first
 	// campaign builds the test binary before).
 	var fuzzStart time.Time
-	_, err := campaign.Run(ctx, campaign.Config{Src: cfg.Root, Out: out, Targets: strings.Join(Targets, ","), Time: cfg.PerDefect,
+	_, err := campaign.Run(ctx, campaign.Config{Src: cfg.Root, Out: out, Targets: strings.Join(TargetsOf(f), ","), Time: cfg.PerDefect,
 		Jobs: jobs, Faults: f.String(), StopAtFirst: true, Emit: func(e campaign.Event) {
 			if e.Event == "start" {
 				fuzzStart = e.Time
@@ -302,6 +317,11 @@ func classify(out string) (check, message string) {
 	for _, line := range strings.Split(out, "\n") {
 		if m := diffKeyRE.FindString(line); m != "" {
 			return "diff " + m, strings.TrimSpace(line)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "image.loaded") {
+			return "loaded bytes (image.loaded)", strings.TrimSpace(line)
 		}
 	}
 	for _, line := range strings.Split(out, "\n") {

@@ -17,6 +17,7 @@ func TestClassify(t *testing.T) {
 		{"--- FAIL: FuzzGOT (0.1s)\n    x: after update 3: invariant 3 (GOT slot): f at 0x1: GOT slot holds 0x0", "invariant 3 (GOT slot)"},
 		{"--- FAIL: FuzzX\n  diff: text.operand main+0x3: call f / call g", "diff text.operand"},
 		{"--- FAIL: FuzzX\n  sidecar: the reloaded state differs", "sidecar round trip"},
+		{"--- FAIL: FuzzRefLinker\n  its loaded image is not ld.lld's byte for byte: image.loaded: segment 2 (PF_X+PF_R) differs", "loaded bytes (image.loaded)"},
 		{"--- FAIL: FuzzX\n  panic: boom", "other"},
 	}
 	for _, tt := range tests {
@@ -24,6 +25,8 @@ func TestClassify(t *testing.T) {
 		require.Equal(t, tt.check, check)
 	}
 	require.Equal(t, "FuzzGOT", failedTarget(tests[0].out))
+	require.Equal(t, LinkTargets, TargetsOf(fault.LinkLocalAsGlobal))
+	require.Equal(t, Targets, TargetsOf(fault.TrampolineBase))
 }
 
 func TestSummarize(t *testing.T) {

@@ -33,6 +33,10 @@ var _ link.Platform = Exe{}
 // _start) and gives it an address, though no segment holds it.
 func (Exe) KeepsEmptySections() bool { return true }
 
+// GOTInSymbolOrder implements link.SymbolOrderGOT: ld.lld gives GOT
+// slots by symbol (globals first), not by first reference.
+func (Exe) GOTInSymbolOrder() bool { return true }
+
 // MissingEntryWarns implements link.EntryWarner: as ld.lld, a missing
 // entry symbol is a warning and the entry address 0.
 func (Exe) MissingEntryWarns() bool { return true }

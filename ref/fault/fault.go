@@ -138,6 +138,19 @@ const (
 	// TLS access lands off its variable when the block's size is not a
 	// multiple of its alignment.
 	LinkTPOffUnaligned
+	// LinkLocalAsGlobal binds a local symbol's references to a global of
+	// the same name that another object defines, when there is one
+	// (ref/link's symbol resolution).
+	LinkLocalAsGlobal
+	// LinkRelaxGOTPCRel relaxes a plain GOTPCRel32 (R_X86_64_GOTPCREL,
+	// which only the ...X kinds allow) as if it were a relaxable GOT load:
+	// `call [rip+GOT(f)]` becomes `addr32 call f` and loses its slot
+	// (ref/link). Every value stays right in a static link.
+	LinkRelaxGOTPCRel
+	// LinkAbsoluteRebased gives an absolute symbol (SHN_ABS) the image
+	// base plus its value as its address, as if it were relative to the
+	// image (ref/link).
+	LinkAbsoluteRebased
 	numFaults
 )
 
@@ -176,6 +189,9 @@ var names = [...]string{
 	WasmLinkTableSlot:      "wasm-link-table-slot",
 	WasmLinkDataPointer:    "wasm-link-data-pointer",
 	LinkTPOffUnaligned:     "link-tpoff-unaligned",
+	LinkLocalAsGlobal:      "link-local-as-global",
+	LinkRelaxGOTPCRel:      "link-relax-gotpcrel",
+	LinkAbsoluteRebased:    "link-absolute-rebased",
 }
 
 var descriptions = [...]string{
@@ -213,6 +229,9 @@ var descriptions = [...]string{
 	WasmLinkTableSlot:      "wasm linker: the last table slot names the function of the slot before it",
 	WasmLinkDataPointer:    "wasm linker: MEMORY_ADDR_I32 data pointers 4 bytes past their target",
 	LinkTPOffUnaligned:     "full linker: TP offsets from the unaligned end of the TLS block",
+	LinkLocalAsGlobal:      "full linker: a local resolved to a same-named global of another object",
+	LinkRelaxGOTPCRel:      "full linker: GOT relaxation of a plain GOTPCREL, where it must not happen",
+	LinkAbsoluteRebased:    "full linker: an absolute symbol's value taken relative to the image base",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -229,6 +248,7 @@ var keepsValues = map[Fault]bool{
 	ChainTrampolines: true, LastAtomOverflow: true, LoseAlignment: true, SkipPointerRepatch: true,
 	ShrinkNoFill: true, KeepDeletedSymbol: true, SymtabInfoOffByOne: true, StaleFreeGOTSlot: true,
 	StaleSymbols: true, PEMissingBaseReloc: true, MachOMissingRebase: true, StalePointerList: true,
+	LinkRelaxGOTPCRel: true,
 }
 
 // KeepsValues reports whether every value a program computes stays right
@@ -245,12 +265,16 @@ var scopes = map[Fault]string{
 	PEStaleCell: "coff", StalePointerList: "macho", MachOStaleLinkEdit: "macho",
 	WasmLinkTableSlot: "wasm", WasmLinkDataPointer: "wasm",
 	LinkTPOffUnaligned: "elf-tls",
+	LinkLocalAsGlobal:  "link", LinkRelaxGOTPCRel: "link", LinkAbsoluteRebased: "link",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,
 // the ELF formats and the shared linkers (what the incremental ELF fuzz
-// targets exercise, and so what `linkcheck selftest` tries by default), or
-// a format name ("wasm", "macho", "coff") whose own tests catch it, or
+// targets exercise), "link" for the full linker on inputs that only the
+// full-link fuzz target makes (several units with disguised objects:
+// shadowed locals, absolute symbols; calls through the GOT;
+// FuzzRefLinker), both of which `linkcheck selftest` tries by default, a
+// format name ("wasm", "macho", "coff") whose own tests catch it, or
 // "elf-tls" for the static ELF linker's thread-local storage, which no
 // .lir program has (oracle/pipeline's TLS tests catch it).
 func (f Fault) Scope() string {

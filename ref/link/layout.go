@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -629,6 +630,8 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		switch {
 		case s.Obj < 0:
 			s.Addr = 0
+		case s.Sec == obj.Abs && opts.Faults.Has(fault.LinkAbsoluteRebased) && !s.Synthetic:
+			s.Addr = p.ImageBase() + s.Value
 		case s.Sec == obj.Abs:
 			s.Addr = s.Value
 		default:

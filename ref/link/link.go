@@ -157,6 +157,22 @@ func scansLastFirst(p Platform) bool {
 	return ok && r.ScansRelocsLastFirst()
 }
 
+// SymbolOrderGOT is an optional interface of a Platform whose linker
+// orders GOT slots by symbol rather than by first reference, as ld.lld
+// 16 does (it marks the symbols that need a slot while scanning and gives
+// the slots afterwards): global symbols in the order their names first
+// appear in the inputs' symbol tables, then each object's local symbols,
+// in input order.
+type SymbolOrderGOT interface {
+	// GOTInSymbolOrder reports whether the rule applies.
+	GOTInSymbolOrder() bool
+}
+
+func gotInSymbolOrder(p Platform) bool {
+	o, ok := p.(SymbolOrderGOT)
+	return ok && o.GOTInSymbolOrder()
+}
+
 // RelroNamer is an optional interface of a Platform whose linker puts
 // some data sections in the RELRO segment with the GOT (ld.lld: the init
 // and fini arrays, .data.rel.ro).
@@ -267,7 +283,7 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	}
 	objs = resolveCommons(discardComdats(objs))
 	l := newLayout(objs, p.Format())
-	if err := l.resolve(); err != nil {
+	if err := l.resolve(opts); err != nil {
 		return nil, nil, err
 	}
 	if err := l.assignSections(p, opts); err != nil {

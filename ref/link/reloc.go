@@ -71,7 +71,6 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 	if opts.Faults.Has(fault.LinkTPOffUnaligned) {
 		tp = l.TLS.Addr + l.TLS.MemSize
 	}
-	relax := opts.RelaxGOT == RelaxLikeLLD
 	perSymbol := relaxesPerSymbol(p)
 	var errs []error
 	for oi, o := range l.Objects {
@@ -119,7 +118,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 					continue
 				}
 				if r.Kind.UsesGOT() {
-					if how := l.relaxation(ar, relax, sym, r, s.Data); how != arch.RelaxNone && !(perSymbol && sym.GOTSlot >= 0) {
+					if how := l.relaxation(ar, opts, sym, r, s.Data); how != arch.RelaxNone && !(perSymbol && sym.GOTSlot >= 0) {
 						// A relaxed load is S + A - P in a rewritten
 						// instruction: range-check it as a PC-relative field.
 						var tmp [4]byte
@@ -154,12 +153,17 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 // relaxation decides whether the GOT load r of sym is relaxed: the policy
 // must allow it, the symbol must have a link-time address that is not
 // absolute (ld.lld keeps the GOT for absolute and undefined weak symbols),
-// and the architecture must know the instruction.
-func (l *Layout) relaxation(ar arch.Arch, relax bool, sym *Symbol, r *obj.Reloc, data []byte) arch.Relax {
-	if !relax || !sym.Defined() || (sym.Sec == obj.Abs && !sym.Synthetic) {
+// and the architecture must know the instruction (which only a GOTLoad32,
+// never a plain GOTPCRel32, can be; fault.LinkRelaxGOTPCRel forgets that).
+func (l *Layout) relaxation(ar arch.Arch, opts Options, sym *Symbol, r *obj.Reloc, data []byte) arch.Relax {
+	if opts.RelaxGOT != RelaxLikeLLD || !sym.Defined() || (sym.Sec == obj.Abs && !sym.Synthetic) {
 		return arch.RelaxNone
 	}
-	return ar.Relaxation(r.Kind, data, r.Offset, r.Addend)
+	k := r.Kind
+	if k == obj.GOTPCRel32 && opts.Faults.Has(fault.LinkRelaxGOTPCRel) {
+		k = obj.GOTLoad32
+	}
+	return ar.Relaxation(k, data, r.Offset, r.Addend)
 }
 
 // relocError reports a relocation the architecture could not apply: a

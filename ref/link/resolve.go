@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -16,7 +17,10 @@ import (
 //	duplicate symbol: f
 //	>>> defined at a.o:(.text+0x0)
 //	>>> defined at b.o:(.text.f+0x0)
-func (l *Layout) resolve() error {
+//
+// With fault.LinkLocalAsGlobal, a local's references are bound to a
+// global of the same name that another object defines.
+func (l *Layout) resolve(opts Options) error {
 	n := 0
 	for _, o := range l.Objects {
 		n += len(o.Symbols)
@@ -70,7 +74,26 @@ func (l *Layout) resolve() error {
 			g.Value, g.Size, g.Bind, g.Kind = s.Value, s.Size, s.Bind, s.Kind
 		}
 	}
+	if opts.Faults.Has(fault.LinkLocalAsGlobal) {
+		l.bindLocalsByName()
+	}
 	return errors.Join(errs...)
+}
+
+// bindLocalsByName is fault.LinkLocalAsGlobal: a lookup by name that
+// forgets the binding, so that a local of one object whose name another
+// object defines as a global is bound to that global.
+func (l *Layout) bindLocalsByName() {
+	for oi, o := range l.Objects {
+		for k, s := range o.Symbols {
+			if s.Bind != obj.Local || s.Kind == obj.SymSection {
+				continue
+			}
+			if gi, ok := l.Globals[s.Name]; ok && l.Symbols[gi].Defined() && l.Symbols[gi].Obj != int32(oi) {
+				l.SymIndex[oi][k] = gi
+			}
+		}
+	}
 }
 
 // symWhere formats a definition's place as ld.lld does: "a.o:(.text+0x0)",

@@ -1,8 +1,10 @@
 package link
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
@@ -21,8 +23,9 @@ type undefRef struct {
 
 // scan walks every relocation once, before layout: it marks referenced
 // symbols, collects references to undefined symbols, decides which GOT
-// loads are relaxed and gives a GOT slot, in order of first reference, to
-// every symbol that a remaining GOT relocation needs. Undefined symbols
+// loads are relaxed and gives a GOT slot, in order of first reference (or
+// by symbol, SymbolOrderGOT), to every symbol that a remaining GOT
+// relocation needs. Undefined symbols
 // are reported as ld.lld does:
 //
 //	undefined symbol: g
@@ -62,11 +65,10 @@ func (l *Layout) scan(p Platform, opts Options) error {
 					continue
 				}
 				switch r.Kind {
-				case obj.GOTLoad32:
-					if l.relaxation(ar, opts.RelaxGOT == RelaxLikeLLD, sym, r, s.Data) != arch.RelaxNone {
+				case obj.GOTLoad32, obj.GOTPCRel32:
+					if l.relaxation(ar, opts, sym, r, s.Data) != arch.RelaxNone {
 						continue
 					}
-				case obj.GOTPCRel32:
 				default:
 					if !p.Supports(r.Kind) {
 						errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
@@ -115,6 +117,9 @@ func (l *Layout) scan(p Platform, opts Options) error {
 			s.mergeSection = true
 		}
 	}
+	if gotInSymbolOrder(p) {
+		l.orderGOTBySymbol()
+	}
 	if len(l.GOT.Slots) > 0 {
 		l.Sections = append(l.Sections, &Section{
 			Name: p.GOTSectionName(), Kind: obj.Data, GOT: true, Align: 8,
@@ -130,4 +135,24 @@ func (l *Layout) entryName(opts Options) string {
 		return opts.Entry
 	}
 	return DefaultEntry
+}
+
+// orderGOTBySymbol renumbers the GOT slots in ld.lld's order (see
+// SymbolOrderGOT): globals by symbol id (the order of first appearance),
+// then locals by symbol id (objects in input order).
+func (l *Layout) orderGOTBySymbol() {
+	slots := l.GOT.Slots
+	local := func(id int32) bool { return l.Symbols[id].Bind == obj.Local }
+	slices.SortFunc(slots, func(a, b int32) int {
+		if la, lb := local(a), local(b); la != lb {
+			if lb {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	for i, id := range slots {
+		l.Symbols[id].GOTSlot = int32(i)
+	}
 }

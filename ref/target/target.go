@@ -34,6 +34,12 @@ type CompileOptions struct {
 	CallsViaGOT bool
 	// Faults plants deliberate defects (fault-injection tests only).
 	Faults fault.Set
+	// Rewrite, when not nil, changes the unit objects that Objects makes
+	// before they are serialized: an object-level transform of the
+	// full-link tests that keeps the program's meaning (obj.ShadowLocals).
+	// The x86_64 formats apply it; Wasm's back end, with its own object
+	// model, does not.
+	Rewrite func(objs []*obj.Object)
 }
 
 // Target is what linkcheck has for one format. Nil fields are not built
@@ -149,6 +155,9 @@ func x86(f obj.Format, ext, exe string, write func(*obj.Object) ([]byte, error))
 		objs, err := obj.Objects(p, ir.Partition(m, units), units, t.UnitName)
 		if err != nil {
 			return nil, nil, err
+		}
+		if opts.Rewrite != nil {
+			opts.Rewrite(objs)
 		}
 		return serialize(objs, write)
 	}
