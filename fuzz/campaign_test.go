@@ -208,7 +208,7 @@ func replayWasm(t *testing.T) {
 	m := ir.Generate(ir.GenConfig{Seed: in.Seed, Funcs: 1 + int(in.Funcs%40)})
 	res := replayResult{Target: "FuzzWasmProgram", Input: data, Funcs: len(m.Funcs), Units: 1 + int(in.Units%4),
 		Versions: []string{string(ir.Print(m))}, Steps: []int{0}}
-	if err := checkWasmProgram(context.Background(), in, faults, t.TempDir()); err != nil {
+	if err := checkWasmProgram(context.Background(), in, faults, t.TempDir(), nil); err != nil {
 		res.Error = err.Error()
 	}
 	writeReplay(t, res)

@@ -132,8 +132,16 @@ func FuzzWasmProgram(f *testing.F) {
 		f.Fatal(err)
 	}
 	ctx := context.Background()
+	stats := NewStatsRecorder("FuzzWasmProgram")
+	f.Cleanup(func() { _ = stats.Flush() })
 	f.Fuzz(func(t *testing.T, seed int64, funcs, units uint8) {
-		if err := checkWasmProgram(ctx, LinkerInput{Seed: seed, Funcs: funcs, Units: units}, faults, t.TempDir()); err != nil {
+		var tally checkTally
+		if stats != nil {
+			tally = checkTally{}
+		}
+		err := checkWasmProgram(ctx, LinkerInput{Seed: seed, Funcs: funcs, Units: units}, faults, t.TempDir(), tally)
+		stats.Add(0, tally)
+		if err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -149,8 +157,9 @@ func wasmSeeds() []LinkerInput {
 }
 
 // checkWasmProgram is FuzzWasmProgram's check of one input (the same
-// shape as FuzzLinker's: a program seed, functions and units).
-func checkWasmProgram(ctx context.Context, in LinkerInput, faults fault.Set, dir string) error {
+// shape as FuzzLinker's: a program seed, functions and units). When tally
+// is not nil it counts the run against the interpreter (invariant 1).
+func checkWasmProgram(ctx context.Context, in LinkerInput, faults fault.Set, dir string, tally checkTally) error {
 	m := ir.Generate(ir.GenConfig{Seed: in.Seed, Funcs: 1 + int(in.Funcs%40)})
 	want, err := pipeline.Expected(m)
 	if err != nil {
@@ -174,6 +183,7 @@ func checkWasmProgram(ctx context.Context, in LinkerInput, faults fault.Set, dir
 	if _, err := pipeline.LinkLLD(ctx, obj.Wasm, paths, exe); err != nil {
 		return err
 	}
+	tally.inv(1)
 	if _, err := pipeline.RunWasmEngines(ctx, exe, want); err != nil {
 		return fmt.Errorf("FuzzWasmProgram: seed %d, %d functions, %d units: %v\nprogram:\n%s", in.Seed, len(m.Funcs), n, err, ir.Print(m))
 	}

@@ -309,7 +309,7 @@ tr.unexercised td{color:#999}.fail{color:#b00020;font-weight:600}.ok{color:#1b7f
 <p>{{len .Findings}} finding(s): {{range $i, $f := .Findings}}{{if $i}}, {{end}}<code>{{$f.ID}}</code>{{end}}</p>
 {{with .First}}<p>Reproduce: <code>{{.Reproduce}}</code> (after <code>findings/{{.ID}}/reproduce.sh</code> puts the input in place){{if .Faults}}; seeded defect <code>{{.Faults}}</code>{{end}}.</p>
 <details open><summary>The failing check and the diff</summary><pre class="message">{{.Message}}</pre></details>
-{{with .Reduced}}<p class="reduced">Reduced to <b>{{if .LinkerReduced}}{{.Funcs}} function(s) in {{.Units}} object(s){{else}}{{.Funcs}} function(s) and {{.Updates}} update(s){{end}}</b> in {{.Tries}} tries; replayed through <code>linkcheck update</code>: {{.Reproduces}}.</p>
+{{with .Reduced}}<p class="reduced">Reduced to <b>{{if .LinkerReduced}}{{.Funcs}} function(s) in {{.Units}} object(s){{else}}{{.Funcs}} function(s) and {{.Updates}} update(s){{end}}</b> in {{.Tries}} tries; replayed {{if .LinkerReduced}}through the target's check{{else}}through <code>linkcheck update</code>{{end}}: {{.Reproduces}}.</p>
 <details><summary>The reduced sequence's failure</summary><pre class="reduced-message">{{.Message}}</pre></details>{{end}}{{end}}
 {{if .Scenario}}<details open><summary>Regression scenario <code>{{.ScenarioPath}}</code></summary><pre class="scenario">{{.Scenario}}</pre></details>{{end}}
 </div>
