@@ -188,6 +188,18 @@ func (w *wasmReader) read() error {
 			Section: "export", Flags: "A", Synthetic: true, Data: make([]byte, 4),
 			Pointers: []Pointer{{Off: 0, Size: 4, Kind: "export " + e.Kind.String(), Target: target}}})
 	}
+	// imports
+	nf := 0
+	for _, im := range m.Imports {
+		target := im.Kind.String()
+		if im.Kind == wasm.ExternFunc {
+			target = "&" + w.funcName(uint32(nf)) + " " + w.typeText(im.Type)
+			nf++
+		}
+		w.im.Symbols = append(w.im.Symbols, &Symbol{Name: "import:" + im.Module + "." + im.Name, Kind: KindNone, Bind: BindGlobal, Size: 4,
+			Section: "import", Flags: "A", Synthetic: true, Data: make([]byte, 4),
+			Pointers: []Pointer{{Off: 0, Size: 4, Kind: "import " + im.Kind.String(), Target: target}}})
+	}
 	if len(m.Memories) > 0 {
 		w.im.Symbols = append(w.im.Symbols, &Symbol{Name: "memory:0", Kind: KindObject, Bind: BindGlobal, Size: 4,
 			Section: "memory", Flags: "AW", Synthetic: true, Data: binary.LittleEndian.AppendUint32(nil, m.Memories[0].Min)})

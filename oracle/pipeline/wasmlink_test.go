@@ -364,3 +364,24 @@ func TestWasmCEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestWasmCImport: a function declared with import_module/import_name is
+// not an undefined symbol but an import of the module, as wasm-ld makes it;
+// both links are the same bytes and diff clean (the module needs its host
+// function, so it is not run).
+func TestWasmCImport(t *testing.T) {
+	tools.Require(t, "wasm-ld")
+	src := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "im.c"), []byte(`__attribute__((import_module("host"), import_name("get"))) int host_get(int);
+__attribute__((weak)) int maybe(int);
+long long _start(void) { return host_get(3) + (maybe ? maybe(1) : 0); }
+`), 0o644))
+	for _, flags := range wasmCFlagSets {
+		t.Run(strings.ReplaceAll(flags, " ", "_"), func(t *testing.T) {
+			work := t.TempDir()
+			objs := compileWasmC(t, src, flags, work)
+			res := wasmDiffClean(t, objs, work)
+			wasmObjdumpAgrees(t, res.ExeB, objs)
+		})
+	}
+}

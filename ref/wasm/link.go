@@ -82,11 +82,15 @@ type sym struct {
 	defined     bool
 	synthetic   bool // defined by the linker
 	// sig is the signature of an undefined function (for a stub).
-	sig      *FuncType
-	stub     int // output function index of a weak-undefined stub, -1 if none
-	exported bool
-	order    int // first appearance, for export order
-	live     bool
+	sig  *FuncType
+	stub int // output function index of a weak-undefined stub or an import, -1 if none
+	// imported marks an undefined function with an explicit import name
+	// (import_name): wasm-ld imports it from impModule.impField.
+	imported            bool
+	impModule, impField string
+	exported            bool
+	order               int // first appearance, for export order
+	live                bool
 }
 
 func (s *sym) weak() bool { return s.flags&SymBindingWeak != 0 }
@@ -133,6 +137,8 @@ type linker struct {
 	dataEnd  uint32
 	pages    uint32
 	spIndex  int
+	// nImported is the number of imported functions (l.funcs' first).
+	nImported int
 	// nImp[f][k] is the number of imports of kind k of object f.
 	nImp [][4]int
 	// defName[f] names object f's defined functions and globals by their
@@ -146,7 +152,8 @@ type funcRef struct{ file, index int } // file<0: stub with output index `index`
 type outFunc struct {
 	name string
 	typ  FuncType
-	file int // -1: a stub
+	file int // -1: a stub, -2: an import
+	imp  *sym
 	fn   int
 }
 
@@ -345,6 +352,22 @@ func (l *linker) check() error {
 	return nil
 }
 
+// funcImport returns the import of function index i, nil if i is not an
+// imported function.
+func (o *Object) funcImport(i uint32) *Import {
+	n := uint32(0)
+	for k := range o.Imports {
+		if o.Imports[k].Kind != ExternFunc {
+			continue
+		}
+		if n == i {
+			return &o.Imports[k]
+		}
+		n++
+	}
+	return nil
+}
+
 func (o *Object) hasSymbolFor(k ExternKind, imp int) bool {
 	n := 0
 	for i := 0; i < imp; i++ {
@@ -420,6 +443,11 @@ func (l *linker) resolve() error {
 							g.sig = &t
 						}
 					}
+					if s.Kind == SymFunction && s.Flags&SymExplicitName != 0 && !g.imported {
+						if im := o.funcImport(s.Index); im != nil {
+							g.imported, g.impModule, g.impField = true, im.Module, im.Name
+						}
+					}
 					// a strong reference makes the undefined symbol strong
 					if s.Flags&SymBindingWeak == 0 {
 						g.flags &^= SymBindingWeak
@@ -463,7 +491,7 @@ func (l *linker) resolve() error {
 		if !g.defined && g.weak() && g.kind != SymFunction && g.kind != SymData {
 			return fmt.Errorf("%w: weak undefined %s symbol %s", ErrUnsupported, g.kind, g.name)
 		}
-		if g.defined || g.weak() {
+		if g.defined || g.weak() || g.imported {
 			continue
 		}
 		undef = append(undef, g.name)
@@ -854,9 +882,21 @@ func (l *linker) registerType(t FuncType) int {
 // each object's live functions) and the globals (each object's, then the
 // linker's).
 func (l *linker) assignIndexes() error {
+	// imports: the live strong undefined functions with an import name,
+	// in symbol-table order
+	for _, g := range l.order {
+		if g.kind == SymFunction && !g.defined && g.live && g.imported && !g.weak() {
+			if g.sig == nil {
+				return fmt.Errorf("imported function %s has no signature", g.name)
+			}
+			g.stub = len(l.funcs)
+			l.funcs = append(l.funcs, outFunc{name: g.name, typ: *g.sig, file: -2, imp: g})
+		}
+	}
+	l.nImported = len(l.funcs)
 	// stubs for weak undefined functions that are called
 	for _, g := range l.order {
-		if g.kind != SymFunction || g.defined || !g.live {
+		if g.kind != SymFunction || g.defined || !g.live || g.stub >= 0 {
 			continue
 		}
 		if g.sig == nil {
@@ -1046,9 +1086,20 @@ func (l *linker) write() (*Linked, error) {
 		section(secType, b)
 	}
 	// function
-	if len(l.funcs) > 0 {
-		b := AppendULEB(nil, uint64(len(l.funcs)))
-		for _, fn := range l.funcs {
+	if l.nImported > 0 {
+		b := AppendULEB(nil, uint64(l.nImported))
+		for _, fn := range l.funcs[:l.nImported] {
+			b = appendName(b, fn.imp.impModule)
+			b = appendName(b, fn.imp.impField)
+			b = append(b, byte(ExternFunc))
+			b = AppendULEB(b, uint64(l.registerType(fn.typ)))
+		}
+		section(secImport, b)
+	}
+	defined := l.funcs[l.nImported:]
+	if len(defined) > 0 {
+		b := AppendULEB(nil, uint64(len(defined)))
+		for _, fn := range defined {
 			b = AppendULEB(b, uint64(l.registerType(fn.typ)))
 		}
 		section(secFunction, b)
@@ -1120,9 +1171,12 @@ func (l *linker) write() (*Linked, error) {
 		section(secElem, b)
 	}
 	// code
-	if len(l.funcs) > 0 {
-		b := AppendULEB(nil, uint64(len(l.funcs)))
-		for _, fn := range l.funcs {
+	for _, fn := range l.funcs[:l.nImported] {
+		out.Funcs = append(out.Funcs, fn.name)
+	}
+	if len(defined) > 0 {
+		b := AppendULEB(nil, uint64(len(defined)))
+		for _, fn := range defined {
 			out.Funcs = append(out.Funcs, fn.name)
 			if fn.file < 0 {
 				b = append(b, 3, 0, 0x00, opEnd) // unreachable
