@@ -366,7 +366,8 @@ func TestWasmCEdges(t *testing.T) {
 }
 
 // TestWasmCImport: a function declared with import_module/import_name is
-// not an undefined symbol but an import of the module, as wasm-ld makes it;
+// not an undefined symbol but an import of the module, as wasm-ld makes it
+// (also in the table when its address is taken);
 // both links are the same bytes and diff clean (the module needs its host
 // function, so it is not run).
 func TestWasmCImport(t *testing.T) {
@@ -374,7 +375,9 @@ func TestWasmCImport(t *testing.T) {
 	src := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(src, "im.c"), []byte(`__attribute__((import_module("host"), import_name("get"))) int host_get(int);
 __attribute__((weak)) int maybe(int);
-long long _start(void) { return host_get(3) + (maybe ? maybe(1) : 0); }
+static int local1(int x) { return x; }
+int (*fps[])(int) = { local1, host_get };
+long long _start(void) { return host_get(3) + (maybe ? maybe(1) : 0) + fps[1](3) + fps[0](2) + (long long)(int)host_get; }
 `), 0o644))
 	for _, flags := range wasmCFlagSets {
 		t.Run(strings.ReplaceAll(flags, " ", "_"), func(t *testing.T) {

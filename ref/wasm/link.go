@@ -573,7 +573,7 @@ func (l *linker) markLive() error {
 				continue
 			}
 			s := l.refs[c.file][r.Index]
-			if s.kind == SymFunction && !s.defined && isTableIndex(r.Type) {
+			if s.kind == SymFunction && !s.defined && !s.imported && isTableIndex(r.Type) {
 				continue // a weak undefined function's address is 0
 			}
 			l.enqueue(s)
@@ -825,10 +825,10 @@ func (l *linker) scanRelocs() error {
 				}
 				if isTableIndex(r.Type) {
 					s := l.refs[f][r.Index]
-					if !s.defined {
+					if !s.defined && !s.imported {
 						continue // weak undefined: slot 0
 					}
-					ref := l.funcOf(s)
+					ref := l.tableRef(s)
 					if _, ok := l.tableOf[ref]; !ok {
 						l.tableOf[ref] = len(l.table)
 						l.table = append(l.table, &ref)
@@ -860,6 +860,23 @@ func (l *linker) scanRelocs() error {
 		}
 	}
 	return nil
+}
+
+// tableRef is what a table slot holds for function symbol s: its
+// definition, or (file -1) the import of that symbol-table position.
+func (l *linker) tableRef(s *sym) funcRef {
+	if !s.defined {
+		return funcRef{-1, s.order}
+	}
+	return l.funcOf(s)
+}
+
+// refIndex is the output function index of a table slot's function.
+func (l *linker) refIndex(r funcRef) uint32 {
+	if r.file < 0 {
+		return uint32(l.order[r.index].stub)
+	}
+	return uint32(l.funcIdx[r.file][r.index])
 }
 
 // funcOf returns the definition of a defined function symbol.
@@ -1017,10 +1034,10 @@ func (l *linker) value(f int, r Reloc, at uint32) uint64 {
 	case RFunctionIndexLEB, RFunctionIndexI32:
 		return uint64(l.funcIndex(s))
 	case RTableIndexSLEB, RTableIndexI32:
-		if !s.defined {
+		if !s.defined && !s.imported {
 			return 0
 		}
-		return uint64(l.tableOf[l.funcOf(s)] + TableBase)
+		return uint64(l.tableOf[l.tableRef(s)] + TableBase)
 	case RGlobalIndexLEB, RGlobalIndexI32:
 		if s.synthetic {
 			return uint64(l.spIndex)
@@ -1164,7 +1181,7 @@ func (l *linker) write() (*Linked, error) {
 			if k > 0 && k == len(l.table)-1 && l.opts.Faults.Has(fault.WasmLinkTableSlot) {
 				r = l.table[k-1]
 			}
-			idx := uint32(l.funcIdx[r.file][r.index])
+			idx := l.refIndex(*r)
 			b = AppendULEB(b, uint64(idx))
 			out.Table = append(out.Table, idx)
 		}
