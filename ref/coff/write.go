@@ -83,7 +83,6 @@ type exeWriter struct {
 
 func (w *exeWriter) write(image []byte) ([]byte, error) {
 	l := w.l
-	le := binary.LittleEndian
 	w.peIndex = map[int]int{}
 	for si, seg := range l.Segments {
 		if si == 0 || len(seg.Sections) == 0 {
@@ -174,21 +173,54 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	}
 
 	// Headers.
-	h := image[:l.HeaderSize]
+	impDir, iatDir := importDirs(l)
+	dirs := map[int][2]uint64{
+		pe.IMAGE_DIRECTORY_ENTRY_IMPORT:    impDir,
+		pe.IMAGE_DIRECTORY_ENTRY_IAT:       iatDir,
+		pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION: pdataDir,
+		pe.IMAGE_DIRECTORY_ENTRY_BASERELOC: relocDir,
+	}
+	putHeaders(image[:l.HeaderSize], peHeaders{secs: w.secs, entryRVA: l.Entry - ExeImageBase, symOff: symOff, nsyms: nsyms,
+		headerSize: l.HeaderSize, dirs: dirs, staleSizeOfImage: w.faults.Has(fault.PEStaleSizeOfImage)})
+	return image, nil
+}
+
+// peHeaders are what the PE headers say about an image: its sections (in
+// order, .reloc last when present), entry point, COFF symbol table, header
+// size and data directories (index → RVA and size).
+type peHeaders struct {
+	secs             []imageSection
+	entryRVA, symOff uint64
+	nsyms            int
+	headerSize       uint64
+	dirs             map[int][2]uint64
+	// staleSizeOfImage is fault.PEStaleSizeOfImage: SizeOfImage misses
+	// the last section.
+	staleSizeOfImage bool
+	// sizeOfUninit is SizeOfUninitializedData (0 when .bss is merged into
+	// .data, as lld-link does).
+	sizeOfUninit uint64
+}
+
+// putHeaders writes the DOS stub, the PE signature, the file and optional
+// headers and the section table into h (SizeOfHeaders bytes), with
+// lld-link 16's field values.
+func putHeaders(h []byte, p peHeaders) {
+	le := binary.LittleEndian
 	copy(h, dosStub)
 	off := uint64(dosStubSize)
 	copy(h[off:], "PE\x00\x00")
 	fh := h[off+4:]
 	le.PutUint16(fh[0:], pe.IMAGE_FILE_MACHINE_AMD64)
-	le.PutUint16(fh[2:], uint16(len(w.secs)))
+	le.PutUint16(fh[2:], uint16(len(p.secs)))
 	le.PutUint32(fh[4:], 0) // TimeDateStamp: 0, for reproducible output
-	le.PutUint32(fh[8:], uint32(symOff))
-	le.PutUint32(fh[12:], uint32(nsyms))
+	le.PutUint32(fh[8:], uint32(p.symOff))
+	le.PutUint32(fh[12:], uint32(p.nsyms))
 	le.PutUint16(fh[16:], optionalHeaderSize)
 	le.PutUint16(fh[18:], fileChars)
 	oh := fh[fileHeaderSize:]
 	var sizeOfCode, sizeOfInit, baseOfCode uint64
-	for _, s := range w.secs {
+	for _, s := range p.secs {
 		if s.name == ".text" && s.code && baseOfCode == 0 {
 			baseOfCode, sizeOfCode = s.rva, s.rawSize
 		}
@@ -196,17 +228,17 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 			sizeOfInit += s.rawSize
 		}
 	}
-	last := w.secs[len(w.secs)-1]
+	last := p.secs[len(p.secs)-1]
 	sizeOfImage := alignUp(last.rva+last.vsize, ExeSectionAlign)
-	if w.faults.Has(fault.PEStaleSizeOfImage) {
+	if p.staleSizeOfImage {
 		sizeOfImage = last.rva
 	}
 	le.PutUint16(oh[0:], 0x20b) // PE32+
 	oh[2] = linkerMajor
 	le.PutUint32(oh[4:], uint32(sizeOfCode))
 	le.PutUint32(oh[8:], uint32(sizeOfInit))
-	le.PutUint32(oh[12:], 0) // SizeOfUninitializedData: .bss is merged into .data
-	le.PutUint32(oh[16:], uint32(l.Entry-ExeImageBase))
+	le.PutUint32(oh[12:], uint32(p.sizeOfUninit))
+	le.PutUint32(oh[16:], uint32(p.entryRVA))
 	le.PutUint32(oh[20:], uint32(baseOfCode))
 	le.PutUint64(oh[24:], ExeImageBase)
 	le.PutUint32(oh[32:], ExeSectionAlign)
@@ -214,7 +246,7 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	le.PutUint16(oh[40:], osMajor)
 	le.PutUint16(oh[48:], osMajor)
 	le.PutUint32(oh[56:], uint32(sizeOfImage))
-	le.PutUint32(oh[60:], uint32(l.HeaderSize))
+	le.PutUint32(oh[60:], uint32(p.headerSize))
 	le.PutUint32(oh[64:], 0) // CheckSum: lld-link writes 0 without /release
 	le.PutUint16(oh[68:], pe.IMAGE_SUBSYSTEM_WINDOWS_CUI)
 	le.PutUint16(oh[70:], dllChars)
@@ -224,17 +256,12 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 	le.PutUint64(oh[96:], heapCommit)
 	le.PutUint32(oh[108:], numDataDirs)
 	dirs := oh[112:]
-	impDir, iatDir := importDirs(l)
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IMPORT:], uint32(impDir[0]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IMPORT+4:], uint32(impDir[1]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IAT:], uint32(iatDir[0]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_IAT+4:], uint32(iatDir[1]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION:], uint32(pdataDir[0]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_EXCEPTION+4:], uint32(pdataDir[1]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_BASERELOC:], uint32(relocDir[0]))
-	le.PutUint32(dirs[8*pe.IMAGE_DIRECTORY_ENTRY_BASERELOC+4:], uint32(relocDir[1]))
+	for i, d := range p.dirs {
+		le.PutUint32(dirs[8*i:], uint32(d[0]))
+		le.PutUint32(dirs[8*i+4:], uint32(d[1]))
+	}
 	st := oh[optionalHeaderSize:]
-	for i, s := range w.secs {
+	for i, s := range p.secs {
 		sh := st[i*sectionHeaderSize:]
 		copy(sh[0:8], s.name) // longer names are cut, as lld-link does for non-discardable sections
 		le.PutUint32(sh[8:], uint32(s.vsize))
@@ -243,7 +270,6 @@ func (w *exeWriter) write(image []byte) ([]byte, error) {
 		le.PutUint32(sh[20:], uint32(s.rawOff))
 		le.PutUint32(sh[36:], s.chars)
 	}
-	return image, nil
 }
 
 // sectionChars are the characteristics lld-link gives a PE section: those
@@ -309,18 +335,7 @@ func (w *exeWriter) symbols() (symtab, strtab []byte, n int) {
 	strtab = []byte{0, 0, 0, 0}
 	written := make([]bool, len(l.Symbols))
 	add := func(name string, addr uint64, sec int16, typ uint16, class uint8) {
-		var e [symbolSize]byte
-		if len(name) <= 8 {
-			copy(e[0:8], name)
-		} else {
-			le.PutUint32(e[4:], uint32(len(strtab)))
-			strtab = append(append(strtab, name...), 0)
-		}
-		le.PutUint32(e[8:], uint32(addr))
-		le.PutUint16(e[12:], uint16(sec))
-		le.PutUint16(e[14:], typ)
-		e[16] = class
-		symtab = append(symtab, e[:]...)
+		symtab, strtab = appendSymbol(symtab, strtab, name, addr, sec, typ, class)
 		n++
 	}
 	place := func(s *link.Symbol) (uint64, int16, bool) {
@@ -421,6 +436,24 @@ func (w *exeWriter) symbols() (symtab, strtab []byte, n int) {
 	}
 	le.PutUint32(strtab, uint32(len(strtab)))
 	return symtab, strtab, n
+}
+
+// appendSymbol appends a COFF symbol table entry (no auxiliary records)
+// to symtab, its name to strtab when longer than 8 bytes.
+func appendSymbol(symtab, strtab []byte, name string, value uint64, sec int16, typ uint16, class uint8) ([]byte, []byte) {
+	le := binary.LittleEndian
+	var e [symbolSize]byte
+	if len(name) <= 8 {
+		copy(e[0:8], name)
+	} else {
+		le.PutUint32(e[4:], uint32(len(strtab)))
+		strtab = append(append(strtab, name...), 0)
+	}
+	le.PutUint32(e[8:], uint32(value))
+	le.PutUint16(e[12:], uint16(sec))
+	le.PutUint16(e[14:], typ)
+	e[16] = class
+	return append(symtab, e[:]...), strtab
 }
 
 // grow extends b with zeros to n bytes.

@@ -275,6 +275,7 @@ func All() []*Target {
 	m.ReadObject, m.Platform, m.Image = macho.ReadObject, macho.Exe{}, macho.IncrImage{}
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
 	c.ReadObject, c.Platform = coff.ReadObject, coff.Exe{}
+	c.Image = coff.IncrImage{}
 	w := &Target{Format: obj.Wasm, ObjectExt: ".o", ExeName: "a.wasm", LinkFiles: linkWasm}
 	w.Objects = func(m *ir.Module, units int, opts CompileOptions) ([]string, [][]byte, error) {
 		if units < 1 {
