@@ -33,7 +33,7 @@ func TestScripts(t *testing.T) {
 
 // TestIncrScripts runs the incremental linker's scenarios,
 // scripts/incr/*.txtar, once for every format that has an incremental
-// linker, with $FORMAT set to it. A line that holds for one format only
+// linker, with $FORMAT set to it and $EXEC to its execution oracle. A line that holds for one format only
 // (a deterministic address, say) is guarded by `[format:NAME]`.
 func TestIncrScripts(t *testing.T) {
 	ran := 0
@@ -64,6 +64,7 @@ func scriptParams(dir string, f obj.Format) testscript.Params {
 			}
 			if f != "" {
 				env.Setenv("FORMAT", string(f))
+				env.Setenv("EXEC", scriptOracle(f))
 			}
 			return nil
 		},
@@ -77,6 +78,18 @@ func scriptParams(dir string, f obj.Format) testscript.Params {
 			return toolsCondition(cond)
 		},
 	}
+}
+
+// scriptOracle is $EXEC, the execution oracle of `linkcheck run` and
+// `check` in the format's scenarios: auto (native) for ELF, unicorn for
+// the others. Under wine every command would create its own prefix (6-8 s
+// each); wine runs the PE outputs in the Go end-to-end tests instead,
+// which reuse one prefix.
+func scriptOracle(f obj.Format) string {
+	if f == obj.ELF {
+		return "auto"
+	}
+	return "unicorn"
 }
 
 // toolsCondition implements the scenario condition `tools:NAME,NAME...`.

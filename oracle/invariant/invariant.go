@@ -196,6 +196,8 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 		im, err = readELF(exe)
 	case obj.MachO:
 		im, err = readMachO(exe)
+	case obj.COFF:
+		im, err = readPE(exe)
 	default:
 		return fmt.Errorf("invariant: the invariant checks of %s outputs are not built yet", opts.Format)
 	}
@@ -525,6 +527,13 @@ func llvmRuns(path string) []llvmRun {
 			llvmRun{"llvm-objdump", []string{"--macho", "--private-headers", "--rebase", "--indirect-symbols", "-d", "-t", path}},
 			llvmRun{"llvm-otool", []string{"-l", "-I", "-t", path}})
 	}
+	if head, err := readHead(path, 2); err == nil && string(head) == "MZ" {
+		// PE: the base relocations and the PE headers too.
+		runs = []llvmRun{
+			{"llvm-readobj", []string{"--all", "--coff-basereloc", path}},
+			{"llvm-objdump", []string{"-d", "-t", "-p", path}},
+		}
+	}
 	return runs
 }
 
@@ -541,7 +550,8 @@ func readHead(path string, n int) ([]byte, error) {
 }
 
 // CheckLLVM checks invariant 8: llvm-readobj and llvm-objdump (for
-// Mach-O also llvm-objdump --macho and llvm-otool) read the file without
+// Mach-O also llvm-objdump --macho and llvm-otool; for PE with the base
+// relocations and private headers) read the file without
 // a warning or error.
 func CheckLLVM(path string) error {
 	var errs Error
