@@ -15,6 +15,10 @@ func (r *reader) readData(s *Symbol) {
 		s.BSS = true
 		return
 	}
+	// In a section that also holds initialized data (PE), a BSS symbol
+	// may lie in the raw data's alignment padding: it is still BSS, and
+	// its bytes (zeros, or what a linker wrongly put there) are compared.
+	s.BSS = r.inputBSS[s.Name]
 	// The symbol's own section, not whichever section holds its address:
 	// sections of a corrupt file may overlap (FuzzCanonELF).
 	if !sec.contains(s.addr) || sec.size-(s.addr-sec.addr) < ext {

@@ -37,6 +37,12 @@ type file struct {
 	siteNotes []string
 	// decoder decodes the file's machine code.
 	decoder decoder
+	// mergedBSS says uninitialized data may share a section with
+	// initialized data and the file's raw data (PE: .bss merged into
+	// .data, raw data rounded up to the file alignment): whether a
+	// symbol is BSS is then what its input section says, when the input
+	// objects are known.
+	mergedBSS bool
 	// tls is the thread-local storage block (ELF PT_TLS) and its
 	// symbols, by which TP offsets are named.
 	tls tlsBlock

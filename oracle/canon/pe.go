@@ -108,7 +108,7 @@ func loadPE(exe []byte) (*file, error) {
 		return nil, peError("optional header magic %#x is not PE32+ (0x20b)", le.Uint16(opt))
 	}
 	base := le.Uint64(opt[24:])
-	f := &file{format: "pe", size: len(exe), entry: base + uint64(le.Uint32(opt[16:])), decoder: x86_64{}}
+	f := &file{format: "pe", size: len(exe), entry: base + uint64(le.Uint32(opt[16:])), decoder: x86_64{}, mergedBSS: true}
 	shOff := optOff + optSize
 	if nsect*peSectionHeaderSize > uint64(len(exe))-min(shOff, uint64(len(exe))) {
 		return nil, peError("%d section headers at %#x run past the end of the file", nsect, shOff)

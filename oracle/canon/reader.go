@@ -48,6 +48,9 @@ type reader struct {
 	// input is what the input objects say about data without symbols
 	// (merged strings and constants); nil without objects.
 	input   *inputData
+	// inputBSS are the names the input objects define once, in a BSS
+	// section, for a file with mergedBSS; nil otherwise.
+	inputBSS map[string]bool
 	notes   []string
 	dropped int
 	// names caches the names of addresses in no symbol (merged strings

@@ -47,6 +47,9 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 			}
 		}
 	}
+	if f.mergedBSS && len(objs) > 0 {
+		r.inputBSS = inputBSS(objs)
+	}
 	type raw struct {
 		sym  *Symbol
 		file string
@@ -91,6 +94,33 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 		r.syms = append(r.syms, x.sym)
 	}
 	r.computeExtents()
+}
+
+// inputBSS returns the names that the objects define exactly once, in a
+// BSS section.
+func inputBSS(objs []*obj.Object) map[string]bool {
+	count := map[string]int{}
+	bss := map[string]bool{}
+	for _, o := range objs {
+		if o == nil {
+			continue
+		}
+		for _, s := range o.Symbols {
+			if s == nil || !s.Defined() || s.Kind == obj.SymSection {
+				continue
+			}
+			count[s.Name]++
+			if s.Section >= 0 && s.Section < len(o.Sections) && o.Sections[s.Section] != nil && o.Sections[s.Section].Kind == obj.BSS {
+				bss[s.Name] = true
+			}
+		}
+	}
+	for n := range bss {
+		if count[n] > 1 {
+			delete(bss, n)
+		}
+	}
+	return bss
 }
 
 // computeExtents sets each symbol's extent: its size clamped to its
