@@ -47,12 +47,12 @@ type reader struct {
 	budget   int    // bytes that may be decoded
 	// input is what the input objects say about data without symbols
 	// (merged strings and constants); nil without objects.
-	input   *inputData
+	input *inputData
 	// inputBSS are the names the input objects define once, in a BSS
 	// section, for a file with mergedBSS; nil otherwise.
 	inputBSS map[string]bool
-	notes   []string
-	dropped int
+	notes    []string
+	dropped  int
 	// names caches the names of addresses in no symbol (merged strings
 	// and constants), which are built from the bytes; guarded by mu, as
 	// functions may be decoded concurrently.
