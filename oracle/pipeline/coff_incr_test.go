@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,6 +15,7 @@ import (
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/coff"
+	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -102,6 +105,81 @@ func TestCOFFIncrementalLongSequenceAgainstLLD(t *testing.T) {
 				require.NoError(t, err, "%s", mode)
 				require.True(t, got.Matches(want), "%s: incremental output computed %s, the interpreter says %d", mode, got, want)
 			}
+		})
+	}
+}
+
+// TestCOFFIncrementalFaultsCaught plants each of issue 14's seeded defects
+// of incremental PE in one update after a clean first link, and shows the
+// check that reports it: the invariant (by its message) and, for a defect
+// that changes what the program computes, the value under unicorn.
+func TestCOFFIncrementalFaultsCaught(t *testing.T) {
+	tools.Require(t, "libunicorn")
+	const small = "func f(x) { return x + 1 }\nconst fp = &f\nfunc g(x) { return f(x) * 2 }\nfunc main() { return g(1) + call (load fp)(41) }\n"
+	const grown = "func f(x) {\n  pad 300\n  return x + 2\n}\nconst fp = &f\nfunc g(x) { return f(x) * 2 }\nfunc main() { return g(1) + call (load fp)(41) }\n"
+	// The pointer fp moves from .rdata to .data: its site changes.
+	const movedPointer = "func f(x) { return x + 1 }\nglobal fp = &f\nfunc g(x) { return f(x) * 2 }\nfunc main() { return g(1) + call (load fp)(41) }\n"
+	var bss strings.Builder
+	bss.WriteString(small)
+	for i := 0; i < 2100; i++ {
+		fmt.Fprintf(&bss, "global z%d = 0\n", i)
+	}
+	for _, tc := range []struct {
+		fault   fault.Fault
+		policy  incr.Policy
+		v1, v2  string
+		want    string // in the invariants' report
+		badExec bool   // the value is wrong or the run fails
+	}{
+		// A missing base relocation for a moved pointer: the value stays
+		// right at the preferred base; invariant 5 names the pointer.
+		{fault.PEMissingBaseReloc, incr.Trampoline, small, movedPointer, "fp+0x0 (a pointer) has no base relocation", false},
+		// SizeOfImage not updated after .bss grew: .reloc lies past it;
+		// the loader refuses the image.
+		{fault.PEStaleSizeOfImage, incr.Trampoline, small, bss.String(), "SizeOfImage is", true},
+		// A pointer cell (GOT slot) left stale after f moved.
+		{fault.SkipGOTRewrite, incr.ThroughGOT, small, grown, "GOT slot holds", true},
+		// A trampoline's displacement off by 5.
+		{fault.TrampolineBase, incr.Trampoline, small, grown, "trampoline jumps to", true},
+	} {
+		t.Run(tc.fault.String(), func(t *testing.T) {
+			require.Equal(t, !tc.badExec, tc.fault.KeepsValues(), "the catalogue says whether values stay right")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.exe")
+			runner := oexec.NewRunner()
+			t.Cleanup(func() { runner.Close() })
+			check := func(m *ir.Module) error {
+				return CheckIncremental(context.Background(), out, m, IncrCheck{Format: obj.COFF, Policy: tc.policy, Runner: runner, Mode: oexec.Unicorn})
+			}
+			m1, err := ir.Parse("v1.lir", []byte(tc.v1))
+			require.NoError(t, err)
+			_, err = Update(out, obj.COFF, m1, tc.v1, tc.policy)
+			require.NoError(t, err)
+			require.NoError(t, check(m1))
+			m2, err := ir.Parse("v2.lir", []byte(tc.v2))
+			require.NoError(t, err)
+
+			// Without the fault the update is clean...
+			clean := filepath.Join(dir, "clean.exe")
+			_, err = Update(clean, obj.COFF, m1, tc.v1, tc.policy)
+			require.NoError(t, err)
+			_, err = Update(clean, obj.COFF, m2, tc.v2, tc.policy)
+			require.NoError(t, err)
+			require.NoError(t, CheckIncremental(context.Background(), clean, m2, IncrCheck{Format: obj.COFF, Policy: tc.policy, Runner: runner, Mode: oexec.Unicorn}))
+
+			// ... with it, the check reports it.
+			res, err := UpdateWith(out, obj.COFF, m2, tc.v2, tc.policy, fault.Of(tc.fault))
+			require.NoError(t, err)
+			require.False(t, res.Relinked)
+			err = check(m2)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+			if tc.badExec {
+				require.Contains(t, err.Error(), "invariant 1 (value)")
+			} else {
+				require.NotContains(t, err.Error(), "invariant 1 (value)")
+			}
+			t.Logf("%s: %s", tc.fault, firstLine(err.Error()))
 		})
 	}
 }
