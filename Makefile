@@ -23,7 +23,7 @@ test: tools
 # It starts from the committed seeds only: a fresh -test.fuzzcachedir per run keeps the corpus that
 # long campaigns accumulate in $GOCACHE/fuzz out of the smoke run, whose baseline-coverage pass
 # would otherwise grow with every campaign until it no longer fits in FUZZTIME.
-FUZZ_TARGETS := FuzzIncrementalELF FuzzIncrementalMachO FuzzErrorTable FuzzTrampoline FuzzGOT
+FUZZ_TARGETS := FuzzIncrementalELF FuzzIncrementalMachO FuzzIncrementalCOFF FuzzErrorTable FuzzTrampoline FuzzGOT
 FUZZTIME ?= 20s
 fuzz-smoke:
 	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && \

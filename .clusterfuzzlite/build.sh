@@ -13,6 +13,7 @@ compile_native_go_fuzzer $pkg FuzzEncode fuzz_encode
 compile_native_go_fuzzer $pkg FuzzErrorTable fuzz_error_table
 compile_native_go_fuzzer $pkg FuzzGOT fuzz_got
 compile_native_go_fuzzer $pkg FuzzGenEdit fuzz_gen_edit
+compile_native_go_fuzzer $pkg FuzzIncrementalCOFF fuzz_incremental_coff
 compile_native_go_fuzzer $pkg FuzzIncrementalELF fuzz_incremental_elf
 compile_native_go_fuzzer $pkg FuzzIncrementalGold fuzz_incremental_gold
 compile_native_go_fuzzer $pkg FuzzIncrementalMachO fuzz_incremental_mach_o

@@ -53,6 +53,7 @@ type replayResult struct {
 var incrTargetsByName = map[string]incrTarget{
 	targetIncrementalELF.name:   targetIncrementalELF,
 	targetIncrementalMachO.name: targetIncrementalMachO,
+	targetIncrementalCOFF.name:  targetIncrementalCOFF,
 	targetErrorTable.name:       targetErrorTable,
 	targetTrampoline.name:       targetTrampoline,
 	targetGOT.name:              targetGOT,

@@ -91,3 +91,39 @@ func TestFuzzIncrementalMachOCatchesInjectedBugs(t *testing.T) {
 		})
 	}
 }
+
+// TestFuzzIncrementalCOFFCatchesInjectedBugs is the PE target's proof:
+// over its seeds, each injected bug is reported by the check meant to
+// catch it.
+func TestFuzzIncrementalCOFFCatchesInjectedBugs(t *testing.T) {
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	seeds := incrSeeds(t, targetIncrementalCOFF)
+	tests := []struct {
+		name   string
+		faults fault.Set
+		want   string
+	}{
+		{"trampoline displacement off by 5", fault.Of(fault.TrampolineBase), "invariant 4"},
+		{"GOT slot left stale", fault.Of(fault.SkipGOTRewrite), "invariant 3"},
+		{"data pointer not re-patched", fault.Of(fault.SkipPointerRepatch), "invariant 6"},
+		{"pointer missing from the base relocations", fault.Of(fault.PEMissingBaseReloc), "has no base relocation"},
+		{"SizeOfImage misses the last section", fault.Of(fault.PEStaleSizeOfImage), "SizeOfImage is"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var reports []string
+			for _, s := range seeds {
+				err := runIncr(context.Background(), targetIncrementalCOFF, decodeIncr(s), t.TempDir(),
+					incrCheckOptions{Runner: runner, Faults: tt.faults})
+				if err != nil {
+					reports = append(reports, err.Error())
+					if strings.Contains(err.Error(), tt.want) {
+						return
+					}
+				}
+			}
+			require.Fail(t, "not caught", "no seed reported %q; reports:\n%s", tt.want, strings.Join(reports, "\n\n"))
+		})
+	}
+}

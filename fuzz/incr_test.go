@@ -134,9 +134,9 @@ type incrTarget struct {
 }
 
 // mode is the execution oracle of the target's outputs: native for ELF,
-// unicorn for Mach-O.
+// unicorn for Mach-O and PE.
 func (tg incrTarget) mode() exec.Mode {
-	if tg.format == obj.MachO {
+	if tg.format == obj.MachO || tg.format == obj.COFF {
 		return exec.Unicorn
 	}
 	return exec.Native
@@ -147,6 +147,7 @@ var (
 		eChangeBody, eGrow, eGrowCode, eShrink, eAddFunc, eDeleteFunc, eAlign, eAddError, eAddErrors,
 		eUseError, eRenameError, eAddGlobal, eSetInit, eRetargetCall, eRetargetPointer, eGrowLast, eAlignMove}}
 	targetIncrementalMachO = incrTarget{name: "FuzzIncrementalMachO", format: obj.MachO, menu: targetIncrementalELF.menu}
+	targetIncrementalCOFF  = incrTarget{name: "FuzzIncrementalCOFF", format: obj.COFF, menu: targetIncrementalELF.menu}
 	targetErrorTable       = incrTarget{name: "FuzzErrorTable", manyErrors: true, menu: []editKind{
 		eAddError, eAddErrors, eRenameError, eUseError}}
 	targetTrampoline = incrTarget{name: "FuzzTrampoline", policy: incr.Trampoline, focus: 3, menu: []editKind{
@@ -720,7 +721,7 @@ var mechanisms = []seedEdit{
 func incrSeeds(tb testing.TB, tg incrTarget) [][]byte {
 	var seqs []seedSeq
 	switch tg.name {
-	case targetIncrementalELF.name, targetIncrementalMachO.name:
+	case targetIncrementalELF.name, targetIncrementalMachO.name, targetIncrementalCOFF.name:
 		var cycle []seedEdit
 		for i := 0; i < maxIncrEdits; i++ {
 			cycle = append(cycle, seedEdit{kind: editKind(i % int(numEditKinds)), a: uint8(3 * i), b: uint8(i), c: uint8(7 * i), size: uint16(97 * i)})
@@ -826,6 +827,8 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 	tools.Require(f, "llvm-objdump")
 	if tg.format == obj.MachO {
 		tools.Require(f, "llvm-otool")
+	}
+	if tg.format == obj.MachO || tg.format == obj.COFF {
 		tools.Require(f, "libunicorn")
 	}
 	for _, s := range incrSeeds(f, tg) {
@@ -864,6 +867,13 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 // LLVM's tools read the last version (8). Edits that do not apply are
 // skipped.
 func FuzzIncrementalELF(f *testing.F) { fuzzIncr(f, targetIncrementalELF) }
+
+// FuzzIncrementalCOFF is FuzzIncrementalELF for incremental PE outputs
+// (ref/coff.IncrImage): the same programs, edits and seeds, every
+// invariant with the PE checks (section table, SizeOfImage, base
+// relocations) after each update, the value under unicorn, the fresh-link
+// diff.
+func FuzzIncrementalCOFF(f *testing.F) { fuzzIncr(f, targetIncrementalCOFF) }
 
 // FuzzIncrementalMachO is FuzzIncrementalELF for incremental Mach-O
 // outputs (macho.IncrImage), run under unicorn: the same programs, edits
