@@ -48,7 +48,7 @@ func TestCOFFIncrementalLongSequenceAgainstLLD(t *testing.T) {
 			out := filepath.Join(dir, "out.exe")
 			m := ir.Generate(ir.GenConfig{Seed: 14, Funcs: funcs})
 			r := rand.New(rand.NewSource(14))
-			var moved, grown, pointerMoves int
+			var moved, grown, repatched int
 			for step := 0; step <= edits; step++ {
 				var e ir.Edit
 				if step > 0 {
@@ -59,14 +59,14 @@ func TestCOFFIncrementalLongSequenceAgainstLLD(t *testing.T) {
 				require.NoError(t, err, "step %d (%s)", step, e)
 				require.Equal(t, step == 0, res.Relinked, "step %d: %s", step, res.Reason)
 				moved += res.Stats.Moved
-				pointerMoves += res.Stats.Repatched
+				repatched += res.Stats.Repatched
 				if after, _ := os.Stat(out); before != nil && after.Size() != before.Size() {
 					grown++
 				}
 				require.NoError(t, CheckIncremental(ctx, out, m, IncrCheck{Format: obj.COFF, Policy: policy, Runner: runner, Mode: oexec.Unicorn,
 					LLVM: true, Fresh: true, Dir: dir}), "step %d (%s)", step, e)
 			}
-			t.Logf("%d updates: %d moves, %d re-patched fields, the file changed size %d times", edits, moved, pointerMoves, grown)
+			t.Logf("%d updates: %d moves, %d re-patched fields, the file changed size %d times", edits, moved, repatched, grown)
 			require.Positive(t, moved, "the sequence should move something")
 
 			// The final version: lld-link links the same object.
