@@ -1,6 +1,8 @@
 package elf
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/link"
@@ -144,6 +146,15 @@ func (Exe) DefineSymbol(l *link.Layout, name string) (uint64, int, obj.Visibilit
 		if i := outputSection(l, gotBaseSection); i >= 0 {
 			addr, out = start(i)
 		}
+	case "__rela_iplt_start", "__rela_iplt_end":
+		addr, out = header()
+		if i := outputSection(l, ipltRelaSection); i >= 0 {
+			if name == "__rela_iplt_end" {
+				addr, out = end(i)
+			} else {
+				addr, out = start(i)
+			}
+		}
 	case "__bss_start":
 		addr, out = header()
 		if i := outputSection(l, ".bss"); i >= 0 {
@@ -176,4 +187,42 @@ func (Exe) DefineSymbol(l *link.Layout, name string) (uint64, int, obj.Visibilit
 		addr, out = header()
 	}
 	return addr, out, vis
+}
+
+// The sections of called indirect functions, as ld.lld 16 names them in a
+// static executable: PLT entries, their GOT slots (.got.plt) and the
+// R_X86_64_IRELATIVE relocations (.rela.dyn, between __rela_iplt_start and
+// __rela_iplt_end, which a C library's start-up code applies).
+const (
+	ipltSection     = ".iplt"
+	ipltRelaSection = ".rela.dyn"
+	ipltEntrySize   = 16
+)
+
+var _ link.IFuncer = Exe{}
+
+// IFuncSections implements link.IFuncer.
+func (Exe) IFuncSections() (string, string, string, uint64, uint64) {
+	return ipltSection, gotBaseSection, ipltRelaSection, ipltEntrySize, relaSize
+}
+
+// IPLTEntry implements link.IFuncer with ld.lld's x86_64 PLT entry: `jmp
+// *slot(%rip); push $i; jmp 0` (the lazy-binding header a static
+// executable does not have is at address 0).
+func (Exe) IPLTEntry(i int, at, slot uint64) []byte {
+	b := []byte{0xff, 0x25, 0, 0, 0, 0, 0x68, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint32(b[2:], uint32(slot-(at+6)))
+	binary.LittleEndian.PutUint32(b[7:], uint32(i))
+	binary.LittleEndian.PutUint32(b[12:], uint32(-(at + 16)))
+	return b
+}
+
+// IRelative implements link.IFuncer: an Elf64_Rela R_X86_64_IRELATIVE of
+// the slot with the resolver as addend.
+func (Exe) IRelative(slot, resolver uint64) []byte {
+	b := make([]byte, relaSize)
+	binary.LittleEndian.PutUint64(b, slot)
+	binary.LittleEndian.PutUint64(b[8:], uint64(elf.R_X86_64_IRELATIVE))
+	binary.LittleEndian.PutUint64(b[16:], resolver)
+	return b
 }

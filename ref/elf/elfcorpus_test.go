@@ -45,6 +45,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"relocs", 42, true},
 		{"writable_code", 42, true},
 		{"got_base", 42, true},
+		{"ifunc", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +69,7 @@ func TestLinkELFCorpusErrors(t *testing.T) {
 	cases := []struct {
 		name, want string
 	}{
+		{"err_ifunc_address", "main.o:(.text+0x3): relocation R_X86_64_PC32 against the indirect function f (only calls, R_X86_64_PLT32) is not supported"},
 		{"err_linkorder_merge", "main.o: section .lo: SHF_LINK_ORDER section linked to the merge section .rodata.str1.1 is not supported (ld.lld refuses it too)"},
 	}
 	for _, tc := range cases {

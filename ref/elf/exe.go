@@ -57,6 +57,10 @@ func (Exe) SectionRank(s *link.Section) int {
 		return -2
 	case s.Kind == obj.BSS && s.ReadOnly:
 		return -1
+	case s.Name == ipltRelaSection && s.Kind == obj.ROData:
+		return -1 // with the read-only NOBITS, before the other read-only data
+	case s.Name == ipltSection && s.Kind == obj.Text:
+		return 4*rules.SectionRank(s) + 1 // after .text
 	case s.Name == gotBaseSection && s.Kind == obj.Data:
 		return 4*rules.SectionRank(s) + 1 // after .data, before .bss, as ld.lld
 	case s.Kind == obj.Text && s.Writable:
@@ -381,8 +385,13 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 				flags |= elf.SHF_STRINGS
 			}
 		}
+		var info uint32
+		if s == l.IPLT.Rela {
+			typ, flags, entsize = elf.SHT_RELA, elf.SHF_ALLOC|elf.SHF_INFO_LINK, relaSize
+			info = uint32(shndx[l.IPLT.GOT.Index])
+		}
 		e.names = append(e.names, s.Name)
-		e.sections = append(e.sections, sectionHeader{typ: typ, flags: flags, addr: s.Addr, off: s.Offset, size: s.Size, align: s.Align, entsize: entsize})
+		e.sections = append(e.sections, sectionHeader{typ: typ, flags: flags, addr: s.Addr, off: s.Offset, size: s.Size, align: s.Align, entsize: entsize, info: info})
 	}
 
 	// Program headers.

@@ -130,6 +130,8 @@ func symInfo(b obj.Binding, k obj.SymKind) byte {
 		typ = elf.STT_SECTION
 	case obj.SymTLS:
 		typ = elf.STT_TLS
+	case obj.SymIFunc:
+		typ = elf.STT_GNU_IFUNC
 	}
 	return elf.ST_INFO(bind, typ)
 }

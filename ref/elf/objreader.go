@@ -9,14 +9,16 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
 // ErrUnsupported is wrapped by every error about a well-formed ELF feature
-// that the reference implementation does not handle (TLS, section groups,
-// common symbols, relocation types outside the supported set, ...), as
-// opposed to a malformed file.
-var ErrUnsupported = errors.New("unsupported")
+// that the reference implementation does not handle (.eh_frame, TLS
+// descriptors, relocation types outside the supported set, ...), as
+// opposed to a malformed file. It is link.ErrUnsupported, which the
+// linker's own refusals (an indirect function's address) wrap too.
+var ErrUnsupported = link.ErrUnsupported
 
 // ErrMalformed is wrapped by every error about a file that is not a valid
 // ELF64 x86_64 relocatable object (truncated, bad magic, offsets past the
@@ -708,7 +710,10 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			}
 			sym.Kind = obj.SymData
 		case elf.STT_GNU_IFUNC:
-			return nil, r.unsupported("%s: indirect function (STT_GNU_IFUNC) is not supported", symWhere(k, sname))
+			if shndx == uint32(elf.SHN_UNDEF) || shndx == uint32(elf.SHN_ABS) {
+				return nil, r.unsupported("%s: undefined or absolute indirect function (STT_GNU_IFUNC) is not supported", symWhere(k, sname))
+			}
+			sym.Kind = obj.SymIFunc
 		default:
 			return nil, r.unsupported("%s: symbol type %v is not supported", symWhere(k, sname), typ)
 		}

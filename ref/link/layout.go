@@ -50,6 +50,8 @@ type Layout struct {
 	// _GLOBAL_OFFSET_TABLE_) that GOTOff64, GOTPC32 and GOTPC64 are
 	// relative to; the platform sets it (GOTBaser), 0 otherwise.
 	GOTBase uint64
+	// IPLT holds the indirect functions' PLT entries (IFuncer).
+	IPLT IPLT
 	// TLS is the thread-local storage template: the TLS sections' extent
 	// (zero when there are none).
 	TLS TLSBlock
@@ -206,6 +208,9 @@ type Symbol struct {
 	Addr uint64
 	// GOTSlot is the index of the symbol's GOT slot, or -1.
 	GOTSlot int32
+	// IPLT is 1 + the index of the symbol's IPLT entry (an indirect
+	// function that is called), 0 when it has none.
+	IPLT int32
 	// Referenced is set when a relocation refers to the symbol.
 	Referenced bool
 	// mergeSection marks a section symbol of a merged section, whose

@@ -71,6 +71,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 	if opts.Faults.Has(fault.LinkTPOffUnaligned) {
 		tp = l.TLS.Addr + l.TLS.MemSize
 	}
+	l.writeIPLT(p, img)
 	perSymbol := relaxesPerSymbol(p)
 	var errs []error
 	for oi, o := range l.Objects {
@@ -89,6 +90,9 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 				r := &s.Relocs[ri]
 				sym := &syms[idx[r.Sym]]
 				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: tp}
+				if sym.IPLT > 0 {
+					in.S = l.iplt(p, sym) // a call of an indirect function goes to its PLT entry
+				}
 				if sym.mergeSection {
 					in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
 				}

@@ -54,6 +54,12 @@ func (l *Layout) scan(p Platform, opts Options) error {
 				id := idx[r.Sym]
 				sym := &l.Symbols[id]
 				sym.Referenced = true
+				if sym.Kind == obj.SymIFunc {
+					if err := l.ipltEntry(p, oi, si, r, id); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+				}
 				if !sym.Defined() && sym.strongRef {
 					if undef == nil {
 						undef = make(map[int32][]undefRef)
@@ -119,6 +125,9 @@ func (l *Layout) scan(p Platform, opts Options) error {
 	}
 	if gotInSymbolOrder(p) {
 		l.orderGOTBySymbol()
+	}
+	if err := l.addIPLT(p); err != nil {
+		return err
 	}
 	if len(l.GOT.Slots) > 0 {
 		l.Sections = append(l.Sections, &Section{

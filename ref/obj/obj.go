@@ -142,6 +142,7 @@ const (
 	SymData                   // data
 	SymSection                // a section's start (ELF STT_SECTION)
 	SymTLS                    // a thread-local variable (ELF STT_TLS)
+	SymIFunc                  // an indirect function: its value is the resolver (ELF STT_GNU_IFUNC)
 )
 
 func (k SymKind) String() string {
@@ -156,6 +157,8 @@ func (k SymKind) String() string {
 		return "section"
 	case SymTLS:
 		return "tls"
+	case SymIFunc:
+		return "ifunc"
 	}
 	return fmt.Sprintf("SymKind(%d)", uint8(k))
 }
