@@ -29,6 +29,10 @@ func FuzzCanonELF(f *testing.F) {
 				f.Add(exe, true)
 				f.Add(exe, false)
 			}
+			// Thread-local storage (PT_TLS, STT_TLS symbols, tpoff operands).
+			tlsPaths, _ := canontest.Assemble(f, dir, "../corpus/asm/elf/tls/main.s", "../corpus/asm/elf/tls/tls.s")
+			exe, _ := canontest.Link(f, tlsPaths, filepath.Join(dir, "tls"))
+			f.Add(exe, false)
 		}
 	}
 	f.Add([]byte("\x7fELF\x02\x01\x01"), false)

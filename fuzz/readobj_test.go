@@ -63,6 +63,47 @@ g: .quad _start
 .zero 16
 `
 
+// seedELFFeaturesAsm is an object with the ELF features beyond the core:
+// .tdata/.tbss and the TLS relocations, STT_GNU_IFUNC, NAME@@VER, writable
+// code, R_X86_64_8/16/PC8/PC16/PC64/SIZE32/SIZE64/GOTPC32/GOTOFF64.
+const seedELFFeaturesAsm = `
+.text
+.globl _start
+_start:
+movl %fs:a@tpoff, %eax
+movq b@gottpoff(%rip), %rcx
+data16 leaq a@tlsgd(%rip), %rdi
+data16 data16 rex64 call __tls_get_addr@PLT
+leaq b@tlsld(%rip), %rdi
+call __tls_get_addr@PLT
+leaq b@dtpoff(%rax), %rcx
+call ifn
+movl $a@SIZE, %eax
+leaq _GLOBAL_OFFSET_TABLE_(%rip), %rbx
+movabsq $d@GOTOFF, %rcx
+.type ifn, @gnu_indirect_function
+ifn: ret
+.globl f_v2
+.symver f_v2, f@@V2
+f_v2: ret
+.section .wx,"awx",@progbits
+nop
+.section .tdata,"awT",@progbits
+.globl a
+.type a,@object
+.size a,4
+a: .long 1
+.section .tbss,"awT",@nobits
+b: .zero 8
+.data
+d: .byte d
+.word d
+.byte d - .
+.word d - .
+.quad d - .
+.quad a@dtpoff
+`
+
 // FuzzReadELF feeds arbitrary bytes to the ELF object reader: it must never
 // panic, and whatever it accepts must be valid, writable and readable again.
 func FuzzReadELF(f *testing.F) {
@@ -73,6 +114,11 @@ func FuzzReadELF(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:64])
 	if data := assembleText(f, "x86_64-linux-gnu", seedAsm); data != nil {
+		f.Add(data)
+	}
+	// Thread-local storage, an indirect function, a symbol version and
+	// the small relocation kinds (docs/elf.md).
+	if data := assembleText(f, "x86_64-linux-gnu", seedELFFeaturesAsm); data != nil {
 		f.Add(data)
 	}
 	// A header claiming a huge section table.
