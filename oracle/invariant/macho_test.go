@@ -3,6 +3,7 @@ package invariant
 import (
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,4 +212,43 @@ func TestMachOLLVMReadsIncrementalOutput(t *testing.T) {
 	err = CheckLLVM(bad)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "invariant 8")
+}
+
+// TestMachOMalformedNoPanic feeds truncated and corrupted copies of an
+// incremental Mach-O output to CheckProgram: an error or violations,
+// never a panic.
+func TestMachOMalformedNoPanic(t *testing.T) {
+	vs := loadVersions(t)
+	m := vs[len(vs)-1]
+	p, err := codegen.Compile(m, obj.MachO)
+	require.NoError(t, err)
+	o, err := incr.NewMemOutput(macho.IncrImage{}, p, "", incr.Options{})
+	require.NoError(t, err)
+	good := o.Bytes()
+	require.NoError(t, CheckProgram(good, p, m, Options{Format: obj.MachO}))
+	try := func(data []byte) {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("panic on %d bytes: %v", len(data), r)
+			}
+		}()
+		_ = CheckProgram(data, p, m, Options{Format: obj.MachO})
+	}
+	for n := 0; n < 2048; n += 7 {
+		try(good[:n])
+	}
+	try(good[:len(good)-1])
+	// Flip bytes of the header and load commands, and of __LINKEDIT.
+	r := rand.New(rand.NewSource(13))
+	for i := 0; i < 3000; i++ {
+		bad := append([]byte(nil), good...)
+		var at int
+		if i%2 == 0 {
+			at = r.Intn(1200)
+		} else {
+			at = len(bad) - 1 - r.Intn(min(len(bad), 4096))
+		}
+		bad[at] ^= byte(1 + r.Intn(255))
+		try(bad)
+	}
 }
