@@ -98,7 +98,8 @@ var objdumpFuncRE = regexp.MustCompile(`^[0-9a-f]+ func\[\d+\] <(.*)>:$`)
 // wasmObjdumpAgrees requires the canonical decoding of the module at exe
 // to agree with wasm-objdump -d: per function (functions of one name as a
 // multiset), the same instructions, of the same lengths, calling the same
-// functions.
+// functions; and with wasm-objdump -x: the same functions in the table and
+// the same exports.
 func wasmObjdumpAgrees(t *testing.T, exe string, objs []string) {
 	t.Helper()
 	od := tools.Require(t, "wasm-objdump")
@@ -182,7 +183,50 @@ func wasmObjdumpAgrees(t *testing.T, exe string, objs []string) {
 		}
 	}
 	require.Equal(t, want, got, "canonical decoding vs wasm-objdump -d of %s", exe)
+
+	// wasm-objdump -x: the functions in the table and the exports
+	out, err = osexec.Command(od.Path, "-x", exe).Output()
+	require.NoError(t, err)
+	var wantTable, gotTable, wantExports, gotExports []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := objdumpElemRE.FindStringSubmatch(line); m != nil {
+			wantTable = append(wantTable, m[1])
+		}
+		if m := objdumpExportRE.FindStringSubmatch(line); m != nil {
+			target := m[1]
+			if target == "" {
+				target = "memory"
+			}
+			wantExports = append(wantExports, m[3]+" "+target)
+		}
+	}
+	for _, s := range im.Symbols {
+		switch {
+		case s.Name == "__indirect_function_table":
+			for _, p := range s.Pointers {
+				name, _, _ := strings.Cut(strings.TrimPrefix(p.Target, "&"), "@")
+				gotTable = append(gotTable, name)
+			}
+		case strings.HasPrefix(s.Name, "export:"):
+			target := strings.TrimPrefix(s.Pointers[0].Target, "&")
+			if s.Pointers[0].Kind == "export memory" {
+				target = "memory"
+			}
+			name, _, _ := strings.Cut(target, "@")
+			gotExports = append(gotExports, strings.TrimPrefix(s.Name, "export:")+" "+name)
+		}
+	}
+	for _, l := range [][]string{wantTable, gotTable, wantExports, gotExports} {
+		sort.Strings(l)
+	}
+	require.Equal(t, wantTable, gotTable, "table vs wasm-objdump -x of %s", exe)
+	require.Equal(t, wantExports, gotExports, "exports vs wasm-objdump -x of %s", exe)
 }
+
+var (
+	objdumpElemRE   = regexp.MustCompile(`^\s+- elem\[\d+\] = func\[\d+\] <(.*)>$`)
+	objdumpExportRE = regexp.MustCompile(`^\s+- (?:func\[\d+\] <(.*)>|memory\[\d+\]()) -> "(.*)"$`)
+)
 
 // wasmCFlagSets are the clang flag sets corpus/c is compiled under for
 // wasm32 (PIC is not a static link: wasm-ld's -fPIC objects need GOT
