@@ -11,119 +11,83 @@ import (
 	"github.com/linkcheck/linkcheck/ref/fault"
 )
 
-// TestFuzzIncrementalELFCatchesInjectedBugs runs FuzzIncrementalELF's body
-// over its seed inputs with one known linker bug injected at a time and
-// asserts that some seed reports it, naming the invariant meant to catch
-// it: the seed set alone is enough to find each of them.
-func TestFuzzIncrementalELFCatchesInjectedBugs(t *testing.T) {
+// injectedBug is one known linker bug and the part of the report that
+// names the check meant to catch it.
+type injectedBug struct {
+	name   string
+	faults fault.Set
+	want   string
+}
+
+// requireSeedsCatch runs target's body over its seed inputs with each bug
+// injected in turn and asserts that some seed reports it with the check
+// meant to catch it: the seed set alone is enough to find each of them.
+func requireSeedsCatch(t *testing.T, target incrTarget, bugs []injectedBug) {
 	runner := exec.NewRunner()
 	t.Cleanup(func() { runner.Close() })
-	seeds := incrSeeds(t, targetIncrementalELF)
-	tests := []struct {
-		name   string
-		faults fault.Set
-		want   string // part of the report
-	}{
+	seeds := incrSeeds(t, target)
+	for _, tt := range bugs {
+		t.Run(tt.name, func(t *testing.T) {
+			var reports []string
+			for _, s := range seeds {
+				err := runIncr(context.Background(), target, decodeIncr(s), t.TempDir(),
+					incrCheckOptions{Runner: runner, Faults: tt.faults})
+				if err == nil {
+					continue
+				}
+				reports = append(reports, err.Error())
+				if !strings.Contains(err.Error(), tt.want) {
+					continue
+				}
+				head, _, _ := strings.Cut(err.Error(), ": after update")
+				for _, line := range strings.Split(err.Error(), "\n") {
+					if strings.Contains(line, tt.want) {
+						t.Logf("caught (%s): %s", head, strings.TrimPrefix(line, head+": "))
+						break
+					}
+				}
+				return
+			}
+			require.Fail(t, "not caught", "no seed reported %q; reports:\n%s", tt.want, strings.Join(reports, "\n\n"))
+		})
+	}
+}
+
+// TestFuzzIncrementalELFCatchesInjectedBugs: FuzzIncrementalELF's seeds
+// catch each injected bug by the invariant meant to catch it.
+func TestFuzzIncrementalELFCatchesInjectedBugs(t *testing.T) {
+	requireSeedsCatch(t, targetIncrementalELF, []injectedBug{
 		{"trampoline displacement from the wrong base", fault.Of(fault.TrampolineBase), "invariant 4"},
 		{"GOT slot not rewritten after a move", fault.Of(fault.SkipGOTRewrite), "invariant 3"},
 		{"freed trampoline site handed out while still referenced", fault.Of(fault.FreeTrampolineSite), "invariant 4"},
 		{"symbol values not updated after a move", fault.Of(fault.StaleSymbols), "invariant 6"},
 		{"region grown without moving its neighbours", fault.Of(fault.GrowWithoutMove), "invariant 3"},
 		{"seed 000 error-table off-by-one", fault.Of(fault.SeedErrTab), "invariant 7"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var reports []string
-			for _, s := range seeds {
-				err := runIncr(context.Background(), targetIncrementalELF, decodeIncr(s), t.TempDir(),
-					incrCheckOptions{Runner: runner, Faults: tt.faults})
-				if err != nil {
-					reports = append(reports, err.Error())
-					if strings.Contains(err.Error(), tt.want) {
-						head, _, _ := strings.Cut(err.Error(), ": after update")
-						for _, line := range strings.Split(err.Error(), "\n") {
-							if strings.Contains(line, tt.want) {
-								t.Logf("caught (%s): %s", head, strings.TrimPrefix(line, head+": "))
-								break
-							}
-						}
-						return
-					}
-				}
-			}
-			require.Fail(t, "not caught", "no seed reported %q; reports:\n%s", tt.want, strings.Join(reports, "\n\n"))
-		})
-	}
+	})
 }
 
 // TestFuzzIncrementalMachOCatchesInjectedBugs is the Mach-O target's
 // proof: over its seeds, each injected bug is reported by the invariant
 // meant to catch it.
 func TestFuzzIncrementalMachOCatchesInjectedBugs(t *testing.T) {
-	runner := exec.NewRunner()
-	t.Cleanup(func() { runner.Close() })
-	seeds := incrSeeds(t, targetIncrementalMachO)
-	tests := []struct {
-		name   string
-		faults fault.Set
-		want   string
-	}{
+	requireSeedsCatch(t, targetIncrementalMachO, []injectedBug{
 		{"trampoline displacement off by 5", fault.Of(fault.TrampolineBase), "invariant 4"},
 		{"GOT slot left stale", fault.Of(fault.SkipGOTRewrite), "invariant 3"},
 		{"region grown without moving the regions after it", fault.Of(fault.GrowWithoutMove), "invariant 3"},
 		{"data pointer not re-patched", fault.Of(fault.SkipPointerRepatch), "invariant 6"},
 		{"segment grown without moving __LINKEDIT", fault.Of(fault.MachOStaleLinkEdit), "segment __LINKEDIT at file offset"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var reports []string
-			for _, s := range seeds {
-				err := runIncr(context.Background(), targetIncrementalMachO, decodeIncr(s), t.TempDir(),
-					incrCheckOptions{Runner: runner, Faults: tt.faults})
-				if err != nil {
-					reports = append(reports, err.Error())
-					if strings.Contains(err.Error(), tt.want) {
-						return
-					}
-				}
-			}
-			require.Fail(t, "not caught", "no seed reported %q; reports:\n%s", tt.want, strings.Join(reports, "\n\n"))
-		})
-	}
+	})
 }
 
 // TestFuzzIncrementalCOFFCatchesInjectedBugs is the PE target's proof:
 // over its seeds, each injected bug is reported by the check meant to
 // catch it.
 func TestFuzzIncrementalCOFFCatchesInjectedBugs(t *testing.T) {
-	runner := exec.NewRunner()
-	t.Cleanup(func() { runner.Close() })
-	seeds := incrSeeds(t, targetIncrementalCOFF)
-	tests := []struct {
-		name   string
-		faults fault.Set
-		want   string
-	}{
+	requireSeedsCatch(t, targetIncrementalCOFF, []injectedBug{
 		{"trampoline displacement off by 5", fault.Of(fault.TrampolineBase), "invariant 4"},
 		{"GOT slot left stale", fault.Of(fault.SkipGOTRewrite), "invariant 3"},
 		{"data pointer not re-patched", fault.Of(fault.SkipPointerRepatch), "invariant 6"},
 		{"pointer missing from the base relocations", fault.Of(fault.PEMissingBaseReloc), "has no base relocation"},
 		{"SizeOfImage misses the last section", fault.Of(fault.PEStaleSizeOfImage), "SizeOfImage is"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var reports []string
-			for _, s := range seeds {
-				err := runIncr(context.Background(), targetIncrementalCOFF, decodeIncr(s), t.TempDir(),
-					incrCheckOptions{Runner: runner, Faults: tt.faults})
-				if err != nil {
-					reports = append(reports, err.Error())
-					if strings.Contains(err.Error(), tt.want) {
-						return
-					}
-				}
-			}
-			require.Fail(t, "not caught", "no seed reported %q; reports:\n%s", tt.want, strings.Join(reports, "\n\n"))
-		})
-	}
+	})
 }
