@@ -19,29 +19,46 @@ import (
 )
 
 // TestIncrementalMechanisms updates through corpus/updates/mechanisms with
-// both policies and checks every invariant after every update.
+// both policies, for every format with an incremental linker, and checks
+// every invariant after every update: 3 to 7 with the format's own checks,
+// LLVM's tools (8), the value (1, natively for ELF and under unicorn for
+// Mach-O and PE) and a fresh reference link's canonical image (2).
 func TestIncrementalMechanisms(t *testing.T) {
-	tools.Require(t, "llvm-readobj")
-	runner := exec.NewRunner()
-	t.Cleanup(func() { runner.Close() })
-	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
-		t.Run(string(policy), func(t *testing.T) {
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out")
-			for i := 1; ; i++ {
-				path := filepath.Join("../../corpus/updates/mechanisms", fmt.Sprintf("v%d.lir", i))
-				src, err := os.ReadFile(path)
-				if os.IsNotExist(err) {
-					require.Greater(t, i, 2)
-					break
-				}
-				m, err := ir.Parse(path, src)
-				require.NoError(t, err)
-				res, err := Update(out, obj.ELF, m, string(src), policy)
-				require.NoError(t, err)
-				require.Equal(t, i == 1, res.Relinked, "v%d: %s", i, res.Reason)
-				err = CheckIncremental(context.Background(), out, m, IncrCheck{Policy: policy, Runner: runner, Mode: exec.Native, LLVM: true, Fresh: true, Dir: dir})
-				require.NoError(t, err, "v%d", i)
+	for _, tc := range []struct {
+		format obj.Format
+		mode   exec.Mode
+		tools  []string
+	}{
+		{obj.ELF, exec.Native, []string{"llvm-readobj"}},
+		{obj.MachO, exec.Unicorn, []string{"llvm-objdump", "llvm-otool"}},
+		{obj.COFF, exec.Unicorn, []string{"llvm-readobj", "llvm-objdump", "libunicorn"}},
+	} {
+		t.Run(string(tc.format), func(t *testing.T) {
+			for _, tool := range tc.tools {
+				tools.Require(t, tool)
+			}
+			runner := exec.NewRunner()
+			t.Cleanup(func() { runner.Close() })
+			for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
+				t.Run(string(policy), func(t *testing.T) {
+					dir := t.TempDir()
+					out := filepath.Join(dir, "out")
+					for i := 1; ; i++ {
+						path := filepath.Join("../../corpus/updates/mechanisms", fmt.Sprintf("v%d.lir", i))
+						src, err := os.ReadFile(path)
+						if os.IsNotExist(err) {
+							require.Greater(t, i, 2)
+							break
+						}
+						m, err := ir.Parse(path, src)
+						require.NoError(t, err)
+						res, err := Update(out, tc.format, m, string(src), policy)
+						require.NoError(t, err)
+						require.Equal(t, i == 1, res.Relinked, "v%d: %s", i, res.Reason)
+						err = CheckIncremental(context.Background(), out, m, IncrCheck{Format: tc.format, Policy: policy, Runner: runner, Mode: tc.mode, LLVM: true, Fresh: true, Dir: dir})
+						require.NoError(t, err, "v%d", i)
+					}
+				})
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -18,38 +17,6 @@ import (
 	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
-
-// TestIncrementalMachOMechanisms updates a Mach-O output through
-// corpus/updates/mechanisms with both policies and checks every invariant
-// after every update: 3 to 7, LLVM's tools (8), the value under unicorn
-// (1) and a fresh reference link's canonical image (2).
-func TestIncrementalMachOMechanisms(t *testing.T) {
-	tools.Require(t, "llvm-objdump")
-	tools.Require(t, "llvm-otool")
-	runner := oexec.NewRunner()
-	t.Cleanup(func() { runner.Close() })
-	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
-		t.Run(string(policy), func(t *testing.T) {
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out")
-			for i := 1; ; i++ {
-				path := filepath.Join("../../corpus/updates/mechanisms", fmt.Sprintf("v%d.lir", i))
-				src, err := os.ReadFile(path)
-				if os.IsNotExist(err) {
-					require.Greater(t, i, 2)
-					break
-				}
-				m, err := ir.Parse(path, src)
-				require.NoError(t, err)
-				res, err := Update(out, obj.MachO, m, string(src), policy)
-				require.NoError(t, err)
-				require.Equal(t, i == 1, res.Relinked, "v%d: %s", i, res.Reason)
-				err = CheckIncremental(context.Background(), out, m, IncrCheck{Format: obj.MachO, Policy: policy, Runner: runner, Mode: oexec.Unicorn, LLVM: true, Fresh: true, Dir: dir})
-				require.NoError(t, err, "v%d", i)
-			}
-		})
-	}
-}
 
 // everyCheckEnv makes TestIncrementalMachOLongSequenceAgainstLLD run every
 // check after every update.
