@@ -31,6 +31,9 @@ type CheckConfig struct {
 	Tiers     pipeline.Tiers
 	LLVMEvery int
 	Dir       string
+	// Mode runs the outputs; the zero value is the fuzz targets' choice:
+	// natively for ELF, under unicorn for Mach-O and PE.
+	Mode exec.Mode
 	// Other links the first version's objects for the comparison (lld);
 	// nil skips it.
 	Other ExternalLinker
@@ -78,6 +81,12 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 	if cfg.LLVMEvery <= 0 {
 		cfg.LLVMEvery = 20
 	}
+	if cfg.Mode == "" {
+		cfg.Mode = exec.Unicorn
+		if formatOr(cfg.Format) == obj.ELF {
+			cfg.Mode = exec.Native
+		}
+	}
 	runner := exec.NewRunner()
 	defer runner.Close()
 	res := &CheckResult{}
@@ -88,7 +97,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		}
 		r := rand.New(rand.NewSource(seed))
 		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: cfg.Funcs})
-		s, err := pipeline.NewSession(ctx, m, pipeline.SessionOptions{Format: cfg.Format, Policy: cfg.Policy, Runner: runner, Mode: exec.Native, Tiers: cfg.Tiers, Dir: cfg.Dir})
+		s, err := pipeline.NewSession(ctx, m, pipeline.SessionOptions{Format: cfg.Format, Policy: cfg.Policy, Runner: runner, Mode: cfg.Mode, Tiers: cfg.Tiers, Dir: cfg.Dir})
 		if err != nil {
 			return nil, fmt.Errorf("bench check: seed %d: %w", seed, err)
 		}

@@ -123,20 +123,31 @@ func TestCompileFuncMatchesCompile(t *testing.T) {
 	}
 }
 
-// TestBenchCheckSmoke runs BenchCheck on a few sequences and checks that
-// the figures are consistent (speed is not asserted).
+// TestBenchCheckSmoke runs BenchCheck on a few sequences of every format
+// with an incremental linker and checks that the figures are consistent
+// (speed is not asserted).
 func TestBenchCheckSmoke(t *testing.T) {
-	tools.Require(t, "ld.lld")
 	tools.Require(t, "llvm-readobj")
-	r, err := BenchCheck(context.Background(), CheckConfig{Funcs: 20, Updates: 30, SeqLen: 10, LLVMEvery: 2, Dir: t.TempDir(), Other: lldLinker(obj.ELF)})
-	require.NoError(t, err)
-	t.Log(r.Line())
-	require.Equal(t, 30, r.Updates)
-	require.Equal(t, 3, r.Sequences)
-	require.Positive(t, r.PerSecond)
-	require.Positive(t, r.OtherCPU)
-	require.Regexp(t, `^\d+ checked updates/s, \d+\.\d checked updates per lld link$`, r.Line())
-	require.Equal(t, 3*(1+10/4+1), r.Full, "full checks: the first link, every 4th update and the last, per sequence")
+	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
+		t.Run(string(f), func(t *testing.T) {
+			linker, err := lld.Tool(f)
+			require.NoError(t, err)
+			tools.Require(t, linker)
+			if f != obj.ELF {
+				tools.Require(t, "libunicorn")
+				tools.Require(t, "llvm-objdump")
+			}
+			r, err := BenchCheck(context.Background(), CheckConfig{Format: f, Funcs: 20, Updates: 30, SeqLen: 10, LLVMEvery: 2, Dir: t.TempDir(), Other: lldLinker(f)})
+			require.NoError(t, err)
+			t.Log(r.Line())
+			require.Equal(t, 30, r.Updates)
+			require.Equal(t, 3, r.Sequences)
+			require.Positive(t, r.PerSecond)
+			require.Positive(t, r.OtherCPU)
+			require.Regexp(t, `^\d+ checked updates/s, \d+\.\d checked updates per lld link$`, r.Line())
+			require.Equal(t, 3*(1+10/4+1), r.Full, "full checks: the first link, every 4th update and the last, per sequence")
+		})
+	}
 }
 
 // BenchmarkCheckLoop is the fuzz loop's checked updates (40-function
