@@ -55,6 +55,7 @@ const (
 	sThreadLocalInitPtrs = 0x15
 	sInitFuncOffsets     = 0x16
 	sAttrDebug           = 0x02000000
+	sectionAttrsUsr      = 0xff000000 // SECTION_ATTRIBUTES_USR
 	nStab                = 0xe0
 	nPext                = 0x10
 	nTypeMask            = 0x0e
@@ -157,6 +158,10 @@ func relocName(t uint32) string {
 // constant in the field when A and B lie in one atom, and PCRel32 against
 // A when B lies in the atom of a 4-byte field; other pairs need a
 // relocation kind the model does not have.
+//
+// Data in code. The LC_DATA_IN_CODE entries (jump tables in __text) become
+// the DataInCode of the atoms they fall in, as ld64.lld assigns them (see
+// readDataInCode); a misaligned or truncated table is malformed.
 //
 // Everything else is an error wrapping ErrUnsupported that names the
 // file, section, offset and feature: 32-bit files, other CPUs, other file
@@ -306,6 +311,8 @@ func (r *reader) read() (*obj.Object, error) {
 		return nil, r.errorf("%d load commands do not fit in %d bytes", ncmds, sizeofcmds)
 	}
 	var symtab []byte // the LC_SYMTAB command
+	var dice []byte   // the LC_DATA_IN_CODE command
+	var diceAt uint64 // its offset in the file
 	off := uint64(0)
 	for i := uint64(0); i < ncmds; i++ {
 		if sizeofcmds-off < 8 {
@@ -331,9 +338,17 @@ func (r *reader) read() (*obj.Object, error) {
 				return nil, r.errorf("load command %d: LC_SYMTAB of %d bytes (want %d)", i, size, symtabCmdSize)
 			}
 			symtab = c
+		case lcDataInCode:
+			if dice != nil {
+				return nil, r.errorf("load command %d at offset %#x: a second LC_DATA_IN_CODE", i, headerSize+off)
+			}
+			if size < linkEditDataCmdSize {
+				return nil, r.errorf("load command %d at offset %#x: LC_DATA_IN_CODE of %d bytes (want %d)", i, headerSize+off, size, linkEditDataCmdSize)
+			}
+			dice, diceAt = c, headerSize+off
 		}
-		// Other commands (LC_BUILD_VERSION, LC_DYSYMTAB, LC_DATA_IN_CODE,
-		// LC_LINKER_OPTION, ...) do not change what the object defines.
+		// Other commands (LC_BUILD_VERSION, LC_DYSYMTAB, LC_LINKER_OPTION,
+		// ...) do not change what the object defines.
 		off += size
 	}
 	if err := r.checkRanges(); err != nil {
@@ -346,6 +361,11 @@ func (r *reader) read() (*obj.Object, error) {
 	}
 	r.makeAtoms()
 	r.buildObject()
+	if dice != nil {
+		if err := r.readDataInCode(dice, diceAt); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range r.sects {
 		if !s.drop {
 			if err := r.readRelocs(s); err != nil {
@@ -357,6 +377,66 @@ func (r *reader) read() (*obj.Object, error) {
 		sortRelocs(s.Relocs)
 	}
 	return r.o, nil
+}
+
+// diceEntrySize is the size of a data_in_code_entry: offset (4 bytes),
+// length (2) and kind (2).
+const diceEntrySize = 8
+
+// isCode reports whether ld64.lld treats s as a code section (its
+// isCodeSection): a regular section whose only user attribute is
+// S_ATTR_PURE_INSTRUCTIONS, or __TEXT,__textcoal_nt or __TEXT,__StaticInit.
+func (s *rsect) isCode() bool {
+	if s.flags&sectionTypeMask != sRegular {
+		return false
+	}
+	if s.flags&sectionAttrsUsr == sAttrPureInstructions {
+		return true
+	}
+	return s.seg == "__TEXT" && (s.sect == "__textcoal_nt" || s.sect == "__StaticInit")
+}
+
+// readDataInCode decodes the LC_DATA_IN_CODE command c, found at file
+// offset at, into the DataInCode of the atoms the entries fall in. An
+// entry's offset is an address in the object. As ld64.lld does, each atom
+// of a code section takes the entries, in address order, from the first
+// at or after its start while they end by its end; the others (in data
+// sections, or across an atom's end) are dropped.
+func (r *reader) readDataInCode(c []byte, at uint64) error {
+	le := binary.LittleEndian
+	off, size := uint64(le.Uint32(c[8:])), uint64(le.Uint32(c[12:]))
+	if off%4 != 0 {
+		return r.errorf("LC_DATA_IN_CODE at offset %#x: table offset %#x is not 4-byte aligned", at, off)
+	}
+	if size%diceEntrySize != 0 {
+		return r.errorf("LC_DATA_IN_CODE at offset %#x: table size %#x is not a multiple of %d", at, size, diceEntrySize)
+	}
+	b, err := r.bytesAt(fmt.Sprintf("LC_DATA_IN_CODE at offset %#x: table", at), off, size)
+	if err != nil {
+		return err
+	}
+	entries := make([]obj.DataRange, size/diceEntrySize)
+	for k := range entries {
+		e := b[k*diceEntrySize:]
+		entries[k] = obj.DataRange{Offset: uint64(le.Uint32(e)), Size: uint64(le.Uint16(e[4:])), Kind: le.Uint16(e[6:])}
+	}
+	slices.SortStableFunc(entries, func(a, b obj.DataRange) int { return cmp.Compare(a.Offset, b.Offset) })
+	for _, s := range r.sects {
+		if s.drop || !s.isCode() {
+			continue
+		}
+		for _, a := range s.atoms {
+			begin, end := s.addr+a.start, s.addr+a.end
+			k, _ := slices.BinarySearchFunc(entries, begin, func(e obj.DataRange, t uint64) int { return cmp.Compare(e.Offset, t) })
+			m := r.o.Sections[a.model]
+			for ; k < len(entries) && entries[k].Offset+entries[k].Size <= end; k++ {
+				e := entries[k]
+				e.Offset -= begin
+				m.DataInCode = append(m.DataInCode, e)
+			}
+		}
+	}
+	return nil
 }
 
 // segment decodes the section headers of the LC_SEGMENT_64 command c,

@@ -421,6 +421,7 @@ func (w *exeWriter) symbols() {
 // linkEdit is the contents of __LINKEDIT, each part at its offset.
 type linkEdit struct {
 	rebase, export, starts []byte
+	dataInCode             []byte
 	symtab, indirect       []byte
 	strtab                 []byte
 	off                    struct{ rebase, export, starts, dataInCode, symtab, indirect, strtab, end uint64 }
@@ -461,6 +462,7 @@ func (w *exeWriter) file(image []byte) ([]byte, error) {
 	le8.rebase = pad8(rebase)
 	le8.export = pad8(w.exportTrie())
 	le8.starts = pad8(w.functionStarts())
+	le8.dataInCode = w.dataInCode()
 	// Symbol table and strings: a space and a NUL first, as ld64.lld.
 	strtab := []byte{' ', 0}
 	nsyms := len(w.locals) + len(w.externals)
@@ -509,7 +511,7 @@ func (w *exeWriter) file(image []byte) ([]byte, error) {
 	}
 	o.export = place(le8.export)
 	o.starts = place(le8.starts)
-	o.dataInCode = at
+	o.dataInCode = place(le8.dataInCode)
 	o.symtab = place(le8.symtab)
 	if le8.nindirect > 0 {
 		o.indirect = place(le8.indirect)
@@ -525,6 +527,7 @@ func (w *exeWriter) file(image []byte) ([]byte, error) {
 	copy(out[o.rebase:], le8.rebase)
 	copy(out[o.export:], le8.export)
 	copy(out[o.starts:], le8.starts)
+	copy(out[o.dataInCode:], le8.dataInCode)
 	copy(out[o.symtab:], le8.symtab)
 	if le8.nindirect > 0 {
 		copy(out[o.indirect:], le8.indirect)
@@ -609,7 +612,7 @@ func (w *exeWriter) loadCommands(le8 *linkEdit, linkOff, linkAddr uint64, nsyms 
 	b = le.AppendUint64(b, entry)
 	b = le.AppendUint64(b, 0)
 	u32s(lcFunctionStarts, linkEditDataCmdSize, uint32(o.starts), uint32(len(le8.starts)))
-	u32s(lcDataInCode, linkEditDataCmdSize, uint32(o.dataInCode), 0)
+	u32s(lcDataInCode, linkEditDataCmdSize, uint32(o.dataInCode), uint32(len(le8.dataInCode)))
 	return b
 }
 
@@ -806,4 +809,30 @@ func (w *exeWriter) functionStarts() []byte {
 		prev = a
 	}
 	return append(b, 0)
+}
+
+// dataInCode encodes LC_DATA_IN_CODE's table as ld64.lld does: every
+// input section's data-in-code ranges (ReadObject keeps only those in
+// ld64.lld's code sections), each as a data_in_code_entry whose offset is
+// the range's address less __TEXT's, sorted by that offset.
+func (w *exeWriter) dataInCode() []byte {
+	l := w.l
+	var entries []obj.DataRange
+	for i, o := range l.Objects {
+		for j, s := range o.Sections {
+			for _, d := range s.DataInCode {
+				d.Offset += l.Placements[i][j].Addr - ExeImageBase
+				entries = append(entries, d)
+			}
+		}
+	}
+	slices.SortStableFunc(entries, func(a, b obj.DataRange) int { return cmp.Compare(a.Offset, b.Offset) })
+	le := binary.LittleEndian
+	b := make([]byte, 0, len(entries)*diceEntrySize)
+	for _, e := range entries {
+		b = le.AppendUint32(b, uint32(e.Offset))
+		b = le.AppendUint16(b, uint16(e.Size))
+		b = le.AppendUint16(b, e.Kind)
+	}
+	return b
 }

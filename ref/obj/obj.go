@@ -108,6 +108,19 @@ type Section struct {
 	// Writable marks a code section that is also writable (ELF
 	// SHF_WRITE|SHF_EXECINSTR): it goes to a read-write-execute segment.
 	Writable bool
+	// DataInCode are the ranges of a code section that hold data, not
+	// instructions (Mach-O LC_DATA_IN_CODE entries: clang's jump tables),
+	// sorted by Offset. A linker that records them copies them to its
+	// output; readers of the output need not decode them as code.
+	DataInCode []DataRange
+}
+
+// DataRange is a range of data in a code section: Size bytes at Offset,
+// of a format-specific Kind (Mach-O's DICE_KIND_*).
+type DataRange struct {
+	Offset uint64
+	Size   uint64
+	Kind   uint16
 }
 
 // Binding is a symbol's visibility to other objects.
@@ -408,6 +421,14 @@ func (o *Object) Validate() error {
 			}
 		} else if uint64(len(s.Data)) != s.Size {
 			return fmt.Errorf("%s: section %d %q: size %d but %d bytes of data", o.Name, i, s.Name, s.Size, len(s.Data))
+		}
+		for j, d := range s.DataInCode {
+			if d.Offset > s.Size || s.Size-d.Offset < d.Size {
+				return fmt.Errorf("%s: section %d %q: data-in-code range %d [%#x, +%#x) outside the section (size %#x)", o.Name, i, s.Name, j, d.Offset, d.Size, s.Size)
+			}
+			if j > 0 && d.Offset < s.DataInCode[j-1].Offset {
+				return fmt.Errorf("%s: section %d %q: data-in-code range %d at offset %#x: ranges not sorted by offset", o.Name, i, s.Name, j, d.Offset)
+			}
 		}
 		var prev uint64
 		for j, r := range s.Relocs {
