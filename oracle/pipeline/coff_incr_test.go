@@ -36,10 +36,7 @@ func TestCOFFIncrementalLongSequenceAgainstLLD(t *testing.T) {
 	tools.Require(t, "lld-link")
 	tools.Require(t, "libunicorn")
 	tools.Require(t, "llvm-readobj")
-	funcs, edits := 1000, 50
-	if testing.Short() {
-		funcs, edits = 200, 10
-	}
+	funcs, edits := sequenceSize(10)
 	every := os.Getenv(everyCheckEnv) == "1"
 	runner := oexec.NewRunner()
 	t.Cleanup(func() { runner.Close() })
