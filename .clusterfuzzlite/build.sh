@@ -8,6 +8,8 @@ cd "$SRC/linkcheck"
 go mod download
 pkg=github.com/linkcheck/linkcheck/fuzz
 compile_native_go_fuzzer $pkg FuzzCanonELF fuzz_canon_elf
+compile_native_go_fuzzer $pkg FuzzCanonMachO fuzz_canon_macho
+compile_native_go_fuzzer $pkg FuzzCanonPE fuzz_canon_pe
 compile_native_go_fuzzer $pkg FuzzCanonWasm fuzz_canon_wasm
 compile_native_go_fuzzer $pkg FuzzEncode fuzz_encode
 compile_native_go_fuzzer $pkg FuzzErrorTable fuzz_error_table
