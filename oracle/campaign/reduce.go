@@ -15,6 +15,42 @@ import (
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
+// sigTest replays encoded inputs of one target until a deadline and says
+// whether each still fails with the signature want; lastErr keeps the last
+// replay's error or signature for the message when the original does not.
+type sigTest struct {
+	ctx      context.Context
+	r        *replayer
+	target   string
+	want     string
+	deadline time.Time
+	lastErr  string
+}
+
+// test replays input: its replay, and whether it fails with want.
+func (s *sigTest) test(input []byte) (*Replay, bool) {
+	if time.Now().After(s.deadline) || s.ctx.Err() != nil {
+		return nil, false
+	}
+	rep, err := s.r.run(s.ctx, s.target, input, "")
+	if err != nil {
+		s.lastErr = err.Error()
+		return nil, false
+	}
+	if rep.Error == "" {
+		return rep, false
+	}
+	got := ParseSignature(rep.Error).String()
+	s.lastErr = got
+	return rep, got == s.want
+}
+
+// notFailing is the error for an original input that does not fail with
+// want when replayed.
+func (s *sigTest) notFailing() error {
+	return fmt.Errorf("the finding does not fail with %q when replayed (%s)", s.want, s.lastErr)
+}
+
 // Reduce shrinks an incremental target's failing input by delta debugging
 // on its decoded structure (fuzz.DecodeIncr), beyond what Go's byte
 // minimizer can do: fewer edits (ddmin over the edit list), fewer
@@ -26,29 +62,13 @@ import (
 // and returns the smallest input found with its replay.
 func Reduce(ctx context.Context, r *replayer, target string, input []byte, sig Signature, budget time.Duration) (*Reduction, *Replay, error) {
 	deadline := time.Now().Add(budget)
-	want := sig.String()
+	st := &sigTest{ctx: ctx, r: r, target: target, want: sig.String(), deadline: deadline}
 	orig := fuzz.DecodeIncr(input)
-	var lastErr string
-	test := func(in fuzz.IncrInput) (*Replay, bool) {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, false
-		}
-		rep, err := r.run(ctx, target, fuzz.EncodeIncr(in), "")
-		if err != nil {
-			lastErr = err.Error()
-			return nil, false
-		}
-		if rep.Error == "" {
-			return rep, false
-		}
-		got := ParseSignature(rep.Error).String()
-		lastErr = got
-		return rep, got == want
-	}
+	test := func(in fuzz.IncrInput) (*Replay, bool) { return st.test(fuzz.EncodeIncr(in)) }
 	best := orig
 	bestRep, ok := test(orig)
 	if !ok {
-		return nil, nil, fmt.Errorf("the finding does not fail with %q when replayed (%s)", want, lastErr)
+		return nil, nil, st.notFailing()
 	}
 	accept := func(in fuzz.IncrInput) bool {
 		rep, ok := test(in)
@@ -170,7 +190,7 @@ func Reduce(ctx context.Context, r *replayer, target string, input []byte, sig S
 			}
 		}
 	}
-	red := &Reduction{Signature: want, Original: orig, Reduced: best, Tries: r.tries, Updates: len(bestRep.Versions) - 1, Message: bestRep.Error}
+	red := &Reduction{Signature: st.want, Original: orig, Reduced: best, Tries: r.tries, Updates: len(bestRep.Versions) - 1, Message: bestRep.Error}
 	if len(bestRep.Versions) > 0 {
 		red.Funcs = countFuncs(bestRep.Versions[len(bestRep.Versions)-1])
 	}

@@ -74,7 +74,6 @@ func encodeTuple(target string, in fuzz.LinkerInput) []byte {
 // defects).
 func ReduceLinker(ctx context.Context, r *replayer, target string, input []byte, sig Signature, budget time.Duration) (*Reduction, *Replay, error) {
 	deadline := time.Now().Add(budget)
-	want := sig.String()
 	orig := fuzz.DecodeLinker(input)
 	if target == wasmTarget {
 		var err error
@@ -82,27 +81,12 @@ func ReduceLinker(ctx context.Context, r *replayer, target string, input []byte,
 			return nil, nil, err
 		}
 	}
-	var lastErr string
-	test := func(in fuzz.LinkerInput) (*Replay, bool) {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, false
-		}
-		rep, err := r.run(ctx, target, encodeTuple(target, in), "")
-		if err != nil {
-			lastErr = err.Error()
-			return nil, false
-		}
-		if rep.Error == "" {
-			return rep, false
-		}
-		got := ParseSignature(rep.Error).String()
-		lastErr = got
-		return rep, got == want
-	}
+	st := &sigTest{ctx: ctx, r: r, target: target, want: sig.String(), deadline: deadline}
+	test := func(in fuzz.LinkerInput) (*Replay, bool) { return st.test(encodeTuple(target, in)) }
 	best := orig
 	bestRep, ok := test(orig)
 	if !ok {
-		return nil, nil, fmt.Errorf("the finding does not fail with %q when replayed (%s)", want, lastErr)
+		return nil, nil, st.notFailing()
 	}
 	funcs := func(in fuzz.LinkerInput) int { return int(in.Funcs) % 40 }
 	units := func(in fuzz.LinkerInput) int { return int(in.Units) % 4 }
@@ -154,7 +138,7 @@ func ReduceLinker(ctx context.Context, r *replayer, target string, input []byte,
 		}
 	}
 	o, b := orig, best
-	red := &Reduction{Signature: want, LinkerOriginal: &o, LinkerReduced: &b, Tries: r.tries, Units: bestRep.Units, Message: bestRep.Error}
+	red := &Reduction{Signature: st.want, LinkerOriginal: &o, LinkerReduced: &b, Tries: r.tries, Units: bestRep.Units, Message: bestRep.Error}
 	if len(bestRep.Versions) > 0 {
 		red.Funcs = countFuncs(bestRep.Versions[0])
 	}
