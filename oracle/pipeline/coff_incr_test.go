@@ -11,10 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/linkcheck/linkcheck/oracle/diff"
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
-	"github.com/linkcheck/linkcheck/ref/coff"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -75,29 +73,8 @@ func TestCOFFIncrementalLongSequenceAgainstLLD(t *testing.T) {
 			require.Positive(t, moved, "the sequence should move something")
 
 			// The final version: lld-link links the same object.
-			p, err := CompileIncr(m, obj.COFF, policy, 0)
-			require.NoError(t, err)
-			objs, err := obj.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.obj" })
-			require.NoError(t, err)
-			b, err := coff.WriteObject(objs[0])
-			require.NoError(t, err)
-			objPath := filepath.Join(dir, "u0.obj")
-			require.NoError(t, os.WriteFile(objPath, b, 0o644))
-			lldExe := filepath.Join(dir, "lld.exe")
-			_, err = LinkLLD(ctx, obj.COFF, []string{objPath}, lldExe)
-			require.NoError(t, err)
-			lldImg, err := readImage(lldExe, objs)
-			require.NoError(t, err)
-			incrImg, err := readImage(out, objs)
-			require.NoError(t, err)
-			rep := diff.Compare(lldImg, incrImg, diff.Options{NameA: "lld-link", NameB: "incr"})
-			require.True(t, rep.Equal(), "%s", rep.Text())
-			require.Greater(t, rep.Coverage.Ratio(), 0.99, "%s", rep.Text())
+			rep := requireIncrMatchesLLD(t, ctx, obj.COFF, m, policy, out, dir)
 			t.Logf("incremental output against lld-link: coverage %.1f%%", 100*rep.Coverage.Ratio())
-
-			dr, err := DiffLLD(ctx, obj.COFF, []string{objPath}, dir, diff.Options{})
-			require.NoError(t, err)
-			require.True(t, dr.Report.Equal(), "%s", dr.Report.Text())
 
 			want, err := Expected(m)
 			require.NoError(t, err)

@@ -19,7 +19,7 @@ import (
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/codegen"
-	"github.com/linkcheck/linkcheck/ref/elf"
+	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -210,7 +210,7 @@ func newBrokenRef(t *testing.T, src string, callsViaGOT bool) *brokenRef {
 	dir := t.TempDir()
 	p, err := codegen.CompileWith(m, obj.ELF, codegen.Options{CallsViaGOT: callsViaGOT})
 	require.NoError(t, err)
-	objPath, _ := writeOneObject(t, m, p, dir)
+	objPath, _ := writeOneObject(t, obj.ELF, m, p, dir)
 	res, err := DiffLLD(context.Background(), obj.ELF, []string{objPath}, dir, diff.Options{})
 	require.NoError(t, err)
 	require.True(t, res.Report.Equal(), "before breaking: %s", res.Report.Text())
@@ -221,17 +221,45 @@ func newBrokenRef(t *testing.T, src string, callsViaGOT bool) *brokenRef {
 	return &brokenRef{t: t, res: res, layout: layout, data: data}
 }
 
-// writeOneObject writes the compiled program p of m as one ELF object,
-// dir/u0.o, and returns its path and the object.
-func writeOneObject(t *testing.T, m *ir.Module, p *obj.Program, dir string) (string, []*obj.Object) {
+// writeOneObject writes the compiled program p of m as one object of
+// format in dir and returns its path and the neutral objects.
+func writeOneObject(t *testing.T, format obj.Format, m *ir.Module, p *obj.Program, dir string) (string, []*obj.Object) {
 	t.Helper()
-	objs, err := obj.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
+	tg := target.MustLookup(format)
+	objs, err := obj.Objects(p, ir.Partition(m, 1), 1, tg.UnitName)
 	require.NoError(t, err)
-	b, err := elf.WriteObject(objs[0])
+	b, err := tg.WriteObject(objs[0])
 	require.NoError(t, err)
-	path := filepath.Join(dir, "u0.o")
+	path := filepath.Join(dir, tg.UnitName(0))
 	require.NoError(t, os.WriteFile(path, b, 0o644))
 	return path, objs
+}
+
+// requireIncrMatchesLLD is the end of a long incremental sequence: lld
+// links the final version m (compiled for policy) from one object, the
+// incremental output out equals lld's output with no ignore rule and
+// coverage above 99%, and the reference full link diffs clean against
+// lld too. It returns the incremental output's report against lld.
+func requireIncrMatchesLLD(t *testing.T, ctx context.Context, format obj.Format, m *ir.Module, policy incr.Policy, out, dir string) *diff.Report {
+	t.Helper()
+	p, err := CompileIncr(m, format, policy, 0)
+	require.NoError(t, err)
+	objPath, objs := writeOneObject(t, format, m, p, dir)
+	lldExe := filepath.Join(dir, "lld-"+target.MustLookup(format).ExeName)
+	_, err = LinkLLD(ctx, format, []string{objPath}, lldExe)
+	require.NoError(t, err)
+	lldImg, err := readImage(lldExe, objs)
+	require.NoError(t, err)
+	incrImg, err := readImage(out, objs)
+	require.NoError(t, err)
+	rep := diff.Compare(lldImg, incrImg, diff.Options{NameA: "lld", NameB: "incr"})
+	require.True(t, rep.Equal(), "%s", rep.Text())
+	require.Greater(t, rep.Coverage.Ratio(), 0.99, "%s", rep.Text())
+
+	dr, err := DiffLLD(ctx, format, []string{objPath}, dir, diff.Options{})
+	require.NoError(t, err)
+	require.True(t, dr.Report.Equal(), "%s", dr.Report.Text())
+	return rep
 }
 
 func (b *brokenRef) sym(name string) *link.Symbol {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/incr"
@@ -126,23 +125,7 @@ func TestIncrementalLongSequenceAgainstLLD(t *testing.T) {
 			require.Positive(t, moved, "the sequence should move something")
 
 			// The final version: ld.lld links the same objects.
-			p, err := CompileIncr(m, obj.ELF, policy, 0)
-			require.NoError(t, err)
-			objPath, objs := writeOneObject(t, m, p, dir)
-			lldExe := filepath.Join(dir, "lld.out")
-			_, err = LinkLLD(ctx, obj.ELF, []string{objPath}, lldExe)
-			require.NoError(t, err)
-			lldImg, err := readImage(lldExe, objs)
-			require.NoError(t, err)
-			incrImg, err := readImage(out, objs)
-			require.NoError(t, err)
-			rep := diff.Compare(lldImg, incrImg, diff.Options{NameA: "lld", NameB: "incr"})
-			require.True(t, rep.Equal(), "%s", rep.Text())
-			require.Greater(t, rep.Coverage.Ratio(), 0.99, "%s", rep.Text())
-
-			dr, err := DiffLLD(ctx, obj.ELF, []string{objPath}, dir, diff.Options{})
-			require.NoError(t, err)
-			require.True(t, dr.Report.Equal(), "%s", dr.Report.Text())
+			requireIncrMatchesLLD(t, ctx, obj.ELF, m, policy, out, dir)
 
 			want, err := Expected(m)
 			require.NoError(t, err)

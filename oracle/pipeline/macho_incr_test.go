@@ -9,12 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/linkcheck/linkcheck/oracle/diff"
 	oexec "github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
-	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -90,29 +88,8 @@ func TestIncrementalMachOLongSequenceAgainstLLD(t *testing.T) {
 			require.Positive(t, total.Moved, "the sequence should move something")
 
 			// The final version: ld64.lld links the same objects.
-			p, err := CompileIncr(m, obj.MachO, policy, 0)
-			require.NoError(t, err)
-			objs, err := obj.Objects(p, ir.Partition(m, 1), 1, func(int) string { return "u0.o" })
-			require.NoError(t, err)
-			b, err := macho.WriteObject(objs[0])
-			require.NoError(t, err)
-			objPath := filepath.Join(dir, "u0.o")
-			require.NoError(t, os.WriteFile(objPath, b, 0o644))
-			lldExe := filepath.Join(dir, "lld.out")
-			_, err = LinkLLD(ctx, obj.MachO, []string{objPath}, lldExe)
-			require.NoError(t, err)
-			lldImg, err := readImage(lldExe, objs)
-			require.NoError(t, err)
-			incrImg, err := readImage(out, objs)
-			require.NoError(t, err)
-			rep := diff.Compare(lldImg, incrImg, diff.Options{NameA: "lld", NameB: "incr"})
-			require.True(t, rep.Equal(), "%s", rep.Text())
-			require.Greater(t, rep.Coverage.Ratio(), 0.99, "%s", rep.Text())
+			rep := requireIncrMatchesLLD(t, ctx, obj.MachO, m, policy, out, dir)
 			t.Logf("%s: incremental output vs ld64.lld: %d differences, coverage %.2f%%", policy, len(rep.Differences), 100*rep.Coverage.Ratio())
-
-			dr, err := DiffLLD(ctx, obj.MachO, []string{objPath}, dir, diff.Options{})
-			require.NoError(t, err)
-			require.True(t, dr.Report.Equal(), "%s", dr.Report.Text())
 
 			want, err := Expected(m)
 			require.NoError(t, err)
