@@ -51,30 +51,7 @@ func runSequence(t *testing.T, policy incr.Policy, faults fault.Set) []outcome {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out")
 	var outcomes []outcome
-	for i, m := range loadVersions(t) {
-		opts := codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, Faults: faults}
-		p, err := codegen.CompileWith(m, obj.ELF, opts)
-		require.NoError(t, err)
-		var o *incr.Output
-		if i == 0 {
-			o, err = incr.Create(path, elf.IncrImage{}, p, "", incr.Options{Policy: policy})
-			require.NoError(t, err)
-		} else {
-			o, err = incr.Open(path, elf.IncrImage{}, incr.Options{Policy: policy, Faults: faults})
-			if faults != 0 && errors.Is(err, incr.ErrStale) {
-				// The sidecar's check against the file caught the
-				// previous update's damage first: linkcheck update would
-				// relink. The sequence ends here.
-				t.Logf("v%d: %v", i+1, err)
-				break
-			}
-			require.NoError(t, err)
-			_, err = o.Update(p, "")
-			require.NoError(t, err)
-		}
-		require.NoError(t, o.Close())
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
+	linkVersions(t, obj.ELF, elf.IncrImage{}, path, policy, faults, func(i int, m *ir.Module, _ *obj.Program, data []byte) {
 		var oc outcome
 		if err := Check(data, m, Options{CallsViaGOT: policy == incr.ThroughGOT}); err != nil {
 			v, ok := err.(Error)
@@ -90,8 +67,40 @@ func runSequence(t *testing.T, policy incr.Policy, faults fault.Set) []outcome {
 			oc.valueErr = fmt.Sprintf("value %d, the interpreter says %d", got, want)
 		}
 		outcomes = append(outcomes, oc)
-	}
+	})
 	return outcomes
+}
+
+// linkVersions links each version of corpus/updates/mechanisms into path
+// with format's incremental image under policy (faults planted in the
+// code generator and the updates) and calls check with the version's
+// index, module, program and the output's bytes. With faults planted, a
+// sidecar that the previous update's damage made stale (incr.ErrStale:
+// linkcheck update would relink) ends the sequence.
+func linkVersions(t *testing.T, format obj.Format, img incr.Image, path string, policy incr.Policy, faults fault.Set, check func(i int, m *ir.Module, p *obj.Program, data []byte)) {
+	t.Helper()
+	for i, m := range loadVersions(t) {
+		p, err := codegen.CompileWith(m, format, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, Faults: faults})
+		require.NoError(t, err)
+		var o *incr.Output
+		if i == 0 {
+			o, err = incr.Create(path, img, p, "", incr.Options{Policy: policy})
+			require.NoError(t, err)
+		} else {
+			o, err = incr.Open(path, img, incr.Options{Policy: policy, Faults: faults})
+			if faults != 0 && errors.Is(err, incr.ErrStale) {
+				t.Logf("v%d: %v", i+1, err)
+				return
+			}
+			require.NoError(t, err, "v%d", i+1)
+			_, err = o.Update(p, "")
+			require.NoError(t, err, "v%d", i+1)
+		}
+		require.NoError(t, o.Close())
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		check(i, m, p, data)
+	}
 }
 
 func runExe(path string) (uint64, error) {

@@ -1,7 +1,6 @@
 package invariant
 
 import (
-	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -25,28 +24,8 @@ import (
 // checks each one (invariants 3 to 7), as runSequence does for ELF.
 func runMachOSequence(t *testing.T, policy incr.Policy, faults fault.Set) []Error {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "out")
 	var found []Error
-	for i, m := range loadVersions(t) {
-		p, err := codegen.CompileWith(m, obj.MachO, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT, Faults: faults})
-		require.NoError(t, err)
-		var o *incr.Output
-		if i == 0 {
-			o, err = incr.Create(path, macho.IncrImage{}, p, "", incr.Options{Policy: policy})
-			require.NoError(t, err)
-		} else {
-			o, err = incr.Open(path, macho.IncrImage{}, incr.Options{Policy: policy, Faults: faults})
-			if faults != 0 && errors.Is(err, incr.ErrStale) {
-				t.Logf("v%d: %v", i+1, err)
-				break
-			}
-			require.NoError(t, err)
-			_, err = o.Update(p, "")
-			require.NoError(t, err)
-		}
-		require.NoError(t, o.Close())
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
+	linkVersions(t, obj.MachO, macho.IncrImage{}, filepath.Join(t.TempDir(), "out"), policy, faults, func(i int, m *ir.Module, _ *obj.Program, data []byte) {
 		var v Error
 		if err := Check(data, m, Options{Format: obj.MachO, CallsViaGOT: policy == incr.ThroughGOT}); err != nil {
 			var ok bool
@@ -54,7 +33,7 @@ func runMachOSequence(t *testing.T, policy incr.Policy, faults fault.Set) []Erro
 			require.True(t, ok, "v%d: %v", i+1, err)
 		}
 		found = append(found, v)
-	}
+	})
 	return found
 }
 

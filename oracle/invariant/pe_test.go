@@ -2,7 +2,6 @@ package invariant
 
 import (
 	"math/rand"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/coff"
 	"github.com/linkcheck/linkcheck/ref/incr"
+	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
@@ -25,24 +25,10 @@ func TestPECleanSequencesHoldEveryInvariant(t *testing.T) {
 	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
 		t.Run(string(policy), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "out.exe")
-			var o *incr.Output
-			for i, m := range loadVersions(t) {
-				p, err := codegen.CompileWith(m, obj.COFF, codegen.Options{CallsViaGOT: policy == incr.ThroughGOT})
-				require.NoError(t, err)
-				if i == 0 {
-					o, err = incr.Create(path, coff.IncrImage{}, p, "", incr.Options{Policy: policy})
-				} else {
-					o, err = incr.Open(path, coff.IncrImage{}, incr.Options{Policy: policy})
-					require.NoError(t, err, "v%d", i+1)
-					_, err = o.Update(p, "")
-				}
-				require.NoError(t, err, "v%d", i+1)
-				require.NoError(t, o.Close())
-				data, err := os.ReadFile(path)
-				require.NoError(t, err)
+			linkVersions(t, obj.COFF, coff.IncrImage{}, path, policy, 0, func(i int, m *ir.Module, p *obj.Program, data []byte) {
 				require.NoError(t, CheckProgram(data, p, m, Options{Format: obj.COFF, CallsViaGOT: policy == incr.ThroughGOT}), "v%d", i+1)
 				require.NoError(t, CheckLLVM(path), "v%d", i+1)
-			}
+			})
 		})
 	}
 }
