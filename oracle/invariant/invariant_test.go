@@ -130,21 +130,10 @@ func TestLLVMReadsIncrementalOutput(t *testing.T) {
 	tools.Require(t, "llvm-readobj")
 	tools.Require(t, "llvm-objdump")
 	path := filepath.Join(t.TempDir(), "out")
-	for i, m := range loadVersions(t) {
-		p, err := codegen.Compile(m, obj.ELF)
-		require.NoError(t, err)
-		var o *incr.Output
-		if i == 0 {
-			o, err = incr.Create(path, elf.IncrImage{}, p, "", incr.Options{})
-		} else {
-			o, err = incr.Open(path, elf.IncrImage{}, incr.Options{})
-			require.NoError(t, err)
-			_, err = o.Update(p, "")
-		}
-		require.NoError(t, err)
-		require.NoError(t, o.Close())
+	// The zero policy: incr.Options{} and codegen.Compile's defaults.
+	linkVersions(t, obj.ELF, elf.IncrImage{}, path, "", 0, func(i int, _ *ir.Module, _ *obj.Program, _ []byte) {
 		require.NoError(t, CheckLLVM(path), "v%d", i+1)
-	}
+	})
 }
 
 // TestInvariantsCatchInjectedBugs injects one linker bug at a time and

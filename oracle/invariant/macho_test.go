@@ -168,21 +168,10 @@ func TestMachOLLVMReadsIncrementalOutput(t *testing.T) {
 	tools.Require(t, "llvm-objdump")
 	tools.Require(t, "llvm-otool")
 	path := filepath.Join(t.TempDir(), "out")
-	for i, m := range loadVersions(t) {
-		p, err := codegen.Compile(m, obj.MachO)
-		require.NoError(t, err)
-		var o *incr.Output
-		if i == 0 {
-			o, err = incr.Create(path, macho.IncrImage{}, p, "", incr.Options{})
-		} else {
-			o, err = incr.Open(path, macho.IncrImage{}, incr.Options{})
-			require.NoError(t, err)
-			_, err = o.Update(p, "")
-		}
-		require.NoError(t, err)
-		require.NoError(t, o.Close())
+	// The zero policy: incr.Options{} and codegen.Compile's defaults.
+	linkVersions(t, obj.MachO, macho.IncrImage{}, path, "", 0, func(i int, _ *ir.Module, _ *obj.Program, _ []byte) {
 		require.NoError(t, CheckLLVM(path), "v%d", i+1)
-	}
+	})
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	data[16], data[17] = 0xff, 0xff // ncmds: more load commands than sizeofcmds holds
