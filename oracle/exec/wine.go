@@ -223,14 +223,14 @@ func (w *WineRunner) Run(ctx context.Context, path string, opts Options) (*Resul
 		if ctx.Err() != nil || !cmdNotStarted(stdout, stderr) || attempt == wineStartAttempts {
 			break
 		}
-		// cmd.exe itself did not start (wine's loader reports
-		// "ShellExecuteEx failed"): the program never ran, so running it
-		// again is safe. Start from a fresh wineserver.
+		// cmd.exe did not start or did not run the batch to its end,
+		// and the program did not crash: running the (deterministic)
+		// program again is safe. Start from a fresh wineserver.
 		w.killServer()
 		w.startServer()
 	}
 	res := &Result{Bits: 32, Stdout: stdout, Stderr: stderr}
-	if cmdNotStarted(stdout, stderr) {
+	if ctx.Err() == nil && cmdNotStarted(stdout, stderr) {
 		return nil, fmt.Errorf("wine: cmd.exe could not be started in %d attempts; stdout: %s; stderr: %s", wineStartAttempts, excerpt(stdout), excerpt(stderr))
 	}
 	// cmd reports a file it cannot run (not a PE image wine loads) as an
@@ -275,18 +275,16 @@ func (w *WineRunner) Run(ctx context.Context, path string, opts Options) (*Resul
 const wineStartAttempts = 3
 
 // cmdNotStarted reports whether the output says that wine could not start
-// cmd.exe, before the batch file (and so the program) ran: no exit code
-// line, and the loader's "ShellExecuteEx failed" message.
+// cmd.exe or did not run the batch file to its end: no exit code line
+// (which the batch prints whenever it runs, whatever the program's exit
+// status), and no crash report of the program. Seen under load as the
+// loader's "ShellExecuteEx failed" message, and as wine exiting 1 with no
+// output at all.
 func cmdNotStarted(stdout, stderr []byte) bool {
 	if _, ok := parseExitCode(stdout); ok {
 		return false
 	}
-	for _, b := range [][]byte{stdout, stderr} {
-		if bytes.Contains(b, []byte("ShellExecuteEx failed")) || bytes.Contains(b, []byte("Application could not be started")) {
-			return true
-		}
-	}
-	return false
+	return !bytes.Contains(stderr, []byte("Unhandled")) && !bytes.Contains(stderr, []byte("Can't recognize '"))
 }
 
 // parseExitCode finds the batch file's "linkcheck-exit-code N" line. cmd

@@ -20,7 +20,8 @@ func TestCmdNotStarted(t *testing.T) {
 		{"program ran", "linkcheck-exit-code 42\r\n", "", false},
 		{"program ran and printed the message", loader + "linkcheck-exit-code 3\r\n", "", false},
 		{"crash", "", "wine: Unhandled page fault on read access", false},
-		{"nothing", "", "", false},
+		{"not a program", "", "Can't recognize 'Z:\\prog.exe' as an internal or external command", false},
+		{"wine exited with no output", "", "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
