@@ -75,11 +75,14 @@ func processesNamed(t *testing.T, name string) []string {
 // process group, and that none of it survives or lands: no process of it
 // is left when Run returns, the mapping was refused because the limit was
 // in place from its first instruction, and (in launch.Jail, the mode of a
-// root run) the file does not exist and no chroot was possible.
+// root run, and launch.UserJail, the mode of any other user) the file does
+// not exist and no chroot was possible. Run's containment is the jail for
+// every user here: a run that is not root and cannot have a user namespace
+// fails the test (it would fall back to launch.Plain) unless
+// LINKCHECK_NO_USERNS=1 says this kernel refuses them.
 func TestContainment(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Log("not root: runs use launch.Plain, the jail is not checked")
-	}
+	runJailed := os.Getenv("LINKCHECK_NO_USERNS") != "1" || os.Geteuid() == 0
+	t.Logf("uid %d: Run's containment is the jail: %v", os.Geteuid(), runJailed)
 	modes := []struct {
 		name string
 		run  func(ctx context.Context, exe string) (*exec.Result, error)
@@ -87,10 +90,19 @@ func TestContainment(t *testing.T) {
 	}{
 		{"Run", func(ctx context.Context, exe string) (*exec.Result, error) {
 			return runner.Run(ctx, exe, exec.Options{Mode: exec.Native})
-		}, os.Geteuid() == 0},
+		}, runJailed},
 		{"plain", func(ctx context.Context, exe string) (*exec.Result, error) {
 			return exec.RunContained(ctx, exe, exec.Options{}, launch.Plain)
 		}, false},
+	}
+	if runJailed {
+		modes = append(modes, struct {
+			name string
+			run  func(ctx context.Context, exe string) (*exec.Result, error)
+			jail bool
+		}{"userjail", func(ctx context.Context, exe string) (*exec.Result, error) {
+			return exec.RunContained(ctx, exe, exec.Options{}, launch.UserJail)
+		}, true})
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -127,6 +139,55 @@ func TestContainment(t *testing.T) {
 			require.NoFileExists(t, escape)
 		})
 	}
+}
+
+// TestContainmentNotRoot runs TestContainment again as the user nobody
+// when the tests run as root (as CI does), so that the containment of a
+// run that is not root — launch.UserJail, a user namespace — is checked
+// too: a copy of this test binary, in a directory nobody can read, is
+// started with nobody's uid and gid.
+func TestContainmentNotRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: TestContainment itself runs as this user")
+	}
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const nobody = 65534
+	self, err := os.Executable()
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "linkcheck-nobody-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
+	bin := filepath.Join(dir, "exec.test")
+	b, err := os.ReadFile(self)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, b, 0o755))
+	src, err := filepath.Abs("testdata")
+	require.NoError(t, err)
+	// The test reads testdata/hostile.c relative to its working directory.
+	work := filepath.Join(dir, "work")
+	require.NoError(t, os.MkdirAll(filepath.Join(work, "testdata"), 0o777))
+	hostile, err := os.ReadFile(filepath.Join(src, "hostile.c"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(work, "testdata", "hostile.c"), hostile, 0o644))
+	require.NoError(t, os.Chmod(filepath.Join(work, "testdata"), 0o755))
+	require.NoError(t, os.Chmod(work, 0o777))
+
+	cmd := osexec.Command(bin, "-test.run", "^TestContainment$", "-test.v", "-test.count=1")
+	cmd.Dir = work
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "TMPDIR=" + work}
+	for _, k := range []string{"LINKCHECK_REQUIRE_TOOLS", "LINKCHECK_NO_USERNS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	require.NoError(t, err, "TestContainment as nobody failed")
+	require.Contains(t, string(out), "--- PASS: TestContainment/Run")
 }
 
 // BenchmarkNativeRunPlain is BenchmarkNativeRun under launch.Plain, the

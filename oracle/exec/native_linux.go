@@ -26,15 +26,31 @@ import (
 // limits before the program starts, kills every process the program leaves
 // behind, and enforces the timeout. Its containment is launch.Jail when this
 // process is root (a new PID and mount namespace, a chroot into a tmpfs, no
-// capabilities) and launch.Plain otherwise (limits, a subreaper, an empty
-// environment and stdin, a private temporary working directory).
+// capabilities), launch.UserJail otherwise (the same inside a new user
+// namespace), and launch.Plain (limits, a subreaper, an empty environment
+// and stdin, a private temporary working directory) only when the kernel
+// refuses this user a user namespace or the mounts in it.
 func runNative(ctx context.Context, path string, opts Options) (*Result, error) {
-	mode := launch.Plain
 	if os.Geteuid() == 0 {
-		mode = launch.Jail
+		return runContained(ctx, path, opts, launch.Jail)
 	}
-	return runContained(ctx, path, opts, mode)
+	res, err := runContained(ctx, path, opts, launch.UserJail)
+	var refused *userNamespaceRefused
+	if errors.As(err, &refused) {
+		return runContained(ctx, path, opts, launch.Plain)
+	}
+	return res, err
 }
+
+// userNamespaceRefused is the error of a launch.UserJail run that the
+// kernel did not let start: no user namespace, or no mount in it.
+type userNamespaceRefused struct{ err error }
+
+func (e *userNamespaceRefused) Error() string {
+	return "user namespace refused: " + e.err.Error()
+}
+
+func (e *userNamespaceRefused) Unwrap() error { return e.err }
 
 // backstop is how long past its timeout the launcher has to report before
 // it is killed (with its process group, or its namespace in launch.Jail).
@@ -72,14 +88,22 @@ func runContained(ctx context.Context, path string, opts Options, mode string) (
 	// The launcher cleans up when it is told to stop, or when this thread
 	// dies; past WaitDelay os/exec kills it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if mode == launch.Jail {
+	switch mode {
+	case launch.Jail:
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+	case launch.UserJail:
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	statusW.Close()
 	if err != nil {
+		if mode == launch.UserJail {
+			return nil, &userNamespaceRefused{err}
+		}
 		return nil, fmt.Errorf("start launcher: %w", err)
 	}
 	waitErr := cmd.Wait()
@@ -102,6 +126,9 @@ func runContained(ctx context.Context, path string, opts Options, mode string) (
 	case "timeout":
 		return nil, fmt.Errorf("did not finish within %v (killed); stderr: %s", timeout, excerpt(res.Stderr))
 	case "error":
+		if mode == launch.UserJail && strings.HasPrefix(rest, "jail: ") {
+			return nil, &userNamespaceRefused{errors.New(rest)}
+		}
 		return nil, errors.New(rest)
 	default: // "cancel SIGNAL", or nothing from a launcher that was killed
 		if ctx.Err() != nil {

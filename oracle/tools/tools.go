@@ -285,8 +285,10 @@ func runVersion(path string, args []string, timeout time.Duration) (string, erro
 }
 
 // VersionTimeout bounds a tool's version probe: a tool that hangs on
-// --version must not hang doctor or the command that needs it.
-const VersionTimeout = 10 * time.Second
+// --version must not hang doctor or the command that needs it. It is long
+// because on a loaded machine (2 cores under a fuzz campaign and a build)
+// clang-16 --version was once seen taking over 10 s.
+const VersionTimeout = 30 * time.Second
 
 // findVersionLine returns the first line of an LLVM tool's version output
 // that carries the version number, or "".

@@ -30,4 +30,10 @@
 //     and ambient sets and no_new_privs set: it cannot leave the chroot,
 //     mount or raise privileges, and whatever it writes, at any path, lands
 //     in the tmpfs, which is gone when the namespace is.
+//   - Mode UserJail (when linkcheck does not run as root): Jail, in a new
+//     user namespace as well, in which the launcher's uid and gid are
+//     mapped to 0; the kernel lets such a root mount a tmpfs, bind and
+//     chroot inside its namespaces, and the program, started without
+//     capabilities, is the unprivileged user outside. Where the kernel
+//     refuses unprivileged user namespaces the caller falls back to Plain.
 package launch

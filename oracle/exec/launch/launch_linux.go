@@ -28,6 +28,11 @@ const (
 	// namespace (the caller passes CLONE_NEWPID|CLONE_NEWNS) that runs the
 	// program chroot-ed into a tmpfs without capabilities. Needs root.
 	Jail = "jail"
+	// UserJail: Jail inside a new user namespace in which the launcher is
+	// root (the caller also passes CLONE_NEWUSER and maps its own uid and
+	// gid to 0), so that a user who is not root gets the same containment
+	// wherever the kernel allows unprivileged user namespaces.
+	UserJail = "userjail"
 )
 
 // StatusFD is the launcher's descriptor on which it writes its one-line
@@ -115,7 +120,7 @@ func launch(args []string) string {
 	}
 	path := prog
 	switch mode {
-	case Jail:
+	case Jail, UserJail:
 		if err := jail(dir, prog); err != nil {
 			return "error jail: " + err.Error()
 		}
@@ -169,7 +174,7 @@ func launch(args []string) string {
 		<-done
 		res = "cancel " + s.String()
 	}
-	if mode == Jail {
+	if mode == Jail || mode == UserJail {
 		killNamespace()
 	} else {
 		killDescendants()
