@@ -210,6 +210,11 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 			m.typ = nSect
 			m.sect = uint8(p.sect + 1)
 			m.value = sects[p.sect].addr + p.off + s.Value
+			if s.Value != 0 {
+				// A model section is one atom: a symbol inside it must
+				// not start another one when the object is read again.
+				m.desc |= nAltEntry
+			}
 		}
 		if s.Section != obj.Undef && s.Bind != obj.Local {
 			m.typ |= nExt
@@ -218,7 +223,7 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 			}
 			m.group = 1
 			if s.Bind == obj.Weak {
-				m.desc = nWeakDef
+				m.desc |= nWeakDef
 			}
 		}
 		modelSym[i] = len(syms)

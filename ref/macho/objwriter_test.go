@@ -466,3 +466,33 @@ _t:
 		"__TEXT,__text+0xa X86_64_RELOC_SIGNED pcrel=true len=2 _x+0",
 	}, got)
 }
+
+// TestWriteObjectSymbolInsideSection: a model section is one atom, so a
+// symbol at a nonzero offset in it (an alt entry, or any label of an object
+// read without MH_SUBSECTIONS_VIA_SYMBOLS) is written as N_ALT_ENTRY; a
+// plain symbol there would split the atom when the object is read again,
+// and a relocation across the split would make the writer's own output
+// unreadable (found by FuzzReadMachO: "field crosses the end of its atom").
+func TestWriteObjectSymbolInsideSection(t *testing.T) {
+	o := &obj.Object{
+		Name: "inside.o",
+		Sections: []*obj.Section{
+			{Name: "__DATA,__data", Kind: obj.Data, Align: 8, Data: make([]byte, 16), Size: 16, Relocs: []obj.Reloc{
+				{Offset: 0, Kind: obj.Abs64, Sym: 0},
+			}},
+		},
+		Symbols: []*obj.Symbol{
+			{Name: "start", Section: 0, Size: 16, Bind: obj.Global, Kind: obj.SymData},
+			{Name: "g", Section: 0, Value: 4, Size: 12, Bind: obj.Weak, Kind: obj.SymData},
+		},
+	}
+	require.NoError(t, o.Validate())
+	b, err := WriteObject(o)
+	require.NoError(t, err)
+	again, err := ReadObject("inside.o", b)
+	require.NoError(t, err, "reading the writer's own output")
+	require.Len(t, again.Sections, 1, "the section stays one atom")
+	g := again.Symbols[again.Lookup("g")]
+	require.Equal(t, uint64(4), g.Value)
+	require.Equal(t, obj.Weak, g.Bind, "the weak bit survives next to the alt-entry bit")
+}
