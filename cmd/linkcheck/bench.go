@@ -254,6 +254,9 @@ func incrBenchSetup(format, policy string) (obj.Format, incr.Policy, string, err
 	if err := target.MustLookup(f).Need(target.CanIncr); err != nil {
 		return "", "", "", bad(fmt.Errorf("-format %s: %w", f, err))
 	}
+	if f == obj.Wasm {
+		return "", "", "", bad(fmt.Errorf("-format wasm: the incremental benchmark for wasm is %w", target.ErrNotBuilt))
+	}
 	dir, err := os.MkdirTemp("", "linkcheck-bench-")
 	if err != nil {
 		return "", "", "", err

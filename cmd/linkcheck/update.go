@@ -50,6 +50,9 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return bad(err)
 		}
+		if f == obj.Wasm && pol == incr.ThroughGOT {
+			return bad(fmt.Errorf("-format wasm: -policy got: wasm has no GOT (calls are by function index)"))
+		}
 		src, err := input.ReadFile(fs.Arg(0), input.MaxProgram)
 		if err != nil {
 			return bad(err)

@@ -35,6 +35,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
+	"github.com/linkcheck/linkcheck/ref/wasm"
 )
 
 // Violation is one broken invariant.
@@ -198,6 +199,8 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 		im, err = readMachO(exe)
 	case obj.COFF:
 		im, err = readPE(exe)
+	case obj.Wasm:
+		return checkWasm(exe, prog, m)
 	default:
 		return fmt.Errorf("invariant: the invariant checks of %s outputs are not built yet", opts.Format)
 	}
@@ -526,6 +529,13 @@ func llvmRuns(path string) []llvmRun {
 		runs = append(runs,
 			llvmRun{"llvm-objdump", []string{"--macho", "--private-headers", "--rebase", "--indirect-symbols", "-d", "-t", path}},
 			llvmRun{"llvm-otool", []string{"-l", "-I", "-t", path}})
+	}
+	if head, err := readHead(path, 4); err == nil && string(head) == wasm.Magic {
+		// Wasm: wabt's validator and its disassembler of every section.
+		return []llvmRun{
+			{"wasm-validate", []string{path}},
+			{"wasm-objdump", []string{"-d", "-x", path}},
+		}
 	}
 	if head, err := readHead(path, 2); err == nil && string(head) == "MZ" {
 		// PE: the base relocations and the PE headers too.

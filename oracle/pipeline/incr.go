@@ -19,6 +19,8 @@ import (
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
+	"github.com/linkcheck/linkcheck/ref/wasm"
+	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
 // CompileIncr compiles m for format f as the incremental linker's policy
@@ -159,11 +161,42 @@ func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, d
 	if err := t.Need(target.CanLink); err != nil {
 		return nil, err
 	}
+	if f == obj.Wasm {
+		return wasmFreshDiff(t, m, incrExe, freshOptions{keepDir: dir})
+	}
 	p, err := CompileIncr(m, f, policy, 0)
 	if err != nil {
 		return nil, err
 	}
 	return freshDiff(t, p, m, incrExe, freshOptions{keepDir: dir})
+}
+
+// wasmFreshDiff is freshDiff for Wasm: the version's one-unit object from
+// ref/wasmgen, linked by ref/wasm's linker, and both modules' canonical
+// images read with that object.
+func wasmFreshDiff(t *target.Target, m *ir.Module, incrExe []byte, o freshOptions) (*diff.Report, error) {
+	objs, err := wasmgen.BuildWith(m, ir.Partition(m, 1), 1, t.UnitName, wasmgen.Options{})
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := wasm.Link(objs, wasm.LinkOptions{Faults: o.faults})
+	if err != nil {
+		return nil, fmt.Errorf("fresh link: %w", err)
+	}
+	if o.keepDir != "" {
+		if err := os.WriteFile(filepath.Join(o.keepDir, "fresh.wasm"), fresh.Module, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	a, err := canon.ReadWasm(fresh.Module, objs)
+	if err != nil {
+		return nil, fmt.Errorf("fresh link: %w", err)
+	}
+	b, err := canon.ReadWasm(incrExe, objs)
+	if err != nil {
+		return nil, fmt.Errorf("incremental output: %w", err)
+	}
+	return diff.Compare(a, b, diff.Options{NameA: "fresh", NameB: "incr", Cache: o.cache}), nil
 }
 
 // freshOptions tune freshDiff.

@@ -48,6 +48,49 @@ type Region struct {
 	Cap  uint64
 	High uint64 // bytes from Base used so far (the bump pointer)
 	Free []Span
+	// Indexed is set for a region whose every slot, used or free, is an
+	// entry of an index space in address order (Wasm's Code section: its
+	// i-th body is function i). Its holes are never split or merged (an
+	// allocation takes a whole hole, a released slot stays one hole), and
+	// space below High is never left unlisted, so an entry keeps its
+	// index while it exists: a slot allocated at the bump pointer or
+	// given back at the top is the last entry.
+	Indexed bool `json:",omitempty"`
+	// Entries are the slot starts of an indexed region, ascending.
+	Entries []uint64 `json:",omitempty"`
+}
+
+// Index returns the entry index of the slot at addr in an indexed region.
+func (r *Region) Index(addr uint64) (uint64, bool) {
+	i := sort.Search(len(r.Entries), func(i int) bool { return r.Entries[i] >= addr })
+	if !r.Indexed || i == len(r.Entries) || r.Entries[i] != addr {
+		return 0, false
+	}
+	return uint64(i), true
+}
+
+// AllocSlot is Alloc that also returns the bytes granted: size, or in an
+// indexed region the whole hole it takes (alignment does not apply
+// there: an entry's place is its order, not its address).
+func (r *Region) AllocSlot(size, align uint64) (addr, granted uint64, ok bool) {
+	if !r.Indexed {
+		addr, ok = r.Alloc(size, align)
+		return addr, max(size, 1), ok
+	}
+	size = max(size, 1)
+	for i, h := range r.Free {
+		if h.Size >= size {
+			r.Free = append(r.Free[:i], r.Free[i+1:]...)
+			return h.Addr, h.Size, true
+		}
+	}
+	a := r.Base + r.High
+	if a+size > r.Base+r.Cap {
+		return 0, 0, false
+	}
+	r.High += size
+	r.Entries = append(r.Entries, a)
+	return a, size, true
 }
 
 func alignUp(v, a uint64) uint64 {
@@ -104,6 +147,23 @@ func (r *Region) Release(addr, size uint64) error {
 		if addr < h.End() && h.Addr < addr+size {
 			return fmt.Errorf("incr: region %s: double release: [%#x, %#x) overlaps free [%#x, %#x)", r.Name, addr, addr+size, h.Addr, h.End())
 		}
+	}
+	if r.Indexed {
+		if _, ok := r.Index(addr); !ok {
+			return fmt.Errorf("incr: region %s: release of [%#x, %#x): no slot starts there", r.Name, addr, addr+size)
+		}
+		i := sort.Search(len(r.Free), func(i int) bool { return r.Free[i].Addr >= addr })
+		r.Free = append(r.Free, Span{})
+		copy(r.Free[i+1:], r.Free[i:])
+		r.Free[i] = Span{addr, size}
+		// Free slots at the top go back to the bump pointer, their
+		// entries with them.
+		for n := len(r.Free); n > 0 && r.Free[n-1].End() == r.Base+r.High; n = len(r.Free) {
+			r.High = r.Free[n-1].Addr - r.Base
+			r.Free = r.Free[:n-1]
+			r.Entries = r.Entries[:len(r.Entries)-1]
+		}
+		return nil
 	}
 	r.Free = insertSpan(r.Free, Span{addr, size})
 	// Give a free tail back to the bump pointer.

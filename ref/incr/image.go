@@ -1,6 +1,8 @@
 package incr
 
 import (
+	"io"
+
 	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -43,6 +45,43 @@ type RegionSpanner interface {
 // (Patch.Pointers).
 type PointerLister interface {
 	ListsPointers() bool
+}
+
+// HeaderSizer is implemented by an image whose headers grow with the
+// program (Wasm's function and element sections list every function): the
+// room before the first region is HeaderSizeFor(st) instead of HeaderSize.
+// It may depend only on region capacities, so that it changes only when a
+// region grows (and the regions are moved anyway).
+type HeaderSizer interface {
+	HeaderSizeFor(st *State) uint64
+}
+
+// Indexer is implemented by an image with indexed regions
+// (Region.Indexed): Wasm's Code section, whose i-th body is function i.
+type Indexer interface {
+	IndexedRegion(name string) bool
+}
+
+// WholeTail is implemented by a Tail without symbol entries to patch in
+// place (Wasm's name section, in function index order): an update that
+// changes a symbol rewrites the tail whole.
+type WholeTail interface {
+	WholeTail()
+}
+
+// FileTail is implemented by a Tail that reads the output's regions to
+// make its headers (Wasm's element segment copies the table's cells, the
+// GOT region): the Output hands it the file before asking for them.
+type FileTail interface {
+	SetFile(f io.ReaderAt)
+}
+
+// headerSize is the room of img's headers for st.
+func headerSize(img Image, st *State) uint64 {
+	if h, ok := img.(HeaderSizer); ok {
+		return h.HeaderSizeFor(st)
+	}
+	return img.HeaderSize()
 }
 
 // regionSpan is img's distance between region bases.
@@ -99,7 +138,7 @@ type FileLayout struct {
 // fileLayout lays out the regions of st for img.
 func fileLayout(img Image, st *State) *FileLayout {
 	fl := &FileLayout{Off: make(map[string]uint64, len(RegionOrder)), Size: make(map[string]uint64, len(RegionOrder))}
-	off := alignUp(img.HeaderSize(), img.FileAlign())
+	off := alignUp(headerSize(img, st), img.FileAlign())
 	for _, n := range RegionOrder {
 		fl.Off[n] = off
 		if n == RegBSS {

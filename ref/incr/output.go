@@ -88,6 +88,11 @@ func create(f File, img Image, prog *obj.Program, source string, opts Options) (
 		policy = Trampoline
 	}
 	st := newState(img.Format(), img.Arch(), img.BaseAddr(), regionSpan(img), policy)
+	if ix, ok := img.(Indexer); ok {
+		for _, n := range RegionOrder {
+			st.Regions[n].Indexed = ix.IndexedRegion(n)
+		}
+	}
 	st.Source = source
 	// A link from scratch has no previous layout to get wrong: faults
 	// apply to later updates only.
@@ -205,9 +210,9 @@ func (o *Output) rewriteHeaders(current bool) error {
 	if o.tail != nil {
 		return o.writeHeaders(o.tail)
 	}
-	t, err := o.img.Tail(o.State, o.fl)
+	t, err := o.newTail()
 	if err != nil {
-		return fmt.Errorf("incr: %s tail: %w", o.img.Format(), err)
+		return err
 	}
 	if err := o.writeHeaders(t); err != nil {
 		return err
@@ -246,12 +251,16 @@ func (o *Output) relayout(old *FileLayout, oldCap map[string]uint64) error {
 		if n == RegBSS {
 			continue
 		}
-		buf := make([]byte, old.Size[n])
+		// Only the used space moves: past High a region holds free
+		// space (and what an image keeps there, its own framing, is
+		// written again with the headers).
+		used := min(old.Size[n], o.State.Regions[n].High)
+		buf := make([]byte, used)
 		if _, err := o.f.ReadAt(buf, int64(old.Off[n])); err != nil && err != io.EOF {
 			return fmt.Errorf("incr: moving region %s: %w", n, err)
 		}
-		if fl.Size[n] > old.Size[n] {
-			buf = append(buf, o.regionFill(n, fl.Size[n]-old.Size[n])...)
+		if fl.Size[n] > used {
+			buf = append(buf, o.regionFill(n, fl.Size[n]-used)...)
 		}
 		if _, err := o.f.WriteAt(buf, int64(fl.Off[n])); err != nil {
 			return fmt.Errorf("incr: moving region %s: %w", n, err)
@@ -292,9 +301,9 @@ func (o *Output) offsetOf(addr, n uint64) (uint64, error) {
 // writeTail has the image lay out and encode the tail, writes it and the
 // headers, and truncates the file after it.
 func (o *Output) writeTail() error {
-	t, err := o.img.Tail(o.State, o.fl)
+	t, err := o.newTail()
 	if err != nil {
-		return fmt.Errorf("incr: %s tail: %w", o.img.Format(), err)
+		return err
 	}
 	b := t.Bytes()
 	if _, err := o.f.WriteAt(b, int64(o.fl.TailOff)); err != nil {
@@ -305,6 +314,18 @@ func (o *Output) writeTail() error {
 	}
 	o.tail = t
 	return o.f.Truncate(int64(o.fl.TailOff) + int64(len(b)))
+}
+
+// newTail has the image lay out and encode the tail for the current state.
+func (o *Output) newTail() (Tail, error) {
+	t, err := o.img.Tail(o.State, o.fl)
+	if err != nil {
+		return nil, fmt.Errorf("incr: %s tail: %w", o.img.Format(), err)
+	}
+	if ft, ok := t.(FileTail); ok {
+		ft.SetFile(o.f)
+	}
+	return t, nil
 }
 
 // writeHeaders writes the headers of tail t for the current state.
@@ -324,6 +345,9 @@ func (o *Output) writeHeaders(t Tail) error {
 // patchSymbols rewrites the symbol table entries of the named atoms, and
 // the headers (entry, section sizes), in place.
 func (o *Output) patchSymbols(names []string) error {
+	if _, whole := o.tail.(WholeTail); whole {
+		return o.writeTail()
+	}
 	for _, n := range names {
 		c, ok := o.tail.Symbol(o.State, n)
 		if !ok {

@@ -232,6 +232,11 @@ func validateState(st *State) error {
 	if err := st.GOT.Rebuild(); err != nil {
 		return err
 	}
+	for _, n := range RegionOrder {
+		if err := validateIndexed(st, st.Regions[n]); err != nil {
+			return err
+		}
+	}
 	for n, a := range st.Atoms {
 		if a == nil || a.Name != n {
 			return fmt.Errorf("atom %q malformed", n)
@@ -243,6 +248,35 @@ func validateState(st *State) error {
 	}
 	if _, ok := st.Atoms[st.Entry]; !ok {
 		return fmt.Errorf("no entry %s", st.Entry)
+	}
+	return nil
+}
+
+// validateIndexed checks an indexed region's entries: ascending, inside
+// the used space, exactly the slots of its atoms and its holes.
+func validateIndexed(st *State, r *Region) error {
+	if !r.Indexed {
+		if len(r.Entries) > 0 {
+			return fmt.Errorf("region %s: entries in a region that is not indexed", r.Name)
+		}
+		return nil
+	}
+	starts := map[uint64]bool{}
+	for _, a := range st.Atoms {
+		if a != nil && RegionFor(a.Kind) == r.Name {
+			starts[a.Addr] = true
+		}
+	}
+	for _, h := range r.Free {
+		starts[h.Addr] = true
+	}
+	if len(starts) != len(r.Entries) {
+		return fmt.Errorf("region %s: %d entries for %d slots", r.Name, len(r.Entries), len(starts))
+	}
+	for i, e := range r.Entries {
+		if i > 0 && e <= r.Entries[i-1] || e < r.Base || e >= r.Base+r.High || !starts[e] {
+			return fmt.Errorf("region %s: entry %d at %#x is no slot", r.Name, i, e)
+		}
 	}
 	return nil
 }

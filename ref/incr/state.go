@@ -248,6 +248,24 @@ func (st *State) CallTarget(sym string) (uint64, bool) {
 	return a.Addr, true
 }
 
+// Index returns the index of sym's slot in its region when the region is
+// indexed (Region.Indexed: a Wasm function's place in the Code section).
+func (st *State) Index(sym string) (uint64, bool) {
+	a, ok := st.Atoms[sym]
+	if !ok {
+		return 0, false
+	}
+	return st.Regions[RegionFor(a.Kind)].Index(a.Addr)
+}
+
+// ptrKind is the relocation kind of an address-sized pointer.
+func (st *State) ptrKind() obj.RelocKind {
+	if st.arch.PtrSize() == 4 {
+		return obj.Abs32
+	}
+	return obj.Abs64
+}
+
 // GOTAddr returns the address of GOT slot i.
 func (st *State) GOTAddr(i int) uint64 {
 	return st.Regions[RegGOT].Base + st.arch.PtrSize()*uint64(i)
@@ -270,7 +288,13 @@ func (st *State) applyReloc(r obj.SymReloc, p uint64, field []byte) error {
 		if !ok {
 			return fmt.Errorf("symbol %s has no GOT slot", r.Sym)
 		}
-		in.G = st.GOTAddr(i)
+		in.G, in.GOT = st.GOTAddr(i), st.Regions[RegGOT].Base
+	case r.Kind.Indexed():
+		i, ok := st.Index(r.Sym)
+		if !ok {
+			return fmt.Errorf("symbol %s has no index", r.Sym)
+		}
+		in.S = i
 	case r.Kind == obj.Branch32:
 		t, ok := st.CallTarget(r.Sym)
 		if !ok {
@@ -283,6 +307,9 @@ func (st *State) applyReloc(r obj.SymReloc, p uint64, field []byte) error {
 			return fmt.Errorf("undefined symbol %s", r.Sym)
 		}
 		in.S = a.Addr
+		if r.Kind == obj.WasmBodySizeLEB {
+			in.Z = a.Slot
+		}
 	}
 	if err := st.arch.Apply(r.Kind, field, in); err != nil {
 		if re, ok := err.(*arch.RangeError); ok && r.Kind.PCRelative() {

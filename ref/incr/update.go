@@ -356,7 +356,7 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 				default:
 					moved = !live || b.addr != a.Addr
 				}
-				if !moved || r.Kind == obj.Abs64 && st.faults.Has(fault.SkipPointerRepatch) {
+				if !moved || r.Kind == st.ptrKind() && st.faults.Has(fault.SkipPointerRepatch) {
 					continue
 				}
 				if err := st.repatch(pt, cur, r); err != nil {
@@ -376,8 +376,14 @@ func (st *State) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 // writeGOTSlot writes GOT slot i: the current address of sym.
 func (st *State) writeGOTSlot(pt *Patch, i int, sym string) {
 	b := make([]byte, st.arch.PtrSize())
-	// An Abs64 of an address cannot fail.
-	_ = st.arch.Apply(obj.Abs64, b, arch.Inputs{S: st.Atoms[sym].Addr})
+	// A slot holds the symbol's address, or its index + 1 when it lives
+	// in an indexed region (Wasm's function index, function 0 being the
+	// format's null); a pointer of either cannot fail.
+	v := st.Atoms[sym].Addr
+	if i, ok := st.Index(sym); ok {
+		v = i + 1 // 0 is a free slot
+	}
+	_ = st.arch.Apply(st.ptrKind(), b, arch.Inputs{S: v})
 	pt.Writes = append(pt.Writes, Write{st.GOTAddr(i), b})
 	pt.Stats.GOTWrites++
 }
@@ -486,8 +492,7 @@ func (st *State) place(a *obj.Atom, pt *Patch, relocs func(name string, old, new
 	}
 	switch {
 	case !ok:
-		slot := PadToIdeal(max(a.Size, 1))
-		addr, err := st.alloc(a.Kind, slot, a.Align, pt)
+		addr, slot, err := st.alloc(a.Kind, PadToIdeal(max(a.Size, 1)), a.Align, pt)
 		if err != nil {
 			return 0, false, err
 		}
@@ -530,18 +535,20 @@ func (st *State) place(a *obj.Atom, pt *Patch, relocs func(name string, old, new
 
 // alloc reserves size bytes for an atom of kind k, growing the region when
 // it is full.
-func (st *State) alloc(k obj.SectionKind, size, align uint64, pt *Patch) (uint64, error) {
+// It returns the address and the slot: size bytes, or more in an indexed
+// region (a whole hole).
+func (st *State) alloc(k obj.SectionKind, size, align uint64, pt *Patch) (uint64, uint64, error) {
 	r := st.Regions[RegionFor(k)]
 	if align > st.span()/16 {
-		return 0, fmt.Errorf("incr: alignment %d too large", align)
+		return 0, 0, fmt.Errorf("incr: alignment %d too large", align)
 	}
 	for {
-		if addr, ok := r.Alloc(size, align); ok {
-			return addr, nil
+		if addr, slot, ok := r.AllocSlot(size, align); ok {
+			return addr, slot, nil
 		}
 		need := alignUp(r.High, align) + size
 		if need > st.span() {
-			return 0, fmt.Errorf("incr: region %s: %d bytes needed, the address range holds %d", r.Name, need, st.span())
+			return 0, 0, fmt.Errorf("incr: region %s: %d bytes needed, the address range holds %d", r.Name, need, st.span())
 		}
 		r.Grow(max(need, r.Cap*2))
 		pt.Grown = appendOnce(pt.Grown, r.Name)
@@ -551,13 +558,12 @@ func (st *State) alloc(k obj.SectionKind, size, align uint64, pt *Patch) (uint64
 // move gives atom cur (changed to a) a new slot.
 func (st *State) move(cur *AtomState, a *obj.Atom, h [32]byte, pt *Patch) error {
 	oldAddr, oldSlot := cur.Addr, cur.Slot
-	slot := PadToIdeal(max(a.Size, 1))
 	// Allocate first so the new place is never the old one.
 	align := a.Align
 	if st.faults.Has(fault.LoseAlignment) {
 		align = min(align, 16)
 	}
-	addr, err := st.alloc(a.Kind, slot, align, pt)
+	addr, slot, err := st.alloc(a.Kind, PadToIdeal(max(a.Size, 1)), align, pt)
 	if err != nil {
 		return err
 	}

@@ -302,14 +302,46 @@ const (
 	DTPOff64
 )
 
-// LastRelocKind is the highest RelocKind.
+// LastRelocKind is the highest RelocKind an object may hold.
 const LastRelocKind = DTPOff64
+
+// Kinds of the incremental Wasm linker's atoms (ref/wasm's IncrProgram;
+// never in an Object): Wasm relocations whose fields are 5-byte padded
+// LEB128s or 4-byte little-endian words. A function's index is the
+// index of its slot in an indexed region (incr.Region.Indexed) plus the
+// addend; a table index is its GOT slot + 1 (the table is the incremental
+// linker's GOT; slot 0 of a Wasm table is null).
+const (
+	// WasmFuncIndexLEB is the function index of S, + A, in a padded
+	// ULEB128 (R_WASM_FUNCTION_INDEX_LEB).
+	WasmFuncIndexLEB RelocKind = iota + LastRelocKind + 1
+	// WasmTableIndexSLEB is S's table index in a padded SLEB128
+	// (R_WASM_TABLE_INDEX_SLEB).
+	WasmTableIndexSLEB
+	// WasmTableIndexI32 is S's table index in 4 bytes
+	// (R_WASM_TABLE_INDEX_I32).
+	WasmTableIndexI32
+	// WasmAddrLEB is S + A in a padded ULEB128 (R_WASM_MEMORY_ADDR_LEB).
+	WasmAddrLEB
+	// WasmAddrSLEB is S + A in a padded SLEB128 (R_WASM_MEMORY_ADDR_SLEB).
+	WasmAddrSLEB
+	// WasmBodySizeLEB is the size of a function body that fills its
+	// slot, Z - 5 (Z the atom's slot), in a padded ULEB128; its addend is
+	// the function's type index, which the format's function section
+	// lists.
+	WasmBodySizeLEB
+)
+
+// LastWasmKind is the highest Wasm kind.
+const LastWasmKind = WasmBodySizeLEB
 
 var relocKindNames = [...]string{
 	Abs8: "abs8", Abs16: "abs16", PCRel8: "pcrel8", PCRel16: "pcrel16", PCRel64: "pcrel64",
 	Size32: "size32", Size64: "size64", GOTOff64: "gotoff64", GOTPC32: "gotpc32", GOTPC64: "gotpc64",
 	TPOff32: "tpoff32", GOTTPOff: "gottpoff",
 	TLSGD: "tlsgd", TLSLD: "tlsld", DTPOff32: "dtpoff32", DTPOff64: "dtpoff64",
+	WasmFuncIndexLEB: "wasm_func_index_leb", WasmTableIndexSLEB: "wasm_table_index_sleb", WasmTableIndexI32: "wasm_table_index_i32",
+	WasmAddrLEB: "wasm_memory_addr_leb", WasmAddrSLEB: "wasm_memory_addr_sleb", WasmBodySizeLEB: "wasm_body_size_leb",
 }
 
 // TLS reports whether the relocation is a thread-local storage one.
@@ -347,6 +379,8 @@ func (k RelocKind) Size() int {
 		return 8
 	case Abs8, PCRel8:
 		return 1
+	case WasmFuncIndexLEB, WasmTableIndexSLEB, WasmAddrLEB, WasmAddrSLEB, WasmBodySizeLEB:
+		return 5
 	case Abs16, PCRel16:
 		return 2
 	}
@@ -363,7 +397,13 @@ func (k RelocKind) PCRelative() bool {
 }
 
 // UsesGOT reports whether the relocation refers to the symbol's GOT slot.
-func (k RelocKind) UsesGOT() bool { return k == GOTPCRel32 || k == GOTLoad32 }
+func (k RelocKind) UsesGOT() bool {
+	return k == GOTPCRel32 || k == GOTLoad32 || k == WasmTableIndexSLEB || k == WasmTableIndexI32
+}
+
+// Indexed reports whether the value is the index of the symbol's slot in
+// an indexed region rather than its address (a Wasm function index).
+func (k RelocKind) Indexed() bool { return k == WasmFuncIndexLEB }
 
 // Reloc is a relocation: the field at Offset in its section receives the
 // value of Kind for symbol Sym (an index into Object.Symbols) and Addend.

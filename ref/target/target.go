@@ -294,6 +294,20 @@ func All() []*Target {
 		}
 		return names, files, nil
 	}
+	w.Image = wasm.IncrImage{}
+	w.Compile = func(m *ir.Module, opts CompileOptions) (*obj.Program, error) {
+		if opts.CallsViaGOT {
+			return nil, fmt.Errorf("wasm has no GOT: calls are by function index (no -policy got)")
+		}
+		objs, err := wasmgen.BuildWith(m, ir.Partition(m, 1), 1, w.UnitName, wasmgen.Options{Faults: opts.Faults})
+		if err != nil {
+			return nil, err
+		}
+		return wasm.IncrProgram(objs[0])
+	}
+	w.NewCompiler = func(opts CompileOptions) func(m *ir.Module) (*obj.Program, error) {
+		return func(m *ir.Module) (*obj.Program, error) { return w.Compile(m, opts) }
+	}
 	return []*Target{e, m, c, w}
 }
 
