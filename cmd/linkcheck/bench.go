@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -201,12 +202,13 @@ func runBenchUpdate(args []string, stdout, stderr io.Writer) int {
 // of an lld link of a program of the same size, on one line that scripts
 // parse: `N checked updates/s, M checked updates per lld link`.
 func runBenchCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("bench check", "[-format F] [-funcs N] [-updates K] [-seq N] [-policy trampoline|got]", stderr)
+	fs := flagSet("bench check", "[-format F] [-funcs N] [-updates K] [-seq N] [-policy trampoline|got] [-cpuprofile FILE]", stderr)
 	format := formatFlag(fs)
 	funcs := fs.Int("funcs", 40, "functions in each sequence's first version")
 	updates := fs.Int("updates", 400, "checked updates to run")
 	seq := fs.Int("seq", 20, "updates per sequence (each from a new generated program)")
 	policy := fs.String("policy", "trampoline", "the incremental linker's policy: trampoline or got")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the loop (this process only, not its children) to this file")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -214,6 +216,17 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		if fs.NArg() != 0 {
 			fs.Usage()
 			return bad(errors.New("no arguments expected"))
+		}
+		if *cpuprofile != "" {
+			pf, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer pf.Close()
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		if *funcs < 1 || *updates < 1 || *seq < 1 {
 			return bad(errors.New("-funcs, -updates and -seq must be at least 1"))
@@ -229,8 +242,8 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return failed(err)
 		}
-		fmt.Fprintf(stdout, "format=%s funcs=%d policy=%s: %d updates in %d sequences (%d with execution and the fresh-link diff), CPU %s, wall %s; lld link CPU %s\n",
-			f, *funcs, pol, r.Updates, r.Sequences, r.Full, fmtDur(r.CPU), fmtDur(r.Wall), fmtDur(r.OtherCPU))
+		fmt.Fprintf(stdout, "format=%s funcs=%d policy=%s: %d updates in %d sequences (%d with execution and the fresh-link diff), CPU %s (children %s), wall %s; lld link CPU %s\n",
+			f, *funcs, pol, r.Updates, r.Sequences, r.Full, fmtDur(r.CPU), fmtDur(r.ChildCPU), fmtDur(r.Wall), fmtDur(r.OtherCPU))
 		fmt.Fprintln(stdout, r.Line())
 		return nil
 	}()

@@ -45,6 +45,8 @@ type CheckResult struct {
 	// CPU is the user and system time of this process and its children
 	// (native runs, LLVM's tools) over the loop; Wall its elapsed time.
 	CPU, Wall time.Duration
+	// ChildCPU is the part of CPU spent in child processes.
+	ChildCPU time.Duration
 	// PerSecond is checked updates per second of CPU (per core).
 	PerSecond float64
 	// OtherCPU is the CPU time of one link by Other of a program of the
@@ -90,7 +92,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 	runner := exec.NewRunner()
 	defer runner.Close()
 	res := &CheckResult{}
-	start, cpu0 := time.Now(), cpuNow()
+	start, cpu0, kids0 := time.Now(), cpuNow(), childCPU()
 	for seed := int64(1); res.Updates < cfg.Updates; seed++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -120,7 +122,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		res.Full += s.Full
 		res.Sequences++
 	}
-	res.CPU, res.Wall = cpuNow()-cpu0, time.Since(start)
+	res.CPU, res.Wall, res.ChildCPU = cpuNow()-cpu0, time.Since(start), childCPU()-kids0
 	if res.CPU > 0 {
 		res.PerSecond = float64(res.Updates) / res.CPU.Seconds()
 	}

@@ -141,8 +141,8 @@ func Oracles(format obj.Format) []Mode {
 func nativeSupported() bool { return runtime.GOOS == "linux" && runtime.GOARCH == "amd64" }
 
 // Runner runs executables and owns the expensive, reusable parts of the
-// oracles: the loaded libunicorn and a wine prefix. Both are made on first
-// use. A Runner is safe for concurrent use; Close it when done (tests share
+// oracles: the launchers of native runs, the loaded libunicorn and a wine
+// prefix. Each is made on first use. A Runner is safe for concurrent use; Close it when done (tests share
 // one through TestMain).
 type Runner struct {
 	libOnce sync.Once
@@ -152,6 +152,9 @@ type Runner struct {
 	wineOnce sync.Once
 	wine     *WineRunner
 	wineErr  error
+
+	// native keeps the launchers of native runs between runs.
+	native launchers
 
 	mu     sync.Mutex
 	closed bool
@@ -169,11 +172,13 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	return r.Run(ctx, path, opts)
 }
 
-// Close releases the wine prefix (killing its wineserver) if one was made.
+// Close stops the launchers of native runs and releases the wine prefix
+// (killing its wineserver) if one was made.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
+	r.native.close()
 	var err error
 	r.wineOnce.Do(func() { r.wineErr = errors.New("exec: runner is closed") })
 	if r.wine != nil {
@@ -229,7 +234,7 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 	var res *Result
 	switch mode {
 	case Native:
-		res, err = runNative(ctx, path, opts)
+		res, err = r.native.native(ctx, path, opts)
 	case Unicorn:
 		res, err = r.runUnicorn(ctx, data, opts)
 	case Wine:

@@ -3,16 +3,17 @@
 package exec
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,27 +21,6 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec/launch"
 )
-
-// runNative runs an ELF executable on the host through the launcher of
-// package launch, a re-execution of this binary that applies the resource
-// limits before the program starts, kills every process the program leaves
-// behind, and enforces the timeout. Its containment is launch.Jail when this
-// process is root (a new PID and mount namespace, a chroot into a tmpfs, no
-// capabilities), launch.UserJail otherwise (the same inside a new user
-// namespace), and launch.Plain (limits, a subreaper, an empty environment
-// and stdin, a private temporary working directory) only when the kernel
-// refuses this user a user namespace or the mounts in it.
-func runNative(ctx context.Context, path string, opts Options) (*Result, error) {
-	if os.Geteuid() == 0 {
-		return runContained(ctx, path, opts, launch.Jail)
-	}
-	res, err := runContained(ctx, path, opts, launch.UserJail)
-	var refused *userNamespaceRefused
-	if errors.As(err, &refused) {
-		return runContained(ctx, path, opts, launch.Plain)
-	}
-	return res, err
-}
 
 // userNamespaceRefused is the error of a launch.UserJail run that the
 // kernel did not let start: no user namespace, or no mount in it.
@@ -56,8 +36,212 @@ func (e *userNamespaceRefused) Unwrap() error { return e.err }
 // it is killed (with its process group, or its namespace in launch.Jail).
 const backstop = 5 * time.Second
 
-// runContained runs path through the launcher in the given mode.
+// runContained runs path once through a launcher of its own in the given
+// mode (the launcher serves this one run and is stopped).
 func runContained(ctx context.Context, path string, opts Options, mode string) (*Result, error) {
+	var p launchers
+	defer p.close()
+	return p.run(ctx, path, opts, mode)
+}
+
+// launchers are the serving launchers of package launch that a Runner
+// keeps between native runs, idle ones by containment mode and timeout: a
+// launcher sets up the limits, the namespace and the dropped capabilities
+// once and then starts one program per request, which saves the re-exec
+// of this binary (a few milliseconds) on every run after the first.
+type launchers struct {
+	mu     sync.Mutex
+	idle   map[launcherKey][]*launcher
+	closed bool
+	// noUserNS is set once the kernel refused a launch.UserJail launcher.
+	noUserNS bool
+}
+
+type launcherKey struct {
+	mode    string
+	timeout time.Duration
+}
+
+// launcher is one serving launcher: a re-execution of this binary
+// (/proc/self/exe, argv[0] launch.Arg0) in its own process group, reading
+// requests on its stdin and answering on launch.StatusFD.
+type launcher struct {
+	key    launcherKey
+	cmd    *osexec.Cmd
+	req    *os.File // its stdin
+	status *os.File
+	resp   *bufio.Reader
+	stderr *lockedBuffer // what the launcher itself wrote
+	runs   int
+}
+
+// lockedBuffer is a limitedBuffer written by os/exec's copying goroutine
+// and read by the run that reports the launcher's failure.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  limitedBuffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return excerpt(b.b.buf)
+}
+
+// start starts a launcher for key.
+func startLauncher(key launcherKey) (*launcher, error) {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, err
+	}
+	l := &launcher{key: key, req: reqW, status: statusR, resp: bufio.NewReader(statusR), stderr: &lockedBuffer{b: limitedBuffer{max: 64 << 10}}}
+	cmd := osexec.Command("/proc/self/exe")
+	cmd.Args = launch.Args(key.mode, key.timeout, StackSize)
+	cmd.Env = []string{}
+	cmd.Stdin = reqR
+	cmd.Stderr = l.stderr
+	cmd.ExtraFiles = []*os.File{statusW} // launch.StatusFD
+	// The launcher stops at the end of its stdin: when it is closed, or
+	// when this process dies, however it dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	switch key.mode {
+	case launch.Jail:
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+	case launch.UserJail:
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+	}
+	cmd.WaitDelay = time.Second
+	err = cmd.Start()
+	reqR.Close()
+	statusW.Close()
+	if err != nil {
+		reqW.Close()
+		statusR.Close()
+		if key.mode == launch.UserJail {
+			return nil, &userNamespaceRefused{err}
+		}
+		return nil, fmt.Errorf("start launcher: %w", err)
+	}
+	l.cmd = cmd
+	return l, nil
+}
+
+// stop ends the launcher: the end of its stdin makes it exit (killing a
+// run under way); past the backstop it is killed with its process group.
+func (l *launcher) stop() {
+	l.req.Close()
+	done := make(chan struct{})
+	go func() {
+		_ = l.cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(backstop):
+		_ = syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	l.status.Close()
+}
+
+// kill kills the launcher and its process group at once (in launch.Jail the
+// kernel kills its namespace with it).
+func (l *launcher) kill() {
+	_ = syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+	l.stop()
+}
+
+func (p *launchers) get(key launcherKey) (*launcher, bool, error) {
+	p.mu.Lock()
+	if list := p.idle[key]; len(list) > 0 {
+		l := list[len(list)-1]
+		p.idle[key] = list[:len(list)-1]
+		p.mu.Unlock()
+		return l, true, nil
+	}
+	p.mu.Unlock()
+	l, err := startLauncher(key)
+	return l, false, err
+}
+
+func (p *launchers) put(l *launcher) {
+	p.mu.Lock()
+	if !p.closed {
+		if p.idle == nil {
+			p.idle = map[launcherKey][]*launcher{}
+		}
+		p.idle[l.key] = append(p.idle[l.key], l)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	l.stop()
+}
+
+// close stops every idle launcher; launchers busy with a run stop when
+// they are given back.
+func (p *launchers) close() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, l := range list {
+			l.stop()
+		}
+	}
+}
+
+// native runs an ELF executable on the host. Its containment is launch.Jail when this process is root (a new PID
+// and mount namespace, a chroot into a tmpfs, no capabilities),
+// launch.UserJail otherwise (the same inside a new user namespace), and
+// launch.Plain (limits, a subreaper, an empty environment and stdin, a
+// private temporary working directory) only when the kernel refuses this
+// user a user namespace or the mounts in it; that refusal is remembered.
+func (p *launchers) native(ctx context.Context, path string, opts Options) (*Result, error) {
+	if os.Geteuid() == 0 {
+		return p.run(ctx, path, opts, launch.Jail)
+	}
+	p.mu.Lock()
+	plain := p.noUserNS
+	p.mu.Unlock()
+	if !plain {
+		res, err := p.run(ctx, path, opts, launch.UserJail)
+		var refused *userNamespaceRefused
+		if !errors.As(err, &refused) {
+			return res, err
+		}
+		p.mu.Lock()
+		p.noUserNS = true
+		p.mu.Unlock()
+	}
+	return p.run(ctx, path, opts, launch.Plain)
+}
+
+// errLauncherGone is a launcher that was dead before it could take a run.
+var errLauncherGone = errors.New("launcher gone")
+
+// run runs the ELF executable at path on the host through a launcher of
+// the given mode, which applies the resource limits before the program
+// starts, kills every process the program leaves behind and enforces the
+// timeout (docs/exec.md). A launcher kept from an earlier run that turns
+// out to be gone is replaced once.
+func (p *launchers) run(ctx context.Context, path string, opts Options, mode string) (*Result, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -68,73 +252,97 @@ func runContained(ctx context.Context, path string, opts Options, mode string) (
 	}
 	defer os.RemoveAll(dir)
 
-	timeout := opts.timeout()
-	ctx, cancel := context.WithTimeout(ctx, timeout+backstop)
-	defer cancel()
-
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer statusR.Close()
-	stdout := &limitedBuffer{max: MaxOutput}
-	stderr := &limitedBuffer{max: MaxOutput}
-	cmd := osexec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = launch.Args(mode, timeout, StackSize, dir, abs, filepath.Base(abs))
-	cmd.Env = []string{}
-	cmd.Stdin = nil // /dev/null: empty
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.ExtraFiles = []*os.File{statusW} // launch.StatusFD
-	// The launcher cleans up when it is told to stop, or when this thread
-	// dies; past WaitDelay os/exec kills it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	switch mode {
-	case launch.Jail:
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
-	case launch.UserJail:
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
-	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = time.Second
-	err = cmd.Start()
-	statusW.Close()
-	if err != nil {
-		if mode == launch.UserJail {
-			return nil, &userNamespaceRefused{err}
+	key := launcherKey{mode: mode, timeout: opts.timeout()}
+	for {
+		l, reused, err := p.get(key)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("start launcher: %w", err)
+		resp, err := l.run(ctx, dir, abs)
+		if errors.Is(err, errLauncherGone) && reused {
+			l.kill()
+			continue
+		}
+		if err != nil {
+			l.kill()
+			return nil, err
+		}
+		if resp.Retire {
+			l.stop()
+		} else {
+			p.put(l)
+		}
+		if key.mode == launch.UserJail && strings.HasPrefix(resp.Status, "error jail: ") {
+			return nil, &userNamespaceRefused{errors.New(strings.TrimPrefix(resp.Status, "error "))}
+		}
+		return result(resp, key.timeout)
 	}
-	waitErr := cmd.Wait()
-	if waitErr != nil && !errors.Is(waitErr, osexec.ErrWaitDelay) {
-		// The launcher itself failed (killed past the backstop): its
-		// process group goes with it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// run sends one request and waits for its response, within the timeout
+// and the backstop; on cancellation it tells the launcher to stop (it
+// kills the program and reports) and returns the context's error.
+func (l *launcher) run(ctx context.Context, dir, abs string) (*launch.Response, error) {
+	if _, err := l.req.WriteString(launch.Request(dir, abs, filepath.Base(abs))); err != nil {
+		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, err, l.stderr)
 	}
-	line, _ := io.ReadAll(io.LimitReader(statusR, 4096))
-	status := strings.TrimSpace(string(line))
-	res := &Result{Bits: 64, Stdout: stdout.buf, Stderr: stderr.buf}
+	l.runs++
+	type reply struct {
+		r   *launch.Response
+		err error
+	}
+	ch := make(chan reply, 1)
+	go func() {
+		r, err := launch.ReadResponse(l.resp)
+		ch <- reply{r, err}
+	}()
+	backstopTimer := time.NewTimer(l.key.timeout + backstop)
+	defer backstopTimer.Stop()
+	var rep reply
+	select {
+	case rep = <-ch:
+	case <-ctx.Done():
+		_ = l.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-ch:
+		case <-backstopTimer.C:
+		}
+		return nil, fmt.Errorf("cancelled: %w", ctx.Err())
+	case <-backstopTimer.C:
+		return nil, fmt.Errorf("launcher: no report within %v (killed); stderr: %s", l.key.timeout+backstop, l.stderr)
+	}
+	if rep.err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cancelled: %w", ctx.Err())
+		}
+		if l.runs == 1 {
+			return nil, fmt.Errorf("%v; stderr: %s", rep.err, l.stderr)
+		}
+		// A launcher that served runs before and now has no answer at
+		// all died between runs or in this one before the program
+		// could report: the run is made again by a new one.
+		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, rep.err, l.stderr)
+	}
+	return rep.r, nil
+}
+
+// result turns a launcher's response into the run's result or error.
+func result(resp *launch.Response, timeout time.Duration) (*Result, error) {
+	res := &Result{Bits: 64, Stdout: resp.Stdout, Stderr: resp.Stderr}
 	var st syscall.WaitStatus
-	switch word, rest, _ := strings.Cut(status, " "); word {
+	switch word, rest, _ := strings.Cut(resp.Status, " "); word {
 	case "exit":
 		n, perr := strconv.ParseUint(rest, 10, 32)
 		if perr != nil {
-			return nil, fmt.Errorf("launcher: bad status %q", status)
+			return nil, fmt.Errorf("launcher: bad status %q", resp.Status)
 		}
 		st = syscall.WaitStatus(n)
 	case "timeout":
 		return nil, fmt.Errorf("did not finish within %v (killed); stderr: %s", timeout, excerpt(res.Stderr))
 	case "error":
-		if mode == launch.UserJail && strings.HasPrefix(rest, "jail: ") {
-			return nil, &userNamespaceRefused{errors.New(rest)}
-		}
 		return nil, errors.New(rest)
-	default: // "cancel SIGNAL", or nothing from a launcher that was killed
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("cancelled: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("launcher: status %q (%v); stderr: %s", status, waitErr, excerpt(res.Stderr))
+	default: // "cancel SIGNAL": the launcher was told to stop by someone else
+		return nil, fmt.Errorf("launcher: status %q; stderr: %s", resp.Status, excerpt(res.Stderr))
 	}
 	switch {
 	case st.Signaled():
@@ -153,9 +361,9 @@ func runContained(ctx context.Context, path string, opts Options, mode string) (
 	case st.ExitStatus() != 0:
 		return nil, fmt.Errorf("exit status %d (want 0); stdout %d bytes; stderr: %s", st.ExitStatus(), len(res.Stdout), excerpt(res.Stderr))
 	}
-	if len(res.Stdout) != 8 || stdout.dropped != 0 {
+	if len(res.Stdout) != 8 || resp.OutDropped != 0 {
 		return nil, fmt.Errorf("wrote %d bytes to stdout, want exactly 8 (the little-endian value): %s; stderr: %s",
-			int64(len(res.Stdout))+stdout.dropped, excerpt(res.Stdout), excerpt(res.Stderr))
+			int64(len(res.Stdout))+resp.OutDropped, excerpt(res.Stdout), excerpt(res.Stderr))
 	}
 	res.Value = binary.LittleEndian.Uint64(res.Stdout)
 	return res, nil

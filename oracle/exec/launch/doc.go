@@ -4,6 +4,14 @@
 // program's first instruction, runs it, and kills every process it left
 // behind before reporting how it ended.
 //
+// A launcher serves runs one after another: it sets up its containment
+// once (Args), then reads requests (Request) on its stdin, one program
+// each, and answers each on StatusFD (Response, ReadResponse) once every
+// process of that run is gone. The end of its stdin stops a run under way
+// and the launcher. It exits after a run when its own CPU time reaches
+// half of the RLIMIT_CPU it set for the programs (it inherits that limit
+// too), so a caller keeping launchers (exec.Runner) starts a new one then.
+//
 // The launcher is entered from this package's init function when argv[0] is
 // Arg0, so every binary that links oracle/exec (linkcheck, and each test
 // binary) can act as its own launcher; the init returns at once otherwise.
@@ -17,19 +25,20 @@
 //     the program orphans, including one that called setsid to leave the
 //     process group, is re-parented to the launcher, which finds them in
 //     /proc/self/task/*/children, kills them and reaps them after the
-//     program has exited (or on its timeout, or when asked to stop with
-//     SIGTERM). It enforces the run's timeout itself.
+//     program has exited (or on its timeout, or when asked to stop by the
+//     end of its stdin or SIGTERM). It enforces the run's timeout itself.
 //   - Mode Jail (when linkcheck runs as root): the launcher is started in a
-//     new PID and mount namespace. As the namespace's init it kills the
-//     whole namespace with kill(-1) at the end (and the kernel kills it when
-//     the launcher dies, even by SIGKILL); the program cannot see or signal
-//     processes outside it. Its mounts are made private, a 64 MiB tmpfs is
-//     mounted over the run's directory with the executable bound read-only
-//     into it as /prog, and the program is started chroot-ed into that
-//     tmpfs, with every capability dropped from its bounding, inheritable
-//     and ambient sets and no_new_privs set: it cannot leave the chroot,
-//     mount or raise privileges, and whatever it writes, at any path, lands
-//     in the tmpfs, which is gone when the namespace is.
+//     new PID and mount namespace. As the namespace's init it kills every
+//     other process of the namespace with kill(-1) at the end of each run
+//     (and the kernel kills them all when the launcher dies, even by
+//     SIGKILL); the program cannot see or signal processes outside it. Its
+//     mounts are made private once; for each run a 64 MiB tmpfs is mounted
+//     over the run's directory with the executable bound read-only into it
+//     as /prog, and the program is started chroot-ed into that tmpfs, with
+//     every capability dropped from its bounding, inheritable and ambient
+//     sets and no_new_privs set: it cannot leave the chroot, mount or raise
+//     privileges, and whatever it writes, at any path, lands in the tmpfs,
+//     which is unmounted once the run's processes are gone.
 //   - Mode UserJail (when linkcheck does not run as root): Jail, in a new
 //     user namespace as well, in which the launcher's uid and gid are
 //     mapped to 0; the kernel lets such a root mount a tmpfs, bind and

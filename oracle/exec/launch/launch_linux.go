@@ -3,8 +3,10 @@
 package launch
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -65,11 +67,66 @@ func Limits(timeout time.Duration, stack uint64) []Limit {
 	}
 }
 
-// Args is the launcher's command line (argv, starting with Arg0) to run
-// prog, with argv[0] name, in dir, for at most timeout, with at least stack
-// bytes of stack.
-func Args(mode string, timeout time.Duration, stack uint64, dir, prog, name string) []string {
-	return []string{Arg0, mode, timeout.String(), strconv.FormatUint(stack, 10), dir, prog, name}
+// Args is the command line (argv, starting with Arg0) of a launcher that
+// serves runs in the given mode, each for at most timeout, with at least
+// stack bytes of stack: the limits, the namespace (Jail) and the dropped
+// capabilities are set up once, and each request of Request runs one
+// program. The caller starts it with Setpgid (and, for Jail,
+// CLONE_NEWPID|CLONE_NEWNS), the request pipe as stdin and the status
+// pipe as StatusFD.
+func Args(mode string, timeout time.Duration, stack uint64) []string {
+	return []string{Arg0, "serve", mode, timeout.String(), strconv.FormatUint(stack, 10)}
+}
+
+// Request is the line that asks a launcher to run prog, with argv[0]
+// name, in dir (an empty directory of the caller's, a tmpfs in Jail).
+func Request(dir, prog, name string) string {
+	return strconv.Quote(dir) + " " + strconv.Quote(prog) + " " + strconv.Quote(name) + "\n"
+}
+
+// Response is what a launcher reports about one run on StatusFD: a status
+// line ("exit N" with N the program's raw wait status, "timeout", "cancel
+// SIGNAL" or "error TEXT"), then a line "OUT OUTDROPPED ERR ERRDROPPED
+// RETIRE" giving the number of bytes of stdout and stderr that follow
+// (kept, and dropped past MaxOutput), and whether the launcher exits
+// after this run (1) or serves another (0), then the bytes.
+type Response struct {
+	Status         string
+	Stdout, Stderr []byte
+	// Dropped counts the bytes of each stream past MaxOutput.
+	OutDropped, ErrDropped int64
+	// Retire is set when the launcher has exited after this run.
+	Retire bool
+}
+
+// MaxOutput bounds what a launcher keeps of a program's stdout and of its
+// stderr.
+const MaxOutput = 1 << 20
+
+// ReadResponse reads one Response from a launcher's status stream.
+func ReadResponse(r *bufio.Reader) (*Response, error) {
+	status, err := r.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("launcher status: %w", err)
+	}
+	sizes, err := r.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("launcher status %q: sizes: %w", strings.TrimSpace(status), err)
+	}
+	res := &Response{Status: strings.TrimSpace(status)}
+	var nout, nerr, retire int
+	if _, err := fmt.Sscan(sizes, &nout, &res.OutDropped, &nerr, &res.ErrDropped, &retire); err != nil || nout < 0 || nerr < 0 || nout > MaxOutput || nerr > MaxOutput {
+		return nil, fmt.Errorf("launcher status %q: bad sizes %q", res.Status, strings.TrimSpace(sizes))
+	}
+	res.Retire = retire != 0
+	res.Stdout, res.Stderr = make([]byte, nout), make([]byte, nerr)
+	if _, err := io.ReadFull(r, res.Stdout); err != nil {
+		return nil, fmt.Errorf("launcher status %q: stdout: %w", res.Status, err)
+	}
+	if _, err := io.ReadFull(r, res.Stderr); err != nil {
+		return nil, fmt.Errorf("launcher status %q: stderr: %w", res.Status, err)
+	}
+	return res, nil
 }
 
 func init() {
@@ -86,59 +143,248 @@ func init() {
 const etxtbsyAttempts = 30
 
 func launcherMain(args []string) int {
-	// The capability and no_new_privs settings are per thread: the program
-	// is forked from this one.
+	// The capability and no_new_privs settings are per thread: the
+	// programs are forked from this one.
 	runtime.LockOSThread()
 	syscall.CloseOnExec(StatusFD)
+	syscall.CloseOnExec(0)
 	status := os.NewFile(StatusFD, "status")
-	res := launch(args)
-	if _, err := status.WriteString(res + "\n"); err != nil {
-		return 3
+	l, err := newLauncher(args)
+	if err != nil {
+		// The error answers the first request, as any run's would.
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+		_ = writeResponse(status, "error "+err.Error(), nil, nil, true)
+		return 0
+	}
+	// Requests come on stdin; its end (linkcheck closed it, or died) is
+	// the end of the launcher, and stops a run under way.
+	reqs := make(chan string)
+	go func() {
+		in := bufio.NewReader(os.Stdin)
+		for {
+			line, err := in.ReadString('\n')
+			if err != nil {
+				close(reqs)
+				return
+			}
+			reqs <- line
+		}
+	}()
+	for line := range reqs {
+		res, stdout, stderr := l.serve(line, reqs)
+		retire := l.retire(res)
+		if err := writeResponse(status, res, stdout, stderr, retire); err != nil || retire {
+			return 0
+		}
 	}
 	return 0
 }
 
-// launch runs the program as args say and returns the status line.
-func launch(args []string) string {
-	if len(args) != 6 {
-		return fmt.Sprintf("error launcher: %d arguments, want 6", len(args))
+// writeResponse writes one Response (see its doc) to w.
+func writeResponse(w io.Writer, status string, stdout, stderr *capture, retire bool) error {
+	status = strings.ReplaceAll(status, "\n", " ")
+	if stdout == nil {
+		stdout = &capture{}
 	}
-	mode, dir, prog, name := args[0], args[3], args[4], args[5]
-	timeout, err := time.ParseDuration(args[1])
+	if stderr == nil {
+		stderr = &capture{}
+	}
+	r := 0
+	if retire {
+		r = 1
+	}
+	var b []byte
+	b = fmt.Appendf(b, "%s\n%d %d %d %d %d\n", status, len(stdout.buf), stdout.dropped, len(stderr.buf), stderr.dropped, r)
+	b = append(b, stdout.buf...)
+	b = append(b, stderr.buf...)
+	_, err := w.Write(b)
+	return err
+}
+
+// launcher is the state of a serving launcher: its mode, the limits it
+// set on itself, and the /dev/null the programs read.
+type launcher struct {
+	mode    string
+	timeout time.Duration
+	cpu     time.Duration // RLIMIT_CPU's soft limit (of this process too)
+	null    *os.File
+	sigs    chan os.Signal
+}
+
+// newLauncher sets up the containment of every run: the namespace's
+// mounts made private and the capabilities dropped (Jail), or the
+// subreaper (Plain); the limits, on this process, which every program
+// inherits.
+func newLauncher(args []string) (*launcher, error) {
+	if len(args) != 4 || args[0] != "serve" {
+		return nil, fmt.Errorf("launcher: arguments %q, want serve MODE TIMEOUT STACK", args)
+	}
+	l := &launcher{mode: args[1]}
+	var err error
+	if l.timeout, err = time.ParseDuration(args[2]); err != nil {
+		return nil, fmt.Errorf("launcher: %w", err)
+	}
+	stack, err := strconv.ParseUint(args[3], 10, 64)
 	if err != nil {
-		return "error launcher: " + err.Error()
+		return nil, fmt.Errorf("launcher: %w", err)
 	}
-	stack, err := strconv.ParseUint(args[2], 10, 64)
+	switch l.mode {
+	case Jail, UserJail:
+		if err := jailSetup(); err != nil {
+			return nil, fmt.Errorf("jail: %w", err)
+		}
+	case Plain:
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("launcher: unknown mode %q", l.mode)
+	}
+	limits := Limits(l.timeout, stack)
+	if err := setLimits(limits, stack); err != nil {
+		return nil, err
+	}
+	var cpu unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_CPU, &cpu); err != nil {
+		return nil, fmt.Errorf("getrlimit RLIMIT_CPU: %w", err)
+	}
+	l.cpu = time.Duration(min(cpu.Cur, 1<<30)) * time.Second
+	if l.null, err = os.Open(os.DevNull); err != nil {
+		return nil, err
+	}
+	l.sigs = make(chan os.Signal, 1)
+	signal.Notify(l.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	return l, nil
+}
+
+// retire reports whether the launcher should exit after a run that ended
+// with status res: when it was told to stop, or when its own CPU time
+// (which its RLIMIT_CPU, set for the programs, also bounds) reaches half
+// of that limit.
+func (l *launcher) retire(res string) bool {
+	if strings.HasPrefix(res, "cancel ") || strings.HasPrefix(res, "error ") {
+		return true
+	}
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return true
+	}
+	used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return used >= l.cpu/2
+}
+
+// capture keeps the first MaxOutput bytes of a program's stream and counts
+// the rest.
+type capture struct {
+	buf     []byte
+	dropped int64
+	done    chan struct{}
+}
+
+// drain reads r to its end into c, then closes r.
+func (c *capture) drain(r *os.File) {
+	defer close(c.done)
+	defer r.Close()
+	var chunk [32 << 10]byte
+	for {
+		n, err := r.Read(chunk[:])
+		if room := MaxOutput - len(c.buf); room > 0 {
+			c.buf = append(c.buf, chunk[:min(room, n)]...)
+			c.dropped += int64(n - min(room, n))
+		} else {
+			c.dropped += int64(n)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// serve runs the program of one request line and returns the status line
+// with what the program wrote. A closed reqs (linkcheck is gone) stops the
+// program as a signal does.
+func (l *launcher) serve(line string, reqs <-chan string) (string, *capture, *capture) {
+	fields, err := unquoteFields(line, 3)
 	if err != nil {
-		return "error launcher: " + err.Error()
+		return "error launcher: request: " + err.Error(), nil, nil
 	}
+	dir, prog, name := fields[0], fields[1], fields[2]
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return "error launcher: " + err.Error(), nil, nil
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return "error launcher: " + err.Error(), nil, nil
+	}
+	stdout := &capture{done: make(chan struct{})}
+	stderr := &capture{done: make(chan struct{})}
+	go stdout.drain(outR)
+	go stderr.drain(errR)
+	res := l.run(dir, prog, name, outW, errW, reqs)
+	outW.Close()
+	errW.Close()
+	// Every process that held the write ends is gone (killed and reaped
+	// by run), so both readers reach their end; they are not waited for
+	// past a bound, should one have escaped.
+	deadline := time.NewTimer(time.Second)
+	defer deadline.Stop()
+	for _, c := range []*capture{stdout, stderr} {
+		select {
+		case <-c.done:
+		case <-deadline.C:
+			return "error launcher: the program's output did not end after it was reaped", nil, nil
+		}
+	}
+	return res, stdout, stderr
+}
+
+// unquoteFields splits a line of n Go-quoted strings.
+func unquoteFields(line string, n int) ([]string, error) {
+	line = strings.TrimSuffix(line, "\n")
+	var out []string
+	for len(out) < n {
+		line = strings.TrimLeft(line, " ")
+		q, err := strconv.QuotedPrefix(line)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", line, err)
+		}
+		s, err := strconv.Unquote(q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+		line = line[len(q):]
+	}
+	if strings.TrimSpace(line) != "" {
+		return nil, fmt.Errorf("trailing %q", line)
+	}
+	return out, nil
+}
+
+// run starts one program with stdout and stderr as its output, waits for
+// it (or the timeout, or a signal to the launcher, or the end of reqs),
+// kills and reaps every process it left, and returns the status line.
+func (l *launcher) run(dir, prog, name string, stdout, stderr *os.File, reqs <-chan string) string {
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   []string{},
-		Files: []uintptr{0, 1, 2},
+		Files: []uintptr{l.null.Fd(), stdout.Fd(), stderr.Fd()},
 		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
 	path := prog
-	switch mode {
-	case Jail, UserJail:
-		if err := jail(dir, prog); err != nil {
+	if l.mode != Plain {
+		if err := jailRun(dir, prog); err != nil {
+			unjail(dir)
 			return "error jail: " + err.Error()
 		}
+		defer unjail(dir)
 		path, attr.Dir, attr.Sys.Chroot = "/prog", "/", dir
-	case Plain:
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return "error prctl PR_SET_CHILD_SUBREAPER: " + err.Error()
-		}
-	default:
-		return fmt.Sprintf("error launcher: unknown mode %q", mode)
 	}
-	if err := setLimits(Limits(timeout, stack), stack); err != nil {
-		return "error " + err.Error()
-	}
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	var pid int
+	var err error
 	for attempt := 1; ; attempt++ {
 		pid, err = syscall.ForkExec(path, []string{name}, attr)
 		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == etxtbsyAttempts {
@@ -160,21 +406,28 @@ func launch(args []string) string {
 		}
 		done <- ws
 	}()
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(l.timeout)
+	defer timer.Stop()
 	var res string
+	stop := func(why string) {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		<-done
+		res = why
+	}
 	select {
 	case ws := <-done:
 		res = "exit " + strconv.FormatUint(uint64(ws), 10)
 	case <-timer.C:
-		_ = unix.Kill(pid, unix.SIGKILL)
-		<-done
-		res = "timeout"
-	case s := <-sigs:
-		_ = unix.Kill(pid, unix.SIGKILL)
-		<-done
-		res = "cancel " + s.String()
+		stop("timeout")
+	case s := <-l.sigs:
+		stop("cancel " + s.String())
+	case _, ok := <-reqs:
+		// A request while one runs, or the end of stdin: linkcheck
+		// does not wait for this run any more.
+		_ = ok
+		stop("cancel stdin")
 	}
-	if mode == Jail || mode == UserJail {
+	if l.mode != Plain {
 		killNamespace()
 	} else {
 		killDescendants()
@@ -204,16 +457,23 @@ func setLimits(limits []Limit, stack uint64) error {
 	return nil
 }
 
-// jail prepares the jailed program's root: private mounts, a tmpfs over
-// dir with prog bound read-only at dir/prog, and no capabilities for what
-// this thread starts.
-func jail(dir, prog string) error {
+// jailSetup prepares the namespace of a jailed launcher: private mounts
+// and no capabilities for what this thread starts.
+func jailSetup() error {
 	if os.Getpid() != 1 {
 		return errors.New("the launcher is not the init of a new PID namespace")
 	}
 	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
+	return dropCapabilities()
+}
+
+// jailRun prepares one jailed program's root: a tmpfs over dir with prog
+// bound read-only at dir/prog. The launcher keeps the effective
+// capabilities that mounting needs; the program, started by a thread whose
+// bounding set is empty, gets none.
+func jailRun(dir, prog string) error {
 	if err := unix.Mount("linkcheck-run", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, JailFS); err != nil {
 		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
 	}
@@ -231,7 +491,14 @@ func jail(dir, prog string) error {
 	if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("remount %s read-only: %w", target, err)
 	}
-	return dropCapabilities()
+	return nil
+}
+
+// unjail removes what jailRun mounted (after every process of the run is
+// gone), so that the next run starts from the same namespace.
+func unjail(dir string) {
+	_ = unix.Unmount(filepath.Join(dir, "prog"), unix.MNT_DETACH)
+	_ = unix.Unmount(dir, unix.MNT_DETACH)
 }
 
 // dropCapabilities empties this thread's bounding, ambient and inheritable
