@@ -41,7 +41,17 @@ const backstop = 5 * time.Second
 func runContained(ctx context.Context, path string, opts Options, mode string) (*Result, error) {
 	var p launchers
 	defer p.close()
-	return p.run(ctx, path, opts, mode)
+	return p.run(ctx, path, opts, mode, "")
+}
+
+// scratchBase is /dev/shm when it is a writable tmpfs that allows exec,
+// else os.TempDir().
+func scratchBase() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err == nil && st.Type == unix.TMPFS_MAGIC && st.Flags&unix.ST_NOEXEC == 0 && st.Flags&unix.ST_RDONLY == 0 && unix.Access("/dev/shm", unix.W_OK) == nil {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }
 
 // launchers are the serving launchers of package launch that a Runner
@@ -207,21 +217,22 @@ func (p *launchers) close() {
 	}
 }
 
-// native runs an ELF executable on the host. Its containment is launch.Jail when this process is root (a new PID
+// native runs an ELF executable on the host, its run directory made in
+// base. Its containment is launch.Jail when this process is root (a new PID
 // and mount namespace, a chroot into a tmpfs, no capabilities),
 // launch.UserJail otherwise (the same inside a new user namespace), and
 // launch.Plain (limits, a subreaper, an empty environment and stdin, a
 // private temporary working directory) only when the kernel refuses this
 // user a user namespace or the mounts in it; that refusal is remembered.
-func (p *launchers) native(ctx context.Context, path string, opts Options) (*Result, error) {
+func (p *launchers) native(ctx context.Context, path string, opts Options, base string) (*Result, error) {
 	if os.Geteuid() == 0 {
-		return p.run(ctx, path, opts, launch.Jail)
+		return p.run(ctx, path, opts, launch.Jail, base)
 	}
 	p.mu.Lock()
 	plain := p.noUserNS
 	p.mu.Unlock()
 	if !plain {
-		res, err := p.run(ctx, path, opts, launch.UserJail)
+		res, err := p.run(ctx, path, opts, launch.UserJail, base)
 		var refused *userNamespaceRefused
 		if !errors.As(err, &refused) {
 			return res, err
@@ -230,7 +241,7 @@ func (p *launchers) native(ctx context.Context, path string, opts Options) (*Res
 		p.noUserNS = true
 		p.mu.Unlock()
 	}
-	return p.run(ctx, path, opts, launch.Plain)
+	return p.run(ctx, path, opts, launch.Plain, base)
 }
 
 // errLauncherGone is a launcher that was dead before it could take a run.
@@ -239,14 +250,15 @@ var errLauncherGone = errors.New("launcher gone")
 // run runs the ELF executable at path on the host through a launcher of
 // the given mode, which applies the resource limits before the program
 // starts, kills every process the program leaves behind and enforces the
-// timeout (docs/exec.md). A launcher kept from an earlier run that turns
-// out to be gone is replaced once.
-func (p *launchers) run(ctx context.Context, path string, opts Options, mode string) (*Result, error) {
+// timeout (docs/exec.md); the run's directory is made in base ("" for
+// os.TempDir()). A launcher kept from an earlier run that turns out to be
+// gone is replaced once.
+func (p *launchers) run(ctx context.Context, path string, opts Options, mode, base string) (*Result, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "linkcheck-run-")
+	dir, err := os.MkdirTemp(base, "linkcheck-run-")
 	if err != nil {
 		return nil, err
 	}

@@ -42,8 +42,9 @@ var FuzzTiers = Tiers{Every: 4}
 // Session is an incremental output held in memory and checked after every
 // update: the in-process loop of the fuzz targets and benchmarks. Each
 // version is compiled once and shared by the update, the invariant check
-// and the fresh link; its value is interpreted once. Nothing is synced to
-// disk; the executable is written to Dir only to run it natively.
+// and the fresh link; its value is interpreted once, when a check runs it.
+// Nothing is synced to disk; the executable is written to a file only to
+// run it natively.
 type Session struct {
 	SessionOptions
 
@@ -70,8 +71,11 @@ type SessionOptions struct {
 	Runner *exec.Runner
 	Mode   exec.Mode
 	Tiers  Tiers
-	// Dir holds the executable for native runs and, when Keep is set,
-	// fresh.out, the fresh link of the last full check.
+	// Dir holds, when Keep is set, fresh.out, the fresh link of the last
+	// full check, and the files of the checks that write some when there
+	// is no Runner (with a Runner, the executable of a native run and the
+	// sidecar round trip's files go to its scratch directory and are
+	// removed after the check); LLVM's tools read the output from Dir.
 	Dir  string
 	Keep bool
 	// Faults are planted in every compile and in the updates after the
@@ -85,8 +89,6 @@ type version struct {
 	// prog is what the linker links; clean is what the checker checks
 	// against (the same program unless a fault changes the compile).
 	prog, clean *obj.Program
-	value       uint64
-	valueErr    error
 }
 
 // compile compiles m once for the linker, and again cleanly for the
@@ -110,7 +112,6 @@ func (s *Session) compile(m *ir.Module) (*version, error) {
 			return nil, err
 		}
 	}
-	v.value, v.valueErr = ir.Interp(m, ir.InterpOptions{})
 	return v, nil
 }
 
@@ -202,14 +203,47 @@ func (s *Session) check(ctx context.Context, v *version, full bool) error {
 
 // run executes the output and compares its value with the interpreter's.
 func (s *Session) run(ctx context.Context, exe []byte, v *version) string {
-	if v.valueErr != nil {
-		return fmt.Sprintf("the interpreter cannot evaluate the version: %v", v.valueErr)
+	// Only the updates that run the output need the interpreter's value.
+	value, err := ir.Interp(v.m, ir.InterpOptions{})
+	if err != nil {
+		return fmt.Sprintf("the interpreter cannot evaluate the version: %v", err)
 	}
-	path := filepath.Join(s.Dir, "session."+s.t.ExeName)
-	if err := os.WriteFile(path, exe, 0o755); err != nil {
+	path, err := s.writeScratch(exe)
+	if err != nil {
 		return fmt.Sprintf("invariant 1 (value): writing the output to run it: %v", err)
 	}
-	return checkValue(ctx, s.Runner, s.Mode, path, v.value)
+	defer os.Remove(path)
+	return checkValue(ctx, s.Runner, s.Mode, path, value)
+}
+
+// writeScratch writes an executable to a new file of the runner's scratch
+// directory (a RAM file system where there is one), or of Dir without a
+// runner; the caller removes it.
+func (s *Session) writeScratch(exe []byte) (string, error) {
+	dir := s.Dir
+	if s.Runner != nil {
+		d, err := s.Runner.ScratchDir()
+		if err != nil {
+			return "", err
+		}
+		dir = d
+	}
+	f, err := os.CreateTemp(dir, "session-*."+s.t.ExeName)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(exe)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // freshDiff compares the output's canonical image with a fresh reference
@@ -235,11 +269,27 @@ func (s *Session) CheckLLVM() error {
 	return invariant.CheckLLVM(path)
 }
 
-// CheckSidecar saves the output and its sidecar to Dir, opens them again
+// CheckSidecar saves the output and its sidecar to Dir (to a directory of
+// the runner's scratch directory, removed after, when there is a runner),
+// opens them again
 // as `linkcheck update` would, and checks that the reloaded state and file
 // are the session's: the sidecar round trip, once per sequence.
 func (s *Session) CheckSidecar() error {
-	path := filepath.Join(s.Dir, "sidecar."+s.t.ExeName)
+	dir := s.Dir
+	if s.Runner != nil {
+		// The round trip's files are removed after it: in the runner's
+		// scratch directory, on a RAM file system where there is one,
+		// the fsync of the sidecar is not a disk's.
+		d, err := s.Runner.ScratchDir()
+		if err != nil {
+			return err
+		}
+		if dir, err = os.MkdirTemp(d, "sidecar-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	path := filepath.Join(dir, "sidecar."+s.t.ExeName)
 	if err := s.out.SaveAs(path); err != nil {
 		return fmt.Errorf("sidecar: save: %w", err)
 	}
