@@ -74,6 +74,11 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 			if res.Reason != "first link" && res.Reason != "verify failed" {
 				fmt.Fprintf(stderr, "linkcheck update: %s: linking from scratch\n", res.Reason)
 			}
+			if f == obj.Wasm {
+				// calls are by index: there is no policy to choose
+				fmt.Fprintf(stdout, "linked %s: %d atoms\n", *out, res.Stats.Added)
+				return nil
+			}
 			fmt.Fprintf(stdout, "linked %s (%s policy): %d atoms\n", *out, pol, res.Stats.Added)
 			return nil
 		}
@@ -187,6 +192,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return failed(err)
 		}
+		if st.Format == obj.Wasm {
+			fmt.Fprintf(stdout, "%s: all invariants hold (%d atoms, %d table slots)\n", path, len(st.Atoms), st.GOT.Len())
+			return nil
+		}
 		fmt.Fprintf(stdout, "%s: all invariants hold (%d atoms, %d GOT slots, %s policy)\n", path, len(st.Atoms), st.GOT.Len(), st.Policy)
 		return nil
 	}()
@@ -217,11 +226,25 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return bad(err)
 			}
+			var st *incr.State
+			if _, statErr := os.Stat(path + incr.SidecarSuffix); statErr == nil && fs.NArg() == 1 {
+				// an incremental module: its version's object
+				var m *ir.Module
+				if st, m, err = loadIncremental(path); err != nil {
+					return bad(err)
+				}
+				if wobjs, err = pipeline.WasmIncrObjects(m); err != nil {
+					return bad(err)
+				}
+			}
 			im, err := canon.ReadWasm(data, wobjs)
 			if err != nil {
 				return bad(fmt.Errorf("%s: %w", path, err))
 			}
 			fmt.Fprint(stdout, im.Text())
+			if st != nil {
+				dumpIncremental(stdout, st)
+			}
 			return nil
 		}
 		var objs []*obj.Object

@@ -42,11 +42,37 @@ const (
 // the input objects (nil: nothing is known to be an address, and
 // PointerSource says so).
 func ReadWasm(data []byte, objs []*wasm.Object) (*Image, error) {
+	return ReadWasmWith(data, objs, WasmOptions{})
+}
+
+// WasmOptions change how ReadWasmWith reads a module.
+type WasmOptions struct {
+	// NoLayout leaves out what only the placement of memory decides: the
+	// address of a linker-defined datum (`&__heap_base+0x800000`, no
+	// `@ADDR`), the initial values of linker-defined globals
+	// (__stack_pointer) and the initial memory size. An incremental
+	// module lays memory out its own way by design (its regions, with
+	// __heap_base past them): invariant 2 compares it with a fresh link
+	// so, both sides read alike. Every datum's contents, every pointer's
+	// target and every reference to a linker-defined datum by name and
+	// offset are still compared.
+	NoLayout bool
+}
+
+// ReadWasmWith is ReadWasm with options. A module of the incremental
+// linker (ref/wasm.IncrImage: it has the wasm.IncrDataSection custom
+// section) is seen through as the ELF trampolines are: a free body (no
+// name, only `unreachable`s: a free slot, the null function 0) is no
+// function and a table cell naming one is null; a function's slot padding
+// (`return`, then `unreachable`s, before its `end`) is not code, its body
+// read as ending at the `return`; the table's cells in memory (the last
+// data segment) are the table, not data, and a table with no cell is none.
+func ReadWasmWith(data []byte, objs []*wasm.Object, opts WasmOptions) (*Image, error) {
 	m, err := wasm.ReadModule("module", data)
 	if err != nil {
 		return nil, fmt.Errorf("canon: %w: %v", ErrMalformed, err)
 	}
-	w := &wasmReader{m: m, objs: objs, im: &Image{Format: "wasm", PointerSource: PointersUnknown}}
+	w := &wasmReader{m: m, objs: objs, opts: opts, im: &Image{Format: "wasm", PointerSource: PointersUnknown}}
 	if len(objs) > 0 {
 		w.im.PointerSource = PointersFromObjects
 	}
@@ -60,6 +86,11 @@ type wasmReader struct {
 	m    *wasm.Object
 	objs []*wasm.Object
 	im   *Image
+	opts WasmOptions
+	// incr is set for a module of the incremental linker; free marks its
+	// free bodies (by defined-function index).
+	incr bool
+	free map[int]bool
 
 	nImpFuncs   int
 	funcNames   []string // by function index, canonical
@@ -107,14 +138,22 @@ func (w *wasmReader) read() error {
 	if err != nil {
 		return fmt.Errorf("canon: %w: name section: %v", ErrMalformed, err)
 	}
+	w.seeThroughIncr(names)
 	// the table
 	w.table = map[uint32]uint32{}
 	for _, e := range m.Elems {
 		for k, f := range e.Funcs {
+			if w.incr && int(f) >= w.nImpFuncs && w.free[int(f)-w.nImpFuncs] {
+				continue // a null cell
+			}
 			w.table[e.Offset+uint32(k)] = f
 		}
 	}
-	for _, s := range m.Segments {
+	segs := m.Segments
+	if w.incr && len(segs) > 0 {
+		segs = segs[:len(segs)-1] // the table's cells
+	}
+	for _, s := range segs {
 		name := segNames[uint32(len(w.mem))]
 		w.mem = append(w.mem, memSeg{name: name, addr: s.Offset, data: s.Data})
 	}
@@ -139,6 +178,9 @@ func (w *wasmReader) read() error {
 	}
 	// functions
 	for i := range m.Funcs {
+		if w.free[i] {
+			continue
+		}
 		w.im.Symbols = append(w.im.Symbols, w.funcSymbol(i))
 	}
 	// data
@@ -152,12 +194,18 @@ func (w *wasmReader) read() error {
 		if g.Type.Mutable {
 			fl = "AW"
 		}
-		w.im.Symbols = append(w.im.Symbols, &Symbol{Name: w.globalNames[idx], Kind: KindObject, Bind: BindGlobal,
+		gs := &Symbol{Name: w.globalNames[idx], Kind: KindObject, Bind: BindGlobal,
 			Size: uint64(len(g.Init)), Section: "global " + g.Type.Type.String(), Flags: fl, Synthetic: !w.definedGlobal(w.globalNames[idx]),
-			Data: append([]byte(nil), g.Init...)})
+			Data: append([]byte(nil), g.Init...)}
+		if gs.Synthetic && w.opts.NoLayout {
+			gs.Size, gs.Data = 0, nil
+		}
+		w.im.Symbols = append(w.im.Symbols, gs)
 	}
-	// the table: the set of functions in it
-	if len(m.Tables) > 0 {
+	// the table: the set of functions in it (an incremental module
+	// declares its table even when no address is taken yet: an empty one
+	// is no table)
+	if len(m.Tables) > 0 && (!w.incr || len(w.table) > 0) {
 		var targets []string
 		for _, f := range w.table {
 			targets = append(targets, "&"+w.funcName(f))
@@ -200,7 +248,7 @@ func (w *wasmReader) read() error {
 			Section: "import", Flags: "A", Synthetic: true, Data: make([]byte, 4),
 			Pointers: []Pointer{{Off: 0, Size: 4, Kind: "import " + im.Kind.String(), Target: target}}})
 	}
-	if len(m.Memories) > 0 {
+	if len(m.Memories) > 0 && !w.opts.NoLayout {
 		w.im.Symbols = append(w.im.Symbols, &Symbol{Name: "memory:0", Kind: KindObject, Bind: BindGlobal, Size: 4,
 			Section: "memory", Flags: "AW", Synthetic: true, Data: binary.LittleEndian.AppendUint32(nil, m.Memories[0].Min)})
 	}
@@ -212,6 +260,41 @@ func (w *wasmReader) read() error {
 	}
 	sort.Strings(w.im.Notes)
 	return nil
+}
+
+// seeThroughIncr recognizes a module of the incremental linker and reads
+// through its framing (ReadWasmWith): free bodies are marked, the slot
+// padding of the others is cut.
+func (w *wasmReader) seeThroughIncr(names map[uint32]string) {
+	for _, c := range w.m.Customs {
+		if c.Name == wasm.IncrDataSection {
+			w.incr = true
+		}
+	}
+	if !w.incr {
+		return
+	}
+	w.free = map[int]bool{}
+	for d := range w.m.Funcs {
+		f := &w.m.Funcs[d]
+		code := f.Code
+		if len(code) == 0 || code[len(code)-1] != 0x0b {
+			continue
+		}
+		k := len(code) - 1
+		for k > 0 && code[k-1] == 0x00 {
+			k--
+		}
+		if _, named := names[uint32(w.nImpFuncs+d)]; !named {
+			if k == 0 && len(f.Locals) == 0 {
+				w.free[d] = true
+			}
+			continue
+		}
+		if k > 0 && code[k-1] == 0x0f {
+			f.Code = append(code[:k-1:k-1], 0x0b)
+		}
+	}
 }
 
 // dedupNames qualifies names that still collide by their order.
@@ -320,6 +403,9 @@ func (w *wasmReader) matchFuncs(names map[uint32]string, nFuncs int) {
 		}
 		d := i - w.nImpFuncs
 		w.src[d] = funcSrc{-1, -1}
+		if w.free[d] {
+			continue
+		}
 		var hits []cand
 		for _, c := range byName[name] {
 			if sameBody(&m.Funcs[d], &w.objs[c.file].Funcs[c.fn]) {
@@ -554,6 +640,9 @@ func (w *wasmReader) dataName(v uint32, f int, r wasm.Reloc) string {
 		if !ok {
 			// a linker-defined or weak undefined symbol: named by the
 			// reference, with the address the linker gave it
+			if w.opts.NoLayout {
+				return fmt.Sprintf("&%s%s", s.Name, offStr(int64(r.Addend)))
+			}
 			return fmt.Sprintf("&%s%s@%#x", s.Name, offStr(int64(r.Addend)), uint32(int64(v)-int64(r.Addend)))
 		}
 		f, sym = d.file, d.fn

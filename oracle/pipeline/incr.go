@@ -162,7 +162,7 @@ func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, d
 		return nil, err
 	}
 	if f == obj.Wasm {
-		return wasmFreshDiff(t, m, incrExe, freshOptions{keepDir: dir})
+		return wasmFreshDiff(m, incrExe, freshOptions{keepDir: dir})
 	}
 	p, err := CompileIncr(m, f, policy, 0)
 	if err != nil {
@@ -171,11 +171,38 @@ func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, d
 	return freshDiff(t, p, m, incrExe, freshOptions{keepDir: dir})
 }
 
-// wasmFreshDiff is freshDiff for Wasm: the version's one-unit object from
-// ref/wasmgen, linked by ref/wasm's linker, and both modules' canonical
-// images read with that object.
-func wasmFreshDiff(t *target.Target, m *ir.Module, incrExe []byte, o freshOptions) (*diff.Report, error) {
-	objs, err := wasmgen.BuildWith(m, ir.Partition(m, 1), 1, t.UnitName, wasmgen.Options{})
+// WasmIncrObjects is the one-unit object of version m that an incremental
+// Wasm module is compared with a link of: ref/wasmgen's, with every global
+// definition NO_STRIP and every data segment RETAIN (as
+// `__attribute__((used, retain))`). The incremental linker keeps every
+// atom — a datum no live code reaches in this version may be reached in
+// the next — and a link of these objects keeps them too, where
+// --gc-sections would drop them, and with them the table slots of the
+// functions whose addresses they hold.
+func WasmIncrObjects(m *ir.Module) ([]*wasm.Object, error) {
+	objs, err := wasmgen.BuildWith(m, ir.Partition(m, 1), 1, target.MustLookup(obj.Wasm).UnitName, wasmgen.Options{})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		for i := range o.Symbols {
+			if s := &o.Symbols[i]; !s.Undefined() && !s.Local() && (s.Kind == wasm.SymFunction || s.Kind == wasm.SymData) {
+				s.Flags |= wasm.SymNoStrip
+			}
+		}
+		for i := range o.Segments {
+			o.Segments[i].Flags |= wasm.SegmentRetain
+		}
+	}
+	return objs, nil
+}
+
+// wasmFreshDiff is freshDiff for Wasm: the version's one-unit object
+// (WasmIncrObjects), linked by ref/wasm's linker, and both modules'
+// canonical images read with that object, without the layout
+// (canon.WasmOptions.NoLayout).
+func wasmFreshDiff(m *ir.Module, incrExe []byte, o freshOptions) (*diff.Report, error) {
+	objs, err := WasmIncrObjects(m)
 	if err != nil {
 		return nil, err
 	}
@@ -188,11 +215,11 @@ func wasmFreshDiff(t *target.Target, m *ir.Module, incrExe []byte, o freshOption
 			return nil, err
 		}
 	}
-	a, err := canon.ReadWasm(fresh.Module, objs)
+	a, err := canon.ReadWasmWith(fresh.Module, objs, canon.WasmOptions{NoLayout: true})
 	if err != nil {
 		return nil, fmt.Errorf("fresh link: %w", err)
 	}
-	b, err := canon.ReadWasm(incrExe, objs)
+	b, err := canon.ReadWasmWith(incrExe, objs, canon.WasmOptions{NoLayout: true})
 	if err != nil {
 		return nil, fmt.Errorf("incremental output: %w", err)
 	}

@@ -138,6 +138,18 @@ func (IncrImage) Tail(st *incr.State, fl *incr.FileLayout) (incr.Tail, error) {
 	payload = append(payload, 1)
 	payload = AppendULEB(payload, uint64(len(sub)))
 	payload = append(payload, sub...)
+	// Global 0 is __stack_pointer; the segments are the regions.
+	sub = appendName(AppendULEB(AppendULEB(nil, 1), 0), "__stack_pointer")
+	payload = append(payload, 7)
+	payload = AppendULEB(payload, uint64(len(sub)))
+	payload = append(payload, sub...)
+	sub = AppendULEB(nil, 3)
+	for i, n := range []string{".rodata", ".data", ".got"} {
+		sub = appendName(AppendULEB(sub, uint64(i)), n)
+	}
+	payload = append(payload, 9)
+	payload = AppendULEB(payload, uint64(len(sub)))
+	payload = append(payload, sub...)
 	b := []byte{secCustom}
 	b = AppendPaddedULEB(b, uint32(len(payload)))
 	b = append(b, payload...)
