@@ -27,6 +27,7 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "output executable")
 	entry := fs.String("e", "", "entry symbol (default _start; with -linker ref or lld)")
 	fs.StringVar(entry, "entry", "", "same as -e")
+	ehFrameHdr := fs.Bool("eh-frame-hdr", false, "also write .eh_frame_hdr and PT_GNU_EH_FRAME, as ld.lld --eh-frame-hdr (ELF; with -linker ref or lld)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -48,8 +49,8 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if *entry != "" || *linker == "ref" {
-			err = linkEntry(*linker, f, objs, *out, m != nil, *entry, stderr)
+		if *entry != "" || *ehFrameHdr || *linker == "ref" {
+			err = linkEntry(*linker, f, objs, *out, m != nil, linkFlags{entry: *entry, ehFrameHdr: *ehFrameHdr}, stderr)
 		} else {
 			err = linkWith(*linker, f, objs, *out, m != nil)
 		}
@@ -93,11 +94,18 @@ func linkWith(linker string, f obj.Format, objs []string, out string, ours bool)
 	return linkOther(ctx, linker, f, objs, out, ours)
 }
 
+// linkFlags are the linker options `linkcheck link` passes on.
+type linkFlags struct {
+	entry      string // the entry symbol; empty: the default
+	ehFrameHdr bool   // --eh-frame-hdr
+}
+
 // linkEntry links objs into out with the reference linker or lld and the
-// entry symbol entry (empty: the default), as `ld.lld --entry=SYM` does;
-// the reference linker's warnings (a missing entry symbol, as ld.lld
-// warns) go to stderr.
-func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool, entry string, stderr io.Writer) error {
+// entry symbol flags.entry (empty: the default), as `ld.lld --entry=SYM`
+// does, and .eh_frame_hdr with flags.ehFrameHdr; the reference linker's
+// warnings (a missing entry symbol, as ld.lld warns) go to stderr.
+func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool, flags linkFlags, stderr io.Writer) error {
+	entry := flags.entry
 	fail := func(err error) error {
 		if ours {
 			return failed(err)
@@ -119,7 +127,10 @@ func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool
 			}
 		}
 		// static archives too, where the format has them
-		image, l, err := t.Link(objs, link.Options{Entry: entry})
+		if flags.ehFrameHdr && f != obj.ELF {
+			return bad(fmt.Errorf("--eh-frame-hdr: only for -format elf"))
+		}
+		image, l, err := t.Link(objs, link.Options{Entry: entry, EHFrameHdr: flags.ehFrameHdr})
 		if err != nil {
 			return fail(err)
 		}
@@ -132,18 +143,25 @@ func linkEntry(linker string, f obj.Format, objs []string, out string, ours bool
 		return os.Chmod(out, 0o755)
 	case "lld":
 		if f != obj.ELF {
-			return bad(fmt.Errorf("-e with -linker lld: only for -format elf"))
+			return bad(fmt.Errorf("-e and --eh-frame-hdr with -linker lld: only for -format elf"))
+		}
+		var extra []string
+		if entry != "" {
+			extra = append(extra, "--entry="+entry)
+		}
+		if flags.ehFrameHdr {
+			extra = append(extra, "--eh-frame-hdr")
 		}
 		ctx, cancel := interruptible()
 		defer cancel()
 		tmp := filepath.Join(filepath.Dir(out), ".tmp-"+filepath.Base(out))
-		if _, err := lld.Link(ctx, f, objs, tmp, lld.Options{Extra: []string{"--entry=" + entry}}); err != nil {
+		if _, err := lld.Link(ctx, f, objs, tmp, lld.Options{Extra: extra}); err != nil {
 			os.Remove(tmp)
 			return fail(err)
 		}
 		return os.Rename(tmp, out)
 	}
-	return bad(fmt.Errorf("-e is supported with -linker ref and -linker lld, not %s", linker))
+	return bad(fmt.Errorf("-e and --eh-frame-hdr are supported with -linker ref and -linker lld, not %s", linker))
 }
 
 // layoutWarnings returns the warnings of a shared-core link (none for a

@@ -21,8 +21,9 @@ const (
 // Exe is the link.Platform of static ELF64 x86_64 executables (ET_EXEC):
 // the file ld.lld writes by default for objects without dynamic
 // dependencies. The file holds, in order: the ELF header, the program
-// headers (PT_PHDR, one PT_LOAD per segment, PT_GNU_RELRO when there is a
-// GOT, PT_GNU_STACK), the loaded sections, then .symtab, .shstrtab, .strtab
+// headers (PT_PHDR, one PT_LOAD per segment, PT_TLS, PT_GNU_RELRO when
+// there is a GOT, PT_GNU_EH_FRAME with .eh_frame_hdr, PT_GNU_STACK,
+// PT_NOTEs), the loaded sections, then .symtab, .shstrtab, .strtab
 // and the section header table.
 type Exe struct{}
 
@@ -205,6 +206,9 @@ func phdrCount(l *link.Layout) int {
 	}
 	if hasTLS(l) {
 		n++ // PT_TLS
+	}
+	if l.EHFrame.Hdr != nil {
+		n++ // PT_GNU_EH_FRAME
 	}
 	return n
 }
@@ -406,6 +410,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	}
 	if h, ok := relroHeader(l); ok {
 		e.phdrs = append(e.phdrs, h)
+	}
+	if h := l.EHFrame.Hdr; h != nil {
+		e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_EH_FRAME, elf.PF_R, h.Offset, h.Addr, h.Size, h.Size, h.Align})
 	}
 	e.phdrs = append(e.phdrs, progHeader{elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0, 0, 0, 0})
 	for _, g := range noteGroups(l) {

@@ -14,7 +14,7 @@ import (
 )
 
 // ErrUnsupported is wrapped by every error about a well-formed ELF feature
-// that the reference implementation does not handle (.eh_frame, TLS
+// that the reference implementation does not handle (TLS
 // descriptors, relocation types outside the supported set, ...), as
 // opposed to a malformed file. It is link.ErrUnsupported, which the
 // linker's own refusals (an indirect function's address) wrap too.
@@ -35,7 +35,7 @@ const (
 )
 
 // ReadObject decodes an ELF64 little-endian x86_64 ET_REL object, as
-// written by WriteObject, llvm-mc or clang (-fno-asynchronous-unwind-tables),
+// written by WriteObject, llvm-mc or clang,
 // into the neutral model. name is the file name used in messages.
 //
 // The reader is bounded: every offset, size and count from the file is
@@ -44,10 +44,11 @@ const (
 // (SHF_EXECINSTR: Text; SHF_WRITE and SHT_NOBITS: BSS; SHF_WRITE: Data;
 // otherwise ROData). Sections without SHF_ALLOC (.comment,
 // .note.GNU-stack, .llvm_addrsig, debug info) are dropped with their
-// relocations, as is the feature-only .note.gnu.property. Everything else
+// relocations, as is the feature-only .note.gnu.property. .eh_frame is
+// kept as CIE and FDE records (obj.Section.EHFrame). Everything else
 // that the model cannot express is an error wrapping ErrUnsupported that
 // names the file, section, offset and feature: section groups (COMDAT),
-// TLS, .eh_frame, init/fini arrays, SHT_REL, common symbols (SHN_COMMON;
+// TLS, init/fini arrays, SHT_REL, common symbols (SHN_COMMON;
 // compile with -fno-common), IFUNC and unique symbols, and relocation types
 // other than R_X86_64_{NONE,64,32,32S,PC32,PLT32,GOTPCREL,GOTPCRELX,
 // REX_GOTPCRELX}.
@@ -358,7 +359,9 @@ func (r *reader) read() (*obj.Object, error) {
 				return nil, r.unsupported("section %s: writable or executable note section is not supported", name)
 			}
 		case shtX86_64Unwind:
-			return nil, r.unsupported("section %s: unwind tables are not supported (compile with -fno-asynchronous-unwind-tables)", name)
+			if name != ".eh_frame" {
+				return nil, r.unsupported("section %s: SHT_X86_64_UNWIND section not named .eh_frame is not supported", name)
+			}
 		case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
 			// Kept as data under their name (.init_array, .init_array.N,
 			// ...), from which the linker knows the output type.
@@ -379,6 +382,14 @@ func (r *reader) read() (*obj.Object, error) {
 		}
 		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE, TLS: flags&elf.SHF_TLS != 0}
 		switch {
+		case name == ".eh_frame" && (typ == elf.SHT_PROGBITS || typ == shtX86_64Unwind):
+			// Call frame information, whatever its flags: ld.lld
+			// treats a section by this name as CIE and FDE records
+			// and writes one read-only .eh_frame.
+			if flags&elf.SHF_TLS != 0 {
+				return nil, r.unsupported("section %s: thread-local .eh_frame is not supported", name)
+			}
+			s.Kind, s.EHFrame = obj.ROData, true
 		case flags&elf.SHF_EXECINSTR != 0 && typ == elf.SHT_NOBITS && h.Size == 0:
 			// An empty executable NOBITS section: an empty section
 			// (written as PROGBITS).

@@ -151,6 +151,15 @@ const (
 	// base plus its value as its address, as if it were relative to the
 	// image (ref/link).
 	LinkAbsoluteRebased
+	// LinkFDEPCBias writes every FDE's initial location in the merged
+	// .eh_frame one byte past its function's start (ref/link): the
+	// unwinder then finds no frame for the function's first byte and a
+	// wrong one elsewhere. Every value a program computes stays right.
+	LinkFDEPCBias
+	// LinkEHFrameHdrUnsorted writes .eh_frame_hdr's search table in
+	// .eh_frame's order instead of sorted by initial location (ref/link):
+	// the unwinder's binary search misses FDEs. Every value stays right.
+	LinkEHFrameHdrUnsorted
 	numFaults
 )
 
@@ -192,6 +201,8 @@ var names = [...]string{
 	LinkLocalAsGlobal:      "link-local-as-global",
 	LinkRelaxGOTPCRel:      "link-relax-gotpcrel",
 	LinkAbsoluteRebased:    "link-absolute-rebased",
+	LinkFDEPCBias:          "link-fde-pc-bias",
+	LinkEHFrameHdrUnsorted: "link-eh-frame-hdr-unsorted",
 }
 
 var descriptions = [...]string{
@@ -232,6 +243,8 @@ var descriptions = [...]string{
 	LinkLocalAsGlobal:      "full linker: a local resolved to a same-named global of another object",
 	LinkRelaxGOTPCRel:      "full linker: GOT relaxation of a plain GOTPCREL, where it must not happen",
 	LinkAbsoluteRebased:    "full linker: an absolute symbol's value taken relative to the image base",
+	LinkFDEPCBias:          "full linker: every FDE's initial location one byte past its function",
+	LinkEHFrameHdrUnsorted: "full linker: .eh_frame_hdr's search table not sorted by initial location",
 }
 
 // Description says in one line what the defect gets wrong.
@@ -248,7 +261,7 @@ var keepsValues = map[Fault]bool{
 	ChainTrampolines: true, LastAtomOverflow: true, LoseAlignment: true, SkipPointerRepatch: true,
 	ShrinkNoFill: true, KeepDeletedSymbol: true, SymtabInfoOffByOne: true, StaleFreeGOTSlot: true,
 	StaleSymbols: true, PEMissingBaseReloc: true, MachOMissingRebase: true, StalePointerList: true,
-	LinkRelaxGOTPCRel: true,
+	LinkRelaxGOTPCRel: true, LinkFDEPCBias: true, LinkEHFrameHdrUnsorted: true,
 }
 
 // KeepsValues reports whether every value a program computes stays right
@@ -264,8 +277,8 @@ var scopes = map[Fault]string{
 	MachOMissingRebase: "macho", MachOEntryOffset: "macho",
 	PEStaleCell: "coff", StalePointerList: "macho", MachOStaleLinkEdit: "macho",
 	WasmLinkTableSlot: "wasm", WasmLinkDataPointer: "wasm",
-	LinkTPOffUnaligned: "elf-tls",
-	LinkLocalAsGlobal:  "link", LinkRelaxGOTPCRel: "link", LinkAbsoluteRebased: "link",
+	LinkTPOffUnaligned: "elf-tls", LinkFDEPCBias: "elf-eh", LinkEHFrameHdrUnsorted: "elf-eh",
+	LinkLocalAsGlobal: "link", LinkRelaxGOTPCRel: "link", LinkAbsoluteRebased: "link",
 }
 
 // Scope is where the defect lives: "elf" for the x86_64 code generator,
@@ -276,7 +289,9 @@ var scopes = map[Fault]string{
 // FuzzRefLinker), both of which `linkcheck selftest` tries by default, a
 // format name ("wasm", "macho", "coff") whose own tests catch it, or
 // "elf-tls" for the static ELF linker's thread-local storage, which no
-// .lir program has (oracle/pipeline's TLS tests catch it).
+// .lir program has (oracle/pipeline's TLS tests catch it), or "elf-eh"
+// for its .eh_frame and .eh_frame_hdr, which no .lir program has either
+// (oracle/pipeline's .eh_frame tests catch it).
 func (f Fault) Scope() string {
 	if s, ok := scopes[f]; ok {
 		return s

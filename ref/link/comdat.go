@@ -9,9 +9,11 @@ import "github.com/linkcheck/linkcheck/ref/obj"
 // resolve to the kept definitions. Objects that lose nothing are returned
 // as they are; the others are shallow copies, so the inputs are not
 // changed. A discarded section stays as an empty, 1-aligned section so
-// that section indexes do not move.
-func discardComdats(objs []*obj.Object) []*obj.Object {
+// that section indexes do not move; the discarded sections are returned
+// too.
+func discardComdats(objs []*obj.Object) ([]*obj.Object, map[*obj.Section]bool) {
 	var seen map[string]int
+	var discarded map[*obj.Section]bool
 	out := objs
 	for oi, o := range objs {
 		var drop []bool
@@ -55,6 +57,10 @@ func discardComdats(objs []*obj.Object) []*obj.Object {
 				d.Data = []byte{}
 			}
 			c.Sections[si] = &d
+			if discarded == nil {
+				discarded = make(map[*obj.Section]bool)
+			}
+			discarded[&d] = true
 		}
 		c.Symbols = make([]*obj.Symbol, len(o.Symbols))
 		for k, s := range o.Symbols {
@@ -71,5 +77,5 @@ func discardComdats(objs []*obj.Object) []*obj.Object {
 		}
 		out[oi] = &c
 	}
-	return out
+	return out, discarded
 }

@@ -61,6 +61,16 @@ type Layout struct {
 	// holds (Abs64 fields and GOT slots), sorted: what Mach-O rebase
 	// information and PE base relocations list.
 	PointerSites []uint64
+	// EHFrame is the merged call frame information (ehframe.go).
+	EHFrame EHFrame
+
+	// discarded holds the sections that COMDAT selection discarded.
+	discarded map[*obj.Section]bool
+	// ownObjects is set once Objects is the layout's own copy of the
+	// input list, and ownObject says which objects are its own copies
+	// (setSection).
+	ownObjects bool
+	ownObject  map[int32]bool
 }
 
 // TLSBlock is the extent of the TLS sections (ELF's PT_TLS): the

@@ -47,6 +47,10 @@ type Options struct {
 	// NoMergeStrings turns off deduplication of SHF_MERGE sections: their
 	// contents are then laid out like any other section.
 	NoMergeStrings bool
+	// EHFrameHdr writes .eh_frame_hdr (the FDE search table, ld.lld's
+	// --eh-frame-hdr, off by default for a static link) when the link
+	// has an .eh_frame.
+	EHFrameHdr bool
 	// Faults plants deliberate defects in the link (fault-injection tests
 	// only).
 	Faults fault.Set
@@ -281,8 +285,10 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 			return nil, nil, fmt.Errorf("link: input %d is nil", i)
 		}
 	}
-	objs = resolveCommons(discardComdats(objs))
+	objs, discarded := discardComdats(objs)
+	objs = resolveCommons(objs)
 	l := newLayout(objs, p.Format())
+	l.discarded = discarded
 	if err := l.resolve(opts); err != nil {
 		return nil, nil, err
 	}
@@ -306,6 +312,9 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	image := l.contents(p.Arch().CodeFill())
 	if err := l.relocate(p, opts, image); err != nil {
 		return nil, nil, err
+	}
+	if err := l.writeEHFrameHdr(image, opts); err != nil {
+		return nil, nil, fmt.Errorf("link: %w", err)
 	}
 	return l, image, nil
 }

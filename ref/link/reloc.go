@@ -84,12 +84,25 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 			pl := &pls[si]
 			out := l.Sections[pl.Out]
 			base := out.Offset + out.Chunks[pl.Chunk].Off
-			sec := img[base : base+s.Size]
+			var sec []byte
+			if pl.Pieces == nil {
+				sec = img[base : base+s.Size]
+			}
 			addr := pl.Addr
 			for ri := 0; ri < len(s.Relocs); ri++ {
 				r := &s.Relocs[ri]
 				sym := &syms[idx[r.Sym]]
 				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: tp}
+				var field []byte
+				if pl.Pieces != nil {
+					// An .eh_frame input: its records are scattered in
+					// the merged chunk (only kept records' relocations,
+					// none relaxable, are left; ehframe.go).
+					o := out.Chunks[pl.Chunk].Off + pieceOffset(pl.Pieces, r.Offset)
+					field, in.P = img[out.Offset+o:out.Offset+out.Size], out.Addr+o
+				} else {
+					field = sec[r.Offset:]
+				}
 				if sym.IPLT > 0 {
 					in.S = l.iplt(p, sym) // a call of an indirect function goes to its PLT entry
 				}
@@ -139,7 +152,7 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 					}
 					in.G = gotAddr + uint64(sym.GOTSlot)*ptr
 				}
-				if err := ar.Apply(r.Kind, sec[r.Offset:], in); err != nil {
+				if err := ar.Apply(r.Kind, field, in); err != nil {
 					errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
 				} else if r.Kind == obj.Abs64 {
 					l.PointerSites = append(l.PointerSites, in.P)

@@ -60,10 +60,15 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 	// of chunks of each, so that chunk lists are allocated once.
 	l.Placements = make([][]Placement, len(l.Objects))
 	var counts []int
+	var ehInputs [][2]int32
 	for oi, o := range l.Objects {
 		pls := make([]Placement, len(o.Sections))
 		l.Placements[oi] = pls
 		for si, s := range o.Sections {
+			if s.EHFrame {
+				ehInputs = append(ehInputs, [2]int32{int32(oi), int32(si)})
+				continue // merged into one synthesized .eh_frame (ehframe.go)
+			}
 			key := outKey{p.OutputSectionName(s), s.Kind}
 			idx, ok := lookup(key)
 			if !ok {
@@ -102,6 +107,9 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 	for oi, o := range l.Objects {
 		pls := l.Placements[oi]
 		for si, s := range o.Sections {
+			if s.EHFrame {
+				continue
+			}
 			idx := int(pls[si].Out)
 			out := l.Sections[idx]
 			out.Align = max(out.Align, s.Align)
@@ -135,6 +143,14 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 		c.Size = uint64(len(g.data))
 		if c.Data == nil {
 			c.Data = []byte{}
+		}
+	}
+	if len(ehInputs) > 0 {
+		// Synthesized after every input section, as ld.lld adds its
+		// synthetic sections: the output .eh_frame comes after the
+		// other read-only sections of its rank.
+		if err := l.mergeEHFrames(p, ehInputs, opts); err != nil {
+			return err
 		}
 	}
 	if rn, ok := p.(RelroNamer); ok {

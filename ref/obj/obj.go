@@ -113,6 +113,12 @@ type Section struct {
 	// sorted by Offset. A linker that records them copies them to its
 	// output; readers of the output need not decode them as code.
 	DataInCode []DataRange
+	// EHFrame marks an ELF .eh_frame section: call frame information, a
+	// sequence of CIE and FDE records that a linker splits, deduplicates
+	// (CIEs) and filters (FDEs of discarded code) into one output
+	// .eh_frame, as ld.lld's EhFrameSection does, rather than copying it
+	// whole. Kind is ROData.
+	EHFrame bool
 }
 
 // DataRange is a range of data in a code section: Size bytes at Offset,
