@@ -295,9 +295,10 @@ func anonSections(objs []*obj.Object) []*anonSection {
 
 // isAnonData reports whether sec, when no symbol is defined in it, is
 // anonymous data that locateAnon looks for: data with contents that a
-// linker copies whole (not mergeable).
+// linker copies whole (not mergeable, not .eh_frame, whose records
+// linkers merge: Image.Frames).
 func isAnonData(sec *obj.Section) bool {
-	return !sec.Merge && len(sec.Data) > 0 && (sec.Kind == obj.ROData || sec.Kind == obj.Data)
+	return !sec.Merge && !sec.EHFrame && len(sec.Data) > 0 && (sec.Kind == obj.ROData || sec.Kind == obj.Data)
 }
 
 // locateAnon finds each anonymous input section in the output and adds it

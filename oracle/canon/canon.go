@@ -103,6 +103,9 @@ type Image struct {
 	ErrTab *ErrTab
 	// PointerSource says where pointer locations came from.
 	PointerSource string
+	// Frames is the call frame information (ELF .eh_frame and
+	// .eh_frame_hdr; frames.go), nil when the file has none.
+	Frames *Frames `json:",omitempty"`
 	// Notes are things the reader could not canonicalize (an unmapped
 	// relocation, an operand that points nowhere), sorted.
 	Notes []string
@@ -307,6 +310,18 @@ func (im *Image) Text() string {
 			}
 		}
 	}
+	if fr := im.Frames; fr != nil {
+		fmt.Fprintf(&b, "\nframes %d fdes\n", len(fr.FDEs))
+		for i := range fr.FDEs {
+			fmt.Fprintf(&b, "  %s\n", fr.FDEs[i].Text())
+		}
+		if fr.Err != "" {
+			fmt.Fprintf(&b, "  malformed: %s\n", fr.Err)
+		}
+		if h := fr.Hdr; h != nil {
+			fmt.Fprintf(&b, "  eh_frame_hdr %d entries %s\n", h.Count, orRight(h.Err))
+		}
+	}
 	for _, n := range im.Notes {
 		fmt.Fprintf(&b, "note %s\n", n)
 	}
@@ -336,4 +351,12 @@ func writeData(b *strings.Builder, s *Symbol) {
 		}
 		b.WriteByte('\n')
 	}
+}
+
+// orRight is s, or "right" when s is empty.
+func orRight(s string) string {
+	if s == "" {
+		return "right"
+	}
+	return s
 }

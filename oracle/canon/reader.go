@@ -145,6 +145,7 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 			s.Insns = fn.Insns()
 		}
 	}
+	r.readFrames(im)
 	im.Entry = r.symbolize(f.entry)
 	im.Symbols = r.syms
 	sort.Slice(im.Symbols, func(i, j int) bool { return im.Symbols[i].Name < im.Symbols[j].Name })

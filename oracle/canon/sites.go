@@ -49,7 +49,8 @@ func (r *reader) objectSites(objs []*obj.Object) {
 			}
 		}
 		for si, sec := range o.Sections {
-			if sec == nil || len(sec.Relocs) == 0 {
+			if sec == nil || len(sec.Relocs) == 0 || sec.EHFrame {
+				// .eh_frame's fields are read as FDEs (frames.go).
 				continue
 			}
 			defs := bySec[si]

@@ -45,6 +45,10 @@ const (
 	KeyErrtabCount   = "errtab.count"     // number of errors, or a table on one side only
 	KeyErrtabBad     = "errtab.malformed" // a table that does not decode
 	KeyPointerSource = "image.pointers"   // the images know pointer locations from different sources
+	KeyFrameFDE      = "frame.fde"        // a function's FDEs (.eh_frame): on one side only, or their range, instructions or augmentation
+	KeyFrameCIE      = "frame.cie"        // the CIE fields of a function's FDE
+	KeyFrameBad      = "frame.malformed"  // an .eh_frame that does not decode
+	KeyFrameHdr      = "frame.hdr"        // .eh_frame_hdr on one side only, or a search table that is wrong
 	KeyUnknownIgnore = "options.ignore"   // an --ignore name that is not a rule
 )
 
@@ -53,7 +57,7 @@ func Keys() []string {
 	k := []string{KeySymbolMissing, KeySymbolExtra, KeySymbolKind, KeySymbolSize, KeySymbolBinding,
 		KeySectionFlags, KeyEntry, KeyTextLength, KeyTextInsn, KeyTextOperand, KeyTextPadding,
 		KeyDataBytes, KeyDataPointer, KeyDataBSS, KeyErrtabName, KeyErrtabCount, KeyErrtabBad,
-		KeyPointerSource, KeyUnknownIgnore}
+		KeyPointerSource, KeyUnknownIgnore, KeyFrameFDE, KeyFrameCIE, KeyFrameBad, KeyFrameHdr}
 	sort.Strings(k)
 	return k
 }
@@ -249,6 +253,7 @@ func Compare(a, b *canon.Image, opts Options) *Report {
 	c.image()
 	c.symbols()
 	c.errtab()
+	c.frames()
 	for k, n := range c.ign {
 		c.rep.Ignored = append(c.rep.Ignored, Ignored{Rule: k[0], Key: k[1], Count: n})
 	}
@@ -707,4 +712,83 @@ func nameAt(t *canon.ErrTab, k int) string {
 		return fmt.Sprintf("%q", t.Names[k])
 	}
 	return "(none)"
+}
+
+// frames compares the call frame information: each function's FDEs
+// (matched by the function's name), the CIE fields they use, and the
+// .eh_frame_hdr search table's check.
+func (c *comparer) frames() {
+	fa, fb := c.a.Frames, c.b.Frames
+	if fa == nil && fb == nil {
+		return
+	}
+	empty := &canon.Frames{}
+	if fa == nil {
+		fa = empty
+	}
+	if fb == nil {
+		fb = empty
+	}
+	if fa.Err != fb.Err {
+		c.add(Difference{Key: KeyFrameBad, Symbol: ".eh_frame", Index: -1, A: orOK(fa.Err), B: orOK(fb.Err)})
+	}
+	byFunc := func(fr *canon.Frames) map[string][]*canon.FDE {
+		m := map[string][]*canon.FDE{}
+		for i := range fr.FDEs {
+			f := &fr.FDEs[i]
+			m[f.Func] = append(m[f.Func], f)
+		}
+		return m
+	}
+	ma, mb := byFunc(fa), byFunc(fb)
+	var names []string
+	for n := range ma {
+		names = append(names, n)
+	}
+	for n := range mb {
+		if _, ok := ma[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	body := func(f *canon.FDE) string {
+		s := fmt.Sprintf("range %#x insns [%s]", f.Range, f.Insns)
+		if f.Aug != "" {
+			s += " aug [" + f.Aug + "]"
+		}
+		return s
+	}
+	list := func(fs []*canon.FDE, text func(*canon.FDE) string) string {
+		if len(fs) == 0 {
+			return "no FDE"
+		}
+		parts := make([]string, len(fs))
+		for i, f := range fs {
+			parts[i] = text(f)
+		}
+		return "fde " + strings.Join(parts, "; fde ")
+	}
+	for _, n := range names {
+		la, lb := ma[n], mb[n]
+		if x, y := list(la, body), list(lb, body); x != y {
+			c.add(Difference{Key: KeyFrameFDE, Symbol: n, Index: -1, A: x, B: y})
+			continue
+		}
+		cie := func(f *canon.FDE) string { return f.CIE }
+		if x, y := list(la, cie), list(lb, cie); x != y {
+			c.add(Difference{Key: KeyFrameCIE, Symbol: n, Index: -1, A: x, B: y})
+		}
+	}
+	hdr := func(h *canon.FrameHdr) string {
+		if h == nil {
+			return "no .eh_frame_hdr"
+		}
+		if h.Err != "" {
+			return fmt.Sprintf(".eh_frame_hdr of %d entries, wrong: %s", h.Count, h.Err)
+		}
+		return fmt.Sprintf(".eh_frame_hdr of %d entries, right", h.Count)
+	}
+	if x, y := hdr(fa.Hdr), hdr(fb.Hdr); x != y {
+		c.add(Difference{Key: KeyFrameHdr, Symbol: ".eh_frame_hdr", Index: -1, A: x, B: y})
+	}
 }

@@ -46,6 +46,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"writable_code", 42, true},
 		{"got_base", 42, true},
 		{"ifunc", 42, true},
+		{"eh_frame", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
