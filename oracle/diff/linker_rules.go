@@ -17,6 +17,36 @@ var linkerRules = []Rule{
 		Keys:  []string{KeySymbolBinding},
 		match: demotedBinding,
 	},
+	{
+		Name: "mold-eh-frame-hdr",
+		Reason: "mold 1.x writes .eh_frame_hdr (and PT_GNU_EH_FRAME) by default, ld.lld only with --eh-frame-hdr; " +
+			"with no .eh_frame at all mold still writes an empty table whose eh_frame_ptr points at address 0, " +
+			"which an unwinder reads as no FDEs. Applies only where one side has no .eh_frame_hdr and the " +
+			"other's table is right or empty; the FDEs themselves are still compared.",
+		Keys:  []string{KeyFrameHdr},
+		match: hdrOnOneSide,
+	},
+}
+
+// hdrOnOneSide reports whether a frame.hdr difference is an .eh_frame_hdr
+// on one side only whose table is right or has no entries.
+func hdrOnOneSide(c *comparer, d *Difference) bool {
+	ha, hb := frameHdr(c.a), frameHdr(c.b)
+	if (ha == nil) == (hb == nil) {
+		return false
+	}
+	h := ha
+	if h == nil {
+		h = hb
+	}
+	return h.Err == "" || h.Count == 0
+}
+
+func frameHdr(im *canon.Image) *canon.FrameHdr {
+	if im.Frames == nil {
+		return nil
+	}
+	return im.Frames.Hdr
 }
 
 // demotedBinding reports whether a binding difference is a global or

@@ -145,7 +145,7 @@ func builtins() []*Linker {
 // linkers; TestRulesExist checks that every name is registered there.
 var (
 	// MoldRules are mold's rules.
-	MoldRules = []string{"padding", "synthetic-symbols", "mold-local-globals"}
+	MoldRules = []string{"padding", "synthetic-symbols", "mold-local-globals", "mold-eh-frame-hdr"}
 	// BFDRules are GNU ld's rules.
 	BFDRules = []string{"padding", "synthetic-symbols"}
 	// GoldRules are gold's rules.

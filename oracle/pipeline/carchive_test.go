@@ -35,7 +35,8 @@ func TestCArchiveTLS(t *testing.T) {
 	src := "../../corpus/c/tls"
 	compile := func(name, flags string) string {
 		o := filepath.Join(dir, strings.TrimSuffix(name, ".c")+".o")
-		args := append([]string{"--target=x86_64-unknown-linux-gnu", "-ffreestanding", "-fno-stack-protector"}, strings.Fields(flags)...)
+		args := append([]string{"--target=x86_64-unknown-linux-gnu", "-ffreestanding", "-fno-stack-protector",
+			"-fasynchronous-unwind-tables"}, strings.Fields(flags)...)
 		args = append(args, "-c", filepath.Join(src, name), "-o", o)
 		out, err := exec.Command(cc.Path, args...).CombinedOutput()
 		require.NoError(t, err, "clang %s: %s", strings.Join(args, " "), out)

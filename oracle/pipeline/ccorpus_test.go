@@ -40,7 +40,8 @@ func compileCorpusC(t *testing.T, dir, flags, work string) []string {
 	var objs []string
 	for _, src := range srcs {
 		o := filepath.Join(work, strings.TrimSuffix(filepath.Base(src), ".c")+".o")
-		args := append([]string{"--target=x86_64-unknown-linux-gnu", "-ffreestanding", "-fno-stack-protector"}, strings.Fields(flags)...)
+		args := append([]string{"--target=x86_64-unknown-linux-gnu", "-ffreestanding", "-fno-stack-protector",
+			"-fasynchronous-unwind-tables"}, strings.Fields(flags)...)
 		args = append(args, "-c", src, "-o", o)
 		out, err := exec.Command(cc.Path, args...).CombinedOutput()
 		require.NoError(t, err, "clang %s: %s", strings.Join(args, " "), out)
