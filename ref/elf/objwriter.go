@@ -75,6 +75,12 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 	if s.Note {
 		typ = elf.SHT_NOTE
 	}
+	if s.EHFrame {
+		typ = shtX86_64Unwind
+	}
+	if s.Group != "" {
+		fl |= elf.SHF_GROUP
+	}
 	if s.TLS {
 		fl |= elf.SHF_TLS
 	}
@@ -167,6 +173,45 @@ func (w *writer) write() ([]byte, error) {
 		shdrs = append(shdrs, &shdr{name: ".rela" + s.Name, typ: elf.SHT_RELA, flags: elf.SHF_INFO_LINK,
 			data: buf, info: uint32(i + 1), align: 8, entsize: relaSize})
 	}
+	// COMDAT groups: one SHT_GROUP per signature, in order of first
+	// appearance, listing its sections and their relocation sections;
+	// sh_info (the signature symbol) is patched below.
+	type group struct {
+		hdr *shdr
+		sym int // the signature symbol's index in o.Symbols
+	}
+	var groups []group
+	if w.hasGroups() {
+		relaOf := make([]uint32, len(o.Sections))
+		for i := nsec; i < len(shdrs); i++ {
+			relaOf[shdrs[i].info-1] = uint32(i)
+		}
+		bySig := map[string]int{}
+		for i, s := range o.Sections {
+			if s.Group == "" {
+				continue
+			}
+			g, ok := bySig[s.Group]
+			if !ok {
+				sym := w.signatureSymbol(s.Group)
+				if sym < 0 {
+					return nil, fmt.Errorf("%s: section %s: COMDAT group %s has no symbol of that name to sign it", o.Name, s.Name, s.Group)
+				}
+				g = len(groups)
+				bySig[s.Group] = g
+				groups = append(groups, group{hdr: &shdr{name: ".group", typ: elf.SHT_GROUP, align: 4, entsize: 4, data: le.AppendUint32(nil, 1)}, sym: sym})
+			}
+			h := groups[g].hdr
+			h.data = le.AppendUint32(h.data, uint32(i+1))
+			if r := relaOf[i]; r != 0 {
+				h.data = le.AppendUint32(h.data, r)
+				shdrs[r].flags |= elf.SHF_GROUP
+			}
+		}
+		for _, g := range groups {
+			shdrs = append(shdrs, g.hdr)
+		}
+	}
 	shdrs = append(shdrs, &shdr{name: ".note.GNU-stack", typ: elf.SHT_PROGBITS, align: 1})
 	symtabIndex := uint32(len(shdrs))
 	// Extended section numbering: a symbol of a section whose index is
@@ -224,6 +269,9 @@ func (w *writer) write() ([]byte, error) {
 		}
 		shdrs[rela].link = symtabIndex
 		rela++
+	}
+	for _, g := range groups {
+		g.hdr.link, g.hdr.info = symtabIndex, symIndex[g.sym]
 	}
 	shdrs = append(shdrs, &shdr{name: ".symtab", typ: elf.SHT_SYMTAB, data: symtab, link: strtabIndex, info: firstGlobal, align: 8, entsize: symSize})
 	if xindex {
@@ -293,4 +341,31 @@ func (t *strtab) add(s string) uint32 {
 	t.buf = append(t.buf, 0)
 	t.idx[s] = i
 	return i
+}
+
+// hasGroups reports whether a section of the object is in a COMDAT group.
+func (w *writer) hasGroups() bool {
+	for _, s := range w.o.Sections {
+		if s.Group != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// signatureSymbol returns the index of the symbol that signs the COMDAT
+// group sig, as ReadObject names it: a symbol of that name (not a
+// section symbol) first, else the section symbol of a section of that
+// name; -1 when there is none.
+func (w *writer) signatureSymbol(sig string) int {
+	sec := -1
+	for i, s := range w.o.Symbols {
+		if s.Kind != obj.SymSection && s.Name == sig {
+			return i
+		}
+		if sec < 0 && s.Kind == obj.SymSection && s.Section >= 0 && s.Section < len(w.o.Sections) && w.o.Sections[s.Section].Name == sig {
+			sec = i
+		}
+	}
+	return sec
 }
