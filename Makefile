@@ -25,7 +25,7 @@ test: tools
 # would otherwise grow with every campaign until it no longer fits in FUZZTIME. FuzzIncrementalCOFF's
 # baseline over its seeds (unicorn runs) alone came close to 20 s, and failed once with "context
 # deadline exceeded" when it did not fit: 45 s leaves room.
-FUZZ_TARGETS := FuzzIncrementalELF FuzzIncrementalMachO FuzzIncrementalCOFF FuzzErrorTable FuzzTrampoline FuzzGOT
+FUZZ_TARGETS := FuzzIncrementalELF FuzzIncrementalMachO FuzzIncrementalCOFF FuzzIncrementalWasm FuzzErrorTable FuzzTrampoline FuzzGOT
 FUZZTIME ?= 45s
 fuzz-smoke:
 	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && \

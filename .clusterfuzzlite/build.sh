@@ -19,6 +19,7 @@ compile_native_go_fuzzer $pkg FuzzIncrementalCOFF fuzz_incremental_coff
 compile_native_go_fuzzer $pkg FuzzIncrementalELF fuzz_incremental_elf
 compile_native_go_fuzzer $pkg FuzzIncrementalGold fuzz_incremental_gold
 compile_native_go_fuzzer $pkg FuzzIncrementalMachO fuzz_incremental_mach_o
+compile_native_go_fuzzer $pkg FuzzIncrementalWasm fuzz_incremental_wasm
 compile_native_go_fuzzer $pkg FuzzLinker fuzz_linker
 compile_native_go_fuzzer $pkg FuzzLinkWasm fuzz_link_wasm
 compile_native_go_fuzzer $pkg FuzzLoadImage fuzz_load_image

@@ -54,6 +54,7 @@ var incrTargetsByName = map[string]incrTarget{
 	targetIncrementalELF.name:   targetIncrementalELF,
 	targetIncrementalMachO.name: targetIncrementalMachO,
 	targetIncrementalCOFF.name:  targetIncrementalCOFF,
+	targetIncrementalWasm.name:  targetIncrementalWasm,
 	targetErrorTable.name:       targetErrorTable,
 	targetTrampoline.name:       targetTrampoline,
 	targetGOT.name:              targetGOT,

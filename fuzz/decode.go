@@ -88,7 +88,7 @@ func EncodeIncr(in IncrInput) []byte {
 }
 
 // IncrTargets lists the fuzz targets whose input is an IncrInput.
-var IncrTargets = []string{"FuzzErrorTable", "FuzzGOT", "FuzzIncrementalCOFF", "FuzzIncrementalELF", "FuzzIncrementalMachO", "FuzzTrampoline"}
+var IncrTargets = []string{"FuzzErrorTable", "FuzzGOT", "FuzzIncrementalCOFF", "FuzzIncrementalELF", "FuzzIncrementalMachO", "FuzzIncrementalWasm", "FuzzTrampoline"}
 
 // LinkerInput is a FuzzLinker input as the target decodes it: a generated
 // program (Seed, 1 + Funcs%40 functions) split into 1 + Units%4 objects.

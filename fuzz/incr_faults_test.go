@@ -91,3 +91,15 @@ func TestFuzzIncrementalCOFFCatchesInjectedBugs(t *testing.T) {
 		{"SizeOfImage misses the last section", fault.Of(fault.PEStaleSizeOfImage), "SizeOfImage is"},
 	})
 }
+
+// TestFuzzIncrementalWasmCatchesInjectedBugs is the Wasm target's proof:
+// over its seeds, each injected bug is reported by the invariant meant to
+// catch it.
+func TestFuzzIncrementalWasmCatchesInjectedBugs(t *testing.T) {
+	requireSeedsCatch(t, targetIncrementalWasm, []injectedBug{
+		{"table slot left stale after a move", fault.Of(fault.SkipGOTRewrite), "invariant 3"},
+		{"body grown over its neighbour", fault.Of(fault.LastAtomOverflow), "invariant 5"},
+		{"error slice length off by one", fault.Of(fault.WasmErrLenOffByOne), "invariant 7"},
+		{"data pointer not re-patched", fault.Of(fault.SkipPointerRepatch), "invariant 6"},
+	})
+}

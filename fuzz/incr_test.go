@@ -136,8 +136,11 @@ type incrTarget struct {
 // mode is the execution oracle of the target's outputs: native for ELF,
 // unicorn for Mach-O and PE.
 func (tg incrTarget) mode() exec.Mode {
-	if tg.format == obj.MachO || tg.format == obj.COFF {
+	switch tg.format {
+	case obj.MachO, obj.COFF:
 		return exec.Unicorn
+	case obj.Wasm:
+		return exec.Wazero
 	}
 	return exec.Native
 }
@@ -148,7 +151,10 @@ var (
 		eUseError, eRenameError, eAddGlobal, eSetInit, eRetargetCall, eRetargetPointer, eGrowLast, eAlignMove}}
 	targetIncrementalMachO = incrTarget{name: "FuzzIncrementalMachO", format: obj.MachO, menu: targetIncrementalELF.menu}
 	targetIncrementalCOFF  = incrTarget{name: "FuzzIncrementalCOFF", format: obj.COFF, menu: targetIncrementalELF.menu}
-	targetErrorTable       = incrTarget{name: "FuzzErrorTable", manyErrors: true, menu: []editKind{
+	// Wasm calls by index: one policy, and alignment means nothing to a
+	// body.
+	targetIncrementalWasm = incrTarget{name: "FuzzIncrementalWasm", format: obj.Wasm, policy: incr.Trampoline, menu: targetIncrementalELF.menu}
+	targetErrorTable      = incrTarget{name: "FuzzErrorTable", manyErrors: true, menu: []editKind{
 		eAddError, eAddErrors, eRenameError, eUseError}}
 	targetTrampoline = incrTarget{name: "FuzzTrampoline", policy: incr.Trampoline, focus: 3, menu: []editKind{
 		eGrow, eGrow, eShrink, eAlign, eGrowCode, eChangeBody, eAddFunc}}
@@ -721,7 +727,7 @@ var mechanisms = []seedEdit{
 func incrSeeds(tb testing.TB, tg incrTarget) [][]byte {
 	var seqs []seedSeq
 	switch tg.name {
-	case targetIncrementalELF.name, targetIncrementalMachO.name, targetIncrementalCOFF.name:
+	case targetIncrementalELF.name, targetIncrementalMachO.name, targetIncrementalCOFF.name, targetIncrementalWasm.name:
 		var cycle []seedEdit
 		for i := 0; i < maxIncrEdits; i++ {
 			cycle = append(cycle, seedEdit{kind: editKind(i % int(numEditKinds)), a: uint8(3 * i), b: uint8(i), c: uint8(7 * i), size: uint16(97 * i)})
@@ -766,6 +772,18 @@ func incrSeeds(tb testing.TB, tg incrTarget) [][]byte {
 				{kind: eAddFunc}, {kind: eGrow, a: 2, size: 2000}, {kind: eRetargetCall, a: 1, b: 0, c: 1},
 				{kind: eAddGlobal, c: 0, b: 1}, {kind: eDeleteFunc, a: 3}, {kind: eGrow, a: 0, size: 0xC000}}},
 		}
+	}
+	if tg.name == targetIncrementalWasm.name {
+		// Wasm's pointers to functions are table indexes, which a move
+		// does not change: a data pointer that must be re-patched points
+		// at a datum that moves, a global whose value becomes 0 (from
+		// .data to .bss), as each integer global of these programs does
+		// in turn.
+		var zero []seedEdit
+		for i := 0; i < 8; i++ {
+			zero = append(zero, seedEdit{kind: eSetInit, a: uint8(i)})
+		}
+		seqs = append(seqs, seedSeq{seed: 8, funcs: 30, edits: zero}, seedSeq{seed: 9, funcs: 39, edits: zero})
 	}
 	var out [][]byte
 	for _, s := range seqs {
@@ -823,8 +841,13 @@ func envFaults() (fault.Set, error) {
 
 // fuzzIncr is the body shared by the incremental fuzz targets.
 func fuzzIncr(f *testing.F, tg incrTarget) {
-	tools.Require(f, "llvm-readobj")
-	tools.Require(f, "llvm-objdump")
+	if tg.format == obj.Wasm {
+		tools.Require(f, "wasm-validate")
+		tools.Require(f, "wasm-objdump")
+	} else {
+		tools.Require(f, "llvm-readobj")
+		tools.Require(f, "llvm-objdump")
+	}
 	if tg.format == obj.MachO {
 		tools.Require(f, "llvm-otool")
 	}
@@ -880,6 +903,13 @@ func FuzzIncrementalCOFF(f *testing.F) { fuzzIncr(f, targetIncrementalCOFF) }
 // and checks, with the Mach-O invariants (rebase opcodes listing exactly
 // the pointers and used GOT slots, LC_DYSYMTAB, __LINKEDIT) among 3 to 7.
 func FuzzIncrementalMachO(f *testing.F) { fuzzIncr(f, targetIncrementalMachO) }
+
+// FuzzIncrementalWasm is FuzzIncrementalELF for incremental Wasm modules
+// (wasm.IncrImage), run under wazero: the same programs, edits and seeds,
+// the Wasm invariants (table slots, call indexes, body framing, data,
+// exports, the error table) after each update, the value under wazero,
+// the fresh-link diff through canon, wasm-validate on a sample.
+func FuzzIncrementalWasm(f *testing.F) { fuzzIncr(f, targetIncrementalWasm) }
 
 // FuzzErrorTable changes only the error set: errors added at any position
 // (up to ~300 and more, names up to 400 bytes), renamed, and used by main

@@ -43,7 +43,7 @@ var fuzzFunc = regexp.MustCompile(`^func (Fuzz[A-Za-z0-9_]*)\(\s*\w+\s+\*testing
 // incrementalTargets are the targets whose input is fuzz.IncrInput
 // (fuzz.IncrTargets, repeated here so that this package does not link the
 // fuzz package's gofuzz dependency into every user).
-var incrementalTargets = map[string]bool{"FuzzErrorTable": true, "FuzzGOT": true, "FuzzIncrementalCOFF": true, "FuzzIncrementalELF": true, "FuzzIncrementalMachO": true, "FuzzTrampoline": true}
+var incrementalTargets = map[string]bool{"FuzzErrorTable": true, "FuzzGOT": true, "FuzzIncrementalCOFF": true, "FuzzIncrementalELF": true, "FuzzIncrementalMachO": true, "FuzzIncrementalWasm": true, "FuzzTrampoline": true}
 
 // Targets lists the fuzz targets declared in dir's *_test.go files (a
 // `func FuzzX(f *testing.F)` at the start of a line), sorted by name.

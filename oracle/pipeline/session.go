@@ -97,7 +97,8 @@ func (s *Session) compile(m *ir.Module) (*version, error) {
 	if s.compileLinked == nil {
 		opts := target.CompileOptions{CallsViaGOT: s.Policy == incr.ThroughGOT, Faults: s.Faults}
 		s.compileLinked = s.t.NewCompiler(opts)
-		if s.Faults.Has(fault.SeedErrTab) {
+		if s.Faults.Has(fault.SeedErrTab) || s.Faults.Has(fault.WasmErrLenOffByOne) || s.Faults.Has(fault.WasmWrongCallSymbol) ||
+			s.Faults.Has(fault.WasmTableIndexOffByOne) || s.Faults.Has(fault.WasmUnpaddedLEB) {
 			opts.Faults = 0
 			s.compileClean = s.t.NewCompiler(opts)
 		}
@@ -255,6 +256,9 @@ func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
 	o := freshOptions{faults: s.Faults, cache: s.cache}
 	if s.Keep {
 		o.keepDir = s.Dir
+	}
+	if s.Format == obj.Wasm {
+		return wasmFreshDiff(v.m, exe, o)
 	}
 	return freshDiff(s.t, v.clean, v.m, exe, o)
 }

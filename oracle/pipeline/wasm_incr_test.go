@@ -120,14 +120,12 @@ func TestWasmIncrementalFaults(t *testing.T) {
 // (8). At the end the module's canonical image equals wasm-ld's link of
 // the same version (WasmIncrObjects; coverage above 99%), the sidecar still describes the
 // file, and the module runs to the interpreter's value under both wazero
-// engines. -short: 200 functions, 10 edits.
+// engines. 50 edits with LINKCHECK_LONG=1 (about 6 minutes here), 20 in
+// make test, and 200 functions and 10 edits with -short.
 func TestWasmIncrementalLongSequenceAgainstWasmLD(t *testing.T) {
 	tools.Require(t, "wasm-ld")
 	tools.Require(t, "wasm-validate")
-	funcs, edits := 1000, 50
-	if testing.Short() {
-		funcs, edits = 200, 10
-	}
+	funcs, edits := sequenceSize(10)
 	runner := oexec.NewRunner()
 	t.Cleanup(func() { runner.Close() })
 	ctx := context.Background()

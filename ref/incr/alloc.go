@@ -53,8 +53,8 @@ type Region struct {
 	// i-th body is function i). Its holes are never split or merged (an
 	// allocation takes a whole hole, a released slot stays one hole), and
 	// space below High is never left unlisted, so an entry keeps its
-	// index while it exists: a slot allocated at the bump pointer or
-	// given back at the top is the last entry.
+	// index while it exists: a slot allocated at the bump pointer is the
+	// last entry, and High never goes down.
 	Indexed bool `json:",omitempty"`
 	// Entries are the slot starts of an indexed region, ascending.
 	Entries []uint64 `json:",omitempty"`
@@ -156,13 +156,9 @@ func (r *Region) Release(addr, size uint64) error {
 		r.Free = append(r.Free, Span{})
 		copy(r.Free[i+1:], r.Free[i:])
 		r.Free[i] = Span{addr, size}
-		// Free slots at the top go back to the bump pointer, their
-		// entries with them.
-		for n := len(r.Free); n > 0 && r.Free[n-1].End() == r.Base+r.High; n = len(r.Free) {
-			r.High = r.Free[n-1].Addr - r.Base
-			r.Free = r.Free[:n-1]
-			r.Entries = r.Entries[:len(r.Entries)-1]
-		}
+		// A free slot at the top stays a free slot: High never goes
+		// down, so what a format keeps past it (Wasm's last free body)
+		// is always overwritten by the next slot allocated there.
 		return nil
 	}
 	r.Free = insertSpan(r.Free, Span{addr, size})

@@ -166,10 +166,8 @@ func (o *Output) Update(prog *obj.Program, source string) (*Patch, error) {
 // process).
 func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, error) {
 	oldOff := o.fl
-	oldCap := make(map[string]uint64, len(o.State.Regions))
 	oldHigh := make(map[string]uint64, len(o.State.Regions))
 	for n, r := range o.State.Regions {
-		oldCap[n] = r.Cap
 		oldHigh[n] = r.High
 	}
 	pt, err := o.State.UpdateAtoms(changed, deleted)
@@ -180,7 +178,7 @@ func (o *Output) UpdateAtoms(changed []*obj.Atom, deleted []string) (*Patch, err
 	if len(pt.Grown) > 0 {
 		if o.faults.Has(fault.GrowWithoutMove) {
 			o.fl = fileLayout(o.img, o.State)
-		} else if err := o.relayout(oldOff, oldCap); err != nil {
+		} else if err := o.relayout(oldOff, oldHigh); err != nil {
 			return nil, err
 		}
 	}
@@ -243,18 +241,19 @@ func (o *Output) regionFill(name string, n uint64) []byte {
 
 // relayout moves region contents to their new file offsets after growth,
 // last region first so nothing is overwritten before it is moved, and fills
-// the new capacity.
-func (o *Output) relayout(old *FileLayout, oldCap map[string]uint64) error {
+// the new capacity. oldHigh is each region's used space before the update.
+func (o *Output) relayout(old *FileLayout, oldHigh map[string]uint64) error {
 	fl := fileLayout(o.img, o.State)
 	for i := len(RegionOrder) - 1; i >= 0; i-- {
 		n := RegionOrder[i]
 		if n == RegBSS {
 			continue
 		}
-		// Only the used space moves: past High a region holds free
-		// space (and what an image keeps there, its own framing, is
-		// written again with the headers).
-		used := min(old.Size[n], o.State.Regions[n].High)
+		// Only the space used before the update moves: past it a region
+		// holds free space (and what an image keeps there, its own
+		// framing, is written again with the headers); what the update
+		// places beyond it is in its writes.
+		used := min(old.Size[n], oldHigh[n])
 		buf := make([]byte, used)
 		if _, err := o.f.ReadAt(buf, int64(old.Off[n])); err != nil && err != io.EOF {
 			return fmt.Errorf("incr: moving region %s: %w", n, err)

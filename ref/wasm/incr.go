@@ -87,6 +87,7 @@ var (
 	_ incr.RegionSpanner = IncrImage{}
 	_ incr.HeaderSizer   = IncrImage{}
 	_ incr.Indexer       = IncrImage{}
+	_ incr.PointerLister = IncrImage{}
 	_ incr.Tail          = (*incrTail)(nil)
 	_ incr.WholeTail     = (*incrTail)(nil)
 	_ incr.FileTail      = (*incrTail)(nil)
@@ -118,6 +119,11 @@ func (IncrImage) FileAlign() uint64 { return 1 }
 
 // RegionSpan implements incr.RegionSpanner.
 func (IncrImage) RegionSpan() uint64 { return IncrRegionSpan }
+
+// ListsPointers implements incr.PointerLister: the element segment lists
+// the table, so the headers are rewritten whenever a table slot is taken
+// or freed.
+func (IncrImage) ListsPointers() bool { return true }
 
 // IndexedRegion implements incr.Indexer: the Code section.
 func (IncrImage) IndexedRegion(name string) bool { return name == incr.RegText }
