@@ -36,6 +36,10 @@ func FuzzCanonELF(f *testing.F) {
 			tlsPaths, _ := canontest.Assemble(f, dir, "../corpus/asm/elf/tls/main.s", "../corpus/asm/elf/tls/tls.s")
 			exe, _ := canontest.Link(f, tlsPaths, filepath.Join(dir, "tls"))
 			f.Add(exe, false)
+			// Call frame information: .eh_frame and .eh_frame_hdr.
+			ehPaths, _ := canontest.Assemble(f, dir, "../corpus/asm/elf/eh_frame/main.s", "../corpus/asm/elf/eh_frame/other.s")
+			exe, _ = canontest.Link(f, ehPaths, filepath.Join(dir, "eh"), "--eh-frame-hdr")
+			f.Add(exe, false)
 		}
 	}
 	f.Add([]byte("\x7fELF\x02\x01\x01"), false)

@@ -121,6 +121,10 @@ func FuzzReadELF(f *testing.F) {
 	if data := assembleText(f, "x86_64-linux-gnu", seedELFFeaturesAsm); data != nil {
 		f.Add(data)
 	}
+	// COMDAT groups and .eh_frame (a CIE, FDEs, a personality).
+	if data := assembleText(f, "x86_64-linux-gnu", seedGroupsEHAsm); data != nil {
+		f.Add(data)
+	}
 	// A header claiming a huge section table.
 	huge := append([]byte(nil), b[:64]...)
 	binary.LittleEndian.PutUint16(huge[60:], 0xffff)
@@ -145,3 +149,32 @@ func FuzzReadELF(f *testing.F) {
 		}
 	})
 }
+
+// seedGroupsEHAsm has two COMDAT groups (signed by a symbol and by a
+// section) and call frame information for three functions.
+const seedGroupsEHAsm = `
+	.section .text.inl,"axG",@progbits,inl,comdat
+	.weak inl
+inl:
+	.cfi_startproc
+	call f
+	ret
+	.cfi_endproc
+	.section .rodata.k,"aG",@progbits,.rodata.k,comdat
+	.byte 7
+	.text
+	.globl f
+f:
+	.cfi_startproc
+	.cfi_personality 0x3, f
+	pushq %rbp
+	.cfi_def_cfa_offset 16
+	popq %rbp
+	.cfi_def_cfa_offset 8
+	ret
+	.cfi_endproc
+g:
+	.cfi_startproc
+	ret
+	.cfi_endproc
+`

@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -137,7 +138,23 @@ func (w *writer) write() ([]byte, error) {
 			order = append(order, i)
 		}
 	}
-	firstGlobal := uint32(len(order) + 1)
+	// Signatures of COMDAT groups that no symbol of the object names
+	// (the reader took the name of a symbol it drops): each gets a
+	// local absolute symbol of that name, first after the null symbol.
+	var extraSigs []string
+	if w.hasGroups() {
+		seen := map[string]bool{}
+		for _, s := range o.Sections {
+			if s.Group != "" && !seen[s.Group] {
+				seen[s.Group] = true
+				if w.signatureSymbol(s.Group) < 0 {
+					extraSigs = append(extraSigs, s.Group)
+				}
+			}
+		}
+	}
+	nextra := len(extraSigs)
+	firstGlobal := uint32(nextra + len(order) + 1)
 	for i, s := range o.Symbols {
 		if s.Bind != obj.Local {
 			order = append(order, i)
@@ -178,7 +195,7 @@ func (w *writer) write() ([]byte, error) {
 	// sh_info (the signature symbol) is patched below.
 	type group struct {
 		hdr *shdr
-		sym int // the signature symbol's index in o.Symbols
+		sym int // the signature symbol's index in o.Symbols, or -1-k for extraSigs[k]
 	}
 	var groups []group
 	if w.hasGroups() {
@@ -195,7 +212,7 @@ func (w *writer) write() ([]byte, error) {
 			if !ok {
 				sym := w.signatureSymbol(s.Group)
 				if sym < 0 {
-					return nil, fmt.Errorf("%s: section %s: COMDAT group %s has no symbol of that name to sign it", o.Name, s.Name, s.Group)
+					sym = -1 - slices.Index(extraSigs, s.Group)
 				}
 				g = len(groups)
 				bySig[s.Group] = g
@@ -225,13 +242,17 @@ func (w *writer) write() ([]byte, error) {
 	shstrtabIndex := strtabIndex + 1
 	var shndxTab []byte
 	if xindex {
-		shndxTab = make([]byte, 4*(len(order)+1))
+		shndxTab = make([]byte, 4*(nextra+len(order)+1))
 	}
 
 	// Symbols.
 	symtab := make([]byte, symSize) // null symbol
+	for _, sig := range extraSigs {
+		symtab = symbolEntry{name: w.str.add(sig), info: symInfo(obj.Local, obj.SymNone), shndx: uint16(elf.SHN_ABS)}.appendTo(symtab)
+	}
 	for n, i := range order {
 		s := o.Symbols[i]
+		n += nextra
 		symIndex[i] = uint32(n + 1)
 		var name uint32
 		if s.Kind != obj.SymSection {
@@ -271,7 +292,12 @@ func (w *writer) write() ([]byte, error) {
 		rela++
 	}
 	for _, g := range groups {
-		g.hdr.link, g.hdr.info = symtabIndex, symIndex[g.sym]
+		g.hdr.link = symtabIndex
+		if g.sym >= 0 {
+			g.hdr.info = symIndex[g.sym]
+		} else {
+			g.hdr.info = uint32(-g.sym) // extraSigs[-1-sym] is symbol -sym
+		}
 	}
 	shdrs = append(shdrs, &shdr{name: ".symtab", typ: elf.SHT_SYMTAB, data: symtab, link: strtabIndex, info: firstGlobal, align: 8, entsize: symSize})
 	if xindex {

@@ -386,3 +386,20 @@ _start:
 	require.Contains(t, string(out), ".rela.text.inl")
 	require.Contains(t, string(out), "SHT_X86_64_UNWIND")
 }
+
+// TestWriteObjectSignsUnnamedGroup: a group whose signature no symbol of
+// the model names (the reader took it from a symbol it drops, an
+// STT_FILE say) is signed by a local absolute symbol of that name, so the
+// written object reads back with the group.
+func TestWriteObjectSignsUnnamedGroup(t *testing.T) {
+	o := &obj.Object{Name: "g.o",
+		Sections: []*obj.Section{{Name: ".text.g", Kind: obj.Text, Align: 1, Data: []byte{0xc3}, Size: 1, Group: "nosym"}},
+		Symbols:  []*obj.Symbol{{Name: "g", Kind: obj.SymFunc, Bind: obj.Global, Section: 0, Size: 1}},
+	}
+	b, err := WriteObject(o)
+	require.NoError(t, err)
+	back, err := ReadObject("g.o", b)
+	require.NoError(t, err)
+	require.Equal(t, "nosym", back.Sections[0].Group)
+	require.Equal(t, "g", back.Symbols[len(back.Symbols)-1].Name)
+}
