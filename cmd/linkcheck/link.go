@@ -36,6 +36,11 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return bad(errors.New("want -o OUT and a .lir program or object files"))
 		}
+		if *ehFrameHdr && *against != "" {
+			// The comparison links both sides with their default
+			// options, which have no .eh_frame_hdr for ld.lld.
+			return bad(errors.New("--eh-frame-hdr is not supported with -against (the comparison links without it)"))
+		}
 		f, err := parseFormat(*format)
 		if err != nil {
 			return err
