@@ -122,6 +122,10 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		res.Full += s.Full
 		res.Sequences++
 	}
+	// The runner's launchers are children that live until it is closed:
+	// their CPU time, and that of the programs they ran, counts once they
+	// are reaped.
+	runner.Close()
 	res.CPU, res.Wall, res.ChildCPU = cpuNow()-cpu0, time.Since(start), childCPU()-kids0
 	if res.CPU > 0 {
 		res.PerSecond = float64(res.Updates) / res.CPU.Seconds()

@@ -299,43 +299,27 @@ func (l *launcher) run(ctx context.Context, dir, abs string) (*launch.Response, 
 		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, err, l.stderr)
 	}
 	l.runs++
-	type reply struct {
-		r   *launch.Response
-		err error
+	limit := l.key.timeout + backstop
+	if err := l.status.SetReadDeadline(time.Now().Add(limit)); err != nil {
+		return nil, err
 	}
-	ch := make(chan reply, 1)
-	go func() {
-		r, err := launch.ReadResponse(l.resp)
-		ch <- reply{r, err}
-	}()
-	backstopTimer := time.NewTimer(l.key.timeout + backstop)
-	defer backstopTimer.Stop()
-	var rep reply
-	select {
-	case rep = <-ch:
-	case <-ctx.Done():
-		_ = l.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-ch:
-		case <-backstopTimer.C:
-		}
+	stop := context.AfterFunc(ctx, func() { _ = l.cmd.Process.Signal(syscall.SIGTERM) })
+	resp, err := launch.ReadResponse(l.resp)
+	stop()
+	switch {
+	case ctx.Err() != nil:
 		return nil, fmt.Errorf("cancelled: %w", ctx.Err())
-	case <-backstopTimer.C:
-		return nil, fmt.Errorf("launcher: no report within %v (killed); stderr: %s", l.key.timeout+backstop, l.stderr)
-	}
-	if rep.err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("cancelled: %w", ctx.Err())
-		}
-		if l.runs == 1 {
-			return nil, fmt.Errorf("%v; stderr: %s", rep.err, l.stderr)
-		}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, fmt.Errorf("launcher: no report within %v (killed); stderr: %s", limit, l.stderr)
+	case err != nil && l.runs == 1:
+		return nil, fmt.Errorf("%v; stderr: %s", err, l.stderr)
+	case err != nil:
 		// A launcher that served runs before and now has no answer at
 		// all died between runs or in this one before the program
 		// could report: the run is made again by a new one.
-		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, rep.err, l.stderr)
+		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, err, l.stderr)
 	}
-	return rep.r, nil
+	return resp, nil
 }
 
 // result turns a launcher's response into the run's result or error.

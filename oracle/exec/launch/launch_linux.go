@@ -4,6 +4,7 @@ package launch
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -156,28 +157,49 @@ func launcherMain(args []string) int {
 		_ = writeResponse(status, "error "+err.Error(), nil, nil, true)
 		return 0
 	}
-	// Requests come on stdin; its end (linkcheck closed it, or died) is
-	// the end of the launcher, and stops a run under way.
-	reqs := make(chan string)
-	go func() {
-		in := bufio.NewReader(os.Stdin)
-		for {
-			line, err := in.ReadString('\n')
-			if err != nil {
-				close(reqs)
-				return
-			}
-			reqs <- line
+	// Requests come on stdin, one at a time; its end (linkcheck closed
+	// it, or died) is the end of the launcher, and stops a run under way.
+	in := &requests{}
+	for {
+		line, ok := in.next()
+		if !ok {
+			return 0
 		}
-	}()
-	for line := range reqs {
-		res, stdout, stderr := l.serve(line, reqs)
+		res, stdout, stderr := l.serve(line)
 		retire := l.retire(res)
 		if err := writeResponse(status, res, stdout, stderr, retire); err != nil || retire {
 			return 0
 		}
 	}
-	return 0
+}
+
+// requests reads request lines from stdin (fd 0) with plain reads, so that
+// the launcher's one thread can poll stdin during a run.
+type requests struct {
+	buf []byte
+}
+
+// next returns the next line, false at the end of stdin.
+func (r *requests) next() (string, bool) {
+	var chunk [4096]byte
+	for {
+		if i := bytes.IndexByte(r.buf, '\n'); i >= 0 {
+			line := string(r.buf[:i+1])
+			r.buf = r.buf[i+1:]
+			return line, true
+		}
+		if len(r.buf) > 1<<20 {
+			return "", false
+		}
+		n, err := unix.Read(0, chunk[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return "", false
+		}
+		r.buf = append(r.buf, chunk[:n]...)
+	}
 }
 
 // writeResponse writes one Response (see its doc) to w.
@@ -208,7 +230,10 @@ type launcher struct {
 	timeout time.Duration
 	cpu     time.Duration // RLIMIT_CPU's soft limit (of this process too)
 	null    *os.File
-	sigs    chan os.Signal
+	// sigR is readable once the launcher was told to stop by a signal
+	// (a goroutine forwards SIGTERM, SIGINT and SIGHUP to it).
+	sigR    int
+	sigName chan string
 }
 
 // newLauncher sets up the containment of every run: the namespace's
@@ -252,8 +277,20 @@ func newLauncher(args []string) (*launcher, error) {
 	if l.null, err = os.Open(os.DevNull); err != nil {
 		return nil, err
 	}
-	l.sigs = make(chan os.Signal, 1)
-	signal.Notify(l.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	var sp [2]int
+	if err := unix.Pipe2(sp[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("launcher: pipe: %w", err)
+	}
+	l.sigR = sp[0]
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	names := make(chan string, 1)
+	go func() {
+		s := <-sigs
+		names <- s.String()
+		_, _ = unix.Write(sp[1], []byte{1})
+	}()
+	l.sigName = names
 	return l, nil
 }
 
@@ -278,67 +315,36 @@ func (l *launcher) retire(res string) bool {
 type capture struct {
 	buf     []byte
 	dropped int64
-	done    chan struct{}
 }
 
-// drain reads r to its end into c, then closes r.
-func (c *capture) drain(r *os.File) {
-	defer close(c.done)
-	defer r.Close()
+// readFrom reads what fd has (it polled readable) into c; it returns false
+// at the end of the stream or on an error.
+func (c *capture) readFrom(fd int) bool {
 	var chunk [32 << 10]byte
-	for {
-		n, err := r.Read(chunk[:])
-		if room := MaxOutput - len(c.buf); room > 0 {
-			c.buf = append(c.buf, chunk[:min(room, n)]...)
-			c.dropped += int64(n - min(room, n))
-		} else {
-			c.dropped += int64(n)
-		}
-		if err != nil {
-			return
-		}
+	n, err := unix.Read(fd, chunk[:])
+	if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+		return true
 	}
+	if err != nil || n <= 0 {
+		return false
+	}
+	if room := MaxOutput - len(c.buf); room > 0 {
+		c.buf = append(c.buf, chunk[:min(room, n)]...)
+		c.dropped += int64(n - min(room, n))
+	} else {
+		c.dropped += int64(n)
+	}
+	return true
 }
 
 // serve runs the program of one request line and returns the status line
-// with what the program wrote. A closed reqs (linkcheck is gone) stops the
-// program as a signal does.
-func (l *launcher) serve(line string, reqs <-chan string) (string, *capture, *capture) {
+// with what the program wrote.
+func (l *launcher) serve(line string) (string, *capture, *capture) {
 	fields, err := unquoteFields(line, 3)
 	if err != nil {
 		return "error launcher: request: " + err.Error(), nil, nil
 	}
-	dir, prog, name := fields[0], fields[1], fields[2]
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return "error launcher: " + err.Error(), nil, nil
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return "error launcher: " + err.Error(), nil, nil
-	}
-	stdout := &capture{done: make(chan struct{})}
-	stderr := &capture{done: make(chan struct{})}
-	go stdout.drain(outR)
-	go stderr.drain(errR)
-	res := l.run(dir, prog, name, outW, errW, reqs)
-	outW.Close()
-	errW.Close()
-	// Every process that held the write ends is gone (killed and reaped
-	// by run), so both readers reach their end; they are not waited for
-	// past a bound, should one have escaped.
-	deadline := time.NewTimer(time.Second)
-	defer deadline.Stop()
-	for _, c := range []*capture{stdout, stderr} {
-		select {
-		case <-c.done:
-		case <-deadline.C:
-			return "error launcher: the program's output did not end after it was reaped", nil, nil
-		}
-	}
-	return res, stdout, stderr
+	return l.run(fields[0], fields[1], fields[2])
 }
 
 // unquoteFields splits a line of n Go-quoted strings.
@@ -364,20 +370,70 @@ func unquoteFields(line string, n int) ([]string, error) {
 	return out, nil
 }
 
-// run starts one program with stdout and stderr as its output, waits for
-// it (or the timeout, or a signal to the launcher, or the end of reqs),
-// kills and reaps every process it left, and returns the status line.
-func (l *launcher) run(dir, prog, name string, stdout, stderr *os.File, reqs <-chan string) string {
+// run starts one program, its stdout and stderr on pipes of the
+// launcher's, and waits on one thread, polling, for its end (or the
+// timeout, or a signal to the launcher, or anything on stdin, which means
+// linkcheck does not wait any more), collecting what it writes; then it
+// kills and reaps every process it left and collects the rest of the
+// output. It returns the status line and the output.
+func (l *launcher) run(dir, prog, name string) (string, *capture, *capture) {
+	var outp, errp [2]int
+	if err := unix.Pipe2(outp[:], unix.O_CLOEXEC); err != nil {
+		return "error launcher: pipe: " + err.Error(), nil, nil
+	}
+	defer unix.Close(outp[0])
+	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(outp[1])
+		return "error launcher: pipe: " + err.Error(), nil, nil
+	}
+	defer unix.Close(errp[0])
+	stdout, stderr := &capture{}, &capture{}
+	res := l.start(dir, prog, name, outp[0], outp[1], errp[0], errp[1], stdout, stderr)
+	// Every process that held the write ends is gone (killed and reaped),
+	// so both pipes reach their end; they are not waited for past a
+	// bound, should one have escaped.
+	fds := []unix.PollFd{{Fd: int32(outp[0]), Events: unix.POLLIN}, {Fd: int32(errp[0]), Events: unix.POLLIN}}
+	caps := []*capture{stdout, stderr}
+	deadline := time.Now().Add(time.Second)
+	for open := 2; open > 0; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return "error launcher: the program's output did not end after it was reaped", nil, nil
+		}
+		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
+		if errors.Is(err, unix.EINTR) || n == 0 {
+			continue
+		}
+		if err != nil {
+			return "error launcher: poll: " + err.Error(), nil, nil
+		}
+		for i := range fds {
+			if fds[i].Fd >= 0 && fds[i].Revents != 0 && !caps[i].readFrom(int(fds[i].Fd)) {
+				fds[i].Fd = -1
+				open--
+			}
+		}
+	}
+	return res, stdout, stderr
+}
+
+// start starts the program with the write ends of the two pipes as its
+// stdout and stderr (and closes them here), polls until it ends, reading
+// the read ends meanwhile, and cleans up the run's processes; it returns
+// the status line.
+func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, stdout, stderr *capture) string {
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   []string{},
-		Files: []uintptr{l.null.Fd(), stdout.Fd(), stderr.Fd()},
+		Files: []uintptr{l.null.Fd(), uintptr(outW), uintptr(errW)},
 		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
 	path := prog
 	if l.mode != Plain {
 		if err := jailRun(dir, prog); err != nil {
 			unjail(dir)
+			unix.Close(outW)
+			unix.Close(errW)
 			return "error jail: " + err.Error()
 		}
 		defer unjail(dir)
@@ -392,47 +448,92 @@ func (l *launcher) run(dir, prog, name string, stdout, stderr *os.File, reqs <-c
 		}
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
 	}
+	unix.Close(outW)
+	unix.Close(errW)
 	if err != nil {
 		return "error start: " + err.Error()
 	}
-	done := make(chan unix.WaitStatus, 1)
-	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
-		done <- ws
-	}()
-	timer := time.NewTimer(l.timeout)
-	defer timer.Stop()
-	var res string
-	stop := func(why string) {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		<-done
-		res = why
-	}
-	select {
-	case ws := <-done:
-		res = "exit " + strconv.FormatUint(uint64(ws), 10)
-	case <-timer.C:
-		stop("timeout")
-	case s := <-l.sigs:
-		stop("cancel " + s.String())
-	case _, ok := <-reqs:
-		// A request while one runs, or the end of stdin: linkcheck
-		// does not wait for this run any more.
-		_ = ok
-		stop("cancel stdin")
-	}
+	res := l.wait(pid, outR, errR, stdout, stderr)
 	if l.mode != Plain {
 		killNamespace()
 	} else {
 		killDescendants()
 	}
 	return res
+}
+
+// wait polls the program's pidfd (or, where there is none, wakes every
+// millisecond to ask), its output, stdin and the signal pipe until the
+// program ends or is to be stopped, and reaps it.
+func (l *launcher) wait(pid, outR, errR int, stdout, stderr *capture) string {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		pidfd = -1
+	} else {
+		defer unix.Close(pidfd)
+	}
+	reap := func() unix.WaitStatus {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if !errors.Is(err, unix.EINTR) {
+				return ws
+			}
+		}
+	}
+	stop := func(why string) string {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		reap()
+		return why
+	}
+	fds := []unix.PollFd{
+		{Fd: int32(pidfd), Events: unix.POLLIN},
+		{Fd: int32(outR), Events: unix.POLLIN},
+		{Fd: int32(errR), Events: unix.POLLIN},
+		{Fd: 0, Events: unix.POLLIN},
+		{Fd: int32(l.sigR), Events: unix.POLLIN},
+	}
+	caps := []*capture{nil, stdout, stderr}
+	deadline := time.Now().Add(l.timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return stop("timeout")
+		}
+		wake := int(left/time.Millisecond) + 1
+		if pidfd < 0 {
+			wake = min(wake, 1)
+		}
+		n, err := unix.Poll(fds, wake)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return stop("error launcher: poll: " + err.Error())
+		}
+		if pidfd < 0 {
+			var ws unix.WaitStatus
+			if got, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid {
+				return "exit " + strconv.FormatUint(uint64(ws), 10)
+			}
+		}
+		if n <= 0 {
+			continue
+		}
+		if fds[0].Revents != 0 {
+			return "exit " + strconv.FormatUint(uint64(reap()), 10)
+		}
+		for i := 1; i <= 2; i++ {
+			if fds[i].Fd >= 0 && fds[i].Revents != 0 && !caps[i].readFrom(int(fds[i].Fd)) {
+				fds[i].Fd = -1 // at its end: polled no more
+			}
+		}
+		if fds[3].Revents != 0 {
+			// A request while one runs, or the end of stdin: linkcheck
+			// does not wait for this run any more.
+			return stop("cancel stdin")
+		}
+		if fds[4].Revents != 0 {
+			return stop("cancel " + <-l.sigName)
+		}
+	}
 }
 
 // setLimits lowers this process's limits (the program inherits them).
