@@ -105,7 +105,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		}
 		n := min(cfg.SeqLen, cfg.Updates-res.Updates)
 		for i := 0; i < n; i++ {
-			m, _ = ir.RandomEdit(m, r)
+			m, _ = ir.RandomEditShared(m, r)
 			if _, err := s.Update(ctx, m, i == n-1); err != nil {
 				return nil, fmt.Errorf("bench check: seed %d, update %d: %w", seed, i+1, err)
 			}

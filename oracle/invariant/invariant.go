@@ -287,6 +287,15 @@ func bindName(local bool) string {
 	return "global"
 }
 
+// fieldAt names a relocated field as the messages do, "atom+0xoff", when
+// it is formatted.
+type fieldAt struct {
+	atom string
+	off  uint64
+}
+
+func (f fieldAt) String() string { return fmt.Sprintf("%s+%#x", f.atom, f.off) }
+
 // checkReloc checks one relocated field of atom a (at address base).
 func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte, gotSlots map[uint64]string, add addFunc) {
 	target, ok := im.syms[r.Sym]
@@ -302,7 +311,7 @@ func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte,
 	} else {
 		v = uint64(int64(int32(le.Uint32(got[r.Offset:]))))
 	}
-	where := fmt.Sprintf("%s+%#x", a.Name, r.Offset)
+	where := fieldAt{a.Name, r.Offset} // formatted only in a message
 	switch r.Kind {
 	case obj.Abs64, obj.Abs32, obj.Abs32S:
 		if v != target.value+uint64(r.Addend) {

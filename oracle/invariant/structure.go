@@ -111,6 +111,20 @@ func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
 	}
 }
 
+// skipFill returns the length of b's leading run of fill bytes, eight at a
+// time where it can.
+func skipFill(b []byte, fill byte) uint64 {
+	word := uint64(fill) * 0x0101010101010101
+	n := 0
+	for n+8 <= len(b) && binary.LittleEndian.Uint64(b[n:]) == word {
+		n += 8
+	}
+	for n < len(b) && b[n] == fill {
+		n++
+	}
+	return uint64(n)
+}
+
 // checkGap checks free space [lo, hi): int3 or trampolines in code, zeros
 // elsewhere. It reports the first offending byte of the gap.
 func checkGap(im *image, lo, hi uint64, code bool, funcs map[uint64]string, add addFunc) {
@@ -124,7 +138,7 @@ func checkGap(im *image, lo, hi uint64, code bool, funcs map[uint64]string, add 
 	}
 	for i := uint64(0); i < uint64(len(b)); {
 		if b[i] == fill {
-			i++
+			i += skipFill(b[i:], fill)
 			continue
 		}
 		at := lo + i

@@ -39,7 +39,7 @@ func NewCompiler(format obj.Format, opts Options) *Compiler {
 func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 	next := make(map[string]compiled, len(m.Funcs))
 	p, err := compileWith(m, c.format, c.opts, NewEnv(m), func(f *ir.Func, env *Env) (*obj.Atom, error) {
-		if old, ok := c.funcs[f.Name]; ok && ir.FuncEqual(old.f, f) && old.sameEnv(env) {
+		if old, ok := c.funcs[f.Name]; ok && (old.f == f || ir.FuncEqual(old.f, f)) && old.sameEnv(env) {
 			next[f.Name] = old
 			return old.a, nil
 		}

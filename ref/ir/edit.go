@@ -735,17 +735,29 @@ func RetargetPointer(m *Module, name, target string) (*Module, Edit, error) {
 // within the default fuel: new calls only go to leaves, and only from
 // functions that already make calls.
 func RandomEdit(m *Module, r *rand.Rand) (*Module, Edit) {
+	n, e := RandomEditShared(m, r)
+	return Clone(n), e
+}
+
+// RandomEditShared is RandomEdit without the deep copy: its result shares
+// the declarations the edit did not change with m, as the specific
+// constructors' results do (m is still not modified). It draws the same
+// edit as RandomEdit from the same r. Loops that never change a version in
+// place (the checked update loop of `linkcheck bench check`) use it; a
+// compiler that keeps per-function results (codegen.Compiler) then sees
+// the unchanged functions as the same declarations.
+func RandomEditShared(m *Module, r *rand.Rand) (*Module, Edit) {
 	for try := 0; try < 20; try++ {
 		n, e, err := randomEdit(m, r)
 		if err == nil {
-			return Clone(n), e
+			return n, e
 		}
 	}
 	n, e, err := GrowFunc(m, "main", 16)
 	if err != nil {
 		panic("ir: RandomEdit on a module without main")
 	}
-	return Clone(n), e
+	return n, e
 }
 
 func randomEdit(m *Module, r *rand.Rand) (*Module, Edit, error) {
