@@ -32,7 +32,7 @@ type CheckConfig struct {
 	LLVMEvery int
 	Dir       string
 	// Mode runs the outputs; the zero value is the fuzz targets' choice:
-	// natively for ELF, under unicorn for Mach-O and PE.
+	// natively for ELF, under unicorn for Mach-O and PE, wazero for Wasm.
 	Mode exec.Mode
 	// Other links the first version's objects for the comparison (lld);
 	// nil skips it.
@@ -84,9 +84,13 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		cfg.LLVMEvery = 20
 	}
 	if cfg.Mode == "" {
-		cfg.Mode = exec.Unicorn
-		if formatOr(cfg.Format) == obj.ELF {
+		switch formatOr(cfg.Format) {
+		case obj.ELF:
 			cfg.Mode = exec.Native
+		case obj.Wasm:
+			cfg.Mode = exec.Wazero
+		default:
+			cfg.Mode = exec.Unicorn
 		}
 	}
 	runner := exec.NewRunner()

@@ -177,7 +177,7 @@ func linkTarget(f obj.Format) (*target.Target, error) {
 // dir.
 func writeSynthetic(t *target.Target, dir string, funcs, units int) ([]string, error) {
 	if t.SelfContained() {
-		return writeGenerated(t, dir, funcs, units)
+		return writeGenerated(t, dir, ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs}), units)
 	}
 	objs, err := SyntheticObjects(funcs, units)
 	if err != nil {
@@ -260,10 +260,10 @@ func vmHWM() (int64, error) {
 }
 
 // writeGenerated writes the workload of a format whose objects come from
-// its own code generator (Wasm): a generated program of funcs functions
-// (ir.Generate, seed 1) compiled into units objects in dir.
-func writeGenerated(t *target.Target, dir string, funcs, units int) ([]string, error) {
-	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: funcs})
+// its own code generator (Wasm): a program (ir.Generate's, seed 1, for
+// bench link) compiled into units objects in dir.
+func writeGenerated(t *target.Target, dir string, m *ir.Module, units int) ([]string, error) {
+	funcs := len(m.Funcs)
 	if err := ir.Check(m); err != nil {
 		return nil, fmt.Errorf("bench link: generated program: %w", err)
 	}

@@ -138,20 +138,16 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 	// Full links of the final version, from its objects.
 	units := max(1, cfg.Funcs/1000)
 	res.Units = units
-	final, err := t.Compile(m, target.CompileOptions{})
+	refLink, paths, err := fullLink(t, m, units, cfg.Dir, cfg.Other != nil)
 	if err != nil {
-		return nil, fmt.Errorf("bench update: %w", err)
-	}
-	objs, err := obj.Objects(final, ir.Partition(m, units), units, t.UnitName)
-	if err != nil {
-		return nil, fmt.Errorf("bench update: %w", err)
+		return nil, err
 	}
 	fullRuns := min(runs, 5)
 	var refFull []time.Duration
 	refOut := filepath.Join(cfg.Dir, "ref-full.out")
 	for range fullRuns {
 		t0 := time.Now()
-		data, _, err := link.Link(objs, t.Platform, link.Options{})
+		data, err := refLink()
 		if err == nil {
 			err = os.WriteFile(refOut, data, 0o755)
 		}
@@ -162,17 +158,6 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 	}
 	res.RefFull = Median(refFull)
 	if cfg.Other != nil {
-		paths := make([]string, len(objs))
-		for i, o := range objs {
-			data, err := t.WriteObject(o)
-			if err != nil {
-				return nil, fmt.Errorf("bench update: %s: %w", o.Name, err)
-			}
-			paths[i] = filepath.Join(cfg.Dir, o.Name)
-			if err := os.WriteFile(paths[i], data, 0o644); err != nil {
-				return nil, fmt.Errorf("bench update: %w", err)
-			}
-		}
 		var other []time.Duration
 		for range fullRuns {
 			wall, _, err := cfg.Other(ctx, paths, filepath.Join(cfg.Dir, "other-full.out"))
@@ -184,4 +169,48 @@ func BenchUpdate(ctx context.Context, cfg UpdateBenchConfig) (*UpdateBenchResult
 		res.OtherFull = Median(other)
 	}
 	return res, nil
+}
+
+// fullLink returns the reference full link of version m in units objects
+// (timed by the caller) and, when files is set, the objects written as
+// files in dir for the external linker. A format whose linker reads its
+// own objects (Wasm) links the files; the others link the objects in
+// memory.
+func fullLink(t *target.Target, m *ir.Module, units int, dir string, files bool) (func() ([]byte, error), []string, error) {
+	if t.SelfContained() {
+		paths, err := writeGenerated(t, dir, m, units)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench update: %w", err)
+		}
+		return func() ([]byte, error) {
+			data, _, err := t.Link(paths, link.Options{})
+			return data, err
+		}, paths, nil
+	}
+	final, err := t.Compile(m, target.CompileOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench update: %w", err)
+	}
+	objs, err := obj.Objects(final, ir.Partition(m, units), units, t.UnitName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench update: %w", err)
+	}
+	var paths []string
+	if files {
+		for _, o := range objs {
+			data, err := t.WriteObject(o)
+			if err != nil {
+				return nil, nil, fmt.Errorf("bench update: %s: %w", o.Name, err)
+			}
+			p := filepath.Join(dir, o.Name)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				return nil, nil, fmt.Errorf("bench update: %w", err)
+			}
+			paths = append(paths, p)
+		}
+	}
+	return func() ([]byte, error) {
+		data, _, err := link.Link(objs, t.Platform, link.Options{})
+		return data, err
+	}, paths, nil
 }

@@ -111,6 +111,9 @@ func TestCompileFuncMatchesCompile(t *testing.T) {
 			continue
 		}
 		for _, via := range []bool{false, true} {
+			if via && tg.Format == obj.Wasm {
+				continue // calls by index: no got policy
+			}
 			opts := target.CompileOptions{CallsViaGOT: via}
 			p, err := tg.Compile(m, opts)
 			require.NoError(t, err)
@@ -128,12 +131,15 @@ func TestCompileFuncMatchesCompile(t *testing.T) {
 // (speed is not asserted).
 func TestBenchCheckSmoke(t *testing.T) {
 	tools.Require(t, "llvm-readobj")
-	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
+	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF, obj.Wasm} {
 		t.Run(string(f), func(t *testing.T) {
 			linker, err := lld.Tool(f)
 			require.NoError(t, err)
 			tools.Require(t, linker)
-			if f != obj.ELF {
+			if f == obj.Wasm {
+				tools.Require(t, "wasm-validate")
+				tools.Require(t, "wasm-objdump")
+			} else if f != obj.ELF {
 				tools.Require(t, "libunicorn")
 				tools.Require(t, "llvm-objdump")
 			}

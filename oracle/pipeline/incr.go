@@ -172,9 +172,11 @@ func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, d
 }
 
 // WasmIncrObjects is the one-unit object of version m that an incremental
-// Wasm module is compared with a link of: ref/wasmgen's, with every global
+// Wasm module is compared with a link of: ref/wasmgen's, with every
 // definition NO_STRIP and every data segment RETAIN (as
-// `__attribute__((used, retain))`). The incremental linker keeps every
+// `__attribute__((used, retain))`); local functions are made global (hidden)
+// for it, since only global symbols are roots of liveness, and both images
+// of a comparison read their bindings from these objects. The incremental linker keeps every
 // atom — a datum no live code reaches in this version may be reached in
 // the next — and a link of these objects keeps them too, where
 // --gc-sections would drop them, and with them the table slots of the
@@ -186,9 +188,16 @@ func WasmIncrObjects(m *ir.Module) ([]*wasm.Object, error) {
 	}
 	for _, o := range objs {
 		for i := range o.Symbols {
-			if s := &o.Symbols[i]; !s.Undefined() && !s.Local() && (s.Kind == wasm.SymFunction || s.Kind == wasm.SymData) {
-				s.Flags |= wasm.SymNoStrip
+			s := &o.Symbols[i]
+			if s.Undefined() || s.Kind != wasm.SymFunction && s.Kind != wasm.SymData {
+				continue
 			}
+			if s.Local() {
+				// only global symbols are roots of a link's liveness;
+				// in the one unit the name is the program's own
+				s.Flags = s.Flags&^wasm.SymBindingLocal | wasm.SymVisibilityHidden
+			}
+			s.Flags |= wasm.SymNoStrip
 		}
 		for i := range o.Segments {
 			o.Segments[i].Flags |= wasm.SegmentRetain

@@ -62,9 +62,10 @@ type Indexer interface {
 	IndexedRegion(name string) bool
 }
 
-// WholeTail is implemented by a Tail without symbol entries to patch in
-// place (Wasm's name section, in function index order): an update that
-// changes a symbol rewrites the tail whole.
+// WholeTail is implemented by a Tail some of whose symbol entries cannot be
+// patched in place (Wasm's name section, in function index order): when
+// Symbol reports false for a changed symbol, the tail is rewritten whole
+// (an empty chunk is a symbol with nothing to patch).
 type WholeTail interface {
 	WholeTail()
 }

@@ -344,13 +344,17 @@ func (o *Output) writeHeaders(t Tail) error {
 // patchSymbols rewrites the symbol table entries of the named atoms, and
 // the headers (entry, section sizes), in place.
 func (o *Output) patchSymbols(names []string) error {
-	if _, whole := o.tail.(WholeTail); whole {
-		return o.writeTail()
-	}
+	_, whole := o.tail.(WholeTail)
 	for _, n := range names {
 		c, ok := o.tail.Symbol(o.State, n)
+		if !ok && whole {
+			return o.writeTail()
+		}
 		if !ok {
 			return fmt.Errorf("incr: symbol %s has no symbol table entry", n)
+		}
+		if len(c.Data) == 0 {
+			continue
 		}
 		if _, err := o.f.WriteAt(c.Data, int64(c.Off)); err != nil {
 			return err

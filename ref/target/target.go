@@ -308,6 +308,18 @@ func All() []*Target {
 	w.NewCompiler = func(opts CompileOptions) func(m *ir.Module) (*obj.Program, error) {
 		return func(m *ir.Module) (*obj.Program, error) { return w.Compile(m, opts) }
 	}
+	w.CompileFunc = func(m *ir.Module, name string, opts CompileOptions) (*obj.Atom, error) {
+		// wasmgen lowers whole programs: the function's atom is picked
+		// from the program's (its bytes do not depend on the others')
+		p, err := w.Compile(m, opts)
+		if err != nil {
+			return nil, err
+		}
+		if a := p.Atom(name); a != nil && a.Kind == obj.Text {
+			return a, nil
+		}
+		return nil, fmt.Errorf("compile %s: no such function", name)
+	}
 	return []*Target{e, m, c, w}
 }
 

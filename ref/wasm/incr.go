@@ -167,23 +167,31 @@ func (IncrImage) Tail(st *incr.State, fl *incr.FileLayout) (incr.Tail, error) {
 		}
 	}
 	sort.Strings(data)
+	t := &incrTail{index: make(map[string]uint32, len(names)), dataOff: make(map[string]uint64, len(data))}
+	for _, n := range names {
+		t.index[n.name] = n.index
+	}
 	payload = appendName(nil, IncrDataSection)
 	payload = AppendULEB(payload, uint64(len(data)))
+	head := uint64(len(b)) + 1 + 5 // the section's id and size
 	for _, n := range data {
 		a := st.Atoms[n]
 		payload = appendName(payload, n)
 		payload = append(payload, byte(a.Kind))
-		payload = AppendULEB(payload, a.Addr)
-		payload = AppendULEB(payload, a.Size)
+		t.dataOff[n] = fl.TailOff + head + uint64(len(payload))
+		payload = AppendPaddedULEB(payload, uint32(a.Addr))
+		payload = AppendPaddedULEB(payload, uint32(a.Size))
 	}
 	b = append(b, secCustom)
 	b = AppendPaddedULEB(b, uint32(len(payload)))
-	return &incrTail{bytes: append(b, payload...)}, nil
+	t.bytes = append(b, payload...)
+	return t, nil
 }
 
 // IncrDataSection names the incremental module's custom section of data
 // symbols: a count, then for each datum (sorted by name) its name, its
-// obj.SectionKind byte, its address and its size (ULEB128s).
+// obj.SectionKind byte, its address and its size (5-byte ULEB128s, patched
+// in place).
 const IncrDataSection = "linkcheck.data"
 
 type funcName struct {
@@ -191,20 +199,26 @@ type funcName struct {
 	name  string
 }
 
-// incrFuncNames lists the functions by index.
+// incrFuncNames lists the functions by index: in the order of the Code
+// section's slots.
 func incrFuncNames(st *incr.State) ([]funcName, error) {
-	var names []funcName
+	text := st.Regions[incr.RegText]
+	byAddr := make(map[uint64]string, len(text.Entries))
 	for n, a := range st.Atoms {
-		if a.Kind != obj.Text {
-			continue
+		if a.Kind == obj.Text {
+			byAddr[a.Addr] = n
 		}
-		i, ok := st.Index(n)
-		if !ok {
-			return nil, fmt.Errorf("function %s at %#x has no index", n, a.Addr)
-		}
-		names = append(names, funcName{uint32(i) + IncrFirstFunc, n})
 	}
-	sort.Slice(names, func(i, j int) bool { return names[i].index < names[j].index })
+	names := make([]funcName, 0, len(byAddr))
+	for i, e := range text.Entries {
+		if n, ok := byAddr[e]; ok {
+			names = append(names, funcName{uint32(i) + IncrFirstFunc, n})
+			delete(byAddr, e)
+		}
+	}
+	for _, n := range byAddr {
+		return nil, fmt.Errorf("function %s has no index", n)
+	}
 	return names, nil
 }
 
@@ -212,19 +226,43 @@ func incrFuncNames(st *incr.State) ([]funcName, error) {
 type incrTail struct {
 	bytes []byte
 	f     io.ReaderAt
+	// index is each function's index in the name section; dataOff the
+	// file offset of each datum's address in IncrDataSection.
+	index   map[string]uint32
+	dataOff map[string]uint64
 }
 
 // Bytes implements incr.Tail.
 func (t *incrTail) Bytes() []byte { return t.bytes }
 
-// WholeTail implements incr.WholeTail: names are in index order.
+// WholeTail implements incr.WholeTail: names are in index order, so a
+// function whose index changed rewrites the tail.
 func (t *incrTail) WholeTail() {}
 
 // SetFile implements incr.FileTail.
 func (t *incrTail) SetFile(f io.ReaderAt) { t.f = f }
 
-// Symbol implements incr.Tail: no entry is patched in place.
-func (t *incrTail) Symbol(*incr.State, string) (incr.Chunk, bool) { return incr.Chunk{}, false }
+// Symbol implements incr.Tail: a datum's address and size are patched in
+// place; a function that kept its index (grown or shrunk in its slot) has
+// nothing to patch; one whose index changed needs the name section
+// rewritten (false).
+func (t *incrTail) Symbol(st *incr.State, name string) (incr.Chunk, bool) {
+	a := st.Atoms[name]
+	if a == nil {
+		return incr.Chunk{}, false
+	}
+	if a.Kind == obj.Text {
+		i, ok := st.Index(name)
+		w, known := t.index[name]
+		return incr.Chunk{}, ok && known && uint32(i)+IncrFirstFunc == w
+	}
+	off, ok := t.dataOff[name]
+	if !ok {
+		return incr.Chunk{}, false
+	}
+	b := AppendPaddedULEB(nil, uint32(a.Addr))
+	return incr.Chunk{Off: off, Data: AppendPaddedULEB(b, uint32(a.Size))}, true
+}
 
 // TypeIndex returns the type index of a function of the incremental module
 // from its atom's relocations (WasmBodySizeLEB's addend).
@@ -339,13 +377,17 @@ func (t *incrTail) Headers(st *incr.State, fl *incr.FileLayout) ([]incr.Chunk, e
 	b = append(b, secCustom)
 	b = AppendPaddedULEB(b, uint32(pad-6))
 	b = appendName(b, name)
-	b = append(b, make([]byte, int(h)-len(b)-codeHeader-nullBody)...)
-	b = append(b, secCode)
-	b = AppendPaddedULEB(b, uint32(5+nullBody+text.Cap-codeTrailer+1))
-	b = AppendPaddedULEB(b, uint32(nfuncs))
-	b = AppendPaddedULEB(b, 3)
-	b = append(b, 0, opUnreachable)
-	chunks := []incr.Chunk{{Off: 0, Data: b}}
+	// The padding's own bytes are not written: they are whatever was
+	// there (zeros, or what the header room held before it grew), and a
+	// custom section may hold anything. The sections before it only grow
+	// (counts, functions and table slots never go down), so they always
+	// cover what they held before.
+	c := []byte{secCode}
+	c = AppendPaddedULEB(c, uint32(5+nullBody+text.Cap-codeTrailer+1))
+	c = AppendPaddedULEB(c, uint32(nfuncs))
+	c = AppendPaddedULEB(c, 3)
+	c = append(c, 0, opUnreachable)
+	chunks := []incr.Chunk{{Off: 0, Data: b}, {Off: h - codeHeader - nullBody, Data: c}}
 
 	// Free bodies in .text: each hole, and the space past High.
 	textOff := func(addr uint64) uint64 { return fl.Off[incr.RegText] + addr - text.Base }
