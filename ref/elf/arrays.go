@@ -35,8 +35,22 @@ func ArraySectionType(name string) elf.SectionType {
 // to the GOT's RELRO segment.
 //
 // Thread-local sections (.tdata, .tbss) are RELRO too, as in ld.lld.
+//
+// As in ld.lld (isRelroSection), an array section under another name
+// (.init of type SHT_INIT_ARRAY) is RELRO by its type, and so are
+// .ctors, .dtors and .jcr by their names.
 func (Exe) RelroSection(s *link.Section) bool {
-	return s.TLS || s.Kind == obj.Data && (ArraySectionType(s.Name) != elf.SHT_NULL || s.Name == ".data.rel.ro")
+	if s.TLS || s.ArrayType != 0 && (s.Kind == obj.Data || s.Kind == obj.Text && s.Writable) {
+		return true
+	}
+	if s.Kind != obj.Data {
+		return false
+	}
+	switch s.Name {
+	case ".data.rel.ro", ".ctors", ".dtors", ".jcr":
+		return true
+	}
+	return ArraySectionType(s.Name) != elf.SHT_NULL
 }
 
 // InputPriority implements link.InputOrderer: ld.lld sorts the input

@@ -47,6 +47,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"got_base", 42, true},
 		{"ifunc", 42, true},
 		{"eh_frame", 42, true},
+		{"array_names", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -231,9 +231,14 @@ func hasTLS(l *link.Layout) bool {
 // too, empty, where the first of them is.
 func relroHeader(l *link.Layout) (progHeader, bool) {
 	if i := relroSegment(l); i >= 0 {
-		s := l.Segments[i]
-		end := (s.Addr + s.MemSize + ExePageSize - 1) &^ (ExePageSize - 1)
-		return progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, s.FileSize, end - s.Addr, 1}, true
+		// Consecutive RELRO segments (a writable code array before the
+		// data ones) are covered by one PT_GNU_RELRO, as in ld.lld.
+		s, last := l.Segments[i], l.Segments[i]
+		for j := i + 1; j < len(l.Segments) && l.Segments[j].Relro; j++ {
+			last = l.Segments[j]
+		}
+		end := (last.Addr + last.MemSize + ExePageSize - 1) &^ (ExePageSize - 1)
+		return progHeader{elf.PT_GNU_RELRO, elf.PF_R, s.Offset, s.Addr, last.Offset + last.FileSize - s.Offset, end - s.Addr, 1}, true
 	}
 	for _, s := range l.Sections {
 		if s.GOT || s.Relro {
@@ -377,6 +382,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 			if t := ArraySectionType(s.Name); t != elf.SHT_NULL {
 				typ = t
 			}
+		}
+		if s.ArrayType != 0 {
+			typ = elf.SectionType(s.ArrayType)
 		}
 		if s.TLS {
 			flags |= elf.SHF_TLS

@@ -365,9 +365,6 @@ func (r *reader) read() (*obj.Object, error) {
 		case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
 			// Kept as data under their name (.init_array, .init_array.N,
 			// ...), from which the linker knows the output type.
-			if ArraySectionType(name) != typ {
-				return nil, r.unsupported("section %s: %v section whose name does not say so (want %s or %s.N) is not supported", name, typ, arrayPrefix[typ], arrayPrefix[typ])
-			}
 			if flags&elf.SHF_WRITE == 0 {
 				return nil, r.unsupported("section %s: read-only %v is not supported", name, typ)
 			}
@@ -381,6 +378,9 @@ func (r *reader) read() (*obj.Object, error) {
 			s = new(obj.Section)
 		}
 		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE, TLS: flags&elf.SHF_TLS != 0}
+		if (typ == elf.SHT_INIT_ARRAY || typ == elf.SHT_FINI_ARRAY || typ == elf.SHT_PREINIT_ARRAY) && ArraySectionType(name) != typ {
+			s.ArrayType = uint32(typ) // the name does not say it (.init)
+		}
 		switch {
 		case name == ".eh_frame" && (typ == elf.SHT_PROGBITS || typ == shtX86_64Unwind):
 			// Call frame information, whatever its flags: ld.lld

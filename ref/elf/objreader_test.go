@@ -134,7 +134,7 @@ func TestReadObjectUnsupported(t *testing.T) {
 		{"non-default version", ".text\n.globl f\n.symver f, g@V1\nf: ret\n", "symbol 2 \"g@V1\": non-default symbol version (NAME@VER) is not supported"},
 		{"undefined ifunc", ".text\ncall f@PLT\n.type f, @gnu_indirect_function\n", "symbol 1 \"f\": undefined or absolute indirect function (STT_GNU_IFUNC) is not supported"},
 		{"unwind not eh_frame", ".section .unw,\"a\",@unwind\n.long 0\n", "a.o: section .unw: SHT_X86_64_UNWIND section not named .eh_frame is not supported"},
-		{"misnamed init_array", ".section .ctors_x,\"aw\",@init_array\n.quad 0\n", "a.o: section .ctors_x: SHT_INIT_ARRAY section whose name does not say so (want .init_array or .init_array.N) is not supported"},
+		{"read-only init_array", ".section .ia,\"a\",@init_array\n.quad 0\n", "a.o: section .ia: read-only SHT_INIT_ARRAY is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,6 +79,12 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 	if s.EHFrame {
 		typ = shtX86_64Unwind
 	}
+	if t := ArraySectionType(s.Name); t != elf.SHT_NULL && s.Kind == obj.Data {
+		typ = t
+	}
+	if s.ArrayType != 0 {
+		typ = elf.SectionType(s.ArrayType)
+	}
 	if s.Group != "" {
 		fl |= elf.SHF_GROUP
 	}

@@ -108,6 +108,9 @@ type Section struct {
 	TLS bool
 	// Writable marks a writable code section (obj.Section.Writable).
 	Writable bool
+	// ArrayType is the ELF array type of its inputs whose names do not
+	// say it (obj.Section.ArrayType), 0 otherwise.
+	ArrayType uint32
 	// ReadOnly is set for a BSS section whose inputs are all read-only
 	// (obj.Section.ReadOnly): it goes to the read-only segment.
 	ReadOnly bool
@@ -299,6 +302,8 @@ func alignUp(v, a uint64) uint64 {
 // perm returns the permissions of an output section.
 func (s *Section) perm() Perm {
 	switch {
+	case (s.GOT || s.Relro) && s.Kind == obj.Text:
+		return PermR | PermW | PermX // a writable code section in RELRO (ld.lld's .init array from llvm-mc, "awx")
 	case s.GOT || s.Relro:
 		return PermR | PermW
 	case s.Kind == obj.Text && s.Writable:

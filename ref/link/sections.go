@@ -84,6 +84,9 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 			if s.Writable {
 				l.Sections[idx].Writable = true
 			}
+			if s.ArrayType != 0 {
+				l.Sections[idx].ArrayType = s.ArrayType
+			}
 			if out := l.Sections[idx]; out.Note && !s.Note {
 				out.Note = false
 			}

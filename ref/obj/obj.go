@@ -119,6 +119,11 @@ type Section struct {
 	// .eh_frame, as ld.lld's EhFrameSection does, rather than copying it
 	// whole. Kind is ROData.
 	EHFrame bool
+	// ArrayType is the ELF section type of an init, fini or preinit
+	// array whose name does not say it (ld.lld's gc-sections test has
+	// `.init` of type SHT_INIT_ARRAY), 0 otherwise: a linker writes it as
+	// that type and puts it with the other arrays in RELRO.
+	ArrayType uint32
 }
 
 // DataRange is a range of data in a code section: Size bytes at Offset,
