@@ -48,6 +48,7 @@ func TestLinkELFCorpus(t *testing.T) {
 		{"ifunc", 42, true},
 		{"eh_frame", 42, true},
 		{"array_names", 42, true},
+		{"exec_nobits", 42, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -56,22 +56,24 @@ func (Exe) SectionRank(s *link.Section) int {
 	switch {
 	case s.Note && s.Kind == obj.ROData:
 		return -2
+	case s.Kind == obj.BSS && s.Exec:
+		return 8*rules.SectionRank(&link.Section{Kind: obj.Text}) + 2 // after the code and .iplt, in the code segment
 	case s.Kind == obj.BSS && s.ReadOnly:
 		return -1
 	case s.Name == ipltRelaSection && s.Kind == obj.ROData:
 		return -1 // with the read-only NOBITS, before the other read-only data
 	case s.Name == ipltSection && s.Kind == obj.Text:
-		return 4*rules.SectionRank(s) + 1 // after .text
+		return 8*rules.SectionRank(s) + 1 // after .text
 	case s.Name == gotBaseSection && s.Kind == obj.Data:
-		return 4*rules.SectionRank(s) + 1 // after .data, before .bss, as ld.lld
+		return 8*rules.SectionRank(s) + 1 // after .data, before .bss, as ld.lld
 	case s.Kind == obj.Text && s.Writable:
-		return 4*rules.SectionRank(s) + 2 // after the other code, before RELRO, as ld.lld
+		return 8*rules.SectionRank(s) + 3 // after the other code (and executable NOBITS), before RELRO, as ld.lld
 	case s.TLS && s.Kind == obj.BSS:
-		return 4*rules.SectionRank(&link.Section{GOT: true}) - 1
+		return 8*rules.SectionRank(&link.Section{GOT: true}) - 1
 	case s.TLS:
-		return 4*rules.SectionRank(&link.Section{GOT: true}) - 2
+		return 8*rules.SectionRank(&link.Section{GOT: true}) - 2
 	}
-	return 4 * rules.SectionRank(s)
+	return 8 * rules.SectionRank(s)
 }
 
 // noteGroups returns the runs of non-empty note sections, contiguous in
@@ -376,6 +378,9 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 			typ = elf.SHT_NOBITS
 			if !s.ReadOnly {
 				flags |= elf.SHF_WRITE
+			}
+			if s.Exec {
+				flags |= elf.SHF_EXECINSTR
 			}
 		case s.Kind == obj.Data || s.GOT:
 			flags |= elf.SHF_WRITE

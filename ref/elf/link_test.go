@@ -381,7 +381,7 @@ func TestLinkFilesUnsupported(t *testing.T) {
 	objs := assembleCorpus(t, dir, "err_exec_nobits")
 	_, _, err := LinkFiles(objs, link.Options{})
 	require.ErrorIs(t, err, ErrUnsupported)
-	require.Equal(t, "link: "+objs[0]+": section .xb: non-empty executable SHT_NOBITS section is not supported", err.Error())
+	require.Equal(t, "link: "+objs[0]+": section .xb: non-empty writable executable SHT_NOBITS section is not supported", err.Error())
 	_, _, err = LinkFiles([]string{filepath.Join(dir, "missing.o")}, link.Options{})
 	require.ErrorIs(t, err, os.ErrNotExist)
 }

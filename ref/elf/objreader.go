@@ -394,6 +394,13 @@ func (r *reader) read() (*obj.Object, error) {
 			// An empty executable NOBITS section: an empty section
 			// (written as PROGBITS).
 			s.Kind, s.Writable = obj.Text, flags&elf.SHF_WRITE != 0
+		case flags&elf.SHF_EXECINSTR != 0 && typ == elf.SHT_NOBITS:
+			// Zeros in the code segment, after the code, as ld.lld
+			// places them.
+			if flags&elf.SHF_WRITE != 0 {
+				return nil, r.unsupported("section %s: non-empty writable executable SHT_NOBITS section is not supported", name)
+			}
+			s.Kind, s.Exec, s.ReadOnly = obj.BSS, true, true
 		case flags&elf.SHF_EXECINSTR != 0:
 			s.Kind, s.Writable = obj.Text, flags&elf.SHF_WRITE != 0
 		case flags&elf.SHF_WRITE != 0 && typ == elf.SHT_NOBITS:

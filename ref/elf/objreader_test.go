@@ -130,7 +130,7 @@ func TestReadObjectUnsupported(t *testing.T) {
 		{"tlsdesc", ".text\nleaq x@tlsdesc(%rip), %rax\n", "a.o: section .text: reloc 0 at offset 0x3: relocation R_X86_64_GOTPC32_TLSDESC is not supported"},
 		{"got32", ".text\nmovq x@GOT, %rax\n", "relocation R_X86_64_GOT32 is not supported"},
 		{"executable tls", ".section .tx,\"axT\",@progbits\nnop\n", "a.o: section .tx: thread-local SHT_PROGBITS section that is executable or not PROGBITS/NOBITS is not supported"},
-		{"executable nobits", ".section .xb,\"ax\",@nobits\n.zero 4\n", "a.o: section .xb: non-empty executable SHT_NOBITS section is not supported"},
+		{"writable executable nobits", ".section .xb,\"awx\",@nobits\n.zero 4\n", "a.o: section .xb: non-empty writable executable SHT_NOBITS section is not supported"},
 		{"non-default version", ".text\n.globl f\n.symver f, g@V1\nf: ret\n", "symbol 2 \"g@V1\": non-default symbol version (NAME@VER) is not supported"},
 		{"undefined ifunc", ".text\ncall f@PLT\n.type f, @gnu_indirect_function\n", "symbol 1 \"f\": undefined or absolute indirect function (STT_GNU_IFUNC) is not supported"},
 		{"unwind not eh_frame", ".section .unw,\"a\",@unwind\n.long 0\n", "a.o: section .unw: SHT_X86_64_UNWIND section not named .eh_frame is not supported"},

@@ -72,6 +72,9 @@ func sectionFlags(s *obj.Section) (elf.SectionType, elf.SectionFlag) {
 			fl = elf.SHF_ALLOC
 		}
 		typ = elf.SHT_NOBITS
+		if s.Exec {
+			fl |= elf.SHF_EXECINSTR
+		}
 	}
 	if s.Note {
 		typ = elf.SHT_NOTE

@@ -111,6 +111,9 @@ type Section struct {
 	// ArrayType is the ELF array type of its inputs whose names do not
 	// say it (obj.Section.ArrayType), 0 otherwise.
 	ArrayType uint32
+	// Exec is set for a BSS section whose inputs are all executable
+	// (obj.Section.Exec): it goes to the code segment, after the code.
+	Exec bool
 	// ReadOnly is set for a BSS section whose inputs are all read-only
 	// (obj.Section.ReadOnly): it goes to the read-only segment.
 	ReadOnly bool
@@ -132,6 +135,10 @@ type Section struct {
 	Chunks []Chunk
 	// Index is the position in Layout.Sections.
 	Index int
+
+	// laterInSegment is set while addresses are assigned when the
+	// section is not the first of its segment (ELFRules.SectionStart).
+	laterInSegment bool
 }
 
 // Chunk is a piece of an output section: one input section, a merged
@@ -310,6 +317,8 @@ func (s *Section) perm() Perm {
 		return PermR | PermW | PermX
 	case s.Kind == obj.Text:
 		return PermR | PermX
+	case s.Kind == obj.BSS && s.Exec:
+		return PermR | PermX
 	case s.Kind == obj.BSS && s.ReadOnly:
 		return PermR
 	case s.Kind == obj.Data || s.Kind == obj.BSS:
@@ -375,9 +384,15 @@ func (r ELFRules) SegmentStart(addr, off uint64) (uint64, uint64) {
 }
 
 // SectionStart implements Platform: the section's alignment in memory, and
-// the file offset kept congruent to the address modulo the page.
+// the file offset kept congruent to the address modulo the page. A BSS
+// section that is not the first of its segment keeps the file offset
+// where the file is, as ld.lld (setFileOffset: "file offsets are not
+// significant for .bss sections other than the first one in a PT_LOAD").
 func (r ELFRules) SectionStart(s *Section, addr, off uint64) (uint64, uint64) {
 	addr = alignUp(addr, s.Align)
+	if s.Kind == obj.BSS && s.laterInSegment {
+		return addr, off
+	}
 	if s.Kind == obj.BSS {
 		if off%r.Page != addr%r.Page {
 			off += (addr - off) % r.Page
@@ -482,7 +497,9 @@ func (l *Layout) assignAddresses(p Platform, opts Options) error {
 		for _, i := range seg.Sections {
 			s := l.Sections[i]
 			var soff uint64
+			s.laterInSegment = !first
 			addr, soff = sectionStart(s, addr, off)
+			s.laterInSegment = false
 			s.Addr, s.Offset = addr, soff
 			if s.Kind != obj.BSS {
 				off = soff

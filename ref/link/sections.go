@@ -91,9 +91,10 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 				out.Note = false
 			}
 			if out := l.Sections[idx]; counts[idx] == 0 {
-				out.ReadOnly = s.ReadOnly
-			} else if !s.ReadOnly {
-				out.ReadOnly = false
+				out.ReadOnly, out.Exec = s.ReadOnly, s.Exec
+			} else {
+				out.ReadOnly = out.ReadOnly && s.ReadOnly
+				out.Exec = out.Exec && s.Exec
 			}
 			if out := l.Sections[idx]; out.Merge && (!s.Merge || s.Strings != out.Strings || s.EntSize != out.EntSize) {
 				out.Merge, out.Strings, out.EntSize = false, false, 0

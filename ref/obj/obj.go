@@ -124,6 +124,10 @@ type Section struct {
 	// `.init` of type SHT_INIT_ARRAY), 0 otherwise: a linker writes it as
 	// that type and puts it with the other arrays in RELRO.
 	ArrayType uint32
+	// Exec marks a BSS section that is executable (ELF SHT_NOBITS with
+	// SHF_EXECINSTR): zeros a linker places after the code, in the code
+	// segment, taking no room in the file.
+	Exec bool
 }
 
 // DataRange is a range of data in a code section: Size bytes at Offset,
