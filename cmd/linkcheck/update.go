@@ -83,6 +83,10 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		fmt.Fprintf(stdout, "updated %s in place: %s\n", *out, res.Stats)
+		for _, g := range res.Grown {
+			// the reason the file was relaid out
+			fmt.Fprintf(stdout, "relaid out: %s was full and grew to %#x bytes; what follows it in the file moved\n", g.Name, g.Cap)
+		}
 		return nil
 	}()
 	return report(stderr, "update", err)

@@ -43,6 +43,16 @@ type UpdateResult struct {
 	Relinked bool
 	Reason   string
 	Stats    incr.Stats
+	// Grown lists the regions whose capacity an in-place update doubled
+	// (the regions after them, and the headers, moved in the file), each
+	// with its new capacity.
+	Grown []GrownRegion
+}
+
+// GrownRegion is a region that an update made larger.
+type GrownRegion struct {
+	Name string
+	Cap  uint64
 }
 
 // Update links m into the incremental output of format f at path: in
@@ -68,7 +78,11 @@ func UpdateWith(path string, f obj.Format, m *ir.Module, source string, policy i
 		if err != nil {
 			return nil, err
 		}
-		return &UpdateResult{Stats: pt.Stats}, nil
+		res := &UpdateResult{Stats: pt.Stats}
+		for _, n := range pt.Grown {
+			res.Grown = append(res.Grown, GrownRegion{n, o.State.Regions[n].Cap})
+		}
+		return res, nil
 	}
 	if !errors.Is(err, incr.ErrStale) {
 		return nil, err
