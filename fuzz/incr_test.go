@@ -783,7 +783,14 @@ func incrSeeds(tb testing.TB, tg incrTarget) [][]byte {
 		for i := 0; i < 8; i++ {
 			zero = append(zero, seedEdit{kind: eSetInit, a: uint8(i)})
 		}
-		seqs = append(seqs, seedSeq{seed: 8, funcs: 30, edits: zero}, seedSeq{seed: 9, funcs: 39, edits: zero})
+		// Functions deleted one after another, among them ones whose
+		// address is taken: their table slots are freed.
+		var deletes []seedEdit
+		for i := 0; i < 8; i++ {
+			deletes = append(deletes, seedEdit{kind: eDeleteFunc, a: uint8(3 * i)})
+		}
+		seqs = append(seqs, seedSeq{seed: 8, funcs: 30, edits: zero}, seedSeq{seed: 9, funcs: 39, edits: zero},
+			seedSeq{seed: 3, funcs: 11, edits: deletes})
 	}
 	var out [][]byte
 	for _, s := range seqs {

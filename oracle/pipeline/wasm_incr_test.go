@@ -40,6 +40,13 @@ var wasmFaultVersions = map[string][]string{
 		"const k = 5\nconst pk = &k\nglobal out = 0\nfunc main() {\n  store out, load pk\n  return load k\n}\n",
 		"global k = 7\nconst pk = &k\nglobal out = 0\nfunc main() {\n  store out, load pk\n  return load k\n}\n",
 	},
+	// g, whose address is taken, is deleted; h, which takes g's free
+	// slot (and so g's index), is added.
+	"deleted, then added": {
+		"func f(x) { return x + 1 }\nfunc g(x) { return x * 3 }\nconst fp = &f\nconst gp = &g\nfunc main() { return call (load fp)(10) + call (load gp)(5) }\n",
+		"func f(x) { return x + 1 }\nconst fp = &f\nfunc main() { return call (load fp)(10) }\n",
+		"func f(x) { return x + 1 }\nfunc h(x) { return x - 3 }\nconst fp = &f\nfunc main() { return call (load fp)(10) + h(4) }\n",
+	},
 	"errors": {
 		"errors A, BB\nfunc main() { return errlen(2) }\n",
 		"errors A, BB, CCC\nfunc main() { return errlen(2) + errlen(3) }\n",
@@ -92,6 +99,10 @@ func TestWasmIncrementalFaults(t *testing.T) {
 		// A stale table slot after a function moves: the cell still
 		// names the free body the function left.
 		{fault.SkipGOTRewrite, "moves", []string{"invariant 3 (", "invariant 1 ("}},
+		// A stale table slot after a function is added: the freed slot
+		// of a deleted function is not cleared, and the function added
+		// in its place (its index) appears in the table.
+		{fault.StaleFreeGOTSlot, "deleted, then added", []string{"invariant 3 (", "invariant 2 ("}},
 		// A body grown over its neighbour (the free body past the last
 		// one): its end is overwritten by the free body's framing.
 		{fault.LastAtomOverflow, "last grows", []string{"invariant 8 (", "invariant 5 ("}},
