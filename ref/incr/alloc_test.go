@@ -109,3 +109,53 @@ func TestPadToIdeal(t *testing.T) {
 	require.Equal(t, uint64(40), PadToIdeal(30))
 	require.Equal(t, uint64(0), PadToIdeal(0))
 }
+
+// TestIndexedRegion: an indexed region (Wasm's Code section) hands out
+// whole free slots, never splits or merges them, never gives its top back,
+// so every slot keeps its index while it exists.
+func TestIndexedRegion(t *testing.T) {
+	r := &Region{Name: ".text", Base: 0x1000, Cap: 0x1000, Indexed: true}
+	var addrs []uint64
+	for _, size := range []uint64{0x40, 0x20, 0x80, 0x30} {
+		a, slot, ok := r.AllocSlot(size, 16) // alignment does not apply
+		require.True(t, ok)
+		require.Equal(t, size, slot)
+		addrs = append(addrs, a)
+	}
+	require.Equal(t, []uint64{0x1000, 0x1040, 0x1060, 0x10e0}, addrs)
+	require.Equal(t, addrs, r.Entries)
+	index := func(a uint64) uint64 {
+		i, ok := r.Index(a)
+		require.True(t, ok, "%#x", a)
+		return i
+	}
+	// Two neighbours freed: two free slots, not one; the last one freed
+	// stays a slot (High does not go down).
+	require.NoError(t, r.Release(0x1040, 0x20))
+	require.NoError(t, r.Release(0x1060, 0x80))
+	require.NoError(t, r.Release(0x10e0, 0x30))
+	require.Equal(t, []Span{{0x1040, 0x20}, {0x1060, 0x80}, {0x10e0, 0x30}}, r.Free)
+	require.Equal(t, uint64(0x110), r.High)
+	require.Equal(t, uint64(3), index(0x10e0))
+	require.ErrorContains(t, r.Release(0x1041, 1), "double release")
+	require.ErrorContains(t, r.Release(0x1008, 8), "no slot starts there")
+	// A new atom takes the first free slot that fits, whole: it gets that
+	// slot's index, and no other index moves.
+	a, slot, ok := r.AllocSlot(0x50, 1)
+	require.True(t, ok)
+	require.Equal(t, uint64(0x1060), a)
+	require.Equal(t, uint64(0x80), slot)
+	require.Equal(t, uint64(2), index(a))
+	require.Equal(t, uint64(0), index(0x1000))
+	require.Equal(t, []Span{{0x1040, 0x20}, {0x10e0, 0x30}}, r.Free)
+	// Nothing fits: the bump pointer, one more entry at the end.
+	a, _, ok = r.AllocSlot(0x100, 1)
+	require.True(t, ok)
+	require.Equal(t, uint64(0x1110), a)
+	require.Equal(t, uint64(4), index(a))
+	_, ok = r.Index(0x1001)
+	require.False(t, ok)
+	// Full: the caller grows the region.
+	_, _, ok = r.AllocSlot(0x1000, 1)
+	require.False(t, ok)
+}
