@@ -27,11 +27,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/linkcheck/linkcheck/oracle/tools/measure"
 
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
@@ -341,7 +342,7 @@ func Run(ctx context.Context, argv []string, timeout time.Duration) (*Result, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := measure.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -354,11 +355,10 @@ func Run(ctx context.Context, argv []string, timeout time.Duration) (*Result, er
 	err := cmd.Run()
 	res.Duration = time.Since(start)
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-			res.MaxRSSKB = ru.Maxrss
-			res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+	// The linker's own use, measured by the intermediary of package
+	// measure (its wall time excludes the intermediary's start).
+	if u := cmd.Usage; u.Wall > 0 {
+		res.Duration, res.MaxRSSKB, res.CPU = u.Wall, u.MaxRSSKB, u.CPU
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %v", timeout)

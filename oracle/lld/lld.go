@@ -21,10 +21,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/linkcheck/linkcheck/oracle/tools/measure"
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -152,7 +153,7 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := measure.CommandContext(ctx, path, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Its own process group, killed whole on timeout.
@@ -164,11 +165,10 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 	runErr := cmd.Run()
 	res.Duration = time.Since(start)
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-			res.MaxRSSKB = ru.Maxrss // KiB on Linux
-			res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+	// The linker's own use, measured by the intermediary of package
+	// measure (its wall time excludes the intermediary's start).
+	if u := cmd.Usage; u.Wall > 0 {
+		res.Duration, res.MaxRSSKB, res.CPU = u.Wall, u.MaxRSSKB, u.CPU
 	}
 	if runErr != nil {
 		why := runErr.Error()
