@@ -101,5 +101,6 @@ func TestFuzzIncrementalWasmCatchesInjectedBugs(t *testing.T) {
 		{"body grown over its neighbour", fault.Of(fault.LastAtomOverflow), "invariant 5"},
 		{"error slice length off by one", fault.Of(fault.WasmErrLenOffByOne), "invariant 7"},
 		{"data pointer not re-patched", fault.Of(fault.SkipPointerRepatch), "invariant 6"},
+		{"a deleted function's table slot left filled", fault.Of(fault.StaleFreeGOTSlot), "invariant 3"},
 	})
 }

@@ -743,6 +743,13 @@ func incrSeeds(tb testing.TB, tg incrTarget) [][]byte {
 			{seed: 1, funcs: 3, edits: []seedEdit{{kind: eGrow, a: 3, size: 300}, {kind: eAddFunc}, {kind: eAddFunc},
 				{kind: eGrow, a: 0, size: 40}, {kind: eAddFunc}}},
 		}
+		if tg.name == targetIncrementalWasm.name {
+			// An address-taken function (f1 of seed 1's 8) deleted, then
+			// functions added into the freed index space: its table
+			// slot must be cleared (found by a search over small
+			// delete-then-add sequences with fault.StaleFreeGOTSlot).
+			seqs = append(seqs, seedSeq{seed: 1, funcs: 7, edits: []seedEdit{{kind: eDeleteFunc, a: 0}, {kind: eAddFunc}, {kind: eAddFunc}}})
+		}
 	case targetErrorTable.name:
 		seqs = []seedSeq{
 			{seed: 1, funcs: 3, errors: 0, edits: []seedEdit{
