@@ -32,10 +32,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/linkcheck/linkcheck/oracle/tools/measure"
-
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/oracle/tools/measure"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"

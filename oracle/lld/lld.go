@@ -25,9 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/linkcheck/linkcheck/oracle/tools/measure"
-
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/oracle/tools/measure"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 

@@ -15,7 +15,6 @@
 package measure
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -86,7 +85,7 @@ func (c *Cmd) Run() error {
 	if err != nil {
 		return err
 	}
-	report, _ := io.ReadAll(io.LimitReader(bufio.NewReader(r), 4096))
+	report, _ := io.ReadAll(io.LimitReader(r, 4096))
 	waitErr := c.Wait()
 	line := strings.TrimSpace(string(report))
 	status, usage, perr := parseReport(line)
@@ -137,9 +136,8 @@ func intermediary(args []string) int {
 		return 126
 	}
 	syscall.CloseOnExec(reportFD)
-	argv := append([]string{args[0]}, args[1:]...)
 	start := time.Now()
-	pid, err := syscall.ForkExec(args[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	pid, err := syscall.ForkExec(args[0], args, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
 	if err != nil {
 		fmt.Fprintf(report, "error %s: %v\n", args[0], err)
 		return 127
