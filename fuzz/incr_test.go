@@ -280,11 +280,14 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 // When tally is not nil it counts the checks each checked link evaluated.
 func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOptions, tally checkTally) (int, *pipeline.Session, error) {
 	s, err := pipeline.NewSession(ctx, mods[0], o)
+	if err == nil && len(mods) == 1 {
+		err = s.CheckFull(ctx) // the first link is the last version
+	}
 	if err != nil {
 		return 0, nil, err
 	}
 	if tally != nil {
-		tally.session(subjectsOf(s.State(), mods[0]), true, o.Runner != nil)
+		tally.session(subjectsOf(s.State(), mods[0]), s.Full > 0, o.Runner != nil)
 	}
 	for i := 1; i < len(mods); i++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

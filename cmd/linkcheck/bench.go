@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/bench"
 	"github.com/linkcheck/linkcheck/oracle/lld"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -238,6 +239,7 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		ctx, cancel := interruptible()
 		defer cancel()
+		defer pipeline.LoopGC()() // as the fuzz targets' workers run the loop
 		r, err := bench.BenchCheck(ctx, bench.CheckConfig{Format: f, Funcs: *funcs, Updates: *updates, SeqLen: *seq, Policy: pol, Dir: dir, Other: lldLinker(f)})
 		if err != nil {
 			return failed(err)

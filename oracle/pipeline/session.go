@@ -26,9 +26,13 @@ import (
 // "Tiered checks").
 type Tiers struct {
 	// Every runs execution (invariant 1) and the fresh-link diff
-	// (invariant 2) after every Every-th update (and the first link);
-	// 1 means after every update, 0 never (invariants 3 to 7 still run
-	// after every update).
+	// (invariant 2) after every Every-th update and after the last; 1
+	// means after every update and the first link, 0 never (invariants 3
+	// to 7 still run after every update). With Every > 1 the first link
+	// gets invariants 3 to 7 only: a defect it leaves is still there at
+	// the Every-th update unless an update repaired it, and the replay of
+	// a failing sequence with FullTiers names the first link when it was
+	// the bad one. A sequence without updates calls CheckFull.
 	Every int
 }
 
@@ -58,6 +62,8 @@ type Session struct {
 	cache *canon.DecodeCache
 	out   *incr.Output
 	step  int
+	// cur is the version the output holds (CheckFull).
+	cur *version
 	// Checked counts the updates checked, and Full the full checks (with
 	// execution and the fresh-link diff) among them.
 	Checked, Full int
@@ -117,7 +123,8 @@ func (s *Session) compile(m *ir.Module) (*version, error) {
 }
 
 // NewSession links the first version m from scratch into an output in
-// memory and checks it with every check.
+// memory and checks it: with invariants 3 to 7, and with every check when
+// the tiers run them after every update (Tiers.Every == 1).
 func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, error) {
 	if o.Format == "" {
 		o.Format = obj.ELF
@@ -141,7 +148,14 @@ func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, 
 	if err != nil {
 		return nil, err
 	}
-	return s, s.check(ctx, v, true)
+	return s, s.check(ctx, v, o.Tiers.Every == 1)
+}
+
+// CheckFull runs every check (but LLVM's tools and the sidecar round trip)
+// on the output as it is: for a sequence whose first link is also its last
+// version.
+func (s *Session) CheckFull(ctx context.Context) error {
+	return s.check(ctx, s.cur, true)
 }
 
 // Update brings the output to version m in place and checks it: the
@@ -170,6 +184,7 @@ func (s *Session) State() *incr.State { return s.out.State }
 // check runs invariants 3 to 7 and, when full, execution and the fresh-link
 // diff. The error lists every violation, each naming its invariant.
 func (s *Session) check(ctx context.Context, v *version, full bool) error {
+	s.cur = v
 	exe := s.out.Bytes()
 	var problems []string
 	if err := invariant.CheckProgram(exe, v.clean, v.m, invariant.Options{Format: s.Format, CallsViaGOT: s.Policy == incr.ThroughGOT}); err != nil {

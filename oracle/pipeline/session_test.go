@@ -52,9 +52,9 @@ func TestSession(t *testing.T) {
 					require.Equal(t, len(mods), s.Checked)
 					want := len(mods)
 					if tiers.Every > 1 {
-						want = 2 + (len(mods)-1)/tiers.Every // the first link, every k-th, the last
-						if (len(mods)-1)%tiers.Every == 0 {
-							want--
+						want = (len(mods) - 1) / tiers.Every // every k-th update and the last
+						if (len(mods)-1)%tiers.Every != 0 {
+							want++
 						}
 					}
 					require.Equal(t, want, s.Full)
