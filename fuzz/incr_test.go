@@ -140,9 +140,19 @@ func (tg incrTarget) mode() exec.Mode {
 	case obj.MachO, obj.COFF:
 		return exec.Unicorn
 	case obj.Wasm:
-		return exec.Wazero
+		return exec.WazeroInterp
 	}
 	return exec.Native
+}
+
+// lastMode runs the last update's output (pipeline.SessionOptions.LastMode):
+// a Wasm sequence's intermediate full checks interpret the module, its last
+// compiles it with wazero's compiler.
+func (tg incrTarget) lastMode() exec.Mode {
+	if tg.format == obj.Wasm {
+		return exec.Wazero
+	}
+	return ""
 }
 
 var (
@@ -241,7 +251,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		tally = checkTally{}
 		defer func() { o.Stats.Add(updates, tally) }()
 	}
-	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
+	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
 	if s != nil {
 		updates = int64(s.Checked - 1)
 	}
@@ -249,7 +259,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		if tiers != pipeline.FullTiers {
 			// Replay with every check after every update: the first bad
 			// update is then the one reported.
-			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
+			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
 				i, err = j, ferr
 			}
 		}

@@ -31,9 +31,11 @@ type CheckConfig struct {
 	Tiers     pipeline.Tiers
 	LLVMEvery int
 	Dir       string
-	// Mode runs the outputs; the zero value is the fuzz targets' choice:
-	// natively for ELF, under unicorn for Mach-O and PE, wazero for Wasm.
-	Mode exec.Mode
+	// Mode runs the outputs, and LastMode (when set) each sequence's last
+	// one; the zero Mode is the fuzz targets' choice: natively for ELF,
+	// under unicorn for Mach-O and PE, for Wasm wazero's interpreter and
+	// its compiler on the last update.
+	Mode, LastMode exec.Mode
 	// Other links the first version's objects for the comparison (lld);
 	// nil skips it.
 	Other ExternalLinker
@@ -88,7 +90,9 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		case obj.ELF:
 			cfg.Mode = exec.Native
 		case obj.Wasm:
-			cfg.Mode = exec.Wazero
+			// As the Wasm fuzz target: the interpreter on the
+			// intermediate full checks, the compiler on the last.
+			cfg.Mode, cfg.LastMode = exec.WazeroInterp, exec.Wazero
 		default:
 			cfg.Mode = exec.Unicorn
 		}
@@ -103,7 +107,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		}
 		r := rand.New(rand.NewSource(seed))
 		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: cfg.Funcs})
-		s, err := pipeline.NewSession(ctx, m, pipeline.SessionOptions{Format: cfg.Format, Policy: cfg.Policy, Runner: runner, Mode: cfg.Mode, Tiers: cfg.Tiers, Dir: cfg.Dir})
+		s, err := pipeline.NewSession(ctx, m, pipeline.SessionOptions{Format: cfg.Format, Policy: cfg.Policy, Runner: runner, Mode: cfg.Mode, LastMode: cfg.LastMode, Tiers: cfg.Tiers, Dir: cfg.Dir})
 		if err != nil {
 			return nil, fmt.Errorf("bench check: seed %d: %w", seed, err)
 		}

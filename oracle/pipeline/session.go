@@ -76,7 +76,13 @@ type SessionOptions struct {
 	// Runner runs the output (invariant 1); nil skips execution.
 	Runner *exec.Runner
 	Mode   exec.Mode
-	Tiers  Tiers
+	// LastMode, when set, runs the output of the sequence's last update
+	// (Update with last set) instead of Mode: the Wasm targets interpret
+	// their modules under wazero's interpreter on the intermediate full
+	// checks (about 1 ms a run against 18 ms for its compiler on a
+	// 40-function module, most of it compiling) and compile the last.
+	LastMode exec.Mode
+	Tiers    Tiers
 	// Dir holds, when Keep is set, fresh.out, the fresh link of the last
 	// full check, and the files of the checks that write some when there
 	// is no Runner (with a Runner, the executable of a native run and the
@@ -151,11 +157,20 @@ func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, 
 	return s, s.check(ctx, v, o.Tiers.Every == 1)
 }
 
+// check checks the output with the session's run mode.
+func (s *Session) check(ctx context.Context, v *version, full bool) error {
+	return s.checkWith(ctx, v, full, s.Mode)
+}
+
 // CheckFull runs every check (but LLVM's tools and the sidecar round trip)
-// on the output as it is: for a sequence whose first link is also its last
-// version.
+// on the output as it is, running it in LastMode when that is set: for a
+// sequence whose first link is also its last version.
 func (s *Session) CheckFull(ctx context.Context) error {
-	return s.check(ctx, s.cur, true)
+	mode := s.Mode
+	if s.LastMode != "" {
+		mode = s.LastMode
+	}
+	return s.checkWith(ctx, s.cur, true, mode)
 }
 
 // Update brings the output to version m in place and checks it: the
@@ -172,7 +187,11 @@ func (s *Session) Update(ctx context.Context, m *ir.Module, last bool) (*incr.Pa
 	}
 	s.step++
 	full := last || (s.Tiers.Every > 0 && s.step%s.Tiers.Every == 0)
-	return pt, s.check(ctx, v, full)
+	mode := s.Mode
+	if last && s.LastMode != "" {
+		mode = s.LastMode
+	}
+	return pt, s.checkWith(ctx, v, full, mode)
 }
 
 // Bytes returns the output's current contents.
@@ -181,9 +200,10 @@ func (s *Session) Bytes() []byte { return s.out.Bytes() }
 // State returns the incremental state.
 func (s *Session) State() *incr.State { return s.out.State }
 
-// check runs invariants 3 to 7 and, when full, execution and the fresh-link
-// diff. The error lists every violation, each naming its invariant.
-func (s *Session) check(ctx context.Context, v *version, full bool) error {
+// checkWith runs invariants 3 to 7 and, when full, execution (in mode) and
+// the fresh-link diff. The error lists every violation, each naming its
+// invariant.
+func (s *Session) checkWith(ctx context.Context, v *version, full bool, mode exec.Mode) error {
 	s.cur = v
 	exe := s.out.Bytes()
 	var problems []string
@@ -194,7 +214,7 @@ func (s *Session) check(ctx context.Context, v *version, full bool) error {
 	if full {
 		s.Full++
 		if s.Runner != nil {
-			if p := s.run(ctx, exe, v); p != "" {
+			if p := s.run(ctx, exe, v, mode); p != "" {
 				problems = append(problems, p)
 			}
 		}
@@ -218,7 +238,7 @@ func (s *Session) check(ctx context.Context, v *version, full bool) error {
 }
 
 // run executes the output and compares its value with the interpreter's.
-func (s *Session) run(ctx context.Context, exe []byte, v *version) string {
+func (s *Session) run(ctx context.Context, exe []byte, v *version, mode exec.Mode) string {
 	// Only the updates that run the output need the interpreter's value.
 	value, err := ir.Interp(v.m, ir.InterpOptions{})
 	if err != nil {
@@ -229,7 +249,7 @@ func (s *Session) run(ctx context.Context, exe []byte, v *version) string {
 		return fmt.Sprintf("invariant 1 (value): writing the output to run it: %v", err)
 	}
 	defer os.Remove(path)
-	return checkValue(ctx, s.Runner, s.Mode, path, value)
+	return checkValue(ctx, s.Runner, mode, path, value)
 }
 
 // writeScratch writes an executable to a new file of the runner's scratch
