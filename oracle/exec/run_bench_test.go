@@ -1,0 +1,55 @@
+package exec_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/exec"
+	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
+)
+
+// BenchmarkUnicornRun is one emulated run of a small program, as the
+// Mach-O and PE fuzz targets and bench check make for their outputs (the
+// engine is opened, loaded, run and closed every time).
+func BenchmarkUnicornRun(b *testing.B) {
+	for _, f := range []string{"macho", "elf"} {
+		b.Run(f, func(b *testing.B) {
+			exe := build(b, f, f+"_value")
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				res, err := runner.Run(ctx, exe, exec.Options{Mode: exec.Unicorn})
+				require.NoError(b, err)
+				require.Equal(b, uint64(want), res.Value)
+			}
+		})
+	}
+}
+
+// BenchmarkWasmRun is one run of the reference link of a generated
+// 40-function program (the checked update loop's size) under each of
+// wazero's engines: the compiler's cost is mostly compiling the module.
+func BenchmarkWasmRun(b *testing.B) {
+	m := ir.Generate(ir.GenConfig{Seed: 3, Funcs: 40})
+	want, err := ir.Interp(m, ir.InterpOptions{})
+	require.NoError(b, err)
+	paths, err := pipeline.BuildDir(m, obj.Wasm, 1, b.TempDir())
+	require.NoError(b, err)
+	data, err := target.MustLookup(obj.Wasm).LinkFiles(paths, link.Options{})
+	require.NoError(b, err)
+	for _, e := range exec.WazeroEngines {
+		b.Run(string(e), func(b *testing.B) {
+			for b.Loop() {
+				res, err := exec.RunWasm(context.Background(), data, e, exec.Options{})
+				require.NoError(b, err)
+				require.True(b, res.Matches(want))
+			}
+		})
+	}
+}
