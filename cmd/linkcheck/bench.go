@@ -61,10 +61,19 @@ func parseSizes(s string) ([]int, error) {
 	return out, nil
 }
 
-// lldLinker is a bench.ExternalLinker for the lld of format f.
-func lldLinker(f obj.Format) bench.ExternalLinker {
+// lldLinker is a bench.ExternalLinker for the lld of format f that
+// measures its own peak memory (through the intermediary of
+// oracle/tools/measure).
+func lldLinker(f obj.Format) bench.ExternalLinker { return lldLinkerPeak(f, true) }
+
+// lldTimer is lldLinker without the peak: lld is a direct child, so that
+// this process's RUSAGE_CHILDREN grows by lld's CPU time alone (bench
+// check's figure), and the peak is reported as zero.
+func lldTimer(f obj.Format) bench.ExternalLinker { return lldLinkerPeak(f, false) }
+
+func lldLinkerPeak(f obj.Format, peak bool) bench.ExternalLinker {
 	return func(ctx context.Context, objs []string, out string) (time.Duration, int64, error) {
-		res, err := lld.Link(ctx, f, objs, out, lld.Options{})
+		res, err := lld.Link(ctx, f, objs, out, lld.Options{MeasurePeak: peak})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -240,7 +249,7 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := interruptible()
 		defer cancel()
 		defer pipeline.LoopGC()() // as the fuzz targets' workers run the loop
-		r, err := bench.BenchCheck(ctx, bench.CheckConfig{Format: f, Funcs: *funcs, Updates: *updates, SeqLen: *seq, Policy: pol, Dir: dir, Other: lldLinker(f)})
+		r, err := bench.BenchCheck(ctx, bench.CheckConfig{Format: f, Funcs: *funcs, Updates: *updates, SeqLen: *seq, Policy: pol, Dir: dir, Other: lldTimer(f)})
 		if err != nil {
 			return failed(err)
 		}

@@ -115,7 +115,7 @@ func BenchmarkReadObject(b *testing.B) {
 // lldLinker is an ExternalLinker for the lld of format f.
 func lldLinker(f obj.Format) ExternalLinker {
 	return func(ctx context.Context, objs []string, out string) (time.Duration, int64, error) {
-		res, err := lld.Link(ctx, f, objs, out, lld.Options{})
+		res, err := lld.Link(ctx, f, objs, out, lld.Options{MeasurePeak: true})
 		if err != nil {
 			return 0, 0, err
 		}

@@ -70,7 +70,7 @@ func GoldIncremental(ctx context.Context, objs []string, out string, timeout tim
 		existed = true
 		before = inode(st)
 	}
-	res, runErr := Run(ctx, append([]string{path}, GoldIncrementalArgs(objs, out)...), timeout)
+	res, runErr := Run(ctx, append([]string{path}, GoldIncrementalArgs(objs, out)...), timeout, false)
 	if res == nil {
 		return nil, fmt.Errorf("linker gold: %w", runErr)
 	}

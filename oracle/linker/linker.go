@@ -22,14 +22,12 @@
 package linker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/lld"
@@ -85,6 +83,10 @@ type Options struct {
 	// (fault-injection tests and `linkcheck selftest` only); other
 	// linkers ignore it.
 	Faults fault.Set
+	// MeasurePeak measures an external linker's own peak memory
+	// (Result.MaxRSSKB) through the intermediary of oracle/tools/measure,
+	// a few milliseconds more per link; benchmarks set it.
+	MeasurePeak bool
 }
 
 // Result describes a finished link, successful or not.
@@ -95,8 +97,9 @@ type Result struct {
 	Stdout   string
 	Stderr   string
 	Duration time.Duration
-	// MaxRSSKB is the linker's peak resident set size in KiB, CPU its user
-	// and system time (external linkers only).
+	// MaxRSSKB is the linker's peak resident set size in KiB (with
+	// Options.MeasurePeak), CPU its user and system time (external linkers
+	// only).
 	MaxRSSKB int64
 	CPU      time.Duration
 }
@@ -298,7 +301,7 @@ func (l *Linker) Link(ctx context.Context, f obj.Format, objs []string, out stri
 	if err != nil {
 		return nil, err
 	}
-	res, err := Run(ctx, argv, opts.Timeout)
+	res, err := Run(ctx, argv, opts.Timeout, opts.MeasurePeak)
 	if err == nil {
 		if st, serr := os.Stat(tmp); serr != nil {
 			err = fmt.Errorf("it exited 0 but wrote no output (%v)", serr)
@@ -330,37 +333,21 @@ func (l *Linker) safeName() string {
 }
 
 // Run runs argv with a timeout (zero: DefaultTimeout) and returns what it
-// printed, its duration and resource use. The error says why it failed:
-// an exit status, a signal, or the timeout.
-func Run(ctx context.Context, argv []string, timeout time.Duration) (*Result, error) {
+// printed, its duration and CPU time (and its own peak memory when peak is
+// set: see measure.Options.Peak). The error says why it failed: an exit
+// status, a signal, or the timeout.
+func Run(ctx context.Context, argv []string, timeout time.Duration, peak bool) (*Result, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("empty command")
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := measure.CommandContext(ctx, argv[0], argv[1:]...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	// Its own process group, so that a timeout also ends what a script
-	// started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	res := &Result{Cmd: append([]string(nil), argv...)}
-	start := time.Now()
-	err := cmd.Run()
-	res.Duration = time.Since(start)
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	// The linker's own use, measured by the intermediary of package
-	// measure (its wall time excludes the intermediary's start).
-	if u := cmd.Usage; u.Wall > 0 {
-		res.Duration, res.MaxRSSKB, res.CPU = u.Wall, u.MaxRSSKB, u.CPU
-	}
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %v", timeout)
+	run, err := measure.Run(ctx, argv, measure.Options{Timeout: timeout, Peak: peak})
+	if run != nil {
+		res.Stdout, res.Stderr = run.Stdout, run.Stderr
+		res.Duration, res.MaxRSSKB, res.CPU = run.Usage.Wall, run.Usage.MaxRSSKB, run.Usage.CPU
 	}
 	return res, err
 }

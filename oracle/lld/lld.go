@@ -15,14 +15,12 @@
 package lld
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
@@ -47,6 +45,10 @@ type Options struct {
 	// Extra arguments, placed after the format's fixed options and before
 	// the objects.
 	Extra []string
+	// MeasurePeak measures the linker's own peak memory (Result.MaxRSSKB)
+	// by starting it through the intermediary of oracle/tools/measure, a
+	// few milliseconds more per link; benchmarks set it.
+	MeasurePeak bool
 }
 
 // Result describes a finished link (successful or not).
@@ -56,8 +58,9 @@ type Result struct {
 	Stdout   string
 	Stderr   string
 	Duration time.Duration
-	// MaxRSSKB is the linker's peak resident set size in KiB (rusage
-	// ru_maxrss), for memory comparisons between linkers.
+	// MaxRSSKB is the linker's peak resident set size in KiB (its own
+	// ru_maxrss), for memory comparisons between linkers; zero unless
+	// Options.MeasurePeak.
 	MaxRSSKB int64
 	// CPU is the linker's user and system CPU time (rusage).
 	CPU time.Duration
@@ -149,31 +152,14 @@ func Link(ctx context.Context, f obj.Format, objs []string, out string, opts Opt
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	cmd := measure.CommandContext(ctx, path, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// Its own process group, killed whole on timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	res := &Result{Cmd: append([]string{path}, args...)}
-	start := time.Now()
-	runErr := cmd.Run()
-	res.Duration = time.Since(start)
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	// The linker's own use, measured by the intermediary of package
-	// measure (its wall time excludes the intermediary's start).
-	if u := cmd.Usage; u.Wall > 0 {
-		res.Duration, res.MaxRSSKB, res.CPU = u.Wall, u.MaxRSSKB, u.CPU
+	run, runErr := measure.Run(ctx, res.Cmd, measure.Options{Timeout: timeout, Peak: opts.MeasurePeak})
+	if run != nil {
+		res.Stdout, res.Stderr = run.Stdout, run.Stderr
+		res.Duration, res.MaxRSSKB, res.CPU = run.Usage.Wall, run.Usage.MaxRSSKB, run.Usage.CPU
 	}
 	if runErr != nil {
 		why := runErr.Error()
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			why = fmt.Sprintf("timed out after %v", timeout)
-		}
 		msg := strings.TrimSpace(res.Stderr)
 		if msg == "" {
 			msg = "(no output on stderr)"

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -79,3 +80,34 @@ func TestOutputAndTimeout(t *testing.T) {
 type limited struct{ b []byte }
 
 func (l *limited) Write(p []byte) (int, error) { l.b = append(l.b, p...); return len(p), nil }
+
+// TestRun: measure.Run with and without the intermediary: output, exit
+// status, the timeout of a whole process group, and the peak only when
+// asked.
+func TestRun(t *testing.T) {
+	for _, peak := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "peak"}[peak], func(t *testing.T) {
+			ctx := context.Background()
+			res, err := measure.Run(ctx, []string{"sh", "-c", "echo out; echo err >&2"}, measure.Options{Peak: peak})
+			require.NoError(t, err)
+			require.Equal(t, "out\n", res.Stdout)
+			require.Equal(t, "err\n", res.Stderr)
+			require.Positive(t, res.Usage.Wall)
+			if peak {
+				require.Positive(t, res.Usage.MaxRSSKB)
+			} else {
+				require.Zero(t, res.Usage.MaxRSSKB, "not measured without the intermediary")
+			}
+
+			_, err = measure.Run(ctx, []string{"sh", "-c", "exit 3"}, measure.Options{Peak: peak})
+			require.EqualError(t, err, "exit status 3")
+
+			// The shell's child keeps the pipes open: only killing the
+			// process group ends the run in time.
+			res, err = measure.Run(ctx, []string{"sh", "-c", "sleep 30; true"}, measure.Options{Peak: peak, Timeout: 200 * time.Millisecond})
+			require.EqualError(t, err, "timed out after 200ms")
+			require.True(t, res.TimedOut)
+			require.Less(t, res.Usage.Wall, 10*time.Second)
+		})
+	}
+}
