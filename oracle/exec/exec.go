@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -242,6 +243,26 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
+	return r.run(ctx, path, data, true, opts)
+}
+
+// RunBytes runs the executable data (named name in messages) and returns
+// its value: the emulators and wazero run it from memory; a native or
+// wine run writes it to a file of the scratch directory first, removed
+// after the run.
+func (r *Runner) RunBytes(ctx context.Context, name string, data []byte, opts Options) (*Result, error) {
+	if r.isClosed() {
+		return nil, fmt.Errorf("exec: %s: runner is closed", name)
+	}
+	if int64(len(data)) > MaxFileSize {
+		return nil, fmt.Errorf("exec: %s: %d bytes, more than the %d an executable may have", name, len(data), int64(MaxFileSize))
+	}
+	return r.run(ctx, name, data, false, opts)
+}
+
+// run runs data, which is the file at path when onDisk is set; otherwise
+// path is only a name (RunBytes) and a mode that needs a file writes one.
+func (r *Runner) run(ctx context.Context, path string, data []byte, onDisk bool, opts Options) (*Result, error) {
 	format, err := obj.DetectExecutable(data)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %s: %w", path, err)
@@ -250,20 +271,33 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("exec: %s: %w", path, err)
 	}
+	file := func() (string, func(), error) { return path, func() {}, nil }
+	if !onDisk {
+		file = func() (string, func(), error) { return r.scratchFile(path, data) }
+	}
 	start := time.Now()
 	var res *Result
 	switch mode {
 	case Native:
-		var dir string
+		var dir, exe string
+		var done func()
 		if dir, err = r.ScratchDir(); err == nil {
-			res, err = r.native.native(ctx, path, opts, dir)
+			if exe, done, err = file(); err == nil {
+				res, err = r.native.native(ctx, exe, opts, dir)
+				done()
+			}
 		}
 	case Unicorn:
 		res, err = r.runUnicorn(ctx, data, opts)
 	case Wine:
 		var w *WineRunner
+		var exe string
+		var done func()
 		if w, err = r.Wine(); err == nil {
-			res, err = w.Run(ctx, path, opts)
+			if exe, done, err = file(); err == nil {
+				res, err = w.Run(ctx, exe, opts)
+				done()
+			}
 		}
 	case Wazero:
 		res, err = RunWasm(ctx, data, WazeroCompiler, opts)
@@ -276,6 +310,31 @@ func (r *Runner) Run(ctx context.Context, path string, opts Options) (*Result, e
 	res.Oracle = mode
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// scratchFile writes data to a new executable file of the scratch
+// directory, its name ending as name's does; the function removes it.
+func (r *Runner) scratchFile(name string, data []byte) (string, func(), error) {
+	dir, err := r.ScratchDir()
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := os.CreateTemp(dir, "run-*-"+filepath.Base(name))
+	if err != nil {
+		return "", nil, err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", nil, err
+	}
+	return f.Name(), func() { os.Remove(f.Name()) }, nil
 }
 
 // pick resolves Auto and checks that an explicit mode can run the format.

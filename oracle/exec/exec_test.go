@@ -392,3 +392,34 @@ func TestWineRefusesNonProgram(t *testing.T) {
 	_, err = runner.Run(context.Background(), bad, exec.Options{Mode: exec.Wine, Timeout: time.Minute})
 	require.ErrorContains(t, err, "not a program wine can load")
 }
+
+// TestRunBytes: an executable run from memory gives what the same file
+// gives, under every oracle of its format; the file a native or wine run
+// needs is written to the scratch directory and removed, and a file of
+// the same name in the working directory is not what runs.
+func TestRunBytes(t *testing.T) {
+	for _, format := range []string{"elf", "macho", "coff", "wasm"} {
+		t.Run(format, func(t *testing.T) {
+			exe := build(t, format, format+"_value")
+			data, err := os.ReadFile(exe)
+			require.NoError(t, err)
+			forEachOracle(t, format, func(t *testing.T, m exec.Mode) {
+				// A decoy under the name the bytes are given: the
+				// bytes run, not it.
+				t.Chdir(t.TempDir())
+				require.NoError(t, os.WriteFile("decoy.exe", []byte("not an executable"), 0o755))
+				res, err := runner.RunBytes(context.Background(), "decoy.exe", data, exec.Options{Mode: m})
+				require.NoError(t, err)
+				require.Equal(t, m, res.Oracle)
+				require.True(t, res.Matches(want), "got %s", res)
+				dir, err := runner.ScratchDir()
+				require.NoError(t, err)
+				left, err := filepath.Glob(filepath.Join(dir, "run-*"))
+				require.NoError(t, err)
+				require.Empty(t, left, "the scratch file is removed after the run")
+			})
+		})
+	}
+	_, err := runner.RunBytes(context.Background(), "junk", []byte("junk"), exec.Options{})
+	require.Error(t, err)
+}

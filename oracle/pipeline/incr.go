@@ -291,6 +291,11 @@ func checkValue(ctx context.Context, r *exec.Runner, mode exec.Mode, path string
 		mode = exec.Auto
 	}
 	got, err := r.Run(ctx, path, exec.Options{Mode: mode})
+	return valueProblem(got, err, want)
+}
+
+// valueProblem is the invariant-1 problem of a run's result, or "".
+func valueProblem(got *exec.Result, err error, want uint64) string {
 	switch {
 	case err != nil:
 		return fmt.Sprintf("invariant 1 (value): %v", err)

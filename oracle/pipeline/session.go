@@ -244,42 +244,11 @@ func (s *Session) run(ctx context.Context, exe []byte, v *version, mode exec.Mod
 	if err != nil {
 		return fmt.Sprintf("the interpreter cannot evaluate the version: %v", err)
 	}
-	path, err := s.writeScratch(exe)
-	if err != nil {
-		return fmt.Sprintf("invariant 1 (value): writing the output to run it: %v", err)
+	if mode == "" {
+		mode = exec.Auto
 	}
-	defer os.Remove(path)
-	return checkValue(ctx, s.Runner, mode, path, value)
-}
-
-// writeScratch writes an executable to a new file of the runner's scratch
-// directory (a RAM file system where there is one), or of Dir without a
-// runner; the caller removes it.
-func (s *Session) writeScratch(exe []byte) (string, error) {
-	dir := s.Dir
-	if s.Runner != nil {
-		d, err := s.Runner.ScratchDir()
-		if err != nil {
-			return "", err
-		}
-		dir = d
-	}
-	f, err := os.CreateTemp(dir, "session-*."+s.t.ExeName)
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(exe)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o755)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	got, err := s.Runner.RunBytes(ctx, "session."+s.t.ExeName, exe, exec.Options{Mode: mode})
+	return valueProblem(got, err, value)
 }
 
 // freshDiff compares the output's canonical image with a fresh reference
