@@ -96,7 +96,7 @@ func TestCampaignReplay(t *testing.T) {
 	in := decodeIncr(data)
 	res := replayResult{Target: name, Input: data, Policy: string(tg.policyOf(in)), Funcs: tg.genConfig(in).Funcs}
 	m := ir.GenerateRand(rand.New(rand.NewSource(in.Seed)), tg.genConfig(in))
-	mods, steps, _ := versions(tg, in, m)
+	mods, steps, _, _ := versions(tg, in, m)
 	for _, v := range mods {
 		res.Versions = append(res.Versions, string(ir.Print(v)))
 	}

@@ -57,7 +57,7 @@ func countMechanisms(tg incrTarget, in incrInput, counts map[string]int) error {
 	if _, err := ir.Interp(m, ir.InterpOptions{Fuel: filterFuel}); err != nil {
 		return nil
 	}
-	mods, _, log := versions(tg, in, m)
+	mods, _, _, log := versions(tg, in, m)
 	for _, l := range log {
 		if _, desc, ok := strings.Cut(l, ": "); ok && !strings.HasPrefix(desc, "skipped") {
 			kind, _, _ := strings.Cut(desc, ":")

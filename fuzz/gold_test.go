@@ -80,7 +80,7 @@ func runGold(ctx context.Context, in incrInput, r *exec.Runner, dir string, fail
 		return nil, 0, nil // too slow to be worth linking: not a failure
 	}
 	var updates int64
-	mods, _, log := versions(targetIncrementalGold, in, m)
+	mods, _, _, log := versions(targetIncrementalGold, in, m)
 	units := 1 + int(in.Seed&0x7fffffff)%3
 	out := filepath.Join(dir, "out")
 	var known []string

@@ -236,7 +236,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 	if _, err := ir.Interp(m, ir.InterpOptions{Fuel: filterFuel}); err != nil {
 		return nil, nil // too slow to be worth linking: not a failure
 	}
-	mods, steps, log := versions(tg, in, m)
+	mods, steps, vals, log := versions(tg, in, m)
 	fail := func(i int, format string, args ...any) error {
 		return fmt.Errorf("%s, policy %s, seed %d, %d functions: after update %d: %s\nedits:\n  %s\nversion checked:\n%s",
 			tg.name, policy, in.Seed, tg.genConfig(in).Funcs, steps[i], fmt.Sprintf(format, args...), strings.Join(log, "\n  "), ir.Print(mods[i]))
@@ -251,7 +251,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		tally = checkTally{}
 		defer func() { o.Stats.Add(updates, tally) }()
 	}
-	i, s, err := runSession(ctx, mods, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
+	i, s, err := runSession(ctx, mods, vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
 	if s != nil {
 		updates = int64(s.Checked - 1)
 	}
@@ -259,7 +259,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		if tiers != pipeline.FullTiers {
 			// Replay with every check after every update: the first bad
 			// update is then the one reported.
-			if j, _, ferr := runSession(ctx, mods[:i+1], pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
+			if j, _, ferr := runSession(ctx, mods[:i+1], vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
 				i, err = j, ferr
 			}
 		}
@@ -285,10 +285,11 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 	return log, nil
 }
 
-// runSession runs versions mods through a checked in-memory session and
-// returns the index of the version whose check failed, with the error.
+// runSession runs versions mods through a checked in-memory session (the
+// updates reuse vals, the interpreter's values of mods[1:]) and returns
+// the index of the version whose check failed, with the error.
 // When tally is not nil it counts the checks each checked link evaluated.
-func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOptions, tally checkTally) (int, *pipeline.Session, error) {
+func runSession(ctx context.Context, mods []*ir.Module, vals []uint64, o pipeline.SessionOptions, tally checkTally) (int, *pipeline.Session, error) {
 	s, err := pipeline.NewSession(ctx, mods[0], o)
 	if err == nil && len(mods) == 1 {
 		err = s.CheckFull(ctx) // the first link is the last version
@@ -302,7 +303,7 @@ func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOption
 	for i := 1; i < len(mods); i++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		checked, full := s.Checked, s.Full
-		_, err := s.Update(cctx, mods[i], i == len(mods)-1)
+		_, err := s.UpdateKnown(cctx, mods[i], vals[i], i == len(mods)-1)
 		cancel()
 		if tally != nil && s.Checked > checked {
 			tally.session(subjectsOf(s.State(), mods[i]), s.Full > full, o.Runner != nil)
@@ -316,15 +317,16 @@ func runSession(ctx context.Context, mods []*ir.Module, o pipeline.SessionOption
 
 // versions applies in's edits to m one at a time and returns the versions
 // that result (the first is m), the number of the update that made each,
-// and a log of what every edit did. Edits that do not apply, or after
+// the interpreter's value of each but the first (found while filtering the
+// edits; vals[0] is unset) and a log of what every edit did. Edits that do not apply, or after
 // which the program does not check or runs too long, are skipped.
-func versions(tg incrTarget, in incrInput, m *ir.Module) (mods []*ir.Module, steps []int, log []string) {
+func versions(tg incrTarget, in incrInput, m *ir.Module) (mods []*ir.Module, steps []int, vals []uint64, log []string) {
 	ed := &editor{tg: tg, focus: focusFuncs(m, tg.focus)}
 	edits := in.Edits
 	if len(edits) > maxIncrEdits {
 		edits = edits[:maxIncrEdits]
 	}
-	mods, steps = []*ir.Module{m}, []int{0}
+	mods, steps, vals = []*ir.Module{m}, []int{0}, []uint64{0}
 	for step := 1; step <= len(edits); step++ {
 		e := edits[step-1]
 		r := rand.New(rand.NewSource(in.Seed ^ int64(step)<<32))
@@ -337,15 +339,16 @@ func versions(tg incrTarget, in incrInput, m *ir.Module) (mods []*ir.Module, ste
 			log = append(log, fmt.Sprintf("%d: skipped %s (%v)", step, desc, err))
 			continue
 		}
-		if _, err := ir.Interp(n, ir.InterpOptions{Fuel: filterFuel}); err != nil {
+		v, err := ir.Interp(n, ir.InterpOptions{Fuel: filterFuel})
+		if err != nil {
 			log = append(log, fmt.Sprintf("%d: skipped %s (%v)", step, desc, err))
 			continue
 		}
 		m = n
-		mods, steps = append(mods, m), append(steps, step)
+		mods, steps, vals = append(mods, m), append(steps, step), append(vals, v)
 		log = append(log, fmt.Sprintf("%d: %s", step, desc))
 	}
-	return mods, steps, log
+	return mods, steps, vals, log
 }
 
 // editor applies decoded edits to versions of one sequence.

@@ -101,6 +101,8 @@ type version struct {
 	// prog is what the linker links; clean is what the checker checks
 	// against (the same program unless a fault changes the compile).
 	prog, clean *obj.Program
+	// value is the interpreter's value of m when the caller gave it.
+	value *uint64
 }
 
 // compile compiles m once for the linker, and again cleanly for the
@@ -177,10 +179,23 @@ func (s *Session) CheckFull(ctx context.Context) error {
 // invariants after every update, execution and the fresh-link diff at the
 // tiers' interval or when last is set (the sequence's last update).
 func (s *Session) Update(ctx context.Context, m *ir.Module, last bool) (*incr.Patch, error) {
+	return s.update(ctx, m, nil, last)
+}
+
+// UpdateKnown is Update of a version whose value the caller has from the
+// interpreter already (the fuzz targets interpret every version as they
+// filter their edits): a check that runs the output compares with value
+// instead of interpreting m again.
+func (s *Session) UpdateKnown(ctx context.Context, m *ir.Module, value uint64, last bool) (*incr.Patch, error) {
+	return s.update(ctx, m, &value, last)
+}
+
+func (s *Session) update(ctx context.Context, m *ir.Module, value *uint64, last bool) (*incr.Patch, error) {
 	v, err := s.compile(m)
 	if err != nil {
 		return nil, err
 	}
+	v.value = value
 	pt, err := s.out.Update(v.prog, "")
 	if err != nil {
 		return nil, err
@@ -240,9 +255,14 @@ func (s *Session) checkWith(ctx context.Context, v *version, full bool, mode exe
 // run executes the output and compares its value with the interpreter's.
 func (s *Session) run(ctx context.Context, exe []byte, v *version, mode exec.Mode) string {
 	// Only the updates that run the output need the interpreter's value.
-	value, err := ir.Interp(v.m, ir.InterpOptions{})
-	if err != nil {
-		return fmt.Sprintf("the interpreter cannot evaluate the version: %v", err)
+	var value uint64
+	if v.value != nil {
+		value = *v.value
+	} else {
+		var err error
+		if value, err = ir.Interp(v.m, ir.InterpOptions{}); err != nil {
+			return fmt.Sprintf("the interpreter cannot evaluate the version: %v", err)
+		}
 	}
 	if mode == "" {
 		mode = exec.Auto

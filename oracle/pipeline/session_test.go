@@ -102,3 +102,28 @@ func TestSessionCatchesFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateKnown: a version's value given by the caller is what its run
+// is compared with (a wrong one is reported as invariant 1), and the right
+// one passes as Update does.
+func TestUpdateKnown(t *testing.T) {
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	mods := ir.Sequence(3, 10, 2)
+	ctx := context.Background()
+	for _, wrong := range []bool{false, true} {
+		s, err := NewSession(ctx, mods[0], SessionOptions{Runner: runner, Mode: exec.Native, Tiers: FuzzTiers, Dir: t.TempDir()})
+		require.NoError(t, err)
+		v, err := ir.Interp(mods[1], ir.InterpOptions{})
+		require.NoError(t, err)
+		if wrong {
+			v++
+		}
+		_, err = s.UpdateKnown(ctx, mods[1], v, true)
+		if !wrong {
+			require.NoError(t, err)
+			continue
+		}
+		require.ErrorContains(t, err, "invariant 1 (value)")
+	}
+}
