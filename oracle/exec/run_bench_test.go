@@ -19,16 +19,7 @@ import (
 // engine is opened, loaded, run and closed every time).
 func BenchmarkUnicornRun(b *testing.B) {
 	for _, f := range []string{"macho", "elf"} {
-		b.Run(f, func(b *testing.B) {
-			exe := build(b, f, f+"_value")
-			ctx := context.Background()
-			b.ResetTimer()
-			for b.Loop() {
-				res, err := runner.Run(ctx, exe, exec.Options{Mode: exec.Unicorn})
-				require.NoError(b, err)
-				require.Equal(b, uint64(want), res.Value)
-			}
-		})
+		b.Run(f, func(b *testing.B) { benchRun(b, build(b, f, f+"_value"), exec.Unicorn) })
 	}
 }
 
