@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/linkcheck/linkcheck/oracle/bench"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -16,11 +17,12 @@ import (
 // memory measured against an lld link of the same objects, as ratios, on
 // a last line that scripts parse: `time ratio X, memory ratio Y`.
 func runBenchDiff(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("bench diff", "-format F [-funcs N] [-units N] [-runs N]", stderr)
+	fs := flagSet("bench diff", "-format F [-funcs N] [-units N] [-runs N] [-cpuprofile FILE]", stderr)
 	format := formatFlag(fs)
 	funcs := fs.Int("funcs", 100000, "functions in the generated program (ir.Generate, seed 1)")
 	units := fs.Int("units", 4, "objects the program is compiled into")
 	runs := fs.Int("runs", 3, "diffs and lld links (alternating; medians are reported)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs (this process only, not its children) to this file")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -35,6 +37,17 @@ func runBenchDiff(args []string, stdout, stderr io.Writer) int {
 		f, err := parseFormat(*format)
 		if err != nil {
 			return err
+		}
+		if *cpuprofile != "" {
+			pf, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer pf.Close()
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		t := target.MustLookup(f)
 		for _, c := range []target.Capability{target.CanCompile, target.CanLink, target.CanRead} {
@@ -61,9 +74,9 @@ func runBenchDiff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "format=%s funcs=%d units=%d insns=%d (%s); medians of %d runs\n", f, r.Funcs, r.Units, r.Insns, verdict, *runs)
 		mb := func(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
 		fmt.Fprintf(stdout, "diff %s, peak %.1f MB (%s)\n", fmtDur(r.Wall), float64(r.PeakKB)/1024, r.PeakMethod)
-		fmt.Fprintf(stdout, "  compile %s (%s), read objects %s (%s), lld link %s (%s), ref link %s (%s), open %s (%s), compare %s (%s)\n",
-			fmtDur(p.Compile), mb(p.CompilePeak), fmtDur(p.ReadObjects), mb(p.ReadObjectsPeak), fmtDur(p.LLDLink), mb(p.LLDLinkPeak),
-			fmtDur(p.RefLink), mb(p.RefLinkPeak), fmtDur(p.Open), mb(p.OpenPeak), fmtDur(p.Compare), mb(p.ComparePeak))
+		fmt.Fprintf(stdout, "  compile %s (%s), read objects %s (%s), ref link %s (%s), open ref %s (%s), wait for lld %s (%s), compare %s (%s); lld link %s side by side with read objects, ref link and open ref, then open lld\n",
+			fmtDur(p.Compile), mb(p.CompilePeak), fmtDur(p.ReadObjects), mb(p.ReadObjectsPeak), fmtDur(p.RefLink), mb(p.RefLinkPeak),
+			fmtDur(p.OpenRef), mb(p.OpenRefPeak), fmtDur(p.WaitLLD), mb(p.WaitLLDPeak), fmtDur(p.Compare), mb(p.ComparePeak), fmtDur(p.LLDLink))
 		fmt.Fprintf(stdout, "lld link %s, peak %.1f MB\n", fmtDur(r.OtherWall), float64(r.OtherPeakKB)/1024)
 		fmt.Fprintln(stdout, r.Line())
 		return nil

@@ -62,23 +62,25 @@ func isProgram(args []string) bool {
 }
 
 // objectsFor returns the objects to link: the arguments themselves, or the
-// program compiled into a temporary directory.
-func objectsFor(args []string, f obj.Format, units int, tmp string) ([]string, *ir.Module, error) {
+// program compiled into a temporary directory (ours: the objects are
+// linkcheck's own). The program is not kept: it can be collected while its
+// objects are made.
+func objectsFor(args []string, f obj.Format, units int, tmp string) (paths []string, ours bool, err error) {
 	if !isProgram(args) {
 		for _, a := range args {
 			if strings.HasSuffix(a, ".lir") {
-				return nil, nil, bad(fmt.Errorf("%s: give one .lir program or object files, not both", a))
+				return nil, false, bad(fmt.Errorf("%s: give one .lir program or object files, not both", a))
 			}
 		}
-		return args, nil, nil
+		return args, false, nil
 	}
 	m, err := loadProgram(args[0])
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
-	paths, err := pipeline.BuildDir(m, f, units, filepath.Join(tmp, "obj"))
+	paths, err = pipeline.BuildDir(m, f, units, filepath.Join(tmp, "obj"))
 	if err != nil {
-		return nil, nil, bad(err)
+		return nil, false, bad(err)
 	}
-	return paths, m, nil
+	return paths, true, nil
 }

@@ -65,12 +65,12 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		objs, m, err := objectsFor(fs.Args(), f, *units, tmp)
+		objs, ours, err := objectsFor(fs.Args(), f, *units, tmp)
 		if err != nil {
 			return err
 		}
 		opts := diff.Options{Ignore: ignore, Reproduce: reproducer("diff", args)}
-		return linkerDiff(stdout, f, l, a, objs, m != nil, opts, !*noLinkerRules, *jsonOut, *coverage)
+		return linkerDiff(stdout, f, l, a, objs, ours, opts, !*noLinkerRules, *jsonOut, *coverage)
 	}()
 	return reportDiff(stderr, "diff", err)
 }

@@ -50,14 +50,14 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		objs, m, err := objectsFor(fs.Args(), f, *units, tmp)
+		objs, ours, err := objectsFor(fs.Args(), f, *units, tmp)
 		if err != nil {
 			return err
 		}
 		if *entry != "" || *ehFrameHdr || *linker == "ref" {
-			err = linkEntry(*linker, f, objs, *out, m != nil, linkFlags{entry: *entry, ehFrameHdr: *ehFrameHdr}, stderr)
+			err = linkEntry(*linker, f, objs, *out, ours, linkFlags{entry: *entry, ehFrameHdr: *ehFrameHdr}, stderr)
 		} else {
-			err = linkWith(*linker, f, objs, *out, m != nil)
+			err = linkWith(*linker, f, objs, *out, ours)
 		}
 		if err != nil {
 			return err
@@ -73,7 +73,7 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		return linkerDiff(stdout, f, l, a, objs, m != nil, diff.Options{Reproduce: reproducer("link", args)}, true, false, false)
+		return linkerDiff(stdout, f, l, a, objs, ours, diff.Options{Reproduce: reproducer("link", args)}, true, false, false)
 	}()
 	return reportDiff(stderr, "link", err)
 }

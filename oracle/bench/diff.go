@@ -9,11 +9,10 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
+	"github.com/linkcheck/linkcheck/oracle/linker"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/ref/ir"
-	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
 )
@@ -81,11 +80,17 @@ type DiffConfig struct {
 	Other ExternalLinker
 }
 
-// DiffPhases are the parts of one diff, in order, with the process's
-// peak RSS in each (KiB; 0 where it cannot be measured).
+// DiffPhases are the parts of one diff as pipeline.DiffLinkersTimed runs
+// them, with the process's peak RSS in each (KiB; 0 where it cannot be
+// measured). Compile, ReadObjects, RefLink, OpenRef, WaitLLD and Compare
+// follow one another and add up to the diff's wall time; LLDLink, ld.lld's
+// own wall time, runs side by side with ReadObjects, RefLink and OpenRef
+// (it starts with them), and its image is opened as soon as it is done
+// and the objects are read: WaitLLD is what of the two outlasts OpenRef.
 type DiffPhases struct {
-	Compile, ReadObjects, LLDLink, RefLink, Open, Compare                         time.Duration
-	CompilePeak, ReadObjectsPeak, LLDLinkPeak, RefLinkPeak, OpenPeak, ComparePeak int64
+	Compile, ReadObjects, RefLink, OpenRef, WaitLLD, Compare                         time.Duration
+	CompilePeak, ReadObjectsPeak, RefLinkPeak, OpenRefPeak, WaitLLDPeak, ComparePeak int64
+	LLDLink                                                                          time.Duration
 }
 
 // DiffBenchResult is BenchDiff's answer: medians over the runs. Ratios
@@ -120,13 +125,14 @@ func (r *DiffBenchResult) Line() string {
 // BenchDiff measures `linkcheck diff -format F -units N PROG.lir` on a
 // generated program of cfg.Funcs functions, in this process, against
 // cfg.Other's link of the same objects: the diff is compiling the
-// program into objects, reading them, linking them with ld.lld and with
-// the reference linker, opening both executables as canonical images
-// (canon.Open) and comparing them (diff.Compare, which decodes function
-// by function). Generating the program is outside the clock (the CLI
-// parses it from a file instead). The diff's peak memory is this
-// process's (see Measure); ld.lld's child process is measured on its own
-// as the other linker.
+// program into objects, then pipeline.DiffLinkersTimed as `linkcheck
+// diff` calls it (ld.lld as side A, the reference linker as side B, their
+// rules): reading the objects, both links side by side, opening both
+// executables as canonical images (canon.Open) and comparing them
+// (diff.Compare, which decodes function by function). Generating the
+// program is outside the clock (the CLI parses it from a file instead).
+// The diff's peak memory is this process's (see Measure); ld.lld's child
+// process is measured on its own as the other linker.
 func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	t, err := target.Lookup(cfg.Format)
 	if err != nil {
@@ -137,6 +143,14 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 			return nil, fmt.Errorf("bench diff: %w", err)
 		}
 	}
+	lldL, err := linker.Lookup(linker.LLD)
+	if err != nil {
+		return nil, fmt.Errorf("bench diff: %w", err)
+	}
+	refL, err := linker.Lookup(linker.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("bench diff: %w", err)
+	}
 	if cfg.Units <= 0 {
 		cfg.Units = 4
 	}
@@ -146,7 +160,7 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	res := &DiffBenchResult{Funcs: cfg.Funcs, Units: cfg.Units}
 	var walls, otherWalls []time.Duration
 	var peaks, otherPeaks []int64
-	var phases [6][]time.Duration
+	var phases [7][]time.Duration
 	var phasePeaks [6][]int64
 	for run := 0; run < cfg.Runs; run++ {
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("run%d", run))
@@ -156,7 +170,7 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 		m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: cfg.Funcs}) // outside the clock, and dropped before the other link
 		wall, peak, method, err := Measure(func() error {
 			var err error
-			objPaths, rep, err = diffOnce(ctx, t, &m, cfg.Units, dir, &ph)
+			objPaths, rep, err = diffOnce(ctx, t, lldL, refL, &m, cfg.Units, dir, &ph)
 			return err
 		})
 		if err != nil {
@@ -172,17 +186,17 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench diff: other linker: %w", err)
 		}
-		walls, peaks = append(walls, wall), append(peaks, peak)
-		otherWalls, otherPeaks = append(otherWalls, ow), append(otherPeaks, opeak)
-		for i, d := range []time.Duration{ph.Compile, ph.ReadObjects, ph.LLDLink, ph.RefLink, ph.Open, ph.Compare} {
-			phases[i] = append(phases[i], d)
-		}
-		for i, kb := range []int64{ph.CompilePeak, ph.ReadObjectsPeak, ph.LLDLinkPeak, ph.RefLinkPeak, ph.OpenPeak, ph.ComparePeak} {
-			phasePeaks[i] = append(phasePeaks[i], kb)
-		}
 		// The diff's peak is the highest of its phases' (each phase
 		// resets the mark for the next).
-		peak = max(peak, ph.CompilePeak, ph.ReadObjectsPeak, ph.LLDLinkPeak, ph.RefLinkPeak, ph.OpenPeak, ph.ComparePeak)
+		peak = max(peak, ph.CompilePeak, ph.ReadObjectsPeak, ph.RefLinkPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak)
+		walls, peaks = append(walls, wall), append(peaks, peak)
+		otherWalls, otherPeaks = append(otherWalls, ow), append(otherPeaks, opeak)
+		for i, d := range []time.Duration{ph.Compile, ph.ReadObjects, ph.RefLink, ph.OpenRef, ph.WaitLLD, ph.Compare, ph.LLDLink} {
+			phases[i] = append(phases[i], d)
+		}
+		for i, kb := range []int64{ph.CompilePeak, ph.ReadObjectsPeak, ph.RefLinkPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak} {
+			phasePeaks[i] = append(phasePeaks[i], kb)
+		}
 		res.PeakMethod = method
 		res.Equal, res.Differences, res.Insns = rep.Equal(), len(rep.Differences), rep.Coverage.Insns
 		if err := os.RemoveAll(dir); err != nil {
@@ -192,7 +206,8 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	res.Wall, res.PeakKB = Median(walls), Median(peaks)
 	res.OtherWall, res.OtherPeakKB = Median(otherWalls), Median(otherPeaks)
 	res.Phases = DiffPhases{Median(phases[0]), Median(phases[1]), Median(phases[2]), Median(phases[3]), Median(phases[4]), Median(phases[5]),
-		Median(phasePeaks[0]), Median(phasePeaks[1]), Median(phasePeaks[2]), Median(phasePeaks[3]), Median(phasePeaks[4]), Median(phasePeaks[5])}
+		Median(phasePeaks[0]), Median(phasePeaks[1]), Median(phasePeaks[2]), Median(phasePeaks[3]), Median(phasePeaks[4]), Median(phasePeaks[5]),
+		Median(phases[6])}
 	if res.OtherWall > 0 {
 		res.TimeRatio = float64(res.Wall) / float64(res.OtherWall)
 	}
@@ -202,8 +217,10 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	return res, nil
 }
 
-// diffOnce is one diff as `linkcheck diff` runs it, timed by phase.
-func diffOnce(ctx context.Context, t *target.Target, m **ir.Module, units int, dir string, ph *DiffPhases) ([]string, *diff.Report, error) {
+// diffOnce is one diff as `linkcheck diff -format F -units N PROG.lir`
+// runs it (cmd/linkcheck: objectsFor, then linkerDiff's
+// pipeline.DiffLinkers with the linkers' rules), timed by phase.
+func diffOnce(ctx context.Context, t *target.Target, lldL, refL *linker.Linker, m **ir.Module, units int, dir string, ph *DiffPhases) ([]string, *diff.Report, error) {
 	f := t.Format
 	start := time.Now()
 	lap := func(d *time.Duration, peak *int64) {
@@ -213,38 +230,35 @@ func diffOnce(ctx context.Context, t *target.Target, m **ir.Module, units int, d
 			*peak = kb
 		}
 	}
-	objPaths, err := pipeline.BuildDir(*m, f, units, filepath.Join(dir, "obj"))
+	// As in linkcheck diff, nothing keeps the program but the compile,
+	// which lets it go once the code is generated.
+	prog := *m
+	*m = nil
+	objPaths, err := pipeline.BuildDir(prog, f, units, filepath.Join(dir, "obj"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("compile: %w", err)
 	}
-	*m = nil // as in linkcheck diff, the program is not needed after compiling
 	lap(&ph.Compile, &ph.CompilePeak)
-	objs, err := link.ReadObjectFiles(objPaths, t.ReadObject)
+	opts := diff.Options{Ignore: pipeline.Rules(lldL, refL), NameA: lldL.Name, NameB: refL.Name}
+	res, err := pipeline.DiffLinkersTimed(ctx, f, lldL, refL, objPaths, dir, opts, linker.Options{}, func(p pipeline.DiffPhase) {
+		switch p {
+		case pipeline.PhaseRead:
+			lap(&ph.ReadObjects, &ph.ReadObjectsPeak)
+		case pipeline.PhaseLinkB:
+			lap(&ph.RefLink, &ph.RefLinkPeak)
+		case pipeline.PhaseOpenB:
+			lap(&ph.OpenRef, &ph.OpenRefPeak)
+		case pipeline.PhaseWaitA:
+			lap(&ph.WaitLLD, &ph.WaitLLDPeak)
+		case pipeline.PhaseCompare:
+			lap(&ph.Compare, &ph.ComparePeak)
+		}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	lap(&ph.ReadObjects, &ph.ReadObjectsPeak)
-	lldExe, refExe := filepath.Join(dir, "lld."+pipeline.ExeName(f)), filepath.Join(dir, "ref."+pipeline.ExeName(f))
-	if _, err := pipeline.LinkLLD(ctx, f, objPaths, lldExe); err != nil {
-		return nil, nil, fmt.Errorf("ld.lld: %w", err)
+	if res.ResA != nil {
+		ph.LLDLink = res.ResA.Duration
 	}
-	lap(&ph.LLDLink, &ph.LLDLinkPeak)
-	if _, err := pipeline.LinkRef(f, objPaths, refExe); err != nil {
-		return nil, nil, fmt.Errorf("ref: %w", err)
-	}
-	lap(&ph.RefLink, &ph.RefLinkPeak)
-	var ims [2]*canon.Image
-	for i, p := range []string{lldExe, refExe} {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ims[i], err = canon.Open(data, objs); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	lap(&ph.Open, &ph.OpenPeak)
-	rep := diff.Compare(ims[0], ims[1], diff.Options{NameA: "lld", NameB: "ref"})
-	lap(&ph.Compare, &ph.ComparePeak)
-	return objPaths, rep, nil
+	return objPaths, res.Report, nil
 }

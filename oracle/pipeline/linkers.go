@@ -61,6 +61,36 @@ func DiffLinkers(ctx context.Context, f obj.Format, a, b *linker.Linker, objPath
 // DiffLinkersWith is DiffLinkers with the options of both links (faults
 // planted in the reference linker, for `linkcheck selftest`).
 func DiffLinkersWith(ctx context.Context, f obj.Format, a, b *linker.Linker, objPaths []string, dir string, opts diff.Options, lo linker.Options) (*LinkersResult, error) {
+	return DiffLinkersTimed(ctx, f, a, b, objPaths, dir, opts, lo, nil)
+}
+
+// DiffPhase names a step of DiffLinkersTimed on its calling goroutine.
+type DiffPhase string
+
+// The steps of DiffLinkersTimed, in order. Link A (its own goroutine)
+// starts with PhaseRead and, once the inputs are read, opens A's output
+// (canon) while B links: PhaseWaitA is the time A's link and image
+// outlast PhaseRead, PhaseLinkB and PhaseOpenB.
+const (
+	PhaseRead    DiffPhase = "read objects"
+	PhaseLinkB   DiffPhase = "link B"
+	PhaseOpenB   DiffPhase = "open B"
+	PhaseWaitA   DiffPhase = "wait for A"
+	PhaseCompare DiffPhase = "compare"
+)
+
+// DiffLinkersTimed is DiffLinkersWith calling lap, when not nil, at the end
+// of each DiffPhase (for `linkcheck bench diff`). The two links run side by
+// side: A (a child process, ld.lld for `linkcheck diff`) from the start,
+// while this goroutine reads the input objects and links with B; each
+// output is read into its canonical image as soon as its link is done and
+// the inputs are read, then the images are compared. The result and the
+// errors are those of the links and reads one after the other: a failed
+// read first, then A's link, B's link, A's image, B's image.
+func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, objPaths []string, dir string, opts diff.Options, lo linker.Options, lap func(DiffPhase)) (*LinkersResult, error) {
+	if lap == nil {
+		lap = func(DiffPhase) {}
+	}
 	t, err := target.Lookup(f)
 	if err != nil {
 		return nil, err
@@ -75,41 +105,67 @@ func DiffLinkersWith(ctx context.Context, f obj.Format, a, b *linker.Linker, obj
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 	}
+	nameA, nameB := exeStem(a), exeStem(b)
+	if nameA == nameB {
+		nameA, nameB = nameA+"-a", nameB+"-b"
+	}
+	res := &LinkersResult{A: a, B: b,
+		ExeA: filepath.Join(dir, nameA+"."+t.ExeName), ExeB: filepath.Join(dir, nameB+"."+t.ExeName)}
+
 	var objs []*obj.Object
 	var wasmObjs []*wasm.Object
-	if f == obj.Wasm {
-		wasmObjs, err = target.ReadWasmObjects(objPaths)
-	} else {
-		objs, err = t.ReadInputs(objPaths)
-	}
-	if err != nil {
-		return nil, err
-	}
-	readImage := func(path string, objs []*obj.Object) (*canon.Image, error) {
+	readImage := func(path string) (*canon.Image, error) {
 		if f == obj.Wasm {
 			return readWasmImage(path, wasmObjs)
 		}
 		return readImage(path, objs)
 	}
-	nameA, nameB := exeStem(a), exeStem(b)
-	if nameA == nameB {
-		nameA, nameB = nameA+"-a", nameB+"-b"
+	// Side A: link, then (once the inputs are read) its image.
+	var linkErrA, openErrA, readErr error
+	var ia *canon.Image
+	read := make(chan struct{})
+	doneA := make(chan struct{})
+	go func() {
+		defer close(doneA)
+		if res.ResA, linkErrA = a.Link(ctx, f, objPaths, res.ExeA, lo); linkErrA != nil {
+			return
+		}
+		<-read
+		if readErr == nil {
+			ia, openErrA = readImage(res.ExeA)
+		}
+	}()
+	if f == obj.Wasm {
+		wasmObjs, readErr = target.ReadWasmObjects(objPaths)
+	} else {
+		objs, readErr = t.ReadInputs(objPaths)
 	}
-	res := &LinkersResult{A: a, B: b, Objects: objs,
-		ExeA: filepath.Join(dir, nameA+"."+t.ExeName), ExeB: filepath.Join(dir, nameB+"."+t.ExeName)}
-	if res.ResA, err = a.Link(ctx, f, objPaths, res.ExeA, lo); err != nil {
-		return nil, &LinkerError{Linker: a.Name, Result: res.ResA, Err: err}
+	res.Objects = objs
+	close(read)
+	lap(PhaseRead)
+	var linkErrB, openErrB error
+	var ib *canon.Image
+	if readErr == nil {
+		res.ResB, linkErrB = b.Link(ctx, f, objPaths, res.ExeB, lo)
+		lap(PhaseLinkB)
+		if linkErrB == nil {
+			ib, openErrB = readImage(res.ExeB)
+		}
+		lap(PhaseOpenB)
 	}
-	if res.ResB, err = b.Link(ctx, f, objPaths, res.ExeB, lo); err != nil {
-		return nil, &LinkerError{Linker: b.Name, Result: res.ResB, Err: err}
-	}
-	ia, err := readImage(res.ExeA, objs)
-	if err != nil {
-		return nil, err
-	}
-	ib, err := readImage(res.ExeB, objs)
-	if err != nil {
-		return nil, err
+	<-doneA
+	lap(PhaseWaitA)
+	switch {
+	case readErr != nil:
+		return nil, readErr
+	case linkErrA != nil:
+		return nil, &LinkerError{Linker: a.Name, Result: res.ResA, Err: linkErrA}
+	case linkErrB != nil:
+		return nil, &LinkerError{Linker: b.Name, Result: res.ResB, Err: linkErrB}
+	case openErrA != nil:
+		return nil, openErrA
+	case openErrB != nil:
+		return nil, openErrB
 	}
 	if opts.NameA == "" {
 		opts.NameA = a.Name
@@ -118,6 +174,7 @@ func DiffLinkersWith(ctx context.Context, f obj.Format, a, b *linker.Linker, obj
 		opts.NameB = b.Name
 	}
 	res.Report = diff.Compare(ia, ib, opts)
+	lap(PhaseCompare)
 	return res, nil
 }
 

@@ -18,11 +18,23 @@
 //   - the error-name table is a read-only atom (ErrTabSymbol) reached
 //     through its GOT slot; code derives the number of errors from the table
 //     itself, so the table can be regenerated without recompiling its users.
+//
+// A function body is made of a few dozen distinct instructions (insn),
+// each encoded once per process by ref/x86 and copied, its frame-slot
+// displacement or immediate patched, wherever it is emitted;
+// TestTemplatesEqualEncoder checks the result against encoding every
+// instruction. CompileWith lowers the functions of a large program on
+// every core, each worker reusing its buffers; the atoms are the same, in
+// declaration order, whatever the number of workers.
 package codegen
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -68,11 +80,19 @@ func CompileWith(m *ir.Module, format obj.Format, opts Options) (*obj.Program, e
 	if format == obj.Wasm {
 		return nil, fmt.Errorf("codegen: format wasm is produced by ref/wasmgen, not the x86_64 code generator")
 	}
-	return compileWith(m, format, opts, NewEnv(m), CompileFunc)
+	return compileWith(m, format, opts, NewEnv(m), nil)
 }
 
+// parallelFuncs is the number of functions from which CompileWith lowers
+// them on every core: below it, starting the workers costs more than it
+// saves.
+const parallelFuncs = 256
+
 // compileWith is CompileWith in the environment env, lowering each
-// function with compile (CompileFunc, or a Compiler's cache of it).
+// function with compile, or when compile is nil with CompileFunc's
+// lowering on every core (each worker reusing its buffers; the atoms are
+// the same whatever the number of workers, in declaration order). A
+// Compiler passes its cache of CompileFunc, called in declaration order.
 func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compile func(*ir.Func, *Env) (*obj.Atom, error)) (*obj.Program, error) {
 	if m.Func(MainSymbol) == nil {
 		return nil, fmt.Errorf("codegen: program has no main function")
@@ -84,13 +104,22 @@ func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compil
 	if err != nil {
 		return nil, err
 	}
-	p.Atoms = append(p.Atoms, entry)
-	for _, f := range m.Funcs {
-		a, err := compile(f, env)
+	p.Atoms = make([]*obj.Atom, 1, 1+len(m.Funcs)+len(m.Globals)+1)
+	p.Atoms[0] = entry
+	if compile != nil {
+		for _, f := range m.Funcs {
+			a, err := compile(f, env)
+			if err != nil {
+				return nil, err
+			}
+			p.Atoms = append(p.Atoms, a)
+		}
+	} else {
+		atoms, err := compileFuncs(m.Funcs, env)
 		if err != nil {
 			return nil, err
 		}
-		p.Atoms = append(p.Atoms, a)
+		p.Atoms = append(p.Atoms, atoms...)
 	}
 	for _, g := range m.Globals {
 		p.Atoms = append(p.Atoms, CompileGlobal(g))
@@ -99,6 +128,65 @@ func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compil
 		p.Atoms = append(p.Atoms, obj.ErrorTable(m.Errors, opts.Faults))
 	}
 	return p, nil
+}
+
+// compileFuncs lowers funcs in env, on every core when there are many; the
+// error is the first function's in declaration order that fails.
+func compileFuncs(funcs []*ir.Func, env *Env) ([]*obj.Atom, error) {
+	atoms := make([]*obj.Atom, len(funcs))
+	errs := make([]error, len(funcs))
+	work := func(next func() (int, int)) error {
+		g, err := newFn(env)
+		if err != nil {
+			return err
+		}
+		for {
+			lo, hi := next()
+			if lo >= hi {
+				return nil
+			}
+			for i := lo; i < hi; i++ {
+				atoms[i], errs[i] = g.compile(funcs[i])
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(funcs)+parallelFuncs-1)/parallelFuncs)
+	if workers <= 1 {
+		done := false
+		if err := work(func() (int, int) {
+			if done {
+				return 0, 0
+			}
+			done = true
+			return 0, len(funcs)
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		// Chunks small enough to balance the workers, large enough that
+		// taking one costs nothing.
+		const chunk = 64
+		var taken atomic.Int64
+		next := func() (int, int) {
+			hi := int(taken.Add(chunk))
+			return min(hi-chunk, len(funcs)), min(hi, len(funcs))
+		}
+		var wg sync.WaitGroup
+		werrs := make([]error, workers)
+		for w := range workers {
+			wg.Go(func() { werrs[w] = work(next) })
+		}
+		wg.Wait()
+		if err := errors.Join(werrs...); err != nil {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return atoms, nil
 }
 
 // NeedsErrorTable reports whether the program gets an error table: when it

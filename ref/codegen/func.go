@@ -12,17 +12,36 @@ import (
 // argRegs are the System V argument registers, in order.
 var argRegs = [...]x86.Reg{x86.RDI, x86.RSI, x86.RDX, x86.RCX}
 
-// fn is the state of lowering one function.
+// fn is the state of lowering one function. Its buffers are reused from
+// one function to the next (reset): the atom gets copies of its own size.
 type fn struct {
 	name   string
 	code   []byte
 	relocs []obj.SymReloc
 	labels []int // label -> code offset, -1 while unbound
 	fixups []fixup
-	scopes []map[string]int32 // name -> frame offset from x86.RBP
+	// vars are the variables in scope, innermost last; scopes holds where
+	// each open scope starts in vars, and bound the innermost binding of
+	// each name (its index in vars).
+	vars   []binding
+	scopes []int
+	bound  map[string]int
 	slots  int
 	env    *Env
+	tm     *tmpls
 	err    error
+	// encodeEach encodes every instruction with the x86 encoder instead
+	// of copying its template (the reference the templates are tested
+	// against).
+	encodeEach bool
+}
+
+// binding is a variable in scope: its frame offset from x86.RBP and the
+// index in vars of the binding of the same name it shadows (-1: none).
+type binding struct {
+	name   string
+	off    int32
+	shadow int
 }
 
 type fixup struct {
@@ -42,6 +61,9 @@ type Env struct {
 	CallsViaGOT bool
 
 	seedErrTabBug bool
+	// encodeEach makes every instruction go through the x86 encoder (fn's
+	// encodeEach; tests only).
+	encodeEach bool
 }
 
 // NewEnv returns the environment of m's functions.
@@ -60,19 +82,44 @@ func NewEnv(m *ir.Module) *Env {
 
 // CompileFunc lowers one function of a program whose environment is env.
 func CompileFunc(f *ir.Func, env *Env) (*obj.Atom, error) {
-	g := &fn{name: f.Name, env: env}
+	g, err := newFn(env)
+	if err != nil {
+		return nil, err
+	}
+	return g.compile(f)
+}
+
+// newFn returns the state for lowering functions in env.
+func newFn(env *Env) (*fn, error) {
+	tm, err := templates()
+	if err != nil {
+		return nil, err
+	}
+	return &fn{env: env, tm: tm, bound: map[string]int{}, encodeEach: env.encodeEach}, nil
+}
+
+// reset readies g for the next function, keeping its buffers.
+func (g *fn) reset(name string) {
+	g.name, g.err, g.slots = name, nil, 0
+	g.code, g.relocs, g.labels, g.fixups = g.code[:0], g.relocs[:0], g.labels[:0], g.fixups[:0]
+	g.vars, g.scopes = g.vars[:0], g.scopes[:0]
+	clear(g.bound)
+}
+
+// compile lowers f with g's buffers.
+func (g *fn) compile(f *ir.Func) (*obj.Atom, error) {
+	g.reset(f.Name)
 	// Prologue; the frame size is patched once all slots are known.
-	g.emit("push", x86.RBP)
-	g.emit("mov", x86.RBP, x86.RSP)
-	frame := g.emit("sub", x86.RSP, x86.Imm(0x10000)) // imm32 form, patched below
+	g.put(iPushRBP, 0)
+	g.put(iMovRBPRSP, 0)
+	frame := g.put(iSubRSPFrame, 0x10000) // imm32 form, patched below
 	g.push()
 	for i, p := range f.Params {
-		off := g.newSlot(p)
-		g.emit("mov", slot(off), argRegs[i])
+		g.storeSlot(1+i, g.newSlot(p))
 	}
 	g.stmts(f.Body)
 	// Falling off the end returns 0.
-	g.emit("xor", x86.EAX, x86.EAX)
+	g.put(iXorEAXEAX, 0)
 	g.epilogue()
 	if g.err != nil {
 		return nil, fmt.Errorf("codegen: func %s: %w", f.Name, g.err)
@@ -82,10 +129,10 @@ func CompileFunc(f *ir.Func, env *Env) (*obj.Atom, error) {
 	}
 	code := g.code
 	frameSize := (g.slots*8 + 15) &^ 15
-	if frame.Imm.Size != 4 {
-		return nil, fmt.Errorf("codegen: func %s: frame immediate is %d bytes, want 4", f.Name, frame.Imm.Size)
+	if fi := g.tm.insns[iSubRSPFrame].imm; fi.Size != 4 {
+		return nil, fmt.Errorf("codegen: func %s: frame immediate is %d bytes, want 4", f.Name, fi.Size)
 	}
-	binary.LittleEndian.PutUint32(code[frame.Imm.Off:], uint32(frameSize))
+	binary.LittleEndian.PutUint32(code[frame+g.tm.insns[iSubRSPFrame].imm.Off:], uint32(frameSize))
 	for _, fx := range g.fixups {
 		target := g.labels[fx.label]
 		if target < 0 {
@@ -97,8 +144,30 @@ func CompileFunc(f *ir.Func, env *Env) (*obj.Atom, error) {
 	if f.Align != 0 {
 		align = f.Align
 	}
-	data := code
-	return &obj.Atom{Name: f.Name, Kind: obj.Text, Align: align, Data: data, Size: uint64(len(data)), Relocs: g.relocs, Local: f.Local}, nil
+	data := append([]byte(nil), code...)
+	var relocs []obj.SymReloc
+	if len(g.relocs) > 0 {
+		relocs = append([]obj.SymReloc(nil), g.relocs...)
+	}
+	return &obj.Atom{Name: f.Name, Kind: obj.Text, Align: align, Data: data, Size: uint64(len(data)), Relocs: relocs, Local: f.Local}, nil
+}
+
+// storeSlot stores slotRegs[reg] into the frame slot at off.
+func (g *fn) storeSlot(reg int, off int32) {
+	if off >= -128 {
+		g.put(iStoreSlot8+insn(reg), int64(off))
+		return
+	}
+	g.put(iStoreSlot32+insn(reg), int64(off))
+}
+
+// loadSlot loads the frame slot at off into RAX.
+func (g *fn) loadSlot(off int32) {
+	if off >= -128 {
+		g.put(iLoadSlot8, int64(off))
+		return
+	}
+	g.put(iLoadSlot32, int64(off))
 }
 
 func slot(off int32) x86.Mem { return x86.Mem{Base: x86.RBP, Disp: off, Size: 8} }
@@ -124,8 +193,24 @@ func (g *fn) emit(op string, args ...x86.Operand) x86.Encoding {
 	return e
 }
 
-// reloc emits an instruction whose displacement refers to sym.
-func (g *fn) reloc(kind obj.RelocKind, sym string, op string, args ...x86.Operand) {
+// reloc emits instruction id, whose displacement refers to sym.
+func (g *fn) reloc(kind obj.RelocKind, sym string, id insn) {
+	start := g.put(id, 0)
+	if g.err != nil {
+		return
+	}
+	t := &g.tm.insns[id]
+	if t.disp.Size != 4 || t.disp.Off+4 != int(t.n) {
+		in, _ := shape(id)
+		g.err = fmt.Errorf("%s: relocated field is not the last 4 bytes of the instruction", in)
+		return
+	}
+	g.relocs = append(g.relocs, obj.SymReloc{Offset: uint64(start + t.disp.Off), Kind: kind, Sym: sym, Addend: -4})
+}
+
+// stubReloc is reloc for the entry stub, which is encoded instruction by
+// instruction (emit).
+func (g *fn) stubReloc(kind obj.RelocKind, sym string, op string, args ...x86.Operand) {
 	e := g.emit(op, args...)
 	if g.err != nil {
 		return
@@ -144,29 +229,48 @@ func (g *fn) newLabel() int {
 
 func (g *fn) bind(l int) { g.labels[l] = len(g.code) }
 
-// jump emits a rel32 jmp or jcc to label l.
-func (g *fn) jump(op string, l int) {
-	e := g.emit(op, x86.Rel{Size: 4})
+// jump emits a rel32 jmp or jcc (id) to label l.
+func (g *fn) jump(id insn, l int) {
+	start := g.put(id, 0)
 	if g.err == nil {
-		g.fixups = append(g.fixups, fixup{field: e.Disp.Off, label: l})
+		g.fixups = append(g.fixups, fixup{field: start + g.tm.insns[id].disp.Off, label: l})
 	}
 }
 
-func (g *fn) push() { g.scopes = append(g.scopes, map[string]int32{}) }
-func (g *fn) pop()  { g.scopes = g.scopes[:len(g.scopes)-1] }
+// push opens a scope.
+func (g *fn) push() { g.scopes = append(g.scopes, len(g.vars)) }
+
+// pop closes the innermost scope: its names are bound again to what they
+// shadowed.
+func (g *fn) pop() {
+	start := g.scopes[len(g.scopes)-1]
+	g.scopes = g.scopes[:len(g.scopes)-1]
+	for i := len(g.vars) - 1; i >= start; i-- {
+		b := g.vars[i]
+		if b.shadow < 0 {
+			delete(g.bound, b.name)
+		} else {
+			g.bound[b.name] = b.shadow
+		}
+	}
+	g.vars = g.vars[:start]
+}
 
 func (g *fn) newSlot(name string) int32 {
 	g.slots++
 	off := int32(-8 * g.slots)
-	g.scopes[len(g.scopes)-1][name] = off
+	shadow := -1
+	if i, ok := g.bound[name]; ok {
+		shadow = i
+	}
+	g.bound[name] = len(g.vars)
+	g.vars = append(g.vars, binding{name: name, off: off, shadow: shadow})
 	return off
 }
 
 func (g *fn) lookup(name string) int32 {
-	for i := len(g.scopes) - 1; i >= 0; i-- {
-		if off, ok := g.scopes[i][name]; ok {
-			return off
-		}
+	if i, ok := g.bound[name]; ok {
+		return g.vars[i].off
 	}
 	if g.err == nil {
 		g.err = fmt.Errorf("unknown variable %q", name)
@@ -175,9 +279,9 @@ func (g *fn) lookup(name string) int32 {
 }
 
 func (g *fn) epilogue() {
-	g.emit("mov", x86.RSP, x86.RBP)
-	g.emit("pop", x86.RBP)
-	g.emit("ret")
+	g.put(iMovRSPRBP, 0)
+	g.put(iPopRBP, 0)
+	g.put(iRet, 0)
 }
 
 func (g *fn) stmts(body []ir.Stmt) {
@@ -192,21 +296,21 @@ func (g *fn) stmt(s ir.Stmt) {
 	switch s := s.(type) {
 	case *ir.LetStmt:
 		g.expr(s.Value)
-		g.emit("mov", slot(g.newSlot(s.Name)), x86.RAX)
+		g.storeSlot(0, g.newSlot(s.Name))
 	case *ir.AssignStmt:
 		g.expr(s.Value)
-		g.emit("mov", slot(g.lookup(s.Name)), x86.RAX)
+		g.storeSlot(0, g.lookup(s.Name))
 	case *ir.StoreStmt:
 		g.expr(s.Value)
-		g.reloc(obj.GOTLoad32, s.Global, "mov", x86.RCX, x86.Mem{RIP: true, Size: 8})
-		g.emit("mov", x86.Mem{Base: x86.RCX, Size: 8}, x86.RAX)
+		g.reloc(obj.GOTLoad32, s.Global, iMovRCXGOT)
+		g.put(iMovMemRCXRAX, 0)
 	case *ir.IfStmt:
 		elseL, end := g.newLabel(), g.newLabel()
 		g.expr(s.Cond)
-		g.emit("test", x86.RAX, x86.RAX)
-		g.jump("je", elseL)
+		g.put(iTestRAXRAX, 0)
+		g.jump(iJe, elseL)
 		g.stmts(s.Then)
-		g.jump("jmp", end)
+		g.jump(iJmp, end)
 		g.bind(elseL)
 		g.stmts(s.Else)
 		g.bind(end)
@@ -214,14 +318,14 @@ func (g *fn) stmt(s ir.Stmt) {
 		top, end := g.newLabel(), g.newLabel()
 		g.bind(top)
 		g.expr(s.Cond)
-		g.emit("test", x86.RAX, x86.RAX)
-		g.jump("je", end)
+		g.put(iTestRAXRAX, 0)
+		g.jump(iJe, end)
 		g.stmts(s.Body)
-		g.jump("jmp", top)
+		g.jump(iJmp, top)
 		g.bind(end)
 	case *ir.ReturnStmt:
 		if s.Value == nil {
-			g.emit("xor", x86.EAX, x86.EAX)
+			g.put(iXorEAXEAX, 0)
 		} else {
 			g.expr(s.Value)
 		}
@@ -229,11 +333,9 @@ func (g *fn) stmt(s ir.Stmt) {
 	case *ir.PadStmt:
 		for n := int(s.N); n > 0; {
 			k := min(n, 15)
-			b, err := x86.Nop(k)
-			if err != nil && g.err == nil {
+			if err := g.nop(k); err != nil && g.err == nil {
 				g.err = err
 			}
-			g.rawBytes(b)
 			n -= k
 		}
 	case *ir.ExprStmt:
@@ -245,12 +347,22 @@ func (g *fn) stmt(s ir.Stmt) {
 	}
 }
 
-// rawBytes appends bytes that are not an instruction of the table (the
-// recommended multi-byte nops).
-func (g *fn) rawBytes(b []byte) {
-	if g.err == nil {
-		g.code = append(g.code, b...)
+// nop appends the recommended nop of k bytes (not an instruction of the
+// encoder's table).
+func (g *fn) nop(k int) error {
+	if g.err != nil {
+		return nil
 	}
+	if k >= 1 && k < len(g.tm.nops) && !g.encodeEach {
+		g.code = append(g.code, g.tm.nops[k]...)
+		return nil
+	}
+	b, err := x86.Nop(k)
+	if err != nil {
+		return err
+	}
+	g.code = append(g.code, b...)
+	return nil
 }
 
 // expr evaluates e into RAX. Temporaries go on the machine stack, so no
@@ -266,46 +378,47 @@ func (g *fn) expr(e ir.Expr) {
 		}
 		g.loadConst(v)
 	case *ir.VarRef:
-		g.emit("mov", x86.RAX, slot(g.lookup(e.Name)))
+		g.loadSlot(g.lookup(e.Name))
 	case *ir.LoadExpr:
-		g.reloc(obj.GOTLoad32, e.Global, "mov", x86.RAX, x86.Mem{RIP: true, Size: 8})
-		g.emit("mov", x86.RAX, x86.Mem{Base: x86.RAX, Size: 8})
+		g.reloc(obj.GOTLoad32, e.Global, iMovRAXGOT)
+		g.put(iMovRAXMemRAX, 0)
 	case *ir.AddrOf:
-		g.addrOf(x86.RAX, e.Name)
+		g.addrOf(e.Name)
 	case *ir.UnaryExpr:
 		g.expr(e.X)
 		switch e.Op {
 		case ir.OpNeg:
-			g.emit("neg", x86.RAX)
+			g.put(iNegRAX, 0)
 		case ir.OpNot:
-			g.emit("not", x86.RAX)
+			g.put(iNotRAX, 0)
 		default:
 			g.err = fmt.Errorf("bad unary operator %d", e.Op)
 		}
 	case *ir.BinaryExpr:
 		g.expr(e.X)
-		g.emit("push", x86.RAX)
+		g.put(iPushRAX, 0)
 		g.expr(e.Y)
-		g.emit("mov", x86.RCX, x86.RAX)
-		g.emit("pop", x86.RAX)
+		g.put(iMovRCXRAX, 0)
+		g.put(iPopRAX, 0)
 		g.binary(e.Op)
 	case *ir.CallExpr:
 		g.args(e.Args)
 		g.call(e.Func)
 	case *ir.CallIndirectExpr:
 		g.expr(e.Target)
-		g.emit("push", x86.RAX)
-		g.argsThen(e.Args, func() { g.emit("pop", x86.R11) })
-		g.emit("call", x86.R11)
+		g.put(iPushRAX, 0)
+		g.args(e.Args)
+		g.put(iPopR11, 0)
+		g.put(iCallR11, 0)
 	case *ir.ErrLenExpr:
 		g.expr(e.Err)
 		g.errName(false)
 	case *ir.ErrByteExpr:
 		g.expr(e.Err)
-		g.emit("push", x86.RAX)
+		g.put(iPushRAX, 0)
 		g.expr(e.Index)
-		g.emit("mov", x86.RSI, x86.RAX)
-		g.emit("pop", x86.RAX)
+		g.put(iMovRSIRAX, 0)
+		g.put(iPopRAX, 0)
 		g.errName(true)
 	default:
 		if g.err == nil {
@@ -318,95 +431,94 @@ func (g *fn) expr(e ir.Expr) {
 // slot under Options.CallsViaGOT.
 func (g *fn) call(name string) {
 	if g.env.CallsViaGOT {
-		g.reloc(obj.GOTPCRel32, name, "call", x86.Mem{RIP: true, Size: 8})
+		g.reloc(obj.GOTPCRel32, name, iCallGOT)
 		return
 	}
-	g.reloc(obj.Branch32, name, "call", x86.Rel{Size: 4})
+	g.reloc(obj.Branch32, name, iCallRel32)
+}
+
+// stubCall is call for the entry stub.
+func (g *fn) stubCall(name string) {
+	if g.env.CallsViaGOT {
+		g.stubReloc(obj.GOTPCRel32, name, "call", x86.Mem{RIP: true, Size: 8})
+		return
+	}
+	g.stubReloc(obj.Branch32, name, "call", x86.Rel{Size: 4})
 }
 
 // loadConst puts v in x86.RAX with the shortest obvious instruction.
 func (g *fn) loadConst(v uint64) {
 	switch {
 	case v <= 0x7fffffff:
-		g.emit("mov", x86.EAX, x86.Imm(int64(v)))
+		g.put(iMovEAXImm, int64(v))
 	case int64(v) >= -0x80000000 && int64(v) < 0:
-		g.emit("mov", x86.RAX, x86.Imm(int64(v)))
+		g.put(iMovRAXSImm, int64(v))
 	default:
-		g.emit("movabs", x86.RAX, x86.Imm(int64(v)))
+		g.put(iMovabsRAX, int64(v))
 	}
 }
 
-// addrOf puts the address of a function or global in r.
-func (g *fn) addrOf(r x86.Reg, name string) {
+// addrOf puts the address of a function or global in RAX.
+func (g *fn) addrOf(name string) {
 	if g.env.LocalFuncs[name] {
-		g.reloc(obj.PCRel32, name, "lea", r, x86.Mem{RIP: true})
+		g.reloc(obj.PCRel32, name, iLeaRAXRIP)
 		return
 	}
-	g.reloc(obj.GOTLoad32, name, "mov", r, x86.Mem{RIP: true, Size: 8})
+	g.reloc(obj.GOTLoad32, name, iMovRAXGOT)
 }
 
 // args evaluates call arguments left to right and loads them into the
 // argument registers.
-func (g *fn) args(args []ir.Expr) { g.argsThen(args, nil) }
-
-func (g *fn) argsThen(args []ir.Expr, after func()) {
+func (g *fn) args(args []ir.Expr) {
 	if len(args) > len(argRegs) {
 		g.err = fmt.Errorf("call with %d arguments: at most %d are supported", len(args), len(argRegs))
 		return
 	}
 	for _, a := range args {
 		g.expr(a)
-		g.emit("push", x86.RAX)
+		g.put(iPushRAX, 0)
 	}
 	for i := len(args) - 1; i >= 0; i-- {
-		g.emit("pop", argRegs[i])
+		g.put(iPopArg0+insn(i), 0)
 	}
-	if after != nil {
-		after()
-	}
-}
-
-var setcc = map[ir.Op]string{
-	ir.OpEq: "sete", ir.OpNe: "setne",
-	ir.OpLt: "setb", ir.OpLe: "setbe", ir.OpGt: "seta", ir.OpGe: "setae",
 }
 
 // binary computes x86.RAX = x86.RAX op x86.RCX.
 func (g *fn) binary(op ir.Op) {
 	switch op {
 	case ir.OpAdd:
-		g.emit("add", x86.RAX, x86.RCX)
+		g.put(iAddRAXRCX, 0)
 	case ir.OpSub:
-		g.emit("sub", x86.RAX, x86.RCX)
+		g.put(iSubRAXRCX, 0)
 	case ir.OpMul:
-		g.emit("imul", x86.RAX, x86.RCX)
+		g.put(iImulRAXRCX, 0)
 	case ir.OpAnd:
-		g.emit("and", x86.RAX, x86.RCX)
+		g.put(iAndRAXRCX, 0)
 	case ir.OpOr:
-		g.emit("or", x86.RAX, x86.RCX)
+		g.put(iOrRAXRCX, 0)
 	case ir.OpXor:
-		g.emit("xor", x86.RAX, x86.RCX)
+		g.put(iXorRAXRCX, 0)
 	case ir.OpShl:
-		g.emit("shl", x86.RAX, x86.CL) // 64-bit shifts take the count mod 64
+		g.put(iShlRAXCL, 0)
 	case ir.OpShr:
-		g.emit("shr", x86.RAX, x86.CL)
+		g.put(iShrRAXCL, 0)
 	case ir.OpDiv, ir.OpRem:
 		zero, end := g.newLabel(), g.newLabel()
-		g.emit("test", x86.RCX, x86.RCX)
-		g.jump("je", zero)
-		g.emit("xor", x86.EDX, x86.EDX)
-		g.emit("div", x86.RCX)
+		g.put(iTestRCXRCX, 0)
+		g.jump(iJe, zero)
+		g.put(iXorEDXEDX, 0)
+		g.put(iDivRCX, 0)
 		if op == ir.OpRem {
-			g.emit("mov", x86.RAX, x86.RDX)
+			g.put(iMovRAXRDX, 0)
 		}
-		g.jump("jmp", end)
+		g.jump(iJmp, end)
 		g.bind(zero)
-		g.emit("xor", x86.EAX, x86.EAX)
+		g.put(iXorEAXEAX, 0)
 		g.bind(end)
 	case ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe:
-		g.emit("cmp", x86.RAX, x86.RCX)
-		g.emit(setcc[op], x86.AL)
-		g.emit("movzx", x86.EAX, x86.AL)
+		g.put(iCmpRAXRCX, 0)
+		g.put(setccInsn[op], 0)
+		g.put(iMovzxEAXAL, 0)
 	default:
 		g.err = fmt.Errorf("bad binary operator %d", op)
 	}
@@ -417,30 +529,30 @@ func (g *fn) binary(op ir.Op) {
 // [off[k-1], off[k]-1). Out-of-range errors and indexes yield 0.
 func (g *fn) errName(byteAt bool) {
 	zero, end := g.newLabel(), g.newLabel()
-	g.reloc(obj.GOTLoad32, ErrTabSymbol, "mov", x86.RCX, x86.Mem{RIP: true, Size: 8})
-	g.emit("test", x86.RAX, x86.RAX)
-	g.jump("je", zero)
-	g.emit("mov", x86.EDX, x86.Mem{Base: x86.RCX, Size: 4})
-	g.emit("shr", x86.EDX, x86.Imm(2)) // N+1
+	g.reloc(obj.GOTLoad32, ErrTabSymbol, iMovRCXGOT)
+	g.put(iTestRAXRAX, 0)
+	g.jump(iJe, zero)
+	g.put(iMovEDXMemRCX, 0)
+	g.put(iShrEDX2, 0) // N+1
 	if g.env.seedErrTabBug {
-		g.emit("add", x86.EDX, x86.Imm(1)) // seed 000: N = off[0]/4, one past the offsets
+		g.put(iAddEDX1, 0) // seed 000: N = off[0]/4, one past the offsets
 	}
-	g.emit("cmp", x86.RAX, x86.RDX)
-	g.jump("jae", zero)
-	g.emit("mov", x86.R8D, x86.Mem{Base: x86.RCX, Index: x86.RAX, Scale: 4, Disp: -4, Size: 4}) // off[k-1]
-	g.emit("mov", x86.EDX, x86.Mem{Base: x86.RCX, Index: x86.RAX, Scale: 4, Size: 4})           // off[k]
-	g.emit("sub", x86.EDX, x86.R8D)
-	g.emit("sub", x86.EDX, x86.Imm(1)) // length without the NUL
+	g.put(iCmpRAXRDX, 0)
+	g.jump(iJae, zero)
+	g.put(iMovR8DOffPrev, 0) // off[k-1]
+	g.put(iMovEDXOff, 0)     // off[k]
+	g.put(iSubEDXR8D, 0)
+	g.put(iSubEDX1, 0) // length without the NUL
 	if byteAt {
-		g.emit("cmp", x86.RSI, x86.RDX)
-		g.jump("jae", zero)
-		g.emit("add", x86.RCX, x86.R8)
-		g.emit("movzx", x86.EAX, x86.Mem{Base: x86.RCX, Index: x86.RSI, Scale: 1, Size: 1})
+		g.put(iCmpRSIRDX, 0)
+		g.jump(iJae, zero)
+		g.put(iAddRCXR8, 0)
+		g.put(iMovzxEAXByte, 0)
 	} else {
-		g.emit("mov", x86.EAX, x86.EDX)
+		g.put(iMovEAXEDX, 0)
 	}
-	g.jump("jmp", end)
+	g.jump(iJmp, end)
 	g.bind(zero)
-	g.emit("xor", x86.EAX, x86.EAX)
+	g.put(iXorEAXEAX, 0)
 	g.bind(end)
 }

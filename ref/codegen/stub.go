@@ -34,7 +34,7 @@ func entryStub(format obj.Format, opts Options) (*obj.Atom, error) {
 		if format == obj.MachO {
 			write, exit = darwinWrite, darwinExit
 		}
-		g.call(MainSymbol)
+		g.stubCall(MainSymbol)
 		g.emit("push", x86.RAX)
 		g.emit("mov", x86.EAX, x86.Imm(write))
 		g.emit("mov", x86.EDI, x86.Imm(1))
@@ -49,7 +49,7 @@ func entryStub(format obj.Format, opts Options) (*obj.Atom, error) {
 		// Keep the Windows x64 ABI's 32-byte shadow space and 16-byte
 		// alignment at the call, as a C entry point would.
 		g.emit("sub", x86.RSP, x86.Imm(40))
-		g.call(MainSymbol)
+		g.stubCall(MainSymbol)
 		g.emit("add", x86.RSP, x86.Imm(40))
 		g.emit("ret")
 	default:

@@ -27,7 +27,23 @@ func WriteObject(o *obj.Object) ([]byte, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	w := &writer{o: o, shstr: newStrtab(), str: newStrtab()}
+	// Every section and symbol name is one string (a .rela name more per
+	// relocated section): size the tables for them once.
+	shstrLen, nrela, nrelocs := 64, 0, 0
+	for _, s := range o.Sections {
+		shstrLen += len(s.Name) + 1
+		if len(s.Relocs) > 0 {
+			shstrLen += len(s.Name) + len(".rela") + 1
+			nrela++
+			nrelocs += len(s.Relocs)
+		}
+	}
+	strLen := 1
+	for _, s := range o.Symbols {
+		strLen += len(s.Name) + 1
+	}
+	w := &writer{o: o, shstr: newStrtabSized(shstrLen, len(o.Sections)+nrela+8), str: newStrtabSized(strLen, len(o.Symbols)+1),
+		hdrs: make([]shdr, 0, 1+len(o.Sections)+nrela+8), relaBuf: make([]byte, 0, nrelocs*relaSize)}
 	return w.write()
 }
 
@@ -35,6 +51,19 @@ type writer struct {
 	o     *obj.Object
 	shstr *strtab
 	str   *strtab
+	// hdrs and relaBuf back the section headers and the relocation
+	// sections' bytes, sized for the whole object.
+	hdrs    []shdr
+	relaBuf []byte
+}
+
+// newHdr returns a new section header h, from hdrs while they last.
+func (w *writer) newHdr(h shdr) *shdr {
+	if len(w.hdrs) == cap(w.hdrs) {
+		return &h
+	}
+	w.hdrs = append(w.hdrs, h)
+	return &w.hdrs[len(w.hdrs)-1]
 }
 
 // shdr is a section header under construction.
@@ -171,11 +200,11 @@ func (w *writer) write() ([]byte, error) {
 	}
 	// Section header indexes: 0 null, 1..n the obj sections, then relas,
 	// then .note.GNU-stack, .symtab, .strtab, .shstrtab.
-	var shdrs []*shdr
-	shdrs = append(shdrs, &shdr{})
+	shdrs := make([]*shdr, 0, cap(w.hdrs))
+	shdrs = append(shdrs, w.newHdr(shdr{}))
 	for _, s := range o.Sections {
 		typ, fl := sectionFlags(s)
-		h := &shdr{name: s.Name, typ: typ, flags: fl, data: s.Data, size: s.Size, align: s.Align}
+		h := w.newHdr(shdr{name: s.Name, typ: typ, flags: fl, data: s.Data, size: s.Size, align: s.Align})
 		if s.Merge {
 			h.entsize = s.EntSize
 		}
@@ -186,7 +215,13 @@ func (w *writer) write() ([]byte, error) {
 		if len(s.Relocs) == 0 {
 			continue
 		}
-		buf := make([]byte, 0, len(s.Relocs)*relaSize)
+		n := len(s.Relocs) * relaSize
+		var buf []byte
+		if start := len(w.relaBuf); cap(w.relaBuf)-start >= n {
+			buf, w.relaBuf = w.relaBuf[start:start:start+n], w.relaBuf[:start+n]
+		} else {
+			buf = make([]byte, 0, n)
+		}
 		for j, r := range s.Relocs {
 			typ, err := relocType(s, r)
 			if err != nil {
@@ -196,8 +231,8 @@ func (w *writer) write() ([]byte, error) {
 			buf = le.AppendUint64(buf, elf.R_INFO(0, uint32(typ))) // symbol patched below
 			buf = le.AppendUint64(buf, uint64(r.Addend))
 		}
-		shdrs = append(shdrs, &shdr{name: ".rela" + s.Name, typ: elf.SHT_RELA, flags: elf.SHF_INFO_LINK,
-			data: buf, info: uint32(i + 1), align: 8, entsize: relaSize})
+		shdrs = append(shdrs, w.newHdr(shdr{name: ".rela" + s.Name, typ: elf.SHT_RELA, flags: elf.SHF_INFO_LINK,
+			data: buf, info: uint32(i + 1), align: 8, entsize: relaSize}))
 	}
 	// COMDAT groups: one SHT_GROUP per signature, in order of first
 	// appearance, listing its sections and their relocation sections;
@@ -365,7 +400,14 @@ type strtab struct {
 	idx map[string]uint32
 }
 
-func newStrtab() *strtab { return &strtab{buf: []byte{0}, idx: map[string]uint32{"": 0}} }
+func newStrtab() *strtab { return newStrtabSized(1, 1) }
+
+// newStrtabSized is newStrtab with room for size bytes and n strings.
+func newStrtabSized(size, n int) *strtab {
+	t := &strtab{buf: make([]byte, 1, size), idx: make(map[string]uint32, n)}
+	t.idx[""] = 0
+	return t
+}
 
 func (t *strtab) add(s string) uint32 {
 	if i, ok := t.idx[s]; ok {

@@ -56,11 +56,15 @@ func Partition(m *Module, n int) map[string]int {
 			}
 		}
 	}
-	for _, f := range m.Funcs {
-		for _, r := range References(f) {
-			if local[r] {
-				union(f.Name, r)
-			}
+	// Only references to local functions join units (union is
+	// idempotent and its roots are the least indexes, whatever the order).
+	if len(local) > 0 {
+		for _, f := range m.Funcs {
+			eachReference(f, func(r string) {
+				if local[r] {
+					union(f.Name, r)
+				}
+			})
 		}
 	}
 	for _, g := range m.Globals {

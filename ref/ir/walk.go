@@ -127,25 +127,30 @@ func hasCall(ss []Stmt) bool {
 func References(f *Func) []string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(n string) {
+	eachReference(f, func(n string) {
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
-	}
+	})
+	return out
+}
+
+// eachReference calls fn for every reference of f to a function or global
+// (calls, &name, load, store), in order, repeats included.
+func eachReference(f *Func, fn func(name string)) {
 	visitStmts(f.Body, func(s Stmt) {
 		if st, ok := s.(*StoreStmt); ok {
-			add(st.Global)
+			fn(st.Global)
 		}
 	}, func(e Expr) {
 		switch x := e.(type) {
 		case *CallExpr:
-			add(x.Func)
+			fn(x.Func)
 		case *AddrOf:
-			add(x.Name)
+			fn(x.Name)
 		case *LoadExpr:
-			add(x.Global)
+			fn(x.Global)
 		}
 	})
-	return out
 }

@@ -2,12 +2,9 @@ package link
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
-
 	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/par"
 )
 
 // ReadObjectFiles reads the relocatable objects at paths with a format's
@@ -16,29 +13,14 @@ import (
 // path order.
 func ReadObjectFiles(paths []string, read func(name string, data []byte) (*obj.Object, error)) ([]*obj.Object, error) {
 	objs := make([]*obj.Object, len(paths))
-	errs := make([]error, len(paths))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(paths)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(paths) {
-					return
-				}
-				data, err := input.ReadFile(paths[i], input.MaxObject)
-				if err == nil {
-					objs[i], err = read(paths[i], data)
-				}
-				errs[i] = err
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("link: %w", err)
+	if err := par.Each(len(paths), func(i int) error {
+		data, err := input.ReadFile(paths[i], input.MaxObject)
+		if err == nil {
+			objs[i], err = read(paths[i], data)
 		}
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("link: %w", err)
 	}
 	return objs, nil
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/par"
 )
 
 // Reserved symbol names of compiled programs. Program identifiers cannot
@@ -100,14 +101,36 @@ func ErrorTable(names []string, faults fault.Set) *Atom {
 	return &Atom{Name: ErrTabSymbol, Kind: ROData, Align: 4, Data: data, Size: uint64(len(data))}
 }
 
-// Objects splits a compiled program into units relocatable objects: unitOf
+// Objects splits a compiled program into units relocatable objects (on
+// every core, names called from several goroutines): unitOf
 // gives each function's and global's unit (ir.Partition); the entry stub
 // and the error table go to unit 0. Each object defines its atoms' symbols
 // and declares every symbol it references but does not define as
-// undefined.
+// undefined. The objects own their bytes (copies of the atoms').
 func Objects(p *Program, unitOf map[string]int, units int, names func(unit int) string) ([]*Object, error) {
+	objs := make([]*Object, units)
+	if err := eachObject(p, unitOf, units, names, true, func(u int, o *Object) error {
+		objs[u] = o
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+// EachObject makes the objects Objects makes, one per unit on every core,
+// and calls fn with each as soon as it is made, on the goroutine that made
+// it (so fn is called concurrently); the error is the first unit's in
+// order. The objects share the atoms' bytes: fn must not change them or
+// keep the object (a writer serializing it is the use: only one unit's
+// object per core is alive at a time).
+func EachObject(p *Program, unitOf map[string]int, units int, names func(unit int) string, fn func(unit int, o *Object) error) error {
+	return eachObject(p, unitOf, units, names, false, fn)
+}
+
+func eachObject(p *Program, unitOf map[string]int, units int, names func(unit int) string, copyData bool, fn func(unit int, o *Object) error) error {
 	if units < 1 {
-		return nil, fmt.Errorf("obj: %d units: need at least 1", units)
+		return fmt.Errorf("obj: %d units: need at least 1", units)
 	}
 	byUnit := make([][]*Atom, units)
 	for _, a := range p.Atoms {
@@ -116,34 +139,36 @@ func Objects(p *Program, unitOf map[string]int, units int, names func(unit int) 
 			var ok bool
 			u, ok = unitOf[a.Name]
 			if !ok {
-				return nil, fmt.Errorf("obj: no unit for %q", a.Name)
+				return fmt.Errorf("obj: no unit for %q", a.Name)
 			}
 			if u < 0 || u >= units {
-				return nil, fmt.Errorf("obj: unit %d of %q out of range 0..%d", u, a.Name, units-1)
+				return fmt.Errorf("obj: unit %d of %q out of range 0..%d", u, a.Name, units-1)
 			}
 		}
 		byUnit[u] = append(byUnit[u], a)
 	}
-	objs := make([]*Object, units)
-	for u, atoms := range byUnit {
-		o, err := atomObject(names(u), atoms)
+	return par.Each(units, func(u int) error {
+		o, err := atomObject(names(u), byUnit[u], copyData)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		objs[u] = o
-	}
-	return objs, nil
+		return fn(u, o)
+	})
 }
 
 // atomObject makes one object of atoms: a section and a symbol per atom,
-// then the undefined symbols its relocations name, sorted.
-func atomObject(name string, atoms []*Atom) (*Object, error) {
-	o := &Object{Name: name}
-	index := make(map[string]int)
+// then the undefined symbols its relocations name, sorted. The sections'
+// bytes are copies of the atoms' when copyData is set, else the atoms'.
+func atomObject(name string, atoms []*Atom, copyData bool) (*Object, error) {
+	o := &Object{Name: name, Sections: make([]*Section, 0, len(atoms)), Symbols: make([]*Symbol, 0, len(atoms))}
+	index := make(map[string]int, len(atoms))
 	for _, a := range atoms {
 		sec := &Section{Name: a.SectionName(), Kind: a.Kind, Align: a.Align, Size: a.Size}
 		if a.Kind != BSS {
-			sec.Data = append([]byte(nil), a.Data...)
+			sec.Data = a.Data
+			if copyData {
+				sec.Data = append([]byte(nil), a.Data...)
+			}
 		}
 		o.Sections = append(o.Sections, sec)
 		kind := SymData
@@ -173,9 +198,14 @@ func atomObject(name string, atoms []*Atom) (*Object, error) {
 		o.Symbols = append(o.Symbols, &Symbol{Name: n, Section: Undef, Bind: Global})
 	}
 	for i, a := range atoms {
-		for _, r := range a.Relocs {
-			o.Sections[i].Relocs = append(o.Sections[i].Relocs, Reloc{Offset: r.Offset, Kind: r.Kind, Sym: index[r.Sym], Addend: r.Addend})
+		if len(a.Relocs) == 0 {
+			continue
 		}
+		rs := make([]Reloc, len(a.Relocs))
+		for j, r := range a.Relocs {
+			rs[j] = Reloc{Offset: r.Offset, Kind: r.Kind, Sym: index[r.Sym], Addend: r.Addend}
+		}
+		o.Sections[i].Relocs = rs
 	}
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("obj: %w", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/macho"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/par"
 	"github.com/linkcheck/linkcheck/ref/wasm"
 	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
@@ -148,17 +149,37 @@ func x86(f obj.Format, ext, exe string, write func(*obj.Object) ([]byte, error))
 		if units < 1 {
 			return nil, nil, fmt.Errorf("-units %d: need at least 1", units)
 		}
+		// The partition reads m as the code generator does: the two run
+		// side by side.
+		unitOf := make(chan map[string]int, 1)
+		go func() { unitOf <- ir.Partition(m, units) }()
 		p, err := t.Compile(m, opts)
+		parts := <-unitOf
 		if err != nil {
 			return nil, nil, err
 		}
-		objs, err := obj.Objects(p, ir.Partition(m, units), units, t.UnitName)
+		if opts.Rewrite == nil {
+			// Each unit's object is serialized as soon as it is made
+			// and dropped: the program is private to this call, so the
+			// objects may share its bytes.
+			names, files := make([]string, units), make([][]byte, units)
+			if err := obj.EachObject(p, parts, units, t.UnitName, func(u int, o *obj.Object) error {
+				b, err := write(o)
+				if err != nil {
+					return fmt.Errorf("%s: %w", o.Name, err)
+				}
+				names[u], files[u] = o.Name, b
+				return nil
+			}); err != nil {
+				return nil, nil, err
+			}
+			return names, files, nil
+		}
+		objs, err := obj.Objects(p, parts, units, t.UnitName)
 		if err != nil {
 			return nil, nil, err
 		}
-		if opts.Rewrite != nil {
-			opts.Rewrite(objs)
-		}
+		opts.Rewrite(objs)
 		return serialize(objs, write)
 	}
 	return t
@@ -255,13 +276,16 @@ func ReadWasmObjects(paths []string) ([]*wasm.Object, error) {
 
 // serialize writes objects with write, keeping their names.
 func serialize(objs []*obj.Object, write func(*obj.Object) ([]byte, error)) (names []string, files [][]byte, err error) {
-	for _, o := range objs {
-		b, err := write(o)
+	names, files = make([]string, len(objs)), make([][]byte, len(objs))
+	if err := par.Each(len(objs), func(i int) error {
+		b, err := write(objs[i])
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
+			return fmt.Errorf("%s: %w", objs[i].Name, err)
 		}
-		names = append(names, o.Name)
-		files = append(files, b)
+		names[i], files[i] = objs[i].Name, b
+		return nil
+	}); err != nil {
+		return nil, nil, err
 	}
 	return names, files, nil
 }
