@@ -41,6 +41,8 @@ type Func struct {
 
 // rawInsn is one decoded position: an instruction, a run of n identical
 // one-byte fill instructions, or an undecodable byte (ok false, len 1).
+// It holds no pointers: copying decodings (the cache, hints) is a plain
+// copy of memory, and the collector does not scan them.
 type rawInsn struct {
 	off uint64
 	idx int // index of its (first) instruction, after trimming
@@ -51,21 +53,71 @@ type rawInsn struct {
 	ok   bool
 	// What canonicalization uses of x86asm's Inst (the rest, 200 bytes
 	// in all, is not kept): the operation with its lock/rep prefixes
-	// (opKey), the operands, the memory operand's size and the length.
+	// (opKey), the operands, the memory operand's size and the length;
+	// and where its PC-relative field lies (x86asm's PCRelOff and PCRel,
+	// pcrel 0 when it has none), for reusing a decoding whose bytes
+	// differ only there (rawDecode).
 	len      uint8
+	pcrelOff uint8
+	pcrel    uint8
 	memBytes int32
 	op       opKey
-	args     x86asm.Args
+	args     [4]rawArg
 }
+
+// rawArg is one of x86asm's operands (x86asm.Arg) without the interface:
+// a register, a memory operand, an immediate or a relative branch
+// offset, the only argument types x86asm has.
+type rawArg struct {
+	kind uint8 // argNone ends the operands
+	// seg, base, index and scale are a memory operand's addressing;
+	// base is the register of an argReg.
+	seg, base, index x86asm.Reg
+	scale            uint8
+	val              int64 // x86asm.Imm, x86asm.Rel, Mem.Disp
+}
+
+// Kinds of rawArg.
+const (
+	argNone uint8 = iota
+	argReg
+	argMem
+	argImm
+	argRel
+)
 
 // setInst keeps what canonicalization uses of inst.
 func (r *rawInsn) setInst(inst *x86asm.Inst) {
-	r.len, r.memBytes, r.op, r.args = uint8(inst.Len), int32(inst.MemBytes), opKeyOf(inst), inst.Args
+	r.len, r.memBytes, r.op = uint8(inst.Len), int32(inst.MemBytes), opKeyOf(inst)
+	r.pcrelOff, r.pcrel = uint8(inst.PCRelOff), uint8(inst.PCRel)
+	r.args = [4]rawArg{}
+	for i, a := range inst.Args {
+		if a == nil {
+			break
+		}
+		r.args[i] = rawArgOf(a)
+	}
 }
 
-// fill sets the fields of inst that were kept; the others stay zero.
-func (r *rawInsn) fill(inst *x86asm.Inst) {
-	inst.Op, inst.Args, inst.MemBytes, inst.Len = r.op.op, r.args, int(r.memBytes), int(r.len)
+// rawArgOf is x86asm's operand a in compact form.
+func rawArgOf(a x86asm.Arg) rawArg {
+	switch a := a.(type) {
+	case x86asm.Reg:
+		return rawArg{kind: argReg, base: a}
+	case x86asm.Mem:
+		return rawArg{kind: argMem, seg: a.Segment, base: a.Base, index: a.Index, scale: a.Scale, val: a.Disp}
+	case x86asm.Imm:
+		return rawArg{kind: argImm, val: int64(a)}
+	case x86asm.Rel:
+		return rawArg{kind: argRel, val: int64(a)}
+	}
+	// x86asm.Arg is sealed: these four types are all there are.
+	panic(fmt.Sprintf("canon: x86asm argument of type %T", a))
+}
+
+// mem is a memory operand's x86asm form.
+func (a *rawArg) mem() x86asm.Mem {
+	return x86asm.Mem{Segment: a.seg, Base: a.base, Scale: a.scale, Index: a.index, Disp: a.val}
 }
 
 // item is one canonical instruction, or a run of n identical ones at

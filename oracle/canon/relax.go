@@ -28,22 +28,18 @@ import (
 
 // relaxedGOTImm canonicalizes it when inst is such a relaxed load, or a
 // 32-bit load from a GOT slot, and reports whether it did.
-func (d *x86Func) relaxedGOTImm(it *item, inst *x86asm.Inst, next, siteAddr uint64, site obj.RelocKind, hasSite bool) bool {
-	if inst.Op != x86asm.MOV || inst.Args[2] != nil {
+func (d *x86Func) relaxedGOTImm(it *item, r *rawInsn, next, siteAddr uint64, site obj.RelocKind, hasSite bool) bool {
+	if r.op.op != x86asm.MOV || r.args[2].kind != argNone || r.args[0].kind != argReg {
 		return false
 	}
-	reg, ok := inst.Args[0].(x86asm.Reg)
-	if !ok {
+	reg := r.args[0].base
+	if m := &r.args[1]; m.kind == argMem {
+		return d.gotLoad32(it, reg, m, r, next, site, hasSite)
+	}
+	if r.args[1].kind != argImm || !hasSite || site != obj.GOTLoad32 || siteAddr+4 != next {
 		return false
 	}
-	if m, ok := inst.Args[1].(x86asm.Mem); ok {
-		return d.gotLoad32(it, reg, m, inst, next, site, hasSite)
-	}
-	imm, ok := inst.Args[1].(x86asm.Imm)
-	if !ok || !hasSite || site != obj.GOTLoad32 || siteAddr+4 != next {
-		return false
-	}
-	target := uint64(imm)
+	target := uint64(r.args[1].val)
 	switch {
 	case reg >= x86asm.RAX && reg <= x86asm.R15:
 		// imm32 sign-extended to 64 bits, as x86asm already holds it.
@@ -61,11 +57,11 @@ func (d *x86Func) relaxedGOTImm(it *item, inst *x86asm.Inst, next, siteAddr uint
 
 // gotLoad32 canonicalizes `mov r32, dword ptr [rip+slot]` through a GOT
 // slot as `lea r32, foo ; via got`.
-func (d *x86Func) gotLoad32(it *item, reg x86asm.Reg, m x86asm.Mem, inst *x86asm.Inst, next uint64, site obj.RelocKind, hasSite bool) bool {
-	if m.Base != x86asm.RIP || m.Index != 0 || inst.MemBytes != 4 || reg < x86asm.EAX || reg > x86asm.R15L {
+func (d *x86Func) gotLoad32(it *item, reg x86asm.Reg, m *rawArg, r *rawInsn, next uint64, site obj.RelocKind, hasSite bool) bool {
+	if m.base != x86asm.RIP || m.index != 0 || r.memBytes != 4 || reg < x86asm.EAX || reg > x86asm.R15L {
 		return false
 	}
-	slot := next + uint64(int64(int32(m.Disp)))
+	slot := next + uint64(int64(int32(m.val)))
 	if !d.sy.isGOTSlot(slot, site, hasSite) {
 		return false
 	}

@@ -24,7 +24,6 @@ type x86Func struct {
 	f     *Func
 	size  uint64 // the function's extent
 	sites siteCursor
-	inst  x86asm.Inst // the instruction being canonicalized (rawInsn.fill)
 }
 
 // Fill bytes decoded in runs: each is a whole one-byte instruction
@@ -77,9 +76,8 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 			it.arg0 = len(f.args)
 			f.args = append(f.args, hint.args[hi.arg0:hi.arg0+int(hi.nargs)]...)
 		} else {
-			r.fill(&d.inst)
 			it.op = r.op
-			d.canonInsn(&it, &d.inst)
+			d.canonInsn(&it, r)
 		}
 		f.items = append(f.items, it)
 	}
@@ -185,13 +183,13 @@ func isRun(b []byte, c byte) bool {
 }
 
 // canonInsn fills in it's operands and indirection from the decoded
-// instruction, and its operation where canonicalization changes it
+// instruction r, and its operation where canonicalization changes it
 // (it.op is the instruction's own on entry).
-func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
+func (d *x86Func) canonInsn(it *item, r *rawInsn) {
 	addr := d.f.addr + it.off
-	next := addr + uint64(inst.Len)
-	siteAddr, site, hasSite := d.sites.in(addr, inst.Len)
-	if d.relaxedGOTImm(it, inst, next, siteAddr, site, hasSite) {
+	next := addr + uint64(r.len)
+	siteAddr, site, hasSite := d.sites.in(addr, int(r.len))
+	if d.relaxedGOTImm(it, r, next, siteAddr, site, hasSite) {
 		return // relax.go
 	}
 	pure := !hasSite
@@ -206,48 +204,45 @@ func (d *x86Func) canonInsn(it *item, inst *x86asm.Inst) {
 		if site == obj.Abs64 {
 			width = 8
 		}
-		for _, a := range inst.Args {
-			if _, ok := a.(x86asm.Imm); ok && siteAddr+width == next {
+		for i := range r.args {
+			if r.args[i].kind == argImm && siteAddr+width == next {
 				immSite = true
 			}
 		}
 	}
-	for _, a := range inst.Args {
-		if a == nil {
+	for i := range r.args {
+		a := &r.args[i]
+		if a.kind == argNone {
 			break
 		}
 		var o operand
-		switch a := a.(type) {
-		case x86asm.Reg:
-			o = operand{kind: opReg, base: a}
-		case x86asm.Imm:
+		switch a.kind {
+		case argReg:
+			o = operand{kind: opReg, base: a.base}
+		case argImm:
 			if immSite && tlsSite {
 				// A TP offset (local-exec, or initial-exec relaxed).
-				o = operand{kind: opAbsImm, ref: d.sy.tpoffRef(int64(int32(a)))}
+				o = operand{kind: opAbsImm, ref: d.sy.tpoffRef(int64(int32(a.val)))}
 			} else if immSite {
 				// A relocation says this immediate is an address.
-				v := uint64(a)
+				v := uint64(a.val)
 				if site == obj.Abs32 {
 					v &= 0xffffffff
 				}
 				o = operand{kind: opAbsImm, ref: d.sy.fieldRef(siteAddr, v, d.f)}
 			} else {
-				o = operand{kind: opImm, val: int64(a)}
+				o = operand{kind: opImm, val: a.val}
 			}
-		case x86asm.Rel:
+		case argRel:
 			pure = false
-			target := next + uint64(int64(a))
+			target := next + uint64(a.val)
 			it.target, it.hasRef = target, true
-			r, via := d.branchTarget(target)
-			o = operand{kind: opRef, ref: r}
+			name, via := d.branchTarget(target)
+			o = operand{kind: opRef, ref: name}
 			it.via = via
-		case x86asm.Mem:
-			pure = pure && a.Base != x86asm.RIP
-			o = d.memArg(it, inst, a, next, siteAddr, site, hasSite, absSite && !immSite)
-		default:
-			// x86asm has no other argument types; should one appear, its
-			// text is the operand.
-			o = operand{kind: opText, ref: ref{name: strings.ToLower(fmt.Sprint(a))}}
+		case argMem:
+			pure = pure && a.base != x86asm.RIP
+			o = d.memArg(it, r, a, next, siteAddr, site, hasSite, absSite && !immSite)
 		}
 		d.f.args = append(d.f.args, o)
 		it.nargs++
@@ -340,19 +335,20 @@ func memSize(n int) string {
 // memArg canonicalizes a memory operand. A RIP-relative operand is
 // written by its target; a load through a GOT slot rewrites the
 // instruction (see canonInsn and the package comment).
-func (d *x86Func) memArg(it *item, inst *x86asm.Inst, m x86asm.Mem, next, siteAddr uint64, site obj.RelocKind, hasSite, absDisp bool) operand {
+func (d *x86Func) memArg(it *item, r *rawInsn, m *rawArg, next, siteAddr uint64, site obj.RelocKind, hasSite, absDisp bool) operand {
 	size := uint16(0)
-	if memSize(inst.MemBytes) != "" {
-		size = uint16(inst.MemBytes)
+	if memSize(int(r.memBytes)) != "" {
+		size = uint16(r.memBytes)
 	}
-	if m.Base == x86asm.RIP {
+	op := r.op.op
+	if m.base == x86asm.RIP {
 		// x86asm leaves a RIP-relative disp32 zero-extended.
-		target := next + uint64(int64(int32(m.Disp)))
+		target := next + uint64(int64(int32(m.val)))
 		it.target, it.hasRef = target, true
 		// An address in a symbol is no GOT slot: named at once, it is
 		// what symRef would say.
 		if sym, ok := d.sy.inSymbol(target); ok {
-			if inst.Op == x86asm.LEA {
+			if op == x86asm.LEA {
 				return operand{kind: opRef, ref: sym}
 			}
 			return operand{kind: opMemRIP, mem: size, ref: sym}
@@ -365,39 +361,39 @@ func (d *x86Func) memArg(it *item, inst *x86asm.Inst, m x86asm.Mem, next, siteAd
 			}
 			final := d.sy.symRef(val, d.f)
 			switch {
-			case inst.Op == x86asm.MOV && inst.MemBytes == 8 && it.nargs == 1 && isReg64(inst.Args[0]):
+			case op == x86asm.MOV && r.memBytes == 8 && it.nargs == 1 && r.args[0].kind == argReg && isReg64(r.args[0].base):
 				// mov r64, [rip+GOT(f)] is lea r64, [rip+f] seen through.
 				it.op, it.via = opKey{op: x86asm.LEA}, viaGOT
 				return operand{kind: opRef, ref: final}
-			case inst.Op == x86asm.CALL || inst.Op == x86asm.JMP:
+			case op == x86asm.CALL || op == x86asm.JMP:
 				it.via = viaGOT
 				return operand{kind: opRef, ref: d.seeThrough(val, final)}
 			}
 			return operand{kind: opGOT, mem: size, ref: final}
 		}
 		sym := d.sy.symRef(target, d.f)
-		if inst.Op == x86asm.LEA {
+		if op == x86asm.LEA {
 			return operand{kind: opRef, ref: sym}
 		}
 		return operand{kind: opMemRIP, mem: size, ref: sym}
 	}
-	o := operand{kind: opMem, mem: size, seg: m.Segment, base: m.Base}
-	if m.Index != 0 {
-		o.index, o.scale = m.Index, m.Scale
+	o := operand{kind: opMem, mem: size, seg: m.seg, base: m.base}
+	if m.index != 0 {
+		o.index, o.scale = m.index, m.scale
 	}
 	if absDisp && site == obj.TPOff32 {
 		// A TP offset: fs:[tpoff(x)], [rax+tpoff(x)].
-		o.ref = d.sy.tpoffRef(int64(int32(m.Disp)))
+		o.ref = d.sy.tpoffRef(int64(int32(m.val)))
 	} else if absDisp {
 		// A relocation says the displacement is an address (R_X86_64_32S
 		// in `jmp [8*rcx + table]`, `mov [8*rbx + array], rbx`).
-		v := uint64(int64(int32(m.Disp)))
+		v := uint64(int64(int32(m.val)))
 		if site == obj.Abs32 {
 			v &= 0xffffffff
 		}
 		o.ref = d.sy.fieldRef(siteAddr, v, d.f)
 	} else {
-		o.val = m.Disp
+		o.val = m.val
 	}
 	return o
 }
@@ -521,9 +517,8 @@ func (d *x86Func) follow(addr uint64) (name ref, via uint8, final uint64, ok boo
 	return ref{}, 0, 0, false
 }
 
-func isReg64(a x86asm.Arg) bool {
-	r, ok := a.(x86asm.Reg)
-	return ok && r >= x86asm.RAX && r <= x86asm.R15
+func isReg64(r x86asm.Reg) bool {
+	return r >= x86asm.RAX && r <= x86asm.R15
 }
 
 // regNames are the registers' Intel names, by x86asm.Reg.
