@@ -68,3 +68,164 @@ func TestDecodePrefixProperty(t *testing.T) {
 	}
 	require.Greater(t, checked, 100000)
 }
+
+// pcrelWindows returns instruction windows (15 bytes) that x86asm decodes
+// as an instruction with a PC-relative field: branches with rel8, rel16
+// and rel32 offsets, and RIP-relative memory operands of many encodings
+// (legacy, REX, VEX, EVEX, prefixed, with immediates after the
+// displacement), from fixed leads followed by random bytes and random
+// opcodes whose ModRM byte is forced to the RIP-relative form.
+func pcrelWindows(rng *rand.Rand, n int) [][]byte {
+	lead := [][]byte{
+		{0xe8}, {0xe9}, {0xeb}, {0x74}, {0x7f}, {0x0f, 0x84}, {0x0f, 0x8f}, {0xe0}, {0xe2}, {0xe3},
+		{0xc7, 0xf8}, {0x66, 0xe9}, {0x66, 0x0f, 0x85}, {0x48, 0xe8},
+		{0x8b, 0x05}, {0x48, 0x8b, 0x05}, {0x48, 0x8d, 0x05}, {0x4c, 0x8b, 0x3d}, {0x89, 0x0d},
+		{0xc7, 0x05}, {0x48, 0xc7, 0x05}, {0x66, 0xc7, 0x05}, {0x80, 0x3d}, {0x81, 0x3d}, {0x83, 0x3d},
+		{0xff, 0x15}, {0xff, 0x25}, {0xf3, 0x0f, 0x10, 0x05}, {0x66, 0x0f, 0x6f, 0x05},
+		{0xc5, 0xf8, 0x28, 0x05}, {0xc5, 0xfc, 0x10, 0x05}, {0xc4, 0xe2, 0x7d, 0x18, 0x05},
+		{0x62, 0xf1, 0x7c, 0x48, 0x10, 0x05}, {0x0f, 0xb6, 0x05}, {0x64, 0x48, 0x8b, 0x05},
+		{0xf0, 0xff, 0x05}, {0xf0, 0x48, 0x0f, 0xb1, 0x0d}, {0x67, 0x8b, 0x05}, {0x41, 0x8b, 0x05},
+		{0xd9, 0x05}, {0x0f, 0x18, 0x05}, {0x69, 0x05}, {0x6b, 0x05}, {0x0f, 0x3a, 0x0f, 0x05},
+		{0x66, 0x0f, 0x3a, 0x0f, 0x05}, {0xc4, 0xe3, 0x79, 0x0f, 0x05},
+	}
+	opc := [][]byte{nil, {0x48}, {0x66}, {0x0f}, {0x66, 0x0f}, {0xf3, 0x0f}, {0xf2, 0x0f}, {0x0f, 0x38}, {0x0f, 0x3a}, {0x66, 0x0f, 0x38}, {0x41}, {0x64}, {0xf0}}
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		var w []byte
+		if i%2 == 0 {
+			w = append(w, lead[(i/2)%len(lead)]...)
+		} else {
+			// A random opcode, its ModRM byte mod 00, r/m 101: [rip+disp32].
+			w = append(w, opc[(i/2)%len(opc)]...)
+			w = append(w, byte(rng.UintN(256)), byte(rng.UintN(8))<<3|0x05)
+		}
+		for len(w) < 15 {
+			w = append(w, byte(rng.UintN(256)))
+		}
+		a, err := x86asm.Decode(w, 64)
+		if err != nil || a.Op == 0 || a.Len == 0 || a.PCRel == 0 {
+			continue
+		}
+		out = append(out, w[:a.Len])
+	}
+	return out
+}
+
+// setField writes v's low width bytes, little-endian, at b[off:].
+func setField(b []byte, off, width int, v uint64) {
+	for k := 0; k < width; k++ {
+		b[off+k] = byte(v >> (8 * k))
+	}
+}
+
+// checkPCRelPatch checks one instruction b (x86asm decodes it with a
+// PC-relative field) against the field set to v: x86asm decodes the new
+// bytes as the same instruction but for that operand, and
+// rawInsn.patchPCRel produces exactly x86asm's decoding of them.
+func checkPCRelPatch(t testing.TB, b []byte, v uint64) (rel bool) {
+	a, err := x86asm.Decode(b, 64)
+	require.NoError(t, err)
+	var ra rawInsn
+	ra.setInst(&a)
+	b2 := append([]byte(nil), b...)
+	setField(b2, a.PCRelOff, a.PCRel, v)
+	c, err := x86asm.Decode(b2, 64)
+	if err != nil {
+		t.Fatalf("% x decodes, % x (field %#x) does not: %v", b, b2, v, err)
+	}
+	var want rawInsn
+	want.setInst(&c)
+	require.True(t, samePCRel(&ra, b2, b), "% x / % x", b, b2)
+	got := ra
+	require.True(t, got.patchPCRel(b2), "% x: no PC-relative operand patched", b)
+	if got != want {
+		t.Fatalf("% x patched to % x: %+v, x86asm says %+v", b, b2, got, want)
+	}
+	return ra.args[0].kind == argRel
+}
+
+// TestPCRelPatch checks what rawDecode relies on to reuse a hint's
+// instruction whose bytes differ from the current ones only inside its
+// PC-relative field: x86asm's decoding of the new bytes is the hint's
+// with that one operand (Rel, or the RIP-relative Mem.Disp) replaced, and
+// patchPCRel computes that operand as x86asm does, for field values at
+// every edge (0, ±1, the sign bits of 8, 16 and 32 bits) and random ones.
+func TestPCRelPatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	edges := []uint64{0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe}
+	wins := pcrelWindows(rng, 60000)
+	rels, mems := 0, 0
+	for _, b := range wins {
+		rel := false
+		for _, v := range edges {
+			rel = checkPCRelPatch(t, b, v)
+		}
+		for k := 0; k < 4; k++ {
+			checkPCRelPatch(t, b, rng.Uint64())
+		}
+		if rel {
+			rels++
+		} else {
+			mems++
+		}
+	}
+	require.Greater(t, rels, 2000)
+	require.Greater(t, mems, 10000)
+}
+
+// TestRawDecodePCRelHint decodes code whose PC-relative fields all
+// differ from a hint's and checks that the result is the decoding
+// without a hint: every instruction taken from the hint, patched.
+func TestRawDecodePCRelHint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var code []byte
+	for _, b := range pcrelWindows(rng, 4000) {
+		code = append(code, b...)
+		code = append(code, 0x48, 0x89, 0xc3) // mov rbx, rax: reused as is
+	}
+	var hint Func
+	hint.reset("f", 0x1000, code)
+	rawDecode(&hint, nil)
+	moved := append([]byte(nil), code...)
+	for _, r := range hint.raw {
+		if r.pcrel != 0 {
+			setField(moved, int(r.off)+int(r.pcrelOff), int(r.pcrel), rng.Uint64())
+		}
+	}
+	var want, got Func
+	want.reset("f", 0x2000, moved)
+	rawDecode(&want, nil)
+	got.reset("f", 0x2000, moved)
+	rawDecode(&got, &hint)
+	require.Equal(t, len(want.raw), len(got.raw))
+	patched := 0
+	for i := range want.raw {
+		w, g := want.raw[i], got.raw[i]
+		if g.from == 0 && g.pcrel != 0 {
+			patched++
+		}
+		g.from = 0
+		require.Equal(t, w, g, "instruction %d at %#x", i, w.off)
+	}
+	require.Greater(t, patched, 1000)
+}
+
+// FuzzPCRelPatch: for any bytes x86asm decodes as an instruction with a
+// PC-relative field, and any value of that field, patching the decoding
+// is decoding the new bytes.
+func FuzzPCRelPatch(f *testing.F) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, b := range pcrelWindows(rng, 200) {
+		f.Add(b, rng.Uint64())
+	}
+	f.Fuzz(func(t *testing.T, b []byte, v uint64) {
+		if len(b) > 15 {
+			b = b[:15]
+		}
+		a, err := x86asm.Decode(b, 64)
+		if err != nil || a.Op == 0 || a.Len == 0 || a.PCRel == 0 {
+			return
+		}
+		checkPCRelPatch(t, b[:a.Len], v)
+	})
+}

@@ -2,6 +2,7 @@ package canon
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -102,7 +103,10 @@ const maxRun = 1 << 30
 // one entry each. An instruction whose bytes equal those of an
 // instruction of hint at the same offset is taken from hint instead of
 // decoded again: x86asm's result for a recognized instruction (Op set)
-// depends only on the bytes it consumed.
+// depends only on the bytes it consumed. So is one whose bytes differ
+// from the hint's only inside its PC-relative field, with that operand
+// patched (samePCRel): in a relink every function after an edit moves,
+// and with it the displacements of its calls and RIP-relative operands.
 func rawDecode(f *Func, hint *Func) {
 	code := f.code
 	var hraw []rawInsn
@@ -132,11 +136,26 @@ func rawDecode(f *Func, hint *Func) {
 		if h < len(hraw) {
 			if hr := &hraw[h]; hr.off == uint64(off) && hr.n == 1 && hr.ok && hr.op.op != 0 {
 				l := int(hr.len)
-				if off+l <= len(code) && uint64(off+l) <= uint64(len(hint.code)) && bytes.Equal(code[off:off+l], hint.code[off:off+l]) {
-					f.raw = append(f.raw, *hr)
-					f.raw[len(f.raw)-1].from = h + 1
-					off += l
-					continue
+				if off+l <= len(code) && off+l <= len(hint.code) {
+					cur, old := code[off:off+l], hint.code[off:off+l]
+					if bytes.Equal(cur, old) {
+						f.raw = append(f.raw, *hr)
+						f.raw[len(f.raw)-1].from = h + 1
+						off += l
+						continue
+					}
+					if samePCRel(hr, cur, old) {
+						// The same instruction at another distance from
+						// what it refers to (it or its target moved).
+						f.raw = append(f.raw, *hr)
+						r := &f.raw[len(f.raw)-1]
+						r.from = 0
+						if r.patchPCRel(cur) {
+							off += l
+							continue
+						}
+						f.raw = f.raw[:len(f.raw)-1]
+					}
 				}
 			}
 		}
@@ -151,6 +170,49 @@ func rawDecode(f *Func, hint *Func) {
 		}
 		off += int(r.len)
 	}
+}
+
+// samePCRel reports whether cur and old, the bytes of instructions at the
+// same offset, old's decoded as hr, differ only inside hr's PC-relative
+// field (a rel8/16/32 branch offset or a RIP-relative disp32). x86asm
+// decodes the field's bytes into that operand and nothing else: what the
+// instruction is, its length and its other operands do not depend on
+// them (TestPCRelPatch checks it), so cur is hr with that operand
+// patched.
+func samePCRel(hr *rawInsn, cur, old []byte) bool {
+	p, e := int(hr.pcrelOff), int(hr.pcrelOff)+int(hr.pcrel)
+	return hr.pcrel != 0 && e <= len(cur) && len(cur) == len(old) &&
+		bytes.Equal(cur[:p], old[:p]) && bytes.Equal(cur[e:], old[e:])
+}
+
+// patchPCRel sets r's PC-relative operand from b, the instruction's
+// bytes, as x86asm decodes it: a branch offset sign-extended from its
+// width, a RIP-relative displacement zero-extended from 32 bits. It
+// reports false, changing nothing, when r has no such operand of the
+// field's width.
+func (r *rawInsn) patchPCRel(b []byte) bool {
+	p, w := int(r.pcrelOff), int(r.pcrel)
+	if r.pcrel == 0 || p+w > len(b) {
+		return false
+	}
+	field := b[p : p+w]
+	for i := range r.args {
+		a := &r.args[i]
+		switch {
+		case a.kind == argRel && w == 1:
+			a.val = int64(int8(field[0]))
+		case a.kind == argRel && w == 2:
+			a.val = int64(int16(binary.LittleEndian.Uint16(field)))
+		case a.kind == argRel && w == 4:
+			a.val = int64(int32(binary.LittleEndian.Uint32(field)))
+		case a.kind == argMem && a.base == x86asm.RIP && w == 4:
+			a.val = int64(binary.LittleEndian.Uint32(field))
+		default:
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // isFill reports whether an instruction (or a run of them), of operation
