@@ -37,6 +37,9 @@ type Func struct {
 	notes   []string
 	dropped int
 	discard bool
+	// memo holds the instructions decoded into f so far, by their bytes
+	// (kept across decodes: it refers to no image).
+	memo *insnMemo
 }
 
 // rawInsn is one decoded position: an instruction, a run of n identical
@@ -62,7 +65,7 @@ type rawInsn struct {
 	pcrel    uint8
 	memBytes int32
 	op       opKey
-	args     [4]rawArg
+	args     [len(x86asm.Args{})]rawArg
 }
 
 // rawArg is one of x86asm's operands (x86asm.Arg) without the interface:
@@ -90,7 +93,7 @@ const (
 func (r *rawInsn) setInst(inst *x86asm.Inst) {
 	r.len, r.memBytes, r.op = uint8(inst.Len), int32(inst.MemBytes), opKeyOf(inst)
 	r.pcrelOff, r.pcrel = uint8(inst.PCRelOff), uint8(inst.PCRel)
-	r.args = [4]rawArg{}
+	r.args = [len(x86asm.Args{})]rawArg{}
 	for i, a := range inst.Args {
 		if a == nil {
 			break

@@ -229,3 +229,83 @@ func FuzzPCRelPatch(f *testing.F) {
 		checkPCRelPatch(t, b[:a.Len], v)
 	})
 }
+
+// plainDecode decodes code as rawDecode does without a hint or a memo:
+// fill runs as one entry, every other instruction by x86asm.
+func plainDecode(code []byte) []rawInsn {
+	var out []rawInsn
+	for off := 0; off < len(code); {
+		if c := code[off]; c == 0xcc || c == 0x90 {
+			end := off + 1
+			for end < len(code) && code[end] == c {
+				end++
+			}
+			r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true}
+			if c == 0x90 {
+				r.setInst(&nopInst)
+			} else {
+				r.setInst(&int3Inst)
+			}
+			out = append(out, r)
+			off = end
+			continue
+		}
+		r := rawInsn{off: uint64(off), n: 1}
+		inst, err := x86asm.Decode(code[off:], 64)
+		r.ok = err == nil && inst.Len > 0
+		if r.ok {
+			r.setInst(&inst)
+		} else {
+			r.len = 1
+		}
+		out = append(out, r)
+		off += int(r.len)
+	}
+	return out
+}
+
+// TestMemoDecodes decodes code made of many kinds of instructions (random
+// windows with real prefixes, PC-relative ones, undecodable bytes, fill)
+// into one Func again and again, its PC-relative fields changed each
+// time, its memo filling, overflowing and being emptied: every decoding
+// is x86asm's.
+func TestMemoDecodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var code []byte
+	lead := [][]byte{nil, {0x48}, {0x66}, {0xf0}, {0xf3}, {0xf2}, {0x64}, {0xc5}, {0xc4}, {0x62}, {0x0f}, {0x0f, 0x38}, {0x66, 0x0f}, {0x41}, {0x67}}
+	for i, b := range pcrelWindows(rng, 6000) {
+		code = append(code, b...)
+		w := append([]byte(nil), lead[i%len(lead)]...)
+		for len(w) < 15 {
+			w = append(w, byte(rng.UintN(256)))
+		}
+		if a, err := x86asm.Decode(w, 64); err == nil && a.Len > 0 {
+			w = w[:a.Len]
+		} else {
+			w = w[:1]
+		}
+		code = append(code, w...)
+		if i%50 == 0 {
+			code = append(code, 0xcc, 0xcc, 0x90)
+		}
+	}
+	var f Func
+	for pass := 0; pass < 4; pass++ {
+		want := plainDecode(code)
+		for i := 0; i < len(code); i += 1 + rng.IntN(len(code)/8) {
+			f.reset("f", 0x1000, code[i:min(len(code), i+1+rng.IntN(4096))])
+			rawDecode(&f, nil)
+			sub := plainDecode(f.code)
+			require.Equal(t, sub, f.raw, "pass %d window %d", pass, i)
+		}
+		f.reset("f", 0x1000, code)
+		rawDecode(&f, nil)
+		require.Equal(t, want, f.raw, "pass %d", pass)
+		for _, r := range want {
+			if r.pcrel != 0 {
+				setField(code, int(r.off)+int(r.pcrelOff), int(r.pcrel), rng.Uint64())
+			}
+		}
+	}
+	require.NotNil(t, f.memo)
+}

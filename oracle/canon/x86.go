@@ -159,12 +159,24 @@ func rawDecode(f *Func, hint *Func) {
 				}
 			}
 		}
-		f.raw = append(f.raw, rawInsn{off: uint64(off), n: 1})
+		f.raw = append(f.raw, rawInsn{})
 		r := &f.raw[len(f.raw)-1]
+		if f.memo.find(code[off:], r) {
+			r.off, r.n, r.ok = uint64(off), 1, true
+			off += int(r.len)
+			continue
+		}
+		r.off, r.n = uint64(off), 1
 		inst, err := x86asm.Decode(code[off:], 64)
 		r.ok = err == nil && inst.Len > 0
 		if r.ok {
 			r.setInst(&inst)
+			if r.op.op != 0 {
+				if f.memo == nil {
+					f.memo = new(insnMemo)
+				}
+				f.memo.add(code[off:off+inst.Len], r)
+			}
 		} else {
 			r.len = 1
 		}
