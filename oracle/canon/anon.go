@@ -334,7 +334,7 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 		claimed = append(claimed, s)
 		for _, f := range a.fields {
 			if k := f.Kind; k == obj.Abs64 || k == obj.Abs32 || k == obj.Abs32S || k == obj.PCRel32 {
-				if len(r.sites) < maxSites {
+				if !r.sites.full() {
 					r.addSite(a.o, f, pos+f.Offset)
 				}
 			}

@@ -122,5 +122,13 @@ type fileSymbol struct {
 // holds a relocated value of kind (whose width is kind.Size()).
 type site struct {
 	addr uint64
-	kind obj.RelocKind
+	// addend is, for a field whose input relocation names a symbol (not
+	// a section; hasAddend), the relocation's addend A: the field is then
+	// shown as that symbol plus A (S + A), not as whatever lies at S + A.
+	// It matters for `.long .L.str.5 - table` in clang's relative lookup
+	// tables, where A is the field's offset in the table and S + A lands
+	// in another, layout-dependent, merged string.
+	addend    int64
+	kind      obj.RelocKind
+	hasAddend bool
 }

@@ -1,9 +1,7 @@
 package canon
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 
@@ -35,16 +33,12 @@ type reader struct {
 	syms    []*Symbol  // every canonical symbol
 	ranges  []*Symbol  // non-synthetic symbols with an extent, sorted by addr
 	starts  map[uint64][]*Symbol
-	sites   map[uint64]obj.RelocKind // pointer field address -> relocation kind
-	// addends holds, for a field whose input relocation names a symbol
-	// (not a section), the relocation's addend A: the field is then shown
-	// as that symbol plus A (S + A), not as whatever lies at S + A. It
-	// matters for `.long .L.str.5 - table` in clang's relative lookup
-	// tables, where A is the field's offset in the table and S + A lands
-	// in another, layout-dependent, merged string.
-	addends  map[uint64]int64
-	siteList []site // sites, sorted by address
-	budget   int    // bytes that may be decoded
+	// sites collects the pointer fields (address, relocation kind and
+	// addend) while the file is read; siteList is them sorted by address,
+	// one per address.
+	sites    siteSet
+	siteList []site
+	budget   int // bytes that may be decoded
 	// input is what the input objects say about data without symbols
 	// (merged strings and constants); nil without objects.
 	input *inputData
@@ -84,8 +78,6 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 		format:  f.format,
 		decoder: f.decoder,
 		starts:  map[uint64][]*Symbol{},
-		sites:   map[uint64]obj.RelocKind{},
-		addends: map[uint64]int64{},
 		budget:  decodeFactor*f.size + decodeSlack,
 	}
 	r.tls = &f.tls
@@ -106,15 +98,11 @@ func readFile(f *file, objs []*obj.Object, lazy bool) (*Image, error) {
 		if f.ownSource != "" {
 			im.PointerSource = f.ownSource
 			for _, s := range f.ownSites {
-				r.sites[s.addr] = s.kind
+				r.sites.add(site{addr: s.addr, kind: s.kind})
 			}
 		}
 	}
-	r.siteList = make([]site, 0, len(r.sites))
-	for a, k := range r.sites {
-		r.siteList = append(r.siteList, site{addr: a, kind: k})
-	}
-	slices.SortFunc(r.siteList, func(x, y site) int { return cmp.Compare(x.addr, y.addr) }) // addresses are unique
+	r.siteList = r.sites.list()
 
 	if err := r.checkBudget(); err != nil {
 		return nil, err

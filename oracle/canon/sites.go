@@ -1,7 +1,9 @@
 package canon
 
 import (
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -27,11 +29,7 @@ func (r *reader) objectSites(objs []*obj.Object) {
 			}
 		}
 	}
-	if len(r.sites) == 0 {
-		n = min(n, maxSites)
-		r.sites = make(map[uint64]obj.RelocKind, n)
-		r.addends = make(map[uint64]int64, n)
-	}
+	r.sites.grow(min(n, maxSites))
 	for _, s := range r.syms {
 		if s.sec != nil {
 			byName[s.Name] = append(byName[s.Name], s)
@@ -83,7 +81,7 @@ func (r *reader) objectSites(objs []*obj.Object) {
 					r.note("%s: section %s: reloc at %#x: %s+%#x is outside %s's output extent", o.Name, sec.Name, rel.Offset, in.Name, off, out.Name)
 					continue
 				}
-				if len(r.sites) < maxSites {
+				if !r.sites.full() {
 					r.addSite(o, rel, out.addr+off)
 				}
 			}
@@ -101,15 +99,99 @@ func (r *reader) addSite(o *obj.Object, rel obj.Reloc, at uint64) {
 	if rel.Kind == obj.TLSGD {
 		at += 8 // relaxed to local-exec: lea x@tpoff(%rax) ends 8 bytes on
 	}
-	r.sites[at] = kind
-	if kind == obj.TPOff32 || kind == obj.DTPOff64 {
-		return // named by the TLS block, not by an addend
-	}
-	if rel.Sym >= 0 && rel.Sym < len(o.Symbols) {
-		if s := o.Symbols[rel.Sym]; s != nil && s.Kind != obj.SymSection && s.Name != "" {
-			r.addends[at] = rel.Addend
+	s := site{addr: at, kind: kind}
+	if kind != obj.TPOff32 && kind != obj.DTPOff64 && rel.Sym >= 0 && rel.Sym < len(o.Symbols) {
+		// A TP offset is named by the TLS block, not by an addend.
+		if sym := o.Symbols[rel.Sym]; sym != nil && sym.Kind != obj.SymSection && sym.Name != "" {
+			s.addend, s.hasAddend = rel.Addend, true
 		}
 	}
+	r.sites.add(s)
+}
+
+// siteSet collects pointer sites as they are found, at most maxSites
+// addresses. A site added at an address already held replaces its kind,
+// and its addend when it has one (the earlier addend stays otherwise).
+// They are appended to a list, sorted and merged once at the end (list);
+// only when the list reaches maxSites entries, duplicates included, does
+// the set switch to a map, which counts addresses exactly as the bound
+// requires.
+type siteSet struct {
+	recs []site
+	m    map[uint64]site // nil until recs reached maxSites
+}
+
+// grow makes room for n more sites.
+func (s *siteSet) grow(n int) {
+	if s.m == nil {
+		s.recs = slices.Grow(s.recs, n)
+	}
+}
+
+// full reports whether the set holds maxSites addresses.
+func (s *siteSet) full() bool {
+	if s.m == nil && len(s.recs) >= maxSites {
+		s.m = make(map[uint64]site, len(s.recs))
+		for _, x := range s.recs {
+			s.m[x.addr] = merge(s.m[x.addr], x)
+		}
+		s.recs = nil
+	}
+	return s.m != nil && len(s.m) >= maxSites
+}
+
+// merge is site x with y added at its address.
+func merge(x, y site) site {
+	if !y.hasAddend {
+		y.addend, y.hasAddend = x.addend, x.hasAddend
+	}
+	return y
+}
+
+func (s *siteSet) add(x site) {
+	if s.m != nil {
+		s.m[x.addr] = merge(s.m[x.addr], x)
+		return
+	}
+	s.recs = append(s.recs, x)
+}
+
+// list returns the sites sorted by address, one per address.
+func (s *siteSet) list() []site {
+	var l []site
+	if s.m != nil {
+		l = make([]site, 0, len(s.m))
+		for _, x := range s.m {
+			l = append(l, x)
+		}
+		slices.SortFunc(l, func(x, y site) int { return cmp.Compare(x.addr, y.addr) })
+		return l
+	}
+	// Stable: the sites of one address stay in the order they were added.
+	l = s.recs
+	s.recs = nil
+	if !slices.IsSortedFunc(l, func(x, y site) int { return cmp.Compare(x.addr, y.addr) }) {
+		slices.SortStableFunc(l, func(x, y site) int { return cmp.Compare(x.addr, y.addr) })
+	}
+	out := l[:0]
+	for _, x := range l {
+		if n := len(out); n > 0 && out[n-1].addr == x.addr {
+			out[n-1] = merge(out[n-1], x)
+			continue
+		}
+		out = append(out, x)
+	}
+	return slices.Clip(out)
+}
+
+// addendAt returns the addend of the site at addr, when it has one.
+func (r *reader) addendAt(addr uint64) (int64, bool) {
+	l := r.siteList
+	i, ok := slices.BinarySearchFunc(l, addr, func(x site, a uint64) int { return cmp.Compare(x.addr, a) })
+	if !ok || !l[i].hasAddend {
+		return 0, false
+	}
+	return l[i].addend, true
 }
 
 // containing returns the symbol of defs (sorted by Value) whose extent holds

@@ -271,7 +271,7 @@ const maxCachedNames = 1 << 16
 // a symbol (`&outv+0x400`, one past an array, stays with the array), else
 // as whatever holds the target.
 func (r *reader) symbolizeField(site, target uint64) string {
-	if addend, ok := r.addends[site]; ok {
+	if addend, ok := r.addendAt(site); ok {
 		if name, off, ok := r.nameAt(target - uint64(addend)); ok {
 			return withOffset(name, off+addend)
 		}
@@ -281,7 +281,7 @@ func (r *reader) symbolizeField(site, target uint64) string {
 
 // fieldRef is symbolizeField for a decoder.
 func (r *reader) fieldRef(site, target uint64, f *Func) ref {
-	if addend, ok := r.addends[site]; ok {
+	if addend, ok := r.addendAt(site); ok {
 		if name, off, ok := r.nameAt(target - uint64(addend)); ok {
 			return ref{kind: refSym, name: name, off: off + addend}
 		}
