@@ -40,8 +40,12 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 		if hint == nil {
 			hint = cache.previous(f)
 		}
-		rawDecode(f, hint)
-		cache.store(f)
+		if rawDecode(f, hint) > 0 {
+			// Taken wholly from the hint, the decoding is that of a
+			// function the cache has or the other image holds: storing
+			// it would cost more than patching it from the hint again.
+			cache.store(f)
+		}
 	}
 	code := f.code
 	raw := f.raw
@@ -107,7 +111,8 @@ const maxRun = 1 << 30
 // from the hint's only inside its PC-relative field, with that operand
 // patched (samePCRel): in a relink every function after an edit moves,
 // and with it the displacements of its calls and RIP-relative operands.
-func rawDecode(f *Func, hint *Func) {
+// It returns the number of instructions not taken from hint.
+func rawDecode(f *Func, hint *Func) (fresh int) {
 	code := f.code
 	var hraw []rawInsn
 	if hint != nil {
@@ -159,6 +164,7 @@ func rawDecode(f *Func, hint *Func) {
 				}
 			}
 		}
+		fresh++
 		f.raw = append(f.raw, rawInsn{})
 		r := &f.raw[len(f.raw)-1]
 		if f.memo.find(code[off:], r) {
@@ -182,6 +188,7 @@ func rawDecode(f *Func, hint *Func) {
 		}
 		off += int(r.len)
 	}
+	return fresh
 }
 
 // samePCRel reports whether cur and old, the bytes of instructions at the
