@@ -82,15 +82,16 @@ type DiffConfig struct {
 
 // DiffPhases are the parts of one diff as pipeline.DiffLinkersTimed runs
 // them, with the process's peak RSS in each (KiB; 0 where it cannot be
-// measured). Compile, ReadObjects, RefLink, OpenRef, WaitLLD and Compare
-// follow one another and add up to the diff's wall time; LLDLink, ld.lld's
-// own wall time, runs side by side with ReadObjects, RefLink and OpenRef
-// (it starts with them), and its image is opened as soon as it is done
-// and the objects are read: WaitLLD is what of the two outlasts OpenRef.
+// measured). Compile, RefLink, WaitRead, OpenRef, WaitLLD and Compare
+// follow one another and add up to the diff's wall time. Side by side with
+// RefLink run ld.lld (LLDLink, its own wall time), then the opening of its
+// image, and the reading of the input objects (ReadObjects): WaitRead is
+// what of the reading outlasts RefLink, WaitLLD what of ld.lld and its
+// image outlasts OpenRef.
 type DiffPhases struct {
-	Compile, ReadObjects, RefLink, OpenRef, WaitLLD, Compare                         time.Duration
-	CompilePeak, ReadObjectsPeak, RefLinkPeak, OpenRefPeak, WaitLLDPeak, ComparePeak int64
-	LLDLink                                                                          time.Duration
+	Compile, RefLink, WaitRead, OpenRef, WaitLLD, Compare                         time.Duration
+	CompilePeak, RefLinkPeak, WaitReadPeak, OpenRefPeak, WaitLLDPeak, ComparePeak int64
+	LLDLink, ReadObjects                                                          time.Duration
 }
 
 // DiffBenchResult is BenchDiff's answer: medians over the runs. Ratios
@@ -127,7 +128,7 @@ func (r *DiffBenchResult) Line() string {
 // cfg.Other's link of the same objects: the diff is compiling the
 // program into objects, then pipeline.DiffLinkersTimed as `linkcheck
 // diff` calls it (ld.lld as side A, the reference linker as side B, their
-// rules): reading the objects, both links side by side, opening both
+// rules): reading the objects and both links side by side, opening both
 // executables as canonical images (canon.Open) and comparing them
 // (diff.Compare, which decodes function by function). Generating the
 // program is outside the clock (the CLI parses it from a file instead).
@@ -160,7 +161,7 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	res := &DiffBenchResult{Funcs: cfg.Funcs, Units: cfg.Units}
 	var walls, otherWalls []time.Duration
 	var peaks, otherPeaks []int64
-	var phases [7][]time.Duration
+	var phases [8][]time.Duration
 	var phasePeaks [6][]int64
 	for run := 0; run < cfg.Runs; run++ {
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("run%d", run))
@@ -188,13 +189,13 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 		}
 		// The diff's peak is the highest of its phases' (each phase
 		// resets the mark for the next).
-		peak = max(peak, ph.CompilePeak, ph.ReadObjectsPeak, ph.RefLinkPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak)
+		peak = max(peak, ph.CompilePeak, ph.RefLinkPeak, ph.WaitReadPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak)
 		walls, peaks = append(walls, wall), append(peaks, peak)
 		otherWalls, otherPeaks = append(otherWalls, ow), append(otherPeaks, opeak)
-		for i, d := range []time.Duration{ph.Compile, ph.ReadObjects, ph.RefLink, ph.OpenRef, ph.WaitLLD, ph.Compare, ph.LLDLink} {
+		for i, d := range []time.Duration{ph.Compile, ph.RefLink, ph.WaitRead, ph.OpenRef, ph.WaitLLD, ph.Compare, ph.LLDLink, ph.ReadObjects} {
 			phases[i] = append(phases[i], d)
 		}
-		for i, kb := range []int64{ph.CompilePeak, ph.ReadObjectsPeak, ph.RefLinkPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak} {
+		for i, kb := range []int64{ph.CompilePeak, ph.RefLinkPeak, ph.WaitReadPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak} {
 			phasePeaks[i] = append(phasePeaks[i], kb)
 		}
 		res.PeakMethod = method
@@ -207,7 +208,7 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 	res.OtherWall, res.OtherPeakKB = Median(otherWalls), Median(otherPeaks)
 	res.Phases = DiffPhases{Median(phases[0]), Median(phases[1]), Median(phases[2]), Median(phases[3]), Median(phases[4]), Median(phases[5]),
 		Median(phasePeaks[0]), Median(phasePeaks[1]), Median(phasePeaks[2]), Median(phasePeaks[3]), Median(phasePeaks[4]), Median(phasePeaks[5]),
-		Median(phases[6])}
+		Median(phases[6]), Median(phases[7])}
 	if res.OtherWall > 0 {
 		res.TimeRatio = float64(res.Wall) / float64(res.OtherWall)
 	}
@@ -242,10 +243,10 @@ func diffOnce(ctx context.Context, t *target.Target, lldL, refL *linker.Linker, 
 	opts := diff.Options{Ignore: pipeline.Rules(lldL, refL), NameA: lldL.Name, NameB: refL.Name}
 	res, err := pipeline.DiffLinkersTimed(ctx, f, lldL, refL, objPaths, dir, opts, linker.Options{}, func(p pipeline.DiffPhase) {
 		switch p {
-		case pipeline.PhaseRead:
-			lap(&ph.ReadObjects, &ph.ReadObjectsPeak)
 		case pipeline.PhaseLinkB:
 			lap(&ph.RefLink, &ph.RefLinkPeak)
+		case pipeline.PhaseRead:
+			lap(&ph.WaitRead, &ph.WaitReadPeak)
 		case pipeline.PhaseOpenB:
 			lap(&ph.OpenRef, &ph.OpenRefPeak)
 		case pipeline.PhaseWaitA:
@@ -260,5 +261,6 @@ func diffOnce(ctx context.Context, t *target.Target, lldL, refL *linker.Linker, 
 	if res.ResA != nil {
 		ph.LLDLink = res.ResA.Duration
 	}
+	ph.ReadObjects = res.ReadDuration
 	return objPaths, res.Report, nil
 }

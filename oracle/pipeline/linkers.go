@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
@@ -36,6 +37,9 @@ type LinkersResult struct {
 	// Objects are the input objects, read (canon locates pointers by
 	// their relocations).
 	Objects []*obj.Object
+	// ReadDuration is how long reading Objects took (side by side with
+	// the links).
+	ReadDuration time.Duration
 }
 
 // LinkerError is a link by one side of a comparison that failed: the
@@ -67,26 +71,29 @@ func DiffLinkersWith(ctx context.Context, f obj.Format, a, b *linker.Linker, obj
 // DiffPhase names a step of DiffLinkersTimed on its calling goroutine.
 type DiffPhase string
 
-// The steps of DiffLinkersTimed, in order. Link A (its own goroutine)
-// starts with PhaseRead and, once the inputs are read, opens A's output
-// (canon) while B links: PhaseWaitA is the time A's link and image
-// outlast PhaseRead, PhaseLinkB and PhaseOpenB.
+// The steps of DiffLinkersTimed, in order. Link A (on a goroutine of its
+// own) and the reading of the input objects (on another) start with
+// PhaseLinkB; PhaseRead is the time the reading outlasts B's link, and
+// PhaseWaitA the time A's link and image (opened once the objects are
+// read) outlast PhaseOpenB.
 const (
-	PhaseRead    DiffPhase = "read objects"
 	PhaseLinkB   DiffPhase = "link B"
+	PhaseRead    DiffPhase = "read objects"
 	PhaseOpenB   DiffPhase = "open B"
 	PhaseWaitA   DiffPhase = "wait for A"
 	PhaseCompare DiffPhase = "compare"
 )
 
 // DiffLinkersTimed is DiffLinkersWith calling lap, when not nil, at the end
-// of each DiffPhase (for `linkcheck bench diff`). The two links run side by
-// side: A (a child process, ld.lld for `linkcheck diff`) from the start,
-// while this goroutine reads the input objects and links with B; each
-// output is read into its canonical image as soon as its link is done and
-// the inputs are read, then the images are compared. The result and the
-// errors are those of the links and reads one after the other: a failed
-// read first, then A's link, B's link, A's image, B's image.
+// of each DiffPhase (for `linkcheck bench diff`). The links and the
+// reading of the input objects run side by side: A (a child process,
+// ld.lld for `linkcheck diff`) and the reading each on a goroutine of
+// their own, B on this one (each linker reads the object files itself).
+// Each output is read into its canonical image as soon as its link is
+// done and the input objects are read, then the images are compared. The
+// result and the errors are those of the steps one after the other: a
+// failed read of the inputs first, then A's link, B's link, A's image, B's
+// image.
 func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, objPaths []string, dir string, opts diff.Options, lo linker.Options, lap func(DiffPhase)) (*LinkersResult, error) {
 	if lap == nil {
 		lap = func(DiffPhase) {}
@@ -112,8 +119,21 @@ func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, ob
 	res := &LinkersResult{A: a, B: b,
 		ExeA: filepath.Join(dir, nameA+"."+t.ExeName), ExeB: filepath.Join(dir, nameB+"."+t.ExeName)}
 
+	// The input objects, read once for both images.
 	var objs []*obj.Object
 	var wasmObjs []*wasm.Object
+	var readErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		start := time.Now()
+		if f == obj.Wasm {
+			wasmObjs, readErr = target.ReadWasmObjects(objPaths)
+		} else {
+			objs, readErr = t.ReadInputs(objPaths)
+		}
+		res.ReadDuration = time.Since(start)
+	}()
 	readImage := func(path string) (*canon.Image, error) {
 		if f == obj.Wasm {
 			return readWasmImage(path, wasmObjs)
@@ -121,9 +141,8 @@ func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, ob
 		return readImage(path, objs)
 	}
 	// Side A: link, then (once the inputs are read) its image.
-	var linkErrA, openErrA, readErr error
+	var linkErrA, openErrA error
 	var ia *canon.Image
-	read := make(chan struct{})
 	doneA := make(chan struct{})
 	go func() {
 		defer close(doneA)
@@ -135,24 +154,18 @@ func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, ob
 			ia, openErrA = readImage(res.ExeA)
 		}
 	}()
-	if f == obj.Wasm {
-		wasmObjs, readErr = target.ReadWasmObjects(objPaths)
-	} else {
-		objs, readErr = t.ReadInputs(objPaths)
-	}
-	res.Objects = objs
-	close(read)
-	lap(PhaseRead)
+	// Side B, here.
 	var linkErrB, openErrB error
 	var ib *canon.Image
-	if readErr == nil {
-		res.ResB, linkErrB = b.Link(ctx, f, objPaths, res.ExeB, lo)
-		lap(PhaseLinkB)
-		if linkErrB == nil {
-			ib, openErrB = readImage(res.ExeB)
-		}
-		lap(PhaseOpenB)
+	res.ResB, linkErrB = b.Link(ctx, f, objPaths, res.ExeB, lo)
+	lap(PhaseLinkB)
+	<-read
+	res.Objects = objs
+	lap(PhaseRead)
+	if readErr == nil && linkErrB == nil {
+		ib, openErrB = readImage(res.ExeB)
 	}
+	lap(PhaseOpenB)
 	<-doneA
 	lap(PhaseWaitA)
 	switch {

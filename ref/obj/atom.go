@@ -160,17 +160,25 @@ func eachObject(p *Program, unitOf map[string]int, units int, names func(unit in
 // then the undefined symbols its relocations name, sorted. The sections'
 // bytes are copies of the atoms' when copyData is set, else the atoms'.
 func atomObject(name string, atoms []*Atom, copyData bool) (*Object, error) {
-	o := &Object{Name: name, Sections: make([]*Section, 0, len(atoms)), Symbols: make([]*Symbol, 0, len(atoms))}
-	index := make(map[string]int, len(atoms))
+	o := &Object{Name: name, Sections: make([]*Section, len(atoms)), Symbols: make([]*Symbol, len(atoms), len(atoms)+len(atoms)/4)}
+	// One array each for the sections, the symbols and the relocations.
+	secs, syms := make([]Section, len(atoms)), make([]Symbol, len(atoms))
+	nrelocs := 0
 	for _, a := range atoms {
-		sec := &Section{Name: a.SectionName(), Kind: a.Kind, Align: a.Align, Size: a.Size}
+		nrelocs += len(a.Relocs)
+	}
+	relocs := make([]Reloc, nrelocs)
+	index := make(map[string]int, len(atoms))
+	for i, a := range atoms {
+		sec := &secs[i]
+		*sec = Section{Name: a.SectionName(), Kind: a.Kind, Align: a.Align, Size: a.Size}
 		if a.Kind != BSS {
 			sec.Data = a.Data
 			if copyData {
 				sec.Data = append([]byte(nil), a.Data...)
 			}
 		}
-		o.Sections = append(o.Sections, sec)
+		o.Sections[i] = sec
 		kind := SymData
 		if a.IsFunc() {
 			kind = SymFunc
@@ -179,33 +187,55 @@ func atomObject(name string, atoms []*Atom, copyData bool) (*Object, error) {
 		if a.Local {
 			bind = Local
 		}
-		index[a.Name] = len(o.Symbols)
-		o.Symbols = append(o.Symbols, &Symbol{Name: a.Name, Section: len(o.Sections) - 1, Size: a.Size, Bind: bind, Kind: kind})
+		index[a.Name] = i
+		syms[i] = Symbol{Name: a.Name, Section: i, Size: a.Size, Bind: bind, Kind: kind}
+		o.Symbols[i] = &syms[i]
 	}
+	// Relocations against defined symbols get their index at once, the
+	// others -1-k for the k-th undefined name met, renumbered below once
+	// the undefined names are sorted.
 	var undef []string
-	seen := make(map[string]bool)
-	for _, a := range atoms {
-		for _, r := range a.Relocs {
-			if _, ok := index[r.Sym]; !ok && !seen[r.Sym] {
-				seen[r.Sym] = true
-				undef = append(undef, r.Sym)
-			}
-		}
-	}
-	sort.Strings(undef)
-	for _, n := range undef {
-		index[n] = len(o.Symbols)
-		o.Symbols = append(o.Symbols, &Symbol{Name: n, Section: Undef, Bind: Global})
-	}
+	undefK := make(map[string]int)
+	next := 0
 	for i, a := range atoms {
 		if len(a.Relocs) == 0 {
 			continue
 		}
-		rs := make([]Reloc, len(a.Relocs))
+		rs := relocs[next : next+len(a.Relocs) : next+len(a.Relocs)]
+		next += len(a.Relocs)
 		for j, r := range a.Relocs {
-			rs[j] = Reloc{Offset: r.Offset, Kind: r.Kind, Sym: index[r.Sym], Addend: r.Addend}
+			sym, ok := index[r.Sym]
+			if !ok {
+				k, seen := undefK[r.Sym]
+				if !seen {
+					k = len(undef)
+					undefK[r.Sym] = k
+					undef = append(undef, r.Sym)
+				}
+				sym = -1 - k
+			}
+			rs[j] = Reloc{Offset: r.Offset, Kind: r.Kind, Sym: sym, Addend: r.Addend}
 		}
 		o.Sections[i].Relocs = rs
+	}
+	if len(undef) > 0 {
+		order := make([]int, len(undef))
+		for k := range order {
+			order[k] = k
+		}
+		sort.Slice(order, func(x, y int) bool { return undef[order[x]] < undef[order[y]] })
+		final := make([]int, len(undef))
+		usyms := make([]Symbol, len(undef))
+		for rank, k := range order {
+			final[k] = len(o.Symbols)
+			usyms[rank] = Symbol{Name: undef[k], Section: Undef, Bind: Global}
+			o.Symbols = append(o.Symbols, &usyms[rank])
+		}
+		for j := range relocs {
+			if relocs[j].Sym < 0 {
+				relocs[j].Sym = final[-1-relocs[j].Sym]
+			}
+		}
 	}
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("obj: %w", err)
