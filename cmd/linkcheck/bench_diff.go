@@ -74,9 +74,9 @@ func runBenchDiff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "format=%s funcs=%d units=%d insns=%d (%s); medians of %d runs\n", f, r.Funcs, r.Units, r.Insns, verdict, *runs)
 		mb := func(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
 		fmt.Fprintf(stdout, "diff %s, peak %.1f MB (%s)\n", fmtDur(r.Wall), float64(r.PeakKB)/1024, r.PeakMethod)
-		fmt.Fprintf(stdout, "  compile %s (%s), ref link %s (%s), wait for objects %s (%s), open ref %s (%s), wait for lld %s (%s), compare %s (%s); side by side with ref link: lld link %s then open lld, read objects %s\n",
+		fmt.Fprintf(stdout, "  compile %s (%s), ref link %s (%s), wait for objects %s (%s), wait for lld %s (%s), open %s (%s), compare %s (%s); side by side with ref link: lld link %s, read objects %s\n",
 			fmtDur(p.Compile), mb(p.CompilePeak), fmtDur(p.RefLink), mb(p.RefLinkPeak), fmtDur(p.WaitRead), mb(p.WaitReadPeak),
-			fmtDur(p.OpenRef), mb(p.OpenRefPeak), fmtDur(p.WaitLLD), mb(p.WaitLLDPeak), fmtDur(p.Compare), mb(p.ComparePeak), fmtDur(p.LLDLink), fmtDur(p.ReadObjects))
+			fmtDur(p.WaitLLD), mb(p.WaitLLDPeak), fmtDur(p.Open), mb(p.OpenPeak), fmtDur(p.Compare), mb(p.ComparePeak), fmtDur(p.LLDLink), fmtDur(p.ReadObjects))
 		fmt.Fprintf(stdout, "lld link %s, peak %.1f MB\n", fmtDur(r.OtherWall), float64(r.OtherPeakKB)/1024)
 		fmt.Fprintln(stdout, r.Line())
 		return nil

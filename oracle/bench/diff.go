@@ -82,16 +82,15 @@ type DiffConfig struct {
 
 // DiffPhases are the parts of one diff as pipeline.DiffLinkersTimed runs
 // them, with the process's peak RSS in each (KiB; 0 where it cannot be
-// measured). Compile, RefLink, WaitRead, OpenRef, WaitLLD and Compare
-// follow one another and add up to the diff's wall time. Side by side with
-// RefLink run ld.lld (LLDLink, its own wall time), then the opening of its
-// image, and the reading of the input objects (ReadObjects): WaitRead is
-// what of the reading outlasts RefLink, WaitLLD what of ld.lld and its
-// image outlasts OpenRef.
+// measured). Compile, RefLink, WaitRead, WaitLLD, Open and Compare follow
+// one another and add up to the diff's wall time. Side by side with
+// RefLink run ld.lld (LLDLink, its own wall time) and the reading of the
+// input objects (ReadObjects): WaitRead is what of the reading outlasts
+// RefLink, WaitLLD what of ld.lld outlasts both.
 type DiffPhases struct {
-	Compile, RefLink, WaitRead, OpenRef, WaitLLD, Compare                         time.Duration
-	CompilePeak, RefLinkPeak, WaitReadPeak, OpenRefPeak, WaitLLDPeak, ComparePeak int64
-	LLDLink, ReadObjects                                                          time.Duration
+	Compile, RefLink, WaitRead, WaitLLD, Open, Compare                         time.Duration
+	CompilePeak, RefLinkPeak, WaitReadPeak, WaitLLDPeak, OpenPeak, ComparePeak int64
+	LLDLink, ReadObjects                                                       time.Duration
 }
 
 // DiffBenchResult is BenchDiff's answer: medians over the runs. Ratios
@@ -189,13 +188,13 @@ func BenchDiff(ctx context.Context, cfg DiffConfig) (*DiffBenchResult, error) {
 		}
 		// The diff's peak is the highest of its phases' (each phase
 		// resets the mark for the next).
-		peak = max(peak, ph.CompilePeak, ph.RefLinkPeak, ph.WaitReadPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak)
+		peak = max(peak, ph.CompilePeak, ph.RefLinkPeak, ph.WaitReadPeak, ph.WaitLLDPeak, ph.OpenPeak, ph.ComparePeak)
 		walls, peaks = append(walls, wall), append(peaks, peak)
 		otherWalls, otherPeaks = append(otherWalls, ow), append(otherPeaks, opeak)
-		for i, d := range []time.Duration{ph.Compile, ph.RefLink, ph.WaitRead, ph.OpenRef, ph.WaitLLD, ph.Compare, ph.LLDLink, ph.ReadObjects} {
+		for i, d := range []time.Duration{ph.Compile, ph.RefLink, ph.WaitRead, ph.WaitLLD, ph.Open, ph.Compare, ph.LLDLink, ph.ReadObjects} {
 			phases[i] = append(phases[i], d)
 		}
-		for i, kb := range []int64{ph.CompilePeak, ph.RefLinkPeak, ph.WaitReadPeak, ph.OpenRefPeak, ph.WaitLLDPeak, ph.ComparePeak} {
+		for i, kb := range []int64{ph.CompilePeak, ph.RefLinkPeak, ph.WaitReadPeak, ph.WaitLLDPeak, ph.OpenPeak, ph.ComparePeak} {
 			phasePeaks[i] = append(phasePeaks[i], kb)
 		}
 		res.PeakMethod = method
@@ -247,10 +246,10 @@ func diffOnce(ctx context.Context, t *target.Target, lldL, refL *linker.Linker, 
 			lap(&ph.RefLink, &ph.RefLinkPeak)
 		case pipeline.PhaseRead:
 			lap(&ph.WaitRead, &ph.WaitReadPeak)
-		case pipeline.PhaseOpenB:
-			lap(&ph.OpenRef, &ph.OpenRefPeak)
 		case pipeline.PhaseWaitA:
 			lap(&ph.WaitLLD, &ph.WaitLLDPeak)
+		case pipeline.PhaseOpen:
+			lap(&ph.Open, &ph.OpenPeak)
 		case pipeline.PhaseCompare:
 			lap(&ph.Compare, &ph.ComparePeak)
 		}

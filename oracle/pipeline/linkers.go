@@ -73,14 +73,13 @@ type DiffPhase string
 
 // The steps of DiffLinkersTimed, in order. Link A (on a goroutine of its
 // own) and the reading of the input objects (on another) start with
-// PhaseLinkB; PhaseRead is the time the reading outlasts B's link, and
-// PhaseWaitA the time A's link and image (opened once the objects are
-// read) outlast PhaseOpenB.
+// PhaseLinkB: PhaseRead is the time the reading outlasts B's link, and
+// PhaseWaitA the time A's link outlasts both.
 const (
 	PhaseLinkB   DiffPhase = "link B"
 	PhaseRead    DiffPhase = "read objects"
-	PhaseOpenB   DiffPhase = "open B"
 	PhaseWaitA   DiffPhase = "wait for A"
+	PhaseOpen    DiffPhase = "open"
 	PhaseCompare DiffPhase = "compare"
 )
 
@@ -89,11 +88,11 @@ const (
 // reading of the input objects run side by side: A (a child process,
 // ld.lld for `linkcheck diff`) and the reading each on a goroutine of
 // their own, B on this one (each linker reads the object files itself).
-// Each output is read into its canonical image as soon as its link is
-// done and the input objects are read, then the images are compared. The
-// result and the errors are those of the steps one after the other: a
-// failed read of the inputs first, then A's link, B's link, A's image, B's
-// image.
+// Then both outputs are read into canonical images, A's first, one after
+// the other (opening them side by side would add one's transient memory
+// to the other's: the diff's peak), and compared. The result and the
+// errors are those of the steps one after the other: a failed read of
+// the inputs first, then A's link, B's link, A's image, B's image.
 func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, objPaths []string, dir string, opts diff.Options, lo linker.Options, lap func(DiffPhase)) (*LinkersResult, error) {
 	if lap == nil {
 		lap = func(DiffPhase) {}
@@ -134,38 +133,18 @@ func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, ob
 		}
 		res.ReadDuration = time.Since(start)
 	}()
-	readImage := func(path string) (*canon.Image, error) {
-		if f == obj.Wasm {
-			return readWasmImage(path, wasmObjs)
-		}
-		return readImage(path, objs)
-	}
-	// Side A: link, then (once the inputs are read) its image.
-	var linkErrA, openErrA error
-	var ia *canon.Image
+	var linkErrA error
 	doneA := make(chan struct{})
 	go func() {
 		defer close(doneA)
-		if res.ResA, linkErrA = a.Link(ctx, f, objPaths, res.ExeA, lo); linkErrA != nil {
-			return
-		}
-		<-read
-		if readErr == nil {
-			ia, openErrA = readImage(res.ExeA)
-		}
+		res.ResA, linkErrA = a.Link(ctx, f, objPaths, res.ExeA, lo)
 	}()
-	// Side B, here.
-	var linkErrB, openErrB error
-	var ib *canon.Image
+	var linkErrB error
 	res.ResB, linkErrB = b.Link(ctx, f, objPaths, res.ExeB, lo)
 	lap(PhaseLinkB)
 	<-read
 	res.Objects = objs
 	lap(PhaseRead)
-	if readErr == nil && linkErrB == nil {
-		ib, openErrB = readImage(res.ExeB)
-	}
-	lap(PhaseOpenB)
 	<-doneA
 	lap(PhaseWaitA)
 	switch {
@@ -175,11 +154,22 @@ func DiffLinkersTimed(ctx context.Context, f obj.Format, a, b *linker.Linker, ob
 		return nil, &LinkerError{Linker: a.Name, Result: res.ResA, Err: linkErrA}
 	case linkErrB != nil:
 		return nil, &LinkerError{Linker: b.Name, Result: res.ResB, Err: linkErrB}
-	case openErrA != nil:
-		return nil, openErrA
-	case openErrB != nil:
-		return nil, openErrB
 	}
+	readImage := func(path string) (*canon.Image, error) {
+		if f == obj.Wasm {
+			return readWasmImage(path, wasmObjs)
+		}
+		return readImage(path, objs)
+	}
+	ia, err := readImage(res.ExeA)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := readImage(res.ExeB)
+	if err != nil {
+		return nil, err
+	}
+	lap(PhaseOpen)
 	if opts.NameA == "" {
 		opts.NameA = a.Name
 	}
