@@ -3,17 +3,22 @@ package elf
 import (
 	"debug/elf"
 	"strconv"
-	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
 
-// arrayPrefix names the section of each array type.
-var arrayPrefix = map[elf.SectionType]string{
-	elf.SHT_INIT_ARRAY:    ".init_array",
-	elf.SHT_FINI_ARRAY:    ".fini_array",
-	elf.SHT_PREINIT_ARRAY: ".preinit_array",
+// arrayPrefixes names the section of each array type. A slice, not a
+// map: ArraySectionType runs for every input section of a link, and
+// ranging over a map cost more than the comparisons (6% of a 100k-section
+// link).
+var arrayPrefixes = [...]struct {
+	t      elf.SectionType
+	prefix string
+}{
+	{elf.SHT_INIT_ARRAY, ".init_array"},
+	{elf.SHT_FINI_ARRAY, ".fini_array"},
+	{elf.SHT_PREINIT_ARRAY, ".preinit_array"},
 }
 
 // ArraySectionType returns SHT_INIT_ARRAY, SHT_FINI_ARRAY or
@@ -22,12 +27,25 @@ var arrayPrefix = map[elf.SectionType]string{
 // suffix, and SHT_NULL for any other name. The neutral model keeps such
 // sections as Data under their name; the type comes back from it.
 func ArraySectionType(name string) elf.SectionType {
-	for t, p := range arrayPrefix {
-		if isSectionPrefix(name, p) {
-			return t
+	if len(name) < len(".init_array") || name[0] != '.' {
+		return elf.SHT_NULL
+	}
+	for _, a := range arrayPrefixes {
+		if isSectionPrefix(name, a.prefix) {
+			return a.t
 		}
 	}
 	return elf.SHT_NULL
+}
+
+// arrayPrefix is the section name of array type t.
+func arrayPrefix(t elf.SectionType) string {
+	for _, a := range arrayPrefixes {
+		if a.t == t {
+			return a.prefix
+		}
+	}
+	return ""
 }
 
 // RelroSection implements link.RelroNamer: as ld.lld, the init, fini and
@@ -67,7 +85,7 @@ func (Exe) InputPriority(s *obj.Section) (int, bool) {
 	if t != elf.SHT_INIT_ARRAY && t != elf.SHT_FINI_ARRAY {
 		return 0, false
 	}
-	rest := strings.TrimPrefix(s.Name, arrayPrefix[t])
+	rest := s.Name[len(arrayPrefix(t)):]
 	if rest == "" {
 		return 65535, true
 	}

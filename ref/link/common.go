@@ -12,27 +12,30 @@ import "github.com/linkcheck/linkcheck/ref/obj"
 func resolveCommons(objs []*obj.Object) []*obj.Object {
 	type loc struct{ oi, k int }
 	var commons map[string][]loc
-	strong := map[string]bool{}
 	for oi, o := range objs {
 		for k, s := range o.Symbols {
-			if s.Bind == obj.Local || !s.Defined() || s.Section < 0 {
-				if s.Bind == obj.Global && s.Section == obj.Abs {
-					strong[s.Name] = true
-				}
-				continue
-			}
-			if o.Sections[s.Section].Common {
+			if s.Bind != obj.Local && s.Defined() && s.Section >= 0 && o.Sections[s.Section].Common {
 				if commons == nil {
 					commons = make(map[string][]loc)
 				}
 				commons[s.Name] = append(commons[s.Name], loc{oi, k})
-			} else if s.Bind == obj.Global {
-				strong[s.Name] = true
 			}
 		}
 	}
 	if commons == nil {
-		return objs
+		return objs // most links: no string map of every global
+	}
+	// The names of commons that a non-weak definition overrides.
+	strong := map[string]bool{}
+	for _, o := range objs {
+		for _, s := range o.Symbols {
+			if s.Bind != obj.Global || !s.Defined() || commons[s.Name] == nil {
+				continue
+			}
+			if s.Section == obj.Abs || s.Section >= 0 && !o.Sections[s.Section].Common {
+				strong[s.Name] = true
+			}
+		}
 	}
 	type grow struct{ size, align uint64 }
 	drop := map[loc]bool{}
