@@ -156,6 +156,7 @@ func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, 
 	if err != nil {
 		return nil, err
 	}
+	s.Checked++
 	return s, s.check(ctx, v, o.Tiers.Every == 1)
 }
 
@@ -166,7 +167,8 @@ func (s *Session) check(ctx context.Context, v *version, full bool) error {
 
 // CheckFull runs every check (but LLVM's tools and the sidecar round trip)
 // on the output as it is, running it in LastMode when that is set: for a
-// sequence whose first link is also its last version.
+// sequence whose first link is also its last version. It counts in Full,
+// not again in Checked.
 func (s *Session) CheckFull(ctx context.Context) error {
 	mode := s.Mode
 	if s.LastMode != "" {
@@ -201,6 +203,7 @@ func (s *Session) update(ctx context.Context, m *ir.Module, value *uint64, last 
 		return nil, err
 	}
 	s.step++
+	s.Checked++
 	full := last || (s.Tiers.Every > 0 && s.step%s.Tiers.Every == 0)
 	mode := s.Mode
 	if last && s.LastMode != "" {
@@ -225,7 +228,6 @@ func (s *Session) checkWith(ctx context.Context, v *version, full bool, mode exe
 	if err := invariant.CheckProgram(exe, v.clean, v.m, invariant.Options{Format: s.Format, CallsViaGOT: s.Policy == incr.ThroughGOT}); err != nil {
 		problems = append(problems, err.Error())
 	}
-	s.Checked++
 	if full {
 		s.Full++
 		if s.Runner != nil {

@@ -127,3 +127,20 @@ func TestUpdateKnown(t *testing.T) {
 		require.ErrorContains(t, err, "invariant 1 (value)")
 	}
 }
+
+// TestCheckFull: under the fuzz tiers the first link gets the cheap tier;
+// a sequence without updates checks it fully with CheckFull, counted as
+// one full check of the one checked link.
+func TestCheckFull(t *testing.T) {
+	runner := exec.NewRunner()
+	t.Cleanup(func() { runner.Close() })
+	ctx := context.Background()
+	mods := ir.Sequence(4, 8, 1)
+	s, err := NewSession(ctx, mods[0], SessionOptions{Runner: runner, Mode: exec.Native, Tiers: FuzzTiers, Dir: t.TempDir()})
+	require.NoError(t, err)
+	require.Equal(t, 1, s.Checked)
+	require.Zero(t, s.Full)
+	require.NoError(t, s.CheckFull(ctx))
+	require.Equal(t, 1, s.Checked)
+	require.Equal(t, 1, s.Full)
+}
