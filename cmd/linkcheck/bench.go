@@ -227,17 +227,11 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return bad(errors.New("no arguments expected"))
 		}
-		if *cpuprofile != "" {
-			pf, err := os.Create(*cpuprofile)
-			if err != nil {
-				return err
-			}
-			defer pf.Close()
-			if err := pprof.StartCPUProfile(pf); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
 		}
+		defer stop()
 		if *funcs < 1 || *updates < 1 || *seq < 1 {
 			return bad(errors.New("-funcs, -updates and -seq must be at least 1"))
 		}
@@ -286,4 +280,24 @@ func incrBenchSetup(format, policy string) (obj.Format, incr.Policy, string, err
 		return "", "", "", err
 	}
 	return f, pol, dir, nil
+}
+
+// startCPUProfile starts a CPU profile to path (nothing when path is "");
+// the returned function stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		pf.Close()
+	}, nil
 }

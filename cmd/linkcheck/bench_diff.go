@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 
 	"github.com/linkcheck/linkcheck/oracle/bench"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -38,17 +37,11 @@ func runBenchDiff(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if *cpuprofile != "" {
-			pf, err := os.Create(*cpuprofile)
-			if err != nil {
-				return err
-			}
-			defer pf.Close()
-			if err := pprof.StartCPUProfile(pf); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
 		}
+		defer stop()
 		t := target.MustLookup(f)
 		for _, c := range []target.Capability{target.CanCompile, target.CanLink, target.CanRead} {
 			if err := t.Need(c); err != nil {

@@ -236,18 +236,9 @@ func plainDecode(code []byte) []rawInsn {
 	var out []rawInsn
 	for off := 0; off < len(code); {
 		if c := code[off]; c == 0xcc || c == 0x90 {
-			end := off + 1
-			for end < len(code) && code[end] == c {
-				end++
-			}
-			r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true}
-			if c == 0x90 {
-				r.setInst(&nopInst)
-			} else {
-				r.setInst(&int3Inst)
-			}
+			var r rawInsn
+			r, off = fillRun(code, off)
 			out = append(out, r)
-			off = end
 			continue
 		}
 		r := rawInsn{off: uint64(off), n: 1}

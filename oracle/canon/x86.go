@@ -121,18 +121,9 @@ func rawDecode(f *Func, hint *Func) (fresh int) {
 	h := 0
 	for off := 0; off < len(code); {
 		if c := code[off]; c == 0xcc || c == 0x90 {
-			end := off + 1
-			for end < len(code) && code[end] == c && end-off < maxRun {
-				end++
-			}
-			r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true}
-			if c == 0x90 {
-				r.setInst(&nopInst)
-			} else {
-				r.setInst(&int3Inst)
-			}
+			var r rawInsn
+			r, off = fillRun(code, off)
 			f.raw = append(f.raw, r)
-			off = end
 			continue
 		}
 		for h < len(hraw) && hraw[h].off < uint64(off) {
@@ -232,6 +223,23 @@ func (r *rawInsn) patchPCRel(b []byte) bool {
 		return true
 	}
 	return false
+}
+
+// fillRun returns the entry of the run of int3 or nop bytes at off
+// (code[off] is 0xcc or 0x90; at most maxRun of them) and where it ends.
+func fillRun(code []byte, off int) (rawInsn, int) {
+	c := code[off]
+	end := off + 1
+	for end < len(code) && code[end] == c && end-off < maxRun {
+		end++
+	}
+	r := rawInsn{off: uint64(off), n: uint32(end - off), ok: true}
+	if c == 0x90 {
+		r.setInst(&nopInst)
+	} else {
+		r.setInst(&int3Inst)
+	}
+	return r, end
 }
 
 // isFill reports whether an instruction (or a run of them), of operation
