@@ -271,33 +271,28 @@ func (r *Runner) run(ctx context.Context, path string, data []byte, onDisk bool,
 	if err != nil {
 		return nil, fmt.Errorf("exec: %s: %w", path, err)
 	}
-	file := func() (string, func(), error) { return path, func() {}, nil }
-	if !onDisk {
-		file = func() (string, func(), error) { return r.scratchFile(path, data) }
+	exe := path // the file of the modes that run one
+	if !onDisk && (mode == Native || mode == Wine) {
+		var remove func()
+		if exe, remove, err = r.scratchFile(path, data); err != nil {
+			return nil, fmt.Errorf("exec: %s (%s, %s): %w", path, format, mode, err)
+		}
+		defer remove()
 	}
 	start := time.Now()
 	var res *Result
 	switch mode {
 	case Native:
-		var dir, exe string
-		var done func()
+		var dir string
 		if dir, err = r.ScratchDir(); err == nil {
-			if exe, done, err = file(); err == nil {
-				res, err = r.native.native(ctx, exe, opts, dir)
-				done()
-			}
+			res, err = r.native.native(ctx, exe, opts, dir)
 		}
 	case Unicorn:
 		res, err = r.runUnicorn(ctx, data, opts)
 	case Wine:
 		var w *WineRunner
-		var exe string
-		var done func()
 		if w, err = r.Wine(); err == nil {
-			if exe, done, err = file(); err == nil {
-				res, err = w.Run(ctx, exe, opts)
-				done()
-			}
+			res, err = w.Run(ctx, exe, opts)
 		}
 	case Wazero:
 		res, err = RunWasm(ctx, data, WazeroCompiler, opts)

@@ -157,12 +157,7 @@ func NewSession(ctx context.Context, m *ir.Module, o SessionOptions) (*Session, 
 		return nil, err
 	}
 	s.Checked++
-	return s, s.check(ctx, v, o.Tiers.Every == 1)
-}
-
-// check checks the output with the session's run mode.
-func (s *Session) check(ctx context.Context, v *version, full bool) error {
-	return s.checkWith(ctx, v, full, s.Mode)
+	return s, s.check(ctx, v, o.Tiers.Every == 1, s.modeOf(false))
 }
 
 // CheckFull runs every check (but LLVM's tools and the sidecar round trip)
@@ -170,11 +165,16 @@ func (s *Session) check(ctx context.Context, v *version, full bool) error {
 // sequence whose first link is also its last version. It counts in Full,
 // not again in Checked.
 func (s *Session) CheckFull(ctx context.Context) error {
-	mode := s.Mode
-	if s.LastMode != "" {
-		mode = s.LastMode
+	return s.check(ctx, s.cur, true, s.modeOf(true))
+}
+
+// modeOf is the run mode of a check, of the sequence's last version when
+// last is set.
+func (s *Session) modeOf(last bool) exec.Mode {
+	if last && s.LastMode != "" {
+		return s.LastMode
 	}
-	return s.checkWith(ctx, s.cur, true, mode)
+	return s.Mode
 }
 
 // Update brings the output to version m in place and checks it: the
@@ -205,11 +205,7 @@ func (s *Session) update(ctx context.Context, m *ir.Module, value *uint64, last 
 	s.step++
 	s.Checked++
 	full := last || (s.Tiers.Every > 0 && s.step%s.Tiers.Every == 0)
-	mode := s.Mode
-	if last && s.LastMode != "" {
-		mode = s.LastMode
-	}
-	return pt, s.checkWith(ctx, v, full, mode)
+	return pt, s.check(ctx, v, full, s.modeOf(last))
 }
 
 // Bytes returns the output's current contents.
@@ -218,10 +214,10 @@ func (s *Session) Bytes() []byte { return s.out.Bytes() }
 // State returns the incremental state.
 func (s *Session) State() *incr.State { return s.out.State }
 
-// checkWith runs invariants 3 to 7 and, when full, execution (in mode) and
+// check runs invariants 3 to 7 and, when full, execution (in mode) and
 // the fresh-link diff. The error lists every violation, each naming its
 // invariant.
-func (s *Session) checkWith(ctx context.Context, v *version, full bool, mode exec.Mode) error {
+func (s *Session) check(ctx context.Context, v *version, full bool, mode exec.Mode) error {
 	s.cur = v
 	exe := s.out.Bytes()
 	var problems []string
