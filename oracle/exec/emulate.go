@@ -42,7 +42,7 @@ type emulation struct {
 }
 
 // runUnicorn loads an ELF, Mach-O or PE image with linkcheck's own loader
-// and emulates it.
+// and emulates it on one of the runner's machines.
 func (r *Runner) runUnicorn(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	img, err := LoadImage(data)
 	if err != nil {
@@ -52,55 +52,41 @@ func (r *Runner) runUnicorn(ctx context.Context, data []byte, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
-	return Emulate(ctx, lib, img, opts)
-}
-
-// Emulate runs a loaded image under Unicorn with the image's protocol. It
-// maps the image's regions with their protections, a StackSize stack below
-// StackTop with an unmapped guard, and for call-style entries a sentinel
-// return address. It stops at the exit syscall (Linux, Darwin), at the
-// sentinel (PE, LC_MAIN), at the first invalid memory access, CPU exception
-// or unknown syscall, when the instruction budget or the timeout runs out,
-// or when ctx is done.
-func Emulate(ctx context.Context, lib *unicorn.Lib, img *Image, opts Options) (*Result, error) {
-	unlock := lib.Exclusive()
-	defer unlock()
-	e, err := lib.NewEngine()
+	m, err := r.machines.take(lib)
 	if err != nil {
 		return nil, err
 	}
-	defer e.Close()
-	em := &emulation{img: img, stdout: limitedBuffer{max: MaxOutput}, stderr: limitedBuffer{max: MaxOutput}}
+	res, err, ok := m.emulate(ctx, img, opts)
+	if ok && !r.isClosed() {
+		r.machines.put(m)
+	} else {
+		m.close()
+	}
+	return res, err
+}
 
-	for _, reg := range img.Regions() {
-		if reg.Addr < StackTop+PageSize && reg.Addr+reg.Size > StackTop-StackSize-StackGuard {
-			return nil, fmt.Errorf("image region %#x+%#x overlaps the emulator's stack", reg.Addr, reg.Size)
-		}
-		if err := e.MapMem(reg.Addr, reg.Size, unicorn.Prot(reg.Prot)); err != nil {
-			return nil, fmt.Errorf("map image: %w", err)
-		}
-	}
-	for _, s := range img.Segments {
-		if err := e.WriteMem(s.Addr, s.Data); err != nil {
-			return nil, fmt.Errorf("load segment %s: %w", s.Name, err)
-		}
-	}
-	if err := e.MapMem(StackTop-StackSize, StackSize, unicorn.ProtRead|unicorn.ProtWrite); err != nil {
-		return nil, fmt.Errorf("map stack: %w", err)
-	}
-	// The sentinel page holds hlt instructions, so that even if Unicorn ran
-	// past the `until` address the run would stop there.
-	hlt := make([]byte, PageSize)
-	for i := range hlt {
-		hlt[i] = 0xf4
-	}
-	if err := e.MapMem(Sentinel, PageSize, unicorn.ProtRead|unicorn.ProtExec); err != nil {
-		return nil, fmt.Errorf("map sentinel: %w", err)
-	}
-	if err := e.WriteMem(Sentinel, hlt); err != nil {
+// Emulate runs a loaded image under Unicorn with the image's protocol, on
+// an engine of its own that it closes after. It maps the image's regions
+// with their protections, a StackSize stack below StackTop with an
+// unmapped guard, and for call-style entries a sentinel return address.
+// It stops at the exit syscall (Linux, Darwin), at the sentinel (PE,
+// LC_MAIN), at the first invalid memory access, CPU exception or unknown
+// syscall, when the instruction budget or the timeout runs out, or when
+// ctx is done. A Runner does the same on engines it keeps between runs.
+func Emulate(ctx context.Context, lib *unicorn.Lib, img *Image, opts Options) (*Result, error) {
+	m, err := newMachine(lib)
+	if err != nil {
 		return nil, err
 	}
+	defer m.close()
+	res, err, _ := m.emulate(ctx, img, opts)
+	return res, err
+}
 
+// start sets up the CPU for img's entry and emulates it; the machine has
+// loaded img.
+func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Result, error) {
+	e, img := m.e, em.img
 	// Initial stack. Process-style entries (ELF, LC_UNIXTHREAD) start with
 	// rsp 16-aligned at argc = 0, argv = NULL, envp = NULL, auxv = AT_NULL
 	// (all zero: fresh memory). Call-style entries start as if called: rsp
@@ -109,11 +95,7 @@ func Emulate(ctx context.Context, lib *unicorn.Lib, img *Image, opts Options) (*
 	rsp := uint64(StackTop - 256)
 	if img.EntryIsCall {
 		rsp -= 8
-		var ret [8]byte
-		binary.LittleEndian.PutUint64(ret[:], Sentinel)
-		if err := e.WriteMem(rsp, ret[:]); err != nil {
-			return nil, err
-		}
+		binary.LittleEndian.PutUint64(m.stack[rsp-(StackTop-StackSize):], Sentinel)
 	}
 	for _, rv := range []struct {
 		r unicorn.Reg
@@ -124,18 +106,8 @@ func Emulate(ctx context.Context, lib *unicorn.Lib, img *Image, opts Options) (*
 		}
 	}
 
-	if err := e.OnSyscall(em.syscall); err != nil {
-		return nil, err
-	}
-	if err := e.OnMemInvalid(em.memInvalid); err != nil {
-		return nil, err
-	}
-	if err := e.OnInterrupt(em.interrupt); err != nil {
-		return nil, err
-	}
-
 	// Stop the emulation when ctx is done. The goroutine ends before the
-	// engine is closed.
+	// run does.
 	var wg sync.WaitGroup
 	finished := make(chan struct{})
 	wg.Add(1)

@@ -150,6 +150,8 @@ type Runner struct {
 	libOnce sync.Once
 	lib     *unicorn.Lib
 	libErr  error
+	// machines keeps unicorn engines between runs (machine.go).
+	machines machines
 
 	wineOnce sync.Once
 	wine     *WineRunner
@@ -185,6 +187,7 @@ func (r *Runner) Close() error {
 	r.closed = true
 	r.mu.Unlock()
 	r.native.close()
+	r.machines.closeAll()
 	r.scratchOnce.Do(func() { r.scratchErr = errors.New("exec: runner is closed") })
 	if r.scratch != "" {
 		_ = os.RemoveAll(r.scratch)

@@ -44,3 +44,26 @@ func BenchmarkWasmRun(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUnicornGenerated is one emulated run of the reference link of a
+// generated 40-function program (the checked update loop's size) for each
+// format unicorn runs.
+func BenchmarkUnicornGenerated(b *testing.B) {
+	m := ir.Generate(ir.GenConfig{Seed: 3, Funcs: 40})
+	want, err := ir.Interp(m, ir.InterpOptions{})
+	require.NoError(b, err)
+	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
+		b.Run(string(f), func(b *testing.B) {
+			paths, err := pipeline.BuildDir(m, f, 1, b.TempDir())
+			require.NoError(b, err)
+			data, _, err := target.MustLookup(f).Link(paths, link.Options{})
+			require.NoError(b, err)
+			r := exec.NewRunner()
+			for b.Loop() {
+				res, err := r.RunBytes(context.Background(), "prog", data, exec.Options{Mode: exec.Unicorn})
+				require.NoError(b, err)
+				require.True(b, res.Matches(want))
+			}
+		})
+	}
+}

@@ -6,9 +6,10 @@
 // Unicorn is GPLv2; linkcheck only dlopens it and does not link or ship it.
 //
 // Only what linkcheck's execution oracle needs is bound: opening an x86_64
-// engine, mapping and accessing memory, registers, three kinds of hooks
-// (syscall instruction, invalid memory access, interrupt) and starting and
-// stopping emulation with a timeout and an instruction budget.
+// engine, mapping (also host memory) and accessing memory, registers and
+// saved CPU contexts, three kinds of hooks (syscall instruction, invalid
+// memory access, interrupt), dropping translated code of a range, and
+// starting and stopping emulation with a timeout and an instruction budget.
 package unicorn
 
 import (
@@ -33,6 +34,10 @@ const (
 	hookMemInvalid = 1008 // UC_HOOK_MEM_INVALID: every unmapped and protection fault
 
 	insSyscall = 699 // UC_X86_INS_SYSCALL
+
+	// ctlRemoveCache is UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), the
+	// control of uc_ctl_remove_cache.
+	ctlRemoveCache = 0x48000009
 )
 
 // Reg is an x86 register number of Unicorn's uc_x86_reg enumeration.
@@ -125,17 +130,26 @@ type Lib struct {
 	// Major and Minor are the library's API version (uc_version).
 	Major, Minor uint32
 
-	ucVersion  func(major, minor *uint32) uint32
-	ucOpen     func(arch, mode uint32, uc *uintptr) uint32
-	ucClose    func(uc uintptr) uint32
-	ucStrerror func(code uint32) string
-	ucMemMap   func(uc uintptr, addr uint64, size uintptr, perms uint32) uint32
-	ucMemWrite func(uc uintptr, addr uint64, b unsafe.Pointer, size uintptr) uint32
-	ucMemRead  func(uc uintptr, addr uint64, b unsafe.Pointer, size uintptr) uint32
-	ucRegWrite func(uc uintptr, reg int32, v *uint64) uint32
-	ucRegRead  func(uc uintptr, reg int32, v *uint64) uint32
-	ucEmuStart func(uc uintptr, begin, until, timeout uint64, count uintptr) uint32
-	ucEmuStop  func(uc uintptr) uint32
+	ucVersion   func(major, minor *uint32) uint32
+	ucOpen      func(arch, mode uint32, uc *uintptr) uint32
+	ucClose     func(uc uintptr) uint32
+	ucStrerror  func(code uint32) string
+	ucMemMap    func(uc uintptr, addr uint64, size uintptr, perms uint32) uint32
+	ucMemMapPtr func(uc uintptr, addr uint64, size uintptr, perms uint32, ptr uintptr) uint32
+	ucMemUnmap  func(uc uintptr, addr uint64, size uintptr) uint32
+	ucMemWrite  func(uc uintptr, addr uint64, b unsafe.Pointer, size uintptr) uint32
+	ucMemRead   func(uc uintptr, addr uint64, b unsafe.Pointer, size uintptr) uint32
+	ucRegWrite  func(uc uintptr, reg int32, v *uint64) uint32
+	ucRegRead   func(uc uintptr, reg int32, v *uint64) uint32
+	ucEmuStart  func(uc uintptr, begin, until, timeout uint64, count uintptr) uint32
+	ucEmuStop   func(uc uintptr) uint32
+	// ucCtl is variadic in C; uc_ctl_remove_cache passes two uint64s, which
+	// on x86_64 System V travel in registers exactly like fixed arguments.
+	ucCtl            func(uc uintptr, control uint32, a, b uint64) uint32
+	ucContextAlloc   func(uc uintptr, ctx *uintptr) uint32
+	ucContextSave    func(uc uintptr, ctx uintptr) uint32
+	ucContextRestore func(uc uintptr, ctx uintptr) uint32
+	ucContextFree    func(ctx uintptr) uint32
 	// ucHookAdd is variadic in C; for UC_HOOK_INSN the variadic argument is
 	// the instruction id (an int). On x86_64 System V an int variadic
 	// argument is passed exactly like a fixed one (here on the stack, as the
@@ -167,6 +181,8 @@ func Open(path string) (lib *Lib, err error) {
 	purego.RegisterLibFunc(&l.ucClose, h, "uc_close")
 	purego.RegisterLibFunc(&l.ucStrerror, h, "uc_strerror")
 	purego.RegisterLibFunc(&l.ucMemMap, h, "uc_mem_map")
+	purego.RegisterLibFunc(&l.ucMemMapPtr, h, "uc_mem_map_ptr")
+	purego.RegisterLibFunc(&l.ucMemUnmap, h, "uc_mem_unmap")
 	purego.RegisterLibFunc(&l.ucMemWrite, h, "uc_mem_write")
 	purego.RegisterLibFunc(&l.ucMemRead, h, "uc_mem_read")
 	purego.RegisterLibFunc(&l.ucRegWrite, h, "uc_reg_write")
@@ -174,6 +190,11 @@ func Open(path string) (lib *Lib, err error) {
 	purego.RegisterLibFunc(&l.ucEmuStart, h, "uc_emu_start")
 	purego.RegisterLibFunc(&l.ucEmuStop, h, "uc_emu_stop")
 	purego.RegisterLibFunc(&l.ucHookAdd, h, "uc_hook_add")
+	purego.RegisterLibFunc(&l.ucCtl, h, "uc_ctl")
+	purego.RegisterLibFunc(&l.ucContextAlloc, h, "uc_context_alloc")
+	purego.RegisterLibFunc(&l.ucContextSave, h, "uc_context_save")
+	purego.RegisterLibFunc(&l.ucContextRestore, h, "uc_context_restore")
+	purego.RegisterLibFunc(&l.ucContextFree, h, "uc_context_free")
 	l.ucVersion(&l.Major, &l.Minor)
 	if l.Major != 2 {
 		return nil, fmt.Errorf("unicorn: %s has API version %d.%d; linkcheck needs 2.x", path, l.Major, l.Minor)
@@ -299,6 +320,87 @@ func (e *Engine) MapMem(addr, size uint64, prot Prot) error {
 		return fmt.Errorf("map %#x+%#x: %w", addr, size, err)
 	}
 	return nil
+}
+
+// MapHost maps [addr, addr+size) with the given protection onto host
+// memory at ptr (uc_mem_map_ptr): the guest reads and writes that memory
+// directly. ptr must stay valid, outside Go's heap (for example from
+// syscall.Mmap), until the range is unmapped or the engine closed; addr,
+// size and ptr must be multiples of 4 KiB. Code the guest executes from it
+// is translated once: after changing such bytes behind the engine's back,
+// call RemoveCache on them.
+func (e *Engine) MapHost(addr, size uint64, prot Prot, ptr unsafe.Pointer) error {
+	if e.uc == 0 {
+		return errClosed
+	}
+	if err := e.lib.check("uc_mem_map_ptr", e.lib.ucMemMapPtr(e.uc, addr, uintptr(size), uint32(prot), uintptr(ptr))); err != nil {
+		return fmt.Errorf("map %#x+%#x onto host memory: %w", addr, size, err)
+	}
+	return nil
+}
+
+// UnmapMem unmaps [addr, addr+size), dropping the code translated from it.
+func (e *Engine) UnmapMem(addr, size uint64) error {
+	if e.uc == 0 {
+		return errClosed
+	}
+	if err := e.lib.check("uc_mem_unmap", e.lib.ucMemUnmap(e.uc, addr, uintptr(size))); err != nil {
+		return fmt.Errorf("unmap %#x+%#x: %w", addr, size, err)
+	}
+	return nil
+}
+
+// RemoveCache drops the code the engine translated from the guest
+// addresses [begin, end) (uc_ctl_remove_cache), so that the next execution
+// there translates the bytes the memory holds then. The range must lie in
+// one mapping.
+func (e *Engine) RemoveCache(begin, end uint64) error {
+	if e.uc == 0 {
+		return errClosed
+	}
+	if err := e.lib.check("uc_ctl_remove_cache", e.lib.ucCtl(e.uc, ctlRemoveCache, begin, end)); err != nil {
+		return fmt.Errorf("remove translations of %#x-%#x: %w", begin, end, err)
+	}
+	return nil
+}
+
+// Context is a saved CPU state (uc_context): every register, the flags,
+// the FPU and vector state. Free it when done.
+type Context struct {
+	lib *Lib
+	ctx uintptr
+}
+
+// SaveContext saves the engine's CPU state into a new Context.
+func (e *Engine) SaveContext() (*Context, error) {
+	if e.uc == 0 {
+		return nil, errClosed
+	}
+	c := &Context{lib: e.lib}
+	if err := e.lib.check("uc_context_alloc", e.lib.ucContextAlloc(e.uc, &c.ctx)); err != nil {
+		return nil, err
+	}
+	if err := e.lib.check("uc_context_save", e.lib.ucContextSave(e.uc, c.ctx)); err != nil {
+		c.Free()
+		return nil, err
+	}
+	return c, nil
+}
+
+// RestoreContext sets the engine's CPU state to the saved c.
+func (e *Engine) RestoreContext(c *Context) error {
+	if e.uc == 0 {
+		return errClosed
+	}
+	return e.lib.check("uc_context_restore", e.lib.ucContextRestore(e.uc, c.ctx))
+}
+
+// Free releases the context.
+func (c *Context) Free() {
+	if c.ctx != 0 {
+		_ = c.lib.ucContextFree(c.ctx)
+		c.ctx = 0
+	}
 }
 
 // WriteMem copies b to guest memory at addr (ignoring protections).
