@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/exec/unicorn"
@@ -106,28 +107,36 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 		}
 	}
 
-	// Stop the emulation when ctx is done. The goroutine ends before the
-	// run does.
+	// Stop the emulation when ctx is done or the timeout passes (a Go
+	// timer: Unicorn's own timeout starts a thread every run). The
+	// goroutine ends before the run does.
+	timeout := opts.timeout()
+	budget := opts.maxInsns()
 	var wg sync.WaitGroup
+	var timedOut atomic.Bool
 	finished := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
 		select {
 		case <-ctx.Done():
+			_ = e.Stop()
+		case <-timer.C:
+			timedOut.Store(true)
 			_ = e.Stop()
 		case <-finished:
 		}
 	}()
-	timeout := opts.timeout()
-	budget := opts.maxInsns()
-	start := time.Now()
 	until := uint64(0)
 	if img.EntryIsCall {
 		until = Sentinel
 	}
-	startErr := e.Start(img.Entry, until, timeout, budget)
-	elapsed := time.Since(start)
+	var startErr error
+	if ctx.Err() == nil {
+		startErr = e.Start(img.Entry, until, 0, budget)
+	}
 	close(finished)
 	wg.Wait()
 
@@ -164,7 +173,7 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 		return res, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("cancelled at rip=%#x: %w", rip, ctx.Err())
-	case elapsed >= timeout:
+	case timedOut.Load():
 		return nil, fmt.Errorf("did not finish within %v (stopped at rip=%#x%s)", timeout, rip, em.where(rip))
 	}
 	var b [1]byte
