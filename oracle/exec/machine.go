@@ -2,9 +2,11 @@ package exec
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -23,11 +25,13 @@ import (
 //   - the image's regions: mapped with their protections onto host memory
 //     the machine owns; when the next image's regions differ in address,
 //     size or protection, all are unmapped (which drops their
-//     translations) and mapped again. Otherwise every page is compared
-//     with what the loader puts there (the segments' bytes, zeros
-//     elsewhere) and rewritten where it differs, whether the previous
-//     image or the program changed it; rewritten executable pages lose
-//     their translations (uc_ctl_remove_cache);
+//     translations) and mapped again. Writable regions, which the program
+//     may have changed anywhere, are zeroed and given the segments' bytes.
+//     In the others only the images write, so the pages that this image
+//     or the previous one filled are compared with what the loader puts
+//     there (the segments' bytes, zeros elsewhere) and rewritten where
+//     they differ; rewritten executable pages lose their translations
+//     (uc_ctl_remove_cache), and so do writable executable regions;
 //   - the stack: zeroed after every run (its touched pages are dropped);
 //   - the sentinel page and the hooks: made once, never written.
 //
@@ -39,6 +43,7 @@ type machine struct {
 	e        *unicorn.Engine
 	pristine *unicorn.Context
 	regions  []hostRegion
+	filled   []span      // the pages the loaded image's segments fill
 	stack    []byte      // host memory of [StackTop-StackSize, StackTop)
 	cur      *emulation  // the run in progress, which the hooks serve
 	jobs     chan func() // run on the machine's thread
@@ -182,30 +187,86 @@ func (m *machine) load(img *Image) error {
 		if err := m.mapRegions(regions); err != nil {
 			return err
 		}
+		m.filled = nil
 	}
+	filled := img.filledPages()
+	// The pages a read-only region may hold other bytes on: those this
+	// image or the previous one fills; the rest are zero before and after.
+	either := mergeSpans(append(append([]span(nil), filled...), m.filled...))
 	var page [PageSize]byte
 	for _, r := range m.regions {
-		stale := uint64(0) // start of a run of rewritten pages; 0: none
-		for off := uint64(0); off < r.Size; off += PageSize {
-			addr := r.Addr + off
-			img.fillPage(addr, &page)
-			have := r.mem[off : off+PageSize]
-			if bytes.Equal(have, page[:]) {
-				if err := m.removeCache(r, &stale, addr); err != nil {
+		end := r.Addr + r.Size
+		if r.Prot&ProtWrite != 0 {
+			// The program may have written anywhere in it: zero it all
+			// (the kernel drops the touched pages) and copy the data.
+			hostZero(r.mem)
+			for _, s := range img.Segments {
+				if lo, hi := max(s.Addr, r.Addr), min(s.Addr+uint64(len(s.Data)), end); lo < hi {
+					copy(r.mem[lo-r.Addr:hi-r.Addr], s.Data[lo-s.Addr:hi-s.Addr])
+				}
+			}
+			if r.Prot&ProtExec != 0 {
+				if err := m.e.RemoveCache(r.Addr, end); err != nil {
 					return err
 				}
+			}
+			continue
+		}
+		stale := uint64(0) // start of a run of rewritten pages; 0: none
+		for _, sp := range either {
+			if sp.hi <= r.Addr || sp.lo >= end {
 				continue
 			}
-			copy(have, page[:])
-			if stale == 0 {
-				stale = addr
+			for addr := max(sp.lo, r.Addr); addr < min(sp.hi, end); addr += PageSize {
+				img.fillPage(addr, &page)
+				have := r.mem[addr-r.Addr : addr-r.Addr+PageSize]
+				if bytes.Equal(have, page[:]) {
+					if err := m.removeCache(r, &stale, addr); err != nil {
+						return err
+					}
+					continue
+				}
+				copy(have, page[:])
+				if stale == 0 {
+					stale = addr
+				}
+			}
+			if err := m.removeCache(r, &stale, min(sp.hi, end)); err != nil {
+				return err
 			}
 		}
-		if err := m.removeCache(r, &stale, r.Addr+r.Size); err != nil {
-			return err
+	}
+	m.filled = filled
+	return nil
+}
+
+// span is an address range [lo, hi).
+type span struct{ lo, hi uint64 }
+
+// filledPages returns the page-aligned ranges that hold the segments'
+// file bytes, sorted and merged.
+func (img *Image) filledPages() []span {
+	var out []span
+	for _, s := range img.Segments {
+		if len(s.Data) > 0 {
+			out = append(out, span{s.Addr &^ (PageSize - 1), (s.Addr + uint64(len(s.Data)) + PageSize - 1) &^ (PageSize - 1)})
 		}
 	}
-	return nil
+	return mergeSpans(out)
+}
+
+// mergeSpans sorts spans and merges those that overlap or touch.
+func mergeSpans(spans []span) []span {
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	out := spans[:0]
+	for _, sp := range spans {
+		if n := len(out); n > 0 && sp.lo <= out[n-1].hi {
+			out[n-1].hi = max(out[n-1].hi, sp.hi)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // removeCache drops the translations of the rewritten pages from *stale to

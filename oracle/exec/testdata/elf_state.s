@@ -1,5 +1,5 @@
 # Reads state a previous run on the same emulator may have left behind (a
-# word of .data, a stack word below rsp, rbx, xmm0, the direction flag) and
+# word of .data and one of .bss, a stack word below rsp, rbx, xmm0, the direction flag) and
 # changes all of it; every run must write the same value, CODE*2^32 + 0:
 # a fresh process sees zeros. CODE (an assembler symbol, default 7) and PAD
 # (bytes of code before _start, default 0) vary the code and the layout.
@@ -15,6 +15,7 @@
 	.globl _start
 _start:
 	mov rax, qword ptr [rip + counter]
+	add rax, qword ptr [rip + scratch]
 	add rax, qword ptr [rsp - 64]
 	add rax, rbx
 	movq rcx, xmm0
@@ -27,6 +28,7 @@ _start:
 	shl rcx, 32
 	add rax, rcx
 	inc qword ptr [rip + counter]
+	inc qword ptr [rip + scratch]
 	inc qword ptr [rsp - 64]
 	mov ebx, 1
 	movq xmm0, rbx
@@ -44,4 +46,8 @@ _start:
 
 	.data
 counter:
+	.quad 0
+
+	.bss
+scratch:
 	.quad 0
