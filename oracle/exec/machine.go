@@ -30,8 +30,9 @@ import (
 //     In the others only the images write, so the pages that this image
 //     or the previous one filled are compared with what the loader puts
 //     there (the segments' bytes, zeros elsewhere) and rewritten where
-//     they differ; rewritten executable pages lose their translations
-//     (uc_ctl_remove_cache), and so do writable executable regions;
+//     they differ; the translations of code in the rewritten 64-byte
+//     granules of executable pages are dropped (uc_ctl_remove_cache), and
+//     those of writable executable regions;
 //   - the stack: zeroed after every run (its touched pages are dropped);
 //   - the sentinel page and the hooks: made once, never written.
 //
@@ -212,7 +213,7 @@ func (m *machine) load(img *Image) error {
 			}
 			continue
 		}
-		stale := uint64(0) // start of a run of rewritten pages; 0: none
+		stale := uint64(0) // start of a run of rewritten granules; 0: none
 		for _, sp := range either {
 			if sp.hi <= r.Addr || sp.lo >= end {
 				continue
@@ -226,10 +227,19 @@ func (m *machine) load(img *Image) error {
 					}
 					continue
 				}
-				copy(have, page[:])
-				if stale == 0 {
-					stale = addr
+				// Only the translations of the bytes that changed go:
+				// a patched call site leaves the rest of its page's
+				// code as it was.
+				for g := uint64(0); g < PageSize; g += granule {
+					if bytes.Equal(have[g:g+granule], page[g:g+granule]) {
+						if err := m.removeCache(r, &stale, addr+g); err != nil {
+							return err
+						}
+					} else if stale == 0 {
+						stale = addr + g
+					}
 				}
+				copy(have, page[:])
 			}
 			if err := m.removeCache(r, &stale, min(sp.hi, end)); err != nil {
 				return err
@@ -239,6 +249,10 @@ func (m *machine) load(img *Image) error {
 	m.filled = filled
 	return nil
 }
+
+// granule is the unit in which load compares a rewritten page, and so the
+// smallest range whose translations it drops.
+const granule = 64
 
 // span is an address range [lo, hi).
 type span struct{ lo, hi uint64 }
@@ -269,7 +283,7 @@ func mergeSpans(spans []span) []span {
 	return out
 }
 
-// removeCache drops the translations of the rewritten pages from *stale to
+// removeCache drops the translations of the rewritten bytes from *stale to
 // end of an executable region, and ends the run.
 func (m *machine) removeCache(r hostRegion, stale *uint64, end uint64) error {
 	if *stale == 0 {
