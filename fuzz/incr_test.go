@@ -133,28 +133,6 @@ type incrTarget struct {
 	format obj.Format
 }
 
-// mode is the execution oracle of the target's outputs: native for ELF,
-// unicorn for Mach-O and PE.
-func (tg incrTarget) mode() exec.Mode {
-	switch tg.format {
-	case obj.MachO, obj.COFF:
-		return exec.Unicorn
-	case obj.Wasm:
-		return exec.WazeroInterp
-	}
-	return exec.Native
-}
-
-// lastMode runs the last update's output (pipeline.SessionOptions.LastMode):
-// a Wasm sequence's intermediate full checks interpret the module, its last
-// compiles it with wazero's compiler.
-func (tg incrTarget) lastMode() exec.Mode {
-	if tg.format == obj.Wasm {
-		return exec.Wazero
-	}
-	return ""
-}
-
 var (
 	targetIncrementalELF = incrTarget{name: "FuzzIncrementalELF", menu: []editKind{
 		eChangeBody, eGrow, eGrowCode, eShrink, eAddFunc, eDeleteFunc, eAlign, eAddError, eAddErrors,
@@ -241,6 +219,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		return fmt.Errorf("%s, policy %s, seed %d, %d functions: after update %d: %s\nedits:\n  %s\nversion checked:\n%s",
 			tg.name, policy, in.Seed, tg.genConfig(in).Funcs, steps[i], fmt.Sprintf(format, args...), strings.Join(log, "\n  "), ir.Print(mods[i]))
 	}
+	mode, lastMode := pipeline.FuzzModes(tg.format)
 	tiers := o.Tiers
 	if tiers == (pipeline.Tiers{}) {
 		tiers = pipeline.FuzzTiers
@@ -251,15 +230,20 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		tally = checkTally{}
 		defer func() { o.Stats.Add(updates, tally) }()
 	}
-	i, s, err := runSession(ctx, mods, vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
+	i, s, err := runSession(ctx, mods, vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: mode, LastMode: lastMode, Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
 	if s != nil {
 		updates = int64(s.Checked - 1)
 	}
 	if err != nil {
 		if tiers != pipeline.FullTiers {
-			// Replay with every check after every update: the first bad
-			// update is then the one reported.
-			if j, _, ferr := runSession(ctx, mods[:i+1], vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: tg.mode(), LastMode: tg.lastMode(), Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
+			// Replay with every check after every update, each run by the
+			// most real of the target's oracles: the first bad update is
+			// then the one reported.
+			replayMode := mode
+			if lastMode != "" {
+				replayMode = lastMode
+			}
+			if j, _, ferr := runSession(ctx, mods[:i+1], vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: replayMode, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
 				i, err = j, ferr
 			}
 		}

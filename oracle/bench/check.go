@@ -32,9 +32,7 @@ type CheckConfig struct {
 	LLVMEvery int
 	Dir       string
 	// Mode runs the outputs, and LastMode (when set) each sequence's last
-	// one; the zero Mode is the fuzz targets' choice: natively for ELF,
-	// under unicorn for Mach-O and PE, for Wasm wazero's interpreter and
-	// its compiler on the last update.
+	// one; the zero Mode is the fuzz targets' choice (pipeline.FuzzModes).
 	Mode, LastMode exec.Mode
 	// Other links the first version's objects for the comparison (lld);
 	// nil skips it.
@@ -86,16 +84,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		cfg.LLVMEvery = 20
 	}
 	if cfg.Mode == "" {
-		switch formatOr(cfg.Format) {
-		case obj.ELF:
-			cfg.Mode = exec.Native
-		case obj.Wasm:
-			// As the Wasm fuzz target: the interpreter on the
-			// intermediate full checks, the compiler on the last.
-			cfg.Mode, cfg.LastMode = exec.WazeroInterp, exec.Wazero
-		default:
-			cfg.Mode = exec.Unicorn
-		}
+		cfg.Mode, cfg.LastMode = pipeline.FuzzModes(formatOr(cfg.Format))
 	}
 	runner := exec.NewRunner()
 	defer runner.Close()

@@ -111,7 +111,7 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 	// timer: Unicorn's own timeout starts a thread every run). The
 	// goroutine ends before the run does.
 	timeout := opts.timeout()
-	budget := opts.maxInsns()
+	budget := opts.MaxInsns
 	var wg sync.WaitGroup
 	var timedOut atomic.Bool
 	finished := make(chan struct{})
@@ -179,6 +179,9 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 	var b [1]byte
 	if rip > 0 && e.ReadMem(rip-1, b[:]) == nil && b[0] == 0xf4 {
 		return nil, fmt.Errorf("executed hlt at rip=%#x%s without exiting", rip-1, em.where(rip-1))
+	}
+	if budget == 0 {
+		return nil, fmt.Errorf("stopped at rip=%#x%s without exiting", rip, em.where(rip))
 	}
 	return nil, fmt.Errorf("did not finish in %d instructions (stopped at rip=%#x%s)", budget, rip, em.where(rip))
 }

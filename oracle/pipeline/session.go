@@ -43,6 +43,25 @@ var FullTiers = Tiers{Every: 1}
 // execution and the fresh-link diff after every 4th and after the last.
 var FuzzTiers = Tiers{Every: 4}
 
+// FuzzModes are the execution oracles of the fuzz targets and `linkcheck
+// bench check` for format f: mode on the intermediate full checks, last
+// (when set) on a sequence's last update (SessionOptions.Mode and
+// LastMode). ELF runs natively; Mach-O and PE under unicorn (on the
+// engines an exec.Runner keeps between runs); Wasm under wazero's
+// interpreter (about 1 ms a run, against 18 ms for its compiler, most of
+// it compiling) and its compiler on the last. ELF under unicorn was
+// measured and is not cheaper: a run of an updated output costs about 2
+// ms of translation and emulation, a native run about 1 ms.
+func FuzzModes(f obj.Format) (mode, last exec.Mode) {
+	switch f {
+	case obj.MachO, obj.COFF:
+		return exec.Unicorn, ""
+	case obj.Wasm:
+		return exec.WazeroInterp, exec.Wazero
+	}
+	return exec.Native, ""
+}
+
 // Session is an incremental output held in memory and checked after every
 // update: the in-process loop of the fuzz targets and benchmarks. Each
 // version is compiled once and shared by the update, the invariant check
@@ -77,10 +96,7 @@ type SessionOptions struct {
 	Runner *exec.Runner
 	Mode   exec.Mode
 	// LastMode, when set, runs the output of the sequence's last update
-	// (Update with last set) instead of Mode: the Wasm targets interpret
-	// their modules under wazero's interpreter on the intermediate full
-	// checks (about 1 ms a run against 18 ms for its compiler on a
-	// 40-function module, most of it compiling) and compile the last.
+	// (Update with last set) instead of Mode (see FuzzModes).
 	LastMode exec.Mode
 	Tiers    Tiers
 	// Dir holds, when Keep is set, fresh.out, the fresh link of the last
