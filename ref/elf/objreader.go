@@ -377,7 +377,16 @@ func (r *reader) read() (*obj.Object, error) {
 		} else {
 			s = new(obj.Section)
 		}
-		*s = obj.Section{Name: name, Size: h.Size, Group: groupOf[i], Note: typ == elf.SHT_NOTE, TLS: flags&elf.SHF_TLS != 0}
+		// The section is zero: set its fields one by one, a plain store
+		// first. (A whole-struct store reads the old pointers first while
+		// the collector marks, and a read is the first touch of a fresh
+		// page: the kernel maps its zero page, then copies it on the
+		// write, with a TLB flush on every core.)
+		s.Size, s.Note, s.TLS = h.Size, typ == elf.SHT_NOTE, flags&elf.SHF_TLS != 0
+		s.Name = name
+		if g, ok := groupOf[i]; ok {
+			s.Group = g
+		}
 		if (typ == elf.SHT_INIT_ARRAY || typ == elf.SHT_FINI_ARRAY || typ == elf.SHT_PREINIT_ARRAY) && ArraySectionType(name) != typ {
 			s.ArrayType = uint32(typ) // the name does not say it (.init)
 		}
@@ -705,7 +714,10 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			ext = true
 		}
 		sym := &symSlab[len(o.Symbols)]
-		*sym = obj.Symbol{Name: sname, Value: value, Size: size, Visibility: obj.Visibility(p[5] & 3)}
+		// Field by field, a plain store first (see the sections' slab).
+		sym.Value, sym.Size, sym.Visibility = value, size, obj.Visibility(p[5]&3)
+		sym.Section, sym.Bind, sym.Kind = 0, 0, 0 // a dropped STT_FILE leaves its slot to the next symbol
+		sym.Name = sname
 		switch typ {
 		case elf.STT_FILE:
 			if o.File == "" {

@@ -67,24 +67,41 @@ func (k SectionKind) String() string {
 }
 
 // Section is a contiguous piece of an object: one atom when the code
-// generator made it.
+// generator made it. (The fields are ordered pointers first, then by
+// size, so that the struct is small, 144 bytes, and the collector scans
+// only its head: a link holds one per input section.)
 type Section struct {
 	// Name is the section's name in ELF spelling (".text.f", ".rodata",
 	// ".data.g", ".bss"); writers of other formats map it.
-	Name  string
-	Kind  SectionKind
-	Align uint64 // a power of two, at least 1
+	Name string
 	// Data holds the bytes; nil for BSS.
 	Data []byte
-	// Size is len(Data), or the size in memory for BSS.
-	Size uint64
 	// Relocs are the places in Data that refer to symbols, sorted by Offset.
 	Relocs []Reloc
+	// Group is the signature of the COMDAT group (ELF SHT_GROUP with
+	// GRP_COMDAT) the section belongs to, or empty: a linker keeps the
+	// group's sections from the first object that has the group and
+	// discards the others'.
+	Group string
+	// DataInCode are the ranges of a code section that hold data, not
+	// instructions (Mach-O LC_DATA_IN_CODE entries: clang's jump tables),
+	// sorted by Offset. A linker that records them copies them to its
+	// output; readers of the output need not decode them as code.
+	DataInCode []DataRange
+	Align      uint64 // a power of two, at least 1
+	// Size is len(Data), or the size in memory for BSS.
+	Size    uint64
+	EntSize uint64
+	// ArrayType is the ELF section type of an init, fini or preinit
+	// array whose name does not say it (ld.lld's gc-sections test has
+	// `.init` of type SHT_INIT_ARRAY), 0 otherwise: a linker writes it as
+	// that type and puts it with the other arrays in RELRO.
+	ArrayType uint32
+	Kind      SectionKind
 	// Merge marks a mergeable section (ELF SHF_MERGE) of EntSize-byte
 	// entries; Strings marks NUL-terminated strings (SHF_STRINGS).
 	Merge   bool
 	Strings bool
-	EntSize uint64
 	// ReadOnly marks a BSS section that is not writable (ELF SHT_NOBITS
 	// without SHF_WRITE): zeros in a read-only segment.
 	ReadOnly bool
@@ -96,11 +113,6 @@ type Section struct {
 	// largest, at the largest alignment, and none when a non-weak
 	// definition of the name exists.
 	Common bool
-	// Group is the signature of the COMDAT group (ELF SHT_GROUP with
-	// GRP_COMDAT) the section belongs to, or empty: a linker keeps the
-	// group's sections from the first object that has the group and
-	// discards the others'.
-	Group string
 	// TLS marks a thread-local section (ELF SHF_TLS: .tdata, or .tbss
 	// when Kind is BSS): its contents are the initialization image of
 	// every thread's block, not data at a fixed address.
@@ -108,22 +120,12 @@ type Section struct {
 	// Writable marks a code section that is also writable (ELF
 	// SHF_WRITE|SHF_EXECINSTR): it goes to a read-write-execute segment.
 	Writable bool
-	// DataInCode are the ranges of a code section that hold data, not
-	// instructions (Mach-O LC_DATA_IN_CODE entries: clang's jump tables),
-	// sorted by Offset. A linker that records them copies them to its
-	// output; readers of the output need not decode them as code.
-	DataInCode []DataRange
 	// EHFrame marks an ELF .eh_frame section: call frame information, a
 	// sequence of CIE and FDE records that a linker splits, deduplicates
 	// (CIEs) and filters (FDEs of discarded code) into one output
 	// .eh_frame, as ld.lld's EhFrameSection does, rather than copying it
 	// whole. Kind is ROData.
 	EHFrame bool
-	// ArrayType is the ELF section type of an init, fini or preinit
-	// array whose name does not say it (ld.lld's gc-sections test has
-	// `.init` of type SHT_INIT_ARRAY), 0 otherwise: a linker writes it as
-	// that type and puts it with the other arrays in RELRO.
-	ArrayType uint32
 	// Exec marks a BSS section that is executable (ELF SHT_NOBITS with
 	// SHF_EXECINSTR): zeros a linker places after the code, in the code
 	// segment, taking no room in the file.
