@@ -6,6 +6,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/par"
 )
 
 // resolve builds the link's symbol table. Local symbols each get their own
@@ -21,34 +22,44 @@ import (
 // With fault.LinkLocalAsGlobal, a local's references are bound to a
 // global of the same name that another object defines.
 func (l *Layout) resolve(opts Options) error {
-	n := 0
+	// The objects are checked first, in parallel (the error is the first
+	// in input order), and counted: every entry is stored once in slabs
+	// sized here.
+	if err := par.Each(len(l.Objects), func(oi int) error { return l.Objects[oi].Validate() }); err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	n, nonLocal := 0, 0
 	for _, o := range l.Objects {
 		n += len(o.Symbols)
+		for _, s := range o.Symbols {
+			if s.Bind != obj.Local {
+				nonLocal++
+			}
+		}
 	}
 	l.Symbols = make([]Symbol, 0, n)
 	l.SymIndex = make([][]int32, len(l.Objects))
-	l.Globals = make(map[string]int32, n)
+	idxSlab := make([]int32, n)
+	l.Globals = make(map[string]int32, nonLocal)
 	var errs []error
 	for oi, o := range l.Objects {
-		if err := o.Validate(); err != nil {
-			return fmt.Errorf("link: %w", err)
-		}
-		idx := make([]int32, len(o.Symbols))
+		idx := idxSlab[:len(o.Symbols):len(o.Symbols)]
+		idxSlab = idxSlab[len(o.Symbols):]
 		l.SymIndex[oi] = idx
 		for k, s := range o.Symbols {
 			if s.Bind == obj.Local {
 				idx[k] = int32(len(l.Symbols))
-				l.Symbols = append(l.Symbols, Symbol{
-					Name: s.Name, Obj: int32(oi), Index: int32(k), Sec: int32(s.Section),
-					Value: s.Value, Size: s.Size, Bind: s.Bind, Kind: s.Kind, GOTSlot: -1,
-				})
+				e := l.newSymbol(s.Name)
+				e.Obj, e.Index, e.Sec = int32(oi), int32(k), int32(s.Section)
+				e.Value, e.Size, e.Bind, e.Kind = s.Value, s.Size, s.Bind, s.Kind
 				continue
 			}
 			gi, ok := l.Globals[s.Name]
 			if !ok {
 				gi = int32(len(l.Symbols))
 				l.Globals[s.Name] = gi
-				l.Symbols = append(l.Symbols, Symbol{Name: s.Name, Obj: -1, Index: -1, Sec: obj.Undef, Bind: s.Bind, GOTSlot: -1})
+				e := l.newSymbol(s.Name)
+				e.Obj, e.Index, e.Sec, e.Bind = -1, -1, obj.Undef, s.Bind
 			}
 			idx[k] = gi
 			g := &l.Symbols[gi]
@@ -78,6 +89,25 @@ func (l *Layout) resolve(opts Options) error {
 		l.bindLocalsByName()
 	}
 	return errors.Join(errs...)
+}
+
+// newSymbol appends an entry named name, without a GOT slot, to
+// l.Symbols, within the capacity resolve gave it, and returns it. Its
+// fields are set one by one, a plain store first: a whole-struct store
+// reads the old pointer first while the collector marks, and a read is
+// the first touch of a fresh page (the kernel maps its zero page, then
+// copies it on the write, with a TLB flush on every core).
+func (l *Layout) newSymbol(name string) *Symbol {
+	n := len(l.Symbols)
+	if n == cap(l.Symbols) {
+		l.Symbols = append(l.Symbols, Symbol{})
+	} else {
+		l.Symbols = l.Symbols[:n+1]
+	}
+	e := &l.Symbols[n]
+	e.GOTSlot = -1
+	e.Name = name
+	return e
 }
 
 // bindLocalsByName is fault.LinkLocalAsGlobal: a lookup by name that

@@ -135,7 +135,7 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 				continue
 			}
 			pls[si].Chunk = int32(len(out.Chunks))
-			out.Chunks = append(out.Chunks, Chunk{Obj: int32(oi), Sec: int32(si), Size: s.Size, Align: s.Align})
+			out.Chunks = appendChunk(out.Chunks, int32(oi), int32(si), s.Size, s.Align)
 		}
 	}
 	if len(errs) > 0 {
@@ -176,6 +176,21 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 		s.Size = off
 	}
 	return nil
+}
+
+// appendChunk appends the chunk of input section (oi, si) to cs, whose
+// capacity (allocated in assignSections' first pass, zero past its
+// length) it fits in: by plain stores only, as no pointer field is set
+// (see newSymbol).
+func appendChunk(cs []Chunk, oi, si int32, size, align uint64) []Chunk {
+	n := len(cs)
+	if n == cap(cs) {
+		return append(cs, Chunk{Obj: oi, Sec: si, Size: size, Align: align})
+	}
+	cs = cs[:n+1]
+	c := &cs[n]
+	c.Obj, c.Sec, c.Off, c.Size, c.Align = oi, si, 0, size, align
+	return cs
 }
 
 // add splits s into pieces, appends the pieces not seen before to the
