@@ -219,7 +219,7 @@ func refLinkMeasured(t *target.Target, paths []string, out string) (time.Duratio
 		}
 	}
 	if err == nil {
-		err = os.WriteFile(out, data, 0o755)
+		err = link.WriteOutput(out, data, 0o755)
 	}
 	wall := time.Since(start)
 	if err != nil {
