@@ -103,36 +103,83 @@ func RunWasm(ctx context.Context, data []byte, engine WazeroEngine, opts Options
 	return &Result{Value: out[0], Bits: 64, Oracle: mode}, nil
 }
 
-// Linear memories come from a pool of buffers that are cleared, up to the
-// longest length they reached, when the module is closed. Programs grow
-// their memory by several MiB for their stack (ref/wasmgen.StackSize), and
-// wazero's default allocator makes a fresh Go slice on every grow: about
-// 10 ms per run for an 8 MiB stack on this machine, against well under one
-// with the pool.
-var memoryPool sync.Pool
+// Linear memories come from a pool of buffers reserved at their maximum size
+// in host memory (hostAlloc: pages made on first touch) and made zero again
+// when the module is closed by handing the touched pages back to the kernel
+// (hostZero), so that neither growing nor clearing costs more than the
+// pages a program used. Programs grow their memory by several MiB for their
+// stack (ref/wasmgen.StackSize): wazero's default allocator makes a fresh
+// Go slice on every grow (about 10 ms per run for an 8 MiB stack on this
+// machine), and clearing a pooled Go buffer up to its longest length cost
+// about 2 ms per run. Where host memory cannot be had, buffers are Go
+// slices, cleared on Free. The pool is the package's: wazero asks for
+// memory through a process-wide allocator function.
+var memoryPool = &linearMemoryPool{}
+
+// linearMemoryPool keeps up to maxPooledMemories free buffers.
+type linearMemoryPool struct {
+	mu   sync.Mutex
+	free []*linearMemory
+}
+
+const maxPooledMemories = 4
 
 // pooledMemory is the experimental.MemoryAllocator of RunWasm.
 var pooledMemory = experimental.MemoryAllocatorFunc(func(capacity, maxSize uint64) experimental.LinearMemory {
-	m := &linearMemory{max: maxSize}
-	if b, ok := memoryPool.Get().(*[]byte); ok {
-		m.buf = (*b)[:0]
-	}
-	return m
+	return memoryPool.get(maxSize)
 })
 
-// linearMemory is a pooled buffer backing one Wasm linear memory.
+func (p *linearMemoryPool) get(maxSize uint64) *linearMemory {
+	p.mu.Lock()
+	for i, m := range p.free {
+		if uint64(len(m.host)) >= maxSize {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			p.mu.Unlock()
+			m.max = maxSize
+			return m
+		}
+	}
+	p.mu.Unlock()
+	m := &linearMemory{max: maxSize}
+	if maxSize > 0 {
+		if host, err := hostAlloc(maxSize); err == nil {
+			m.host = host
+		}
+	}
+	return m
+}
+
+func (p *linearMemoryPool) put(m *linearMemory) {
+	p.mu.Lock()
+	if len(p.free) < maxPooledMemories {
+		p.free = append(p.free, m)
+		m = nil
+	}
+	p.mu.Unlock()
+	if m != nil {
+		hostFree(m.host)
+	}
+}
+
+// linearMemory backs one Wasm linear memory: a slice of host memory
+// reserved at the maximum size, or a Go slice where there is none.
 type linearMemory struct {
+	host []byte // reserved host memory; nil: Go slices
 	buf  []byte
 	max  uint64
 	high int // the longest length handed out, all of which may be dirty
 }
 
 // Reallocate implements experimental.LinearMemory. The bytes past the old
-// length are zero: pooled buffers are cleared before reuse and new ones
-// come zeroed from make.
+// length are zero: host memory is zero until touched and zeroed on Free,
+// Go slices come zeroed from make.
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	if size > m.max {
 		return nil
+	}
+	if m.host != nil {
+		m.high = max(m.high, int(size))
+		return m.host[:size:m.max]
 	}
 	if size > uint64(cap(m.buf)) {
 		c := max(2*uint64(cap(m.buf)), size, 16<<20)
@@ -145,14 +192,16 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return m.buf[:size]
 }
 
-// Free implements experimental.LinearMemory: the buffer goes back to the
-// pool, cleared.
+// Free implements experimental.LinearMemory: a host buffer is zeroed and
+// goes back to the pool; a Go slice is dropped.
 func (m *linearMemory) Free() {
-	if m.buf == nil {
+	if m.host == nil {
+		m.buf = nil
 		return
 	}
-	clear(m.buf[:m.high])
-	b := m.buf[:0]
-	m.buf = nil
-	memoryPool.Put(&b)
+	if m.high > 0 {
+		hostZero(m.host[:m.high])
+	}
+	m.high = 0
+	memoryPool.put(m)
 }

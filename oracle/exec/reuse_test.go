@@ -70,3 +70,17 @@ func TestUnicornReuse(t *testing.T) {
 		require.Equal(t, want, fresh.Value, "run %d on a fresh engine", i)
 	}
 }
+
+// TestWasmMemoryReuse runs a Wasm program that reads and then writes a
+// .bss word and a page it grows, several times under each wazero engine:
+// the pooled linear memories must be zero again, so every run reads 0.
+func TestWasmMemoryReuse(t *testing.T) {
+	exe := build(t, "wasm", "wasm_state")
+	for _, m := range []exec.Mode{exec.Wazero, exec.WazeroInterp} {
+		for i := range 4 {
+			res, err := runner.Run(context.Background(), exe, exec.Options{Mode: m})
+			require.NoError(t, err)
+			require.Equal(t, uint64(0), res.Value, "%s run %d", m, i)
+		}
+	}
+}
