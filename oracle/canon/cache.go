@@ -34,6 +34,30 @@ type DecodeCache struct {
 	byName map[string]*cachedFunc
 	hits   int
 	miss   int
+	// kept holds each symbol's last decodings on each side of the
+	// comparisons that share the cache (Decode), keptInsns their
+	// instructions.
+	kept      map[keptKey]*keptFunc
+	keptInsns int
+}
+
+// keptKey names a kept decoding: a symbol on one side of comparisons.
+type keptKey struct {
+	side int
+	name string
+}
+
+// keptFunc is a symbol's last decoding on one side (when valid), its
+// bytes a copy of its own (Func.own), since an image's bytes may change
+// after the comparison: an incremental output held in memory is patched
+// in place.
+type keptFunc struct {
+	f     Func
+	valid bool
+	// inferred is whether f's size was inferred (it trimmed fill).
+	inferred bool
+	insns    int
+	patch    []int32 // decoder.update's scratch
 }
 
 type cachedFunc struct {
@@ -47,7 +71,75 @@ func NewDecodeCache(maxInsns int) *DecodeCache {
 	if maxInsns <= 0 {
 		maxInsns = 1 << 20
 	}
-	return &DecodeCache{seed: maphash.MakeSeed(), max: maxInsns, m: map[uint64][]cachedFunc{}, byName: map[string]*cachedFunc{}}
+	c := &DecodeCache{seed: maphash.MakeSeed(), max: maxInsns, m: map[uint64][]cachedFunc{}, byName: map[string]*cachedFunc{},
+		kept: map[keptKey]*keptFunc{}}
+	return c
+}
+
+// Decode decodes code symbol s of im as im.Decode does, into a Func the
+// cache keeps for s's name on the given side of the comparisons that
+// share it (diff.Compare's images are sides 0 and 1), and returns it; it
+// stays valid until the next Decode of that name and side. The previous
+// decoding of the same name and side is the hint (opts.Hint when there is
+// none yet): from one check of an incremental sequence to the next a
+// function's bytes change little — in the incremental output not at all
+// unless it was rewritten, in a fresh link mostly in the displacements
+// of calls — so most of its instructions, and the canonical form of each
+// instruction that does not depend on where it is (item.pure, with no
+// pointer site in it in this image), are taken from it, and every other
+// instruction is canonicalized against im. scratch lends the decoding
+// its instruction memo. The Func is exactly what im.Decode would give.
+// Decode may be called from several goroutines at once, but not for the
+// same name and side.
+func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts DecodeOptions) *Func {
+	key := keptKey{side: side, name: s.Name}
+	c.mu.Lock()
+	k := c.kept[key]
+	if k == nil {
+		k = new(keptFunc)
+		c.kept[key] = k
+	}
+	if k.valid {
+		c.hits++
+	} else {
+		c.miss++
+	}
+	c.mu.Unlock()
+	if k.valid && im.r != nil && s.IsCode() && s.ext != 0 && k.inferred == s.SizeInferred {
+		k.f.discard = opts.NoNotes
+		if im.r.redecode(s, &k.f, &k.patch) {
+			return &k.f
+		}
+		if len(k.patch) > 0 {
+			k.valid = false // patched halfway: no hint
+		}
+	}
+	k.inferred = s.SizeInferred
+	// The previous decoding is the better hint. The whole-function
+	// lookup by bytes is not used: it would lose the canonical forms a
+	// hint lends, and storing every decoding costs more than it saves.
+	opts.Cache = nil
+	if k.valid {
+		opts.Hint = &k.f
+	}
+	im.Decode(s, scratch, opts)
+	// The new decoding is kept: copied, so that scratch keeps its
+	// buffers and the kept ones are as large as they need to be.
+	k.f.keep(scratch)
+	k.valid = true
+	insns := cap(k.f.raw)
+	c.mu.Lock()
+	if c.kept[key] == k { // not dropped meanwhile
+		c.keptInsns += insns - k.insns
+	}
+	k.insns = insns
+	if c.keptInsns > c.max {
+		// Dropped from the map only: the caller still holds k.f.
+		clear(c.kept)
+		c.keptInsns = 0
+	}
+	c.mu.Unlock()
+	return &k.f
 }
 
 // Stats returns the number of functions found in the cache and decoded.

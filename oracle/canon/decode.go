@@ -22,6 +22,13 @@ type decoder interface {
 	// instructions may be reused where the bytes are equal; cache, when
 	// not nil, holds decodings of earlier functions by their bytes.
 	decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *DecodeCache)
+	// update brings f, this decoder's decoding of a function (with
+	// f.code its own copy of the bytes), to code at addr in sy's image
+	// when that is what decoding would give without decoding again, and
+	// reports whether it did; when it reports false, f is unchanged if
+	// *patch is empty on return, unusable otherwise. patch is scratch
+	// space.
+	update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) bool
 }
 
 // A symbolizer is what the neutral reader tells a decoder about the file:
@@ -124,6 +131,17 @@ func (r *reader) decodeInto(s *Symbol, code []byte, f *Func, hint *Func, cache *
 		hint = nil
 	}
 	r.decoder.decode(f, s.SizeInferred, r, hint, cache)
+}
+
+// redecode brings f, a decoding of the same symbol that a DecodeCache
+// keeps, to s in this image (decoder.update), and reports whether it did.
+func (r *reader) redecode(s *Symbol, f *Func, patch *[]int32) bool {
+	code := r.bytesAt(s.addr, s.ext)
+	if code == nil || len(code) != len(f.code) || f.name != s.Name {
+		*patch = (*patch)[:0]
+		return false
+	}
+	return r.decoder.update(f, code, s.addr, r, patch)
 }
 
 func (r *reader) inSymbol(addr uint64) (ref, bool) {

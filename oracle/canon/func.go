@@ -40,6 +40,8 @@ type Func struct {
 	// memo holds the instructions decoded into f so far, by their bytes
 	// (kept across decodes: it refers to no image).
 	memo *insnMemo
+	// own holds a copy of code in a Func a DecodeCache keeps.
+	own []byte
 }
 
 // rawInsn is one decoded position: an instruction, a run of n identical
@@ -342,6 +344,22 @@ func (f *Func) Clear() {
 	f.reset("", 0, nil)
 	clear(f.args[:cap(f.args)])
 	clear(f.raw[:cap(f.raw)])
+}
+
+// keep makes f a copy of g with bytes of its own (Func.own): a decoding a
+// DecodeCache keeps.
+func (f *Func) keep(g *Func) {
+	f.name, f.addr, f.n, f.padding, f.dropped, f.discard = g.name, g.addr, g.n, g.padding, g.dropped, g.discard
+	f.own = append(f.own[:0], g.code...)
+	f.code = nil
+	if g.code != nil {
+		f.code = f.own
+	}
+	f.raw = append(f.raw[:0], g.raw...)
+	f.items = append(f.items[:0], g.items...)
+	f.args = append(f.args[:0], g.args...)
+	clear(f.notes)
+	f.notes = append(f.notes[:0], g.notes...)
 }
 
 // reset empties f for decoding the function name at addr, with room for

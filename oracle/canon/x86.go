@@ -88,6 +88,87 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 	}
 }
 
+// update is decode's shortcut for a function decoded before (a
+// DecodeCache's kept decoding): when code differs from f's bytes only
+// inside the PC-relative fields of recognized instructions (f moved, or
+// what it refers to did) — so decoding it, hint or not, gives f's
+// instructions with those fields patched (TestPCRelPatch), the same
+// fill to trim — the entries are patched where they differ, and the
+// items that depend on where they are, or that a pointer site of this
+// image now lies in, are canonicalized again; the others (item.pure:
+// bytes alone decide them) stay. Notes are made again as decode makes
+// them, in order.
+func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) bool {
+	old := f.code
+	*patch = (*patch)[:0]
+	// First find the entries to patch, changing nothing.
+	i := 0
+	for off := 0; off < len(code); {
+		off += firstDiff(code[off:], old[off:])
+		if off >= len(code) {
+			break
+		}
+		for i < len(f.raw) && f.raw[i].off+uint64(f.raw[i].n)*uint64(f.raw[i].len) <= uint64(off) {
+			i++
+		}
+		if i == len(f.raw) || f.raw[i].off > uint64(off) {
+			*patch = (*patch)[:0] // in the trimmed fill
+			return false
+		}
+		r := &f.raw[i]
+		end := int(r.off) + int(r.len)
+		if !r.ok || r.n != 1 || r.op.op == 0 || !samePCRel(r, code[r.off:end], old[r.off:end]) {
+			*patch = (*patch)[:0]
+			return false
+		}
+		*patch = append(*patch, int32(i))
+		off = end
+	}
+	for _, i := range *patch {
+		r := &f.raw[i]
+		if !r.patchPCRel(code[r.off : r.off+uint64(r.len)]) {
+			return false
+		}
+	}
+	copy(f.code, code)
+	f.addr = addr
+	clear(f.notes)
+	f.notes, f.dropped = f.notes[:0], 0
+	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(addr)}
+	pure := sy.sitesFrom(addr)
+	nargs := len(f.args)
+	for j := range f.items {
+		it, r := &f.items[j], &f.raw[j]
+		if !r.ok || it.pure && !pure.has(addr+r.off, int(r.len)) {
+			continue // bytes alone decide it, and they are the same
+		}
+		nit := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args), op: r.op}
+		d.canonInsn(&nit, r)
+		if nit.nargs != it.nargs {
+			return false
+		}
+		copy(f.args[it.arg0:], f.args[nit.arg0:])
+		f.args = f.args[:nargs]
+		nit.arg0 = it.arg0
+		*it = nit
+	}
+	return true
+}
+
+// firstDiff returns the offset of the first byte where a and b (of equal
+// length) differ, len(a) when none does.
+func firstDiff(a, b []byte) int {
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+			break
+		}
+	}
+	for ; i < len(a) && a[i] == b[i]; i++ {
+	}
+	return i
+}
+
 // pureFrom returns the hint's item that raw entry r was taken from, when
 // that item is pure.
 func pureFrom(hint *Func, r *rawInsn) *item {
@@ -118,8 +199,19 @@ func rawDecode(f *Func, hint *Func) (fresh int) {
 	if hint != nil {
 		hraw = hint.raw
 	}
-	h := 0
-	for off := 0; off < len(code); {
+	h, off := 0, 0
+	if len(hraw) > 0 && len(hint.code) == len(code) && bytes.Equal(hint.code, code) {
+		// The same bytes (the symbol unchanged since the hint's
+		// decoding): all of the hint's entries, and after them the fill
+		// its trimming left out.
+		f.raw = append(f.raw, hraw...)
+		for i := range hraw {
+			f.raw[len(f.raw)-len(hraw)+i].from = i + 1
+		}
+		last := &hraw[len(hraw)-1]
+		h, off = len(hraw), int(last.off)+int(last.n)*int(last.len)
+	}
+	for off < len(code) {
 		if c := code[off]; c == 0xcc || c == 0x90 {
 			var r rawInsn
 			r, off = fillRun(code, off)

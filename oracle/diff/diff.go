@@ -544,16 +544,23 @@ func (c *comparer) decodedText(w *worker, sa, sb *canon.Symbol) {
 		c.text(&x, &y)
 		return
 	}
-	c.a.Decode(sa, &w.fa, canon.DecodeOptions{NoNotes: true, Cache: c.cache})
-	c.b.Decode(sb, &w.fb, canon.DecodeOptions{NoNotes: true, Cache: c.cache, Hint: &w.fa})
+	fa, fb := &w.fa, &w.fb
+	if c.cache != nil {
+		// Each side's previous decoding of the symbol is its hint.
+		fa = c.cache.Decode(c.a, sa, 0, &w.fa, canon.DecodeOptions{NoNotes: true})
+		fb = c.cache.Decode(c.b, sb, 1, &w.fb, canon.DecodeOptions{NoNotes: true, Hint: fa})
+	} else {
+		c.a.Decode(sa, fa, canon.DecodeOptions{NoNotes: true})
+		c.b.Decode(sb, fb, canon.DecodeOptions{NoNotes: true, Hint: fa})
+	}
 	if sa.Padding != sb.Padding {
 		c.add(Difference{Key: KeyTextPadding, Symbol: sa.Name, Index: -1, A: fmt.Sprintf("%d bytes", sa.Padding), B: fmt.Sprintf("%d bytes", sb.Padding)})
 	}
-	if w.fa.Len() != w.fb.Len() {
+	if fa.Len() != fb.Len() {
 		c.add(Difference{Key: KeyTextLength, Symbol: sa.Name, Index: -1,
-			A: fmt.Sprintf("%d insns", w.fa.Len()), B: fmt.Sprintf("%d insns", w.fb.Len())})
+			A: fmt.Sprintf("%d insns", fa.Len()), B: fmt.Sprintf("%d insns", fb.Len())})
 	}
-	insns, bytes := canon.CompareCode(&w.fa, &w.fb, func(d canon.CodeDiff) {
+	insns, bytes := canon.CompareCode(fa, fb, func(d canon.CodeDiff) {
 		loc := Difference{Key: KeyTextOperand, Symbol: sa.Name, Offset: d.A.Off, Index: d.Index, A: d.A.Text(), B: d.B.Text()}
 		if d.OpDiffers {
 			loc.Key = KeyTextInsn

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/linkcheck/linkcheck/oracle/canon"
 	"github.com/linkcheck/linkcheck/oracle/diff"
@@ -76,11 +77,9 @@ type Session struct {
 	// only what changed; compileClean is nil unless a fault changes the
 	// code generator's output, which the checkers must not share.
 	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
-	// cache keeps the decodings of functions across the fresh-link diffs
-	// of the sequence: most functions do not change between updates.
-	cache *canon.DecodeCache
-	out   *incr.Output
-	step  int
+
+	out  *incr.Output
+	step int
 	// cur is the version the output holds (CheckFull).
 	cur *version
 	// Checked counts the updates checked, and Full the full checks (with
@@ -285,13 +284,21 @@ func (s *Session) run(ctx context.Context, exe []byte, v *version, mode exec.Mod
 	return valueProblem(got, err, value)
 }
 
+// freshCaches lend the fresh-link diffs their decode caches, one diff at
+// a time. What a cache holds are hints, which never change a result
+// (canon.DecodeCache), so the sequences of a process share them: a
+// sequence's check finds there the functions of its previous check (the
+// sequences of a fuzz worker or a benchmark run one after the other),
+// and a new sequence does not decode its first check into buffers of its
+// own. A cache keeps at most 1<<17 instructions (about 40 MB).
+var freshCaches = sync.Pool{New: func() any { return canon.NewDecodeCache(1 << 17) }}
+
 // freshDiff compares the output's canonical image with a fresh reference
 // link of the same compiled version.
 func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
-	if s.cache == nil {
-		s.cache = canon.NewDecodeCache(0)
-	}
-	o := freshOptions{faults: s.Faults, cache: s.cache}
+	cache := freshCaches.Get().(*canon.DecodeCache)
+	defer freshCaches.Put(cache)
+	o := freshOptions{faults: s.Faults, cache: cache}
 	if s.Keep {
 		o.keepDir = s.Dir
 	}

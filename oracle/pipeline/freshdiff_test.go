@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"context"
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkcheck/linkcheck/oracle/canon"
+	"github.com/linkcheck/linkcheck/ref/fault"
+	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/link"
+	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/target"
+)
+
+// TestKeptDecodingsAreDecodings: along incremental sequences, each
+// function of the fresh link and of the incremental output decoded
+// through a DecodeCache kept across the sequence (DecodeCache.Decode: the
+// previous check's decoding brought up to date, or decoded again with it
+// as the hint) is exactly the plain decoding, notes included — for every
+// x86_64 format, with and without a planted defect, and with bytes of the
+// output changed at random (inside calls' displacements, anywhere).
+func TestKeptDecodingsAreDecodings(t *testing.T) {
+	ctx := context.Background()
+	faults := []fault.Set{0, fault.Of(fault.SkipGOTRewrite), fault.Of(fault.TrampolineBase), fault.Of(fault.PCRelBias)}
+	for _, format := range []obj.Format{obj.ELF, obj.MachO, obj.COFF} {
+		tg, err := target.Lookup(format)
+		require.NoError(t, err)
+		for k, fs := range faults {
+			cache := canon.NewDecodeCache(0)
+			compared := 0
+			for seed := int64(1); seed <= 3; seed++ {
+				r := rand.New(rand.NewSource(seed + int64(10*k)))
+				m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 30})
+				s, err := NewSession(ctx, m, SessionOptions{Format: format, Tiers: Tiers{Every: 0}, Dir: t.TempDir(), Faults: fs})
+				require.NoError(t, err)
+				for i := 0; i < 12; i++ {
+					m, _ = ir.RandomEditShared(m, r)
+					_, err := s.Update(ctx, m, false)
+					if err != nil && fs == 0 {
+						require.NoError(t, err)
+					}
+					v := s.cur
+					objs, err := obj.Objects(v.clean, ir.Partition(v.m, 1), 1, tg.UnitName)
+					require.NoError(t, err)
+					fresh, _, err := link.Link(objs, tg.Platform, link.Options{})
+					require.NoError(t, err)
+					incr := append([]byte(nil), s.Bytes()...)
+					if i%3 == 2 {
+						// a few bytes changed anywhere, or in a call's
+						// displacement
+						for j := 0; j < 1+r.Intn(3); j++ {
+							incr[r.Intn(len(incr))] ^= byte(1 + r.Intn(255))
+						}
+					}
+					for side, exe := range [][]byte{fresh, incr} {
+						im, err := canon.Open(exe, objs)
+						if err != nil {
+							continue // a corrupted header
+						}
+						var scratch, plain canon.Func
+						for _, sym := range im.Symbols {
+							if !sym.IsCode() {
+								continue
+							}
+							got := cache.Decode(im, sym, side, &scratch, canon.DecodeOptions{})
+							im.Decode(sym, &plain, canon.DecodeOptions{})
+							require.Equal(t, plain.Insns(), got.Insns(), "%s %v seed %d update %d side %d %s", format, fs, seed, i, side, sym.Name)
+							require.Equal(t, append([]string{}, plain.Notes()...), append([]string{}, got.Notes()...), "%s %s", format, sym.Name)
+							require.Equal(t, plain.Len(), got.Len())
+							require.Equal(t, plain.Padding(), got.Padding())
+							compared++
+						}
+					}
+				}
+			}
+			hits, misses := cache.Stats()
+			require.Greater(t, hits, misses, "%s %v: the kept decodings were used", format, fs)
+			t.Logf("%s %v: %d functions the same; %d kept, %d decoded first", format, fs, compared, hits, misses)
+		}
+	}
+}
