@@ -72,8 +72,11 @@ type reader struct {
 	shtab []byte
 	nsh   int
 	shoff uint64 // file offset of the section header table
-	// secName holds each section's name.
-	secName []string
+	// shstr is the section name table once read (haveShstr), shstrndx
+	// its index; secName gives the names from it on use.
+	shstr     strTable
+	shstrndx  int
+	haveShstr bool
 	// deferred is an error found in the symbol table that is reported
 	// only if the relocations give no more precise one.
 	deferred error
@@ -93,6 +96,20 @@ type featureError struct{ msg string }
 
 func (e *featureError) Error() string        { return e.msg }
 func (e *featureError) Is(target error) bool { return target == ErrUnsupported }
+
+// secName returns the name of section i: read checks that every name
+// offset lies inside the section name table, which ends with a NUL. Before
+// the table is read, it is ".shstrtab" for the table itself, else empty.
+func (r *reader) secName(i int) string {
+	if !r.haveShstr {
+		if i == r.shstrndx {
+			return ".shstrtab"
+		}
+		return ""
+	}
+	s, _ := r.shstr.at(uint64(binary.LittleEndian.Uint32(r.shtab[i*shdrSize:])))
+	return s
+}
 
 // sh decodes section header i (0 <= i < r.nsh).
 func (r *reader) sh(i int) elf.Section64 {
@@ -119,12 +136,12 @@ func (r *reader) bytesAt(what string, off, size uint64) ([]byte, error) {
 // entries (a symbol or relocation table), after checking its sh_entsize
 // and that its size is a whole number of entries.
 func (r *reader) tableData(i int, entSize uint64) ([]byte, error) {
-	h, name := r.sh(i), r.secName[i]
+	h := r.sh(i)
 	if h.Entsize != entSize {
-		return nil, r.errorf("section %s: entry size %d (want %d)", name, h.Entsize, entSize)
+		return nil, r.errorf("section %s: entry size %d (want %d)", r.secName(i), h.Entsize, entSize)
 	}
 	if h.Size%entSize != 0 {
-		return nil, r.errorf("section %s: size %d is not a multiple of %d", name, h.Size, entSize)
+		return nil, r.errorf("section %s: size %d is not a multiple of %d", r.secName(i), h.Size, entSize)
 	}
 	return r.sectionData(i)
 }
@@ -137,7 +154,7 @@ func (r *reader) sectionData(i int) ([]byte, error) {
 	}
 	n := uint64(len(r.data))
 	if h.Off > n || h.Size > n-h.Off {
-		return r.bytesAt("section "+r.secName[i], h.Off, h.Size) // the error
+		return r.bytesAt("section "+r.secName(i), h.Off, h.Size) // the error
 	}
 	return r.data[h.Off : h.Off+h.Size], nil
 }
@@ -258,23 +275,23 @@ func (r *reader) read() (*obj.Object, error) {
 	}
 	r.shtab, r.nsh, r.shoff = tab, int(shnum), shoff
 	// Section names.
-	r.secName = make([]string, shnum)
 	if uint64(shstrndx) >= shnum || shstrndx == 0 {
 		return nil, r.errorf("section name table index %d out of range (%d sections)", shstrndx, shnum)
 	}
-	r.secName[shstrndx] = ".shstrtab"
+	r.shstrndx = int(shstrndx)
 	shstr, err := r.stringTable(int(shstrndx), fmt.Sprintf("section name table (e_shstrndx %d)", shstrndx))
 	if err != nil {
 		return nil, err
 	}
+	// The table ends with a NUL: every offset inside it starts a
+	// terminated name, which secName finds when it is needed.
 	for i := range r.nsh {
 		nameOff := binary.LittleEndian.Uint32(r.shtab[i*shdrSize:])
-		s, ok := shstr.at(uint64(nameOff))
-		if !ok {
+		if nameOff != 0 && uint64(nameOff) >= uint64(len(shstr.b)) { // as shstr.at fails
 			return nil, r.errorf("section %d: name offset %#x out of range or unterminated", i, nameOff)
 		}
-		r.secName[i] = s
 	}
+	r.shstr, r.haveShstr = shstr, true
 
 	o := &obj.Object{Name: r.name}
 	// Sizes for one allocation each of sections, their bytes and their
@@ -308,7 +325,7 @@ func (r *reader) read() (*obj.Object, error) {
 		return nil, err
 	}
 	// secIndex maps ELF section indexes to model indexes (-1: dropped).
-	secIndex := make([]int, shnum)
+	secIndex := make([]int32, shnum)
 	symtab := -1
 	for i := range r.nsh {
 		secIndex[i] = -1
@@ -316,34 +333,34 @@ func (r *reader) read() (*obj.Object, error) {
 			continue
 		}
 		h := r.sh(i)
-		name := r.secName[i]
 		typ := elf.SectionType(h.Type)
 		flags := elf.SectionFlag(h.Flags)
 		switch typ {
 		case elf.SHT_SYMTAB:
 			if symtab >= 0 {
-				return nil, r.unsupported("section %s: a second symbol table", name)
+				return nil, r.unsupported("section %s: a second symbol table", r.secName(i))
 			}
 			symtab = i
 			continue
 		case elf.SHT_GROUP:
 			continue // read by comdatGroups
 		case elf.SHT_DYNSYM, elf.SHT_DYNAMIC:
-			return nil, r.unsupported("section %s: dynamic linking sections in a relocatable object", name)
+			return nil, r.unsupported("section %s: dynamic linking sections in a relocatable object", r.secName(i))
 		}
 		if flags&elf.SHF_GROUP != 0 {
 			if _, ok := groupOf[i]; !ok && flags&elf.SHF_ALLOC != 0 && flags&shfExclude == 0 {
-				return nil, r.errorf("section %s: SHF_GROUP but in no section group", name)
+				return nil, r.errorf("section %s: SHF_GROUP but in no section group", r.secName(i))
 			}
 		}
 		if flags&elf.SHF_ALLOC == 0 || flags&shfExclude != 0 {
 			continue // .comment, .note.GNU-stack, .llvm_addrsig, debug info, relocation sections
 		}
+		name := r.secName(i)
 		if flags&elf.SHF_LINK_ORDER != 0 && h.Link != 0 && uint64(h.Link) < shnum {
 			if lf := elf.SectionFlag(r.sh(int(h.Link)).Flags); lf&elf.SHF_MERGE != 0 {
 				// ld.lld: "a section .lo with SHF_LINK_ORDER should not
 				// refer a non-regular section".
-				return nil, r.unsupported("section %s: SHF_LINK_ORDER section linked to the merge section %s is not supported (ld.lld refuses it too)", name, r.secName[h.Link])
+				return nil, r.unsupported("section %s: SHF_LINK_ORDER section linked to the merge section %s is not supported (ld.lld refuses it too)", name, r.secName(int(h.Link)))
 			}
 		}
 		if flags&elf.SHF_TLS != 0 && (flags&elf.SHF_EXECINSTR != 0 || typ != elf.SHT_PROGBITS && typ != elf.SHT_NOBITS) {
@@ -454,12 +471,12 @@ func (r *reader) read() (*obj.Object, error) {
 				}
 			}
 		}
-		secIndex[i] = len(o.Sections)
+		secIndex[i] = int32(len(o.Sections))
 		o.Sections = append(o.Sections, s)
 	}
 
 	// Symbols.
-	var symIndex []int // ELF symbol index -> model index (-1: dropped)
+	var symIndex []int32 // ELF symbol index -> model index (-1: dropped)
 	if symtab >= 0 {
 		var err error
 		symIndex, err = r.readSymbols(o, symtab, secIndex)
@@ -475,25 +492,24 @@ func (r *reader) read() (*obj.Object, error) {
 		if typ != elf.SHT_RELA && typ != elf.SHT_REL {
 			continue
 		}
-		name := r.secName[i]
 		if uint64(h.Info) >= shnum {
-			return nil, r.errorf("section %s: target section index %d out of range", name, h.Info)
+			return nil, r.errorf("section %s: target section index %d out of range", r.secName(i), h.Info)
 		}
 		switch tt := elf.SectionType(r.sh(int(h.Info)).Type); {
 		case h.Info == 0, int(h.Info) == i, int(h.Info) == symtab, tt == elf.SHT_NULL, tt == elf.SHT_SYMTAB, tt == elf.SHT_STRTAB, tt == elf.SHT_RELA, tt == elf.SHT_REL, tt == elf.SHT_GROUP, tt == elf.SHT_SYMTAB_SHNDX:
 			// Accepting it would drop the relocations silently and link
 			// a program that crashes; ld.lld refuses it too.
-			return nil, r.errorf("relocation section %s has invalid sh_info (%d): it names no section of code or data", name, h.Info)
+			return nil, r.errorf("relocation section %s has invalid sh_info (%d): it names no section of code or data", r.secName(i), h.Info)
 		}
 		target := secIndex[h.Info]
 		if target < 0 {
 			continue // relocations of a dropped section (debug info, .llvm_addrsig)
 		}
 		if typ == elf.SHT_REL {
-			return nil, r.unsupported("section %s: SHT_REL relocations (implicit addends) are not supported on x86_64", name)
+			return nil, r.unsupported("section %s: SHT_REL relocations (implicit addends) are not supported on x86_64", r.secName(i))
 		}
 		if symtab < 0 || int(h.Link) != symtab {
-			return nil, r.errorf("section %s: link %d is not the symbol table", name, h.Link)
+			return nil, r.errorf("section %s: link %d is not the symbol table", r.secName(i), h.Link)
 		}
 		b, err := r.tableData(i, relaSize)
 		if err != nil {
@@ -501,7 +517,7 @@ func (r *reader) read() (*obj.Object, error) {
 		}
 		s := o.Sections[target]
 		if s.Kind == obj.BSS && len(b) > 0 {
-			return nil, r.errorf("section %s: relocations in a SHT_NOBITS section", name)
+			return nil, r.errorf("section %s: relocations in a SHT_NOBITS section", r.secName(i))
 		}
 		// The relocations go to the slab when this is the section's
 		// first relocation section and they fit; the slice's capacity
@@ -566,7 +582,7 @@ func (r *reader) read() (*obj.Object, error) {
 			if mi < 0 {
 				return nil, r.unsupported("%s: %v against symbol %d, which is defined in a dropped section or is a file symbol", relocWhere(s.Name, j, off), rtyp, sym)
 			}
-			s.Relocs = append(s.Relocs, obj.Reloc{Offset: off, Kind: kind, Sym: mi, Addend: addend})
+			s.Relocs = append(s.Relocs, obj.Reloc{Offset: off, Kind: kind, Sym: int(mi), Addend: addend})
 		}
 		if fromSlab {
 			relSlab = relSlab[:slabAt+len(s.Relocs)]
@@ -633,10 +649,10 @@ func relocsSorted(rs []obj.Reloc) bool {
 
 // readSymbols decodes the symbol table at section index st into o.Symbols
 // and returns the map from ELF symbol indexes to model indexes.
-func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, error) {
+func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int32) ([]int32, error) {
 	le := binary.LittleEndian
 	h := r.sh(st)
-	name := r.secName[st]
+	name := r.secName(st)
 	b, err := r.tableData(st, symSize)
 	if err != nil {
 		return nil, err
@@ -668,7 +684,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			}
 		}
 	}
-	symIndex := make([]int, n)
+	symIndex := make([]int32, n)
 	symSlab := make([]obj.Symbol, max(n-1, 0))
 	o.Symbols = make([]*obj.Symbol, 0, max(n-1, 0))
 	if n > 0 {
@@ -803,7 +819,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 			if mi < 0 {
 				continue // defined in a dropped section (debug info); relocations against it are refused
 			}
-			sym.Section = mi
+			sym.Section = int(mi)
 			sec := o.Sections[mi]
 			if value > sec.Size {
 				return nil, r.errorf("%s: value %#x past the end of section %s (size %#x)", symWhere(k, sname), value, sec.Name, sec.Size)
@@ -818,7 +834,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int) ([]int, erro
 		if typ == elf.STT_SECTION && (sym.Section < 0 || sym.Bind != obj.Local) {
 			return nil, r.errorf("%s: section symbol not local or not in a section", symWhere(k, sname))
 		}
-		symIndex[k] = len(o.Symbols)
+		symIndex[k] = int32(len(o.Symbols))
 		o.Symbols = append(o.Symbols, sym)
 	}
 	return symIndex, nil
@@ -837,7 +853,7 @@ func (r *reader) comdatGroups() (map[int]string, error) {
 		if elf.SectionType(h.Type) != elf.SHT_GROUP {
 			continue
 		}
-		name := r.secName[i]
+		name := r.secName(i)
 		b, err := r.tableData(i, 4)
 		if err != nil {
 			return nil, err
@@ -877,7 +893,7 @@ func (r *reader) comdatGroups() (map[int]string, error) {
 			if elf.ST_TYPE(p[4]) == elf.STT_SECTION {
 				// The signature is the name of the section the symbol is in.
 				if k := uint64(le.Uint16(p[6:])); k < uint64(r.nsh) {
-					s = r.secName[k]
+					s = r.secName(int(k))
 				}
 			}
 			if s == "" {
