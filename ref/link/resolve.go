@@ -28,19 +28,21 @@ func (l *Layout) resolve(opts Options) error {
 	if err := par.Each(len(l.Objects), func(oi int) error { return l.Objects[oi].Validate() }); err != nil {
 		return fmt.Errorf("link: %w", err)
 	}
-	n, nonLocal := 0, 0
+	// The name map is sized for the defined non-local symbols: most names
+	// have one definition, and the references to them add no entry.
+	n, defined := 0, 0
 	for _, o := range l.Objects {
 		n += len(o.Symbols)
 		for _, s := range o.Symbols {
-			if s.Bind != obj.Local {
-				nonLocal++
+			if s.Bind != obj.Local && s.Defined() {
+				defined++
 			}
 		}
 	}
 	l.Symbols = make([]Symbol, 0, n)
 	l.SymIndex = make([][]int32, len(l.Objects))
 	idxSlab := make([]int32, n)
-	l.Globals = make(map[string]int32, nonLocal)
+	l.Globals = make(map[string]int32, defined)
 	var errs []error
 	for oi, o := range l.Objects {
 		idx := idxSlab[:len(o.Symbols):len(o.Symbols)]
