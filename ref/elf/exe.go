@@ -281,7 +281,16 @@ func (Exe) Write(l *link.Layout, image []byte) ([]byte, error) {
 	}
 	// .symtab and .strtab.
 	nsyms := 1 + len(l.Symbols)
-	symtab := make([]byte, symSize, nsyms*symSize)
+	// .symtab is built in place, in the image's spare capacity where
+	// appendTo puts it (8-aligned after the loaded part), when it fits;
+	// the spare capacity is zero.
+	var symtab []byte
+	if at := alignUp(uint64(len(image)), 8); uint64(cap(image)) >= at+uint64(nsyms)*symSize {
+		symtab = image[at : at+symSize : at+uint64(nsyms)*symSize]
+		clear(symtab)
+	} else {
+		symtab = make([]byte, symSize, nsyms*symSize)
+	}
 	strtab := make([]byte, 1, 16*nsyms)
 	// addStr adds a name to .strtab (unshared, as ld.lld writes it).
 	addStr := func(name string) uint32 {

@@ -99,7 +99,7 @@ func (IncrImage) Tail(st *incr.State, fl *incr.FileLayout) (incr.Tail, error) {
 	t.file = incrFile(st, fl)
 	t.file.symtab, t.file.strtab, t.file.firstGlobal = symtab, strtab, firstGlobal
 	t.tabs = t.file.place(fl.TailOff)
-	t.bytes = append(t.file.tables(fl.TailOff, t.tabs), t.file.sectionHeaders(t.tabs)...)
+	t.bytes = append(t.file.appendTables(nil, fl.TailOff, t.tabs), t.file.sectionHeaders(t.tabs)...)
 	t.file.symtab, t.file.strtab = nil, nil // Headers needs their places only
 	t.tailOff = fl.TailOff
 	return t, nil

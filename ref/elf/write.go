@@ -81,14 +81,33 @@ func (e *exeFile) place(start uint64) exeTables {
 	return t
 }
 
-// tables returns the bytes of the file from start to t.shOff: padding,
-// .symtab and the string tables.
-func (e *exeFile) tables(start uint64, t exeTables) []byte {
+// appendTables appends to out, which ends at file offset start, the bytes
+// of the file from there to t.shOff: padding, .symtab and the string
+// tables. A .symtab already built in place, in out's spare capacity at
+// t.symOff (Exe.Write), is not copied.
+func (e *exeFile) appendTables(out []byte, start uint64, t exeTables) []byte {
 	shstr, _ := e.shstrtab()
-	b := make([]byte, t.shOff-start)
-	copy(b[t.symOff-start:], e.symtab)
-	copy(b[t.strOff-start:], e.strtab)
-	copy(b[t.shstrOff-start:], shstr)
+	base := start - uint64(len(out)) // the file offset of out[0]
+	out = appendZeros(out, t.symOff-start)
+	sym := t.symOff - base
+	if n := uint64(len(e.symtab)); n > 0 && uint64(cap(out)) >= sym+n && &out[:sym+1][sym] == &e.symtab[0] {
+		out = out[:sym+n]
+	} else {
+		out = append(out, e.symtab...)
+	}
+	first, second := e.strtab, shstr
+	if t.shstrOff < t.strOff {
+		first, second = shstr, e.strtab
+	}
+	out = append(append(out, first...), second...)
+	return appendZeros(out, t.shOff-base-uint64(len(out)))
+}
+
+// appendZeros appends n zero bytes to b.
+func appendZeros(b []byte, n uint64) []byte {
+	for ; n > 0; n-- {
+		b = append(b, 0)
+	}
 	return b
 }
 
@@ -139,7 +158,7 @@ func (e *exeFile) appendTo(image []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := append(append(image, e.tables(uint64(len(image)), t)...), e.sectionHeaders(t)...)
+	out := append(e.appendTables(image, uint64(len(image)), t), e.sectionHeaders(t)...)
 	copy(out, head)
 	return out, nil
 }
