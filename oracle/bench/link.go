@@ -212,11 +212,7 @@ func refLinkMeasured(t *target.Target, paths []string, out string) (time.Duratio
 	if t.SelfContained() {
 		data, _, err = t.Link(paths, link.Options{})
 	} else {
-		var objs []*obj.Object
-		objs, err = link.ReadObjectFiles(paths, t.ReadObject)
-		if err == nil {
-			data, _, err = link.Link(objs, t.Platform, link.Options{})
-		}
+		data, _, err = link.LinkFiles(paths, t.ReadObject, t.Platform, link.Options{})
 	}
 	if err == nil {
 		err = link.WriteOutput(out, data, 0o755)

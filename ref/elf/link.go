@@ -14,8 +14,13 @@ func Link(objs []*obj.Object, opts link.Options) ([]byte, *link.Layout, error) {
 
 // LinkFiles reads the ELF relocatable objects and static archives at
 // paths with ReadInputs (each named by its path in messages; archive
-// members extracted lazily in ld.lld's order) and links them with Link.
+// members extracted lazily in ld.lld's order) and links them with Link;
+// objects alone are read and linked by link.LinkFiles, which resolves
+// their symbols while they are read.
 func LinkFiles(paths []string, opts link.Options) ([]byte, *link.Layout, error) {
+	if !anyArchive(paths) {
+		return link.LinkFiles(paths, ReadObject, Exe{}, opts)
+	}
 	objs, err := ReadInputs(paths)
 	if err != nil {
 		return nil, nil, err

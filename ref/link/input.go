@@ -2,6 +2,7 @@ package link
 
 import (
 	"fmt"
+
 	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/par"
@@ -25,4 +26,88 @@ func ReadObjectFiles(paths []string, read func(name string, data []byte) (*obj.O
 		return nil, fmt.Errorf("link: %w", err)
 	}
 	return objs, nil
+}
+
+// LinkFiles reads the relocatable objects at paths as ReadObjectFiles does
+// and links them for p as Link does, with the same result, but resolves
+// the symbols of each object, in input order, while the later ones are
+// still read: the symbol table is built on another goroutine beside the
+// readers instead of after them. (When COMDAT groups or common symbols
+// change an object, the table is built again after the reads.)
+func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object, error), p Platform, opts Options) ([]byte, *Layout, error) {
+	objs := make([]*obj.Object, len(paths))
+	done := make([]chan struct{}, len(paths))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	pre := make(chan *resolver, 1)
+	go func() { pre <- resolveAsRead(objs, done) }()
+	err := par.Each(len(paths), func(i int) error {
+		defer close(done[i])
+		return input.WithFile(paths[i], input.MaxObject, func(data []byte) error {
+			o, err := read(paths[i], data)
+			objs[i] = o
+			return err
+		})
+	})
+	r := <-pre
+	if err != nil {
+		return nil, nil, fmt.Errorf("link: %w", err)
+	}
+	l, image, err := build(objs, p, opts, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := p.Write(l, image)
+	if err != nil {
+		return nil, nil, fmt.Errorf("link: write %s: %w", p.Format(), err)
+	}
+	return out, l, nil
+}
+
+// resolveAsRead adds objs[i] to a symbol table once done[i] is closed, in
+// order, and returns the table; it stops at an object that is missing (its
+// read failed) or not valid, which build then sees as a table that does
+// not hold. Its sizes are guessed from the first object, as if every
+// object were like it.
+func resolveAsRead(objs []*obj.Object, done []chan struct{}) *resolver {
+	l := &Layout{Objects: objs}
+	var r *resolver
+	for i := range objs {
+		<-done[i]
+		o := objs[i]
+		if o == nil || o.Validate() != nil {
+			break
+		}
+		if r == nil {
+			defined := 0
+			for _, s := range o.Symbols {
+				if s.Bind != obj.Local && s.Defined() {
+					defined++
+				}
+			}
+			r = newResolver(l, len(o.Symbols)*len(objs), defined*len(objs))
+		}
+		r.add(i, make([]int32, len(o.Symbols)))
+	}
+	// The readers are done with objs: wait for all of them, so that the
+	// table is handed over only when nothing else writes.
+	for i := range done {
+		<-done[i]
+	}
+	return r
+}
+
+// holds reports whether the table was built from exactly objs, every one
+// of them.
+func (r *resolver) holds(objs []*obj.Object) bool {
+	if r == nil || r.objects != len(objs) || len(r.l.Objects) != len(objs) {
+		return false
+	}
+	for i, o := range objs {
+		if r.l.Objects[i] != o {
+			return false
+		}
+	}
+	return true
 }

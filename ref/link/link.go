@@ -277,6 +277,14 @@ func Link(objs []*obj.Object, p Platform, opts Options) ([]byte, *Layout, error)
 // Build runs every phase but the final write: it returns the layout and the
 // loaded part of the image (l.FileSize bytes), relocated.
 func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error) {
+	return build(objs, p, opts, nil)
+}
+
+// build is Build, with the symbol table that pre resolved while the
+// objects were read (LinkFiles) when there is one that holds: every object
+// added and none changed by COMDAT discarding or common symbols, else
+// resolved here.
+func build(objs []*obj.Object, p Platform, opts Options, pre *resolver) (*Layout, []byte, error) {
 	if len(objs) == 0 {
 		return nil, nil, errors.New("link: no input files")
 	}
@@ -289,7 +297,13 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	objs = resolveCommons(objs)
 	l := newLayout(objs, p.Format())
 	l.discarded = discarded
-	if err := l.resolve(opts); err != nil {
+	if pre != nil && pre.holds(objs) {
+		l.Symbols, l.SymIndex, l.Globals = pre.l.Symbols, pre.l.SymIndex, pre.l.Globals
+		pre.l = l
+		if err := pre.finish(opts); err != nil {
+			return nil, nil, err
+		}
+	} else if err := l.resolve(opts); err != nil {
 		return nil, nil, err
 	}
 	if err := l.assignSections(p, opts); err != nil {

@@ -39,58 +39,89 @@ func (l *Layout) resolve(opts Options) error {
 			}
 		}
 	}
-	l.Symbols = make([]Symbol, 0, n)
-	l.SymIndex = make([][]int32, len(l.Objects))
+	r := newResolver(l, n, defined)
 	idxSlab := make([]int32, n)
-	l.Globals = make(map[string]int32, defined)
-	var errs []error
 	for oi, o := range l.Objects {
-		idx := idxSlab[:len(o.Symbols):len(o.Symbols)]
-		idxSlab = idxSlab[len(o.Symbols):]
-		l.SymIndex[oi] = idx
-		for k, s := range o.Symbols {
-			if s.Bind == obj.Local {
-				idx[k] = int32(len(l.Symbols))
-				e := l.newSymbol(s.Name)
-				e.Obj, e.Index, e.Sec = int32(oi), int32(k), int32(s.Section)
-				e.Value, e.Size, e.Bind, e.Kind = s.Value, s.Size, s.Bind, s.Kind
-				continue
-			}
-			gi, ok := l.Globals[s.Name]
-			if !ok {
-				gi = int32(len(l.Symbols))
-				l.Globals[s.Name] = gi
-				e := l.newSymbol(s.Name)
-				e.Obj, e.Index, e.Sec, e.Bind = -1, -1, obj.Undef, s.Bind
-			}
-			idx[k] = gi
-			g := &l.Symbols[gi]
-			g.Visibility = g.Visibility.Combine(s.Visibility)
-			if !s.Defined() {
-				if s.Bind != obj.Weak {
-					g.strongRef = true
-				}
-				continue
-			}
-			if g.Defined() {
-				prev := l.Objects[g.Obj].Symbols[g.Index]
-				switch {
-				case s.Bind == obj.Weak:
-					continue // an earlier definition stays
-				case prev.Bind == obj.Global:
-					errs = append(errs, fmt.Errorf("duplicate symbol: %s\n>>> defined at %s\n>>> defined at %s",
-						s.Name, l.symWhere(int(g.Obj), prev), l.symWhere(oi, s)))
-					continue
-				}
-			}
-			g.Obj, g.Index, g.Sec = int32(oi), int32(k), int32(s.Section)
-			g.Value, g.Size, g.Bind, g.Kind = s.Value, s.Size, s.Bind, s.Kind
+		k := len(o.Symbols)
+		r.add(oi, idxSlab[:k:k])
+		idxSlab = idxSlab[k:]
+	}
+	return r.finish(opts)
+}
+
+// resolver builds a link's symbol table object by object, in input order
+// (resolve, and LinkFiles while the later objects are still read).
+type resolver struct {
+	l *Layout
+	// objects counts the objects added; errs are the duplicate
+	// definitions, in input order.
+	objects int
+	errs    []error
+}
+
+// newResolver starts the symbol table of l, with room for symbols entries
+// and defined names.
+func newResolver(l *Layout, symbols, defined int) *resolver {
+	l.Symbols = make([]Symbol, 0, symbols)
+	l.SymIndex = make([][]int32, len(l.Objects))
+	l.Globals = make(map[string]int32, defined)
+	return &resolver{l: l}
+}
+
+// add resolves the symbols of object oi, a valid object, the next in
+// input order, into idx (one entry per symbol), which becomes its
+// SymIndex.
+func (r *resolver) add(oi int, idx []int32) {
+	l := r.l
+	o := l.Objects[oi]
+	l.SymIndex[oi] = idx
+	r.objects++
+	for k, s := range o.Symbols {
+		if s.Bind == obj.Local {
+			idx[k] = int32(len(l.Symbols))
+			e := l.newSymbol(s.Name)
+			e.Obj, e.Index, e.Sec = int32(oi), int32(k), int32(s.Section)
+			e.Value, e.Size, e.Bind, e.Kind = s.Value, s.Size, s.Bind, s.Kind
+			continue
 		}
+		gi, ok := l.Globals[s.Name]
+		if !ok {
+			gi = int32(len(l.Symbols))
+			l.Globals[s.Name] = gi
+			e := l.newSymbol(s.Name)
+			e.Obj, e.Index, e.Sec, e.Bind = -1, -1, obj.Undef, s.Bind
+		}
+		idx[k] = gi
+		g := &l.Symbols[gi]
+		g.Visibility = g.Visibility.Combine(s.Visibility)
+		if !s.Defined() {
+			if s.Bind != obj.Weak {
+				g.strongRef = true
+			}
+			continue
+		}
+		if g.Defined() {
+			prev := l.Objects[g.Obj].Symbols[g.Index]
+			switch {
+			case s.Bind == obj.Weak:
+				continue // an earlier definition stays
+			case prev.Bind == obj.Global:
+				r.errs = append(r.errs, fmt.Errorf("duplicate symbol: %s\n>>> defined at %s\n>>> defined at %s",
+					s.Name, l.symWhere(int(g.Obj), prev), l.symWhere(oi, s)))
+				continue
+			}
+		}
+		g.Obj, g.Index, g.Sec = int32(oi), int32(k), int32(s.Section)
+		g.Value, g.Size, g.Bind, g.Kind = s.Value, s.Size, s.Bind, s.Kind
 	}
+}
+
+// finish ends the table once every object is added.
+func (r *resolver) finish(opts Options) error {
 	if opts.Faults.Has(fault.LinkLocalAsGlobal) {
-		l.bindLocalsByName()
+		r.l.bindLocalsByName()
 	}
-	return errors.Join(errs...)
+	return errors.Join(r.errs...)
 }
 
 // newSymbol appends an entry named name, without a GOT slot, to
