@@ -57,8 +57,9 @@ func BenchmarkLink(b *testing.B) {
 }
 
 // BenchmarkLinkFiles links the synthetic workload from object files on
-// disk (read, then link), as BenchLink measures the reference linker,
-// without writing the output.
+// disk (link.LinkFiles: read, resolving symbols beside the readers, then
+// link), as BenchLink measures the reference linker, without writing the
+// output file.
 func BenchmarkLinkFiles(b *testing.B) {
 	for _, t := range linkable() {
 		for _, funcs := range []int{1000, 10000, 100000} {
@@ -70,11 +71,7 @@ func BenchmarkLinkFiles(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
-					objs, err := link.ReadObjectFiles(paths, t.ReadObject)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, _, err := link.Link(objs, t.Platform, link.Options{}); err != nil {
+					if _, _, err := link.LinkFiles(paths, t.ReadObject, t.Platform, link.Options{}); err != nil {
 						b.Fatal(err)
 					}
 				}
