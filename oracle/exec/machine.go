@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sync"
 	"unsafe"
 
 	"github.com/linkcheck/linkcheck/oracle/exec/unicorn"
@@ -345,47 +344,29 @@ func (img *Image) fillPage(addr uint64, page *[PageSize]byte) {
 }
 
 // machines is a runner's pool of idle machines.
-type machines struct {
-	mu   sync.Mutex
-	idle []*machine
-}
+type machines struct{ pool pool[*machine] }
 
 // maxIdleMachines bounds the engines a runner keeps between runs.
 const maxIdleMachines = 4
 
 // take returns an idle machine, or a new one.
 func (p *machines) take(lib *unicorn.Lib) (*machine, error) {
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		m := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
+	if m, ok := p.pool.take(nil); ok {
 		return m, nil
 	}
-	p.mu.Unlock()
 	return newMachine(lib)
 }
 
 // put keeps m for a later run, or closes it when the pool is full.
 func (p *machines) put(m *machine) {
-	p.mu.Lock()
-	if len(p.idle) < maxIdleMachines {
-		p.idle = append(p.idle, m)
-		m = nil
-	}
-	p.mu.Unlock()
-	if m != nil {
+	if !p.pool.put(m, maxIdleMachines) {
 		m.close()
 	}
 }
 
 // closeAll closes the idle machines.
 func (p *machines) closeAll() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, m := range idle {
+	for _, m := range p.pool.drain() {
 		m.close()
 	}
 }

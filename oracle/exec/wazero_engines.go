@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	_ "unsafe" // for go:linkname
 
 	"github.com/tetratelabs/wazero"
@@ -112,34 +111,19 @@ func RunWasm(ctx context.Context, data []byte, engine WazeroEngine, opts Options
 // Go slice on every grow (about 10 ms per run for an 8 MiB stack on this
 // machine), and clearing a pooled Go buffer up to its longest length cost
 // about 2 ms per run. Where host memory cannot be had, buffers are Go
-// slices, cleared on Free. The pool is the package's: wazero asks for
+// slices, dropped on Free. The pool is the package's: wazero asks for
 // memory through a process-wide allocator function.
-var memoryPool = &linearMemoryPool{}
+var memoryPool = &pool[*linearMemory]{}
 
-// linearMemoryPool keeps up to maxPooledMemories free buffers.
-type linearMemoryPool struct {
-	mu   sync.Mutex
-	free []*linearMemory
-}
-
+// maxPooledMemories bounds the free linear memories kept.
 const maxPooledMemories = 4
 
 // pooledMemory is the experimental.MemoryAllocator of RunWasm.
 var pooledMemory = experimental.MemoryAllocatorFunc(func(capacity, maxSize uint64) experimental.LinearMemory {
-	return memoryPool.get(maxSize)
-})
-
-func (p *linearMemoryPool) get(maxSize uint64) *linearMemory {
-	p.mu.Lock()
-	for i, m := range p.free {
-		if uint64(len(m.host)) >= maxSize {
-			p.free = append(p.free[:i], p.free[i+1:]...)
-			p.mu.Unlock()
-			m.max = maxSize
-			return m
-		}
+	if m, ok := memoryPool.take(func(m *linearMemory) bool { return uint64(len(m.host)) >= maxSize }); ok {
+		m.max = maxSize
+		return m
 	}
-	p.mu.Unlock()
 	m := &linearMemory{max: maxSize}
 	if maxSize > 0 {
 		if host, err := hostAlloc(maxSize); err == nil {
@@ -147,19 +131,7 @@ func (p *linearMemoryPool) get(maxSize uint64) *linearMemory {
 		}
 	}
 	return m
-}
-
-func (p *linearMemoryPool) put(m *linearMemory) {
-	p.mu.Lock()
-	if len(p.free) < maxPooledMemories {
-		p.free = append(p.free, m)
-		m = nil
-	}
-	p.mu.Unlock()
-	if m != nil {
-		hostFree(m.host)
-	}
-}
+})
 
 // linearMemory backs one Wasm linear memory: a slice of host memory
 // reserved at the maximum size, or a Go slice where there is none.
@@ -203,5 +175,7 @@ func (m *linearMemory) Free() {
 		hostZero(m.host[:m.high])
 	}
 	m.high = 0
-	memoryPool.put(m)
+	if !memoryPool.put(m, maxPooledMemories) {
+		hostFree(m.host)
+	}
 }
