@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 
@@ -220,8 +221,13 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	}
 
 	checkLayout(im, prog, add)
-	checkStructure(im, prog, add)
+	atoms := make(map[string]*obj.Atom, len(prog.Atoms))
+	for _, a := range prog.Atoms {
+		atoms[a.Name] = a
+	}
+	checkStructure(im, prog, atoms, add)
 
+	var fields []span               // firstForeignByte's scratch
 	gotSlots := map[uint64]string{} // slot address -> the symbol a reference says it holds
 	pointers := map[uint64]string{} // absolute pointer field -> where
 	for _, a := range prog.Atoms {
@@ -245,17 +251,8 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 			continue
 		}
 		// Bytes outside relocated fields must be the atom's own.
-		mask := make([]bool, len(a.Data))
-		for _, r := range a.Relocs {
-			for i := 0; i < r.Kind.Size(); i++ {
-				mask[int(r.Offset)+i] = true
-			}
-		}
-		for i := range a.Data {
-			if !mask[i] && got[i] != a.Data[i] {
-				add(6, a.Name, s.value+uint64(i), "byte %d is %#02x, the current version's is %#02x: the symbol does not point at the current contents", i, got[i], a.Data[i])
-				break
-			}
+		if i, ok := firstForeignByte(got, a, &fields); ok {
+			add(6, a.Name, s.value+uint64(i), "byte %d is %#02x, the current version's is %#02x: the symbol does not point at the current contents", i, got[i], a.Data[i])
 		}
 		for _, r := range a.Relocs {
 			if r.Kind == obj.Abs64 {
@@ -265,10 +262,6 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 		}
 	}
 	if im.check != nil {
-		atoms := make(map[string]*obj.Atom, len(prog.Atoms))
-		for _, a := range prog.Atoms {
-			atoms[a.Name] = a
-		}
 		im.check(im, atoms, pointers, gotSlots, add)
 	}
 	checkErrorTable(im, prog, m, add)
@@ -277,6 +270,44 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Invariant < errs[j].Invariant })
 	return errs
+}
+
+// span is a byte range [lo, hi).
+type span struct{ lo, hi int }
+
+// firstForeignByte returns the first byte of got, the bytes of atom a in
+// the output, that lies in no relocated field of a and differs from a's
+// own, and whether there is one. The fields are merged in offset order
+// and the bytes between them compared as runs. fields is scratch space.
+func firstForeignByte(got []byte, a *obj.Atom, fields *[]span) (int, bool) {
+	fs := (*fields)[:0]
+	for _, r := range a.Relocs {
+		lo := int(r.Offset)
+		fs = append(fs, span{lo, lo + r.Kind.Size()})
+	}
+	if !slices.IsSortedFunc(fs, func(x, y span) int { return x.lo - y.lo }) {
+		slices.SortFunc(fs, func(x, y span) int { return x.lo - y.lo })
+	}
+	*fields = fs
+	data := a.Data
+	at := 0 // bytes before at are compared or in a field
+	for k := 0; k <= len(fs); k++ {
+		end := len(data)
+		if k < len(fs) {
+			end = min(fs[k].lo, len(data))
+		}
+		if at < end && !bytes.Equal(got[at:end], data[at:end]) {
+			for i := at; i < end; i++ {
+				if got[i] != data[i] {
+					return i, true
+				}
+			}
+		}
+		if k < len(fs) {
+			at = max(at, fs[k].hi)
+		}
+	}
+	return 0, false
 }
 
 // bindName names a binding as the messages do.

@@ -1,7 +1,9 @@
 package invariant
 
 import (
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -27,10 +29,9 @@ import (
 const trampolineSize = 8
 
 // checkStructure runs the structural invariants.
-func checkStructure(im *image, prog *obj.Program, add addFunc) {
-	atoms := make(map[string]*obj.Atom, len(prog.Atoms))
+// atoms are prog's by name.
+func checkStructure(im *image, prog *obj.Program, atoms map[string]*obj.Atom, add addFunc) {
 	for _, a := range prog.Atoms {
-		atoms[a.Name] = a
 		if s, ok := im.syms[a.Name]; ok && a.Align > 1 && s.value%a.Align != 0 {
 			add(5, a.Name, s.value, "at an address aligned to %d bytes only; the atom wants %d", s.value&-s.value, a.Align)
 		}
@@ -86,7 +87,7 @@ func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
 			}
 		}
 	}
-	sort.Slice(owned, func(i, j int) bool { return owned[i].lo < owned[j].lo })
+	slices.SortFunc(owned, func(x, y span) int { return cmp.Compare(x.lo, y.lo) })
 	for _, p := range im.segs {
 		if p.tables || p.filesz == 0 || p.body == 0 {
 			continue

@@ -85,3 +85,24 @@ func BenchmarkFreshDiff(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckSidecar is the sidecar round trip of a sequence's end
+// (Session.CheckSidecar: save, reopen as `linkcheck update` would, compare
+// state and bytes) after 20 random edits of a 40-function program.
+func BenchmarkCheckSidecar(b *testing.B) {
+	ctx := context.Background()
+	r := rand.New(rand.NewSource(1))
+	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: 40})
+	s, err := NewSession(ctx, m, SessionOptions{Tiers: Tiers{Every: 0}, Dir: b.TempDir()})
+	require.NoError(b, err)
+	for range 20 {
+		m, _ = ir.RandomEditShared(m, r)
+		_, err := s.Update(ctx, m, false)
+		require.NoError(b, err)
+	}
+	cpu0 := cpuTime()
+	for b.Loop() {
+		require.NoError(b, s.CheckSidecar())
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}

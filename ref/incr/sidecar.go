@@ -60,11 +60,7 @@ func (o *Output) SaveSidecar() error {
 	if err != nil {
 		return err
 	}
-	stateSum := sha256.Sum256(state)
-	data, err := json.Marshal(sidecar{Version: sidecarVersion, OutputSize: size, OutputSHA256: sum, StateSHA256: hex.EncodeToString(stateSum[:]), State: state})
-	if err != nil {
-		return err
-	}
+	data := encodeSidecar(size, sum, state)
 	path := o.Path + SidecarSuffix
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: %w", path, ErrBadPath)
@@ -87,6 +83,20 @@ func (o *Output) SaveSidecar() error {
 		return err
 	}
 	return nil
+}
+
+// encodeSidecar is json.Marshal of the sidecar of an output of size
+// bytes and SHA-256 sum whose state encodes as state (compact JSON, as
+// json.Marshal writes it), without json.Marshal's second pass over the
+// state (TestEncodeSidecar).
+func encodeSidecar(size int64, sum string, state []byte) []byte {
+	stateSum := sha256.Sum256(state)
+	b := make([]byte, 0, len(state)+256)
+	b = fmt.Appendf(b, `{"version":%d,"output_size":%d,"output_sha256":%q,"state_sha256":"`, sidecarVersion, size, sum)
+	b = hex.AppendEncode(b, stateSum[:])
+	b = append(b, `","state":`...)
+	b = append(b, state...)
+	return append(b, '}')
 }
 
 // SaveAs writes an output held in memory to path, with its sidecar, as
