@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/linkcheck/linkcheck/ref/wasm"
@@ -107,6 +108,8 @@ type wasmReader struct {
 	winner map[string]funcSrc
 	data   []*dataSym
 	notes  map[string]bool
+	// typeTexts caches typeText by type index ("" when not yet made).
+	typeTexts []string
 }
 
 type funcSrc struct{ file, fn int }
@@ -832,8 +835,17 @@ func (w *wasmReader) errTab() {
 	}
 }
 
-// wasmOps names the opcodes of the MVP and the sign-extension proposal.
-var wasmOps = func() map[byte]string {
+// wasmOps names the opcodes of the MVP and the sign-extension proposal,
+// "" for the others.
+var wasmOps = func() (t [256]string) {
+	for op, name := range wasmOpsMap() {
+		t[op] = name
+	}
+	return t
+}()
+
+// wasmOpsMap is wasmOps as a map.
+func wasmOpsMap() map[byte]string {
 	m := map[byte]string{0x00: "unreachable", 0x01: "nop", 0x02: "block", 0x03: "loop", 0x04: "if", 0x05: "else",
 		0x0b: "end", 0x0c: "br", 0x0d: "br_if", 0x0e: "br_table", 0x0f: "return", 0x10: "call", 0x11: "call_indirect",
 		0x1a: "drop", 0x1b: "select", 0x1c: "select", 0x20: "local.get", 0x21: "local.set", 0x22: "local.tee",
@@ -862,7 +874,7 @@ var wasmOps = func() map[byte]string {
 		"i32.reinterpret_f32 i64.reinterpret_f64 f32.reinterpret_i32 f64.reinterpret_i64 "+
 		"i32.extend8_s i32.extend16_s i64.extend8_s i64.extend16_s i64.extend32_s")
 	return m
-}()
+}
 
 // wasmOpsFC names the 0xfc-prefixed opcodes (saturating truncation, bulk
 // memory).
@@ -878,7 +890,11 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 	for _, r := range relocs {
 		relAt[r.Offset] = r
 	}
-	var out []Insn
+	// Instructions average about two bytes; their operands share one
+	// array (an operand list keeps the array it was cut from when a
+	// later one grows it).
+	out := make([]Insn, 0, len(code)/2+1)
+	args := make([]string, 0, len(code)+1)
 	p := 0
 	u32 := func() (uint32, int, error) {
 		v, n, err := wasm.ReadULEB(code[p:])
@@ -891,8 +907,9 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 		start := p
 		op := code[p]
 		p++
-		in := Insn{Off: uint64(start)}
-		name, ok := wasmOps[op]
+		in := Insn{Off: uint64(start), Args: args[len(args):len(args)]}
+		name := wasmOps[op]
+		ok := name != ""
 		if op == 0xfc {
 			sub, n, err := u32()
 			if err != nil {
@@ -916,7 +933,7 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 					return out, err
 				}
 				p += n
-				in.Args = append(in.Args, fmt.Sprint(v))
+				in.Args = append(in.Args, uitoa(v))
 			}
 		}
 		if !ok {
@@ -961,7 +978,7 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 		case op == 0x0c || op == 0x0d || op >= 0x20 && op <= 0x22 || op == 0x25 || op == 0x26:
 			var v uint32
 			v, err = imm()
-			in.Args = append(in.Args, fmt.Sprint(v))
+			in.Args = append(in.Args, uitoa(v))
 		case op == 0x0e:
 			var n uint32
 			if n, err = imm(); err == nil {
@@ -971,7 +988,7 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 				for k := uint32(0); k <= n && err == nil; k++ {
 					var v uint32
 					v, err = imm()
-					in.Args = append(in.Args, fmt.Sprint(v))
+					in.Args = append(in.Args, uitoa(v))
 				}
 			}
 		case op == 0x10 || op == 0xd2:
@@ -983,7 +1000,7 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 			if t, err = imm(); err == nil {
 				tab, err = imm()
 			}
-			in.Args = append(in.Args, w.typeText(t), fmt.Sprintf("table%d", tab))
+			in.Args = append(in.Args, w.typeText(t), "table"+uitoa(tab))
 		case op == 0x23 || op == 0x24:
 			var v uint32
 			v, err = imm()
@@ -997,7 +1014,7 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 			if align, err = imm(); err == nil {
 				at := p
 				off, err = imm()
-				in.Args = append(in.Args, fmt.Sprintf("align=%d", align), "offset="+sym(at, int64(off), fmt.Sprint(off)))
+				in.Args = append(in.Args, "align="+uitoa(align), "offset="+sym(at, int64(off), uitoa(off)))
 			}
 		case op == 0x3f || op == 0x40 || op == 0xd0:
 			if p >= len(code) {
@@ -1019,7 +1036,7 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 				return out, fmt.Errorf("offset %#x: bad LEB128", p)
 			}
 			p += n
-			in.Args = append(in.Args, sym(at, v, fmt.Sprint(v)))
+			in.Args = append(in.Args, sym(at, v, strconv.FormatInt(v, 10)))
 		case op == 0x43:
 			if p+4 > len(code) {
 				return out, fmt.Errorf("offset %#x: truncated", start)
@@ -1037,9 +1054,33 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 			return out, err
 		}
 		in.Len = p - start
+		if len(in.Args) == 0 {
+			in.Args = nil
+		} else if cap(in.Args) == cap(args)-len(args) {
+			// Still in args' array (a slice that outgrew it has a
+			// larger capacity, and an array of its own).
+			args = args[:len(args)+len(in.Args)]
+		}
+		in.Args = in.Args[:len(in.Args):len(in.Args)]
 		out = append(out, in)
 	}
 	return out, nil
+}
+
+// smallInts are the decimal texts of 0 to 255.
+var smallInts = func() (t [256]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+// uitoa is v in decimal, as fmt.Sprint writes it.
+func uitoa(v uint32) string {
+	if v < uint32(len(smallInts)) {
+		return smallInts[v]
+	}
+	return strconv.FormatUint(uint64(v), 10)
 }
 
 // typeText is a type index's signature, "(i64,i64)->i64".
@@ -1047,6 +1088,16 @@ func (w *wasmReader) typeText(t uint32) string {
 	if int(t) >= len(w.m.Types) {
 		return fmt.Sprintf("?type%d", t)
 	}
+	if w.typeTexts == nil {
+		w.typeTexts = make([]string, len(w.m.Types))
+	}
+	if w.typeTexts[t] == "" {
+		w.typeTexts[t] = w.makeTypeText(t)
+	}
+	return w.typeTexts[t]
+}
+
+func (w *wasmReader) makeTypeText(t uint32) string {
 	ft := w.m.Types[t]
 	var ps, rs []string
 	for _, p := range ft.Params {
