@@ -787,12 +787,11 @@ func (w *wasmReader) funcSymbol(d int) *Symbol {
 	for _, l := range f.Locals {
 		locals = append(locals, fmt.Sprintf("%s*%d", l.Type, l.Count))
 	}
-	s.Insns = append(s.Insns, Insn{Op: "locals", Args: locals})
-	insns, err := w.decode(f.Code, src.file, relocs)
+	insns, err := w.decode(Insn{Op: "locals", Args: locals}, f.Code, src.file, relocs)
 	if err != nil {
 		w.note("function %s: %v", s.Name, err)
 	}
-	s.Insns = append(s.Insns, insns...)
+	s.Insns = insns
 	s.Size = uint64(len(f.Code))
 	return s
 }
@@ -882,18 +881,18 @@ var wasmOpsFC = strings.Fields("i32.trunc_sat_f32_s i32.trunc_sat_f32_u i32.trun
 	"i64.trunc_sat_f32_s i64.trunc_sat_f32_u i64.trunc_sat_f64_s i64.trunc_sat_f64_u memory.init data.drop memory.copy " +
 	"memory.fill table.init elem.drop table.copy table.grow table.size table.fill")
 
-// decode decodes a function's code into canonical instructions; relocs
-// (of object file, offsets relative to code) say which immediates are
-// relocated and so are shown symbolically.
-func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn, error) {
+// decode decodes a function's code into canonical instructions, after
+// head; relocs (of object file, offsets relative to code) say which
+// immediates are relocated and so are shown symbolically.
+func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Reloc) ([]Insn, error) {
 	relAt := map[uint32]wasm.Reloc{}
 	for _, r := range relocs {
 		relAt[r.Offset] = r
 	}
-	// Instructions average about two bytes; their operands share one
+	// Instructions are at least a byte each; their operands share one
 	// array (an operand list keeps the array it was cut from when a
 	// later one grows it).
-	out := make([]Insn, 0, len(code)/2+1)
+	out := append(make([]Insn, 0, len(code)+1), head)
 	args := make([]string, 0, len(code)+1)
 	p := 0
 	u32 := func() (uint32, int, error) {
@@ -1014,7 +1013,13 @@ func (w *wasmReader) decode(code []byte, file int, relocs []wasm.Reloc) ([]Insn,
 			if align, err = imm(); err == nil {
 				at := p
 				off, err = imm()
-				in.Args = append(in.Args, "align="+uitoa(align), "offset="+sym(at, int64(off), uitoa(off)))
+				offset := ""
+				if r, ok := relAt[uint32(at)]; ok && file >= 0 && r.Type != wasm.RTypeIndexLEB {
+					offset = "offset=" + w.relocName(file, r, int64(off))
+				} else {
+					offset = prefixed(&offsetTexts, "offset=", off)
+				}
+				in.Args = append(in.Args, prefixed(&alignTexts, "align=", align), offset)
 			}
 		case op == 0x3f || op == 0x40 || op == 0xd0:
 			if p >= len(code) {
@@ -1081,6 +1086,24 @@ func uitoa(v uint32) string {
 		return smallInts[v]
 	}
 	return strconv.FormatUint(uint64(v), 10)
+}
+
+// alignTexts and offsetTexts are "align=N" and "offset=N" for N < 256.
+var alignTexts, offsetTexts = prefixedInts("align="), prefixedInts("offset=")
+
+func prefixedInts(prefix string) (t [256]string) {
+	for i := range t {
+		t[i] = prefix + strconv.Itoa(i)
+	}
+	return t
+}
+
+// prefixed is prefix and v in decimal, from t when v < 256.
+func prefixed(t *[256]string, prefix string, v uint32) string {
+	if v < uint32(len(t)) {
+		return t[v]
+	}
+	return prefix + strconv.FormatUint(uint64(v), 10)
 }
 
 // typeText is a type index's signature, "(i64,i64)->i64".
