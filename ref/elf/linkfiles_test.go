@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -118,4 +119,39 @@ func TestLinkFilesAsRead(t *testing.T) {
 			require.Equal(t, wantLayout.Globals, gotLayout.Globals)
 		})
 	}
+}
+
+// TestRelocErrorsCut: relocation errors, found by objects in parallel,
+// are reported in input order and cut after the section where they reach
+// 20, as one pass in order cuts them: 3 objects of 4 sections of 3
+// out-of-range relocations each give the 12 of the first object and the 9
+// of the second's first three sections.
+func TestRelocErrorsCut(t *testing.T) {
+	var objs []*obj.Object
+	for u := range 3 {
+		o := &obj.Object{Name: fmt.Sprintf("u%d.o", u)}
+		o.Symbols = append(o.Symbols, &obj.Symbol{Name: "far", Section: obj.Undef, Bind: obj.Global})
+		for i := range 4 {
+			o.Sections = append(o.Sections, &obj.Section{Name: fmt.Sprintf(".data.d%d", i), Kind: obj.Data, Align: 4, Data: make([]byte, 12), Size: 12,
+				Relocs: []obj.Reloc{{Offset: 0, Kind: obj.Abs32}, {Offset: 4, Kind: obj.Abs32}, {Offset: 8, Kind: obj.Abs32}}})
+		}
+		if u == 0 {
+			o.Symbols = append(o.Symbols, &obj.Symbol{Name: "far", Section: obj.Abs, Value: 1 << 40, Bind: obj.Global})
+			o.Symbols[0] = o.Symbols[1] // every reloc refers to the definition
+			o.Symbols = o.Symbols[:1]
+		}
+		objs = append(objs, o)
+	}
+	_, _, err := link.Link(objs, Exe{}, link.Options{})
+	require.Error(t, err)
+	msgs := strings.Split(err.Error(), "\n")
+	var firsts []string
+	for _, m := range msgs {
+		if strings.Contains(m, "out of range") {
+			firsts = append(firsts, strings.SplitN(m, ": ", 2)[0])
+		}
+	}
+	require.Len(t, firsts, 21, err.Error())
+	require.Equal(t, "u0.o:(.data.d0+0x0)", firsts[0])
+	require.Equal(t, "u1.o:(.data.d2+0x8)", firsts[20])
 }

@@ -40,13 +40,16 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
+	valid := make([]bool, len(paths))
 	pre := make(chan *resolver, 1)
-	go func() { pre <- resolveAsRead(objs, done) }()
+	go func() { pre <- resolveAsRead(objs, valid, done) }()
 	err := par.Each(len(paths), func(i int) error {
 		defer close(done[i])
 		return input.WithFile(paths[i], input.MaxObject, func(data []byte) error {
 			o, err := read(paths[i], data)
 			objs[i] = o
+			// Checked here, by the readers, as resolve checks every object.
+			valid[i] = err == nil && o != nil && o.Validate() == nil
 			return err
 		})
 	})
@@ -67,16 +70,16 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 
 // resolveAsRead adds objs[i] to a symbol table once done[i] is closed, in
 // order, and returns the table; it stops at an object that is missing (its
-// read failed) or not valid, which build then sees as a table that does
-// not hold. Its sizes are guessed from the first object, as if every
-// object were like it.
-func resolveAsRead(objs []*obj.Object, done []chan struct{}) *resolver {
+// read failed) or not valid (valid[i]), which build then sees as a table
+// that does not hold. Its sizes are guessed from the first object, as if
+// every object were like it.
+func resolveAsRead(objs []*obj.Object, valid []bool, done []chan struct{}) *resolver {
 	l := &Layout{Objects: objs}
 	var r *resolver
 	for i := range objs {
 		<-done[i]
 		o := objs[i]
-		if o == nil || o.Validate() != nil {
+		if !valid[i] {
 			break
 		}
 		if r == nil {

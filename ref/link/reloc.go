@@ -8,6 +8,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/par"
 )
 
 // maxRelocErrors bounds the number of relocation errors reported at once.
@@ -73,95 +74,31 @@ func (l *Layout) relocate(p Platform, opts Options, img []byte) error {
 	}
 	l.writeIPLT(p, img)
 	perSymbol := relaxesPerSymbol(p)
+	// Each object's sections in parallel: they write disjoint bytes of
+	// img; the errors, the pointer sites and the count of relaxed loads
+	// are merged in input order, the errors cut after the section where
+	// they reach maxRelocErrors, as one pass in order would.
+	results := make([]relocResult, len(l.Objects))
+	_ = par.Each(len(l.Objects), func(oi int) error {
+		l.relocateObject(p, opts, img, oi, gotAddr, tp, perSymbol, &results[oi])
+		return nil
+	})
 	var errs []error
-	for oi, o := range l.Objects {
-		idx := l.SymIndex[oi]
-		pls := l.Placements[oi]
-		for si, s := range o.Sections {
-			if len(s.Relocs) == 0 {
-				continue
+	for oi := range results {
+		r := &results[oi]
+		for i := 0; i < len(r.errs); {
+			j := i + 1
+			for j < len(r.errs) && r.errSec[j] == r.errSec[i] {
+				j++
 			}
-			pl := &pls[si]
-			out := l.Sections[pl.Out]
-			base := out.Offset + out.Chunks[pl.Chunk].Off
-			var sec []byte
-			if pl.Pieces == nil {
-				sec = img[base : base+s.Size]
-			}
-			addr := pl.Addr
-			for ri := 0; ri < len(s.Relocs); ri++ {
-				r := &s.Relocs[ri]
-				sym := &syms[idx[r.Sym]]
-				in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: tp}
-				var field []byte
-				if pl.Pieces != nil {
-					// An .eh_frame input: its records are scattered in
-					// the merged chunk (only kept records' relocations,
-					// none relaxable, are left; ehframe.go).
-					o := out.Chunks[pl.Chunk].Off + pieceOffset(pl.Pieces, r.Offset)
-					field, in.P = img[out.Offset+o:out.Offset+out.Size], out.Addr+o
-				} else {
-					field = sec[r.Offset:]
-				}
-				if sym.IPLT > 0 {
-					in.S = l.iplt(p, sym) // a call of an indirect function goes to its PLT entry
-				}
-				if sym.mergeSection {
-					in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
-				}
-				switch {
-				case r.Kind == obj.Branch32 && opts.Faults.Has(fault.LinkBranchBias):
-					in.A = 0
-				case r.Kind == obj.PCRel32 && opts.Faults.Has(fault.LinkPCRelSign):
-					in = arch.Inputs{S: in.P, P: in.S, A: -in.A}
-				}
-				if !p.Supports(r.Kind) {
-					errs = append(errs, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
-					continue
-				}
-				if r.Kind == obj.GOTTPOff || r.Kind == obj.TLSGD || r.Kind == obj.TLSLD {
-					tr, ok := ar.(arch.TLSRelaxer)
-					if !ok {
-						errs = append(errs, fmt.Errorf("%s: relocation %s is not supported on %s", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), ar.Name()))
-						continue
-					}
-					skip, err := tr.RelaxTLS(r.Kind, sec, r.Offset, in.S+uint64(in.A)-in.TP)
-					if err != nil {
-						errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
-					}
-					if skip {
-						ri++
-					}
-					continue
-				}
-				if r.Kind.UsesGOT() {
-					if how := l.relaxation(ar, opts, sym, r, s.Data); how != arch.RelaxNone && !(perSymbol && sym.GOTSlot >= 0) {
-						// A relaxed load is S + A - P in a rewritten
-						// instruction: range-check it as a PC-relative field.
-						var tmp [4]byte
-						if abs, ok := ar.(arch.AbsoluteRelaxer); ok && abs.RelaxesToAbsolute(how) {
-							in.P = 0 // S + A, range-checked as a signed 32-bit field
-						}
-						if err := ar.Apply(obj.PCRel32, tmp[:], in); err != nil {
-							errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
-							continue
-						}
-						l.RelaxedGOTLoads++
-						ar.ApplyRelaxed(how, sec, r.Offset, in.S+uint64(in.A)-in.P)
-						continue
-					}
-					in.G = gotAddr + uint64(sym.GOTSlot)*ptr
-				}
-				if err := ar.Apply(r.Kind, field, in); err != nil {
-					errs = append(errs, l.relocError(p, int32(oi), int32(si), r, sym, err))
-				} else if r.Kind == obj.Abs64 {
-					l.PointerSites = append(l.PointerSites, in.P)
-				}
-			}
+			errs = append(errs, r.errs[i:j]...)
 			if len(errs) >= maxRelocErrors {
 				return errors.Join(errs...)
 			}
+			i = j
 		}
+		l.RelaxedGOTLoads += r.relaxed
+		l.PointerSites = append(l.PointerSites, r.sites...)
 	}
 	slices.Sort(l.PointerSites)
 	return errors.Join(errs...)
@@ -204,4 +141,112 @@ func (l *Layout) rangeError(p Platform, oi, si int32, r *obj.Reloc, sym *Symbol,
 	}
 	return fmt.Errorf("%s: relocation %s out of range: %d is not in [%d, %d]%s",
 		l.Where(oi, si, r.Offset), p.RelocName(r.Kind), v, lo, hi, hint)
+}
+
+// relocResult is what relocating one object's sections gives: its errors,
+// each with its section, its absolute pointer sites and its relaxed GOT
+// loads.
+type relocResult struct {
+	errs    []error
+	errSec  []int
+	sites   []uint64
+	relaxed int
+}
+
+func (r *relocResult) add(si int, err error) {
+	r.errs = append(r.errs, err)
+	r.errSec = append(r.errSec, si)
+}
+
+// relocateObject applies the relocations of object oi's sections into img
+// (relocate's loop for one object).
+func (l *Layout) relocateObject(p Platform, opts Options, img []byte, oi int, gotAddr, tp uint64, perSymbol bool, res *relocResult) {
+	ar := p.Arch()
+	ptr := ar.PtrSize()
+	syms := l.Symbols
+	o := l.Objects[oi]
+	idx := l.SymIndex[oi]
+	pls := l.Placements[oi]
+	for si, s := range o.Sections {
+		if len(s.Relocs) == 0 {
+			continue
+		}
+		pl := &pls[si]
+		out := l.Sections[pl.Out]
+		base := out.Offset + out.Chunks[pl.Chunk].Off
+		var sec []byte
+		if pl.Pieces == nil {
+			sec = img[base : base+s.Size]
+		}
+		addr := pl.Addr
+		for ri := 0; ri < len(s.Relocs); ri++ {
+			r := &s.Relocs[ri]
+			sym := &syms[idx[r.Sym]]
+			in := arch.Inputs{S: sym.Addr, A: r.Addend, P: addr + r.Offset, Base: p.ImageBase(), Z: sym.Size, GOT: l.GOTBase, TP: tp}
+			var field []byte
+			if pl.Pieces != nil {
+				// An .eh_frame input: its records are scattered in
+				// the merged chunk (only kept records' relocations,
+				// none relaxable, are left; ehframe.go).
+				o := out.Chunks[pl.Chunk].Off + pieceOffset(pl.Pieces, r.Offset)
+				field, in.P = img[out.Offset+o:out.Offset+out.Size], out.Addr+o
+			} else {
+				field = sec[r.Offset:]
+			}
+			if sym.IPLT > 0 {
+				in.S = l.iplt(p, sym) // a call of an indirect function goes to its PLT entry
+			}
+			if sym.mergeSection {
+				in.S = l.SectionAddr(sym.Obj, sym.Sec, sym.Value+uint64(r.Addend)) - uint64(r.Addend)
+			}
+			switch {
+			case r.Kind == obj.Branch32 && opts.Faults.Has(fault.LinkBranchBias):
+				in.A = 0
+			case r.Kind == obj.PCRel32 && opts.Faults.Has(fault.LinkPCRelSign):
+				in = arch.Inputs{S: in.P, P: in.S, A: -in.A}
+			}
+			if !p.Supports(r.Kind) {
+				res.add(si, fmt.Errorf("%s: relocation %s is not supported in a %s executable", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), p.Format()))
+				continue
+			}
+			if r.Kind == obj.GOTTPOff || r.Kind == obj.TLSGD || r.Kind == obj.TLSLD {
+				tr, ok := ar.(arch.TLSRelaxer)
+				if !ok {
+					res.add(si, fmt.Errorf("%s: relocation %s is not supported on %s", l.Where(int32(oi), int32(si), r.Offset), p.RelocName(r.Kind), ar.Name()))
+					continue
+				}
+				skip, err := tr.RelaxTLS(r.Kind, sec, r.Offset, in.S+uint64(in.A)-in.TP)
+				if err != nil {
+					res.add(si, l.relocError(p, int32(oi), int32(si), r, sym, err))
+				}
+				if skip {
+					ri++
+				}
+				continue
+			}
+			if r.Kind.UsesGOT() {
+				if how := l.relaxation(ar, opts, sym, r, s.Data); how != arch.RelaxNone && !(perSymbol && sym.GOTSlot >= 0) {
+					// A relaxed load is S + A - P in a rewritten
+					// instruction: range-check it as a PC-relative field.
+					var tmp [4]byte
+					if abs, ok := ar.(arch.AbsoluteRelaxer); ok && abs.RelaxesToAbsolute(how) {
+						in.P = 0 // S + A, range-checked as a signed 32-bit field
+					}
+					if err := ar.Apply(obj.PCRel32, tmp[:], in); err != nil {
+						res.add(si, l.relocError(p, int32(oi), int32(si), r, sym, err))
+						continue
+					}
+					res.relaxed++
+					ar.ApplyRelaxed(how, sec, r.Offset, in.S+uint64(in.A)-in.P)
+					continue
+				}
+				in.G = gotAddr + uint64(sym.GOTSlot)*ptr
+			}
+			if err := ar.Apply(r.Kind, field, in); err != nil {
+				res.add(si, l.relocError(p, int32(oi), int32(si), r, sym, err))
+			} else if r.Kind == obj.Abs64 {
+				res.sites = append(res.sites, in.P)
+			}
+		}
+	}
 }
