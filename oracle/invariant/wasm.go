@@ -453,7 +453,7 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 		if !bytes.Equal(masked, want) {
 			add(5, a.Name, uint64(b.off), "the body's code is not the function's")
 		}
-		if rest := body[len(want) : len(body)-1]; bytes.IndexFunc(rest, func(r rune) bool { return r != 0 }) >= 0 {
+		if rest := body[len(want) : len(body)-1]; !allZero(rest) {
 			add(5, a.Name, uint64(b.off)+uint64(len(want)), "the body's padding holds something other than unreachable")
 		}
 	}
@@ -466,7 +466,7 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 			add(6, n, uint64(b.off), "function %d is named %s, which the version does not have", i, n)
 		}
 		body := exe[b.off:b.end]
-		if len(body) < 2 || bytes.IndexFunc(body[:len(body)-1], func(r rune) bool { return r != 0 }) >= 0 || mod.types[mod.funcType[i]] < 0 {
+		if len(body) < 2 || !allZero(body[:len(body)-1]) || mod.types[mod.funcType[i]] < 0 {
 			add(4, "", uint64(b.off), "function %d belongs to no function of the version and is not free (unreachable)", i)
 		}
 	}
@@ -595,4 +595,10 @@ func checkWasmErrors(mod *wasmModule, names []string, add func(int, string, uint
 			add(7, wasmgen.ErrTableSymbol, tab.addr+8*uint64(k), "error %d is {%#x, %d}: %q, want %q", k+1, ptr, n, got, want)
 		}
 	}
+}
+
+// allZero reports whether every byte of b is 0 (unreachable, in code),
+// eight at a time.
+func allZero(b []byte) bool {
+	return skipFill(b, 0) == uint64(len(b))
 }

@@ -84,3 +84,46 @@ func TestWasmMalformedNoPanic(t *testing.T) {
 		try(bad)
 	}
 }
+
+// TestWasmPaddingChecked: a byte other than unreachable (0x00) in the
+// padding after a function's code, or in a free body, is reported
+// (invariants 5 and 4); the checks are byte-exact.
+func TestWasmPaddingChecked(t *testing.T) {
+	vs := loadVersions(t)
+	m := vs[len(vs)-1]
+	p, err := target.MustLookup(obj.Wasm).Compile(m, target.CompileOptions{})
+	require.NoError(t, err)
+	o, err := incr.NewMemOutput(wasm.IncrImage{}, p, "", incr.Options{})
+	require.NoError(t, err)
+	good := o.Bytes()
+	require.NoError(t, CheckProgram(good, p, m, Options{Format: obj.Wasm}))
+	mod, err := readWasmModule(good)
+	require.NoError(t, err)
+	held := map[uint32]bool{}
+	padded := 0
+	for _, a := range p.Atoms {
+		idx, ok := mod.byName[a.Name]
+		if !ok || a.Kind != obj.Text {
+			continue
+		}
+		held[idx] = true
+		b := mod.bodies[idx]
+		if want := len(a.Data) - 6; b.end-b.off >= want+2 {
+			// the last padding byte before the body's final one
+			bad := append([]byte(nil), good...)
+			bad[b.end-2] = 0x01
+			err := CheckProgram(bad, p, m, Options{Format: obj.Wasm})
+			require.ErrorContains(t, err, "padding holds something other than unreachable", a.Name)
+			padded++
+		}
+	}
+	require.Positive(t, padded)
+	for i, b := range mod.bodies {
+		if held[uint32(i)] || b.end-b.off < 2 {
+			continue
+		}
+		bad := append([]byte(nil), good...)
+		bad[b.off] = 0x01
+		require.ErrorContains(t, CheckProgram(bad, p, m, Options{Format: obj.Wasm}), "is not free (unreachable)", "body %d", i)
+	}
+}
