@@ -57,15 +57,7 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 	if err != nil {
 		return nil, nil, fmt.Errorf("link: %w", err)
 	}
-	l, image, err := build(objs, p, opts, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := p.Write(l, image)
-	if err != nil {
-		return nil, nil, fmt.Errorf("link: write %s: %w", p.Format(), err)
-	}
-	return out, l, nil
+	return buildAndWrite(objs, p, opts, r)
 }
 
 // resolveAsRead adds objs[i] to a symbol table once done[i] is closed, in

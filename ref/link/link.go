@@ -263,7 +263,12 @@ func (l *Layout) addGOTBase(p Platform) *Section {
 // where it applies the section, offset and symbol; several problems of the
 // same phase are reported together (errors.Join), in input order.
 func Link(objs []*obj.Object, p Platform, opts Options) ([]byte, *Layout, error) {
-	l, image, err := Build(objs, p, opts)
+	return buildAndWrite(objs, p, opts, nil)
+}
+
+// buildAndWrite is Link, with build's pre.
+func buildAndWrite(objs []*obj.Object, p Platform, opts Options, pre *resolver) ([]byte, *Layout, error) {
+	l, image, err := build(objs, p, opts, pre)
 	if err != nil {
 		return nil, nil, err
 	}
