@@ -54,10 +54,10 @@ func TestWasmCleanSequenceHoldsEveryInvariant(t *testing.T) {
 	})
 }
 
-// TestWasmMalformedNoPanic feeds truncated and corrupted copies of an
-// incremental module to CheckProgram: an error or violations, never a
-// panic.
-func TestWasmMalformedNoPanic(t *testing.T) {
+// wasmOutput is the incremental module of the last recorded version, its
+// program and module, which pass CheckProgram.
+func wasmOutput(t *testing.T) ([]byte, *obj.Program, *ir.Module) {
+	t.Helper()
 	vs := loadVersions(t)
 	m := vs[len(vs)-1]
 	p, err := target.MustLookup(obj.Wasm).Compile(m, target.CompileOptions{})
@@ -66,6 +66,14 @@ func TestWasmMalformedNoPanic(t *testing.T) {
 	require.NoError(t, err)
 	good := o.Bytes()
 	require.NoError(t, CheckProgram(good, p, m, Options{Format: obj.Wasm}))
+	return good, p, m
+}
+
+// TestWasmMalformedNoPanic feeds truncated and corrupted copies of an
+// incremental module to CheckProgram: an error or violations, never a
+// panic.
+func TestWasmMalformedNoPanic(t *testing.T) {
+	good, p, m := wasmOutput(t)
 	try := func(data []byte) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -89,14 +97,7 @@ func TestWasmMalformedNoPanic(t *testing.T) {
 // padding after a function's code, or in a free body, is reported
 // (invariants 5 and 4); the checks are byte-exact.
 func TestWasmPaddingChecked(t *testing.T) {
-	vs := loadVersions(t)
-	m := vs[len(vs)-1]
-	p, err := target.MustLookup(obj.Wasm).Compile(m, target.CompileOptions{})
-	require.NoError(t, err)
-	o, err := incr.NewMemOutput(wasm.IncrImage{}, p, "", incr.Options{})
-	require.NoError(t, err)
-	good := o.Bytes()
-	require.NoError(t, CheckProgram(good, p, m, Options{Format: obj.Wasm}))
+	good, p, m := wasmOutput(t)
 	mod, err := readWasmModule(good)
 	require.NoError(t, err)
 	held := map[uint32]bool{}
