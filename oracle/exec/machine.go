@@ -193,59 +193,65 @@ func (m *machine) load(img *Image) error {
 	// The pages a read-only region may hold other bytes on: those this
 	// image or the previous one fills; the rest are zero before and after.
 	either := mergeSpans(append(append([]span(nil), filled...), m.filled...))
-	var page [PageSize]byte
 	for _, r := range m.regions {
-		end := r.Addr + r.Size
-		if r.Prot&ProtWrite != 0 {
-			// The program may have written anywhere in it: zero it all
-			// (the kernel drops the touched pages) and copy the data.
-			hostZero(r.mem)
-			for _, s := range img.Segments {
-				if lo, hi := max(s.Addr, r.Addr), min(s.Addr+uint64(len(s.Data)), end); lo < hi {
-					copy(r.mem[lo-r.Addr:hi-r.Addr], s.Data[lo-s.Addr:hi-s.Addr])
-				}
-			}
-			if r.Prot&ProtExec != 0 {
-				if err := m.e.RemoveCache(r.Addr, end); err != nil {
-					return err
-				}
+		if r.Prot&ProtWrite == 0 {
+			if err := m.syncReadOnly(r, img, either); err != nil {
+				return err
 			}
 			continue
 		}
-		stale := uint64(0) // start of a run of rewritten granules; 0: none
-		for _, sp := range either {
-			if sp.hi <= r.Addr || sp.lo >= end {
-				continue
-			}
-			for addr := max(sp.lo, r.Addr); addr < min(sp.hi, end); addr += PageSize {
-				img.fillPage(addr, &page)
-				have := r.mem[addr-r.Addr : addr-r.Addr+PageSize]
-				if bytes.Equal(have, page[:]) {
-					if err := m.removeCache(r, &stale, addr); err != nil {
-						return err
-					}
-					continue
-				}
-				// Only the translations of the bytes that changed go:
-				// a patched call site leaves the rest of its page's
-				// code as it was.
-				for g := uint64(0); g < PageSize; g += granule {
-					if bytes.Equal(have[g:g+granule], page[g:g+granule]) {
-						if err := m.removeCache(r, &stale, addr+g); err != nil {
-							return err
-						}
-					} else if stale == 0 {
-						stale = addr + g
-					}
-				}
-				copy(have, page[:])
-			}
-			if err := m.removeCache(r, &stale, min(sp.hi, end)); err != nil {
+		// The program may have written anywhere in it: zero it all (the
+		// kernel drops the touched pages) and copy the data.
+		hostZero(r.mem)
+		img.copyData(r.mem, r.Addr)
+		if r.Prot&ProtExec != 0 {
+			if err := m.e.RemoveCache(r.Addr, r.Addr+r.Size); err != nil {
 				return err
 			}
 		}
 	}
 	m.filled = filled
+	return nil
+}
+
+// syncReadOnly rewrites the pages of the read-only region r, within the
+// spans either image fills, that differ from what the loader puts there
+// for img, and drops the translations of the 64-byte granules that
+// changed.
+func (m *machine) syncReadOnly(r hostRegion, img *Image, either []span) error {
+	end := r.Addr + r.Size
+	var page [PageSize]byte
+	stale := uint64(0) // start of a run of rewritten granules; 0: none
+	for _, sp := range either {
+		lo, hi := max(sp.lo, r.Addr), min(sp.hi, end)
+		for addr := lo; addr < hi; addr += PageSize {
+			clear(page[:])
+			img.copyData(page[:], addr)
+			have := r.mem[addr-r.Addr : addr-r.Addr+PageSize]
+			if bytes.Equal(have, page[:]) {
+				if err := m.removeCache(r, &stale, addr); err != nil {
+					return err
+				}
+				continue
+			}
+			// Only the translations of the bytes that changed go: a
+			// patched call site leaves the rest of its page's code as
+			// it was.
+			for g := uint64(0); g < PageSize; g += granule {
+				if bytes.Equal(have[g:g+granule], page[g:g+granule]) {
+					if err := m.removeCache(r, &stale, addr+g); err != nil {
+						return err
+					}
+				} else if stale == 0 {
+					stale = addr + g
+				}
+			}
+			copy(have, page[:])
+		}
+		if err := m.removeCache(r, &stale, hi); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -330,15 +336,14 @@ func (m *machine) mapRegions(regions []Region) error {
 	return nil
 }
 
-// fillPage sets page to the loaded contents of the page at addr: the bytes
-// of the segments that cover it, zeros elsewhere.
-func (img *Image) fillPage(addr uint64, page *[PageSize]byte) {
-	clear(page[:])
-	end := addr + PageSize
+// copyData copies into dst, which stands for the memory at addr, the
+// bytes of the segments' file data that fall in it; the rest of dst is
+// left as it is.
+func (img *Image) copyData(dst []byte, addr uint64) {
+	end := addr + uint64(len(dst))
 	for _, s := range img.Segments {
-		lo, hi := max(s.Addr, addr), min(s.Addr+uint64(len(s.Data)), end)
-		if lo < hi {
-			copy(page[lo-addr:hi-addr], s.Data[lo-s.Addr:hi-s.Addr])
+		if lo, hi := max(s.Addr, addr), min(s.Addr+uint64(len(s.Data)), end); lo < hi {
+			copy(dst[lo-addr:hi-addr], s.Data[lo-s.Addr:hi-s.Addr])
 		}
 	}
 }
