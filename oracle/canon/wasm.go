@@ -110,6 +110,80 @@ type wasmReader struct {
 	notes  map[string]bool
 	// typeTexts caches typeText by type index ("" when not yet made).
 	typeTexts []string
+	// insns and args are the slabs decode cuts functions' instructions
+	// and operands from (their lengths the parts handed out).
+	insns []Insn
+	args  []string
+}
+
+// slabSize is the least number of entries of a new slab.
+const slabSize = 4096
+
+// insnSlab returns an empty slice with room for n instructions, at the
+// free end of the instruction slab (a new slab when it has not that much).
+func (w *wasmReader) insnSlab(n int) []Insn {
+	if cap(w.insns)-len(w.insns) < n {
+		w.insns = make([]Insn, 0, max(slabSize, n))
+	}
+	return w.insns[len(w.insns):len(w.insns)]
+}
+
+// argSlab is insnSlab for operands.
+func (w *wasmReader) argSlab(n int) []string {
+	if cap(w.args)-len(w.args) < n {
+		w.args = make([]string, 0, max(slabSize, n))
+	}
+	return w.args[len(w.args):len(w.args)]
+}
+
+// keepSlabs marks out and args, a function's decoding cut from the slabs,
+// as handed out (when they are still in them).
+func (w *wasmReader) keepSlabs(out []Insn, args []string) {
+	if len(out) > 0 && cap(out) == cap(w.insns)-len(w.insns) {
+		w.insns = w.insns[:len(w.insns)+len(out)]
+	}
+	if len(args) > 0 && cap(args) == cap(w.args)-len(w.args) {
+		w.args = w.args[:len(w.args)+len(args)]
+	}
+}
+
+// relocIndex finds a function's relocations by offset: by a cursor when
+// they are sorted by offset (as a linker's inputs have them) and the
+// lookups come in increasing order, as decode makes them; by a map
+// otherwise.
+type relocIndex struct {
+	sorted []wasm.Reloc
+	next   int
+	m      map[uint32]wasm.Reloc
+}
+
+func newRelocIndex(relocs []wasm.Reloc) relocIndex {
+	for i := 1; i < len(relocs); i++ {
+		if relocs[i].Offset <= relocs[i-1].Offset {
+			m := make(map[uint32]wasm.Reloc, len(relocs))
+			for _, r := range relocs {
+				m[r.Offset] = r
+			}
+			return relocIndex{m: m}
+		}
+	}
+	return relocIndex{sorted: relocs}
+}
+
+// at returns the relocation at offset off. With sorted relocations, the
+// offsets asked must not decrease.
+func (x *relocIndex) at(off uint32) (wasm.Reloc, bool) {
+	if x.m != nil {
+		r, ok := x.m[off]
+		return r, ok
+	}
+	for x.next < len(x.sorted) && x.sorted[x.next].Offset < off {
+		x.next++
+	}
+	if x.next < len(x.sorted) && x.sorted[x.next].Offset == off {
+		return x.sorted[x.next], true
+	}
+	return wasm.Reloc{}, false
 }
 
 type funcSrc struct{ file, fn int }
@@ -885,15 +959,20 @@ var wasmOpsFC = strings.Fields("i32.trunc_sat_f32_s i32.trunc_sat_f32_u i32.trun
 // head; relocs (of object file, offsets relative to code) say which
 // immediates are relocated and so are shown symbolically.
 func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Reloc) ([]Insn, error) {
-	relAt := map[uint32]wasm.Reloc{}
-	for _, r := range relocs {
-		relAt[r.Offset] = r
-	}
-	// Instructions are at least a byte each; their operands share one
-	// array (an operand list keeps the array it was cut from when a
-	// later one grows it).
-	out := append(make([]Insn, 0, len(code)+1), head)
-	args := make([]string, 0, len(code)+1)
+	// Instructions are at least a byte each, and so are their operands:
+	// the function's instructions and operands are cut from the reader's
+	// slabs, which hold room for len(code)+1 of each.
+	out, args := append(w.insnSlab(len(code)+1), head), w.argSlab(len(code)+1)
+	out, args, err := w.decodeInto(out, args, code, file, relocs)
+	w.keepSlabs(out, args)
+	return out[:len(out):len(out)], err
+}
+
+// decodeInto is decode, appending to out and cutting operand lists from
+// args's array (an operand list keeps the array it was cut from when a
+// later one grows it); it returns both as they grew.
+func (w *wasmReader) decodeInto(out []Insn, args []string, code []byte, file int, relocs []wasm.Reloc) ([]Insn, []string, error) {
+	rel := newRelocIndex(relocs)
 	p := 0
 	u32 := func() (uint32, int, error) {
 		v, n, err := wasm.ReadULEB(code[p:])
@@ -912,11 +991,11 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 		if op == 0xfc {
 			sub, n, err := u32()
 			if err != nil {
-				return out, err
+				return out, args, err
 			}
 			p += n
 			if int(sub) >= len(wasmOpsFC) {
-				return out, fmt.Errorf("offset %#x: unknown opcode 0xfc %d", start, sub)
+				return out, args, fmt.Errorf("offset %#x: unknown opcode 0xfc %d", start, sub)
 			}
 			name, ok = wasmOpsFC[sub], true
 			var imms int
@@ -929,14 +1008,14 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 			for k := 0; k < imms; k++ {
 				v, n, err := u32()
 				if err != nil {
-					return out, err
+					return out, args, err
 				}
 				p += n
 				in.Args = append(in.Args, uitoa(v))
 			}
 		}
 		if !ok {
-			return out, fmt.Errorf("offset %#x: unknown opcode %#x", start, op)
+			return out, args, fmt.Errorf("offset %#x: unknown opcode %#x", start, op)
 		}
 		in.Op = name
 		imm := func() (uint32, error) {
@@ -948,7 +1027,7 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 			return v, nil
 		}
 		sym := func(at int, v int64, plain string) string {
-			if r, ok := relAt[uint32(at)]; ok && file >= 0 && r.Type != wasm.RTypeIndexLEB {
+			if r, ok := rel.at(uint32(at)); ok && file >= 0 && r.Type != wasm.RTypeIndexLEB {
 				return w.relocName(file, r, v)
 			}
 			return plain
@@ -957,7 +1036,7 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 		switch {
 		case op == 0x02 || op == 0x03 || op == 0x04:
 			if p >= len(code) {
-				return out, fmt.Errorf("offset %#x: truncated block type", start)
+				return out, args, fmt.Errorf("offset %#x: truncated block type", start)
 			}
 			bt := code[p]
 			switch {
@@ -969,7 +1048,7 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 			default:
 				v, n, e := wasm.ReadSLEB(code[p:])
 				if e != nil {
-					return out, fmt.Errorf("offset %#x: bad block type", start)
+					return out, args, fmt.Errorf("offset %#x: bad block type", start)
 				}
 				p += n
 				in.Args = append(in.Args, w.typeText(uint32(v)))
@@ -982,7 +1061,7 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 			var n uint32
 			if n, err = imm(); err == nil {
 				if int(n) > len(code)-p {
-					return out, fmt.Errorf("offset %#x: br_table of %d labels", start, n)
+					return out, args, fmt.Errorf("offset %#x: br_table of %d labels", start, n)
 				}
 				for k := uint32(0); k <= n && err == nil; k++ {
 					var v uint32
@@ -1014,7 +1093,7 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 				at := p
 				off, err = imm()
 				offset := ""
-				if r, ok := relAt[uint32(at)]; ok && file >= 0 && r.Type != wasm.RTypeIndexLEB {
+				if r, ok := rel.at(uint32(at)); ok && file >= 0 && r.Type != wasm.RTypeIndexLEB {
 					offset = "offset=" + w.relocName(file, r, int64(off))
 				} else {
 					offset = prefixed(&offsetTexts, "offset=", off)
@@ -1023,14 +1102,14 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 			}
 		case op == 0x3f || op == 0x40 || op == 0xd0:
 			if p >= len(code) {
-				return out, fmt.Errorf("offset %#x: truncated", start)
+				return out, args, fmt.Errorf("offset %#x: truncated", start)
 			}
 			p++
 		case op == 0x1c:
 			var n uint32
 			if n, err = imm(); err == nil {
 				if int(n) > len(code)-p {
-					return out, fmt.Errorf("offset %#x: select of %d types", start, n)
+					return out, args, fmt.Errorf("offset %#x: select of %d types", start, n)
 				}
 				p += int(n)
 			}
@@ -1038,25 +1117,25 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 			at := p
 			v, n, e := wasm.ReadSLEB(code[p:])
 			if e != nil {
-				return out, fmt.Errorf("offset %#x: bad LEB128", p)
+				return out, args, fmt.Errorf("offset %#x: bad LEB128", p)
 			}
 			p += n
 			in.Args = append(in.Args, sym(at, v, strconv.FormatInt(v, 10)))
 		case op == 0x43:
 			if p+4 > len(code) {
-				return out, fmt.Errorf("offset %#x: truncated", start)
+				return out, args, fmt.Errorf("offset %#x: truncated", start)
 			}
 			in.Args = append(in.Args, fmt.Sprintf("%#08x", binary.LittleEndian.Uint32(code[p:])))
 			p += 4
 		case op == 0x44:
 			if p+8 > len(code) {
-				return out, fmt.Errorf("offset %#x: truncated", start)
+				return out, args, fmt.Errorf("offset %#x: truncated", start)
 			}
 			in.Args = append(in.Args, fmt.Sprintf("%#016x", binary.LittleEndian.Uint64(code[p:])))
 			p += 8
 		}
 		if err != nil {
-			return out, err
+			return out, args, err
 		}
 		in.Len = p - start
 		if len(in.Args) == 0 {
@@ -1069,7 +1148,7 @@ func (w *wasmReader) decode(head Insn, code []byte, file int, relocs []wasm.Relo
 		in.Args = in.Args[:len(in.Args):len(in.Args)]
 		out = append(out, in)
 	}
-	return out, nil
+	return out, args, nil
 }
 
 // smallInts are the decimal texts of 0 to 255.
