@@ -196,7 +196,21 @@ func FreshDiff(incrExe []byte, f obj.Format, m *ir.Module, policy incr.Policy, d
 // --gc-sections would drop them, and with them the table slots of the
 // functions whose addresses they hold.
 func WasmIncrObjects(m *ir.Module) ([]*wasm.Object, error) {
-	objs, err := wasmgen.BuildWith(m, ir.Partition(m, 1), 1, target.MustLookup(obj.Wasm).UnitName, wasmgen.Options{})
+	return wasmIncrObjects(m, nil)
+}
+
+// wasmIncrObjects is WasmIncrObjects compiling with c (a compiler of the
+// sequence's versions, which lowers again only the functions that changed
+// since its last version) when it is not nil.
+func wasmIncrObjects(m *ir.Module, c *wasmgen.Compiler) ([]*wasm.Object, error) {
+	if c == nil {
+		c = wasmgen.NewCompiler(wasmgen.Options{})
+	}
+	p, err := c.Compile(m)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := p.Objects(ir.Partition(m, 1), 1, target.MustLookup(obj.Wasm).UnitName)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +239,7 @@ func WasmIncrObjects(m *ir.Module) ([]*wasm.Object, error) {
 // canonical images read with that object, without the layout
 // (canon.WasmOptions.NoLayout).
 func wasmFreshDiff(m *ir.Module, incrExe []byte, o freshOptions) (*diff.Report, error) {
-	objs, err := WasmIncrObjects(m)
+	objs, err := wasmIncrObjects(m, o.wasmc)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +268,7 @@ type freshOptions struct {
 	faults  fault.Set          // planted in the fresh link (fault tests)
 	cache   *canon.DecodeCache // decodings kept across a sequence's diffs
 	keepDir string             // where fresh.out is written, "" for nowhere
+	wasmc   *wasmgen.Compiler  // the sequence's Wasm compiler of fresh links (nil: a new one)
 }
 
 // freshDiff links the compiled version p from scratch with the reference

@@ -19,6 +19,7 @@ import (
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
+	"github.com/linkcheck/linkcheck/ref/wasmgen"
 )
 
 // Tiers choose which checks a Session runs after which update: the cheap
@@ -77,6 +78,8 @@ type Session struct {
 	// only what changed; compileClean is nil unless a fault changes the
 	// code generator's output, which the checkers must not share.
 	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
+	// wasmc compiles the versions of a Wasm sequence for its fresh links.
+	wasmc *wasmgen.Compiler
 
 	out  *incr.Output
 	step int
@@ -303,6 +306,10 @@ func (s *Session) freshDiff(exe []byte, v *version) (*diff.Report, error) {
 		o.keepDir = s.Dir
 	}
 	if s.Format == obj.Wasm {
+		if s.wasmc == nil {
+			s.wasmc = wasmgen.NewCompiler(wasmgen.Options{})
+		}
+		o.wasmc = s.wasmc
 		return wasmFreshDiff(v.m, exe, o)
 	}
 	return freshDiff(s.t, v.clean, v.m, exe, o)

@@ -154,3 +154,7 @@ func eachReference(f *Func, fn func(name string)) {
 		}
 	})
 }
+
+// WalkExprs calls fn for every expression in body, each before the
+// expressions inside it, in order.
+func WalkExprs(body []Stmt, fn func(Expr)) { visitStmts(body, nil, fn) }

@@ -319,18 +319,29 @@ func All() []*Target {
 		return names, files, nil
 	}
 	w.Image = wasm.IncrImage{}
-	w.Compile = func(m *ir.Module, opts CompileOptions) (*obj.Program, error) {
+	// A Wasm program for the incremental linker is its one-unit object's.
+	incrProgram := func(m *ir.Module, opts CompileOptions, compile func(*ir.Module) (*wasmgen.Program, error)) (*obj.Program, error) {
 		if opts.CallsViaGOT {
 			return nil, fmt.Errorf("wasm has no GOT: calls are by function index (no -policy got)")
 		}
-		objs, err := wasmgen.BuildWith(m, ir.Partition(m, 1), 1, w.UnitName, wasmgen.Options{Faults: opts.Faults})
+		p, err := compile(m)
+		if err != nil {
+			return nil, err
+		}
+		objs, err := p.Objects(ir.Partition(m, 1), 1, w.UnitName)
 		if err != nil {
 			return nil, err
 		}
 		return wasm.IncrProgram(objs[0])
 	}
+	w.Compile = func(m *ir.Module, opts CompileOptions) (*obj.Program, error) {
+		return incrProgram(m, opts, func(m *ir.Module) (*wasmgen.Program, error) {
+			return wasmgen.Compile(m, wasmgen.Options{Faults: opts.Faults})
+		})
+	}
 	w.NewCompiler = func(opts CompileOptions) func(m *ir.Module) (*obj.Program, error) {
-		return func(m *ir.Module) (*obj.Program, error) { return w.Compile(m, opts) }
+		c := wasmgen.NewCompiler(wasmgen.Options{Faults: opts.Faults})
+		return func(m *ir.Module) (*obj.Program, error) { return incrProgram(m, opts, c.Compile) }
 	}
 	w.CompileFunc = func(m *ir.Module, name string, opts CompileOptions) (*obj.Atom, error) {
 		// wasmgen lowers whole programs: the function's atom is picked

@@ -103,19 +103,28 @@ type Program struct {
 
 // Compile lowers m. The module must have passed the checker.
 func Compile(m *ir.Module, opts Options) (*Program, error) {
+	return compileWith(m, opts, compileFunc, nil)
+}
+
+// compileWith is Compile lowering each function with lower; done, when
+// set, is given the functions' code in declaration order.
+func compileWith(m *ir.Module, opts Options, lower func(*ir.Func, *env) (*funcCode, error), done func(*ir.Module, *env, []*funcCode)) (*Program, error) {
 	if m.Func(MainSymbol) == nil {
 		return nil, fmt.Errorf("wasmgen: program has no main function")
 	}
 	e := newEnv(m, opts.Faults)
 	p := &Program{m: m, opts: opts, entry: entryStub(), errTable: len(m.Errors) > 0}
 	for _, f := range m.Funcs {
-		fc, err := compileFunc(f, e)
+		fc, err := lower(f, e)
 		if err != nil {
 			return nil, err
 		}
 		p.errTable = p.errTable || fc.UsesErrors
 		p.MaxFrame = max(p.MaxFrame, fc.FrameSize)
 		p.funcs = append(p.funcs, fc)
+	}
+	if done != nil {
+		done(m, e, p.funcs)
 	}
 	return p, nil
 }
