@@ -862,9 +862,6 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 		tools.Require(f, "llvm-readobj")
 		tools.Require(f, "llvm-objdump")
 	}
-	if tg.format == obj.MachO {
-		tools.Require(f, "llvm-otool")
-	}
 	if tg.format == obj.MachO || tg.format == obj.COFF {
 		tools.Require(f, "libunicorn")
 	}

@@ -39,7 +39,6 @@ func runMachOSequence(t *testing.T, policy incr.Policy, faults fault.Set) []Erro
 
 func TestMachOCleanSequencesHoldEveryInvariant(t *testing.T) {
 	tools.Require(t, "llvm-objdump")
-	tools.Require(t, "llvm-otool")
 	for _, policy := range []incr.Policy{incr.Trampoline, incr.ThroughGOT} {
 		t.Run(string(policy), func(t *testing.T) {
 			for i, v := range runMachOSequence(t, policy, 0) {
@@ -166,7 +165,6 @@ func TestMachOMovedPointerNeedsRebase(t *testing.T) {
 // cut.
 func TestMachOLLVMReadsIncrementalOutput(t *testing.T) {
 	tools.Require(t, "llvm-objdump")
-	tools.Require(t, "llvm-otool")
 	path := filepath.Join(t.TempDir(), "out")
 	// The zero policy: incr.Options{} and codegen.Compile's defaults.
 	linkVersions(t, obj.MachO, macho.IncrImage{}, path, "", 0, func(i int, _ *ir.Module, _ *obj.Program, _ []byte) {

@@ -29,7 +29,7 @@ func TestIncrementalMechanisms(t *testing.T) {
 		tools  []string
 	}{
 		{obj.ELF, exec.Native, []string{"llvm-readobj"}},
-		{obj.MachO, exec.Unicorn, []string{"llvm-objdump", "llvm-otool"}},
+		{obj.MachO, exec.Unicorn, []string{"llvm-objdump"}},
 		{obj.COFF, exec.Unicorn, []string{"llvm-readobj", "llvm-objdump", "libunicorn"}},
 	} {
 		t.Run(string(tc.format), func(t *testing.T) {

@@ -48,7 +48,6 @@ func sequenceSize(shortEdits int) (funcs, edits int) {
 // clean against ld64.lld, and the output runs to the interpreter's value.
 func TestIncrementalMachOLongSequenceAgainstLLD(t *testing.T) {
 	tools.Require(t, "ld64.lld")
-	tools.Require(t, "llvm-otool")
 	funcs, edits := sequenceSize(20)
 	every := os.Getenv(everyCheckEnv) == "1"
 	runner := oexec.NewRunner()
