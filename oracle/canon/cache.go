@@ -80,8 +80,11 @@ func NewDecodeCache(maxInsns int) *DecodeCache {
 // cache keeps for s's name on the given side of the comparisons that
 // share it (diff.Compare's images are sides 0 and 1), and returns it; it
 // stays valid until the next Decode of that name and side. The previous
-// decoding of the same name and side is the hint (opts.Hint when there is
-// none yet): from one check of an incremental sequence to the next a
+// decoding of the same name and side is patched when it can be (below);
+// when it cannot (the function changed, or it is another program's),
+// opts.Hint is the hint — the same symbol in the other image, the same
+// code but for displacements — and the previous decoding when there is
+// none. From one check of an incremental sequence to the next a
 // function's bytes change little — in the incremental output not at all
 // unless it was rewritten, in a fresh link mostly in the displacements
 // of calls — so most of its instructions, and the canonical form of each
@@ -119,7 +122,7 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 	// lookup by bytes is not used: it would lose the canonical forms a
 	// hint lends, and storing every decoding costs more than it saves.
 	opts.Cache = nil
-	if k.valid {
+	if k.valid && opts.Hint == nil {
 		opts.Hint = &k.f
 	}
 	im.Decode(s, scratch, opts)

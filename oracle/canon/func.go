@@ -141,6 +141,11 @@ type item struct {
 	// bytes alone: no pointer site in it, no branch target, no
 	// RIP-relative operand.
 	pure bool
+	// local marks one whose canonical form depends on its bytes and the
+	// function's own instructions alone: pure but for branches to an
+	// instruction of the same function (or inside it), named without
+	// the image. Its target moves with the function.
+	local bool
 }
 
 // opKey identifies an instruction's canonical mnemonic: x86asm's

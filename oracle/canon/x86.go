@@ -131,16 +131,32 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		}
 	}
 	copy(f.code, code)
+	delta := addr - f.addr
 	f.addr = addr
 	clear(f.notes)
 	f.notes, f.dropped = f.notes[:0], 0
 	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(addr)}
 	pure := sy.sitesFrom(addr)
 	nargs := len(f.args)
+	patched := *patch
 	for j := range f.items {
 		it, r := &f.items[j], &f.raw[j]
-		if !r.ok || it.pure && !pure.has(addr+r.off, int(r.len)) {
-			continue // bytes alone decide it, and they are the same
+		if !r.ok {
+			continue
+		}
+		changed := len(patched) > 0 && int(patched[0]) == j
+		if changed {
+			patched = patched[1:]
+		}
+		if it.local && !changed && !pure.has(addr+r.off, int(r.len)) {
+			// Bytes alone decide it (pure), or they and the function's
+			// own instructions do (a branch inside it): the same bytes,
+			// the same instructions, the same canonical form; a branch
+			// target moved with the function.
+			if it.hasRef {
+				it.target += delta
+			}
+			continue
 		}
 		nit := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args), op: r.op}
 		d.canonInsn(&nit, r)
@@ -374,6 +390,7 @@ func (d *x86Func) canonInsn(it *item, r *rawInsn) {
 		return // relax.go
 	}
 	pure := !hasSite
+	local := pure
 	tlsSite := hasSite && site == obj.TPOff32
 	absSite := hasSite && (site == obj.Abs64 || site == obj.Abs32 || site == obj.Abs32S || tlsSite)
 	// An absolute field is the immediate when it ends the instruction and
@@ -418,17 +435,19 @@ func (d *x86Func) canonInsn(it *item, r *rawInsn) {
 			pure = false
 			target := next + uint64(a.val)
 			it.target, it.hasRef = target, true
-			name, via := d.branchTarget(target)
+			name, via, in := d.branchTarget(target)
 			o = operand{kind: opRef, ref: name}
 			it.via = via
+			local = local && in
 		case argMem:
 			pure = pure && a.base != x86asm.RIP
+			local = local && a.base != x86asm.RIP
 			o = d.memArg(it, r, a, next, siteAddr, site, hasSite, absSite && !immSite)
 		}
 		d.f.args = append(d.f.args, o)
 		it.nargs++
 	}
-	it.pure = pure
+	it.pure, it.local = pure, local
 }
 
 // opKeyOf is the mnemonic's key: the operation with its lock or rep
@@ -629,23 +648,24 @@ func (f *Func) indexAt(off uint64) (int, bool) {
 
 // branchTarget names the target of a relative branch: an instruction of
 // the same function ("@3"), a symbol's start, or, seen through stubs and
-// trampolines, the final symbol.
-func (d *x86Func) branchTarget(target uint64) (ref, uint8) {
+// trampolines, the final symbol. It reports whether the target is inside
+// the function itself (named without the image).
+func (d *x86Func) branchTarget(target uint64) (ref, uint8, bool) {
 	if n, ok := d.inside(target); ok {
-		return n, viaNone
+		return n, viaNone, true
 	}
 	if name, ok := d.sy.startOf(target); ok {
-		return ref{kind: refSym, name: name}, viaNone
+		return ref{kind: refSym, name: name}, viaNone, false
 	}
 	if final, via, addr, ok := d.follow(target); ok {
 		// Seen through, a branch back into the same function (a recursive
 		// call through a trampoline) is the same as the direct branch.
 		if n, ok := d.inside(addr); ok {
-			return n, via
+			return n, via, false
 		}
-		return final, via
+		return final, via, false
 	}
-	return d.sy.symRef(target, d.f), viaNone
+	return d.sy.symRef(target, d.f), viaNone, false
 }
 
 // follow walks an indirection chain from addr — a `jmp rel` that is not at

@@ -55,6 +55,9 @@ func TestKeptDecodingsAreDecodings(t *testing.T) {
 							incr[r.Intn(len(incr))] ^= byte(1 + r.Intn(255))
 						}
 					}
+					// Side 1 is decoded with side 0's decoding of the
+					// same symbol as its hint, as diff.Compare does.
+					hints := map[string]*canon.Func{}
 					for side, exe := range [][]byte{fresh, incr} {
 						im, err := canon.Open(exe, objs)
 						if err != nil {
@@ -65,7 +68,10 @@ func TestKeptDecodingsAreDecodings(t *testing.T) {
 							if !sym.IsCode() {
 								continue
 							}
-							got := cache.Decode(im, sym, side, &scratch, canon.DecodeOptions{})
+							got := cache.Decode(im, sym, side, &scratch, canon.DecodeOptions{Hint: hints[sym.Name]})
+							if side == 0 {
+								hints[sym.Name] = got
+							}
 							im.Decode(sym, &plain, canon.DecodeOptions{})
 							require.Equal(t, plain.Insns(), got.Insns(), "%s %v seed %d update %d side %d %s", format, fs, seed, i, side, sym.Name)
 							require.Equal(t, append([]string{}, plain.Notes()...), append([]string{}, got.Notes()...), "%s %s", format, sym.Name)
@@ -81,4 +87,25 @@ func TestKeptDecodingsAreDecodings(t *testing.T) {
 			t.Logf("%s %v: %d functions the same; %d kept, %d decoded first", format, fs, compared, hits, misses)
 		}
 	}
+}
+
+// TestOneUnitIsPartition: the fresh link's units are ir.Partition's with
+// one unit, along edit sequences of generated programs (with local
+// functions, which join units).
+func TestOneUnitIsPartition(t *testing.T) {
+	locals := 0
+	for seed := int64(1); seed <= 5; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 40})
+		for i := 0; i < 20; i++ {
+			require.Equal(t, ir.Partition(m, 1), oneUnit(m), "seed %d edit %d", seed, i)
+			for _, f := range m.Funcs {
+				if f.Local {
+					locals++
+				}
+			}
+			m, _ = ir.RandomEditShared(m, r)
+		}
+	}
+	require.Positive(t, locals, "the programs have local functions")
 }
