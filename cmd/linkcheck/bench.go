@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/bench"
 	"github.com/linkcheck/linkcheck/oracle/lld"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/oracle/tools/measure"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -24,7 +27,7 @@ import (
 // linkers against ld.lld, as ratios measured in one run (see
 // docs/benchmarks.md).
 func runBench(args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: linkcheck bench link -format F [-funcs N,N,...] [-runs N]\n" +
+	const usage = "usage: linkcheck bench link -format F [-funcs N,N,...] [-runs N] [-process]\n" +
 		"       linkcheck bench update [-format F] [-funcs N] [-runs N] [-policy trampoline|got]\n" +
 		"       linkcheck bench check [-format F] [-funcs N] [-updates K] [-policy trampoline|got]"
 	if len(args) == 0 {
@@ -82,15 +85,18 @@ func lldLinkerPeak(f obj.Format, peak bool) bench.ExternalLinker {
 }
 
 // runBenchLink implements `linkcheck bench link -format F -funcs
-// 1000,10000,100000 [-runs N]`: the synthetic workload of docs/link.md
-// linked by the reference linker (in process) and by lld, alternately,
-// on the same object files; medians over the runs.
+// 1000,10000,100000 [-runs N] [-process]`: the synthetic workload of
+// docs/link.md linked by the reference linker (in process, or with
+// -process as `linkcheck link -linker ref`, a process measured as lld's
+// is) and by lld, alternately, on the same object files; medians over the
+// runs.
 func runBenchLink(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("bench link", "-format F [-funcs N,N,...] [-units N] [-runs N]", stderr)
+	fs := flagSet("bench link", "-format F [-funcs N,N,...] [-units N] [-runs N] [-process]", stderr)
 	format := formatFlag(fs)
 	funcs := fs.String("funcs", "1000,10000,100000", "workload sizes (functions), comma-separated")
 	units := fs.Int("units", 0, "objects per link (0: max(1, funcs/1000))")
 	runs := fs.Int("runs", 5, "links per linker and size (medians are reported)")
+	process := fs.Bool("process", false, "run the reference link as a process, `linkcheck link -linker ref` of this binary, measured as lld's (wall time with process start, its own peak)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -120,7 +126,13 @@ func runBenchLink(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		ctx, cancel := interruptible()
 		defer cancel()
-		results, err := bench.BenchLink(ctx, bench.BenchConfig{Format: f, Funcs: sizes, Units: *units, Runs: *runs, Dir: dir, Other: lldLinker(f)})
+		cfg := bench.BenchConfig{Format: f, Funcs: sizes, Units: *units, Runs: *runs, Dir: dir, Other: lldLinker(f)}
+		if *process {
+			if cfg.Ref, err = refProcess(f); err != nil {
+				return err
+			}
+		}
+		results, err := bench.BenchLink(ctx, cfg)
 		if err != nil {
 			return failed(err)
 		}
@@ -128,6 +140,37 @@ func runBenchLink(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}()
 	return report(stderr, "bench link", err)
+}
+
+// refProcess returns a linker that runs `linkcheck link -format f -linker
+// ref` of this binary as a process, through the intermediary of
+// oracle/tools/measure as lld is run, and reports its wall time and peak.
+// The binary is the one this process was started as (os.Args[0], found on
+// PATH when it has no slash), so that a command named by its argv[0], as
+// in the test scripts, runs as itself.
+func refProcess(f obj.Format) (bench.ExternalLinker, error) {
+	self := os.Args[0]
+	var err error
+	if !strings.Contains(self, "/") {
+		if self, err = exec.LookPath(self); err != nil {
+			return nil, fmt.Errorf("-process: %w", err)
+		}
+	}
+	if self, err = filepath.Abs(self); err != nil {
+		return nil, fmt.Errorf("-process: %w", err)
+	}
+	return func(ctx context.Context, objs []string, out string) (time.Duration, int64, error) {
+		argv := append([]string{self, "link", "-format", string(f), "-linker", "ref", "-o", out}, objs...)
+		res, err := measure.Run(ctx, argv, measure.Options{Peak: true})
+		if err != nil {
+			msg := ""
+			if res != nil {
+				msg = strings.TrimSpace(res.Stderr)
+			}
+			return 0, 0, fmt.Errorf("linkcheck link -linker ref: %w: %s", err, msg)
+		}
+		return res.Usage.Wall, res.Usage.MaxRSSKB, nil
+	}, nil
 }
 
 // printLinkTable prints one row per size.

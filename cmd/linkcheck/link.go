@@ -19,7 +19,7 @@ import (
 // -o OUT (PROG.lir | OBJ...)`. With -against, the output is also compared
 // with that linker's link of the same objects (exit 1 on a difference).
 func runLink(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("link", "-format F [-linker L] [-against L] [-units N] -o OUT (PROG.lir | OBJ...)", stderr)
+	fs := flagSet("link", "-format F [-linker L] [-against L] [-units N] [-cpuprofile FILE] -o OUT (PROG.lir | OBJ...)", stderr)
 	format := formatFlag(fs)
 	linker := linkerFlag(fs, "linker", "lld", "the linker")
 	against := linkerFlag(fs, "against", "", "also diff the output against this linker's link, with both linkers' rules")
@@ -28,6 +28,7 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 	entry := fs.String("e", "", "entry symbol (default _start; with -linker ref or lld)")
 	fs.StringVar(entry, "entry", "", "same as -e")
 	ehFrameHdr := fs.Bool("eh-frame-hdr", false, "also write .eh_frame_hdr and PT_GNU_EH_FRAME, as ld.lld --eh-frame-hdr (ELF; with -linker ref or lld)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process (not of another linker it runs) to this file")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -36,6 +37,11 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return bad(errors.New("want -o OUT and a .lir program or object files"))
 		}
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 		if *ehFrameHdr && *against != "" {
 			// The comparison links both sides with their default
 			// options, which have no .eh_frame_hdr for ld.lld.
@@ -53,6 +59,9 @@ func runLink(args []string, stdout, stderr io.Writer) int {
 		objs, ours, err := objectsFor(fs.Args(), f, *units, tmp)
 		if err != nil {
 			return err
+		}
+		if *linker == "ref" && *against == "" {
+			link.OneShotGC(objs) // this process links once and exits
 		}
 		if *entry != "" || *ehFrameHdr || *linker == "ref" {
 			err = linkEntry(*linker, f, objs, *out, ours, linkFlags{entry: *entry, ehFrameHdr: *ehFrameHdr}, stderr)

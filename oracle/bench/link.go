@@ -48,6 +48,10 @@ type BenchConfig struct {
 	Dir string
 	// Other is the linker compared against.
 	Other ExternalLinker
+	// Ref, when not nil, runs the reference link as a process (linkcheck
+	// link -linker ref, measured as Other is: wall time including process
+	// start, its own peak); nil links in this process.
+	Ref ExternalLinker
 }
 
 // BenchResult is one size's comparison: medians over the runs. Ratios are
@@ -58,8 +62,9 @@ type BenchResult struct {
 	RefPeakKB, OtherPeakKB int64
 	TimeRatio, MemRatio    float64
 	// RefPeakMethod says how RefPeakKB was measured: "vmhwm" (the
-	// process's peak RSS, reset before the link) or "heap" (Go heap and
-	// runtime memory obtained from the OS, when the reset is refused).
+	// process's peak RSS, reset before the link), "heap" (Go heap and
+	// runtime memory obtained from the OS, when the reset is refused) or
+	// "process" (the peak RSS of a link process, BenchConfig.Ref).
 	RefPeakMethod string
 }
 
@@ -73,12 +78,13 @@ func (r BenchResult) String() string {
 // object writer) and reports wall time and peak memory for each size.
 //
 // The reference link is measured as the other linker's is, from object
-// files to an output file: read, link, then write the file,
-// in this process. Its peak memory is the process's peak RSS (VmHWM),
+// files to an output file: read, link, then write the file, as a process
+// with cfg.Ref, else in this process. Its peak memory is the process's peak RSS (VmHWM),
 // reset through /proc/self/clear_refs after a full GC just before the
 // link, so it includes the Go runtime's baseline as ld.lld's includes its
 // own; where the reset is refused it falls back to the Go runtime's memory
-// obtained from the OS. The other linker's time includes process start.
+// obtained from the OS. The collector is set as the link process sets it
+// (link.OneShotGC). The other linker's time includes process start.
 func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	if cfg.Other == nil {
 		return nil, errors.New("bench link: no linker to compare against")
@@ -110,8 +116,15 @@ func BenchLink(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			wall, peak, method, err := refLinkMeasured(t, paths, out)
-			if err != nil {
+			var wall time.Duration
+			var peak int64
+			method := "process"
+			if cfg.Ref != nil {
+				wall, peak, err = cfg.Ref(ctx, paths, out)
+				if err != nil {
+					return nil, fmt.Errorf("bench link: funcs=%d: ref: %w", funcs, err)
+				}
+			} else if wall, peak, method, err = refLinkMeasured(t, paths, out); err != nil {
 				return nil, err
 			}
 			refWall, refPeak = append(refWall, wall), append(refPeak, peak)
@@ -206,6 +219,9 @@ func refLinkMeasured(t *target.Target, paths []string, out string) (time.Duratio
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		method = "heap"
 	}
+	// the collector as the link process sets it (linkcheck link -linker ref)
+	restore := link.OneShotGC(paths)
+	defer restore()
 	start := time.Now()
 	var data []byte
 	var err error

@@ -18,9 +18,9 @@ const archiveMagic = "!<arch>\n"
 // IsArchive reports whether data is a static archive.
 func IsArchive(data []byte) bool { return bytes.HasPrefix(data, []byte(archiveMagic)) }
 
-// anyArchive reports whether a file at paths starts with the archive
+// AnyArchive reports whether a file at paths starts with the archive
 // magic (unreadable files are left to the reader to report).
-func anyArchive(paths []string) bool {
+func AnyArchive(paths []string) bool {
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -135,7 +135,7 @@ func ReadArchive(name string, data []byte) ([]ArchiveMember, error) {
 // comes after the object whose reference extracted it. Members are named
 // "lib.a(member.o)" in messages, as ld.lld names them.
 func ReadInputs(paths []string) ([]*obj.Object, error) {
-	if !anyArchive(paths) {
+	if !AnyArchive(paths) {
 		// Objects only: read them in parallel, as ReadObjectFiles does.
 		return ReadObjectFiles(paths)
 	}

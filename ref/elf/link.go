@@ -18,7 +18,7 @@ func Link(objs []*obj.Object, opts link.Options) ([]byte, *link.Layout, error) {
 // objects alone are read and linked by link.LinkFiles, which resolves
 // their symbols while they are read.
 func LinkFiles(paths []string, opts link.Options) ([]byte, *link.Layout, error) {
-	if !anyArchive(paths) {
+	if !AnyArchive(paths) {
 		return link.LinkFiles(paths, ReadObject, Exe{}, opts)
 	}
 	objs, err := ReadInputs(paths)

@@ -74,6 +74,10 @@ type Target struct {
 	// paths into the objects to link, in the linker's order (nil when the
 	// format reads objects only: ReadInputs then reads each path as one).
 	Archives func(paths []string) ([]*obj.Object, error)
+	// AnyArchive reports whether a file at paths is a static archive of
+	// the format (nil when the format has none): Link then reads the
+	// inputs with Archives; objects alone go through link.LinkFiles.
+	AnyArchive func(paths []string) bool
 	// Platform is the reference full linker's description of the format.
 	Platform link.Platform
 	// LinkFiles is the reference full linker of a format that does not go
@@ -223,6 +227,9 @@ func (t *Target) ReadInputs(paths []string) ([]*obj.Object, error) {
 // Link links the object files (and, where the format has them, static
 // archives) at paths with the format's reference linker: ref/link's shared
 // core with Platform, or LinkFiles. The layout is nil for LinkFiles.
+// Objects alone are read and linked by link.LinkFiles (mapped, read in
+// parallel, their symbols resolved beside the readers), with the result
+// and errors of ReadInputs and link.Link.
 func (t *Target) Link(paths []string, opts link.Options) ([]byte, *link.Layout, error) {
 	if err := t.Need(CanLink); err != nil {
 		return nil, nil, err
@@ -230,6 +237,12 @@ func (t *Target) Link(paths []string, opts link.Options) ([]byte, *link.Layout, 
 	if t.LinkFiles != nil {
 		image, err := t.LinkFiles(paths, opts)
 		return image, nil, err
+	}
+	if err := t.Need(CanRead); err != nil {
+		return nil, nil, err
+	}
+	if t.Archives == nil || (t.AnyArchive != nil && !t.AnyArchive(paths)) {
+		return link.LinkFiles(paths, t.ReadObject, t.Platform, opts)
 	}
 	in, err := t.ReadInputs(paths)
 	if err != nil {
@@ -295,6 +308,7 @@ func All() []*Target {
 	e := x86(obj.ELF, ".o", "a.out", elf.WriteObject)
 	e.ReadObject, e.Platform, e.Image = elf.ReadObject, elf.Exe{}, elf.IncrImage{}
 	e.Archives = elf.ReadInputs // members extracted as ld.lld 16 does
+	e.AnyArchive = elf.AnyArchive
 	m := x86(obj.MachO, ".o", "a.out", macho.WriteObject)
 	m.ReadObject, m.Platform, m.Image = macho.ReadObject, macho.Exe{}, macho.IncrImage{}
 	c := x86(obj.COFF, ".obj", "a.exe", coff.WriteObject)
