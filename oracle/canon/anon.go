@@ -342,7 +342,7 @@ func (r *reader) locateAnon(objs []*obj.Object) {
 	}
 	// Added only now: anonAt searches r.ranges, which must stay sorted.
 	r.ranges = append(r.ranges, claimed...)
-	sort.SliceStable(r.ranges, func(i, j int) bool { return r.ranges[i].addr < r.ranges[j].addr })
+	r.sortRanges()
 }
 
 // findAnon returns the lowest address at which a's contents lie in a

@@ -48,6 +48,8 @@ type symbolizer interface {
 	// holding a field of kind site (hasSite false when none), is a GOT
 	// slot.
 	isGOTSlot(target uint64, site obj.RelocKind, hasSite bool) bool
+	// gotSlot is isGOTSlot for a target known to be in no symbol.
+	gotSlot(target uint64, site obj.RelocKind, hasSite bool) bool
 	// word reads the 8-byte little-endian word at addr.
 	word(addr uint64) (uint64, bool)
 	// startOf returns the input (not synthetic) symbol that starts at addr.
@@ -158,6 +160,11 @@ func (r *reader) isGOTSlot(target uint64, site obj.RelocKind, hasSite bool) bool
 	if _, _, ok := r.symbolAt(target); ok {
 		return false
 	}
+	return r.gotSlot(target, site, hasSite)
+}
+
+// gotSlot is isGOTSlot for a target in no symbol.
+func (r *reader) gotSlot(target uint64, site obj.RelocKind, hasSite bool) bool {
 	if hasSite && (site == obj.GOTLoad32 || site == obj.GOTPCRel32) {
 		return true
 	}

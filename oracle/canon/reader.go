@@ -32,7 +32,11 @@ type reader struct {
 	secs    []*section // allocated sections, sorted by addr
 	syms    []*Symbol  // every canonical symbol
 	ranges  []*Symbol  // non-synthetic symbols with an extent, sorted by addr
-	starts  map[uint64][]*Symbol
+	// rangeEnd[j] is the highest end of the extents of ranges[:j+1]
+	// (sortRanges): a lookup going down the ranges stops where it is
+	// at or below the address.
+	rangeEnd []uint64
+	starts   map[uint64][]*Symbol
 	// sites collects the pointer fields (address, relocation kind and
 	// addend) while the file is read; siteList is them sorted by address,
 	// one per address.

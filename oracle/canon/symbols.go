@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -169,10 +170,25 @@ func (r *reader) computeExtents() {
 			r.ranges = append(r.ranges, s)
 		}
 	}
-	slices.SortStableFunc(r.ranges, func(x, y *Symbol) int { return cmp.Compare(x.addr, y.addr) })
+	r.sortRanges()
 	for a, list := range r.starts {
 		sort.SliceStable(list, func(i, j int) bool { return r.better(list[i], list[j]) })
 		r.starts[a] = list
+	}
+}
+
+// sortRanges sorts r.ranges by address (stably) and computes rangeEnd.
+func (r *reader) sortRanges() {
+	slices.SortStableFunc(r.ranges, func(x, y *Symbol) int { return cmp.Compare(x.addr, y.addr) })
+	r.rangeEnd = slices.Grow(r.rangeEnd[:0], len(r.ranges))
+	end := uint64(0)
+	for _, s := range r.ranges {
+		e := s.addr + s.ext
+		if e < s.addr {
+			e = math.MaxUint64 // past the address space: conservative
+		}
+		end = max(end, e)
+		r.rangeEnd = append(r.rangeEnd, end)
 	}
 }
 
@@ -203,6 +219,9 @@ func (r *reader) symbolAt(addr uint64) (*Symbol, uint64, bool) {
 	i := sort.Search(len(r.ranges), func(i int) bool { return r.ranges[i].addr > addr })
 	var best *Symbol
 	for j := i - 1; j >= 0 && j >= i-maxCandidates; j-- {
+		if j < len(r.rangeEnd) && r.rangeEnd[j] <= addr {
+			break // no symbol up to j reaches addr
+		}
 		s := r.ranges[j]
 		if addr-s.addr < s.ext && (best == nil || s.ext < best.ext) {
 			best = s

@@ -553,7 +553,7 @@ func (d *x86Func) memArg(it *item, r *rawInsn, m *rawArg, next, siteAddr uint64,
 			}
 			return operand{kind: opMemRIP, mem: size, ref: sym}
 		}
-		if d.sy.isGOTSlot(target, site, hasSite) {
+		if d.sy.gotSlot(target, site, hasSite) { // in no symbol
 			val, ok := d.sy.word(target)
 			if !ok {
 				d.f.note("GOT slot %#x has no contents", target)
