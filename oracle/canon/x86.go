@@ -108,10 +108,11 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		if off >= len(code) {
 			break
 		}
-		for i < len(f.raw) && f.raw[i].off+uint64(f.raw[i].n)*uint64(f.raw[i].len) <= uint64(off) {
+		// The items (one per entry of f.raw, smaller) are walked.
+		for i < len(f.items) && f.items[i].off+uint64(f.items[i].n)*uint64(f.items[i].len) <= uint64(off) {
 			i++
 		}
-		if i == len(f.raw) || f.raw[i].off > uint64(off) {
+		if i == len(f.items) || f.items[i].off > uint64(off) {
 			*patch = (*patch)[:0] // in the trimmed fill
 			return false
 		}
@@ -140,15 +141,15 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 	nargs := len(f.args)
 	patched := *patch
 	for j := range f.items {
-		it, r := &f.items[j], &f.raw[j]
-		if !r.ok {
-			continue
+		it := &f.items[j]
+		if it.op == opBad {
+			continue // an undecodable byte
 		}
 		changed := len(patched) > 0 && int(patched[0]) == j
 		if changed {
 			patched = patched[1:]
 		}
-		if it.local && !changed && !pure.has(addr+r.off, int(r.len)) {
+		if it.local && !changed && !pure.has(addr+it.off, int(it.len)) {
 			// Bytes alone decide it (pure), or they and the function's
 			// own instructions do (a branch inside it): the same bytes,
 			// the same instructions, the same canonical form; a branch
@@ -158,6 +159,7 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 			}
 			continue
 		}
+		r := &f.raw[j]
 		nit := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args), op: r.op}
 		d.canonInsn(&nit, r)
 		if nit.nargs != it.nargs {
