@@ -39,6 +39,8 @@ type DecodeCache struct {
 	// instructions.
 	kept      map[keptKey]*keptFunc
 	keptInsns int
+	// gens numbers the states of the kept decodings (keptFunc.gen).
+	gens uint64
 }
 
 // keptKey names a kept decoding: a symbol on one side of comparisons.
@@ -58,6 +60,20 @@ type keptFunc struct {
 	inferred bool
 	insns    int
 	patch    []int32 // decoder.update's scratch
+	// gen names the state of f's instructions' text: a number of the
+	// cache's, new whenever a decoding changes an operation or operand.
+	gen uint64
+	// same, on side 0, is the last comparison of f with side 1's
+	// decoding of the symbol that found no difference (CompareCode).
+	same sameCode
+}
+
+// sameCode is a comparison of two kept decodings, by their gens, that
+// found no difference, and its counts.
+type sameCode struct {
+	genA, genB uint64
+	insns      int
+	bytes      uint64
 }
 
 type cachedFunc struct {
@@ -110,7 +126,10 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 	c.mu.Unlock()
 	if k.valid && im.r != nil && s.IsCode() && s.ext != 0 && k.inferred == s.SizeInferred {
 		k.f.discard = opts.NoNotes
-		if im.r.redecode(s, &k.f, &k.patch) {
+		if ok, changed := im.r.redecode(s, &k.f, &k.patch); ok {
+			if changed {
+				k.gen = c.newGen()
+			}
 			return &k.f
 		}
 		if len(k.patch) > 0 {
@@ -132,6 +151,8 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 	k.valid = true
 	insns := cap(k.f.raw)
 	c.mu.Lock()
+	c.gens++
+	k.gen = c.gens
 	if c.kept[key] == k { // not dropped meanwhile
 		c.keptInsns += insns - k.insns
 	}
@@ -143,6 +164,42 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 	}
 	c.mu.Unlock()
 	return &k.f
+}
+
+// newGen returns a new gen.
+func (c *DecodeCache) newGen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gens++
+	return c.gens
+}
+
+// CompareCode is canon.CompareCode for the decodings of one symbol that
+// Decode returned for sides 0 and 1 (a and b): when neither changed an
+// operation or operand since their last comparison here, which found no
+// difference, it is that comparison's result again without comparing;
+// otherwise it compares them, and remembers a comparison without
+// difference.
+func (c *DecodeCache) CompareCode(a, b *Func, each func(CodeDiff)) (insns int, bytes uint64) {
+	c.mu.Lock()
+	ka, kb := c.kept[keptKey{side: 0, name: a.name}], c.kept[keptKey{side: 1, name: b.name}]
+	c.mu.Unlock()
+	if ka == nil || kb == nil || &ka.f != a || &kb.f != b {
+		return CompareCode(a, b, each)
+	}
+	if m := ka.same; m.genA == ka.gen && m.genB == kb.gen && m.genA != 0 {
+		return m.insns, m.bytes
+	}
+	differs := false
+	insns, bytes = CompareCode(a, b, func(d CodeDiff) {
+		differs = true
+		each(d)
+	})
+	ka.same = sameCode{}
+	if !differs {
+		ka.same = sameCode{genA: ka.gen, genB: kb.gen, insns: insns, bytes: bytes}
+	}
+	return insns, bytes
 }
 
 // Stats returns the number of functions found in the cache and decoded.

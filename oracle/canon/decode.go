@@ -25,10 +25,12 @@ type decoder interface {
 	// update brings f, this decoder's decoding of a function (with
 	// f.code its own copy of the bytes), to code at addr in sy's image
 	// when that is what decoding would give without decoding again, and
-	// reports whether it did; when it reports false, f is unchanged if
+	// reports whether it did (ok), and then whether an instruction's
+	// operation or operands changed (changed: CompareCode would see
+	// another function); when it reports false, f is unchanged if
 	// *patch is empty on return, unusable otherwise. patch is scratch
 	// space.
-	update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) bool
+	update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) (ok, changed bool)
 }
 
 // A symbolizer is what the neutral reader tells a decoder about the file:
@@ -136,12 +138,13 @@ func (r *reader) decodeInto(s *Symbol, code []byte, f *Func, hint *Func, cache *
 }
 
 // redecode brings f, a decoding of the same symbol that a DecodeCache
-// keeps, to s in this image (decoder.update), and reports whether it did.
-func (r *reader) redecode(s *Symbol, f *Func, patch *[]int32) bool {
+// keeps, to s in this image (decoder.update), and reports whether it did
+// and whether its instructions' text changed.
+func (r *reader) redecode(s *Symbol, f *Func, patch *[]int32) (ok, changed bool) {
 	code := r.bytesAt(s.addr, s.ext)
 	if code == nil || len(code) != len(f.code) || f.name != s.Name {
 		*patch = (*patch)[:0]
-		return false
+		return false, false
 	}
 	return r.decoder.update(f, code, s.addr, r, patch)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -98,7 +99,7 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 // image now lies in, are canonicalized again; the others (item.pure:
 // bytes alone decide them) stay. Notes are made again as decode makes
 // them, in order.
-func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) bool {
+func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) (ok, changed bool) {
 	old := f.code
 	*patch = (*patch)[:0]
 	// First find the entries to patch, changing nothing.
@@ -114,13 +115,13 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		}
 		if i == len(f.items) || f.items[i].off > uint64(off) {
 			*patch = (*patch)[:0] // in the trimmed fill
-			return false
+			return false, false
 		}
 		r := &f.raw[i]
 		end := int(r.off) + int(r.len)
 		if !r.ok || r.n != 1 || r.op.op == 0 || !samePCRel(r, code[r.off:end], old[r.off:end]) {
 			*patch = (*patch)[:0]
-			return false
+			return false, false
 		}
 		*patch = append(*patch, int32(i))
 		off = end
@@ -128,7 +129,7 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 	for _, i := range *patch {
 		r := &f.raw[i]
 		if !r.patchPCRel(code[r.off : r.off+uint64(r.len)]) {
-			return false
+			return false, false
 		}
 	}
 	copy(f.code, code)
@@ -145,11 +146,11 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		if it.op == opBad {
 			continue // an undecodable byte
 		}
-		changed := len(patched) > 0 && int(patched[0]) == j
-		if changed {
+		repatched := len(patched) > 0 && int(patched[0]) == j
+		if repatched {
 			patched = patched[1:]
 		}
-		if it.local && !changed && !pure.has(addr+it.off, int(it.len)) {
+		if it.local && !repatched && !pure.has(addr+it.off, int(it.len)) {
 			// Bytes alone decide it (pure), or they and the function's
 			// own instructions do (a branch inside it): the same bytes,
 			// the same instructions, the same canonical form; a branch
@@ -163,14 +164,17 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		nit := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args), op: r.op}
 		d.canonInsn(&nit, r)
 		if nit.nargs != it.nargs {
-			return false
+			return false, false
+		}
+		if !changed && (nit.op != it.op || !slices.Equal(f.args[it.arg0:it.arg0+int(it.nargs)], f.args[nit.arg0:])) {
+			changed = true
 		}
 		copy(f.args[it.arg0:], f.args[nit.arg0:])
 		f.args = f.args[:nargs]
 		nit.arg0 = it.arg0
 		*it = nit
 	}
-	return true
+	return true, changed
 }
 
 // firstDiff returns the offset of the first byte where a and b (of equal

@@ -560,13 +560,22 @@ func (c *comparer) decodedText(w *worker, sa, sb *canon.Symbol) {
 		c.add(Difference{Key: KeyTextLength, Symbol: sa.Name, Index: -1,
 			A: fmt.Sprintf("%d insns", fa.Len()), B: fmt.Sprintf("%d insns", fb.Len())})
 	}
-	insns, bytes := canon.CompareCode(fa, fb, func(d canon.CodeDiff) {
+	each := func(d canon.CodeDiff) {
 		loc := Difference{Key: KeyTextOperand, Symbol: sa.Name, Offset: d.A.Off, Index: d.Index, A: d.A.Text(), B: d.B.Text()}
 		if d.OpDiffers {
 			loc.Key = KeyTextInsn
 		}
 		c.add(loc)
-	})
+	}
+	var insns int
+	var bytes uint64
+	if c.cache != nil {
+		// Two kept decodings compared before without a difference,
+		// neither changed since: not compared again.
+		insns, bytes = c.cache.CompareCode(fa, fb, each)
+	} else {
+		insns, bytes = canon.CompareCode(fa, fb, each)
+	}
 	c.rep.Coverage.Insns += insns
 	c.rep.Coverage.CodeCompared += bytes
 }
