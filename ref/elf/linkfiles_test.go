@@ -75,6 +75,7 @@ func TestLinkFilesAsRead(t *testing.T) {
 		units, funcs  int
 		group, dup    bool
 		missing       bool
+		badMerge      bool // a SHF_MERGE section of a size that is not a multiple of its entries
 		faults        fault.Set
 		wantErrSubstr string
 	}{
@@ -83,12 +84,20 @@ func TestLinkFilesAsRead(t *testing.T) {
 		{name: "groups", units: 4, funcs: 60, group: true},
 		{name: "duplicate", units: 3, funcs: 20, dup: true, wantErrSubstr: "duplicate symbol: f0_0"},
 		{name: "missing file", units: 3, funcs: 20, missing: true, wantErrSubstr: "no such file"},
+		{name: "bad merge section", units: 3, funcs: 20, badMerge: true, wantErrSubstr: "must be a multiple of sh_entsize"},
+		// the symbol table's errors come before the placement's, which
+		// LinkFiles finds first
+		{name: "duplicate and bad merge section", units: 3, funcs: 20, dup: true, badMerge: true, wantErrSubstr: "duplicate symbol: f0_0"},
 		{name: "local as global", units: 3, funcs: 40, faults: fault.Of(fault.LinkLocalAsGlobal)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			var paths []string
-			for _, o := range chainObjects(tc.units, tc.funcs, tc.group, tc.dup) {
+			for i, o := range chainObjects(tc.units, tc.funcs, tc.group, tc.dup) {
+				if tc.badMerge && i == 2 {
+					o.Sections = append(o.Sections, &obj.Section{Name: ".rodata.cst4", Kind: obj.ROData, Align: 4,
+						Merge: true, EntSize: 4, Data: []byte{1, 2, 3, 4, 5, 6}, Size: 6})
+				}
 				b, err := WriteObject(o)
 				require.NoError(t, err)
 				p := filepath.Join(dir, o.Name)

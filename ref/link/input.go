@@ -2,6 +2,7 @@ package link
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/input"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -32,8 +33,10 @@ func ReadObjectFiles(paths []string, read func(name string, data []byte) (*obj.O
 // and links them for p as Link does, with the same result, but resolves
 // the symbols of each object, in input order, while the later ones are
 // still read: the symbol table is built on another goroutine beside the
-// readers instead of after them. (When COMDAT groups or common symbols
-// change an object, the table is built again after the reads.)
+// readers instead of after them, and the input sections are placed in
+// their output sections while it is finished. (When COMDAT groups or
+// common symbols change an object, the table is built again after the
+// reads.)
 func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object, error), p Platform, opts Options) ([]byte, *Layout, error) {
 	objs := make([]*obj.Object, len(paths))
 	done := make([]chan struct{}, len(paths))
@@ -53,11 +56,11 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 			return err
 		})
 	})
-	r := <-pre
 	if err != nil {
+		<-pre
 		return nil, nil, fmt.Errorf("link: %w", err)
 	}
-	return buildAndWrite(objs, p, opts, r)
+	return buildAndWrite(objs, p, opts, &pending{objs: objs, valid: !slices.Contains(valid, false), wait: func() *resolver { return <-pre }})
 }
 
 // resolveAsRead adds objs[i] to a symbol table once done[i] is closed, in

@@ -28,6 +28,7 @@ package link
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/fault"
@@ -267,7 +268,7 @@ func Link(objs []*obj.Object, p Platform, opts Options) ([]byte, *Layout, error)
 }
 
 // buildAndWrite is Link, with build's pre.
-func buildAndWrite(objs []*obj.Object, p Platform, opts Options, pre *resolver) ([]byte, *Layout, error) {
+func buildAndWrite(objs []*obj.Object, p Platform, opts Options, pre *pending) ([]byte, *Layout, error) {
 	l, image, err := build(objs, p, opts, pre)
 	if err != nil {
 		return nil, nil, err
@@ -285,11 +286,22 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 	return build(objs, p, opts, nil)
 }
 
+// pending is a symbol table that LinkFiles builds beside the readers.
+type pending struct {
+	// objs are the objects read, all of them valid when valid is set.
+	objs  []*obj.Object
+	valid bool
+	// wait returns the table once it is built (nil for none).
+	wait func() *resolver
+}
+
 // build is Build, with the symbol table that pre resolved while the
 // objects were read (LinkFiles) when there is one that holds: every object
 // added and none changed by COMDAT discarding or common symbols, else
-// resolved here.
-func build(objs []*obj.Object, p Platform, opts Options, pre *resolver) (*Layout, []byte, error) {
+// resolved here. When it will hold (every object read and valid, none
+// changed), the input sections are placed while the table is finished;
+// the table's errors still come first.
+func build(objs []*obj.Object, p Platform, opts Options, pre *pending) (*Layout, []byte, error) {
 	if len(objs) == 0 {
 		return nil, nil, errors.New("link: no input files")
 	}
@@ -302,16 +314,33 @@ func build(objs []*obj.Object, p Platform, opts Options, pre *resolver) (*Layout
 	objs = resolveCommons(objs)
 	l := newLayout(objs, p.Format())
 	l.discarded = discarded
-	if pre != nil && pre.holds(objs) {
-		l.Symbols, l.SymIndex, l.Globals = pre.l.Symbols, pre.l.SymIndex, pre.l.Globals
-		pre.l = l
-		if err := pre.finish(opts); err != nil {
+	var r *resolver
+	placed, ehInputs, placeErr := false, [][2]int32(nil), error(nil)
+	if pre != nil {
+		if pre.valid && slices.Equal(pre.objs, objs) {
+			// The placement reads the objects' sections only, and the
+			// table is built in its own Layout.
+			ehInputs, placeErr = l.placeInputs(p, opts)
+			placed = true
+		}
+		r = pre.wait()
+	}
+	if r != nil && r.holds(objs) {
+		l.Symbols, l.SymIndex, l.Globals = r.l.Symbols, r.l.SymIndex, r.l.Globals
+		r.l = l
+		if err := r.finish(opts); err != nil {
 			return nil, nil, err
 		}
 	} else if err := l.resolve(opts); err != nil {
 		return nil, nil, err
 	}
-	if err := l.assignSections(p, opts); err != nil {
+	if !placed {
+		ehInputs, placeErr = l.placeInputs(p, opts)
+	}
+	if placeErr != nil {
+		return nil, nil, placeErr
+	}
+	if err := l.finishSections(p, opts, ehInputs); err != nil {
 		return nil, nil, err
 	}
 	gotBase := l.addGOTBase(p)

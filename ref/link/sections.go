@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/linkcheck/linkcheck/ref/obj"
+	"github.com/linkcheck/linkcheck/ref/par"
 )
 
 // outKey identifies an output section: the platform's name and the kind.
@@ -42,6 +43,18 @@ type mergeGroup struct {
 // entries) and equal pieces of one group are stored once, in a merged
 // chunk that sits where the group's first section would have.
 func (l *Layout) assignSections(p Platform, opts Options) error {
+	ehInputs, err := l.placeInputs(p, opts)
+	if err != nil {
+		return err
+	}
+	return l.finishSections(p, opts, ehInputs)
+}
+
+// placeInputs is the part of assignSections that does not read the symbol
+// table: every input section but .eh_frame's placed in its output section
+// (chunks, merged pieces). It returns the .eh_frame inputs, (object,
+// section), for finishSections.
+func (l *Layout) placeInputs(p Platform, opts Options) ([][2]int32, error) {
 	var keys []outKey // few: searched linearly, then by map
 	byKey := make(map[outKey]int)
 	lookup := func(k outKey) (int, bool) {
@@ -139,7 +152,7 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	for _, g := range merges {
 		c := &l.Sections[g.out].Chunks[g.chunk]
@@ -149,6 +162,13 @@ func (l *Layout) assignSections(p Platform, opts Options) error {
 			c.Data = []byte{}
 		}
 	}
+	return ehInputs, nil
+}
+
+// finishSections ends assignSections after placeInputs: the .eh_frame
+// inputs merged (which reads the symbol table), RELRO marked, inputs
+// sorted, chunk offsets and section sizes.
+func (l *Layout) finishSections(p Platform, opts Options, ehInputs [][2]int32) error {
 	if len(ehInputs) > 0 {
 		// Synthesized after every input section, as ld.lld adds its
 		// synthetic sections: the output .eh_frame comes after the
@@ -259,32 +279,40 @@ func nulEnd(d []byte, start, es uint64) uint64 {
 // sections the platform sorts (InputOrderer), stably, and updates the
 // placements.
 func (l *Layout) sortInputs(io InputOrderer) {
-	for _, s := range l.Sections {
-		sorted := false
-		key := make([]int, len(s.Chunks))
-		for ci, c := range s.Chunks {
-			if c.Obj < 0 {
-				continue
-			}
-			if k, ok := io.InputPriority(l.Objects[c.Obj].Sections[c.Sec]); ok {
-				key[ci], sorted = k, true
-			}
-		}
-		if !sorted {
+	// Each output section on its own (they share no input section, so no
+	// placement), in parallel.
+	_ = par.Each(len(l.Sections), func(i int) error {
+		l.sortSectionInputs(io, l.Sections[i])
+		return nil
+	})
+}
+
+// sortSectionInputs is sortInputs for output section s.
+func (l *Layout) sortSectionInputs(io InputOrderer, s *Section) {
+	sorted := false
+	key := make([]int, len(s.Chunks))
+	for ci, c := range s.Chunks {
+		if c.Obj < 0 {
 			continue
 		}
-		idx := make([]int, len(s.Chunks))
-		for i := range idx {
-			idx[i] = i
+		if k, ok := io.InputPriority(l.Objects[c.Obj].Sections[c.Sec]); ok {
+			key[ci], sorted = k, true
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return key[idx[a]] < key[idx[b]] })
-		chunks := make([]Chunk, len(s.Chunks))
-		for to, from := range idx {
-			chunks[to] = s.Chunks[from]
-			if c := chunks[to]; c.Obj >= 0 {
-				l.Placements[c.Obj][c.Sec].Chunk = int32(to)
-			}
-		}
-		s.Chunks = chunks
 	}
+	if !sorted {
+		return
+	}
+	idx := make([]int, len(s.Chunks))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key[idx[a]] < key[idx[b]] })
+	chunks := make([]Chunk, len(s.Chunks))
+	for to, from := range idx {
+		chunks[to] = s.Chunks[from]
+		if c := chunks[to]; c.Obj >= 0 {
+			l.Placements[c.Obj][c.Sec].Chunk = int32(to)
+		}
+	}
+	s.Chunks = chunks
 }
