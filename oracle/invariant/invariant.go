@@ -20,6 +20,7 @@ package invariant
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -89,6 +90,10 @@ type image struct {
 	segs  []segment
 	secs  []section
 	entry uint64
+	// placed are the symbols of the checked program's atoms, in the
+	// program's order (CheckProgram looks each up once).
+	placed []placed
+	last   lastLookup
 	// linkerNames are the symbols the format's linker defines itself
 	// (Mach-O's __mh_execute_header): allowed in the symbol table.
 	linkerNames map[string]bool
@@ -97,6 +102,30 @@ type image struct {
 	// version's atoms to where it is ("atom+0x8"), gotSlots every GOT
 	// slot that references use to its symbol.
 	check func(im *image, atoms map[string]*obj.Atom, pointers, gotSlots map[uint64]string, add addFunc)
+}
+
+// placed is an atom's symbol, when the symbol table has one.
+type placed struct {
+	symbol
+	ok bool
+}
+
+// lookup is im.syms[name], remembering the last name asked (a function
+// refers to one symbol many times, often in a row).
+func (im *image) lookup(name string) (symbol, bool) {
+	if im.last.valid && im.last.name == name {
+		return im.last.s, im.last.ok
+	}
+	s, ok := im.syms[name]
+	im.last = lastLookup{name: name, s: s, ok: ok, valid: true}
+	return s, ok
+}
+
+// lastLookup is image.lookup's memory.
+type lastLookup struct {
+	name      string
+	s         symbol
+	ok, valid bool
 }
 
 // reserved reports whether name is one the format's linker defines.
@@ -219,6 +248,11 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 		}
 		im.syms[s.name] = s
 	}
+	im.placed = make([]placed, len(prog.Atoms))
+	for i, a := range prog.Atoms {
+		s, ok := im.syms[a.Name]
+		im.placed[i] = placed{s, ok}
+	}
 
 	checkLayout(im, prog, add)
 	atoms := make(map[string]*obj.Atom, len(prog.Atoms))
@@ -230,8 +264,12 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	var fields []span               // firstForeignByte's scratch
 	gotSlots := map[uint64]string{} // slot address -> the symbol a reference says it holds
 	pointers := map[uint64]string{} // absolute pointer field -> where
-	for _, a := range prog.Atoms {
-		s, ok := im.syms[a.Name]
+	// gotOK says a slot passed its check for the symbol gotSlots holds:
+	// the other references to it (every load of a global is one) need
+	// not read it again.
+	gotOK := map[uint64]bool{}
+	for i, a := range prog.Atoms {
+		s, ok := im.placed[i].symbol, im.placed[i].ok
 		if !ok {
 			add(6, a.Name, 0, "missing from the symbol table")
 			continue
@@ -258,7 +296,7 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 			if r.Kind == obj.Abs64 {
 				pointers[s.value+r.Offset] = fmt.Sprintf("%s+%#x", a.Name, r.Offset)
 			}
-			checkReloc(im, a, s.value, r, got, gotSlots, add)
+			checkReloc(im, a, s.value, r, got, gotSlots, gotOK, add)
 		}
 	}
 	if im.check != nil {
@@ -328,8 +366,11 @@ type fieldAt struct {
 func (f fieldAt) String() string { return fmt.Sprintf("%s+%#x", f.atom, f.off) }
 
 // checkReloc checks one relocated field of atom a (at address base).
-func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte, gotSlots map[uint64]string, add addFunc) {
-	target, ok := im.syms[r.Sym]
+// gotOK is the set of GOT slots that passed their check for the symbol
+// gotSlots holds (a check found nothing to report, so checking the slot
+// again for the same symbol would find nothing either).
+func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte, gotSlots map[uint64]string, gotOK map[uint64]bool, add addFunc) {
+	target, ok := im.lookup(r.Sym)
 	if !ok {
 		add(6, r.Sym, 0, "referenced by %s+%#x but missing from the symbol table", a.Name, r.Offset)
 		return
@@ -374,10 +415,17 @@ func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte,
 		}
 	case obj.GOTLoad32, obj.GOTPCRel32:
 		slot := p + v - uint64(r.Addend)
-		if prev, ok := gotSlots[slot]; ok && prev != r.Sym {
+		prev, seen := gotSlots[slot]
+		if seen && prev == r.Sym && gotOK[slot] {
+			return
+		}
+		if seen && prev != r.Sym {
 			add(3, r.Sym, slot, "GOT slot also used for %s: a slot handed out while still referenced", prev)
 		}
-		gotSlots[slot] = r.Sym
+		if !seen || prev != r.Sym {
+			gotSlots[slot] = r.Sym
+			gotOK[slot] = false
+		}
 		if sec := im.sectionOf(slot); sec == nil || !sec.got {
 			add(3, r.Sym, slot, "%s refers to %#x, which is not in the GOT (%s)", where, slot, im.gotName())
 			return
@@ -389,7 +437,9 @@ func checkReloc(im *image, a *obj.Atom, base uint64, r obj.SymReloc, got []byte,
 		}
 		if val := le.Uint64(cell); val != target.value {
 			add(3, r.Sym, slot, "GOT slot holds %#x, the symbol's current address is %#x", val, target.value)
+			return
 		}
+		gotOK[slot] = true
 	default:
 		add(6, r.Sym, p, "%s: unexpected relocation kind %s", where, r.Kind)
 	}
@@ -458,8 +508,8 @@ func checkLayout(im *image, prog *obj.Program, add addFunc) {
 		lo, hi uint64
 	}
 	var spans []span
-	for _, a := range prog.Atoms {
-		s, ok := im.syms[a.Name]
+	for i, a := range prog.Atoms {
+		s, ok := im.placed[i].symbol, im.placed[i].ok
 		if !ok {
 			continue
 		}
@@ -469,7 +519,7 @@ func checkLayout(im *image, prog *obj.Program, add addFunc) {
 			add(5, a.Name, s.value, "atom [%#x, %#x) is not inside one section", s.value, s.value+a.Size)
 		}
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	slices.SortFunc(spans, func(x, y span) int { return cmp.Compare(x.lo, y.lo) })
 	for i := 1; i < len(spans); i++ {
 		if spans[i].lo < spans[i-1].hi {
 			add(5, spans[i].name, spans[i].lo, "overlaps %s [%#x, %#x)", spans[i-1].name, spans[i-1].lo, spans[i-1].hi)

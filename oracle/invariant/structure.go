@@ -1,10 +1,12 @@
 package invariant
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"slices"
 	"sort"
+	"sync"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -31,8 +33,8 @@ const trampolineSize = 8
 // checkStructure runs the structural invariants.
 // atoms are prog's by name.
 func checkStructure(im *image, prog *obj.Program, atoms map[string]*obj.Atom, add addFunc) {
-	for _, a := range prog.Atoms {
-		if s, ok := im.syms[a.Name]; ok && a.Align > 1 && s.value%a.Align != 0 {
+	for i, a := range prog.Atoms {
+		if s, ok := im.placed[i].symbol, im.placed[i].ok; ok && a.Align > 1 && s.value%a.Align != 0 {
 			add(5, a.Name, s.value, "at an address aligned to %d bytes only; the atom wants %d", s.value&-s.value, a.Align)
 		}
 	}
@@ -58,20 +60,24 @@ func checkSymbolTable(im *image, atoms map[string]*obj.Atom, add addFunc) {
 // checkFreeSpace checks that every byte of the loaded sections' file
 // contents is an atom's, a trampoline's, or free space.
 func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
-	type span struct{ lo, hi uint64 }
-	var owned []span
-	funcs := map[uint64]string{}
-	for _, a := range prog.Atoms {
-		if s, ok := im.syms[a.Name]; ok {
-			owned = append(owned, span{s.value, s.value + a.Size})
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	owned := sc.owned[:0]
+	funcs := sc.funcs
+	clear(funcs)
+	for i, a := range prog.Atoms {
+		if s, ok := im.placed[i].symbol, im.placed[i].ok; ok {
+			owned = append(owned, ownedSpan{s.value, s.value + a.Size})
 			if a.IsFunc() {
 				funcs[s.value] = a.Name
 			}
 		}
 	}
-	// GOT slots that references use are owned too.
-	for _, a := range prog.Atoms {
-		s, ok := im.syms[a.Name]
+	// GOT slots that references use are owned too: each slot once (a
+	// slot is referenced from every load of its symbol).
+	slots := sc.slots[:0]
+	for i, a := range prog.Atoms {
+		s, ok := im.placed[i].symbol, im.placed[i].ok
 		if !ok || a.Kind == obj.BSS {
 			continue
 		}
@@ -82,12 +88,17 @@ func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
 		for _, r := range a.Relocs {
 			if r.Kind.UsesGOT() {
 				p := s.value + r.Offset
-				slot := p + uint64(int64(int32(binary.LittleEndian.Uint32(data[r.Offset:])))) - uint64(r.Addend)
-				owned = append(owned, span{slot, slot + 8})
+				slots = append(slots, p+uint64(int64(int32(binary.LittleEndian.Uint32(data[r.Offset:]))))-uint64(r.Addend))
 			}
 		}
 	}
-	slices.SortFunc(owned, func(x, y span) int { return cmp.Compare(x.lo, y.lo) })
+	slices.Sort(slots)
+	slots = slices.Compact(slots)
+	for _, slot := range slots {
+		owned = append(owned, ownedSpan{slot, slot + 8})
+	}
+	slices.SortFunc(owned, func(x, y ownedSpan) int { return cmp.Compare(x.lo, y.lo) })
+	sc.owned, sc.slots = owned, slots
 	for _, p := range im.segs {
 		if p.tables || p.filesz == 0 || p.body == 0 {
 			continue
@@ -112,11 +123,43 @@ func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
 	}
 }
 
-// skipFill returns the length of b's leading run of fill bytes, eight at a
-// time where it can.
+// ownedSpan is an address range [lo, hi) that an atom or a GOT slot owns.
+type ownedSpan struct{ lo, hi uint64 }
+
+// scratch is checkFreeSpace's memory, kept between checks (the checked
+// update loop checks every update): what it holds is cleared before use.
+type scratch struct {
+	owned []ownedSpan
+	slots []uint64
+	funcs map[uint64]string
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{funcs: map[uint64]string{}} }}
+
+// zeroFill and codeFill are runs of free space to compare free space with
+// (never written).
+var (
+	zeroFill = make([]byte, 256)
+	codeFill = bytes.Repeat([]byte{0xcc}, 256)
+)
+
+// skipFill returns the length of b's leading run of fill bytes, a block
+// at a time where it can.
 func skipFill(b []byte, fill byte) uint64 {
-	word := uint64(fill) * 0x0101010101010101
 	n := 0
+	var blk []byte
+	switch fill {
+	case 0:
+		blk = zeroFill
+	case 0xcc:
+		blk = codeFill
+	}
+	if blk != nil {
+		for n+len(blk) <= len(b) && bytes.Equal(b[n:n+len(blk)], blk) {
+			n += len(blk)
+		}
+	}
+	word := uint64(fill) * 0x0101010101010101
 	for n+8 <= len(b) && binary.LittleEndian.Uint64(b[n:]) == word {
 		n += 8
 	}

@@ -79,6 +79,15 @@ func (m *MemFile) grow(size int64) {
 	m.data = d
 }
 
+// reserve makes room for size bytes without changing the contents.
+func (m *MemFile) reserve(size int64) {
+	if size > int64(cap(m.data)) {
+		d := make([]byte, len(m.data), size)
+		copy(d, m.data)
+		m.data = d
+	}
+}
+
 // Sync implements File; memory needs no syncing.
 func (m *MemFile) Sync() error { return nil }
 

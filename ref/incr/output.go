@@ -110,7 +110,7 @@ func create(f File, img Image, prog *obj.Program, source string, opts Options) (
 		if n == RegBSS {
 			continue
 		}
-		if _, err := f.WriteAt(o.regionFill(n, o.fl.Size[n]), int64(o.fl.Off[n])); err != nil {
+		if err := o.writeFill(n, o.fl.Size[n], o.fl.Off[n]); err != nil {
 			return nil, err
 		}
 	}
@@ -229,6 +229,36 @@ func highMoved(regions map[string]*Region, old map[string]uint64) bool {
 		}
 	}
 	return false
+}
+
+// writeFill writes n bytes of region name's free space at file offset
+// off: in place in a MemFile, which is grown to hold the regions laid out
+// so far and a quarter more (the tail, later growth) at once.
+func (o *Output) writeFill(name string, n, off uint64) error {
+	m, ok := o.f.(*MemFile)
+	if !ok {
+		_, err := o.f.WriteAt(o.regionFill(name, n), int64(off))
+		return err
+	}
+	end := int64(off + n)
+	m.reserve(end + end/4)
+	if end > int64(len(m.data)) {
+		m.grow(end)
+	}
+	b := m.data[off:end]
+	fill := byte(0)
+	if name == RegText {
+		fill = o.State.arch.CodeFill()
+	}
+	if fill == 0 || len(b) == 0 {
+		clear(b)
+		return nil
+	}
+	b[0] = fill
+	for k := 1; k < len(b); k *= 2 {
+		copy(b[k:], b[:k])
+	}
+	return nil
 }
 
 // regionFill is n bytes of free space of region name.

@@ -127,6 +127,11 @@ type State struct {
 	idx *refIndex
 	// marks are what planted defects remember within one update.
 	marks map[string]*faultMark
+	// hbuf is hashAtom's buffer and seen Changes' set of the program's
+	// names, kept between updates so that the per-update diff of a whole
+	// program allocates nothing.
+	hbuf []byte
+	seen map[string]bool
 }
 
 // Write is bytes to store at a virtual address.
@@ -245,6 +250,13 @@ func (d *Digest) UnmarshalJSON(b []byte) error {
 }
 
 func hashAtom(a *obj.Atom) Digest {
+	var buf []byte
+	return hashAtomBuf(a, &buf)
+}
+
+// hashAtomBuf is hashAtom building its input in *buf, which it keeps for
+// the next call.
+func hashAtomBuf(a *obj.Atom, buf *[]byte) Digest {
 	// One SHA-256 over the fields laid end to end, as a stream of writes
 	// would hash them, built in one buffer: the writes' own cost was most
 	// of the hashing of a small atom.
@@ -252,7 +264,10 @@ func hashAtom(a *obj.Atom) Digest {
 	for _, r := range a.Relocs {
 		n += 8 + 8 + 1 + len(r.Sym) + 1
 	}
-	b := make([]byte, 0, n)
+	b := (*buf)[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, max(n, 2*cap(b)))
+	}
 	b = binary.LittleEndian.AppendUint64(b, a.Align)
 	b = append(b, byte(a.Kind))
 	if a.Local {
@@ -267,8 +282,12 @@ func hashAtom(a *obj.Atom) Digest {
 		b = append(b, r.Sym...)
 		b = append(b, 0)
 	}
+	*buf = b
 	return sha256.Sum256(b)
 }
+
+// hash is hashAtom in the state's buffer.
+func (st *State) hash(a *obj.Atom) Digest { return hashAtomBuf(a, &st.hbuf) }
 
 // CallTarget is the address a direct call to sym lands on: its trampoline
 // when it has one, else the function itself.

@@ -32,18 +32,23 @@ func (st *State) Update(p *obj.Program) (*Patch, error) {
 // of p that are new or changed, in program order, and the names of the
 // state's atoms that p lacks, sorted.
 func (st *State) Changes(p *obj.Program) (changed []*obj.Atom, deleted []string) {
-	next := make(map[string]bool, len(p.Atoms))
+	if st.seen == nil {
+		st.seen = make(map[string]bool, len(p.Atoms))
+	}
+	next := st.seen
+	clear(next)
 	for _, a := range p.Atoms {
 		next[a.Name] = true
-		if cur, ok := st.Atoms[a.Name]; !ok || cur.Hash != hashAtom(a) {
+		if cur, ok := st.Atoms[a.Name]; !ok || cur.Hash != st.hash(a) {
 			changed = append(changed, a)
 		}
 	}
-	for _, n := range sortedKeys(st.Atoms) {
+	for n := range st.Atoms {
 		if !next[n] {
 			deleted = append(deleted, n)
 		}
 	}
+	sort.Strings(deleted)
 	return changed, deleted
 }
 
@@ -479,7 +484,7 @@ func (st *State) place(a *obj.Atom, pt *Patch, relocs func(name string, old, new
 		}
 		note(name, old, new)
 	}
-	h := hashAtom(a)
+	h := st.hash(a)
 	cur, ok := st.Atoms[a.Name]
 	if ok && cur.Kind != a.Kind {
 		if err := st.release(cur, pt); err != nil {

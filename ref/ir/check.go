@@ -137,6 +137,124 @@ type checker struct {
 	// nestReported is set once "nesting deeper than" is reported: one
 	// report, not one per enclosing construct.
 	nestReported bool
+
+	// The compiled program's nodes and lists are cut from chunks, not
+	// allocated one by one (they all live as long as the program).
+	exprSlab []cexpr
+	stmtSlab []cstmt
+	exprPtrs []*cexpr
+	stmtPtrs []*cstmt
+}
+
+// nodeCount counts what the checker compiles a body into: expressions,
+// statements, call arguments and block statements.
+type nodeCount struct{ nexpr, nstmt, args, list int }
+
+func (n *nodeCount) stmts(ss []Stmt) {
+	n.list += len(ss)
+	for _, s := range ss {
+		n.nstmt++
+		switch s := s.(type) {
+		case *LetStmt:
+			n.expr(s.Value)
+		case *AssignStmt:
+			n.expr(s.Value)
+		case *StoreStmt:
+			n.expr(s.Value)
+		case *IfStmt:
+			n.expr(s.Cond)
+			n.stmts(s.Then)
+			n.stmts(s.Else)
+		case *WhileStmt:
+			n.expr(s.Cond)
+			n.stmts(s.Body)
+		case *ReturnStmt:
+			n.expr(s.Value)
+		case *ExprStmt:
+			n.expr(s.X)
+		}
+	}
+}
+
+func (n *nodeCount) expr(e Expr) {
+	if e == nil {
+		return
+	}
+	n.nexpr++
+	switch x := e.(type) {
+	case *UnaryExpr:
+		n.expr(x.X)
+	case *BinaryExpr:
+		n.expr(x.X)
+		n.expr(x.Y)
+	case *CallExpr:
+		n.args += len(x.Args)
+		for _, a := range x.Args {
+			n.expr(a)
+		}
+	case *CallIndirectExpr:
+		n.expr(x.Target)
+		n.args += len(x.Args)
+		for _, a := range x.Args {
+			n.expr(a)
+		}
+	case *ErrLenExpr:
+		n.expr(x.Err)
+	case *ErrByteExpr:
+		n.expr(x.Err)
+		n.expr(x.Index)
+	}
+}
+
+// slabChunk is the most nodes a chunk of the checker's slabs holds; the
+// first chunks are smaller, so that a small program allocates little.
+const slabChunk = 1024
+
+func chunkSize(prev int) int { return min(max(2*prev, 64), slabChunk) }
+
+// newExpr returns a compiled expression holding x, cut from the slab.
+func (c *checker) newExpr(x cexpr) *cexpr {
+	if len(c.exprSlab) == cap(c.exprSlab) {
+		c.exprSlab = make([]cexpr, 0, chunkSize(cap(c.exprSlab)))
+	}
+	c.exprSlab = append(c.exprSlab, x)
+	return &c.exprSlab[len(c.exprSlab)-1]
+}
+
+// newStmt returns a compiled statement holding x, cut from the slab.
+func (c *checker) newStmt(x cstmt) *cstmt {
+	if len(c.stmtSlab) == cap(c.stmtSlab) {
+		c.stmtSlab = make([]cstmt, 0, chunkSize(cap(c.stmtSlab)))
+	}
+	c.stmtSlab = append(c.stmtSlab, x)
+	return &c.stmtSlab[len(c.stmtSlab)-1]
+}
+
+// exprList returns an empty list of capacity n cut from the slab (a long
+// one is allocated alone).
+func (c *checker) exprList(n int) []*cexpr {
+	if n > slabChunk/4 {
+		return make([]*cexpr, 0, n)
+	}
+	if cap(c.exprPtrs)-len(c.exprPtrs) < n {
+		c.exprPtrs = make([]*cexpr, 0, max(chunkSize(cap(c.exprPtrs)), n))
+	}
+	l := len(c.exprPtrs)
+	c.exprPtrs = c.exprPtrs[:l+n]
+	return c.exprPtrs[l : l : l+n]
+}
+
+// stmtList is exprList for statements.
+func (c *checker) stmtList(n int) []*cstmt {
+	if n > slabChunk/4 {
+		return make([]*cstmt, 0, n)
+	}
+	if cap(c.stmtPtrs)-len(c.stmtPtrs) < n {
+		c.stmtPtrs = make([]*cstmt, 0, max(chunkSize(cap(c.stmtPtrs)), n))
+	}
+	l := len(c.stmtPtrs)
+	c.stmtPtrs = c.stmtPtrs[:l+n]
+	return c.stmtPtrs[l : l : l+n]
 }
 
 func (c *checker) errorf(pos Pos, format string, args ...any) {
@@ -238,6 +356,17 @@ func (c *checker) resolve(errPos []Pos) {
 		c.prog.globals[i] = v
 	}
 
+	// The compiled nodes in four allocations of the sizes they take.
+	var n nodeCount
+	for _, f := range m.Funcs {
+		if f != nil {
+			n.stmts(f.Body)
+		}
+	}
+	c.exprSlab = make([]cexpr, 0, n.nexpr)
+	c.stmtSlab = make([]cstmt, 0, n.nstmt)
+	c.exprPtrs = make([]*cexpr, 0, n.args)
+	c.stmtPtrs = make([]*cstmt, 0, n.list)
 	c.prog.funcs = make([]*cfunc, len(m.Funcs))
 	for i, f := range m.Funcs {
 		if f == nil {
@@ -353,7 +482,7 @@ func (c *checker) function(f *Func) *cfunc {
 func (c *checker) block(body []Stmt) []*cstmt {
 	mark := len(c.vars)
 	c.nest++
-	out := make([]*cstmt, 0, len(body))
+	out := c.stmtList(len(body))
 	if c.nest > maxNest {
 		if !c.nestReported {
 			c.nestReported = true
@@ -376,7 +505,7 @@ func (c *checker) stmt(s Stmt) *cstmt {
 	switch s := s.(type) {
 	case *LetStmt:
 		x := c.expr(s.Value)
-		return &cstmt{op: sSet, slot: c.declare(s.Pos, s.Name), x: x, pos: s.Pos}
+		return c.newStmt(cstmt{op: sSet, slot: c.declare(s.Pos, s.Name), x: x, pos: s.Pos})
 	case *AssignStmt:
 		x := c.expr(s.Value)
 		slot, ok := c.lookup(s.Name)
@@ -387,7 +516,7 @@ func (c *checker) stmt(s Stmt) *cstmt {
 				c.errorf(s.Pos, "undefined variable %s", s.Name)
 			}
 		}
-		return &cstmt{op: sSet, slot: slot, x: x, pos: s.Pos}
+		return c.newStmt(cstmt{op: sSet, slot: slot, x: x, pos: s.Pos})
 	case *StoreStmt:
 		x := c.expr(s.Value)
 		gi, ok := c.globals[s.Global]
@@ -401,18 +530,18 @@ func (c *checker) stmt(s Stmt) *cstmt {
 				c.errorf(s.Pos, "undefined global %s", s.Global)
 			}
 		}
-		return &cstmt{op: sStore, idx: int32(gi), x: x, pos: s.Pos}
+		return c.newStmt(cstmt{op: sStore, idx: int32(gi), x: x, pos: s.Pos})
 	case *IfStmt:
-		cs := &cstmt{op: sIf, x: c.expr(s.Cond), pos: s.Pos}
+		cs := c.newStmt(cstmt{op: sIf, x: c.expr(s.Cond), pos: s.Pos})
 		cs.then = c.block(s.Then)
 		cs.els = c.block(s.Else)
 		return cs
 	case *WhileStmt:
-		cs := &cstmt{op: sWhile, x: c.expr(s.Cond), pos: s.Pos}
+		cs := c.newStmt(cstmt{op: sWhile, x: c.expr(s.Cond), pos: s.Pos})
 		cs.then = c.block(s.Body)
 		return cs
 	case *ReturnStmt:
-		cs := &cstmt{op: sReturn, pos: s.Pos}
+		cs := c.newStmt(cstmt{op: sReturn, pos: s.Pos})
 		if s.Value != nil {
 			cs.x = c.expr(s.Value)
 		}
@@ -421,14 +550,14 @@ func (c *checker) stmt(s Stmt) *cstmt {
 		if s.N > MaxPad {
 			c.errorf(s.Pos, "pad %d exceeds %d bytes", s.N, MaxPad)
 		}
-		return &cstmt{op: sPad, pos: s.Pos}
+		return c.newStmt(cstmt{op: sPad, pos: s.Pos})
 	case *ExprStmt:
 		switch s.X.(type) {
 		case *CallExpr, *CallIndirectExpr:
 		default:
 			c.errorf(s.Pos, "expression statement must be a call")
 		}
-		return &cstmt{op: sExpr, x: c.expr(s.X), pos: s.Pos}
+		return c.newStmt(cstmt{op: sExpr, x: c.expr(s.X), pos: s.Pos})
 	case nil:
 		c.errorf(Pos{}, "nil statement")
 	default:
@@ -438,9 +567,9 @@ func (c *checker) stmt(s Stmt) *cstmt {
 }
 
 func (c *checker) exprs(args []Expr) []*cexpr {
-	out := make([]*cexpr, len(args))
-	for i, a := range args {
-		out[i] = c.expr(a)
+	out := c.exprList(len(args))
+	for _, a := range args {
+		out = append(out, c.expr(a))
 	}
 	return out
 }
@@ -458,17 +587,17 @@ func (c *checker) expr1(e Expr) *cexpr {
 			c.nestReported = true
 			c.errorf(e.Position(), "nesting deeper than %d", maxNest)
 		}
-		return &cexpr{op: eLit}
+		return c.newExpr(cexpr{op: eLit})
 	}
 	switch e := e.(type) {
 	case *IntLit:
-		return &cexpr{op: eLit, lit: value{n: e.Value}, pos: e.Pos}
+		return c.newExpr(cexpr{op: eLit, lit: value{n: e.Value}, pos: e.Pos})
 	case *VarRef:
 		slot, ok := c.lookup(e.Name)
 		if !ok {
 			c.errorf(e.Pos, "undefined variable %s", e.Name)
 		}
-		return &cexpr{op: eVar, slot: slot, pos: e.Pos}
+		return c.newExpr(cexpr{op: eVar, slot: slot, pos: e.Pos})
 	case *LoadExpr:
 		gi, ok := c.globals[e.Global]
 		if !ok {
@@ -478,24 +607,24 @@ func (c *checker) expr1(e Expr) *cexpr {
 				c.errorf(e.Pos, "undefined global %s", e.Global)
 			}
 		}
-		return &cexpr{op: eLoad, idx: int32(gi), pos: e.Pos}
+		return c.newExpr(cexpr{op: eLoad, idx: int32(gi), pos: e.Pos})
 	case *AddrOf:
 		v, ok := c.addrOf(e.Name)
 		if !ok {
 			c.errorf(e.Pos, "undefined: %s", e.Name)
 		}
-		return &cexpr{op: eAddr, lit: v, pos: e.Pos}
+		return c.newExpr(cexpr{op: eAddr, lit: v, pos: e.Pos})
 	case *ErrorLit:
 		i, ok := c.errIdx[e.Name]
 		if !ok {
 			c.errorf(e.Pos, "undefined error %s", e.Name)
 		}
-		return &cexpr{op: eLit, lit: value{n: uint64(i)}, pos: e.Pos}
+		return c.newExpr(cexpr{op: eLit, lit: value{n: uint64(i)}, pos: e.Pos})
 	case *UnaryExpr:
 		if e.Op != OpNeg && e.Op != OpNot {
 			c.errorf(e.Pos, "invalid unary operator %d", e.Op)
 		}
-		return &cexpr{op: eUnary, bop: e.Op, x: c.expr(e.X), pos: e.Pos}
+		return c.newExpr(cexpr{op: eUnary, bop: e.Op, x: c.expr(e.X), pos: e.Pos})
 	case *BinaryExpr:
 		if e.Op < OpMul || e.Op > OpGe {
 			c.errorf(e.Pos, "invalid binary operator %d", e.Op)
@@ -505,7 +634,7 @@ func (c *checker) expr1(e Expr) *cexpr {
 		c.nest--
 		x := c.expr(e.X)
 		c.nest++
-		return &cexpr{op: eBinary, bop: e.Op, x: x, y: c.expr(e.Y), pos: e.Pos}
+		return c.newExpr(cexpr{op: eBinary, bop: e.Op, x: x, y: c.expr(e.Y), pos: e.Pos})
 	case *CallExpr:
 		args := c.exprs(e.Args)
 		fi, ok := c.funcs[e.Func]
@@ -521,7 +650,7 @@ func (c *checker) expr1(e Expr) *cexpr {
 		case len(c.m.Funcs[fi].Params) != len(args):
 			c.errorf(e.Pos, "wrong number of arguments in call to %s: have %d, want %d", e.Func, len(args), len(c.m.Funcs[fi].Params))
 		}
-		return &cexpr{op: eCall, idx: int32(fi), args: args, pos: e.Pos}
+		return c.newExpr(cexpr{op: eCall, idx: int32(fi), args: args, pos: e.Pos})
 	case *CallIndirectExpr:
 		if len(e.Args) > MaxParams {
 			c.errorf(e.Pos, "too many arguments in call: have %d, at most %d", len(e.Args), MaxParams)
@@ -536,15 +665,15 @@ func (c *checker) expr1(e Expr) *cexpr {
 		case *IntLit, *ErrorLit:
 			c.errorf(e.Pos, "call of non-address")
 		}
-		return &cexpr{op: eCallInd, x: c.expr(e.Target), args: c.exprs(e.Args), pos: e.Pos}
+		return c.newExpr(cexpr{op: eCallInd, x: c.expr(e.Target), args: c.exprs(e.Args), pos: e.Pos})
 	case *ErrLenExpr:
-		return &cexpr{op: eErrLen, x: c.expr(e.Err), pos: e.Pos}
+		return c.newExpr(cexpr{op: eErrLen, x: c.expr(e.Err), pos: e.Pos})
 	case *ErrByteExpr:
-		return &cexpr{op: eErrByte, x: c.expr(e.Err), y: c.expr(e.Index), pos: e.Pos}
+		return c.newExpr(cexpr{op: eErrByte, x: c.expr(e.Err), y: c.expr(e.Index), pos: e.Pos})
 	case nil:
 		c.errorf(Pos{}, "missing expression")
 	default:
 		c.errorf(e.Position(), "unknown expression %T", e)
 	}
-	return &cexpr{op: eLit}
+	return c.newExpr(cexpr{op: eLit})
 }
