@@ -282,7 +282,11 @@ func shallow(m *Module) *Module {
 // pure final return, removes a removable statement and inserts new ones.
 // Leaves stay leaves; other functions gain at most calls to leaves.
 func ChangeBody(m *Module, name string, r *rand.Rand) (*Module, Edit, error) {
-	a := analyze(m)
+	return changeBody(analyze(m), m, name, r)
+}
+
+// changeBody is ChangeBody with m's analysis made already.
+func changeBody(a *analysis, m *Module, name string, r *rand.Rand) (*Module, Edit, error) {
 	n, f, _, err := withFunc(m, name)
 	if err != nil {
 		return nil, Edit{}, fmt.Errorf("change-body: %w", err)
@@ -305,17 +309,6 @@ func ChangeBody(m *Module, name string, r *rand.Rand) (*Module, Edit, error) {
 		}
 	}
 	return n, Edit{Kind: EditChangeBody, Func: name}, nil
-}
-
-func exprHasCall(e Expr) bool {
-	found := false
-	visitExpr(e, func(e Expr) {
-		switch e.(type) {
-		case *CallExpr, *CallIndirectExpr:
-			found = true
-		}
-	})
-	return found
 }
 
 // removable returns the top-level statements of body that can be removed
@@ -384,7 +377,11 @@ func GrowFunc(m *Module, name string, bytes uint64) (*Module, Edit, error) {
 // GrowFuncCode grows function name by one to four new statements (see
 // ChangeBody for what they may do).
 func GrowFuncCode(m *Module, name string, r *rand.Rand) (*Module, Edit, error) {
-	a := analyze(m)
+	return growFuncCode(analyze(m), m, name, r)
+}
+
+// growFuncCode is GrowFuncCode with m's analysis made already.
+func growFuncCode(a *analysis, m *Module, name string, r *rand.Rand) (*Module, Edit, error) {
 	n, f, _, err := withFunc(m, name)
 	if err != nil {
 		return nil, Edit{}, fmt.Errorf("grow: %w", err)
@@ -402,7 +399,11 @@ func GrowFuncCode(m *Module, name string, r *rand.Rand) (*Module, Edit, error) {
 // ShrinkFunc shrinks function name: it removes every top-level pad if
 // there is one, else the last removable top-level statement.
 func ShrinkFunc(m *Module, name string) (*Module, Edit, error) {
-	a := analyze(m)
+	return shrinkFunc(analyze(m), m, name)
+}
+
+// shrinkFunc is ShrinkFunc with m's analysis made already.
+func shrinkFunc(a *analysis, m *Module, name string) (*Module, Edit, error) {
 	n, f, _, err := withFunc(m, name)
 	if err != nil {
 		return nil, Edit{}, fmt.Errorf("shrink: %w", err)
@@ -429,7 +430,11 @@ func ShrinkFunc(m *Module, name string) (*Module, Edit, error) {
 // with a random body, and a call to it at the top level of caller (a
 // random function with calls, or main, when caller is "").
 func AddFunc(m *Module, name, caller string, r *rand.Rand) (*Module, Edit, error) {
-	a := analyze(m)
+	return addFunc(analyze(m), m, name, caller, r)
+}
+
+// addFunc is AddFunc with m's analysis made already.
+func addFunc(a *analysis, m *Module, name, caller string, r *rand.Rand) (*Module, Edit, error) {
 	if !ValidIdent(name) || a.names[name] {
 		return nil, Edit{}, fmt.Errorf("add-func: name %q is invalid or taken", name)
 	}
@@ -480,10 +485,14 @@ func AddFunc(m *Module, name, caller string, r *rand.Rand) (*Module, Edit, error
 // arity. It fails for main and when such a replacement is needed but
 // does not exist.
 func DeleteFunc(m *Module, name string) (*Module, Edit, error) {
+	return deleteFunc(analyze(m), m, name)
+}
+
+// deleteFunc is DeleteFunc with m's analysis made already.
+func deleteFunc(a *analysis, m *Module, name string) (*Module, Edit, error) {
 	if name == "main" {
 		return nil, Edit{}, fmt.Errorf("delete-func: cannot delete main")
 	}
-	a := analyze(m)
 	fi, ok := a.fidx[name]
 	if !ok {
 		return nil, Edit{}, fmt.Errorf("delete-func: no function %s", name)
@@ -643,7 +652,11 @@ func RenameError(m *Module, old, new string) (*Module, Edit, error) {
 
 // AddGlobal appends a global (or const) with the given initializer.
 func AddGlobal(m *Module, name string, constant bool, init Init) (*Module, Edit, error) {
-	a := analyze(m)
+	return addGlobal(analyze(m), m, name, constant, init)
+}
+
+// addGlobal is AddGlobal with m's analysis made already.
+func addGlobal(a *analysis, m *Module, name string, constant bool, init Init) (*Module, Edit, error) {
 	if !ValidIdent(name) || a.names[name] {
 		return nil, Edit{}, fmt.Errorf("add-global: name %q is invalid or taken", name)
 	}
@@ -676,7 +689,11 @@ func SetInit(m *Module, name string, value uint64) (*Module, Edit, error) {
 // RetargetCall makes every direct call from caller to old call target
 // instead; both must have the same arity.
 func RetargetCall(m *Module, caller, old, target string) (*Module, Edit, error) {
-	a := analyze(m)
+	return retargetCall(analyze(m), m, caller, old, target)
+}
+
+// retargetCall is RetargetCall with m's analysis made already.
+func retargetCall(a *analysis, m *Module, caller, old, target string) (*Module, Edit, error) {
 	ao, at := a.arityOf(old), a.arityOf(target)
 	if ao < 0 || at < 0 || ao != at {
 		return nil, Edit{}, fmt.Errorf("retarget-call in %s: %s and %s are not functions of the same arity", caller, old, target)
@@ -703,7 +720,11 @@ func RetargetCall(m *Module, caller, old, target string) (*Module, Edit, error) 
 // instead. A function pointer must stay a pointer to a function of the
 // same arity, a data pointer a pointer to a global.
 func RetargetPointer(m *Module, name, target string) (*Module, Edit, error) {
-	a := analyze(m)
+	return retargetPointer(analyze(m), m, name, target)
+}
+
+// retargetPointer is RetargetPointer with m's analysis made already.
+func retargetPointer(a *analysis, m *Module, name, target string) (*Module, Edit, error) {
 	gi, ok := a.gidx[name]
 	if !ok || m.Globals[gi].Init.Addr == "" {
 		return nil, Edit{}, fmt.Errorf("retarget-pointer: no pointer global %s", name)
@@ -747,8 +768,9 @@ func RandomEdit(m *Module, r *rand.Rand) (*Module, Edit) {
 // compiler that keeps per-function results (codegen.Compiler) then sees
 // the unchanged functions as the same declarations.
 func RandomEditShared(m *Module, r *rand.Rand) (*Module, Edit) {
+	a := analyze(m) // m does not change between the tries
 	for try := 0; try < 20; try++ {
-		n, e, err := randomEdit(m, r)
+		n, e, err := randomEdit(m, a, r)
 		if err == nil {
 			return n, e
 		}
@@ -760,22 +782,21 @@ func RandomEditShared(m *Module, r *rand.Rand) (*Module, Edit) {
 	return n, e
 }
 
-func randomEdit(m *Module, r *rand.Rand) (*Module, Edit, error) {
-	a := analyze(m)
+func randomEdit(m *Module, a *analysis, r *rand.Rand) (*Module, Edit, error) {
 	fn := m.Funcs[r.Intn(len(m.Funcs))].Name
 	switch x := r.Intn(100); {
 	case x < 18:
-		return ChangeBody(m, fn, r)
+		return changeBody(a, m, fn, r)
 	case x < 24:
 		return GrowFunc(m, fn, uint64(1+r.Intn(512)))
 	case x < 30:
-		return GrowFuncCode(m, fn, r)
+		return growFuncCode(a, m, fn, r)
 	case x < 38:
-		return ShrinkFunc(m, fn)
+		return shrinkFunc(a, m, fn)
 	case x < 50:
-		return AddFunc(m, a.freshName("f", len(m.Funcs)+1), "", r)
+		return addFunc(a, m, a.freshName("f", len(m.Funcs)+1), "", r)
 	case x < 58:
-		return DeleteFunc(m, fn)
+		return deleteFunc(a, m, fn)
 	case x < 64:
 		al := uint64(0)
 		if r.Intn(4) != 0 {
@@ -803,7 +824,7 @@ func randomEdit(m *Module, r *rand.Rand) (*Module, Edit, error) {
 		if constant {
 			prefix = "k"
 		}
-		n, e, err := AddGlobal(m, a.freshName(prefix, len(m.Globals)+1), constant, Init{Value: randLiteral(r)})
+		n, e, err := addGlobal(a, m, a.freshName(prefix, len(m.Globals)+1), constant, Init{Value: randLiteral(r)})
 		if err != nil || constant {
 			return n, e, err
 		}
@@ -841,7 +862,7 @@ func randomEdit(m *Module, r *rand.Rand) (*Module, Edit, error) {
 		if target == old {
 			return nil, Edit{}, fmt.Errorf("same target")
 		}
-		return RetargetCall(m, f.Name, old, target)
+		return retargetCall(a, m, f.Name, old, target)
 	default:
 		var ptrs []*Global
 		for _, g := range m.Globals {
@@ -854,13 +875,13 @@ func randomEdit(m *Module, r *rand.Rand) (*Module, Edit, error) {
 		}
 		g := ptrs[r.Intn(len(ptrs))]
 		if _, isGlobal := a.gidx[g.Init.Addr]; isGlobal {
-			return RetargetPointer(m, g.Name, m.Globals[r.Intn(len(m.Globals))].Name)
+			return retargetPointer(a, m, g.Name, m.Globals[r.Intn(len(m.Globals))].Name)
 		}
 		ar := a.arityOf(g.Init.Addr)
 		if !a.isLeaf(g.Init.Addr) || len(a.p.leaves[ar]) == 0 {
 			return nil, Edit{}, fmt.Errorf("pointer %s does not point to a leaf", g.Name)
 		}
-		return RetargetPointer(m, g.Name, a.p.leaves[ar][r.Intn(len(a.p.leaves[ar]))])
+		return retargetPointer(a, m, g.Name, a.p.leaves[ar][r.Intn(len(a.p.leaves[ar]))])
 	}
 }
 

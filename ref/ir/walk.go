@@ -110,16 +110,49 @@ func visitExpr(e Expr, fn func(Expr)) {
 	}
 }
 
-// hasCall reports whether ss contains a call (direct or indirect).
+// hasCall reports whether ss contains a call (direct or indirect). It
+// stops at the first.
 func hasCall(ss []Stmt) bool {
-	found := false
-	visitStmts(ss, nil, func(e Expr) {
-		switch e.(type) {
-		case *CallExpr, *CallIndirectExpr:
-			found = true
+	for _, s := range ss {
+		var found bool
+		switch s := s.(type) {
+		case *LetStmt:
+			found = exprHasCall(s.Value)
+		case *AssignStmt:
+			found = exprHasCall(s.Value)
+		case *StoreStmt:
+			found = exprHasCall(s.Value)
+		case *IfStmt:
+			found = exprHasCall(s.Cond) || hasCall(s.Then) || hasCall(s.Else)
+		case *WhileStmt:
+			found = exprHasCall(s.Cond) || hasCall(s.Body)
+		case *ReturnStmt:
+			found = exprHasCall(s.Value)
+		case *ExprStmt:
+			found = exprHasCall(s.X)
 		}
-	})
-	return found
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// exprHasCall reports whether e contains a call; it stops at the first.
+func exprHasCall(e Expr) bool {
+	switch x := e.(type) {
+	case *CallExpr, *CallIndirectExpr:
+		return true
+	case *UnaryExpr:
+		return exprHasCall(x.X)
+	case *BinaryExpr:
+		return exprHasCall(x.X) || exprHasCall(x.Y)
+	case *ErrLenExpr:
+		return exprHasCall(x.Err)
+	case *ErrByteExpr:
+		return exprHasCall(x.Err) || exprHasCall(x.Index)
+	}
+	return false
 }
 
 // References returns the names of the functions and globals that f refers
