@@ -148,6 +148,10 @@ func (r *wasmReader) i32Const() uint32 {
 }
 
 // readWasmModule decodes an incremental module.
+// wasmOrder is each known section id's place in a module (0: unknown);
+// never written.
+var wasmOrder = [256]int8{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+
 func readWasmModule(exe []byte) (*wasmModule, error) {
 	if len(exe) < 8 || string(exe[:4]) != wasm.Magic || binary.LittleEndian.Uint32(exe[4:]) != wasm.Version {
 		return nil, fmt.Errorf("not a Wasm module")
@@ -164,8 +168,7 @@ func readWasmModule(exe []byte) (*wasmModule, error) {
 			break
 		}
 		if id != 0 {
-			order := map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
-			if order[id] == 0 || order[id] <= order[last] {
+			if wasmOrder[id] == 0 || wasmOrder[id] <= wasmOrder[last] {
 				return nil, fmt.Errorf("section %d at %#x out of order", id, start)
 			}
 			last = id
@@ -202,7 +205,11 @@ func (m *wasmModule) section(id byte, r *wasmReader, payload []byte) {
 					r.bytes(n)
 					continue
 				}
-				for i, c := 0, r.count(2); i < c; i++ {
+				c := r.count(2)
+				if len(m.names) == 0 {
+					m.names, m.byName = make(map[uint32]string, c), make(map[string]uint32, c)
+				}
+				for i := 0; i < c; i++ {
 					idx, name := r.u32(), r.name()
 					if _, dup := m.byName[name]; dup {
 						r.fail("function name %s given twice", name)
@@ -214,7 +221,11 @@ func (m *wasmModule) section(id byte, r *wasmReader, payload []byte) {
 				}
 			}
 		case wasm.IncrDataSection:
-			for i, c := 0, r.count(4); i < c; i++ {
+			c := r.count(4)
+			if len(m.data) == 0 {
+				m.data = make(map[string]wasmDatum, c)
+			}
+			for i := 0; i < c; i++ {
 				name := r.name()
 				d := wasmDatum{kind: obj.SectionKind(r.byte()), addr: r.uleb(), size: r.uleb()}
 				m.data[name] = d
@@ -376,8 +387,8 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 		errs = append(errs, Violation{Invariant: inv, Symbol: sym, Addr: addr, Msg: fmt.Sprintf(format, args...)})
 	}
 	// Table-index fields, to check the slots against.
-	taken := map[string]bool{}
-	tableOf := map[uint64]string{}
+	taken := make(map[string]bool, len(prog.Atoms))
+	tableOf := make(map[uint64]string, len(mod.elem))
 	field := func(a *obj.Atom, r obj.SymReloc, have []byte, where uint64) {
 		v, ok := readPadded(r.Kind, have)
 		if !ok {
@@ -418,8 +429,9 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 			add(5, a.Name, where, "+%#x: relocation kind %s in a Wasm module", r.Offset, r.Kind)
 		}
 	}
-	funcs := map[uint32]bool{}
-	live := map[string]bool{}
+	funcs := make([]bool, len(mod.bodies)) // the bodies an atom holds
+	live := make(map[string]bool, len(prog.Atoms))
+	var masked []byte // the bytes of an atom outside its relocated fields
 	for _, a := range prog.Atoms {
 		live[a.Name] = true
 		if a.Kind != obj.Text {
@@ -430,7 +442,7 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 			add(6, a.Name, 0, "no function of the module is named %s", a.Name)
 			continue
 		}
-		funcs[idx] = true
+		funcs[idx] = true // idx < len(mod.bodies)
 		b := mod.bodies[idx]
 		body := exe[b.off:b.end]
 		want := a.Data[6:] // locals, code, return
@@ -441,7 +453,7 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 			add(5, a.Name, uint64(b.off), "body of %d bytes, the function needs %d", len(body), len(want)+1)
 			continue
 		}
-		masked := append([]byte(nil), body[:len(want)]...)
+		masked = append(masked[:0], body[:len(want)]...)
 		for _, r := range a.Relocs {
 			if r.Offset < 6 {
 				continue
@@ -459,7 +471,7 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 	}
 	// Free bodies: every function no atom holds.
 	for i, b := range mod.bodies {
-		if funcs[uint32(i)] {
+		if funcs[i] {
 			continue
 		}
 		if n := mod.names[uint32(i)]; n != "" {
@@ -503,7 +515,7 @@ func checkWasm(exe []byte, prog *obj.Program, m *ir.Module) error {
 			add(5, a.Name, d.addr, "[%#x, +%d) is in no data segment", d.addr, a.Size)
 			continue
 		}
-		masked := append([]byte(nil), have...)
+		masked = append(masked[:0], have...)
 		for _, r := range a.Relocs {
 			w := uint64(r.Kind.Size())
 			if r.Offset+w > a.Size {

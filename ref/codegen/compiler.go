@@ -17,6 +17,8 @@ type Compiler struct {
 	format obj.Format
 	opts   Options
 	funcs  map[string]compiled
+	// g lowers the changed functions, its buffers kept between versions.
+	g *fn
 }
 
 // compiled is a function's last definition, its atom, and what of the
@@ -43,7 +45,15 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 			next[f.Name] = old
 			return old.a, nil
 		}
-		a, err := CompileFunc(f, env)
+		if c.g == nil {
+			g, err := newFn(env)
+			if err != nil {
+				return nil, err
+			}
+			c.g = g
+		}
+		c.g.env, c.g.encodeEach = env, env.encodeEach
+		a, err := c.g.compile(f)
 		if err != nil {
 			return nil, err
 		}
