@@ -100,9 +100,12 @@ func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compil
 	env.CallsViaGOT = opts.CallsViaGOT
 	env.seedErrTabBug = opts.Faults.Has(fault.SeedErrTab)
 	p := &obj.Program{Format: format}
-	entry, err := entryStub(format, opts)
-	if err != nil {
-		return nil, err
+	entry := env.entry
+	if entry == nil {
+		var err error
+		if entry, err = entryStub(format, opts); err != nil {
+			return nil, err
+		}
 	}
 	p.Atoms = make([]*obj.Atom, 1, 1+len(m.Funcs)+len(m.Globals)+1)
 	p.Atoms[0] = entry

@@ -19,6 +19,8 @@ type Compiler struct {
 	funcs  map[string]compiled
 	// g lowers the changed functions, its buffers kept between versions.
 	g *fn
+	// entry is the entry stub the last version got.
+	entry *obj.Atom
 }
 
 // compiled is a function's last definition, its atom, and what of the
@@ -40,7 +42,9 @@ func NewCompiler(format obj.Format, opts Options) *Compiler {
 // Compile lowers version m; m must have passed the checker.
 func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 	next := make(map[string]compiled, len(m.Funcs))
-	p, err := compileWith(m, c.format, c.opts, NewEnv(m), func(f *ir.Func, env *Env) (*obj.Atom, error) {
+	env := NewEnv(m)
+	env.entry = c.entry // it depends on the format and options only
+	p, err := compileWith(m, c.format, c.opts, env, func(f *ir.Func, env *Env) (*obj.Atom, error) {
 		if old, ok := c.funcs[f.Name]; ok && (old.f == f || ir.FuncEqual(old.f, f)) && old.sameEnv(env) {
 			next[f.Name] = old
 			return old.a, nil
@@ -63,7 +67,7 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.funcs = next
+	c.funcs, c.entry = next, p.Atoms[0]
 	return p, nil
 }
 

@@ -61,6 +61,9 @@ type Env struct {
 	CallsViaGOT bool
 
 	seedErrTabBug bool
+	// entry, when set, is the entry stub of this format and these
+	// options, made for an earlier version (Compiler).
+	entry *obj.Atom
 	// encodeEach makes every instruction go through the x86 encoder (fn's
 	// encodeEach; tests only).
 	encodeEach bool

@@ -126,9 +126,10 @@ type checker struct {
 
 	prog *program
 
-	// per function
-	ctx  string
-	vars []scopeVar
+	// per function: the context of an error is ctx+ctxName (joined only
+	// for an error)
+	ctx, ctxName string
+	vars         []scopeVar
 	// visible maps each variable in scope to its slot (vars in a map, so
 	// that a block of 100,000 lets is checked in linear time).
 	visible map[string]int32
@@ -261,7 +262,7 @@ func (c *checker) errorf(pos Pos, format string, args ...any) {
 	if len(c.errs) >= 4*maxErrors {
 		return
 	}
-	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Context: c.ctx, Msg: msgf(format, args...)})
+	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Context: c.ctx + c.ctxName, Msg: msgf(format, args...)})
 }
 
 func posString(p Pos) string {
@@ -278,7 +279,7 @@ func (c *checker) resolve(errPos []Pos) {
 	c.globals = make(map[string]int, len(m.Globals))
 	c.errIdx = make(map[string]int, len(m.Errors))
 
-	c.ctx = "errors"
+	c.ctx, c.ctxName = "errors", ""
 	for i, e := range m.Errors {
 		var pos Pos
 		if i < len(errPos) {
@@ -311,22 +312,22 @@ func (c *checker) resolve(errPos []Pos) {
 	}
 	for i, g := range m.Globals {
 		if g == nil {
-			c.ctx = "globals"
+			c.ctx, c.ctxName = "globals", ""
 			c.errorf(Pos{}, "nil global")
 			continue
 		}
-		c.ctx = "global " + g.Name
+		c.ctx, c.ctxName = "global ", g.Name
 		if declare("global", g.Name, g.Pos) {
 			c.globals[g.Name] = i
 		}
 	}
 	for i, f := range m.Funcs {
 		if f == nil {
-			c.ctx = "funcs"
+			c.ctx, c.ctxName = "funcs", ""
 			c.errorf(Pos{}, "nil function")
 			continue
 		}
-		c.ctx = "func " + f.Name
+		c.ctx, c.ctxName = "func ", f.Name
 		if declare("function", f.Name, f.Pos) {
 			c.funcs[f.Name] = i
 		}
@@ -339,7 +340,7 @@ func (c *checker) resolve(errPos []Pos) {
 		if g == nil {
 			continue
 		}
-		c.ctx = "global " + g.Name
+		c.ctx, c.ctxName = "global ", g.Name
 		c.prog.gconst[i] = g.Const
 		c.prog.gnames[i] = g.Name
 		if g.Init.Addr == "" {
@@ -375,7 +376,7 @@ func (c *checker) resolve(errPos []Pos) {
 		c.prog.funcs[i] = c.function(f)
 	}
 
-	c.ctx = ""
+	c.ctx, c.ctxName = "", ""
 	mi, ok := c.funcs["main"]
 	switch {
 	case !ok:
@@ -390,7 +391,7 @@ func (c *checker) resolve(errPos []Pos) {
 		}
 	default:
 		f := m.Funcs[mi]
-		c.ctx = "func main"
+		c.ctx, c.ctxName = "func main", ""
 		if len(f.Params) != 0 {
 			c.errorf(f.Pos, "func main must have no parameters")
 		}
@@ -449,7 +450,7 @@ func (c *checker) declare(pos Pos, name string) int32 {
 }
 
 func (c *checker) function(f *Func) *cfunc {
-	c.ctx = "func " + f.Name
+	c.ctx, c.ctxName = "func ", f.Name
 	c.vars = c.vars[:0]
 	if c.visible == nil {
 		c.visible = map[string]int32{}
