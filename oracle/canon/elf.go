@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,10 +58,11 @@ func loadELF(exe []byte) (*file, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := elfSymbols(ef, secByIdx, f); err != nil {
+	esyms, err := elfSymbols(ef, secByIdx, f)
+	if err != nil {
 		return nil, err
 	}
-	elfTLS(ef, f)
+	elfTLS(ef, esyms, f)
 	elfEmitRelocs(ef, exe, f)
 	return f, nil
 }
@@ -109,16 +111,17 @@ var (
 
 // elfSymbols adds the defined FUNC, OBJECT and NOTYPE symbols of .symtab
 // that lie in an allocated section or are absolute, each with the
-// STT_FILE that precedes it.
-func elfSymbols(ef *elf.File, secByIdx map[int]*section, f *file) error {
+// STT_FILE that precedes it. It returns the symbol table.
+func elfSymbols(ef *elf.File, secByIdx map[int]*section, f *file) ([]elf.Symbol, error) {
 	esyms, err := ef.Symbols()
 	if err != nil {
-		return fmt.Errorf("canon: elf: %w: symbol table: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("canon: elf: %w: symbol table: %w", ErrMalformed, err)
 	}
 	if len(esyms) > maxSymbols {
-		return fmt.Errorf("canon: elf: %w: %d symbols (limit %d)", ErrMalformed, len(esyms), maxSymbols)
+		return nil, fmt.Errorf("canon: elf: %w: %d symbols (limit %d)", ErrMalformed, len(esyms), maxSymbols)
 	}
 	srcFile := ""
+	f.symbols = slices.Grow(f.symbols, len(esyms))
 	for _, es := range esyms {
 		typ := elf.ST_TYPE(es.Info)
 		if typ == elf.STT_FILE {
@@ -147,14 +150,15 @@ func elfSymbols(ef *elf.File, secByIdx map[int]*section, f *file) error {
 		}
 		f.symbols = append(f.symbols, s)
 	}
-	return nil
+	return esyms, nil
 }
 
 // elfTLS reads the TLS block: PT_TLS gives the thread pointer's
 // link-time address, alignUp(p_vaddr + p_memsz, p_align) (x86_64's
 // variant II, as linkers compute TP offsets), and the defined STT_TLS
-// symbols (st_value an offset in the block) their addresses.
-func elfTLS(ef *elf.File, f *file) {
+// symbols (st_value an offset in the block) their addresses; esyms is
+// the symbol table.
+func elfTLS(ef *elf.File, esyms []elf.Symbol, f *file) {
 	var tls *elf.Prog
 	for _, p := range ef.Progs {
 		if p.Type == elf.PT_TLS {
@@ -170,10 +174,6 @@ func elfTLS(ef *elf.File, f *file) {
 		align = 1 // a corrupt header: offsets are then named from the unaligned end
 	}
 	f.tls.tp = (tls.Vaddr + tls.Memsz + align - 1) &^ (align - 1)
-	esyms, err := ef.Symbols()
-	if err != nil {
-		return // reported by elfSymbols
-	}
 	for _, es := range esyms {
 		if elf.ST_TYPE(es.Info) != elf.STT_TLS || es.Section == elf.SHN_UNDEF || es.Name == "" || len(f.tls.syms) >= maxSymbols {
 			continue

@@ -37,6 +37,8 @@ type reader struct {
 	// at or below the address.
 	rangeEnd []uint64
 	starts   map[uint64][]*Symbol
+	// startSlab is where addStart cuts the lists of starts from.
+	startSlab []*Symbol
 	// sites collects the pointer fields (address, relocation kind and
 	// addend) while the file is read; siteList is them sorted by address,
 	// one per address.

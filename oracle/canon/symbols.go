@@ -56,8 +56,10 @@ func (r *reader) readSymbols(f *file, objs []*obj.Object) {
 		file string
 	}
 	raws := make([]raw, 0, len(f.symbols))
-	for _, fs := range f.symbols {
-		s := &Symbol{Name: fs.name, Kind: fs.kind, Bind: fs.bind, Size: fs.size, addr: fs.value}
+	slab := make([]Symbol, len(f.symbols)) // one allocation for all
+	for i, fs := range f.symbols {
+		s := &slab[i]
+		*s = Symbol{Name: fs.name, Kind: fs.kind, Bind: fs.bind, Size: fs.size, addr: fs.value}
 		if s.Size == 0 && fs.sec != nil {
 			s.Size = sizes[fs.name]
 		}
@@ -128,6 +130,9 @@ func inputBSS(objs []*obj.Object) map[string]bool {
 // section, or for a zero-sized non-synthetic symbol, up to the next
 // non-synthetic symbol in its section or the section's end.
 func (r *reader) computeExtents() {
+	if len(r.starts) == 0 {
+		r.starts = make(map[uint64][]*Symbol, len(r.syms))
+	}
 	bySec := map[*section][]uint64{}
 	for _, s := range r.syms {
 		if sec := s.sec; sec != nil && !s.Synthetic {
@@ -160,21 +165,39 @@ func (r *reader) computeExtents() {
 			}
 			s.Size, s.SizeInferred = ext, ext > 0
 		}
+		r.addStart(s)
 		if ext == 0 {
-			r.starts[s.addr] = append(r.starts[s.addr], s)
 			continue
 		}
 		s.ext = ext
-		r.starts[s.addr] = append(r.starts[s.addr], s)
 		if !s.Synthetic {
 			r.ranges = append(r.ranges, s)
 		}
 	}
 	r.sortRanges()
 	for a, list := range r.starts {
-		sort.SliceStable(list, func(i, j int) bool { return r.better(list[i], list[j]) })
-		r.starts[a] = list
+		if len(list) > 1 {
+			sort.SliceStable(list, func(i, j int) bool { return r.better(list[i], list[j]) })
+			r.starts[a] = list
+		}
 	}
+}
+
+// addStart files s under its address in r.starts. Most addresses start
+// one symbol: their lists are cut from one array (capacity 1, so that a
+// second symbol at the address moves the list out of it).
+func (r *reader) addStart(s *Symbol) {
+	list, ok := r.starts[s.addr]
+	if ok {
+		r.starts[s.addr] = append(list, s)
+		return
+	}
+	if len(r.startSlab) == 0 {
+		r.startSlab = make([]*Symbol, max(len(r.syms), 16))
+	}
+	r.startSlab[0] = s
+	r.starts[s.addr] = r.startSlab[:1:1]
+	r.startSlab = r.startSlab[1:]
 }
 
 // sortRanges sorts r.ranges by address (stably) and computes rangeEnd.
