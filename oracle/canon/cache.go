@@ -145,9 +145,9 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 		opts.Hint = &k.f
 	}
 	im.Decode(s, scratch, opts)
-	// The new decoding is kept: copied, so that scratch keeps its
-	// buffers and the kept ones are as large as they need to be.
-	k.f.keep(scratch)
+	// The new decoding is kept: scratch's buffers become the kept
+	// ones, and the kept ones scratch's, for the next decoding.
+	k.f.take(scratch)
 	k.valid = true
 	insns := cap(k.f.raw)
 	c.mu.Lock()

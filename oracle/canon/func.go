@@ -351,18 +351,19 @@ func (f *Func) Clear() {
 	clear(f.raw[:cap(f.raw)])
 }
 
-// keep makes f a copy of g with bytes of its own (Func.own): a decoding a
-// DecodeCache keeps.
-func (f *Func) keep(g *Func) {
+// take makes f g's decoding with bytes of its own (Func.own): a
+// decoding a DecodeCache keeps. It exchanges their buffers: g is left with f's old ones, to
+// decode into again.
+func (f *Func) take(g *Func) {
 	f.name, f.addr, f.n, f.padding, f.dropped, f.discard = g.name, g.addr, g.n, g.padding, g.dropped, g.discard
 	f.own = append(f.own[:0], g.code...)
 	f.code = nil
 	if g.code != nil {
 		f.code = f.own
 	}
-	f.raw = append(f.raw[:0], g.raw...)
-	f.items = append(f.items[:0], g.items...)
-	f.args = append(f.args[:0], g.args...)
+	f.raw, g.raw = g.raw, f.raw[:0]
+	f.items, g.items = g.items, f.items[:0]
+	f.args, g.args = g.args, f.args[:0]
 	clear(f.notes)
 	f.notes = append(f.notes[:0], g.notes...)
 }
