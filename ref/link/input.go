@@ -44,6 +44,7 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 		done[i] = make(chan struct{})
 	}
 	valid := make([]bool, len(paths))
+	plains := make([]bool, len(paths))
 	pre := make(chan *resolver, 1)
 	go func() { pre <- resolveAsRead(objs, valid, done) }()
 	err := par.Each(len(paths), func(i int) error {
@@ -53,6 +54,7 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 			objs[i] = o
 			// Checked here, by the readers, as resolve checks every object.
 			valid[i] = err == nil && o != nil && o.Validate() == nil
+			plains[i] = valid[i] && plain(o)
 			return err
 		})
 	})
@@ -60,7 +62,7 @@ func LinkFiles(paths []string, read func(name string, data []byte) (*obj.Object,
 		<-pre
 		return nil, nil, fmt.Errorf("link: %w", err)
 	}
-	return buildAndWrite(objs, p, opts, &pending{objs: objs, valid: !slices.Contains(valid, false), wait: func() *resolver { return <-pre }})
+	return buildAndWrite(objs, p, opts, &pending{plain: !slices.Contains(plains, false), wait: func() *resolver { return <-pre }})
 }
 
 // resolveAsRead adds objs[i] to a symbol table once done[i] is closed, in

@@ -28,7 +28,6 @@ package link
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/arch"
 	"github.com/linkcheck/linkcheck/ref/fault"
@@ -288,19 +287,31 @@ func Build(objs []*obj.Object, p Platform, opts Options) (*Layout, []byte, error
 
 // pending is a symbol table that LinkFiles builds beside the readers.
 type pending struct {
-	// objs are the objects read, all of them valid when valid is set.
-	objs  []*obj.Object
-	valid bool
+	// plain says that every object was read and is valid and plain: no
+	// COMDAT group, no common symbol, so that neither discardComdats nor
+	// resolveCommons changes it (the readers checked).
+	plain bool
 	// wait returns the table once it is built (nil for none).
 	wait func() *resolver
+}
+
+// plain reports whether o has no COMDAT group and no common symbol's
+// section: discardComdats and resolveCommons leave it as it is.
+func plain(o *obj.Object) bool {
+	for _, s := range o.Sections {
+		if s.Group != "" || s.Common {
+			return false
+		}
+	}
+	return true
 }
 
 // build is Build, with the symbol table that pre resolved while the
 // objects were read (LinkFiles) when there is one that holds: every object
 // added and none changed by COMDAT discarding or common symbols, else
-// resolved here. When it will hold (every object read and valid, none
-// changed), the input sections are placed while the table is finished;
-// the table's errors still come first.
+// resolved here. When it will hold (every object read, valid and plain),
+// the input sections are placed while the table is finished; the table's
+// errors still come first.
 func build(objs []*obj.Object, p Platform, opts Options, pre *pending) (*Layout, []byte, error) {
 	if len(objs) == 0 {
 		return nil, nil, errors.New("link: no input files")
@@ -310,14 +321,17 @@ func build(objs []*obj.Object, p Platform, opts Options, pre *pending) (*Layout,
 			return nil, nil, fmt.Errorf("link: input %d is nil", i)
 		}
 	}
-	objs, discarded := discardComdats(objs)
-	objs = resolveCommons(objs)
+	var discarded map[*obj.Section]bool
+	if pre == nil || !pre.plain {
+		objs, discarded = discardComdats(objs)
+		objs = resolveCommons(objs)
+	}
 	l := newLayout(objs, p.Format())
 	l.discarded = discarded
 	var r *resolver
 	placed, ehInputs, placeErr := false, [][2]int32(nil), error(nil)
 	if pre != nil {
-		if pre.valid && slices.Equal(pre.objs, objs) {
+		if pre.plain {
 			// The placement reads the objects' sections only, and the
 			// table is built in its own Layout.
 			ehInputs, placeErr = l.placeInputs(p, opts)
