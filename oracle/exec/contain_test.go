@@ -141,6 +141,62 @@ func TestContainment(t *testing.T) {
 	}
 }
 
+// buildC compiles the freestanding testdata program name.c and links it
+// with ld.lld.
+func buildC(t *testing.T, name string) string {
+	t.Helper()
+	clang := tools.Require(t, "clang")
+	tools.Require(t, "ld.lld")
+	dir := t.TempDir()
+	o := filepath.Join(dir, name+".o")
+	out, err := osexec.Command(clang.Path, "--target=x86_64-linux-gnu", "-c", "-O1", "-ffreestanding",
+		"-fno-stack-protector", "-fno-pic", "-fno-builtin", filepath.Join("testdata", name+".c"), "-o", o).CombinedOutput()
+	require.NoError(t, err, "clang: %s", out)
+	exe := filepath.Join(dir, name+".exe")
+	_, err = lld.Link(context.Background(), obj.ELF, []string{o}, exe, lld.Options{})
+	require.NoError(t, err)
+	return exe
+}
+
+// Bits of testdata/leftover.c's value.
+const (
+	leftoverSaw     = 0x1f // /left, /d/f, the root's mode, an entry, an xattr
+	leftoverCreated = 1 << 8
+	leftoverChmod   = 1 << 10
+)
+
+// TestJailStartsEmpty runs testdata/leftover.c three times on one kept
+// launcher per jailed mode: each run creates a file, a directory with a
+// file, a symlink, changes the root's mode and sets an extended attribute
+// on it, and the next run, in the same launcher's reused tmpfs, must see
+// none of it.
+func TestJailStartsEmpty(t *testing.T) {
+	if os.Geteuid() != 0 && os.Getenv("LINKCHECK_NO_USERNS") == "1" {
+		t.Skip("no jail for this user (LINKCHECK_NO_USERNS=1)")
+	}
+	exe := buildC(t, "leftover")
+	mode := launch.UserJail
+	if os.Geteuid() == 0 {
+		mode = launch.Jail
+	}
+	for _, mode := range []string{mode, launch.UserJail} {
+		t.Run(mode, func(t *testing.T) {
+			l := exec.NewLaunchers()
+			defer exec.CloseLaunchers(l)
+			for i := range 3 {
+				res, err := exec.RunOn(context.Background(), l, exe, mode)
+				require.NoError(t, err)
+				v := res.Value
+				t.Logf("run %d: value %#x", i, v)
+				require.NotZero(t, v&leftoverCreated, "run %d could not write in its jail", i)
+				require.NotZero(t, v&leftoverChmod, "run %d could not chmod its root", i)
+				require.Zero(t, v&leftoverSaw, "run %d saw what an earlier run left (bits %#x)", i, v&leftoverSaw)
+			}
+			require.Equal(t, 1, exec.LaunchersStarted(l), "the runs did not share one launcher")
+		})
+	}
+}
+
 // TestContainmentNotRoot runs TestContainment again as the user nobody
 // when the tests run as root (as CI does), so that the containment of a
 // run that is not root — launch.UserJail, a user namespace — is checked

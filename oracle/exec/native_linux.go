@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +66,8 @@ type launchers struct {
 	closed bool
 	// noUserNS is set once the kernel refused a launch.UserJail launcher.
 	noUserNS bool
+	// started counts the launchers started (for the tests).
+	started atomic.Int32
 }
 
 type launcherKey struct {
@@ -83,6 +86,8 @@ type launcher struct {
 	resp   *bufio.Reader
 	stderr *lockedBuffer // what the launcher itself wrote
 	runs   int
+	// root is the jail's mount point (Jail, UserJail), removed by stop.
+	root string
 }
 
 // lockedBuffer is a limitedBuffer written by os/exec's copying goroutine
@@ -104,8 +109,24 @@ func (b *lockedBuffer) String() string {
 	return excerpt(b.b.buf)
 }
 
-// start starts a launcher for key.
-func startLauncher(key launcherKey) (*launcher, error) {
+// startLauncher starts a launcher for key; a jailed one gets a directory
+// of its own in base ("" for os.TempDir()) to mount its jail on.
+func startLauncher(key launcherKey, base string) (*launcher, error) {
+	root := ""
+	if key.mode != launch.Plain {
+		var err error
+		if root, err = os.MkdirTemp(base, "linkcheck-jail-"); err != nil {
+			return nil, err
+		}
+	}
+	l, err := startLauncherIn(key, root)
+	if err != nil && root != "" {
+		os.Remove(root)
+	}
+	return l, err
+}
+
+func startLauncherIn(key launcherKey, root string) (*launcher, error) {
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -116,9 +137,9 @@ func startLauncher(key launcherKey) (*launcher, error) {
 		reqW.Close()
 		return nil, err
 	}
-	l := &launcher{key: key, req: reqW, status: statusR, resp: bufio.NewReader(statusR), stderr: &lockedBuffer{b: limitedBuffer{max: 64 << 10}}}
+	l := &launcher{key: key, req: reqW, status: statusR, resp: bufio.NewReader(statusR), stderr: &lockedBuffer{b: limitedBuffer{max: 64 << 10}}, root: root}
 	cmd := osexec.Command("/proc/self/exe")
-	cmd.Args = launch.Args(key.mode, key.timeout, StackSize)
+	cmd.Args = launch.Args(key.mode, key.timeout, StackSize, root)
 	cmd.Env = []string{}
 	cmd.Stdin = reqR
 	cmd.Stderr = l.stderr
@@ -166,6 +187,10 @@ func (l *launcher) stop() {
 		<-done
 	}
 	l.status.Close()
+	if l.root != "" {
+		// Its mount was in the launcher's namespace, gone with it.
+		os.Remove(l.root)
+	}
 }
 
 // kill kills the launcher and its process group at once (in launch.Jail the
@@ -175,7 +200,7 @@ func (l *launcher) kill() {
 	l.stop()
 }
 
-func (p *launchers) get(key launcherKey) (*launcher, bool, error) {
+func (p *launchers) get(key launcherKey, base string) (*launcher, bool, error) {
 	p.mu.Lock()
 	if list := p.idle[key]; len(list) > 0 {
 		l := list[len(list)-1]
@@ -184,7 +209,8 @@ func (p *launchers) get(key launcherKey) (*launcher, bool, error) {
 		return l, true, nil
 	}
 	p.mu.Unlock()
-	l, err := startLauncher(key)
+	p.started.Add(1)
+	l, err := startLauncher(key, base)
 	return l, false, err
 }
 
@@ -258,15 +284,17 @@ func (p *launchers) run(ctx context.Context, path string, opts Options, mode, ba
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(base, "linkcheck-run-")
-	if err != nil {
-		return nil, err
+	dir := "" // a jailed run is in its launcher's tmpfs
+	if mode == launch.Plain {
+		if dir, err = os.MkdirTemp(base, "linkcheck-run-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
 	}
-	defer os.RemoveAll(dir)
 
 	key := launcherKey{mode: mode, timeout: opts.timeout()}
 	for {
-		l, reused, err := p.get(key)
+		l, reused, err := p.get(key, base)
 		if err != nil {
 			return nil, err
 		}

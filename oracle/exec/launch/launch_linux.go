@@ -72,15 +72,19 @@ func Limits(timeout time.Duration, stack uint64) []Limit {
 // serves runs in the given mode, each for at most timeout, with at least
 // stack bytes of stack: the limits, the namespace (Jail) and the dropped
 // capabilities are set up once, and each request of Request runs one
-// program. The caller starts it with Setpgid (and, for Jail,
-// CLONE_NEWPID|CLONE_NEWNS), the request pipe as stdin and the status
-// pipe as StatusFD.
-func Args(mode string, timeout time.Duration, stack uint64) []string {
-	return []string{Arg0, "serve", mode, timeout.String(), strconv.FormatUint(stack, 10)}
+// program. root is, in Jail and UserJail, an empty directory of the
+// caller's that the launcher mounts its jail's tmpfs on (in its own mount
+// namespace: the caller sees it empty), which the caller removes once the
+// launcher has exited; in Plain it is "". The caller starts it with
+// Setpgid (and, for Jail, CLONE_NEWPID|CLONE_NEWNS), the request pipe as
+// stdin and the status pipe as StatusFD.
+func Args(mode string, timeout time.Duration, stack uint64, root string) []string {
+	return []string{Arg0, "serve", mode, timeout.String(), strconv.FormatUint(stack, 10), root}
 }
 
 // Request is the line that asks a launcher to run prog, with argv[0]
-// name, in dir (an empty directory of the caller's, a tmpfs in Jail).
+// name, in dir (an empty directory of the caller's, the working directory
+// of a Plain run; a jailed run is in the launcher's tmpfs and ignores it).
 func Request(dir, prog, name string) string {
 	return strconv.Quote(dir) + " " + strconv.Quote(prog) + " " + strconv.Quote(name) + "\n"
 }
@@ -229,7 +233,10 @@ type launcher struct {
 	mode    string
 	timeout time.Duration
 	cpu     time.Duration // RLIMIT_CPU's soft limit (of this process too)
-	null    *os.File
+	// root is the jail's tmpfs (Jail, UserJail): mounted once, emptied
+	// and checked empty after every run (remounted when it is not).
+	root string
+	null *os.File
 	// sigR is readable once the launcher was told to stop by a signal
 	// (a goroutine forwards SIGTERM, SIGINT and SIGHUP to it).
 	sigR    int
@@ -241,10 +248,10 @@ type launcher struct {
 // subreaper (Plain); the limits, on this process, which every program
 // inherits.
 func newLauncher(args []string) (*launcher, error) {
-	if len(args) != 4 || args[0] != "serve" {
-		return nil, fmt.Errorf("launcher: arguments %q, want serve MODE TIMEOUT STACK", args)
+	if len(args) != 5 || args[0] != "serve" {
+		return nil, fmt.Errorf("launcher: arguments %q, want serve MODE TIMEOUT STACK ROOT", args)
 	}
-	l := &launcher{mode: args[1]}
+	l := &launcher{mode: args[1], root: args[4]}
 	var err error
 	if l.timeout, err = time.ParseDuration(args[2]); err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
@@ -255,7 +262,7 @@ func newLauncher(args []string) (*launcher, error) {
 	}
 	switch l.mode {
 	case Jail, UserJail:
-		if err := jailSetup(); err != nil {
+		if err := jailSetup(l.root); err != nil {
 			return nil, fmt.Errorf("jail: %w", err)
 		}
 	case Plain:
@@ -430,14 +437,15 @@ func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, std
 	}
 	path := prog
 	if l.mode != Plain {
-		if err := jailRun(dir, prog); err != nil {
-			unjail(dir)
+		if err := jailRun(l.root, prog); err != nil {
 			unix.Close(outW)
 			unix.Close(errW)
-			return "error jail: " + err.Error()
+			if cerr := emptyJail(l.root); cerr != nil {
+				return "error jail run: " + err.Error() + "; " + cerr.Error()
+			}
+			return "error jail run: " + err.Error()
 		}
-		defer unjail(dir)
-		path, attr.Dir, attr.Sys.Chroot = "/prog", "/", dir
+		path, attr.Dir, attr.Sys.Chroot = "/prog", "/", l.root
 	}
 	var pid int
 	var err error
@@ -456,6 +464,12 @@ func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, std
 	res := l.wait(pid, outR, errR, stdout, stderr)
 	if l.mode != Plain {
 		killNamespace()
+		if err := emptyJail(l.root); err != nil {
+			// The next run must not start from what this one left: the
+			// launcher retires (an error status) after this report. (Not
+			// "error jail: ", which reports a jail the kernel refused.)
+			return "error jail run: " + err.Error()
+		}
 	} else {
 		killDescendants()
 	}
@@ -558,48 +572,142 @@ func setLimits(limits []Limit, stack uint64) error {
 	return nil
 }
 
-// jailSetup prepares the namespace of a jailed launcher: private mounts
-// and no capabilities for what this thread starts.
-func jailSetup() error {
+// jailSetup prepares the namespace of a jailed launcher: private mounts,
+// the jail's tmpfs on root and no capabilities for what this thread
+// starts.
+func jailSetup(root string) error {
 	if os.Getpid() != 1 {
 		return errors.New("the launcher is not the init of a new PID namespace")
+	}
+	if !filepath.IsAbs(root) {
+		return fmt.Errorf("jail root %q is not an absolute path", root)
 	}
 	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
+	if err := mountJail(root); err != nil {
+		return err
+	}
 	return dropCapabilities()
 }
 
-// jailRun prepares one jailed program's root: a tmpfs over dir with prog
-// bound read-only at dir/prog. The launcher keeps the effective
-// capabilities that mounting needs; the program, started by a thread whose
-// bounding set is empty, gets none.
-func jailRun(dir, prog string) error {
-	if err := unix.Mount("linkcheck-run", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, JailFS); err != nil {
-		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
-	}
-	target := filepath.Join(dir, "prog")
-	f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o555)
-	if err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := unix.Mount(prog, target, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s: %w", prog, err)
-	}
-	if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-		return fmt.Errorf("remount %s read-only: %w", target, err)
+// mountJail mounts a fresh tmpfs, the root of the jailed programs, on root.
+func mountJail(root string) error {
+	if err := unix.Mount("linkcheck-run", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, JailFS); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", root, err)
 	}
 	return nil
 }
 
-// unjail removes what jailRun mounted (after every process of the run is
-// gone), so that the next run starts from the same namespace.
-func unjail(dir string) {
-	_ = unix.Unmount(filepath.Join(dir, "prog"), unix.MNT_DETACH)
-	_ = unix.Unmount(dir, unix.MNT_DETACH)
+// jailRun puts one jailed program in the (empty) jail root: a copy of prog
+// as root/prog, mode 0555. The launcher keeps the effective capabilities
+// that the jail's upkeep needs; the program, started by a thread whose
+// bounding set is empty, gets none. Whatever the program does to its copy
+// stays in the jail and goes with the rest of it after the run.
+func jailRun(root, prog string) error {
+	src, err := os.Open(prog)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(filepath.Join(root, "prog"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o555)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// jailFresh is what the jail's root is between runs: an empty directory,
+// mode 0755, owned by the namespace's root.
+const jailFresh = unix.S_IFDIR | 0o755
+
+// emptyJail makes the jail's root what a freshly mounted tmpfs is, after
+// every process of the run is gone: it removes every entry, and resets
+// the root's mode, owner and times; then it checks that the root is an
+// empty directory of that mode and owner, still the tmpfs, with no
+// extended attribute, and when it is not (or removing failed) it unmounts
+// the tmpfs and mounts a new one. So no run sees a
+// file, a directory or an attribute an earlier run made.
+func emptyJail(root string) error {
+	if cleanJail(root) == nil {
+		return nil
+	}
+	_ = unix.Unmount(root, unix.MNT_DETACH)
+	if err := mountJail(root); err != nil {
+		return err
+	}
+	if err := cleanJail(root); err != nil {
+		return fmt.Errorf("fresh jail not empty: %w", err)
+	}
+	return nil
+}
+
+// cleanJail empties root and checks the result (see emptyJail).
+func cleanJail(root string) error {
+	d, err := os.Open(root)
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := os.RemoveAll(filepath.Join(root, n)); err != nil {
+			return err
+		}
+	}
+	if err := unix.Chmod(root, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Lchown(root, 0, 0); err != nil {
+		return err
+	}
+	if err := unix.UtimesNano(root, []unix.Timespec{{}, {}}); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return err
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(root, &fs); err != nil {
+		return err
+	}
+	switch {
+	case st.Mode != jailFresh || st.Uid != 0 || st.Gid != 0:
+		return fmt.Errorf("jail root mode %#o owner %d:%d", st.Mode, st.Uid, st.Gid)
+	case st.Nlink != 2:
+		return fmt.Errorf("jail root has %d links", st.Nlink)
+	case fs.Type != unix.TMPFS_MAGIC:
+		return fmt.Errorf("jail root is not a tmpfs")
+	}
+	// Only user.* attributes can be set without capabilities.
+	var xattrs [4096]byte
+	n, err := unix.Llistxattr(root, xattrs[:])
+	if err != nil && !errors.Is(err, unix.ENOTSUP) {
+		return fmt.Errorf("jail root's extended attributes: %w", err)
+	}
+	for _, name := range bytes.Split(xattrs[:max(n, 0)], []byte{0}) {
+		if bytes.HasPrefix(name, []byte("user.")) {
+			return fmt.Errorf("jail root has extended attribute %s", name)
+		}
+	}
+	d, err = os.Open(root)
+	if err != nil {
+		return err
+	}
+	names, err = d.Readdirnames(1)
+	d.Close()
+	if !errors.Is(err, io.EOF) {
+		return fmt.Errorf("jail root not empty after cleaning: %q %v", names, err)
+	}
+	return nil
 }
 
 // dropCapabilities empties this thread's bounding, ambient and inheritable
