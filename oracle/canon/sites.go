@@ -55,7 +55,13 @@ func (r *reader) objectSites(objs []*obj.Object) {
 			if len(defs) == 0 && isAnonData(sec) {
 				continue // located by its contents (locateAnon)
 			}
-			sort.SliceStable(defs, func(i, j int) bool { return defs[i].Value < defs[j].Value })
+			if len(defs) > 1 {
+				sort.SliceStable(defs, func(i, j int) bool { return defs[i].Value < defs[j].Value })
+			}
+			// The relocations of one input symbol follow one another:
+			// its output symbol is looked up once for them.
+			var lastIn *obj.Symbol
+			var lastOut *Symbol
 			for ri := 0; ri < len(sec.Relocs); ri++ {
 				rel := sec.Relocs[ri]
 				if rel.Kind == obj.TLSGD || rel.Kind == obj.TLSLD {
@@ -71,7 +77,11 @@ func (r *reader) objectSites(objs []*obj.Object) {
 					r.note("%s: section %s: reloc at %#x: no symbol contains it", o.Name, sec.Name, rel.Offset)
 					continue
 				}
-				out := outputSymbol(byName, o, in)
+				out := lastOut
+				if in != lastIn {
+					out = outputSymbol(byName, o, in)
+					lastIn, lastOut = in, out
+				}
 				if out == nil {
 					r.note("%s: section %s: reloc at %#x: symbol %s has %d definitions in the output", o.Name, sec.Name, rel.Offset, in.Name, len(byName[in.Name]))
 					continue
