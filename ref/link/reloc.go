@@ -21,6 +21,30 @@ func (l *Layout) contents(code byte) []byte {
 	// Room for what formats append (symbol table, strings, headers).
 	extra := uint64(len(l.Symbols))*40 + uint64(len(l.Sections))*64 + 4096
 	img := make([]byte, l.FileSize, l.FileSize+extra)
+	// In parallel, by runs of chunks, code filling only the gaps. Where a
+	// chunk's data is not its size, or chunks overlap, it is all done
+	// again in order (every code section filled, then the chunks copied,
+	// a later one over an earlier one), which rewrites every byte the
+	// parallel pass wrote.
+	type run struct {
+		s      *Section
+		lo, hi int
+	}
+	var runs []run
+	for _, s := range l.Sections {
+		if s.Kind == obj.BSS || s.GOT || s.Size == 0 {
+			continue
+		}
+		for lo := 0; lo < len(s.Chunks) || lo == 0; lo += perRun {
+			runs = append(runs, run{s, lo, min(lo+perRun, len(s.Chunks))})
+		}
+	}
+	if par.Each(len(runs), func(i int) error {
+		rn := runs[i]
+		return l.copyChunks(img, rn.s, rn.lo, rn.hi, code)
+	}) == nil {
+		return img
+	}
 	for _, s := range l.Sections {
 		if s.Kind == obj.BSS || s.GOT || s.Size == 0 {
 			continue // an empty section may be placed past the loaded part (EmptySectionKeeper)
@@ -43,6 +67,58 @@ func (l *Layout) contents(code byte) []byte {
 		}
 	}
 	return img
+}
+
+// perRun is the number of chunks contents copies in one task.
+const perRun = 4096
+
+// errChunkSize stops contents' parallel copy: a chunk whose data is not
+// its size.
+var errChunkSize = errors.New("chunk data is not its size")
+
+// copyChunks copies chunks [lo, hi) of s into img, and fills the gaps
+// before and between them (and after the last of s) with code in a code
+// section. Every chunk's data must be its size (else errChunkSize, and
+// what was copied is to be done again).
+func (l *Layout) copyChunks(img []byte, s *Section, lo, hi int, code byte) error {
+	base := s.Offset
+	text := s.Kind == obj.Text
+	var end uint64 // where the previous chunk ends
+	if lo > 0 {
+		c := &s.Chunks[lo-1]
+		end = c.Off + c.Size
+	}
+	fill := func(from, to uint64) {
+		if text && from < to {
+			f := img[base+from : base+to]
+			for i := range f {
+				f[i] = code
+			}
+		}
+	}
+	for ci := lo; ci < hi; ci++ {
+		c := &s.Chunks[ci]
+		d := c.Data
+		if c.Obj >= 0 {
+			d = l.Objects[c.Obj].Sections[c.Sec].Data
+		}
+		if uint64(len(d)) != c.Size {
+			return errChunkSize
+		}
+		if c.Off < end {
+			return errChunkSize // overlapping chunks: the serial order decides
+		}
+		fill(end, c.Off)
+		copy(img[base+c.Off:], d)
+		end = c.Off + c.Size
+	}
+	if hi == len(s.Chunks) {
+		if end > s.Size {
+			return errChunkSize
+		}
+		fill(end, s.Size)
+	}
+	return nil
 }
 
 // relocate applies every relocation into img and fills the GOT, with the
