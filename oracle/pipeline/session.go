@@ -346,7 +346,10 @@ func (s *Session) CheckSidecar() error {
 		defer os.RemoveAll(dir)
 	}
 	path := filepath.Join(dir, "sidecar."+s.t.ExeName)
-	if err := s.out.SaveAs(path); err != nil {
+	// a is the session's state as the sidecar holds it (json.Marshal of
+	// the state).
+	a, err := s.out.SaveAsState(path)
+	if err != nil {
 		return fmt.Errorf("sidecar: save: %w", err)
 	}
 	o, err := incr.Open(path, s.t.Image, incr.Options{Policy: s.Policy})
@@ -354,10 +357,6 @@ func (s *Session) CheckSidecar() error {
 		return fmt.Errorf("sidecar: the saved output does not reopen: %w", err)
 	}
 	defer o.Close()
-	a, err := json.Marshal(s.out.State)
-	if err != nil {
-		return err
-	}
 	b, err := json.Marshal(o.State)
 	if err != nil {
 		return err

@@ -46,43 +46,49 @@ const sidecarVersion = 2
 // output is detected, and the state's own SHA-256 so that a changed state
 // is detected.
 func (o *Output) SaveSidecar() error {
+	_, err := o.saveSidecar()
+	return err
+}
+
+// saveSidecar is SaveSidecar returning the state's encoding it wrote.
+func (o *Output) saveSidecar() ([]byte, error) {
 	if o.Path == "" {
-		return errors.New("incr: an output in memory has no sidecar")
+		return nil, errors.New("incr: an output in memory has no sidecar")
 	}
 	if err := o.f.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	sum, size, err := hashFile(o.f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	state, err := json.Marshal(o.State)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data := encodeSidecar(size, sum, state)
 	path := o.Path + SidecarSuffix
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w", path, ErrBadPath)
+		return nil, fmt.Errorf("%s: %w", path, ErrBadPath)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-sidecar-*")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return err
+		return nil, err
 	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
-		return err
+		return nil, err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
-		return err
+		return nil, err
 	}
-	return nil
+	return state, nil
 }
 
 // encodeSidecar is json.Marshal of the sidecar of an output of size
@@ -103,20 +109,28 @@ func encodeSidecar(size int64, sum string, state []byte) []byte {
 // Create would have left it: afterwards Open(path) continues the session
 // from another process.
 func (o *Output) SaveAs(path string) error {
+	_, err := o.SaveAsState(path)
+	return err
+}
+
+// SaveAsState is SaveAs that also returns the state's encoding that the
+// sidecar holds (json.Marshal of the state), for a caller that compares
+// it with a reloaded state's.
+func (o *Output) SaveAsState(path string) ([]byte, error) {
 	m, ok := o.f.(*MemFile)
 	if !ok {
-		return errors.New("incr: SaveAs: the output is not in memory")
+		return nil, errors.New("incr: SaveAs: the output is not in memory")
 	}
 	if err := os.WriteFile(path, m.Bytes(), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	saved := &Output{Path: path, State: o.State, f: f}
-	return saved.SaveSidecar()
+	return saved.saveSidecar()
 }
 
 func hashFile(f io.ReaderAt) (string, int64, error) {

@@ -170,22 +170,68 @@ func References(f *Func) []string {
 }
 
 // eachReference calls fn for every reference of f to a function or global
-// (calls, &name, load, store), in order, repeats included.
+// (calls, &name, load, store), in order, repeats included: a statement's
+// own reference (store) before its expressions', an expression's before
+// its operands'.
 func eachReference(f *Func, fn func(name string)) {
-	visitStmts(f.Body, func(s Stmt) {
-		if st, ok := s.(*StoreStmt); ok {
-			fn(st.Global)
+	refWalker(fn).stmts(f.Body)
+}
+
+// refWalker is eachReference's walk, without a callback per node.
+type refWalker func(name string)
+
+func (w refWalker) stmts(ss []Stmt) {
+	for _, s := range ss {
+		switch s := s.(type) {
+		case *LetStmt:
+			w.expr(s.Value)
+		case *AssignStmt:
+			w.expr(s.Value)
+		case *StoreStmt:
+			w(s.Global)
+			w.expr(s.Value)
+		case *IfStmt:
+			w.expr(s.Cond)
+			w.stmts(s.Then)
+			w.stmts(s.Else)
+		case *WhileStmt:
+			w.expr(s.Cond)
+			w.stmts(s.Body)
+		case *ReturnStmt:
+			w.expr(s.Value)
+		case *ExprStmt:
+			w.expr(s.X)
 		}
-	}, func(e Expr) {
-		switch x := e.(type) {
-		case *CallExpr:
-			fn(x.Func)
-		case *AddrOf:
-			fn(x.Name)
-		case *LoadExpr:
-			fn(x.Global)
+	}
+}
+
+func (w refWalker) expr(e Expr) {
+	switch x := e.(type) {
+	case *CallExpr:
+		w(x.Func)
+		for _, a := range x.Args {
+			w.expr(a)
 		}
-	})
+	case *AddrOf:
+		w(x.Name)
+	case *LoadExpr:
+		w(x.Global)
+	case *UnaryExpr:
+		w.expr(x.X)
+	case *BinaryExpr:
+		w.expr(x.X)
+		w.expr(x.Y)
+	case *CallIndirectExpr:
+		w.expr(x.Target)
+		for _, a := range x.Args {
+			w.expr(a)
+		}
+	case *ErrLenExpr:
+		w.expr(x.Err)
+	case *ErrByteExpr:
+		w.expr(x.Err)
+		w.expr(x.Index)
+	}
 }
 
 // WalkExprs calls fn for every expression in body, each before the
