@@ -106,6 +106,16 @@ func create(f File, img Image, prog *obj.Program, source string, opts Options) (
 	if err := f.Truncate(0); err != nil {
 		return nil, err
 	}
+	if m, ok := f.(*MemFile); ok {
+		// Room for the regions, the tail and later growth at once.
+		var end uint64
+		for _, n := range RegionOrder {
+			if n != RegBSS {
+				end = max(end, o.fl.Off[n]+o.fl.Size[n])
+			}
+		}
+		m.reserve(int64(end + end/4))
+	}
 	for _, n := range RegionOrder {
 		if n == RegBSS {
 			continue
@@ -232,8 +242,7 @@ func highMoved(regions map[string]*Region, old map[string]uint64) bool {
 }
 
 // writeFill writes n bytes of region name's free space at file offset
-// off: in place in a MemFile, which is grown to hold the regions laid out
-// so far and a quarter more (the tail, later growth) at once.
+// off: in place in a MemFile.
 func (o *Output) writeFill(name string, n, off uint64) error {
 	m, ok := o.f.(*MemFile)
 	if !ok {
@@ -241,7 +250,6 @@ func (o *Output) writeFill(name string, n, off uint64) error {
 		return err
 	}
 	end := int64(off + n)
-	m.reserve(end + end/4)
 	if end > int64(len(m.data)) {
 		m.grow(end)
 	}
