@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/linkcheck/linkcheck/oracle/exec/unicorn"
@@ -107,28 +106,28 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 		}
 	}
 
-	// Stop the emulation when ctx is done or the timeout passes (a Go
-	// timer: Unicorn's own timeout starts a thread every run). The
-	// goroutine ends before the run does.
+	// Stop the emulation when ctx is done or the timeout passes: a Go
+	// timer and a context callback (Unicorn's own timeout starts a thread
+	// every run; a goroutine of ours waiting for either cost two more
+	// thread wake-ups a run). Neither stops the engine once the run is
+	// over: they check under mu that it is still on.
 	timeout := opts.timeout()
 	budget := opts.MaxInsns
-	var wg sync.WaitGroup
-	var timedOut atomic.Bool
-	finished := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		timer := time.NewTimer(timeout)
-		defer timer.Stop()
-		select {
-		case <-ctx.Done():
+	var (
+		mu       sync.Mutex
+		running  = true
+		timedOut bool
+	)
+	stop := func(timer bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if running {
+			timedOut = timedOut || timer
 			_ = e.Stop()
-		case <-timer.C:
-			timedOut.Store(true)
-			_ = e.Stop()
-		case <-finished:
 		}
-	}()
+	}
+	timer := time.AfterFunc(timeout, func() { stop(true) })
+	stopCtx := context.AfterFunc(ctx, func() { stop(false) })
 	until := uint64(0)
 	if img.EntryIsCall {
 		until = Sentinel
@@ -137,8 +136,11 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 	if ctx.Err() == nil {
 		startErr = e.Start(img.Entry, until, 0, budget)
 	}
-	close(finished)
-	wg.Wait()
+	mu.Lock()
+	running = false
+	mu.Unlock()
+	timer.Stop()
+	stopCtx()
 
 	rip, _ := e.RegRead(unicorn.RIP)
 	res := &Result{Bits: 64, Stdout: em.stdout.buf, Stderr: em.stderr.buf}
@@ -173,7 +175,7 @@ func (m *machine) start(ctx context.Context, em *emulation, opts Options) (*Resu
 		return res, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("cancelled at rip=%#x: %w", rip, ctx.Err())
-	case timedOut.Load():
+	case timedOut:
 		return nil, fmt.Errorf("did not finish within %v (stopped at rip=%#x%s)", timeout, rip, em.where(rip))
 	}
 	var b [1]byte

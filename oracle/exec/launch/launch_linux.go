@@ -236,6 +236,7 @@ type launcher struct {
 	// root is the jail's tmpfs (Jail, UserJail): mounted once, emptied
 	// and checked empty after every run (remounted when it is not).
 	root string
+	buf  []byte // the last program copied into root
 	null *os.File
 	// sigR is readable once the launcher was told to stop by a signal
 	// (a goroutine forwards SIGTERM, SIGINT and SIGHUP to it).
@@ -437,7 +438,8 @@ func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, std
 	}
 	path := prog
 	if l.mode != Plain {
-		if err := jailRun(l.root, prog); err != nil {
+		var err error
+		if l.buf, err = jailRun(l.root, prog, l.buf); err != nil {
 			unix.Close(outW)
 			unix.Close(errW)
 			if cerr := emptyJail(l.root); cerr != nil {
@@ -600,25 +602,41 @@ func mountJail(root string) error {
 }
 
 // jailRun puts one jailed program in the (empty) jail root: a copy of prog
-// as root/prog, mode 0555. The launcher keeps the effective capabilities
-// that the jail's upkeep needs; the program, started by a thread whose
-// bounding set is empty, gets none. Whatever the program does to its copy
-// stays in the jail and goes with the rest of it after the run.
-func jailRun(root, prog string) error {
+// as root/prog, mode 0555, made through buf (which it returns, grown to
+// hold the file). The launcher keeps the effective capabilities that the
+// jail's upkeep needs; the program, started by a thread whose bounding set
+// is empty, gets none. Whatever the program does to its copy stays in the
+// jail and goes with the rest of it after the run.
+func jailRun(root, prog string, buf []byte) ([]byte, error) {
 	src, err := os.Open(prog)
 	if err != nil {
-		return err
+		return buf, err
 	}
-	defer src.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			src.Close()
+			return buf, err
+		}
+	}
+	src.Close()
 	dst, err := os.OpenFile(filepath.Join(root, "prog"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o555)
 	if err != nil {
-		return err
+		return buf, err
 	}
-	_, err = io.Copy(dst, src)
+	_, err = dst.Write(buf)
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return buf, err
 }
 
 // jailFresh is what the jail's root is between runs: an empty directory,
