@@ -606,37 +606,52 @@ func mountJail(root string) error {
 // hold the file). The launcher keeps the effective capabilities that the
 // jail's upkeep needs; the program, started by a thread whose bounding set
 // is empty, gets none. Whatever the program does to its copy stays in the
-// jail and goes with the rest of it after the run.
+// jail and goes with the rest of it after the run. (Plain system calls:
+// os.File would register every descriptor with Go's poller.)
 func jailRun(root, prog string, buf []byte) ([]byte, error) {
-	src, err := os.Open(prog)
+	src, err := unix.Open(prog, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return buf, err
+		return buf, &os.PathError{Op: "open", Path: prog, Err: err}
 	}
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := src.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			break
+		n, err := unix.Read(src, buf[len(buf):cap(buf)])
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
 		if err != nil {
-			src.Close()
-			return buf, err
+			unix.Close(src)
+			return buf, &os.PathError{Op: "read", Path: prog, Err: err}
 		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
 	}
-	src.Close()
-	dst, err := os.OpenFile(filepath.Join(root, "prog"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o555)
+	unix.Close(src)
+	target := filepath.Join(root, "prog")
+	dst, err := unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o555)
 	if err != nil {
-		return buf, err
+		return buf, &os.PathError{Op: "create", Path: target, Err: err}
 	}
-	_, err = dst.Write(buf)
-	if cerr := dst.Close(); err == nil {
-		err = cerr
+	for rest := buf; len(rest) > 0; {
+		n, err := unix.Write(dst, rest)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			unix.Close(dst)
+			return buf, &os.PathError{Op: "write", Path: target, Err: err}
+		}
+		rest = rest[n:]
 	}
-	return buf, err
+	if err := unix.Close(dst); err != nil {
+		return buf, &os.PathError{Op: "close", Path: target, Err: err}
+	}
+	return buf, nil
 }
 
 // jailFresh is what the jail's root is between runs: an empty directory,
@@ -646,10 +661,10 @@ const jailFresh = unix.S_IFDIR | 0o755
 // emptyJail makes the jail's root what a freshly mounted tmpfs is, after
 // every process of the run is gone: it removes every entry, and resets
 // the root's mode, owner and times; then it checks that the root is an
-// empty directory of that mode and owner, still the tmpfs, with no
+// empty directory of that mode and owner, still the tmpfs, with no user.*
 // extended attribute, and when it is not (or removing failed) it unmounts
-// the tmpfs and mounts a new one. So no run sees a
-// file, a directory or an attribute an earlier run made.
+// the tmpfs and mounts a new one. So no run sees a file, a directory or an
+// attribute an earlier run made.
 func emptyJail(root string) error {
 	if cleanJail(root) == nil {
 		return nil
@@ -666,35 +681,43 @@ func emptyJail(root string) error {
 
 // cleanJail empties root and checks the result (see emptyJail).
 func cleanJail(root string) error {
-	d, err := os.Open(root)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	defer unix.Close(fd)
+	var dents [4096]byte
+	names, err := readNames(fd, dents[:])
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
+		// The program's copy, or anything that is not a directory, goes
+		// at once; a directory with all it holds.
+		if unix.Unlinkat(fd, n, 0) == nil {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(root, n)); err != nil {
 			return err
 		}
 	}
-	if err := unix.Chmod(root, 0o755); err != nil {
+	if err := unix.Fchmod(fd, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Lchown(root, 0, 0); err != nil {
+	if err := unix.Fchown(fd, 0, 0); err != nil {
 		return err
 	}
-	if err := unix.UtimesNano(root, []unix.Timespec{{}, {}}); err != nil {
-		return err
+	if err := unix.UtimesNanoAt(fd, "", []unix.Timespec{{}, {}}, unix.AT_EMPTY_PATH); err != nil {
+		if err := unix.UtimesNano(root, []unix.Timespec{{}, {}}); err != nil {
+			return err
+		}
 	}
 	var st unix.Stat_t
-	if err := unix.Lstat(root, &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
 	var fs unix.Statfs_t
-	if err := unix.Statfs(root, &fs); err != nil {
+	if err := unix.Fstatfs(fd, &fs); err != nil {
 		return err
 	}
 	switch {
@@ -707,7 +730,7 @@ func cleanJail(root string) error {
 	}
 	// Only user.* attributes can be set without capabilities.
 	var xattrs [4096]byte
-	n, err := unix.Llistxattr(root, xattrs[:])
+	n, err := unix.Flistxattr(fd, xattrs[:])
 	if err != nil && !errors.Is(err, unix.ENOTSUP) {
 		return fmt.Errorf("jail root's extended attributes: %w", err)
 	}
@@ -716,16 +739,32 @@ func cleanJail(root string) error {
 			return fmt.Errorf("jail root has extended attribute %s", name)
 		}
 	}
-	d, err = os.Open(root)
-	if err != nil {
+	if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
 		return err
 	}
-	names, err = d.Readdirnames(1)
-	d.Close()
-	if !errors.Is(err, io.EOF) {
+	if names, err := readNames(fd, dents[:]); err != nil || len(names) > 0 {
 		return fmt.Errorf("jail root not empty after cleaning: %q %v", names, err)
 	}
 	return nil
+}
+
+// readNames reads the names of the directory fd's entries, but . and ..,
+// through buf.
+func readNames(fd int, buf []byte) ([]string, error) {
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
 }
 
 // dropCapabilities empties this thread's bounding, ambient and inheritable
