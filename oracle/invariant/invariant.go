@@ -241,33 +241,36 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	add := func(inv int, sym string, addr uint64, format string, args ...any) {
 		errs = append(errs, Violation{Invariant: inv, Symbol: sym, Addr: addr, Msg: fmt.Sprintf(format, args...)})
 	}
-	im.syms = make(map[string]symbol, len(im.list))
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	im.syms = sc.reset()
 	for _, s := range im.list {
 		if _, dup := im.syms[s.name]; dup {
 			add(6, s.name, s.value, "defined twice in the symbol table")
 		}
 		im.syms[s.name] = s
 	}
-	im.placed = make([]placed, len(prog.Atoms))
-	for i, a := range prog.Atoms {
+	im.placed = sc.placed[:0]
+	for _, a := range prog.Atoms {
 		s, ok := im.syms[a.Name]
-		im.placed[i] = placed{s, ok}
+		im.placed = append(im.placed, placed{s, ok})
 	}
+	sc.placed = im.placed
 
 	checkLayout(im, prog, add)
-	atoms := make(map[string]*obj.Atom, len(prog.Atoms))
+	atoms := sc.atoms
 	for _, a := range prog.Atoms {
 		atoms[a.Name] = a
 	}
-	checkStructure(im, prog, atoms, add)
+	checkStructure(im, prog, atoms, sc, add)
 
 	var fields []span               // firstForeignByte's scratch
-	gotSlots := map[uint64]string{} // slot address -> the symbol a reference says it holds
-	pointers := map[uint64]string{} // absolute pointer field -> where
+	gotSlots := sc.gotSlots // slot address -> the symbol a reference says it holds
+	pointers := sc.pointers // absolute pointer field -> where
 	// gotOK says a slot passed its check for the symbol gotSlots holds:
 	// the other references to it (every load of a global is one) need
 	// not read it again.
-	gotOK := map[uint64]bool{}
+	gotOK := sc.gotOK
 	for i, a := range prog.Atoms {
 		s, ok := im.placed[i].symbol, im.placed[i].ok
 		if !ok {

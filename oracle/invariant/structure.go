@@ -32,14 +32,15 @@ const trampolineSize = 8
 
 // checkStructure runs the structural invariants.
 // atoms are prog's by name.
-func checkStructure(im *image, prog *obj.Program, atoms map[string]*obj.Atom, add addFunc) {
+// sc is the check's scratch memory.
+func checkStructure(im *image, prog *obj.Program, atoms map[string]*obj.Atom, sc *scratch, add addFunc) {
 	for i, a := range prog.Atoms {
 		if s, ok := im.placed[i].symbol, im.placed[i].ok; ok && a.Align > 1 && s.value%a.Align != 0 {
 			add(5, a.Name, s.value, "at an address aligned to %d bytes only; the atom wants %d", s.value&-s.value, a.Align)
 		}
 	}
 	checkSymbolTable(im, atoms, add)
-	checkFreeSpace(im, prog, add)
+	checkFreeSpace(im, prog, sc, add)
 }
 
 // checkSymbolTable checks the symbol table against the version: it names
@@ -59,9 +60,7 @@ func checkSymbolTable(im *image, atoms map[string]*obj.Atom, add addFunc) {
 
 // checkFreeSpace checks that every byte of the loaded sections' file
 // contents is an atom's, a trampoline's, or free space.
-func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
+func checkFreeSpace(im *image, prog *obj.Program, sc *scratch, add addFunc) {
 	owned := sc.owned[:0]
 	funcs := sc.funcs
 	clear(funcs)
@@ -126,15 +125,36 @@ func checkFreeSpace(im *image, prog *obj.Program, add addFunc) {
 // ownedSpan is an address range [lo, hi) that an atom or a GOT slot owns.
 type ownedSpan struct{ lo, hi uint64 }
 
-// scratch is checkFreeSpace's memory, kept between checks (the checked
-// update loop checks every update): what it holds is cleared before use.
+// scratch is a check's memory, kept between checks (the checked update
+// loop checks every update): what it holds is cleared before use
+// (reset, and checkFreeSpace's own), and nothing of it outlives a check.
 type scratch struct {
+	syms     map[string]symbol
+	atoms    map[string]*obj.Atom
+	gotSlots map[uint64]string
+	pointers map[uint64]string
+	gotOK    map[uint64]bool
+	placed   []placed
+
 	owned []ownedSpan
 	slots []uint64
 	funcs map[uint64]string
 }
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{funcs: map[uint64]string{}} }}
+// reset clears the maps of CheckProgram and returns the symbol map.
+func (sc *scratch) reset() map[string]symbol {
+	clear(sc.syms)
+	clear(sc.atoms)
+	clear(sc.gotSlots)
+	clear(sc.pointers)
+	clear(sc.gotOK)
+	return sc.syms
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{syms: map[string]symbol{}, atoms: map[string]*obj.Atom{}, gotSlots: map[uint64]string{},
+		pointers: map[uint64]string{}, gotOK: map[uint64]bool{}, funcs: map[uint64]string{}}
+}}
 
 // zeroFill and codeFill are runs of free space to compare free space with
 // (never written).

@@ -83,6 +83,7 @@ func verifyAgainstFile(st *State, img Image, f io.ReaderAt, size int64) error {
 		return nil, fmt.Errorf("[%#x, +%#x) is in no region's used space", addr, n)
 	}
 	field := make([]byte, 8)
+	var buf, hbuf []byte // an atom's bytes, the hash's input: reused
 	for _, n := range sortedKeys(st.Atoms) {
 		a := st.Atoms[n]
 		// The atom's bytes, with its relocated fields cleared as the code
@@ -94,14 +95,15 @@ func verifyAgainstFile(st *State, img Image, f io.ReaderAt, size int64) error {
 			if err != nil {
 				return fmt.Errorf("%s: %v", n, err)
 			}
-			data = append([]byte(nil), b...)
+			buf = append(buf[:0], b...)
+			data = buf
 			for _, r := range a.Relocs {
 				if end := r.Offset + uint64(r.Kind.Size()); end <= uint64(len(data)) {
 					clear(data[r.Offset:end])
 				}
 			}
 		}
-		if hashAtom(&obj.Atom{Name: n, Kind: a.Kind, Align: a.Align, Data: data, Size: a.Size, Relocs: a.Relocs, Local: a.Local}) != a.Hash {
+		if hashAtomBuf(&obj.Atom{Name: n, Kind: a.Kind, Align: a.Align, Data: data, Size: a.Size, Relocs: a.Relocs, Local: a.Local}, &hbuf) != a.Hash {
 			return fmt.Errorf("%s: its bytes in the file do not hash to what the state records", n)
 		}
 		if a.Kind == obj.BSS {
