@@ -264,7 +264,7 @@ func CheckProgram(exe []byte, prog *obj.Program, m *ir.Module, opts Options) err
 	}
 	checkStructure(im, prog, atoms, sc, add)
 
-	var fields []span               // firstForeignByte's scratch
+	var fields []span       // firstForeignByte's scratch
 	gotSlots := sc.gotSlots // slot address -> the symbol a reference says it holds
 	pointers := sc.pointers // absolute pointer field -> where
 	// gotOK says a slot passed its check for the symbol gotSlots holds:
