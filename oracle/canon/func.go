@@ -352,11 +352,10 @@ func (f *Func) Clear() {
 }
 
 // take makes f g's decoding with bytes of its own (Func.own): a
-// decoding a DecodeCache keeps. It copies the decoding when f's buffers
-// hold it or f has none yet (a first decoding: f's are then made to its
-// size, g keeps its larger ones), and otherwise, where f's would have
-// to grow, exchanges their buffers: g is left with f's old ones, to
-// decode into again.
+// decoding a DecodeCache keeps. It exchanges their buffers, g left with
+// f's old ones to decode into again (copying the decoding was 7% of the
+// checked update loop's CPU), except when f has none yet: then the
+// decoding is copied into buffers of its size, and g keeps its own.
 func (f *Func) take(g *Func) {
 	f.name, f.addr, f.n, f.padding, f.dropped, f.discard = g.name, g.addr, g.n, g.padding, g.dropped, g.discard
 	f.own = append(f.own[:0], g.code...)
@@ -364,7 +363,7 @@ func (f *Func) take(g *Func) {
 	if g.code != nil {
 		f.code = f.own
 	}
-	if cap(f.raw) == 0 || cap(f.raw) >= len(g.raw) && cap(f.items) >= len(g.items) && cap(f.args) >= len(g.args) {
+	if cap(f.raw) == 0 {
 		f.raw = append(f.raw[:0], g.raw...)
 		f.items = append(f.items[:0], g.items...)
 		f.args = append(f.args[:0], g.args...)

@@ -59,7 +59,7 @@ func cpuTime() time.Duration {
 // comparison, one decode cache per sequence), over the full checks of
 // recorded sequences: ns/op is one full check.
 func BenchmarkFreshDiff(b *testing.B) {
-	for _, format := range []obj.Format{obj.ELF, obj.Wasm} {
+	for _, format := range []obj.Format{obj.ELF, obj.MachO, obj.COFF, obj.Wasm} {
 		b.Run(string(format), func(b *testing.B) {
 			seqs := recordFreshChecks(b, format, 10)
 			s := &Session{SessionOptions: SessionOptions{Format: format}}
