@@ -123,6 +123,12 @@ func (r *reader) sh(i int) elf.Section64 {
 	}
 }
 
+// shType returns the type of section i alone (sh decodes all of the
+// header).
+func (r *reader) shType(i int) elf.SectionType {
+	return elf.SectionType(binary.LittleEndian.Uint32(r.shtab[i*shdrSize+4:]))
+}
+
 // bytesAt returns data[off:off+size] or an error when it is out of range.
 func (r *reader) bytesAt(what string, off, size uint64) ([]byte, error) {
 	n := uint64(len(r.data))
@@ -487,15 +493,15 @@ func (r *reader) read() (*obj.Object, error) {
 
 	// Relocations.
 	for i := range r.nsh {
-		h := r.sh(i)
-		typ := elf.SectionType(h.Type)
+		typ := r.shType(i)
 		if typ != elf.SHT_RELA && typ != elf.SHT_REL {
 			continue
 		}
+		h := r.sh(i)
 		if uint64(h.Info) >= shnum {
 			return nil, r.errorf("section %s: target section index %d out of range", r.secName(i), h.Info)
 		}
-		switch tt := elf.SectionType(r.sh(int(h.Info)).Type); {
+		switch tt := r.shType(int(h.Info)); {
 		case h.Info == 0, int(h.Info) == i, int(h.Info) == symtab, tt == elf.SHT_NULL, tt == elf.SHT_SYMTAB, tt == elf.SHT_STRTAB, tt == elf.SHT_RELA, tt == elf.SHT_REL, tt == elf.SHT_GROUP, tt == elf.SHT_SYMTAB_SHNDX:
 			// Accepting it would drop the relocations silently and link
 			// a program that crashes; ld.lld refuses it too.
@@ -678,7 +684,7 @@ func (r *reader) readSymbols(o *obj.Object, st int, secIndex []int32) ([]int32, 
 	// Extended section indexes, if any.
 	var shndxTab []byte
 	for i := range r.nsh {
-		if hi := r.sh(i); elf.SectionType(hi.Type) == elf.SHT_SYMTAB_SHNDX && int(hi.Link) == st {
+		if r.shType(i) == elf.SHT_SYMTAB_SHNDX && int(r.sh(i).Link) == st {
 			if shndxTab, err = r.sectionData(i); err != nil {
 				return nil, err
 			}
@@ -849,10 +855,10 @@ func (r *reader) comdatGroups() (map[int]string, error) {
 	le := binary.LittleEndian
 	var groups map[int]string
 	for i := 1; i < r.nsh; i++ {
-		h := r.sh(i)
-		if elf.SectionType(h.Type) != elf.SHT_GROUP {
+		if r.shType(i) != elf.SHT_GROUP {
 			continue
 		}
+		h := r.sh(i)
 		name := r.secName(i)
 		b, err := r.tableData(i, 4)
 		if err != nil {
