@@ -96,7 +96,7 @@ func runBenchLink(args []string, stdout, stderr io.Writer) int {
 	funcs := fs.String("funcs", "1000,10000,100000", "workload sizes (functions), comma-separated")
 	units := fs.Int("units", 0, "objects per link (0: max(1, funcs/1000))")
 	runs := fs.Int("runs", 5, "links per linker and size (medians are reported)")
-	process := fs.Bool("process", false, "run the reference link as a process, `linkcheck link -linker ref` of this binary, measured as lld's (wall time with process start, its own peak)")
+	process := fs.Bool("process", false, "run the reference link as a process (linkcheck link -linker ref of this binary), measured as lld's: wall time with process start, its own peak")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
