@@ -151,60 +151,30 @@ type checker struct {
 // statements, call arguments and block statements.
 type nodeCount struct{ nexpr, nstmt, args, list int }
 
-func (n *nodeCount) stmts(ss []Stmt) {
-	n.list += len(ss)
-	for _, s := range ss {
-		n.nstmt++
-		switch s := s.(type) {
-		case *LetStmt:
-			n.expr(s.Value)
-		case *AssignStmt:
-			n.expr(s.Value)
-		case *StoreStmt:
-			n.expr(s.Value)
-		case *IfStmt:
-			n.expr(s.Cond)
-			n.stmts(s.Then)
-			n.stmts(s.Else)
-		case *WhileStmt:
-			n.expr(s.Cond)
-			n.stmts(s.Body)
-		case *ReturnStmt:
-			n.expr(s.Value)
-		case *ExprStmt:
-			n.expr(s.X)
-		}
+func (n *nodeCount) stmt(s Stmt) {
+	n.nstmt++
+	switch s := s.(type) {
+	case *IfStmt:
+		n.list += len(s.Then) + len(s.Else)
+	case *WhileStmt:
+		n.list += len(s.Body)
 	}
 }
 
 func (n *nodeCount) expr(e Expr) {
-	if e == nil {
-		return
-	}
 	n.nexpr++
 	switch x := e.(type) {
-	case *UnaryExpr:
-		n.expr(x.X)
-	case *BinaryExpr:
-		n.expr(x.X)
-		n.expr(x.Y)
 	case *CallExpr:
 		n.args += len(x.Args)
-		for _, a := range x.Args {
-			n.expr(a)
-		}
 	case *CallIndirectExpr:
-		n.expr(x.Target)
 		n.args += len(x.Args)
-		for _, a := range x.Args {
-			n.expr(a)
-		}
-	case *ErrLenExpr:
-		n.expr(x.Err)
-	case *ErrByteExpr:
-		n.expr(x.Err)
-		n.expr(x.Index)
 	}
+}
+
+// body counts a function's body.
+func (n *nodeCount) body(ss []Stmt) {
+	n.list += len(ss)
+	walkStmts(n, ss)
 }
 
 // slabChunk is the most nodes a chunk of the checker's slabs holds; the
@@ -214,48 +184,40 @@ const slabChunk = 1024
 func chunkSize(prev int) int { return min(max(2*prev, 64), slabChunk) }
 
 // newExpr returns a compiled expression holding x, cut from the slab.
-func (c *checker) newExpr(x cexpr) *cexpr {
-	if len(c.exprSlab) == cap(c.exprSlab) {
-		c.exprSlab = make([]cexpr, 0, chunkSize(cap(c.exprSlab)))
-	}
-	c.exprSlab = append(c.exprSlab, x)
-	return &c.exprSlab[len(c.exprSlab)-1]
-}
+func (c *checker) newExpr(x cexpr) *cexpr { return cutNode(&c.exprSlab, x) }
 
 // newStmt returns a compiled statement holding x, cut from the slab.
-func (c *checker) newStmt(x cstmt) *cstmt {
-	if len(c.stmtSlab) == cap(c.stmtSlab) {
-		c.stmtSlab = make([]cstmt, 0, chunkSize(cap(c.stmtSlab)))
-	}
-	c.stmtSlab = append(c.stmtSlab, x)
-	return &c.stmtSlab[len(c.stmtSlab)-1]
-}
+func (c *checker) newStmt(x cstmt) *cstmt { return cutNode(&c.stmtSlab, x) }
 
 // exprList returns an empty list of capacity n cut from the slab (a long
 // one is allocated alone).
-func (c *checker) exprList(n int) []*cexpr {
-	if n > slabChunk/4 {
-		return make([]*cexpr, 0, n)
-	}
-	if cap(c.exprPtrs)-len(c.exprPtrs) < n {
-		c.exprPtrs = make([]*cexpr, 0, max(chunkSize(cap(c.exprPtrs)), n))
-	}
-	l := len(c.exprPtrs)
-	c.exprPtrs = c.exprPtrs[:l+n]
-	return c.exprPtrs[l : l : l+n]
-}
+func (c *checker) exprList(n int) []*cexpr { return cutList(&c.exprPtrs, n) }
 
 // stmtList is exprList for statements.
-func (c *checker) stmtList(n int) []*cstmt {
+func (c *checker) stmtList(n int) []*cstmt { return cutList(&c.stmtPtrs, n) }
+
+// cutNode appends x to *slab, a chunk with room for it (a new chunk when
+// it is full), and returns the element.
+func cutNode[T any](slab *[]T, x T) *T {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]T, 0, chunkSize(cap(*slab)))
+	}
+	*slab = append(*slab, x)
+	return &(*slab)[len(*slab)-1]
+}
+
+// cutList returns an empty list of capacity n cut from *slab (a list
+// longer than a quarter chunk is allocated alone).
+func cutList[T any](slab *[]T, n int) []T {
 	if n > slabChunk/4 {
-		return make([]*cstmt, 0, n)
+		return make([]T, 0, n)
 	}
-	if cap(c.stmtPtrs)-len(c.stmtPtrs) < n {
-		c.stmtPtrs = make([]*cstmt, 0, max(chunkSize(cap(c.stmtPtrs)), n))
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, max(chunkSize(cap(*slab)), n))
 	}
-	l := len(c.stmtPtrs)
-	c.stmtPtrs = c.stmtPtrs[:l+n]
-	return c.stmtPtrs[l : l : l+n]
+	l := len(*slab)
+	*slab = (*slab)[:l+n]
+	return (*slab)[l : l : l+n]
 }
 
 func (c *checker) errorf(pos Pos, format string, args ...any) {
@@ -361,7 +323,7 @@ func (c *checker) resolve(errPos []Pos) {
 	var n nodeCount
 	for _, f := range m.Funcs {
 		if f != nil {
-			n.stmts(f.Body)
+			n.body(f.Body)
 		}
 	}
 	c.exprSlab = make([]cexpr, 0, n.nexpr)

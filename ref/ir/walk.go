@@ -53,61 +53,96 @@ func rewriteExpr(e Expr, fn func(Expr) Expr) Expr {
 	return fn(e)
 }
 
-// visitStmts calls fn for every statement in ss, outer first, and
-// visitExprs for every expression; either callback may be nil.
-func visitStmts(ss []Stmt, sf func(Stmt), ef func(Expr)) {
+// A walker is what walkStmts calls: stmt for each statement, before the
+// expressions and blocks in it, and expr for each expression (never nil),
+// before the expressions in it. Walkers are small values (a callback, a
+// pointer to counters), so each kind is a walk of its own, without a
+// function value called per node.
+type walker interface {
+	stmt(Stmt)
+	expr(Expr)
+}
+
+// walkStmts walks ss with w, in order, outer first.
+func walkStmts[W walker](w W, ss []Stmt) {
 	for _, s := range ss {
-		if sf != nil {
-			sf(s)
-		}
+		w.stmt(s)
 		switch s := s.(type) {
 		case *LetStmt:
-			visitExpr(s.Value, ef)
+			walkExpr(w, s.Value)
 		case *AssignStmt:
-			visitExpr(s.Value, ef)
+			walkExpr(w, s.Value)
 		case *StoreStmt:
-			visitExpr(s.Value, ef)
+			walkExpr(w, s.Value)
 		case *IfStmt:
-			visitExpr(s.Cond, ef)
-			visitStmts(s.Then, sf, ef)
-			visitStmts(s.Else, sf, ef)
+			walkExpr(w, s.Cond)
+			walkStmts(w, s.Then)
+			walkStmts(w, s.Else)
 		case *WhileStmt:
-			visitExpr(s.Cond, ef)
-			visitStmts(s.Body, sf, ef)
+			walkExpr(w, s.Cond)
+			walkStmts(w, s.Body)
 		case *ReturnStmt:
-			visitExpr(s.Value, ef)
+			walkExpr(w, s.Value)
 		case *ExprStmt:
-			visitExpr(s.X, ef)
+			walkExpr(w, s.X)
 		}
 	}
 }
 
-func visitExpr(e Expr, fn func(Expr)) {
-	if e == nil || fn == nil {
+// walkExpr walks e (nil: nothing) with w.
+func walkExpr[W walker](w W, e Expr) {
+	if e == nil {
 		return
 	}
-	fn(e)
+	w.expr(e)
 	switch x := e.(type) {
 	case *UnaryExpr:
-		visitExpr(x.X, fn)
+		walkExpr(w, x.X)
 	case *BinaryExpr:
-		visitExpr(x.X, fn)
-		visitExpr(x.Y, fn)
+		walkExpr(w, x.X)
+		walkExpr(w, x.Y)
 	case *CallExpr:
 		for _, a := range x.Args {
-			visitExpr(a, fn)
+			walkExpr(w, a)
 		}
 	case *CallIndirectExpr:
-		visitExpr(x.Target, fn)
+		walkExpr(w, x.Target)
 		for _, a := range x.Args {
-			visitExpr(a, fn)
+			walkExpr(w, a)
 		}
 	case *ErrLenExpr:
-		visitExpr(x.Err, fn)
+		walkExpr(w, x.Err)
 	case *ErrByteExpr:
-		visitExpr(x.Err, fn)
-		visitExpr(x.Index, fn)
+		walkExpr(w, x.Err)
+		walkExpr(w, x.Index)
 	}
+}
+
+// funcWalker is a walker of two callbacks, either nil.
+type funcWalker struct {
+	sf func(Stmt)
+	ef func(Expr)
+}
+
+func (w funcWalker) stmt(s Stmt) {
+	if w.sf != nil {
+		w.sf(s)
+	}
+}
+
+func (w funcWalker) expr(e Expr) {
+	if w.ef != nil {
+		w.ef(e)
+	}
+}
+
+// visitStmts calls sf for every statement in ss, outer first, and ef for
+// every expression; either callback may be nil.
+func visitStmts(ss []Stmt, sf func(Stmt), ef func(Expr)) {
+	if sf == nil && ef == nil {
+		return
+	}
+	walkStmts(funcWalker{sf, ef}, ss)
 }
 
 // hasCall reports whether ss contains a call (direct or indirect). It
@@ -174,34 +209,15 @@ func References(f *Func) []string {
 // own reference (store) before its expressions', an expression's before
 // its operands'.
 func eachReference(f *Func, fn func(name string)) {
-	refWalker(fn).stmts(f.Body)
+	walkStmts(refWalker(fn), f.Body)
 }
 
-// refWalker is eachReference's walk, without a callback per node.
+// refWalker is eachReference's walker: the callback for each name.
 type refWalker func(name string)
 
-func (w refWalker) stmts(ss []Stmt) {
-	for _, s := range ss {
-		switch s := s.(type) {
-		case *LetStmt:
-			w.expr(s.Value)
-		case *AssignStmt:
-			w.expr(s.Value)
-		case *StoreStmt:
-			w(s.Global)
-			w.expr(s.Value)
-		case *IfStmt:
-			w.expr(s.Cond)
-			w.stmts(s.Then)
-			w.stmts(s.Else)
-		case *WhileStmt:
-			w.expr(s.Cond)
-			w.stmts(s.Body)
-		case *ReturnStmt:
-			w.expr(s.Value)
-		case *ExprStmt:
-			w.expr(s.X)
-		}
+func (w refWalker) stmt(s Stmt) {
+	if st, ok := s.(*StoreStmt); ok {
+		w(st.Global)
 	}
 }
 
@@ -209,28 +225,10 @@ func (w refWalker) expr(e Expr) {
 	switch x := e.(type) {
 	case *CallExpr:
 		w(x.Func)
-		for _, a := range x.Args {
-			w.expr(a)
-		}
 	case *AddrOf:
 		w(x.Name)
 	case *LoadExpr:
 		w(x.Global)
-	case *UnaryExpr:
-		w.expr(x.X)
-	case *BinaryExpr:
-		w.expr(x.X)
-		w.expr(x.Y)
-	case *CallIndirectExpr:
-		w.expr(x.Target)
-		for _, a := range x.Args {
-			w.expr(a)
-		}
-	case *ErrLenExpr:
-		w.expr(x.Err)
-	case *ErrByteExpr:
-		w.expr(x.Err)
-		w.expr(x.Index)
 	}
 }
 
