@@ -30,23 +30,12 @@ const (
 	hostileWrote       = 1 << 4
 )
 
-// buildHostile compiles testdata/hostile.c (freestanding, no libc) with
-// escape as the absolute path it writes, links it with ld.lld, and returns
-// the executable, named uniquely so that its processes can be found.
+// buildHostile compiles testdata/hostile.c (buildC) with escape as the
+// absolute path it writes; the executable is named uniquely, so that its
+// processes can be found.
 func buildHostile(t *testing.T, escape string) string {
 	t.Helper()
-	clang := tools.Require(t, "clang")
-	tools.Require(t, "ld.lld")
-	dir := t.TempDir()
-	o := filepath.Join(dir, "hostile.o")
-	out, err := osexec.Command(clang.Path, "--target=x86_64-linux-gnu", "-c", "-O1", "-ffreestanding",
-		"-fno-stack-protector", "-fno-pic", "-fno-builtin", fmt.Sprintf("-DESCAPE=%q", escape),
-		filepath.Join("testdata", "hostile.c"), "-o", o).CombinedOutput()
-	require.NoError(t, err, "clang: %s", out)
-	exe := filepath.Join(dir, fmt.Sprintf("hostile-%d-%s.exe", os.Getpid(), filepath.Base(dir)))
-	_, err = lld.Link(context.Background(), obj.ELF, []string{o}, exe, lld.Options{})
-	require.NoError(t, err)
-	return exe
+	return buildC(t, "hostile", fmt.Sprintf("-DESCAPE=%q", escape))
 }
 
 // processesNamed lists the live processes whose argv[0] is name.
@@ -141,18 +130,20 @@ func TestContainment(t *testing.T) {
 	}
 }
 
-// buildC compiles the freestanding testdata program name.c and links it
-// with ld.lld.
-func buildC(t *testing.T, name string) string {
+// buildC compiles the freestanding testdata program name.c (no libc; its
+// system calls in testdata/sys.h) with the given -D options and links it
+// with ld.lld, into an executable named uniquely for this test process.
+func buildC(t *testing.T, name string, defines ...string) string {
 	t.Helper()
 	clang := tools.Require(t, "clang")
 	tools.Require(t, "ld.lld")
 	dir := t.TempDir()
 	o := filepath.Join(dir, name+".o")
-	out, err := osexec.Command(clang.Path, "--target=x86_64-linux-gnu", "-c", "-O1", "-ffreestanding",
-		"-fno-stack-protector", "-fno-pic", "-fno-builtin", filepath.Join("testdata", name+".c"), "-o", o).CombinedOutput()
+	args := append([]string{"--target=x86_64-linux-gnu", "-c", "-O1", "-ffreestanding",
+		"-fno-stack-protector", "-fno-pic", "-fno-builtin"}, defines...)
+	out, err := osexec.Command(clang.Path, append(args, filepath.Join("testdata", name+".c"), "-o", o)...).CombinedOutput()
 	require.NoError(t, err, "clang: %s", out)
-	exe := filepath.Join(dir, name+".exe")
+	exe := filepath.Join(dir, fmt.Sprintf("%s-%d-%s.exe", name, os.Getpid(), filepath.Base(dir)))
 	_, err = lld.Link(context.Background(), obj.ELF, []string{o}, exe, lld.Options{})
 	require.NoError(t, err)
 	return exe
@@ -222,12 +213,15 @@ func TestContainmentNotRoot(t *testing.T) {
 	require.NoError(t, os.WriteFile(bin, b, 0o755))
 	src, err := filepath.Abs("testdata")
 	require.NoError(t, err)
-	// The test reads testdata/hostile.c relative to its working directory.
+	// The test reads testdata/hostile.c and sys.h relative to its working
+	// directory.
 	work := filepath.Join(dir, "work")
 	require.NoError(t, os.MkdirAll(filepath.Join(work, "testdata"), 0o777))
-	hostile, err := os.ReadFile(filepath.Join(src, "hostile.c"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(work, "testdata", "hostile.c"), hostile, 0o644))
+	for _, f := range []string{"hostile.c", "sys.h"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(work, "testdata", f), b, 0o644))
+	}
 	require.NoError(t, os.Chmod(filepath.Join(work, "testdata"), 0o755))
 	require.NoError(t, os.Chmod(work, 0o777))
 
