@@ -18,6 +18,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -176,6 +177,8 @@ const filterFuel = 2_000_000
 // incrCheckOptions say what runIncr injects and checks.
 type incrCheckOptions struct {
 	Runner *exec.Runner
+	// Tools serves LLVM's tools to invariant 8 (nil: a process per run).
+	Tools *toolsrv.Pool
 	// Faults are injected into every compile and in-place update (fault
 	// tests).
 	Faults fault.Set
@@ -230,7 +233,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 		tally = checkTally{}
 		defer func() { o.Stats.Add(updates, tally) }()
 	}
-	i, s, err := runSession(ctx, mods, vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: mode, LastMode: lastMode, Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
+	i, s, err := runSession(ctx, mods, vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Tools: o.Tools, Mode: mode, LastMode: lastMode, Tiers: tiers, Dir: dir, Faults: o.Faults}, tally)
 	if s != nil {
 		updates = int64(s.Checked - 1)
 	}
@@ -243,7 +246,7 @@ func runIncrLog(ctx context.Context, tg incrTarget, in incrInput, dir string, o 
 			if lastMode != "" {
 				replayMode = lastMode
 			}
-			if j, _, ferr := runSession(ctx, mods[:i+1], vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Mode: replayMode, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
+			if j, _, ferr := runSession(ctx, mods[:i+1], vals, pipeline.SessionOptions{Format: tg.format, Policy: policy, Runner: o.Runner, Tools: o.Tools, Mode: replayMode, Tiers: pipeline.FullTiers, Dir: dir, Faults: o.Faults}, nil); ferr != nil {
 				i, err = j, ferr
 			}
 		}
@@ -868,14 +871,17 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 	for _, s := range incrSeeds(f, tg) {
 		f.Add(s)
 	}
-	// One runner per fuzz worker process.
+	// One runner and one pool of LLVM's fork servers per fuzz worker
+	// process.
 	var (
 		once   sync.Once
 		runner *exec.Runner
+		pool   *toolsrv.Pool
 	)
 	f.Cleanup(func() {
 		if runner != nil {
 			runner.Close()
+			pool.Close()
 		}
 	})
 	faults, err := envFaults()
@@ -885,9 +891,9 @@ func fuzzIncr(f *testing.F, tg incrTarget) {
 	stats := NewStatsRecorder(tg.name)
 	f.Cleanup(func() { _ = stats.Flush() })
 	f.Fuzz(func(t *testing.T, data []byte) {
-		once.Do(func() { runner = exec.NewRunner() })
+		once.Do(func() { runner, pool = exec.NewRunner(), toolsrv.NewPool() })
 		in := decodeIncr(data)
-		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, LLVMEvery: llvmSample, Faults: faults, Stats: stats}); err != nil {
+		if err := runIncr(context.Background(), tg, in, t.TempDir(), incrCheckOptions{Runner: runner, Tools: pool, LLVMEvery: llvmSample, Faults: faults, Stats: stats}); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -88,6 +89,8 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 	}
 	runner := exec.NewRunner()
 	defer runner.Close()
+	pool := toolsrv.NewPool()
+	defer pool.Close()
 	res := &CheckResult{}
 	start, cpu0, kids0 := time.Now(), cpuNow(), childCPU()
 	for seed := int64(1); res.Updates < cfg.Updates; seed++ {
@@ -96,7 +99,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 		}
 		r := rand.New(rand.NewSource(seed))
 		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: cfg.Funcs})
-		s, err := pipeline.NewSession(ctx, m, pipeline.SessionOptions{Format: cfg.Format, Policy: cfg.Policy, Runner: runner, Mode: cfg.Mode, LastMode: cfg.LastMode, Tiers: cfg.Tiers, Dir: cfg.Dir})
+		s, err := pipeline.NewSession(ctx, m, pipeline.SessionOptions{Format: cfg.Format, Policy: cfg.Policy, Runner: runner, Tools: pool, Mode: cfg.Mode, LastMode: cfg.LastMode, Tiers: cfg.Tiers, Dir: cfg.Dir})
 		if err != nil {
 			return nil, fmt.Errorf("bench check: seed %d: %w", seed, err)
 		}
@@ -123,6 +126,7 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 	// their CPU time, and that of the programs they ran, counts once they
 	// are reaped.
 	runner.Close()
+	pool.Close() // the same for LLVM's fork servers
 	res.CPU, res.Wall, res.ChildCPU = cpuNow()-cpu0, time.Since(start), childCPU()-kids0
 	if res.CPU > 0 {
 		res.PerSecond = float64(res.Updates) / res.CPU.Seconds()

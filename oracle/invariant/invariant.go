@@ -25,14 +25,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
 
-	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -658,26 +657,28 @@ func readHead(path string, n int) ([]byte, error) {
 // CheckLLVM checks invariant 8: llvm-readobj and llvm-objdump (for
 // Mach-O also llvm-objdump --macho; for PE with the base
 // relocations and private headers) read the file without
-// a warning or error.
-func CheckLLVM(path string) error {
+// a warning or error. Each tool runs as a process of its own; the checked
+// update loop uses CheckLLVMWith and a pool of fork servers.
+func CheckLLVM(path string) error { return CheckLLVMWith(nil, path) }
+
+// CheckLLVMWith is CheckLLVM with the tools found and run through pool
+// (toolsrv: a fork server per tool, the same runs without each one's
+// start); a nil pool runs them as CheckLLVM does.
+func CheckLLVMWith(pool *toolsrv.Pool, path string) error {
 	var errs Error
 	for _, tc := range llvmRuns(path) {
-		t, err := tools.Find(tc.tool)
+		t, err := pool.Find(tc.tool)
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(t.Path, tc.args...)
 		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
 		// The listing can be large: it is scanned as it streams, line by
 		// line, for a warning, never held whole.
-		stdout, err := cmd.StdoutPipe()
+		run, err := pool.Start(t.Path, tc.args, &stderr)
 		if err != nil {
-			return err
-		}
-		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("invariant: %s: %w", tc.tool, err)
 		}
+		stdout := run.Stdout
 		warned := ""
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -690,7 +691,7 @@ func CheckLLVM(path string) error {
 		if scanErr != nil {
 			io.Copy(io.Discard, stdout) // let the tool finish
 		}
-		err = cmd.Wait()
+		err = run.Wait()
 		text := stderr.String()
 		if err != nil || scanErr != nil || warned != "" || containsFold(stderr.Bytes(), "warning") || containsFold(stderr.Bytes(), "error") {
 			msg := strings.TrimSpace(text)

@@ -12,6 +12,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/invariant"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/input"
@@ -107,8 +108,10 @@ type IncrCheck struct {
 	// Runner and Mode run the output (invariant 1); a nil Runner skips it.
 	Runner *exec.Runner
 	Mode   exec.Mode
-	// LLVM runs llvm-readobj and llvm-objdump over the file (invariant 8).
-	LLVM bool
+	// LLVM runs llvm-readobj and llvm-objdump over the file (invariant 8),
+	// through Tools when it is set.
+	LLVM  bool
+	Tools *toolsrv.Pool
 	// Fresh compares the canonical image with a fresh reference link of
 	// the same version (invariant 2), linked in Dir.
 	Fresh bool
@@ -135,7 +138,7 @@ func CheckIncremental(ctx context.Context, path string, m *ir.Module, c IncrChec
 		problems = append(problems, err.Error())
 	}
 	if c.LLVM {
-		if err := invariant.CheckLLVM(path); err != nil {
+		if err := invariant.CheckLLVMWith(c.Tools, path); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/diff"
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/invariant"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/incr"
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -96,7 +97,10 @@ type SessionOptions struct {
 	Policy incr.Policy
 	// Runner runs the output (invariant 1); nil skips execution.
 	Runner *exec.Runner
-	Mode   exec.Mode
+	// Tools runs LLVM's tools for CheckLLVM (invariant 8) through its
+	// fork servers; nil starts each tool as a process of its own.
+	Tools *toolsrv.Pool
+	Mode  exec.Mode
 	// LastMode, when set, runs the output of the sequence's last update
 	// (Update with last set) instead of Mode (see FuzzModes).
 	LastMode exec.Mode
@@ -322,7 +326,7 @@ func (s *Session) CheckLLVM() error {
 	if err := os.WriteFile(path, s.out.Bytes(), 0o755); err != nil {
 		return err
 	}
-	return invariant.CheckLLVM(path)
+	return invariant.CheckLLVMWith(s.Tools, path)
 }
 
 // CheckSidecar saves the output and its sidecar to Dir (to a directory of
