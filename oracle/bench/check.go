@@ -104,8 +104,9 @@ func BenchCheck(ctx context.Context, cfg CheckConfig) (*CheckResult, error) {
 			return nil, fmt.Errorf("bench check: seed %d: %w", seed, err)
 		}
 		n := min(cfg.SeqLen, cfg.Updates-res.Updates)
+		var ed ir.Editor // RandomEditShared's edits, each unchanged function analyzed once
 		for i := 0; i < n; i++ {
-			m, _ = ir.RandomEditShared(m, r)
+			m, _ = ed.RandomEditShared(m, r)
 			if _, err := s.Update(ctx, m, i == n-1); err != nil {
 				return nil, fmt.Errorf("bench check: seed %d, update %d: %w", seed, i+1, err)
 			}

@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 )
@@ -71,4 +72,33 @@ func BenchmarkCheckManyLocals(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRandomEditShared reports the edit generator's cost per edit
+// as the checked update loop (`linkcheck bench check`) draws them:
+// sequences of 20 edits from generated programs of 40 functions.
+func BenchmarkRandomEditShared(b *testing.B) {
+	b.Run("func", func(b *testing.B) { benchRandomEdit(b, nil) })
+	b.Run("editor", func(b *testing.B) { benchRandomEdit(b, &Editor{}) })
+}
+
+func benchRandomEdit(b *testing.B, ed *Editor) {
+	var seqs [][]*Module
+	for seed := int64(1); seed <= 50; seed++ {
+		m := Generate(GenConfig{Seed: seed, Funcs: 40})
+		seqs = append(seqs, []*Module{m})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	edits := 0
+	for i := 0; i < b.N; i++ {
+		seed := int64(i%len(seqs)) + 1
+		m := seqs[seed-1][0]
+		r := rand.New(rand.NewSource(seed))
+		for range 20 {
+			m, _ = ed.RandomEditShared(m, r)
+			edits++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(edits), "ns/edit")
 }

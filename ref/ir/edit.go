@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strconv"
 
 	"github.com/rogpeppe/go-internal/txtar"
@@ -91,16 +92,84 @@ type analysis struct {
 	leaf  []bool // function without calls
 	p     pools
 	names map[string]bool
+	// ff are the facts of each function of m.
+	ff []*funcFacts
 }
 
-func analyze(m *Module) *analysis {
+// funcFacts is what the edits need to know about one function's body:
+// whether it calls, its stores, and the names it refers to.
+type funcFacts struct {
+	hasCall bool
+	stores  []storeFact
+	// calls, addrs and errs are the names of the functions called
+	// directly, of the symbols whose addresses are taken and of the
+	// errors named, repeats included.
+	calls, addrs, errs []string
+}
+
+// storeFact is one store statement: its global and, when the value
+// stored is &name, name.
+type storeFact struct {
+	global string
+	addrOf bool
+	addr   string
+}
+
+// factsOf walks f's body once for its facts.
+func factsOf(f *Func) *funcFacts {
+	w := &factsWalker{}
+	walkStmts(w, f.Body)
+	return &w.funcFacts
+}
+
+// factsWalker collects a body's facts.
+type factsWalker struct{ funcFacts }
+
+func (w *factsWalker) stmt(s Stmt) {
+	if st, ok := s.(*StoreStmt); ok {
+		sf := storeFact{global: st.Global}
+		if ao, ok := st.Value.(*AddrOf); ok {
+			sf.addrOf, sf.addr = true, ao.Name
+		}
+		w.stores = append(w.stores, sf)
+	}
+}
+
+func (w *factsWalker) expr(e Expr) {
+	switch x := e.(type) {
+	case *CallExpr:
+		w.hasCall = true
+		w.calls = append(w.calls, x.Func)
+	case *CallIndirectExpr:
+		w.hasCall = true
+	case *AddrOf:
+		w.addrs = append(w.addrs, x.Name)
+	case *ErrorLit:
+		w.errs = append(w.errs, x.Name)
+	}
+}
+
+// refersTo reports whether the function calls name or takes its address.
+func (ff *funcFacts) refersTo(name string) bool {
+	return slices.Contains(ff.calls, name) || slices.Contains(ff.addrs, name)
+}
+
+func analyze(m *Module) *analysis { return analyzeWith(m, nil) }
+
+// analyzeWith is analyze taking the facts of the functions e knows from
+// it (e nil: every function is walked).
+func analyzeWith(m *Module, e *Editor) *analysis {
 	a := &analysis{m: m, fidx: make(map[string]int, len(m.Funcs)), gidx: make(map[string]int, len(m.Globals)),
-		leaf: make([]bool, len(m.Funcs)), names: make(map[string]bool, len(m.Funcs)+len(m.Globals))}
+		leaf: make([]bool, len(m.Funcs)), names: make(map[string]bool, len(m.Funcs)+len(m.Globals)),
+		ff: make([]*funcFacts, len(m.Funcs))}
 	a.p.errors = m.Errors
+	for i, f := range m.Funcs {
+		a.ff[i] = e.facts(f)
+	}
 	for i, f := range m.Funcs {
 		a.fidx[f.Name] = i
 		a.names[f.Name] = true
-		if f.Name != "main" && !hasCall(f.Body) {
+		if f.Name != "main" && !a.ff[i].hasCall {
 			a.leaf[i] = true
 			ar := len(f.Params)
 			a.p.leaves[ar] = append(a.p.leaves[ar], f.Name)
@@ -130,21 +199,17 @@ func analyze(m *Module) *analysis {
 	// function of its arity; generated code guarantees that, but drop
 	// pointer globals stored to with anything else.
 	bad := map[string]bool{}
-	for _, f := range m.Funcs {
-		visitStmts(f.Body, func(s Stmt) {
-			st, ok := s.(*StoreStmt)
-			if !ok {
-				return
-			}
-			gi, ok := a.gidx[st.Global]
+	for _, ff := range a.ff {
+		for _, st := range ff.stores {
+			gi, ok := a.gidx[st.global]
 			if !ok || m.Globals[gi].Init.Addr == "" {
-				return
+				continue
 			}
 			want := a.arityOf(m.Globals[gi].Init.Addr)
-			if ao, ok := st.Value.(*AddrOf); !ok || a.arityOf(ao.Name) != want || want < 0 {
-				bad[st.Global] = true
+			if !st.addrOf || a.arityOf(st.addr) != want || want < 0 {
+				bad[st.global] = true
 			}
-		}, nil)
+		}
 	}
 	if len(bad) > 0 {
 		for ar := range a.p.ptrGlobals {
@@ -318,7 +383,7 @@ func removable(a *analysis, body []Stmt) []int {
 	var out []int
 	for i, s := range body {
 		ok := true
-		visitStmts([]Stmt{s}, func(s Stmt) {
+		visitStmts(body[i:i+1], func(s Stmt) {
 			if _, ret := s.(*ReturnStmt); ret {
 				ok = false
 			}
@@ -511,15 +576,10 @@ func deleteFunc(a *analysis, m *Module, name string) (*Module, Edit, error) {
 			addrTaken = true
 		}
 	}
-	for _, f := range m.Funcs {
-		if f.Name == name {
-			continue
+	for i, f := range m.Funcs {
+		if f.Name != name && slices.Contains(a.ff[i].addrs, name) {
+			addrTaken = true
 		}
-		visitStmts(f.Body, nil, func(e Expr) {
-			if x, ok := e.(*AddrOf); ok && x.Name == name {
-				addrTaken = true
-			}
-		})
 	}
 	if addrTaken && repl == "" {
 		return nil, Edit{}, fmt.Errorf("delete-func %s: its address is taken and there is no other leaf of arity %d", name, ar)
@@ -534,16 +594,11 @@ func deleteFunc(a *analysis, m *Module, name string) (*Module, Edit, error) {
 		}
 	}
 	for i, f := range n.Funcs {
-		refs := false
-		visitStmts(f.Body, nil, func(e Expr) {
-			switch x := e.(type) {
-			case *CallExpr:
-				refs = refs || x.Func == name
-			case *AddrOf:
-				refs = refs || x.Name == name
-			}
-		})
-		if !refs {
+		ff := a.ff[i]
+		if i >= fi {
+			ff = a.ff[i+1]
+		}
+		if !ff.refersTo(name) {
 			continue
 		}
 		c := CloneFunc(f)
@@ -619,6 +674,11 @@ func AddError(m *Module, name string, index int) (*Module, Edit, error) {
 // RenameError renames error old to new, in the error set and every
 // error.old in the code.
 func RenameError(m *Module, old, new string) (*Module, Edit, error) {
+	return renameError(nil, m, old, new)
+}
+
+// renameError is RenameError with m's analysis made already (a nil: none).
+func renameError(a *analysis, m *Module, old, new string) (*Module, Edit, error) {
 	if !ValidIdent(new) || m.ErrorValue(new) != 0 {
 		return nil, Edit{}, fmt.Errorf("rename-error: name %q is invalid or taken", new)
 	}
@@ -629,12 +689,16 @@ func RenameError(m *Module, old, new string) (*Module, Edit, error) {
 	n := shallow(m)
 	n.Errors[k-1] = new
 	for i, f := range n.Funcs {
-		refs := false
-		visitStmts(f.Body, nil, func(e Expr) {
-			if x, ok := e.(*ErrorLit); ok && x.Name == old {
-				refs = true
-			}
-		})
+		var refs bool
+		if a != nil {
+			refs = slices.Contains(a.ff[i].errs, old)
+		} else {
+			visitStmts(f.Body, nil, func(e Expr) {
+				if x, ok := e.(*ErrorLit); ok && x.Name == old {
+					refs = true
+				}
+			})
+		}
 		if !refs {
 			continue
 		}
@@ -768,21 +832,71 @@ func RandomEdit(m *Module, r *rand.Rand) (*Module, Edit) {
 // compiler that keeps per-function results (codegen.Compiler) then sees
 // the unchanged functions as the same declarations.
 func RandomEditShared(m *Module, r *rand.Rand) (*Module, Edit) {
-	a := analyze(m) // m does not change between the tries
-	for try := 0; try < 20; try++ {
-		n, e, err := randomEdit(m, a, r)
-		if err == nil {
-			return n, e
+	return (*Editor)(nil).RandomEditShared(m, r)
+}
+
+// Editor draws random edits as RandomEditShared does, keeping the facts
+// of each function it has analyzed (whether it calls, what it stores and
+// names) for the next edits: a function the edits of a sequence did not
+// change is the same declaration from version to version, so it is not
+// walked again. The versions it is given must never be changed in place
+// (as for codegen.Compiler); the edits are those RandomEditShared draws
+// from the same r, byte for byte (TestEditorEqualsRandomEditShared). The
+// zero Editor is ready to use; a nil *Editor keeps nothing.
+type Editor struct {
+	known map[*Func]*funcFacts
+}
+
+// facts returns f's facts, from e when it knows them (e may be nil).
+func (e *Editor) facts(f *Func) *funcFacts {
+	if e == nil {
+		return factsOf(f)
+	}
+	if ff, ok := e.known[f]; ok {
+		return ff
+	}
+	ff := factsOf(f)
+	if e.known == nil {
+		e.known = map[*Func]*funcFacts{}
+	}
+	e.known[f] = ff
+	return ff
+}
+
+// forget drops the facts of the functions m does not hold, once e knows
+// many more functions than m has.
+func (e *Editor) forget(m *Module) {
+	if e == nil || len(e.known) <= 2*len(m.Funcs)+64 {
+		return
+	}
+	keep := make(map[*Func]*funcFacts, 2*len(m.Funcs))
+	for _, f := range m.Funcs {
+		if ff, ok := e.known[f]; ok {
+			keep[f] = ff
 		}
 	}
-	n, e, err := GrowFunc(m, "main", 16)
+	e.known = keep
+}
+
+// RandomEditShared is the package's RandomEditShared, taking the facts of
+// the functions e knows from it.
+func (e *Editor) RandomEditShared(m *Module, r *rand.Rand) (*Module, Edit) {
+	e.forget(m)
+	a := analyzeWith(m, e) // m does not change between the tries
+	for try := 0; try < 20; try++ {
+		n, ed, err := randomEdit(m, a, r, e)
+		if err == nil {
+			return n, ed
+		}
+	}
+	n, ed, err := GrowFunc(m, "main", 16)
 	if err != nil {
 		panic("ir: RandomEdit on a module without main")
 	}
-	return n, e
+	return n, ed
 }
 
-func randomEdit(m *Module, a *analysis, r *rand.Rand) (*Module, Edit, error) {
+func randomEdit(m *Module, a *analysis, r *rand.Rand, ed *Editor) (*Module, Edit, error) {
 	fn := m.Funcs[r.Intn(len(m.Funcs))].Name
 	switch x := r.Intn(100); {
 	case x < 18:
@@ -817,7 +931,7 @@ func randomEdit(m *Module, a *analysis, r *rand.Rand) (*Module, Edit, error) {
 		for _, e := range m.Errors {
 			used[e] = true
 		}
-		return RenameError(m, m.Errors[r.Intn(len(m.Errors))], errorName(r, used))
+		return renameError(a, m, m.Errors[r.Intn(len(m.Errors))], errorName(r, used))
 	case x < 81:
 		constant := r.Intn(2) == 0
 		prefix := "g"
@@ -832,7 +946,7 @@ func randomEdit(m *Module, a *analysis, r *rand.Rand) (*Module, Edit, error) {
 		fi := r.Intn(len(n.Funcs))
 		nn, f, _, _ := withFunc(n, n.Funcs[fi].Name)
 		pos := insertPos(r, f.Body)
-		b := analyze(n).bodyAt(r, f, pos)
+		b := analyzeWith(n, ed).bodyAt(r, f, pos)
 		f.Body = insertStmts(f.Body, pos, []Stmt{&StoreStmt{Global: e.Global, Value: b.expr(2)}})
 		return nn, e, nil
 	case x < 87:
@@ -846,13 +960,14 @@ func randomEdit(m *Module, a *analysis, r *rand.Rand) (*Module, Edit, error) {
 	case x < 94:
 		// Retarget a call to a leaf, in a function with calls.
 		nl := a.nonLeaves()
-		f := m.Funcs[nl[r.Intn(len(nl))]]
+		fi := nl[r.Intn(len(nl))]
+		f := m.Funcs[fi]
 		var leafCalls []string
-		visitStmts(f.Body, nil, func(e Expr) {
-			if c, ok := e.(*CallExpr); ok && a.isLeaf(c.Func) {
-				leafCalls = append(leafCalls, c.Func)
+		for _, c := range a.ff[fi].calls {
+			if a.isLeaf(c) {
+				leafCalls = append(leafCalls, c)
 			}
-		})
+		}
 		if len(leafCalls) == 0 {
 			return nil, Edit{}, fmt.Errorf("no leaf calls in %s", f.Name)
 		}

@@ -53,3 +53,27 @@ func TestEditSequencesGolden(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(want), got.String())
 }
+
+// TestEditorEqualsRandomEditShared: an Editor, which keeps the facts of
+// the functions it has seen, draws the same edits and the same versions
+// as RandomEditShared (which walks every function at every edit) from the
+// same seed, byte for byte; one Editor serves every sequence, so that it
+// also forgets the functions of the earlier ones.
+func TestEditorEqualsRandomEditShared(t *testing.T) {
+	var ed Editor
+	for _, funcs := range []int{1, 5, 40, 150} {
+		for seed := int64(1); seed <= 25; seed++ {
+			m := Generate(GenConfig{Seed: seed, Funcs: funcs})
+			want, got := m, m
+			rw, rg := rand.New(rand.NewSource(seed)), rand.New(rand.NewSource(seed))
+			for i := range 60 {
+				var ew, eg Edit
+				want, ew = RandomEditShared(want, rw)
+				got, eg = ed.RandomEditShared(got, rg)
+				require.Equal(t, ew, eg, "funcs %d seed %d edit %d", funcs, seed, i+1)
+				require.Equal(t, string(Print(want)), string(Print(got)), "funcs %d seed %d edit %d: %s", funcs, seed, i+1, ew)
+			}
+		}
+	}
+	require.LessOrEqual(t, len(ed.known), 2*400+64, "the editor forgets the functions of earlier versions")
+}

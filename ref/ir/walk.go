@@ -139,10 +139,27 @@ func (w funcWalker) expr(e Expr) {
 // visitStmts calls sf for every statement in ss, outer first, and ef for
 // every expression; either callback may be nil.
 func visitStmts(ss []Stmt, sf func(Stmt), ef func(Expr)) {
-	if sf == nil && ef == nil {
-		return
+	switch {
+	case ef != nil:
+		walkStmts(funcWalker{sf, ef}, ss)
+	case sf != nil:
+		eachStmt(ss, sf) // no expression holds a statement
 	}
-	walkStmts(funcWalker{sf, ef}, ss)
+}
+
+// eachStmt calls sf for every statement in ss, outer first, in order,
+// without walking the expressions.
+func eachStmt(ss []Stmt, sf func(Stmt)) {
+	for _, s := range ss {
+		sf(s)
+		switch s := s.(type) {
+		case *IfStmt:
+			eachStmt(s.Then, sf)
+			eachStmt(s.Else, sf)
+		case *WhileStmt:
+			eachStmt(s.Body, sf)
+		}
+	}
 }
 
 // hasCall reports whether ss contains a call (direct or indirect). It
