@@ -81,6 +81,8 @@ type Session struct {
 	compileLinked, compileClean func(*ir.Module) (*obj.Program, error)
 	// wasmc compiles the versions of a Wasm sequence for its fresh links.
 	wasmc *wasmgen.Compiler
+	// interp interprets the versions, keeping their unchanged functions.
+	interp ir.Interpreter
 
 	out  *incr.Output
 	step int
@@ -280,7 +282,7 @@ func (s *Session) run(ctx context.Context, exe []byte, v *version, mode exec.Mod
 		value = *v.value
 	} else {
 		var err error
-		if value, err = ir.Interp(v.m, ir.InterpOptions{}); err != nil {
+		if value, err = s.interp.Interp(v.m, ir.InterpOptions{}); err != nil {
 			return fmt.Sprintf("the interpreter cannot evaluate the version: %v", err)
 		}
 	}

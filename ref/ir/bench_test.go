@@ -102,3 +102,44 @@ func benchRandomEdit(b *testing.B, ed *Editor) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(edits), "ns/edit")
 }
+
+// BenchmarkInterpSequence interprets every version of 20-edit sequences
+// of 40-function programs, as the checked update loop's full checks do:
+// "interp" with Interp, "interpreter" with one Interpreter per sequence.
+func BenchmarkInterpSequence(b *testing.B) {
+	var seqs [][]*Module
+	for seed := int64(1); seed <= 20; seed++ {
+		m := Generate(GenConfig{Seed: seed, Funcs: 40})
+		r := rand.New(rand.NewSource(seed))
+		var ed Editor
+		seq := []*Module{m}
+		for range 20 {
+			m, _ = ed.RandomEditShared(m, r)
+			seq = append(seq, m)
+		}
+		seqs = append(seqs, seq)
+	}
+	for _, kept := range []bool{false, true} {
+		name := map[bool]string{false: "interp", true: "interpreter"}[kept]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			versions := 0
+			for i := 0; b.Loop(); i++ {
+				var in Interpreter
+				for _, m := range seqs[i%len(seqs)] {
+					var err error
+					if kept {
+						_, err = in.Interp(m, InterpOptions{})
+					} else {
+						_, err = Interp(m, InterpOptions{})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					versions++
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(versions), "ns/version")
+		})
+	}
+}

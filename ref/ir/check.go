@@ -145,6 +145,21 @@ type checker struct {
 	stmtSlab []cstmt
 	exprPtrs []*cexpr
 	stmtPtrs []*cstmt
+
+	// kept are the functions an Interpreter compiled in an earlier
+	// module without errors; while recording, deps collects the lookups
+	// of the function being compiled, and fdeps each function's.
+	kept      map[*Func]keptFunc
+	recording bool
+	deps      []dep
+	fdeps     [][]dep
+}
+
+// keptFunc is a function compiled for an earlier module, and the lookups
+// its compilation made.
+type keptFunc struct {
+	cf   *cfunc
+	deps []dep
 }
 
 // nodeCount counts what the checker compiles a body into: expressions,
@@ -319,10 +334,21 @@ func (c *checker) resolve(errPos []Pos) {
 		c.prog.globals[i] = v
 	}
 
+	// The functions kept from an earlier module whose lookups give the
+	// same results here are that module's compiled functions.
+	c.prog.funcs = make([]*cfunc, len(m.Funcs))
+	if c.kept != nil {
+		c.fdeps = make([][]dep, len(m.Funcs))
+		for i, f := range m.Funcs {
+			if k, ok := c.kept[f]; ok && f != nil && c.holds(k.deps) {
+				c.prog.funcs[i], c.fdeps[i] = k.cf, k.deps
+			}
+		}
+	}
 	// The compiled nodes in four allocations of the sizes they take.
 	var n nodeCount
-	for _, f := range m.Funcs {
-		if f != nil {
+	for i, f := range m.Funcs {
+		if f != nil && c.prog.funcs[i] == nil {
 			n.body(f.Body)
 		}
 	}
@@ -330,12 +356,17 @@ func (c *checker) resolve(errPos []Pos) {
 	c.stmtSlab = make([]cstmt, 0, n.nstmt)
 	c.exprPtrs = make([]*cexpr, 0, n.args)
 	c.stmtPtrs = make([]*cstmt, 0, n.list)
-	c.prog.funcs = make([]*cfunc, len(m.Funcs))
 	for i, f := range m.Funcs {
-		if f == nil {
+		if f == nil || c.prog.funcs[i] != nil {
 			continue
 		}
+		if c.fdeps != nil {
+			c.recording, c.deps = true, nil
+		}
 		c.prog.funcs[i] = c.function(f)
+		if c.fdeps != nil {
+			c.fdeps[i], c.recording = c.deps, false
+		}
 	}
 
 	c.ctx, c.ctxName = "", ""
@@ -366,13 +397,102 @@ func (c *checker) resolve(errPos []Pos) {
 
 // addrOf returns the address value of a function or global.
 func (c *checker) addrOf(name string) (value, bool) {
-	if i, ok := c.funcs[name]; ok {
+	if i, ok := c.funcAt(name); ok {
 		return value{a: int32(i + 1)}, true
 	}
-	if i, ok := c.globals[name]; ok {
+	if i, ok := c.globalAt(name); ok {
 		return value{a: int32(-i - 1)}, true
 	}
 	return value{}, false
+}
+
+// A dep is one lookup a function's compilation made in the module's
+// name spaces, and its result: the function compiles to the same nodes
+// in any module where its lookups give the same results.
+type dep struct {
+	kind depKind
+	name string
+	// idx is the function's or global's index (-1: none) or the error's
+	// value (0: none); aux a function's arity or whether a global is
+	// const.
+	idx, aux int
+}
+
+type depKind uint8
+
+const (
+	depFunc depKind = iota
+	depGlobal
+	depError
+)
+
+// funcAt looks name up among the functions (recording the lookup while a
+// function is compiled for an Interpreter).
+func (c *checker) funcAt(name string) (int, bool) {
+	i, ok := c.funcs[name]
+	if c.recording {
+		d := dep{kind: depFunc, name: name, idx: -1}
+		if ok {
+			d.idx, d.aux = i, len(c.m.Funcs[i].Params)
+		}
+		c.deps = append(c.deps, d)
+	}
+	return i, ok
+}
+
+// globalAt looks name up among the globals.
+func (c *checker) globalAt(name string) (int, bool) {
+	i, ok := c.globals[name]
+	if c.recording {
+		d := dep{kind: depGlobal, name: name, idx: -1}
+		if ok {
+			d.idx = i
+			if c.m.Globals[i].Const {
+				d.aux = 1
+			}
+		}
+		c.deps = append(c.deps, d)
+	}
+	return i, ok
+}
+
+// errAt looks name up among the errors.
+func (c *checker) errAt(name string) (int, bool) {
+	i, ok := c.errIdx[name]
+	if c.recording {
+		c.deps = append(c.deps, dep{kind: depError, name: name, idx: i})
+	}
+	return i, ok
+}
+
+// holds reports whether every lookup of deps gives the same result in
+// c's module.
+func (c *checker) holds(deps []dep) bool {
+	for _, d := range deps {
+		switch d.kind {
+		case depFunc:
+			i, ok := c.funcs[d.name]
+			if !ok {
+				i = -1
+			}
+			if i != d.idx || ok && len(c.m.Funcs[i].Params) != d.aux {
+				return false
+			}
+		case depGlobal:
+			i, ok := c.globals[d.name]
+			if !ok {
+				i = -1
+			}
+			if i != d.idx || ok && c.m.Globals[i].Const != (d.aux == 1) {
+				return false
+			}
+		case depError:
+			if c.errIdx[d.name] != d.idx {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *checker) lookup(name string) (int32, bool) {
@@ -473,7 +593,7 @@ func (c *checker) stmt(s Stmt) *cstmt {
 		x := c.expr(s.Value)
 		slot, ok := c.lookup(s.Name)
 		if !ok {
-			if _, g := c.globals[s.Name]; g {
+			if _, g := c.globalAt(s.Name); g {
 				c.errorf(s.Pos, "cannot assign to global %s (use store)", s.Name)
 			} else {
 				c.errorf(s.Pos, "undefined variable %s", s.Name)
@@ -482,12 +602,12 @@ func (c *checker) stmt(s Stmt) *cstmt {
 		return c.newStmt(cstmt{op: sSet, slot: slot, x: x, pos: s.Pos})
 	case *StoreStmt:
 		x := c.expr(s.Value)
-		gi, ok := c.globals[s.Global]
+		gi, ok := c.globalAt(s.Global)
 		switch {
 		case ok && c.m.Globals[gi].Const:
 			c.errorf(s.Pos, "store to const %s", s.Global)
 		case !ok:
-			if _, f := c.funcs[s.Global]; f {
+			if _, f := c.funcAt(s.Global); f {
 				c.errorf(s.Pos, "store to function %s", s.Global)
 			} else {
 				c.errorf(s.Pos, "undefined global %s", s.Global)
@@ -562,9 +682,9 @@ func (c *checker) expr1(e Expr) *cexpr {
 		}
 		return c.newExpr(cexpr{op: eVar, slot: slot, pos: e.Pos})
 	case *LoadExpr:
-		gi, ok := c.globals[e.Global]
+		gi, ok := c.globalAt(e.Global)
 		if !ok {
-			if _, f := c.funcs[e.Global]; f {
+			if _, f := c.funcAt(e.Global); f {
 				c.errorf(e.Pos, "load of function %s", e.Global)
 			} else {
 				c.errorf(e.Pos, "undefined global %s", e.Global)
@@ -578,7 +698,7 @@ func (c *checker) expr1(e Expr) *cexpr {
 		}
 		return c.newExpr(cexpr{op: eAddr, lit: v, pos: e.Pos})
 	case *ErrorLit:
-		i, ok := c.errIdx[e.Name]
+		i, ok := c.errAt(e.Name)
 		if !ok {
 			c.errorf(e.Pos, "undefined error %s", e.Name)
 		}
@@ -600,12 +720,12 @@ func (c *checker) expr1(e Expr) *cexpr {
 		return c.newExpr(cexpr{op: eBinary, bop: e.Op, x: x, y: c.expr(e.Y), pos: e.Pos})
 	case *CallExpr:
 		args := c.exprs(e.Args)
-		fi, ok := c.funcs[e.Func]
+		fi, ok := c.funcAt(e.Func)
 		switch {
 		case !ok:
 			if _, v := c.lookup(e.Func); v {
 				c.errorf(e.Pos, "call of non-function %s (a variable: use call %s(...))", e.Func, e.Func)
-			} else if _, g := c.globals[e.Func]; g {
+			} else if _, g := c.globalAt(e.Func); g {
 				c.errorf(e.Pos, "call of non-function %s (a global: use call load %s(...))", e.Func, e.Func)
 			} else {
 				c.errorf(e.Pos, "undefined function %s", e.Func)
@@ -620,9 +740,9 @@ func (c *checker) expr1(e Expr) *cexpr {
 		}
 		switch t := e.Target.(type) {
 		case *AddrOf:
-			if fi, ok := c.funcs[t.Name]; ok && len(c.m.Funcs[fi].Params) != len(e.Args) {
+			if fi, ok := c.funcAt(t.Name); ok && len(c.m.Funcs[fi].Params) != len(e.Args) {
 				c.errorf(e.Pos, "wrong number of arguments in call to %s: have %d, want %d", t.Name, len(e.Args), len(c.m.Funcs[fi].Params))
-			} else if _, g := c.globals[t.Name]; g {
+			} else if _, g := c.globalAt(t.Name); g {
 				c.errorf(e.Pos, "call of non-function %s (a global)", t.Name)
 			}
 		case *IntLit, *ErrorLit:

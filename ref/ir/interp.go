@@ -98,6 +98,41 @@ func Interp(m *Module, opts InterpOptions) (uint64, error) {
 	return c.prog.run(opts)
 }
 
+// Interpreter interprets successive versions of one program as Interp
+// does, keeping each function's compiled form between versions: a
+// function that is the same declaration as in the last version checked
+// without errors, and whose lookups of other functions, globals and
+// errors (index, arity, constness, value) give the same results, is not
+// checked and compiled again. Its results are Interp's
+// (TestInterpreterEqualsInterp); the versions it is given must never be
+// changed in place (as for codegen.Compiler). The zero Interpreter is
+// ready to use.
+type Interpreter struct {
+	kept map[*Func]keptFunc
+}
+
+// Interp is the package's Interp, taking the functions i kept.
+func (i *Interpreter) Interp(m *Module, opts InterpOptions) (uint64, error) {
+	if m == nil {
+		return 0, ErrorList{{Msg: "nil module"}}
+	}
+	c := &checker{m: m, kept: i.kept}
+	if c.kept == nil {
+		c.kept = map[*Func]keptFunc{}
+	}
+	c.resolve(nil)
+	if len(c.errs) > 0 {
+		c.errs.sort()
+		return 0, c.errs
+	}
+	next := make(map[*Func]keptFunc, len(m.Funcs))
+	for k, f := range m.Funcs {
+		next[f] = keptFunc{cf: c.prog.funcs[k], deps: c.fdeps[k]}
+	}
+	i.kept = next
+	return c.prog.run(opts)
+}
+
 type interp struct {
 	p        *program
 	globals  []value
