@@ -2,6 +2,7 @@ package codegen_test
 
 import (
 	"fmt"
+	"math/rand"
 	"runtime"
 	"testing"
 
@@ -77,4 +78,41 @@ func BenchmarkBuild(b *testing.B) {
 			report(b)
 		})
 	}
+}
+
+// editSequences returns 20 sequences of 21 versions: generated programs
+// of 40 functions and 20 random edits of each, as the checked update loop
+// (`linkcheck bench check`) compiles them.
+func editSequences() [][]*ir.Module {
+	var seqs [][]*ir.Module
+	for seed := int64(1); seed <= 20; seed++ {
+		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 40})
+		r := rand.New(rand.NewSource(seed))
+		var ed ir.Editor
+		seq := []*ir.Module{m}
+		for range 20 {
+			m, _ = ed.RandomEditShared(m, r)
+			seq = append(seq, m)
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs
+}
+
+// BenchmarkCompilerSequence compiles every version of edit sequences
+// with one Compiler per sequence, as a session does.
+func BenchmarkCompilerSequence(b *testing.B) {
+	seqs := editSequences()
+	b.ReportAllocs()
+	versions := 0
+	for i := 0; b.Loop(); i++ {
+		c := codegen.NewCompiler(obj.ELF, codegen.Options{})
+		for _, m := range seqs[i%len(seqs)] {
+			if _, err := c.Compile(m); err != nil {
+				b.Fatal(err)
+			}
+			versions++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(versions), "ns/version")
 }

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"slices"
+
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -17,6 +19,9 @@ type Compiler struct {
 	format obj.Format
 	opts   Options
 	funcs  map[string]compiled
+	// spare is the map of the version before last, cleared and reused
+	// for the next.
+	spare map[string]compiled
 	// g lowers the changed functions, its buffers kept between versions.
 	g *fn
 	// entry is the entry stub the last version got.
@@ -29,9 +34,23 @@ type compiled struct {
 	f *ir.Func
 	a *obj.Atom
 	// errs are the values of the errors the function names (0: unknown);
-	// addrs whether each function whose address it takes was local.
-	errs  map[string]uint64
-	addrs map[string]bool
+	// addrs whether each function whose address it takes was local
+	// (repeats included: a function names few).
+	errs  []errDep
+	addrs []addrDep
+}
+
+// errDep is an error's value as a function was lowered.
+type errDep struct {
+	name  string
+	value uint64
+}
+
+// addrDep is whether a function whose address a function takes was local
+// as it was lowered.
+type addrDep struct {
+	name  string
+	local bool
 }
 
 // NewCompiler returns a Compiler for format and options.
@@ -41,7 +60,11 @@ func NewCompiler(format obj.Format, opts Options) *Compiler {
 
 // Compile lowers version m; m must have passed the checker.
 func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
-	next := make(map[string]compiled, len(m.Funcs))
+	next := c.spare
+	if next == nil {
+		next = make(map[string]compiled, len(m.Funcs))
+	}
+	clear(next)
 	env := NewEnv(m)
 	env.entry = c.entry // it depends on the format and options only
 	p, err := compileWith(m, c.format, c.opts, env, func(f *ir.Func, env *Env) (*obj.Atom, error) {
@@ -61,40 +84,27 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 		if err != nil {
 			return nil, err
 		}
-		next[f.Name] = dependencies(f, a, env)
+		// what of env the lowering of f into a read
+		next[f.Name] = compiled{f: f, a: a, errs: slices.Clone(c.g.errDeps), addrs: slices.Clone(c.g.addrDeps)}
 		return a, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.funcs, c.entry = next, p.Atoms[0]
+	c.funcs, c.spare, c.entry = next, c.funcs, p.Atoms[0]
 	return p, nil
-}
-
-// dependencies records what of env the lowering of f into a depends on.
-func dependencies(f *ir.Func, a *obj.Atom, env *Env) compiled {
-	cf := compiled{f: f, a: a, errs: map[string]uint64{}, addrs: map[string]bool{}}
-	walkStmts(f.Body, func(e ir.Expr) {
-		switch e := e.(type) {
-		case *ir.ErrorLit:
-			cf.errs[e.Name] = env.ErrorValues[e.Name]
-		case *ir.AddrOf:
-			cf.addrs[e.Name] = env.LocalFuncs[e.Name]
-		}
-	})
-	return cf
 }
 
 // sameEnv reports whether env gives the function the view it was lowered
 // in.
 func (cf compiled) sameEnv(env *Env) bool {
-	for n, v := range cf.errs {
-		if env.ErrorValues[n] != v {
+	for _, d := range cf.errs {
+		if env.ErrorValues[d.name] != d.value {
 			return false
 		}
 	}
-	for n, local := range cf.addrs {
-		if env.LocalFuncs[n] != local {
+	for _, d := range cf.addrs {
+		if env.LocalFuncs[d.name] != d.local {
 			return false
 		}
 	}

@@ -42,3 +42,48 @@ func TestCompilerEqualsCompile(t *testing.T) {
 		}
 	}
 }
+
+// TestCompilerEnvironment: a function kept unchanged is lowered again
+// when what its lowering read of the rest of the program changes — the
+// value of an error it names, whether a function whose address it takes
+// is local — so its atom is CompileWith's, not the last version's.
+func TestCompilerEnvironment(t *testing.T) {
+	m, err := ir.Parse("env.lir", []byte(`errors A, B
+func target(x) { return x }
+func user() { return error.B + call &target(1) }
+func main() { return user() }
+`))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		edit func(m *ir.Module) *ir.Module
+	}{
+		{"error value", func(m *ir.Module) *ir.Module {
+			n, _, err := ir.AddError(m, "Z", 0)
+			require.NoError(t, err)
+			return n
+		}},
+		{"address local", func(m *ir.Module) *ir.Module {
+			n := *m
+			n.Funcs = append([]*ir.Func(nil), m.Funcs...)
+			local := *m.Funcs[0]
+			local.Local = true
+			n.Funcs[0] = &local
+			return &n
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCompiler(obj.ELF, Options{})
+			first, err := c.Compile(m)
+			require.NoError(t, err)
+			n := tc.edit(m)
+			require.Same(t, m.Func("user"), n.Func("user"))
+			got, err := c.Compile(n)
+			require.NoError(t, err)
+			want, err := CompileWith(n, obj.ELF, Options{})
+			require.NoError(t, err)
+			require.NotEqual(t, first.Atom("user"), want.Atom("user"), "the edit changes user's code")
+			require.Equal(t, want, got)
+		})
+	}
+}
