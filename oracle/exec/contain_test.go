@@ -188,6 +188,45 @@ func TestJailStartsEmpty(t *testing.T) {
 	}
 }
 
+// TestJailExecutableIsEach runs, on one kept launcher per jailed mode, a
+// long executable (testdata/leftover.c's with 64 KiB of zeros appended)
+// and then the short one: the launcher's memfd, which keeps the long
+// one's bytes past the short one's end, must give each run exactly its
+// executable (leftover.c reports the size of its /prog), and the second
+// run must see nothing the first left.
+func TestJailExecutableIsEach(t *testing.T) {
+	if os.Geteuid() != 0 && os.Getenv("LINKCHECK_NO_USERNS") == "1" {
+		t.Skip("no jail for this user (LINKCHECK_NO_USERNS=1)")
+	}
+	exe := buildC(t, "leftover")
+	short, err := os.ReadFile(exe)
+	require.NoError(t, err)
+	long := filepath.Join(t.TempDir(), "long-"+filepath.Base(exe))
+	require.NoError(t, os.WriteFile(long, append(short[:len(short):len(short)], make([]byte, 64<<10)...), 0o755))
+	modes := []string{launch.UserJail}
+	if os.Geteuid() == 0 {
+		modes = append(modes, launch.Jail)
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			l := exec.NewLaunchers()
+			defer exec.CloseLaunchers(l)
+			for i, run := range []struct {
+				path string
+				size int
+			}{{long, len(short) + 64<<10}, {exe, len(short)}, {long, len(short) + 64<<10}, {exe, len(short)}} {
+				res, err := exec.RunOn(context.Background(), l, run.path, mode)
+				require.NoError(t, err)
+				v := res.Value
+				require.Equal(t, uint64(run.size), v>>32, "run %d: /prog is not its executable", i)
+				require.NotZero(t, v&leftoverCreated, "run %d could not write in its jail", i)
+				require.Zero(t, v&leftoverSaw, "run %d saw what an earlier run left (bits %#x)", i, v&leftoverSaw)
+			}
+			require.Equal(t, 1, exec.LaunchersStarted(l), "the runs did not share one launcher")
+		})
+	}
+}
+
 // TestContainmentNotRoot runs TestContainment again as the user nobody
 // when the tests run as root (as CI does), so that the containment of a
 // run that is not root — launch.UserJail, a user namespace — is checked

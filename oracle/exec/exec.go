@@ -270,7 +270,7 @@ func (r *Runner) run(ctx context.Context, path string, data []byte, onDisk bool,
 		return nil, fmt.Errorf("exec: %s: %w", path, err)
 	}
 	exe := path // the file of the modes that run one
-	if !onDisk && (mode == Native || mode == Wine) {
+	if !onDisk && mode == Wine {
 		var remove func()
 		if exe, remove, err = r.scratchFile(path, data); err != nil {
 			return nil, fmt.Errorf("exec: %s (%s, %s): %w", path, format, mode, err)
@@ -283,6 +283,12 @@ func (r *Runner) run(ctx context.Context, path string, data []byte, onDisk bool,
 	case Native:
 		var dir string
 		if dir, err = r.ScratchDir(); err == nil {
+			exe := executable{name: filepath.Base(path), data: data}
+			if onDisk {
+				exe.path = path
+			} else {
+				exe.scratch = func() (string, func(), error) { return r.scratchFile(path, data) }
+			}
 			res, err = r.native.native(ctx, exe, opts, dir)
 		}
 	case Unicorn:

@@ -19,7 +19,11 @@ func CloseLaunchers(l *Launchers) { l.close() }
 
 // RunOn runs path on l in the given containment mode.
 func RunOn(ctx context.Context, l *Launchers, path, mode string) (*Result, error) {
-	return l.run(ctx, path, Options{}, mode, "")
+	exe, err := fileExecutable(path)
+	if err != nil {
+		return nil, err
+	}
+	return l.run(ctx, exe, Options{}, mode, "")
 }
 
 // LaunchersStarted counts the launchers l started.

@@ -40,9 +40,43 @@ const backstop = 5 * time.Second
 // runContained runs path once through a launcher of its own in the given
 // mode (the launcher serves this one run and is stopped).
 func runContained(ctx context.Context, path string, opts Options, mode string) (*Result, error) {
+	exe, err := fileExecutable(path)
+	if err != nil {
+		return nil, err
+	}
 	var p launchers
 	defer p.close()
-	return p.run(ctx, path, opts, mode, "")
+	return p.run(ctx, exe, opts, mode, "")
+}
+
+// executable is what a native run runs: its bytes, which a jailed
+// launcher takes through its memfd (launch.ExeFD), and, for a Plain
+// launcher, which execs a file, the file: path when it is on disk, else
+// one that scratch writes (and its function removes).
+type executable struct {
+	name    string // argv[0]
+	data    []byte
+	path    string
+	scratch func() (string, func(), error)
+}
+
+// fileExecutable is the executable file at path.
+func fileExecutable(path string) (executable, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return executable{}, err
+	}
+	return executable{name: filepath.Base(path), data: data, path: path}, nil
+}
+
+// file returns the executable's path, written to a scratch file when it
+// has none (remove removes that).
+func (e executable) file() (path string, remove func(), err error) {
+	if e.path != "" {
+		abs, err := filepath.Abs(e.path)
+		return abs, func() {}, err
+	}
+	return e.scratch()
 }
 
 // scratchBase is /dev/shm when it is a writable tmpfs that allows exec,
@@ -86,6 +120,11 @@ type launcher struct {
 	resp   *bufio.Reader
 	stderr *lockedBuffer // what the launcher itself wrote
 	runs   int
+	// exe is the memfd of a jailed launcher's executables (launch.ExeFD),
+	// exeFD its descriptor and exeSize its size.
+	exe     *os.File
+	exeFD   int
+	exeSize int64
 	// root is the jail's mount point (Jail, UserJail), removed by stop.
 	root string
 }
@@ -137,13 +176,25 @@ func startLauncherIn(key launcherKey, root string) (*launcher, error) {
 		reqW.Close()
 		return nil, err
 	}
-	l := &launcher{key: key, req: reqW, status: statusR, resp: bufio.NewReader(statusR), stderr: &lockedBuffer{b: limitedBuffer{max: 64 << 10}}, root: root}
+	l := &launcher{key: key, req: reqW, status: statusR, resp: bufio.NewReader(statusR), stderr: &lockedBuffer{b: limitedBuffer{max: 64 << 10}}, root: root, exeFD: -1}
 	cmd := osexec.Command("/proc/self/exe")
 	cmd.Args = launch.Args(key.mode, key.timeout, StackSize, root)
 	cmd.Env = []string{}
 	cmd.Stdin = reqR
 	cmd.Stderr = l.stderr
 	cmd.ExtraFiles = []*os.File{statusW} // launch.StatusFD
+	if key.mode != launch.Plain {
+		fd, err := unix.MemfdCreate("linkcheck-exe", unix.MFD_CLOEXEC)
+		if err != nil {
+			reqR.Close()
+			reqW.Close()
+			statusR.Close()
+			statusW.Close()
+			return nil, fmt.Errorf("launcher: memfd: %w", err)
+		}
+		l.exe, l.exeFD = os.NewFile(uintptr(fd), "linkcheck-exe"), fd
+		cmd.ExtraFiles = append(cmd.ExtraFiles, l.exe) // launch.ExeFD
+	}
 	// The launcher stops at the end of its stdin: when it is closed, or
 	// when this process dies, however it dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -162,6 +213,9 @@ func startLauncherIn(key launcherKey, root string) (*launcher, error) {
 	if err != nil {
 		reqW.Close()
 		statusR.Close()
+		if l.exe != nil {
+			l.exe.Close()
+		}
 		if key.mode == launch.UserJail {
 			return nil, &userNamespaceRefused{err}
 		}
@@ -187,6 +241,9 @@ func (l *launcher) stop() {
 		<-done
 	}
 	l.status.Close()
+	if l.exe != nil {
+		l.exe.Close()
+	}
 	if l.root != "" {
 		// Its mount was in the launcher's namespace, gone with it.
 		os.Remove(l.root)
@@ -250,15 +307,15 @@ func (p *launchers) close() {
 // launch.Plain (limits, a subreaper, an empty environment and stdin, a
 // private temporary working directory) only when the kernel refuses this
 // user a user namespace or the mounts in it; that refusal is remembered.
-func (p *launchers) native(ctx context.Context, path string, opts Options, base string) (*Result, error) {
+func (p *launchers) native(ctx context.Context, exe executable, opts Options, base string) (*Result, error) {
 	if os.Geteuid() == 0 {
-		return p.run(ctx, path, opts, launch.Jail, base)
+		return p.run(ctx, exe, opts, launch.Jail, base)
 	}
 	p.mu.Lock()
 	plain := p.noUserNS
 	p.mu.Unlock()
 	if !plain {
-		res, err := p.run(ctx, path, opts, launch.UserJail, base)
+		res, err := p.run(ctx, exe, opts, launch.UserJail, base)
 		var refused *userNamespaceRefused
 		if !errors.As(err, &refused) {
 			return res, err
@@ -267,29 +324,34 @@ func (p *launchers) native(ctx context.Context, path string, opts Options, base 
 		p.noUserNS = true
 		p.mu.Unlock()
 	}
-	return p.run(ctx, path, opts, launch.Plain, base)
+	return p.run(ctx, exe, opts, launch.Plain, base)
 }
 
 // errLauncherGone is a launcher that was dead before it could take a run.
 var errLauncherGone = errors.New("launcher gone")
 
-// run runs the ELF executable at path on the host through a launcher of
-// the given mode, which applies the resource limits before the program
+// run runs the ELF executable exe on the host through a launcher of the
+// given mode, which applies the resource limits before the program
 // starts, kills every process the program leaves behind and enforces the
-// timeout (docs/exec.md); the run's directory is made in base ("" for
-// os.TempDir()). A launcher kept from an earlier run that turns out to be
-// gone is replaced once.
-func (p *launchers) run(ctx context.Context, path string, opts Options, mode, base string) (*Result, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	dir := "" // a jailed run is in its launcher's tmpfs
+// timeout (docs/exec.md); a Plain run's directory is made in base ("" for
+// os.TempDir()). A jailed launcher takes the executable's bytes through
+// its memfd; a Plain one execs a file. A launcher kept from an earlier run
+// that turns out to be gone is replaced once.
+func (p *launchers) run(ctx context.Context, exe executable, opts Options, mode, base string) (*Result, error) {
+	dir, path := "", "" // a jailed run is in its launcher's tmpfs
 	if mode == launch.Plain {
+		var err error
+		var remove func()
+		if path, remove, err = exe.file(); err != nil {
+			return nil, err
+		}
+		defer remove()
 		if dir, err = os.MkdirTemp(base, "linkcheck-run-"); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
+	} else if len(exe.data) > launch.JailBytes {
+		return nil, fmt.Errorf("the executable's %d bytes do not fit the jail's %d", len(exe.data), launch.JailBytes)
 	}
 
 	key := launcherKey{mode: mode, timeout: opts.timeout()}
@@ -298,7 +360,7 @@ func (p *launchers) run(ctx context.Context, path string, opts Options, mode, ba
 		if err != nil {
 			return nil, err
 		}
-		resp, err := l.run(ctx, dir, abs)
+		resp, err := l.run(ctx, dir, path, exe)
 		if errors.Is(err, errLauncherGone) && reused {
 			l.kill()
 			continue
@@ -322,8 +384,15 @@ func (p *launchers) run(ctx context.Context, path string, opts Options, mode, ba
 // run sends one request and waits for its response, within the timeout
 // and the backstop; on cancellation it tells the launcher to stop (it
 // kills the program and reports) and returns the context's error.
-func (l *launcher) run(ctx context.Context, dir, abs string) (*launch.Response, error) {
-	if _, err := l.req.WriteString(launch.Request(dir, abs, filepath.Base(abs))); err != nil {
+func (l *launcher) run(ctx context.Context, dir, path string, exe executable) (*launch.Response, error) {
+	size := int64(-1)
+	if l.exe != nil {
+		if err := l.load(exe.data); err != nil {
+			return nil, err
+		}
+		size = int64(len(exe.data))
+	}
+	if _, err := l.req.WriteString(launch.Request(dir, path, exe.name, size)); err != nil {
 		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, err, l.stderr)
 	}
 	l.runs++
@@ -348,6 +417,31 @@ func (l *launcher) run(ctx context.Context, dir, abs string) (*launch.Response, 
 		return nil, fmt.Errorf("%w: %v; stderr: %s", errLauncherGone, err, l.stderr)
 	}
 	return resp, nil
+}
+
+// load writes data at the start of the launcher's memfd (the launcher is
+// idle: it reads the memfd only while it serves a request). The file keeps
+// its size between runs, so that rewriting it allocates no memory, unless
+// it is more than twice what data needs (and over 1 MiB).
+func (l *launcher) load(data []byte) error {
+	if l.exeSize > max(2*int64(len(data)), 1<<20) {
+		if err := unix.Ftruncate(l.exeFD, int64(len(data))); err != nil {
+			return fmt.Errorf("launcher: memfd: %w", err)
+		}
+		l.exeSize = int64(len(data))
+	}
+	for off := 0; off < len(data); {
+		n, err := unix.Pwrite(l.exeFD, data[off:], int64(off))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("launcher: memfd: %w", err)
+		}
+		off += n
+	}
+	l.exeSize = max(l.exeSize, int64(len(data)))
+	return nil
 }
 
 // result turns a launcher's response into the run's result or error.

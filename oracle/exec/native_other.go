@@ -13,7 +13,14 @@ type launchers struct{}
 
 func (*launchers) close() {}
 
-func (*launchers) native(context.Context, string, Options, string) (*Result, error) {
+// executable is what a native run runs (none here).
+type executable struct {
+	name, path string
+	data       []byte
+	scratch    func() (string, func(), error)
+}
+
+func (*launchers) native(context.Context, executable, Options, string) (*Result, error) {
 	return nil, errors.New("native runs need linux/amd64")
 }
 

@@ -67,3 +67,31 @@ func BenchmarkUnicornGenerated(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNativeGenerated is one native run of the reference link of a
+// generated 40-function program from memory (Runner.RunBytes, as the
+// checked update loop runs its ELF outputs), with the bytes changed in
+// every run as an update changes them.
+func BenchmarkNativeGenerated(b *testing.B) {
+	m := ir.Generate(ir.GenConfig{Seed: 3, Funcs: 40})
+	want, err := ir.Interp(m, ir.InterpOptions{})
+	require.NoError(b, err)
+	paths, err := pipeline.BuildDir(m, obj.ELF, 1, b.TempDir())
+	require.NoError(b, err)
+	data, _, err := target.MustLookup(obj.ELF).Link(paths, link.Options{})
+	require.NoError(b, err)
+	b.Logf("%d bytes", len(data))
+	r := exec.NewRunner()
+	defer r.Close()
+	i := 0
+	for b.Loop() {
+		// A byte past the end of the last section: the bytes differ,
+		// the program does not.
+		data = append(data[:len(data):len(data)], byte(i))
+		i++
+		res, err := r.RunBytes(context.Background(), "prog", data, exec.Options{Mode: exec.Native})
+		require.NoError(b, err)
+		require.True(b, res.Matches(want))
+		data = data[:len(data)-1]
+	}
+}

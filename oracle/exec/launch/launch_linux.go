@@ -43,8 +43,17 @@ const (
 // SIGNAL" or "error TEXT".
 const StatusFD = 3
 
+// ExeFD is, in a jailed launcher (Jail, UserJail), the caller's file that
+// holds the executable of each request: a memfd that the caller rewrites
+// before each request, whose first SIZE bytes (Request) the launcher
+// copies into the jail as /prog. The programs never get it (close on exec).
+const ExeFD = 4
+
 // JailFS bounds what a jailed program can write, all files together.
 const JailFS = "size=64m,nr_inodes=1024,mode=0755"
+
+// JailBytes is JailFS's size: no executable larger than this fits a jail.
+const JailBytes = 64 << 20
 
 // Limit is one resource limit the launcher sets before it starts the
 // program; the soft limit is lowered to Cur (never raised past the hard
@@ -82,11 +91,13 @@ func Args(mode string, timeout time.Duration, stack uint64, root string) []strin
 	return []string{Arg0, "serve", mode, timeout.String(), strconv.FormatUint(stack, 10), root}
 }
 
-// Request is the line that asks a launcher to run prog, with argv[0]
-// name, in dir (an empty directory of the caller's, the working directory
-// of a Plain run; a jailed run is in the launcher's tmpfs and ignores it).
-func Request(dir, prog, name string) string {
-	return strconv.Quote(dir) + " " + strconv.Quote(prog) + " " + strconv.Quote(name) + "\n"
+// Request is the line that asks a launcher to run a program with argv[0]
+// name: in a Plain launcher the executable prog, in dir (an empty
+// directory of the caller's, the program's working directory; size is
+// ignored); in a jailed one the first size bytes of ExeFD, in the
+// launcher's tmpfs (dir and prog are ignored).
+func Request(dir, prog, name string, size int64) string {
+	return strconv.Quote(dir) + " " + strconv.Quote(prog) + " " + strconv.Quote(name) + " " + strconv.FormatInt(size, 10) + "\n"
 }
 
 // Response is what a launcher reports about one run on StatusFD: a status
@@ -152,6 +163,7 @@ func launcherMain(args []string) int {
 	// programs are forked from this one.
 	runtime.LockOSThread()
 	syscall.CloseOnExec(StatusFD)
+	syscall.CloseOnExec(ExeFD) // (where there is one)
 	syscall.CloseOnExec(0)
 	status := os.NewFile(StatusFD, "status")
 	l, err := newLauncher(args)
@@ -236,7 +248,7 @@ type launcher struct {
 	// root is the jail's tmpfs (Jail, UserJail): mounted once, emptied
 	// and checked empty after every run (remounted when it is not).
 	root string
-	buf  []byte // the last program copied into root
+	buf  []byte // a copy's buffer, where sendfile cannot copy
 	null *os.File
 	// sigR is readable once the launcher was told to stop by a signal
 	// (a goroutine forwards SIGTERM, SIGINT and SIGHUP to it).
@@ -348,34 +360,36 @@ func (c *capture) readFrom(fd int) bool {
 // serve runs the program of one request line and returns the status line
 // with what the program wrote.
 func (l *launcher) serve(line string) (string, *capture, *capture) {
-	fields, err := unquoteFields(line, 3)
+	fields, rest, err := unquoteFields(line, 3)
 	if err != nil {
 		return "error launcher: request: " + err.Error(), nil, nil
 	}
-	return l.run(fields[0], fields[1], fields[2])
+	size, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || size < 0 && l.mode != Plain {
+		return fmt.Sprintf("error launcher: request: bad size %q", rest), nil, nil
+	}
+	return l.run(fields[0], fields[1], fields[2], size)
 }
 
-// unquoteFields splits a line of n Go-quoted strings.
-func unquoteFields(line string, n int) ([]string, error) {
+// unquoteFields splits a line of n Go-quoted strings and the rest of it,
+// trimmed.
+func unquoteFields(line string, n int) ([]string, string, error) {
 	line = strings.TrimSuffix(line, "\n")
 	var out []string
 	for len(out) < n {
 		line = strings.TrimLeft(line, " ")
 		q, err := strconv.QuotedPrefix(line)
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w", line, err)
+			return nil, "", fmt.Errorf("%q: %w", line, err)
 		}
 		s, err := strconv.Unquote(q)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = append(out, s)
 		line = line[len(q):]
 	}
-	if strings.TrimSpace(line) != "" {
-		return nil, fmt.Errorf("trailing %q", line)
-	}
-	return out, nil
+	return out, strings.TrimSpace(line), nil
 }
 
 // run starts one program, its stdout and stderr on pipes of the
@@ -384,7 +398,7 @@ func unquoteFields(line string, n int) ([]string, error) {
 // linkcheck does not wait any more), collecting what it writes; then it
 // kills and reaps every process it left and collects the rest of the
 // output. It returns the status line and the output.
-func (l *launcher) run(dir, prog, name string) (string, *capture, *capture) {
+func (l *launcher) run(dir, prog, name string, size int64) (string, *capture, *capture) {
 	var outp, errp [2]int
 	if err := unix.Pipe2(outp[:], unix.O_CLOEXEC); err != nil {
 		return "error launcher: pipe: " + err.Error(), nil, nil
@@ -396,7 +410,7 @@ func (l *launcher) run(dir, prog, name string) (string, *capture, *capture) {
 	}
 	defer unix.Close(errp[0])
 	stdout, stderr := &capture{}, &capture{}
-	res := l.start(dir, prog, name, outp[0], outp[1], errp[0], errp[1], stdout, stderr)
+	res := l.start(dir, prog, name, size, outp[0], outp[1], errp[0], errp[1], stdout, stderr)
 	// Every process that held the write ends is gone (killed and reaped),
 	// so both pipes reach their end; they are not waited for past a
 	// bound, should one have escaped.
@@ -429,17 +443,20 @@ func (l *launcher) run(dir, prog, name string) (string, *capture, *capture) {
 // stdout and stderr (and closes them here), polls until it ends, reading
 // the read ends meanwhile, and cleans up the run's processes; it returns
 // the status line.
-func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, stdout, stderr *capture) string {
+func (l *launcher) start(dir, prog, name string, size int64, outR, outW, errR, errW int, stdout, stderr *capture) string {
+	// The clone returns the program's pidfd (CLONE_PIDFD), where the
+	// kernel has them.
+	pidfd := -1
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   []string{},
 		Files: []uintptr{l.null.Fd(), uintptr(outW), uintptr(errW)},
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, PidFD: &pidfd},
 	}
 	path := prog
 	if l.mode != Plain {
 		var err error
-		if l.buf, err = jailRun(l.root, prog, l.buf); err != nil {
+		if l.buf, err = jailRun(l.root, ExeFD, size, l.buf); err != nil {
 			unix.Close(outW)
 			unix.Close(errW)
 			if cerr := emptyJail(l.root); cerr != nil {
@@ -463,7 +480,7 @@ func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, std
 	if err != nil {
 		return "error start: " + err.Error()
 	}
-	res := l.wait(pid, outR, errR, stdout, stderr)
+	res := l.wait(pid, pidfd, outR, errR, stdout, stderr)
 	if l.mode != Plain {
 		killNamespace()
 		if err := emptyJail(l.root); err != nil {
@@ -481,11 +498,14 @@ func (l *launcher) start(dir, prog, name string, outR, outW, errR, errW int, std
 // wait polls the program's pidfd (or, where there is none, wakes every
 // millisecond to ask), its output, stdin and the signal pipe until the
 // program ends or is to be stopped, and reaps it.
-func (l *launcher) wait(pid, outR, errR int, stdout, stderr *capture) string {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		pidfd = -1
-	} else {
+func (l *launcher) wait(pid, pidfd, outR, errR int, stdout, stderr *capture) string {
+	if pidfd < 0 {
+		var err error
+		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+			pidfd = -1
+		}
+	}
+	if pidfd >= 0 {
 		defer unix.Close(pidfd)
 	}
 	reap := func() unix.WaitStatus {
@@ -601,55 +621,82 @@ func mountJail(root string) error {
 	return nil
 }
 
-// jailRun puts one jailed program in the (empty) jail root: a copy of prog
-// as root/prog, mode 0555, made through buf (which it returns, grown to
-// hold the file). The launcher keeps the effective capabilities that the
-// jail's upkeep needs; the program, started by a thread whose bounding set
-// is empty, gets none. Whatever the program does to its copy stays in the
-// jail and goes with the rest of it after the run. (Plain system calls:
-// os.File would register every descriptor with Go's poller.)
-func jailRun(root, prog string, buf []byte) ([]byte, error) {
-	src, err := unix.Open(prog, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return buf, &os.PathError{Op: "open", Path: prog, Err: err}
+// jailRun puts one jailed program in the (empty) jail root: a copy of the
+// first size bytes of the file src as root/prog, mode 0555, copied by the
+// kernel (sendfile) or, where it cannot, through buf (which it returns,
+// grown to hold the file). The launcher keeps the effective capabilities
+// that the jail's upkeep needs; the program, started by a thread whose
+// bounding set is empty, gets none. Whatever the program does to its copy
+// stays in the jail and goes with the rest of it after the run. (Plain
+// system calls: os.File would register every descriptor with Go's poller.)
+func jailRun(root string, src int, size int64, buf []byte) ([]byte, error) {
+	if size > JailBytes {
+		return buf, fmt.Errorf("the executable's %d bytes do not fit the jail's %d", size, int64(JailBytes))
 	}
-	buf = buf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(src, buf[len(buf):cap(buf)])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			unix.Close(src)
-			return buf, &os.PathError{Op: "read", Path: prog, Err: err}
-		}
-		if n == 0 {
-			break
-		}
-		buf = buf[:len(buf)+n]
-	}
-	unix.Close(src)
 	target := filepath.Join(root, "prog")
 	dst, err := unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o555)
 	if err != nil {
 		return buf, &os.PathError{Op: "create", Path: target, Err: err}
 	}
-	for rest := buf; len(rest) > 0; {
-		n, err := unix.Write(dst, rest)
+	if buf, err = copyPrefix(dst, src, size, buf); err != nil {
+		unix.Close(dst)
+		return buf, &os.PathError{Op: "write", Path: target, Err: err}
+	}
+	if err := unix.Close(dst); err != nil {
+		return buf, &os.PathError{Op: "close", Path: target, Err: err}
+	}
+	return buf, nil
+}
+
+// copyPrefix copies the first size bytes of src to dst (at its offset),
+// with sendfile, or through buf where the kernel refuses that (returning
+// buf, grown).
+func copyPrefix(dst, src int, size int64, buf []byte) ([]byte, error) {
+	var off int64
+	for off < size {
+		n, err := unix.Sendfile(dst, src, &off, int(min(size-off, 1<<30)))
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+			return copyThrough(dst, src, off, size, buf)
+		case err != nil:
+			return buf, err
+		case n == 0:
+			return buf, fmt.Errorf("the executable's file ends at %d of its %d bytes", off, size)
+		}
+	}
+	return buf, nil
+}
+
+// copyThrough is copyPrefix's read and write through buf, from offset off.
+func copyThrough(dst, src int, off, size int64, buf []byte) ([]byte, error) {
+	if cap(buf) < 64<<10 {
+		buf = make([]byte, 64<<10)
+	}
+	buf = buf[:cap(buf)]
+	for off < size {
+		n, err := unix.Pread(src, buf[:min(int64(len(buf)), size-off)], off)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			unix.Close(dst)
-			return buf, &os.PathError{Op: "write", Path: target, Err: err}
+			return buf, err
 		}
-		rest = rest[n:]
-	}
-	if err := unix.Close(dst); err != nil {
-		return buf, &os.PathError{Op: "close", Path: target, Err: err}
+		if n == 0 {
+			return buf, fmt.Errorf("the executable's file ends at %d of its %d bytes", off, size)
+		}
+		for rest := buf[:n]; len(rest) > 0; {
+			w, err := unix.Write(dst, rest)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return buf, err
+			}
+			rest = rest[w:]
+		}
+		off += int64(n)
 	}
 	return buf, nil
 }
