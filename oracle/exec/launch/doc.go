@@ -34,7 +34,8 @@
 //     SIGKILL); the program cannot see or signal processes outside it. Its
 //     mounts are made private and a 64 MiB tmpfs is mounted on the
 //     caller's jail directory (Args) once; for each run the executable is
-//     copied into it as /prog and the program is started chroot-ed into
+//     copied into it as /prog (from the caller's memfd, ExeFD, the byte
+//     count given by the request) and the program is started chroot-ed into
 //     that tmpfs, with every capability dropped from its bounding,
 //     inheritable and ambient sets and no_new_privs set: it cannot leave
 //     the chroot, mount or raise privileges, and whatever it writes, at any
