@@ -30,6 +30,7 @@ compile_native_go_fuzzer $pkg FuzzReadMachO fuzz_read_mach_o
 compile_native_go_fuzzer $pkg FuzzReadWasmObject fuzz_read_wasm_object
 compile_native_go_fuzzer $pkg FuzzRefLinker fuzz_ref_linker
 compile_native_go_fuzzer $pkg FuzzSidecar fuzz_sidecar
+compile_native_go_fuzzer $pkg FuzzStateJSON fuzz_state_json
 compile_native_go_fuzzer $pkg FuzzTrampoline fuzz_trampoline
 compile_native_go_fuzzer $pkg FuzzWasmObjectModel fuzz_wasm_object_model
 compile_native_go_fuzzer $pkg FuzzWasmProgram fuzz_wasm_program

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -136,6 +137,37 @@ func FuzzSidecar(f *testing.F) {
 		}
 		if err := pipeline.CheckIncremental(context.Background(), out, m, pipeline.IncrCheck{Policy: policy, Fresh: true, Dir: dir}); err != nil {
 			t.Fatalf("the tampered sidecar was trusted and the update broke the output:\n%v", err)
+		}
+	})
+}
+
+// FuzzStateJSON holds the sidecar state's hand-written JSON codec
+// (incr.EncodeState, incr.DecodeState) to encoding/json: any input
+// decodes to json.Unmarshal's state or fails where it fails, and a
+// decoded state encodes to json.Marshal's bytes.
+func FuzzStateJSON(f *testing.F) {
+	f.Add([]byte(`{"Format":"elf","Policy":"trampoline","Regions":{".text":{"Name":".text","Base":16777216,"Cap":16384,"High":64,"Free":[{"Addr":16777232,"Size":16}],"Indexed":true,"Entries":[16777216,16777232]}},"Atoms":{"f":{"Name":"f","Kind":1,"Addr":16777216,"Size":9,"Slot":16,"Align":16,"Local":false,"Hash":"00292a7ba4cdf61f48719ac3ec153e6790b9e20b345d86afd80129527ba4cdf6","Relocs":[{"Offset":1,"Kind":2,"Sym":"g","Addend":-4}],"First":0}},"GOT":{"Slots":["f",""],"Free":[1]},"Entry":"f","Span":1048576,"Source":"func f() i64 {\n\treturn 1 \u003c 2\n}\n"}`))
+	f.Add([]byte(`{"Format":"wasm","Policy":"got","Regions":null,"Atoms":{"f":null},"GOT":null,"Entry":"\u00e9\ud83d\ude00","Source":""}`))
+	f.Add([]byte(`{"Format":"elf","Atoms":{"f":{"Hash":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32]}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want *incr.State
+		wantErr := json.Unmarshal(data, &want)
+		got, err := incr.DecodeState(data)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("DecodeState error %v, json.Unmarshal's %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeState read %+v, json.Unmarshal %+v", got, want)
+		}
+		enc, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(incr.EncodeState(got)) != string(enc) {
+			t.Fatalf("EncodeState wrote\n%s\njson.Marshal\n%s", incr.EncodeState(got), enc)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -352,8 +351,8 @@ func (s *Session) CheckSidecar() error {
 		defer os.RemoveAll(dir)
 	}
 	path := filepath.Join(dir, "sidecar."+s.t.ExeName)
-	// a is the session's state as the sidecar holds it (json.Marshal of
-	// the state).
+	// a is the session's state as the sidecar holds it (incr.EncodeState,
+	// json.Marshal's bytes).
 	a, err := s.out.SaveAsState(path)
 	if err != nil {
 		return fmt.Errorf("sidecar: save: %w", err)
@@ -363,11 +362,7 @@ func (s *Session) CheckSidecar() error {
 		return fmt.Errorf("sidecar: the saved output does not reopen: %w", err)
 	}
 	defer o.Close()
-	b, err := json.Marshal(o.State)
-	if err != nil {
-		return err
-	}
-	if string(a) != string(b) {
+	if b := incr.EncodeState(o.State); string(a) != string(b) {
 		return errors.New("sidecar: the reloaded state differs from the session's")
 	}
 	data, err := os.ReadFile(path)

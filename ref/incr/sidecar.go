@@ -1,6 +1,7 @@
 package incr
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/linkcheck/linkcheck/ref/input"
 )
@@ -46,26 +48,32 @@ const sidecarVersion = 2
 // output is detected, and the state's own SHA-256 so that a changed state
 // is detected.
 func (o *Output) SaveSidecar() error {
-	_, err := o.saveSidecar()
+	_, err := o.saveSidecar(nil)
 	return err
 }
 
 // saveSidecar is SaveSidecar returning the state's encoding it wrote.
-func (o *Output) saveSidecar() ([]byte, error) {
+// The output's size and SHA-256 are the file's, read back after the sync,
+// unless written holds what was just written to it (SaveAs).
+func (o *Output) saveSidecar(written []byte) ([]byte, error) {
 	if o.Path == "" {
 		return nil, errors.New("incr: an output in memory has no sidecar")
 	}
 	if err := o.f.Sync(); err != nil {
 		return nil, err
 	}
-	sum, size, err := hashFile(o.f)
-	if err != nil {
-		return nil, err
+	var sum string
+	var size int64
+	if written != nil {
+		s := sha256.Sum256(written)
+		sum, size = hex.EncodeToString(s[:]), int64(len(written))
+	} else {
+		var err error
+		if sum, size, err = hashFile(o.f); err != nil {
+			return nil, err
+		}
 	}
-	state, err := json.Marshal(o.State)
-	if err != nil {
-		return nil, err
-	}
+	state := EncodeState(o.State)
 	data := encodeSidecar(size, sum, state)
 	path := o.Path + SidecarSuffix
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
@@ -114,23 +122,25 @@ func (o *Output) SaveAs(path string) error {
 }
 
 // SaveAsState is SaveAs that also returns the state's encoding that the
-// sidecar holds (json.Marshal of the state), for a caller that compares
-// it with a reloaded state's.
+// sidecar holds (EncodeState), for a caller that compares it with a
+// reloaded state's.
 func (o *Output) SaveAsState(path string) ([]byte, error) {
 	m, ok := o.f.(*MemFile)
 	if !ok {
 		return nil, errors.New("incr: SaveAs: the output is not in memory")
 	}
-	if err := os.WriteFile(path, m.Bytes(), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o755)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if _, err := f.Write(m.Bytes()); err != nil {
+		return nil, err
+	}
 	saved := &Output{Path: path, State: o.State, f: f}
-	return saved.saveSidecar()
+	// The sidecar describes the bytes written (synced before it is
+	// written); Open reads them back and checks them against it.
+	return saved.saveSidecar(m.Bytes())
 }
 
 func hashFile(f io.ReaderAt) (string, int64, error) {
@@ -197,21 +207,57 @@ func openVerified(path string, img Image, policy Policy, flag int) (*State, *os.
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w: not a regular file", path, ErrStale)
 	}
-	sum, size, err := hashFile(f)
-	if err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
+	// The output is read once, whole, for its checksum and the state's
+	// verification; one too large to hold is read twice, in pieces.
+	var out io.ReaderAt = f
+	if sc.OutputSize <= maxInMemory {
+		data, err := readOutput(f, sc.OutputSize, sc.OutputSHA256)
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
+		}
+		out = bytes.NewReader(data)
+	} else if sum, size, err := hashFile(f); err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
 	}
-	if err := verifyAgainstFile(st, img, f, size); err != nil {
+	if err := verifyAgainstFile(st, img, out, sc.OutputSize); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s%s: %w: the state does not describe the output: %v", path, SidecarSuffix, ErrStale, err)
 	}
 	return st, f, nil
 }
 
+// readOutput reads the output f whole and returns its bytes when they are
+// the size bytes of SHA-256 sum (hex) that the sidecar records, else an
+// error.
+func readOutput(f *os.File, size int64, sum string) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() != size {
+		return nil, fmt.Errorf("%d bytes, the sidecar records %d", fi.Size(), size)
+	}
+	data := make([]byte, size+1)
+	n, err := f.ReadAt(data, 0)
+	if err != io.EOF || int64(n) != size {
+		return nil, fmt.Errorf("%d bytes read of %d: %v", n, size, err)
+	}
+	data = data[:size]
+	if s := sha256.Sum256(data); hex.EncodeToString(s[:]) != sum {
+		return nil, errors.New("the output's SHA-256 is not the sidecar's")
+	}
+	return data, nil
+}
+
 // maxSidecar bounds the sidecar's size (its state grows with the program:
-// about 1 KiB per atom).
-const maxSidecar = 1 << 30
+// about 1 KiB per atom), and maxInMemory the output that its verification
+// reads whole.
+const (
+	maxSidecar  = 1 << 30
+	maxInMemory = 1 << 28
+)
 
 // readSidecar reads and decodes the sidecar of the output at path: a
 // missing, unparsable, other-version or altered sidecar is an error
@@ -221,9 +267,14 @@ func readSidecar(path string) (*sidecar, *State, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrStale, err)
 	}
-	var sc sidecar
-	if err := json.Unmarshal(data, &sc); err != nil {
-		return nil, nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+	// What encodeSidecar writes is read by hand; anything else (an older
+	// or damaged sidecar) by encoding/json, as it always was.
+	sc, st := decodeSidecar(data)
+	if sc == nil {
+		sc = new(sidecar)
+		if err := json.Unmarshal(data, sc); err != nil {
+			return nil, nil, fmt.Errorf("%s%s: %w: %v", path, SidecarSuffix, ErrStale, err)
+		}
 	}
 	if sc.Version != sidecarVersion || len(sc.State) == 0 {
 		return nil, nil, fmt.Errorf("%s%s: %w: version %d", path, SidecarSuffix, ErrStale, sc.Version)
@@ -231,11 +282,47 @@ func readSidecar(path string) (*sidecar, *State, error) {
 	if sum := sha256.Sum256(sc.State); hex.EncodeToString(sum[:]) != sc.StateSHA256 {
 		return nil, nil, fmt.Errorf("%s%s: %w: the state does not match its checksum (changed since it was written)", path, SidecarSuffix, ErrStale)
 	}
-	var st *State
-	if err := json.Unmarshal(sc.State, &st); err != nil || st == nil {
-		return nil, nil, fmt.Errorf("%s%s: %w: state: %v", path, SidecarSuffix, ErrStale, err)
+	if st == nil {
+		if err := json.Unmarshal(sc.State, &st); err != nil || st == nil {
+			return nil, nil, fmt.Errorf("%s%s: %w: state: %v", path, SidecarSuffix, ErrStale, err)
+		}
 	}
-	return &sc, st, nil
+	return sc, st, nil
+}
+
+// decodeSidecar reads a sidecar as encodeSidecar writes it, or returns
+// nils: the wrapper's fields in their order, then a state that
+// decodeState reads to the sidecar's last byte.
+func decodeSidecar(data []byte) (*sidecar, *State) {
+	r := &stateReader{b: data}
+	var sc sidecar
+	ok := r.lit(`{"version":`)
+	if ok {
+		var v int64
+		v, ok = r.int(strconv.IntSize)
+		sc.Version = int(v)
+	}
+	ok = ok && r.lit(`,"output_size":`)
+	if ok {
+		sc.OutputSize, ok = r.int(64)
+	}
+	ok = ok && r.lit(`,"output_sha256":`)
+	if ok {
+		sc.OutputSHA256, ok = r.str()
+	}
+	ok = ok && r.lit(`,"state_sha256":`)
+	if ok {
+		sc.StateSHA256, ok = r.str()
+	}
+	if !ok || !r.lit(`,"state":`) || len(data) == 0 || data[len(data)-1] != '}' {
+		return nil, nil
+	}
+	sc.State = data[r.off : len(data)-1]
+	st, err := decodeState(sc.State)
+	if err != nil {
+		return nil, nil
+	}
+	return &sc, st
 }
 
 // validateState checks a decoded state's internal consistency, so that a

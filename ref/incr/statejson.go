@@ -1,0 +1,721 @@
+package incr
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/linkcheck/linkcheck/ref/obj"
+)
+
+// The sidecar's state is JSON, as encoding/json writes a *State. The
+// sidecar round trip (once per fuzzed sequence) encoded and decoded it by
+// reflection, which was most of its cost; EncodeState writes the same
+// bytes by hand, and decodeState reads what EncodeState writes by hand and
+// leaves anything else (an older sidecar's digests as numbers, fields
+// in another order, whitespace, a damaged file) to encoding/json, which
+// reads or refuses it as before. TestStateJSON and FuzzStateJSON hold
+// both to encoding/json: the same bytes written, the same state read,
+// nothing accepted that encoding/json refuses.
+
+// EncodeState returns the state's encoding as the sidecar holds it: the
+// bytes of json.Marshal(st), deterministic (maps in sorted key order).
+func EncodeState(st *State) []byte {
+	if st == nil {
+		return []byte("null")
+	}
+	return appendState(make([]byte, 0, 512+256*len(st.Atoms)+len(st.Source)), st)
+}
+
+// DecodeState reads a state encoded as EncodeState (or json.Marshal)
+// writes it, as json.Unmarshal into a *State would: the same state, and
+// an error where json.Unmarshal gives one.
+func DecodeState(data []byte) (*State, error) {
+	if st, err := decodeState(data); err == nil {
+		return st, nil
+	}
+	var st *State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func appendState(b []byte, st *State) []byte {
+	if st == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"Format":`...)
+	b = appendString(b, string(st.Format))
+	b = append(b, `,"Policy":`...)
+	b = appendString(b, string(st.Policy))
+	b = append(b, `,"Regions":`...)
+	if st.Regions == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		for i, n := range sortedKeys(st.Regions) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, n)
+			b = append(b, ':')
+			b = appendRegion(b, st.Regions[n])
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"Atoms":`...)
+	if st.Atoms == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		for i, n := range sortedKeys(st.Atoms) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, n)
+			b = append(b, ':')
+			b = appendAtom(b, st.Atoms[n])
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"GOT":`...)
+	if st.GOT == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"Slots":`...)
+		if st.GOT.Slots == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i, s := range st.GOT.Slots {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendString(b, s)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, `,"Free":`...)
+		if st.GOT.Free == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i, s := range st.GOT.Free {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, int64(s), 10)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"Entry":`...)
+	b = appendString(b, st.Entry)
+	if st.Span != 0 {
+		b = append(b, `,"Span":`...)
+		b = strconv.AppendUint(b, st.Span, 10)
+	}
+	b = append(b, `,"Source":`...)
+	b = appendString(b, st.Source)
+	return append(b, '}')
+}
+
+func appendRegion(b []byte, r *Region) []byte {
+	if r == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"Name":`...)
+	b = appendString(b, r.Name)
+	b = append(b, `,"Base":`...)
+	b = strconv.AppendUint(b, r.Base, 10)
+	b = append(b, `,"Cap":`...)
+	b = strconv.AppendUint(b, r.Cap, 10)
+	b = append(b, `,"High":`...)
+	b = strconv.AppendUint(b, r.High, 10)
+	b = append(b, `,"Free":`...)
+	if r.Free == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range r.Free {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"Addr":`...)
+			b = strconv.AppendUint(b, s.Addr, 10)
+			b = append(b, `,"Size":`...)
+			b = strconv.AppendUint(b, s.Size, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if r.Indexed {
+		b = append(b, `,"Indexed":true`...)
+	}
+	if len(r.Entries) > 0 {
+		b = append(b, `,"Entries":[`...)
+		for i, e := range r.Entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, e, 10)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func appendAtom(b []byte, a *AtomState) []byte {
+	if a == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"Name":`...)
+	b = appendString(b, a.Name)
+	b = append(b, `,"Kind":`...)
+	b = strconv.AppendUint(b, uint64(a.Kind), 10)
+	b = append(b, `,"Addr":`...)
+	b = strconv.AppendUint(b, a.Addr, 10)
+	b = append(b, `,"Size":`...)
+	b = strconv.AppendUint(b, a.Size, 10)
+	b = append(b, `,"Slot":`...)
+	b = strconv.AppendUint(b, a.Slot, 10)
+	b = append(b, `,"Align":`...)
+	b = strconv.AppendUint(b, a.Align, 10)
+	b = append(b, `,"Local":`...)
+	b = strconv.AppendBool(b, a.Local)
+	b = append(b, `,"Hash":"`...)
+	b = hex.AppendEncode(b, a.Hash[:])
+	b = append(b, `","Relocs":`...)
+	if a.Relocs == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, r := range a.Relocs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"Offset":`...)
+			b = strconv.AppendUint(b, r.Offset, 10)
+			b = append(b, `,"Kind":`...)
+			b = strconv.AppendUint(b, uint64(r.Kind), 10)
+			b = append(b, `,"Sym":`...)
+			b = appendString(b, r.Sym)
+			b = append(b, `,"Addend":`...)
+			b = strconv.AppendInt(b, r.Addend, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"First":`...)
+	b = strconv.AppendUint(b, a.First, 10)
+	return append(b, '}')
+}
+
+// appendString appends s as encoding/json quotes it (with its HTML
+// escaping). ASCII is quoted here; a string with other bytes (non-ASCII
+// text, invalid UTF-8) is quoted by encoding/json itself.
+func appendString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	start := len(b)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			q, err := json.Marshal(s)
+			if err != nil { // a string always encodes
+				panic(err)
+			}
+			return append(b[:start], q...)
+		case c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&':
+			b = append(b, c)
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+	}
+	return append(b, '"')
+}
+
+// errNotCanonical is decodeState's refusal of anything but what
+// EncodeState writes: the caller then asks encoding/json.
+var errNotCanonical = errors.New("not the canonical encoding")
+
+// stateReader reads EncodeState's bytes; any deviation is
+// errNotCanonical. Every read checks the bytes that remain.
+type stateReader struct {
+	b   []byte
+	off int
+}
+
+// decodeState reads exactly what EncodeState writes for a non-nil state
+// and refuses anything else with errNotCanonical.
+func decodeState(data []byte) (st *State, err error) {
+	r := &stateReader{b: data}
+	st = &State{}
+	if !r.lit(`{"Format":`) {
+		return nil, errNotCanonical
+	}
+	s, ok := r.str()
+	st.Format = obj.Format(s)
+	ok = ok && r.lit(`,"Policy":`)
+	if ok {
+		s, ok = r.str()
+		st.Policy = Policy(s)
+	}
+	if !ok || !r.lit(`,"Regions":`) {
+		return nil, errNotCanonical
+	}
+	if !r.null() {
+		if !r.lit(`{`) {
+			return nil, errNotCanonical
+		}
+		st.Regions = map[string]*Region{}
+		for i := 0; !r.lit(`}`); i++ {
+			if i > 0 && !r.lit(`,`) {
+				return nil, errNotCanonical
+			}
+			n, ok := r.str()
+			if !ok || !r.lit(`:`) {
+				return nil, errNotCanonical
+			}
+			if _, dup := st.Regions[n]; dup {
+				return nil, errNotCanonical
+			}
+			reg, ok := r.region()
+			if !ok {
+				return nil, errNotCanonical
+			}
+			st.Regions[n] = reg
+		}
+	}
+	if !r.lit(`,"Atoms":`) {
+		return nil, errNotCanonical
+	}
+	if !r.null() {
+		if !r.lit(`{`) {
+			return nil, errNotCanonical
+		}
+		st.Atoms = map[string]*AtomState{}
+		for i := 0; !r.lit(`}`); i++ {
+			if i > 0 && !r.lit(`,`) {
+				return nil, errNotCanonical
+			}
+			n, ok := r.str()
+			if !ok || !r.lit(`:`) {
+				return nil, errNotCanonical
+			}
+			if _, dup := st.Atoms[n]; dup {
+				return nil, errNotCanonical
+			}
+			a, ok := r.atom()
+			if !ok {
+				return nil, errNotCanonical
+			}
+			st.Atoms[n] = a
+		}
+	}
+	if !r.lit(`,"GOT":`) {
+		return nil, errNotCanonical
+	}
+	if !r.null() {
+		st.GOT = &GOT{}
+		if !r.lit(`{"Slots":`) {
+			return nil, errNotCanonical
+		}
+		if !r.null() {
+			if !r.lit(`[`) {
+				return nil, errNotCanonical
+			}
+			st.GOT.Slots = []string{}
+			for i := 0; !r.lit(`]`); i++ {
+				if i > 0 && !r.lit(`,`) {
+					return nil, errNotCanonical
+				}
+				s, ok := r.str()
+				if !ok {
+					return nil, errNotCanonical
+				}
+				st.GOT.Slots = append(st.GOT.Slots, s)
+			}
+		}
+		if !r.lit(`,"Free":`) {
+			return nil, errNotCanonical
+		}
+		if !r.null() {
+			if !r.lit(`[`) {
+				return nil, errNotCanonical
+			}
+			st.GOT.Free = []int{}
+			for i := 0; !r.lit(`]`); i++ {
+				if i > 0 && !r.lit(`,`) {
+					return nil, errNotCanonical
+				}
+				v, ok := r.int(strconv.IntSize)
+				if !ok {
+					return nil, errNotCanonical
+				}
+				st.GOT.Free = append(st.GOT.Free, int(v))
+			}
+		}
+		if !r.lit(`}`) {
+			return nil, errNotCanonical
+		}
+	}
+	if !r.lit(`,"Entry":`) {
+		return nil, errNotCanonical
+	}
+	if st.Entry, ok = r.str(); !ok {
+		return nil, errNotCanonical
+	}
+	if r.lit(`,"Span":`) {
+		if st.Span, ok = r.uint(64); !ok || st.Span == 0 { // omitted when 0
+			return nil, errNotCanonical
+		}
+	}
+	if !r.lit(`,"Source":`) {
+		return nil, errNotCanonical
+	}
+	if st.Source, ok = r.str(); !ok || !r.lit(`}`) || r.off != len(r.b) {
+		return nil, errNotCanonical
+	}
+	return st, nil
+}
+
+func (r *stateReader) region() (*Region, bool) {
+	if r.null() {
+		return nil, true
+	}
+	g := &Region{}
+	ok := r.lit(`{"Name":`)
+	if ok {
+		g.Name, ok = r.str()
+	}
+	ok = ok && r.lit(`,"Base":`)
+	if ok {
+		g.Base, ok = r.uint(64)
+	}
+	ok = ok && r.lit(`,"Cap":`)
+	if ok {
+		g.Cap, ok = r.uint(64)
+	}
+	ok = ok && r.lit(`,"High":`)
+	if ok {
+		g.High, ok = r.uint(64)
+	}
+	if !ok || !r.lit(`,"Free":`) {
+		return nil, false
+	}
+	if !r.null() {
+		if !r.lit(`[`) {
+			return nil, false
+		}
+		g.Free = []Span{}
+		for i := 0; !r.lit(`]`); i++ {
+			if i > 0 && !r.lit(`,`) {
+				return nil, false
+			}
+			var s Span
+			ok := r.lit(`{"Addr":`)
+			if ok {
+				s.Addr, ok = r.uint(64)
+			}
+			ok = ok && r.lit(`,"Size":`)
+			if ok {
+				s.Size, ok = r.uint(64)
+			}
+			if !ok || !r.lit(`}`) {
+				return nil, false
+			}
+			g.Free = append(g.Free, s)
+		}
+	}
+	if r.lit(`,"Indexed":true`) {
+		g.Indexed = true
+	}
+	if r.lit(`,"Entries":[`) {
+		for i := 0; !r.lit(`]`); i++ {
+			if i > 0 && !r.lit(`,`) {
+				return nil, false
+			}
+			e, ok := r.uint(64)
+			if !ok {
+				return nil, false
+			}
+			g.Entries = append(g.Entries, e)
+		}
+		if len(g.Entries) == 0 { // EncodeState omits an empty list
+			return nil, false
+		}
+	}
+	return g, r.lit(`}`)
+}
+
+func (r *stateReader) atom() (*AtomState, bool) {
+	if r.null() {
+		return nil, true
+	}
+	a := &AtomState{}
+	ok := r.lit(`{"Name":`)
+	if ok {
+		a.Name, ok = r.str()
+	}
+	ok = ok && r.lit(`,"Kind":`)
+	if ok {
+		var k uint64
+		k, ok = r.uint(8)
+		a.Kind = obj.SectionKind(k)
+	}
+	ok = ok && r.lit(`,"Addr":`)
+	if ok {
+		a.Addr, ok = r.uint(64)
+	}
+	ok = ok && r.lit(`,"Size":`)
+	if ok {
+		a.Size, ok = r.uint(64)
+	}
+	ok = ok && r.lit(`,"Slot":`)
+	if ok {
+		a.Slot, ok = r.uint(64)
+	}
+	ok = ok && r.lit(`,"Align":`)
+	if ok {
+		a.Align, ok = r.uint(64)
+	}
+	ok = ok && r.lit(`,"Local":`)
+	if ok {
+		switch {
+		case r.lit("true"):
+			a.Local = true
+		case r.lit("false"):
+		default:
+			ok = false
+		}
+	}
+	ok = ok && r.lit(`,"Hash":"`)
+	if !ok || len(r.b)-r.off < 2*len(a.Hash) {
+		return nil, false
+	}
+	if _, err := hex.Decode(a.Hash[:], r.b[r.off:r.off+2*len(a.Hash)]); err != nil {
+		return nil, false
+	}
+	r.off += 2 * len(a.Hash)
+	if !r.lit(`","Relocs":`) {
+		return nil, false
+	}
+	if !r.null() {
+		if !r.lit(`[`) {
+			return nil, false
+		}
+		a.Relocs = []obj.SymReloc{}
+		for i := 0; !r.lit(`]`); i++ {
+			if i > 0 && !r.lit(`,`) {
+				return nil, false
+			}
+			var x obj.SymReloc
+			ok := r.lit(`{"Offset":`)
+			if ok {
+				x.Offset, ok = r.uint(64)
+			}
+			ok = ok && r.lit(`,"Kind":`)
+			if ok {
+				var k uint64
+				k, ok = r.uint(8)
+				x.Kind = obj.RelocKind(k)
+			}
+			ok = ok && r.lit(`,"Sym":`)
+			if ok {
+				x.Sym, ok = r.str()
+			}
+			ok = ok && r.lit(`,"Addend":`)
+			if ok {
+				x.Addend, ok = r.int(64)
+			}
+			if !ok || !r.lit(`}`) {
+				return nil, false
+			}
+			a.Relocs = append(a.Relocs, x)
+		}
+	}
+	ok = r.lit(`,"First":`)
+	if ok {
+		a.First, ok = r.uint(64)
+	}
+	return a, ok && r.lit(`}`)
+}
+
+// lit consumes s if the bytes at the offset are s.
+func (r *stateReader) lit(s string) bool {
+	if len(r.b)-r.off < len(s) || string(r.b[r.off:r.off+len(s)]) != s {
+		return false
+	}
+	r.off += len(s)
+	return true
+}
+
+func (r *stateReader) null() bool { return r.lit("null") }
+
+// uint reads a decimal number as encoding/json writes one (no sign, no
+// leading zero, no fraction or exponent) of at most bits bits.
+func (r *stateReader) uint(bits int) (uint64, bool) {
+	i := r.off
+	var v uint64
+	for ; i < len(r.b) && r.b[i] >= '0' && r.b[i] <= '9'; i++ {
+		d := uint64(r.b[i] - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	n := i - r.off
+	if n == 0 || n > 1 && r.b[r.off] == '0' || bits < 64 && v>>bits != 0 || r.numberGoesOn(i) {
+		return 0, false
+	}
+	r.off = i
+	return v, true
+}
+
+// int reads a signed decimal number as encoding/json writes one, of at
+// most bits bits.
+func (r *stateReader) int(bits int) (int64, bool) {
+	neg := r.off < len(r.b) && r.b[r.off] == '-'
+	if neg {
+		r.off++
+	}
+	v, ok := r.uint(64)
+	lim := uint64(1) << (bits - 1)
+	switch {
+	case !ok || neg && v == 0 || !neg && v >= lim || neg && v > lim:
+		if neg {
+			r.off--
+		}
+		return 0, false
+	case neg:
+		return -int64(v-1) - 1, true
+	}
+	return int64(v), true
+}
+
+// numberGoesOn reports whether a number's digits end before a fraction or
+// an exponent at i.
+func (r *stateReader) numberGoesOn(i int) bool {
+	return i < len(r.b) && (r.b[i] == '.' || r.b[i] == 'e' || r.b[i] == 'E')
+}
+
+// str reads a quoted string as json.Unmarshal does, except that an
+// escaped UTF-16 surrogate or invalid UTF-8 (which json.Unmarshal
+// replaces) is refused.
+func (r *stateReader) str() (string, bool) {
+	if !r.lit(`"`) {
+		return "", false
+	}
+	start := r.off
+	esc, wide := false, false
+	i := start
+	for ; i < len(r.b); i++ {
+		c := r.b[i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			esc = true
+			i++
+			if i == len(r.b) {
+				return "", false
+			}
+			switch r.b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := r.hex4(i + 1); !ok {
+					return "", false
+				}
+				i += 4
+			default:
+				return "", false
+			}
+			continue
+		}
+		if c < 0x20 {
+			return "", false
+		}
+		if c >= utf8.RuneSelf {
+			wide = true
+		}
+	}
+	if i == len(r.b) || wide && !utf8.Valid(r.b[start:i]) {
+		return "", false
+	}
+	r.off = i + 1
+	if !esc {
+		return string(r.b[start:i]), true
+	}
+	s := make([]byte, 0, i-start)
+	for j := start; j < i; j++ {
+		c := r.b[j]
+		if c != '\\' {
+			s = append(s, c)
+			continue
+		}
+		j++
+		switch c = r.b[j]; c {
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		case 'u':
+			v, _ := r.hex4(j + 1)
+			j += 4
+			if utf16.IsSurrogate(rune(v)) {
+				return "", false
+			}
+			s = utf8.AppendRune(s, rune(v))
+			continue
+		}
+		s = append(s, c)
+	}
+	return string(s), true
+}
+
+// hex4 reads the four hex digits of a \u escape at i.
+func (r *stateReader) hex4(i int) (uint16, bool) {
+	if len(r.b)-i < 4 {
+		return 0, false
+	}
+	var v uint16
+	for _, c := range r.b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint16(c)
+	}
+	return v, true
+}
