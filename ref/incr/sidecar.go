@@ -1,7 +1,6 @@
 package incr
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -73,8 +72,7 @@ func (o *Output) saveSidecar(written []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	state := EncodeState(o.State)
-	data := encodeSidecar(size, sum, state)
+	data, state := encodeSidecar(size, sum, o.State)
 	path := o.Path + SidecarSuffix
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: %w", path, ErrBadPath)
@@ -100,17 +98,25 @@ func (o *Output) saveSidecar(written []byte) ([]byte, error) {
 }
 
 // encodeSidecar is json.Marshal of the sidecar of an output of size
-// bytes and SHA-256 sum whose state encodes as state (compact JSON, as
-// json.Marshal writes it), without json.Marshal's second pass over the
-// state (TestEncodeSidecar).
-func encodeSidecar(size int64, sum string, state []byte) []byte {
-	stateSum := sha256.Sum256(state)
-	b := make([]byte, 0, len(state)+256)
+// bytes and SHA-256 sum whose state is st, and the state's encoding in it
+// (EncodeState's bytes), written in one pass (TestEncodeSidecar): the
+// state's checksum is filled in after the state.
+func encodeSidecar(size int64, sum string, st *State) (data, state []byte) {
+	n := 768
+	if st != nil {
+		n += 256*len(st.Atoms) + len(st.Source)
+	}
+	b := make([]byte, 0, n)
 	b = fmt.Appendf(b, `{"version":%d,"output_size":%d,"output_sha256":%q,"state_sha256":"`, sidecarVersion, size, sum)
-	b = hex.AppendEncode(b, stateSum[:])
+	at := len(b)
+	b = append(b, make([]byte, hex.EncodedLen(sha256.Size))...)
 	b = append(b, `","state":`...)
-	b = append(b, state...)
-	return append(b, '}')
+	start := len(b)
+	b = appendState(b, st)
+	stateSum := sha256.Sum256(b[start:])
+	hex.Encode(b[at:at+hex.EncodedLen(sha256.Size)], stateSum[:])
+	b = append(b, '}')
+	return b, b[start : len(b)-1 : len(b)-1]
 }
 
 // SaveAs writes an output held in memory to path, with its sidecar, as
@@ -216,7 +222,7 @@ func openVerified(path string, img Image, policy Policy, flag int) (*State, *os.
 			f.Close()
 			return nil, nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)
 		}
-		out = bytes.NewReader(data)
+		out = wholeFile(data)
 	} else if sum, size, err := hashFile(f); err != nil || sum != sc.OutputSHA256 || size != sc.OutputSize {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w: the output changed since the sidecar was written", path, ErrStale)

@@ -27,7 +27,9 @@ func TestEncodeSidecar(t *testing.T) {
 		stateSum := sha256.Sum256(state)
 		want, err := json.Marshal(sidecar{Version: sidecarVersion, OutputSize: 12345, OutputSHA256: "00ff", StateSHA256: hex.EncodeToString(stateSum[:]), State: state})
 		require.NoError(t, err)
-		require.Equal(t, string(want), string(encodeSidecar(12345, "00ff", state)))
+		data, got := encodeSidecar(12345, "00ff", st)
+		require.Equal(t, string(want), string(data))
+		require.Equal(t, string(state), string(got))
 	}
 }
 

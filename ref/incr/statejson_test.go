@@ -154,8 +154,7 @@ func TestDecodeStateOtherJSON(t *testing.T) {
 // encoding/json reads it, and leaves anything else (every prefix of it,
 // whitespace, its fields in another order) to encoding/json.
 func TestDecodeSidecar(t *testing.T) {
-	state := EncodeState(sampleState())
-	data := encodeSidecar(4096, "00ff", state)
+	data, state := encodeSidecar(4096, "00ff", sampleState())
 	sc, st := decodeSidecar(data)
 	require.NotNil(t, sc)
 	var want sidecar
