@@ -5,6 +5,8 @@ import (
 	"debug/pe"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,7 +51,7 @@ const (
 // discardable (the GOT's holds GOT slots), the COFF symbol table (the
 // .refptr cells apart), and the format's checks.
 func readPE(exe []byte) (*image, error) {
-	f, err := pe.NewFile(bytes.NewReader(exe))
+	f, syms, err := openPE(exe)
 	if err != nil {
 		return nil, err
 	}
@@ -82,14 +84,8 @@ func readPE(exe []byte) (*image, error) {
 	// Cells: .refptr.NAME symbols, by address.
 	cells := map[uint64]string{}
 	var symErrs []string
-	for i := 0; i < len(f.COFFSymbols); i++ {
-		cs := &f.COFFSymbols[i]
-		index := i
-		i += int(cs.NumberOfAuxSymbols)
-		name, err := cs.FullName(f.StringTable)
-		if err != nil {
-			return nil, fmt.Errorf("symbol %d: %w", index, err)
-		}
+	for _, cs := range syms {
+		name, index := cs.name, cs.index
 		if cs.SectionNumber <= 0 || int(cs.SectionNumber) > len(f.Sections) {
 			symErrs = append(symErrs, fmt.Sprintf("%s: section number %d is not a section of the image", name, cs.SectionNumber))
 			continue
@@ -110,7 +106,7 @@ func readPE(exe []byte) (*image, error) {
 			add(6, "", 0, "%s", e)
 		}
 		checkPEHeaders(im, f, oh, add)
-		checkPESymbols(im, f, atoms, cells, add)
+		checkPESymbols(im, syms, atoms, cells, add)
 		checkBaseRelocs(im, f, oh, pointers, gotSlots, cells, add)
 	}
 	return im, nil
@@ -169,14 +165,9 @@ func checkPEHeaders(im *image, f *pe.File, oh *pe.OptionalHeader64, add addFunc)
 
 // checkPESymbols checks what only the COFF symbol table says: storage
 // classes and function types, and the .refptr cells.
-func checkPESymbols(im *image, f *pe.File, atoms map[string]*obj.Atom, cells map[uint64]string, add addFunc) {
-	for i := 0; i < len(f.COFFSymbols); i++ {
-		cs := &f.COFFSymbols[i]
-		i += int(cs.NumberOfAuxSymbols)
-		name, err := cs.FullName(f.StringTable)
-		if err != nil {
-			continue
-		}
+func checkPESymbols(im *image, syms []peSymbol, atoms map[string]*obj.Atom, cells map[uint64]string, add addFunc) {
+	for _, cs := range syms {
+		name := cs.name
 		if cs.StorageClass != peClassExternal && cs.StorageClass != peClassStatic {
 			add(6, name, 0, "storage class %d: neither external nor static", cs.StorageClass)
 		}
@@ -289,3 +280,120 @@ func rvaBytes(exe []byte, f *pe.File, rva, size uint64) ([]byte, bool) {
 }
 
 func alignUp(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
+
+// openPE reads a PE image's headers with debug/pe and its COFF symbol
+// table itself: debug/pe reads the table one record at a time through
+// encoding/binary's reflection, which was 40% of a PE check. NewFile is
+// given the file with the table's pointer and count cleared in a copy of
+// the file header, so it reads neither the table nor the string table.
+func openPE(exe []byte) (*pe.File, []peSymbol, error) {
+	if len(exe) < 0x40 {
+		return nil, nil, fmt.Errorf("%d bytes: too short for a DOS header", len(exe))
+	}
+	fh := uint64(binary.LittleEndian.Uint32(exe[0x3c:])) + 4 // past "PE\0\0"
+	if fh+peFileHeaderSize > uint64(len(exe)) {
+		return nil, nil, fmt.Errorf("the file header at %#x is past the end of the file (%d bytes)", fh, len(exe))
+	}
+	hdr := slices.Clone(exe[fh : fh+peFileHeaderSize])
+	table := binary.LittleEndian.Uint32(hdr[8:])
+	count := binary.LittleEndian.Uint32(hdr[12:])
+	clear(hdr[8:16])
+	f, err := pe.NewFile(overlay{exe, int64(fh), hdr})
+	if err != nil {
+		return nil, nil, err
+	}
+	syms, err := readCOFFSymbols(exe, uint64(table), uint64(count))
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, syms, nil
+}
+
+// peFileHeaderSize is the size of the COFF file header.
+const peFileHeaderSize = 20
+
+// overlay is exe with the bytes at off replaced by over.
+type overlay struct {
+	exe  []byte
+	off  int64
+	over []byte
+}
+
+func (o overlay) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= int64(len(o.exe)) {
+		return 0, io.EOF
+	}
+	n := copy(p, o.exe[off:])
+	// The part of [off, off+n) that over covers.
+	lo, hi := max(off, o.off), min(off+int64(n), o.off+int64(len(o.over)))
+	if lo < hi {
+		copy(p[lo-off:hi-off], o.over[lo-o.off:hi-o.off])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// peSymbol is a COFF symbol table record (not an auxiliary one) with
+// its name; index is its record index.
+type peSymbol struct {
+	name               string
+	index              int
+	Value              uint32
+	SectionNumber      int16
+	Type               uint16
+	StorageClass       uint8
+	NumberOfAuxSymbols uint8
+}
+
+// peSymbolSize is the size of a COFF symbol table record.
+const peSymbolSize = 18
+
+// readCOFFSymbols reads count records of the COFF symbol table at off and
+// their names from the string table after it; the auxiliary records are
+// skipped. Every offset is checked against the file.
+func readCOFFSymbols(exe []byte, off, count uint64) ([]peSymbol, error) {
+	if count == 0 {
+		return nil, nil
+	}
+	size := uint64(len(exe))
+	if off > size || count > (size-off)/peSymbolSize {
+		return nil, fmt.Errorf("the COFF symbol table [%#x, +%d records) is past the end of the file (%d bytes)", off, count, size)
+	}
+	strs := off + count*peSymbolSize
+	var strtab []byte
+	if strs+4 <= size {
+		n := uint64(binary.LittleEndian.Uint32(exe[strs:]))
+		if n < 4 || n > size-strs {
+			return nil, fmt.Errorf("the COFF string table at %#x: size %d does not fit the file (%d bytes)", strs, n, size)
+		}
+		strtab = exe[strs : strs+n]
+	}
+	le := binary.LittleEndian
+	syms := make([]peSymbol, 0, count)
+	for i := uint64(0); i < count; i++ {
+		r := exe[off+i*peSymbolSize : off+(i+1)*peSymbolSize]
+		s := peSymbol{index: int(i), Value: le.Uint32(r[8:]), SectionNumber: int16(le.Uint16(r[12:])), Type: le.Uint16(r[14:]), StorageClass: r[16], NumberOfAuxSymbols: r[17]}
+		if le.Uint32(r[:4]) == 0 {
+			at := uint64(le.Uint32(r[4:]))
+			if at < 4 || at >= uint64(len(strtab)) {
+				return nil, fmt.Errorf("symbol %d: name at string table offset %d, outside the table (%d bytes)", i, at, len(strtab))
+			}
+			name := strtab[at:]
+			if k := bytes.IndexByte(name, 0); k >= 0 {
+				name = name[:k]
+			}
+			s.name = string(name)
+		} else {
+			name := r[:8]
+			if k := bytes.IndexByte(name, 0); k >= 0 {
+				name = name[:k]
+			}
+			s.name = string(name)
+		}
+		syms = append(syms, s)
+		i += uint64(s.NumberOfAuxSymbols)
+	}
+	return syms, nil
+}
