@@ -8,8 +8,16 @@ package ir
 // round-robin in declaration order (functions first, then globals), main's
 // component first into unit 0, so that references across units are common.
 func Partition(m *Module, n int) map[string]int {
-	if n < 1 {
-		n = 1
+	if n <= 1 {
+		// One unit holds everything: no component needs finding.
+		out := make(map[string]int, len(m.Funcs)+len(m.Globals))
+		for _, f := range m.Funcs {
+			out[f.Name] = 0
+		}
+		for _, g := range m.Globals {
+			out[g.Name] = 0
+		}
+		return out
 	}
 	names := make([]string, 0, len(m.Funcs)+len(m.Globals))
 	id := make(map[string]int, cap(names))

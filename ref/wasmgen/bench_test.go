@@ -2,6 +2,7 @@ package wasmgen
 
 import (
 	"fmt"
+	"math/rand"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -102,4 +103,39 @@ func TestSizeAgainstClang(t *testing.T) {
 		t.Logf("%d functions: wasmgen object %d bytes, clang %s %d bytes: ratio %.2f; code %d vs %d bytes: ratio %.2f",
 			n, len(ours), opt, len(theirs), float64(len(ours))/float64(len(theirs)), oc, tc, float64(oc)/float64(tc))
 	}
+}
+
+// BenchmarkCompilerSequence compiles every version of 20 edit sequences
+// (generated programs of 40 functions, 20 random edits each) with one
+// Compiler per sequence and makes the one object of each, as the checked
+// update loop (`linkcheck bench check -format wasm`) does.
+func BenchmarkCompilerSequence(b *testing.B) {
+	var seqs [][]*ir.Module
+	for seed := int64(1); seed <= 20; seed++ {
+		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 40})
+		r := rand.New(rand.NewSource(seed))
+		seq := []*ir.Module{m}
+		for range 20 {
+			m, _ = ir.RandomEditShared(m, r)
+			seq = append(seq, m)
+		}
+		seqs = append(seqs, seq)
+	}
+	names := func(int) string { return "u0.o" }
+	b.ReportAllocs()
+	versions := 0
+	for i := 0; b.Loop(); i++ {
+		c := NewCompiler(Options{})
+		for _, m := range seqs[i%len(seqs)] {
+			p, err := c.Compile(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.Objects(ir.Partition(m, 1), 1, names); err != nil {
+				b.Fatal(err)
+			}
+			versions++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(versions), "ns/version")
 }

@@ -15,17 +15,17 @@ import (
 type Compiler struct {
 	opts  Options
 	funcs map[string]compiledFunc
+	// spare is the map of the version before last, cleared and reused
+	// for the next.
+	spare map[string]compiledFunc
 }
 
 // compiledFunc is a function's last definition, its code, and what of the
 // module the code depends on.
 type compiledFunc struct {
-	f  *ir.Func
-	fc *funcCode
-	// errs are the values of the errors the function names; funcAddr
-	// whether each name whose address it takes is a function's.
-	errs     map[string]uint64
-	funcAddr map[string]bool
+	f    *ir.Func
+	fc   *funcCode
+	deps envDeps
 }
 
 // NewCompiler returns a Compiler with options opts.
@@ -36,46 +36,40 @@ func (c *Compiler) Compile(m *ir.Module) (*Program, error) {
 	if c.opts.Faults != 0 {
 		return Compile(m, c.opts)
 	}
-	return compileWith(m, c.opts, func(f *ir.Func, e *env) (*funcCode, error) {
+	next := c.spare
+	if next == nil {
+		next = make(map[string]compiledFunc, len(m.Funcs))
+	}
+	clear(next)
+	p, err := compileWith(m, c.opts, func(f *ir.Func, e *env) (*funcCode, error) {
 		if old, ok := c.funcs[f.Name]; ok && (old.f == f || ir.FuncEqual(old.f, f)) && old.sameEnv(e) {
-			return old.fc, nil
-		}
-		return compileFunc(f, e)
-	}, c.keep)
-}
-
-// keep records the functions of the version just compiled.
-func (c *Compiler) keep(m *ir.Module, e *env, fcs []*funcCode) {
-	next := make(map[string]compiledFunc, len(fcs))
-	for i, f := range m.Funcs {
-		if old, ok := c.funcs[f.Name]; ok && old.fc == fcs[i] {
 			old.f = f
 			next[f.Name] = old
-			continue
+			return old.fc, nil
 		}
-		cf := compiledFunc{f: f, fc: fcs[i], errs: map[string]uint64{}, funcAddr: map[string]bool{}}
-		ir.WalkExprs(f.Body, func(x ir.Expr) {
-			switch x := x.(type) {
-			case *ir.ErrorLit:
-				cf.errs[x.Name] = m.ErrorValue(x.Name)
-			case *ir.AddrOf:
-				_, cf.funcAddr[x.Name] = e.funcs[x.Name]
-			}
-		})
-		next[f.Name] = cf
+		fc, deps, err := lowerFunc(f, e)
+		if err != nil {
+			return nil, err
+		}
+		next[f.Name] = compiledFunc{f: f, fc: fc, deps: deps}
+		return fc, nil
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
-	c.funcs = next
+	c.funcs, c.spare = next, c.funcs
+	return p, nil
 }
 
 // sameEnv reports whether e gives the function the view it was lowered in.
 func (cf compiledFunc) sameEnv(e *env) bool {
-	for n, v := range cf.errs {
-		if e.m.ErrorValue(n) != v {
+	for _, d := range cf.deps.errs {
+		if e.m.ErrorValue(d.name) != d.value {
 			return false
 		}
 	}
-	for n, isFunc := range cf.funcAddr {
-		if _, ok := e.funcs[n]; ok != isFunc {
+	for _, d := range cf.deps.addrs {
+		if _, ok := e.funcs[d.name]; ok != d.isFunc {
 			return false
 		}
 	}

@@ -151,6 +151,7 @@ type gen struct {
 	targets  int // pool size
 	inUse    int // pool entries in use
 	usesErrs bool
+	deps     envDeps
 }
 
 func (g *gen) localRet() uint32 { return uint32(g.nparams) }
@@ -195,6 +196,31 @@ func (g *gen) stackPointer(opcode byte) {
 // compileFunc lowers one function. The frame on the linear-memory stack
 // holds every parameter and local in an 8-byte slot at fp + 8*slot.
 func compileFunc(f *ir.Func, e *env) (*funcCode, error) {
+	fc, _, err := lowerFunc(f, e)
+	return fc, err
+}
+
+// envDeps is what of the module a function's lowering read (a
+// Compiler's record of it): the value of each error it names and, for
+// each name whose address it takes, whether it is a function's, repeats
+// included.
+type envDeps struct {
+	errs  []errDep
+	addrs []addrDep
+}
+
+type errDep struct {
+	name  string
+	value uint64
+}
+
+type addrDep struct {
+	name   string
+	isFunc bool
+}
+
+// lowerFunc is compileFunc that also returns what of e the lowering read.
+func lowerFunc(f *ir.Func, e *env) (*funcCode, envDeps, error) {
 	g := &gen{env: e, f: f, nparams: len(f.Params)}
 	g.scopes = []map[string]int{{}}
 	for _, p := range f.Params {
@@ -202,14 +228,14 @@ func compileFunc(f *ir.Func, e *env) (*funcCode, error) {
 	}
 	body := g.body()
 	if g.err != nil {
-		return nil, g.err
+		return nil, envDeps{}, g.err
 	}
 	frame := uint32(8*g.nslots+15) &^ 15
 	if frame == 0 {
 		frame = 16
 	}
 	if frame > maxFrame {
-		return nil, fmt.Errorf("wasmgen: func %s: frame of %d bytes exceeds %d", f.Name, frame, maxFrame)
+		return nil, envDeps{}, fmt.Errorf("wasmgen: func %s: frame of %d bytes exceeds %d", f.Name, frame, maxFrame)
 	}
 	// Prologue: fp = __stack_pointer - frame; trap below the stack's
 	// base; spill the parameters.
@@ -260,7 +286,7 @@ func compileFunc(f *ir.Func, e *env) (*funcCode, error) {
 		Relocs:     g.relocs,
 		UsesErrors: g.usesErrs,
 		FrameSize:  frame,
-	}, nil
+	}, g.deps, nil
 }
 
 // body compiles the statements of the function and returns their code,
@@ -387,7 +413,9 @@ func (g *gen) expr(e ir.Expr) {
 		g.sleb(int64(e.Value))
 	case *ir.ErrorLit:
 		g.op(opI64Const)
-		g.sleb(int64(g.env.m.ErrorValue(e.Name)))
+		v := g.env.m.ErrorValue(e.Name)
+		g.deps.errs = append(g.deps.errs, errDep{e.Name, v})
+		g.sleb(int64(v))
 	case *ir.VarRef:
 		g.localGet(g.localFP())
 		g.op(opI64Load)
@@ -398,7 +426,9 @@ func (g *gen) expr(e ir.Expr) {
 		g.reloc(wasm.RMemoryAddrLEB, e.Global, 0)
 	case *ir.AddrOf:
 		g.op(opI32Const)
-		if _, ok := g.env.funcs[e.Name]; ok {
+		_, ok := g.env.funcs[e.Name]
+		g.deps.addrs = append(g.deps.addrs, addrDep{e.Name, ok})
+		if ok {
 			// A function's address is its index in the indirect
 			// function table.
 			g.relocs = append(g.relocs, symReloc{Type: wasm.RTableIndexSLEB, Offset: uint32(len(g.code)), Sym: e.Name})

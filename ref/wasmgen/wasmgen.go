@@ -187,20 +187,21 @@ func (p *Program) Objects(unitOf map[string]int, units int, names func(unit int)
 		}
 		funcs[u] = append(funcs[u], f)
 	}
+	arity := make(map[string]int, len(p.funcs)+1)
+	for _, f := range p.funcs {
+		arity[f.Name] = f.Arity
+	}
 	for _, g := range p.m.Globals {
 		u, err := unit(g.Name)
 		if err != nil {
 			return nil, err
 		}
-		data[u] = append(data[u], globalDatum(g, p.m))
+		_, isFunc := arity[g.Init.Addr]
+		data[u] = append(data[u], globalDatum(g, isFunc))
 	}
+	arity[EntrySymbol] = 0
 	if p.errTable {
 		data[0] = append(data[0], errorTable(p.m.Errors, p.opts.Faults.Has(fault.WasmErrLenOffByOne))...)
-	}
-	arity := make(map[string]int, len(p.funcs)+1)
-	arity[EntrySymbol] = 0
-	for _, f := range p.funcs {
-		arity[f.Name] = f.Arity
 	}
 	objs := make([]*wasm.Object, units)
 	for u := range objs {
@@ -257,7 +258,9 @@ type datum struct {
 	Relocs  []symReloc
 }
 
-func globalDatum(g *ir.Global, m *ir.Module) *datum {
+// globalDatum is g's datum; isFunc tells whether its initializer is the
+// address of a function.
+func globalDatum(g *ir.Global, isFunc bool) *datum {
 	d := &datum{Name: g.Name, Align: 3, Data: make([]byte, 8)}
 	switch {
 	case g.Const:
@@ -269,7 +272,7 @@ func globalDatum(g *ir.Global, m *ir.Module) *datum {
 	}
 	if g.Init.Addr != "" {
 		t := wasm.RMemoryAddrI32
-		if m.Func(g.Init.Addr) != nil {
+		if isFunc {
 			t = wasm.RTableIndexI32
 		}
 		d.Relocs = []symReloc{{Type: t, Offset: 0, Sym: g.Init.Addr}}
@@ -313,6 +316,9 @@ type builder struct {
 	dataAddr map[string]uint32 // object-local address of defined data
 	elems    []string
 	spSym    uint32
+	// rels is the array the relocations of the object's functions and
+	// data are cut from.
+	rels []wasm.Reloc
 }
 
 func (b *builder) typeIndex(arity int) uint32 {
@@ -333,23 +339,25 @@ func (b *builder) typeIndex(arity int) uint32 {
 // data, importing what they reference but do not define. arity holds
 // every function of the program.
 func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string]int) (*wasm.Object, error) {
+	n := len(funcs) + len(data)
 	b := &builder{
-		o: &wasm.Object{Name: name}, typeOf: map[int]uint32{},
-		funcIdx: map[string]uint32{}, symIdx: map[string]uint32{}, elemIdx: map[string]uint32{},
-		dataAddr: map[string]uint32{},
+		o: &wasm.Object{Name: name}, typeOf: make(map[int]uint32, 1+ir.MaxParams),
+		funcIdx: make(map[string]uint32, len(funcs)), symIdx: make(map[string]uint32, n), elemIdx: map[string]uint32{},
+		dataAddr: make(map[string]uint32, len(data)),
 	}
 	o := b.o
-	defined := make(map[string]bool)
+	// known holds the symbols the unit defines, then those it references
+	// but does not define as they are seen.
+	known := make(map[string]bool, n)
 	for _, f := range funcs {
-		defined[f.Name] = true
+		known[f.Name] = true
 	}
 	for _, d := range data {
-		defined[d.Name] = true
+		known[d.Name] = true
 	}
 	// What the unit references but does not define, in first-reference
 	// order; whether it needs the stack pointer and the table.
 	var undefFuncs, undefData []string
-	seen := make(map[string]bool)
 	needSP, needTable := false, false
 	note := func(r symReloc) {
 		switch r.Type {
@@ -367,10 +375,10 @@ func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string
 				b.elemIdx[r.Sym] = uint32(len(b.elems))
 			}
 		}
-		if defined[r.Sym] || seen[r.Sym] {
+		if known[r.Sym] {
 			return
 		}
-		seen[r.Sym] = true
+		known[r.Sym] = true
 		if _, ok := arity[r.Sym]; ok {
 			undefFuncs = append(undefFuncs, r.Sym)
 		} else {
@@ -442,16 +450,34 @@ func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string
 		o.Symbols = append(o.Symbols, wasm.Symbol{Kind: wasm.SymGlobal, Name: StackPointerSymbol, Flags: wasm.SymUndefined, Index: 0})
 	}
 
+	// The functions' code and the data are copied into one buffer, and
+	// their relocations cut from one array.
+	size, nrel := 0, 0
 	for _, f := range funcs {
-		code := append([]byte(nil), f.Code...)
+		size, nrel = size+len(f.Code), nrel+len(f.Relocs)
+	}
+	for _, d := range data {
+		size, nrel = size+len(d.Data), nrel+len(d.Relocs)
+	}
+	buf := make([]byte, 0, size)
+	b.rels = make([]wasm.Reloc, 0, nrel)
+	cut := func(bytes []byte) []byte {
+		l := len(buf)
+		buf = append(buf, bytes...)
+		return buf[l:len(buf):len(buf)]
+	}
+	o.Funcs = make([]wasm.Function, 0, len(funcs))
+	for _, f := range funcs {
+		code := cut(f.Code)
 		relocs, err := b.relocate(code, f.Relocs)
 		if err != nil {
 			return nil, fmt.Errorf("wasmgen: %s: func %s: %w", name, f.Name, err)
 		}
 		o.Funcs = append(o.Funcs, wasm.Function{Type: b.typeIndex(f.Arity), Locals: f.Locals, Code: code, Relocs: relocs})
 	}
+	o.Segments = make([]wasm.Segment, 0, len(data))
 	for _, d := range data {
-		bytes := append([]byte(nil), d.Data...)
+		bytes := cut(d.Data)
 		relocs, err := b.relocate(bytes, d.Relocs)
 		if err != nil {
 			return nil, fmt.Errorf("wasmgen: %s: %s: %w", name, d.Name, err)
@@ -474,7 +500,9 @@ func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string
 // index, the table index of its elem entry, the datum's object-local
 // address), as LLVM does, so that the object is a valid module.
 func (b *builder) relocate(bytes []byte, rs []symReloc) ([]wasm.Reloc, error) {
-	out := make([]wasm.Reloc, 0, len(rs))
+	l := len(b.rels)
+	out := b.rels[l : l : l+len(rs)]
+	b.rels = b.rels[:l+len(rs)]
 	for _, r := range rs {
 		wr := wasm.Reloc{Type: r.Type, Offset: r.Offset, Addend: r.Addend}
 		var value uint32
