@@ -748,20 +748,27 @@ func cleanJail(root string) error {
 			return err
 		}
 	}
-	if err := unix.Fchmod(fd, 0o755); err != nil {
+	// The mode and owner are reset when a run changed them (the times
+	// always: making and removing /prog changes them).
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	if err := unix.Fchown(fd, 0, 0); err != nil {
-		return err
+	if st.Mode != jailFresh || st.Uid != 0 || st.Gid != 0 {
+		if err := unix.Fchmod(fd, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Fchown(fd, 0, 0); err != nil {
+			return err
+		}
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
 	}
 	if err := unix.UtimesNanoAt(fd, "", []unix.Timespec{{}, {}}, unix.AT_EMPTY_PATH); err != nil {
 		if err := unix.UtimesNano(root, []unix.Timespec{{}, {}}); err != nil {
 			return err
 		}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
 	}
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &fs); err != nil {
@@ -781,10 +788,12 @@ func cleanJail(root string) error {
 	if err != nil && !errors.Is(err, unix.ENOTSUP) {
 		return fmt.Errorf("jail root's extended attributes: %w", err)
 	}
-	for _, name := range bytes.Split(xattrs[:max(n, 0)], []byte{0}) {
+	for rest := xattrs[:max(n, 0)]; len(rest) > 0; {
+		name, after, _ := bytes.Cut(rest, []byte{0})
 		if bytes.HasPrefix(name, []byte("user.")) {
 			return fmt.Errorf("jail root has extended attribute %s", name)
 		}
+		rest = after
 	}
 	if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
 		return err
