@@ -13,6 +13,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/pipeline"
 	"github.com/linkcheck/linkcheck/oracle/tools"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/ir"
 )
 
@@ -37,8 +38,11 @@ func FuzzIncrementalGold(f *testing.F) {
 	for _, s := range incrSeedInputs() {
 		f.Add(encodeIncr(s))
 	}
-	runner := exec.NewRunner()
-	f.Cleanup(func() { runner.Close() })
+	runner, pool := exec.NewRunner(), toolsrv.NewPool()
+	f.Cleanup(func() {
+		runner.Close()
+		pool.Close()
+	})
 	failKnown := os.Getenv(GoldKnownEnv) == "fail"
 	stats := NewStatsRecorder("FuzzIncrementalGold")
 	f.Cleanup(func() { _ = stats.Flush() })
@@ -48,7 +52,7 @@ func FuzzIncrementalGold(f *testing.F) {
 		if stats != nil {
 			tally = checkTally{}
 		}
-		known, updates, err := runGold(context.Background(), in, runner, t.TempDir(), failKnown, tally)
+		known, updates, err := runGold(context.Background(), in, runner, pool, t.TempDir(), failKnown, tally)
 		stats.Add(updates, tally)
 		for _, k := range known {
 			t.Logf("known gold finding: %s", k)
@@ -74,7 +78,7 @@ func incrSeedInputs() []incrInput {
 // met, the number of updates checked, and an error for anything else (or
 // for known ones with failKnown). When tally is not nil it counts the
 // checks of every checked link.
-func runGold(ctx context.Context, in incrInput, r *exec.Runner, dir string, failKnown bool, tally checkTally) ([]string, int64, error) {
+func runGold(ctx context.Context, in incrInput, r *exec.Runner, pool *toolsrv.Pool, dir string, failKnown bool, tally checkTally) ([]string, int64, error) {
 	m := ir.GenerateRand(rand.New(rand.NewSource(in.Seed)), targetIncrementalGold.genConfig(in))
 	if _, err := ir.Interp(m, ir.InterpOptions{Fuel: filterFuel}); err != nil {
 		return nil, 0, nil // too slow to be worth linking: not a failure
@@ -95,7 +99,7 @@ func runGold(ctx context.Context, in incrInput, r *exec.Runner, dir string, fail
 			return known, updates, fail(i, err) // the harness, not gold
 		}
 		if err == nil {
-			_, err = pipeline.GoldCheck(ctx, out, r, exec.Native, dir)
+			_, err = pipeline.GoldCheck(ctx, out, r, pool, exec.Native, dir)
 			if i > 0 {
 				updates++
 			}

@@ -80,7 +80,7 @@ func goldCheck(stdout io.Writer, path string, mode exec.Mode) error {
 	if mode == "auto" {
 		mode = exec.Native
 	}
-	st, err := pipeline.GoldCheck(ctx, path, runner, mode, tmp)
+	st, err := pipeline.GoldCheck(ctx, path, runner, nil, mode, tmp)
 	if err != nil {
 		if st == nil {
 			return bad(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/oracle/invariant"
 	"github.com/linkcheck/linkcheck/oracle/linker"
+	"github.com/linkcheck/linkcheck/oracle/toolsrv"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/link"
 	"github.com/linkcheck/linkcheck/ref/obj"
@@ -387,8 +388,9 @@ func GoldUpdate(ctx context.Context, out string, m *ir.Module, source string, un
 // linker state: (1) it runs to the interpreter's value of the current
 // version, (2) its canonical image equals that of a fresh ld.lld link of
 // the same objects, with gold's rules, and (8) llvm-readobj and
-// llvm-objdump read it without a warning. dir is a work directory.
-func GoldCheck(ctx context.Context, out string, r *exec.Runner, mode exec.Mode, dir string) (*GoldState, error) {
+// llvm-objdump read it without a warning (through tools, or as processes
+// when it is nil). dir is a work directory.
+func GoldCheck(ctx context.Context, out string, r *exec.Runner, tools *toolsrv.Pool, mode exec.Mode, dir string) (*GoldState, error) {
 	st, err := LoadGoldState(out)
 	if err != nil {
 		return nil, err
@@ -439,7 +441,7 @@ func GoldCheck(ctx context.Context, out string, r *exec.Runner, mode exec.Mode, 
 	} else if rep := diff.Compare(a, b, diff.Options{Ignore: gold.Rules, NameA: "lld (fresh)", NameB: "gold (incremental)"}); !rep.Equal() {
 		errs = append(errs, "(2) canonical image differs from a fresh link:\n"+rep.Text())
 	}
-	if err := invariant.CheckLLVM(out); err != nil {
+	if err := invariant.CheckLLVMWith(tools, out); err != nil {
 		errs = append(errs, fmt.Sprintf("(8) LLVM's tools: %v", err))
 	}
 	if len(errs) > 0 {

@@ -385,7 +385,7 @@ func runGoldSequence(t *testing.T, g *goldTable, r *oexec.Runner, label string, 
 		}
 		var checkErr error
 		if gf == nil {
-			_, checkErr = GoldCheck(context.Background(), out, r, oexec.Native, t.TempDir())
+			_, checkErr = GoldCheck(context.Background(), out, r, nil, oexec.Native, t.TempDir())
 		}
 		g.add(step, checkErr)
 		if checkErr != nil {
