@@ -59,7 +59,7 @@ type keptFunc struct {
 	// inferred is whether f's size was inferred (it trimmed fill).
 	inferred bool
 	insns    int
-	patch    []int32 // decoder.update's scratch
+	patch    patchScratch // decoder.update's scratch
 	// gen names the state of f's instructions' text: a number of the
 	// cache's, new whenever a decoding changes an operation or operand.
 	gen uint64
@@ -124,19 +124,38 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 		c.miss++
 	}
 	c.mu.Unlock()
-	if k.valid && im.r != nil && s.IsCode() && s.ext != 0 && k.inferred == s.SizeInferred {
+	code := s.IsCode() && s.ext != 0 && im.r != nil
+	if k.valid && code && k.inferred == s.SizeInferred {
 		k.f.discard = opts.NoNotes
-		if ok, changed := im.r.redecode(s, &k.f, &k.patch); ok {
+		k.f.memo = scratch.memo // update's decodings; scratch is the caller's
+		ok, changed := im.r.redecode(s, &k.f, &k.patch)
+		k.f.memo = nil
+		if ok {
 			if changed {
 				k.gen = c.newGen()
 			}
 			return &k.f
 		}
-		if len(k.patch) > 0 {
+		if len(k.patch.idx) > 0 {
 			k.valid = false // patched halfway: no hint
 		}
 	}
-	k.inferred = s.SizeInferred
+	if h := opts.Hint; code && h != nil && h != &k.f && h.name == s.Name && h.code != nil &&
+		uint64(len(h.code)) == s.ext && h.inferred == s.SizeInferred {
+		// The other image's decoding of the symbol (the same code but
+		// for displacements, mostly) brought to this image as a kept
+		// decoding is: what decoding would give, without decoding.
+		k.f.copyOf(h)
+		k.f.discard = opts.NoNotes
+		k.f.memo = scratch.memo
+		ok, _ := im.r.redecode(s, &k.f, &k.patch)
+		k.f.memo = nil
+		if ok {
+			c.kept1(key, k, s.SizeInferred)
+			return &k.f
+		}
+		k.valid = false
+	}
 	// The previous decoding is the better hint. The whole-function
 	// lookup by bytes is not used: it would lose the canonical forms a
 	// hint lends, and storing every decoding costs more than it saves.
@@ -148,6 +167,14 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 	// The new decoding is kept: scratch's buffers become the kept
 	// ones, and the kept ones scratch's, for the next decoding.
 	k.f.take(scratch)
+	c.kept1(key, k, s.SizeInferred)
+	return &k.f
+}
+
+// kept1 records k's new decoding, of a symbol whose size was inferred
+// or not, under key: valid, with a new gen, its instructions counted.
+func (c *DecodeCache) kept1(key keptKey, k *keptFunc, inferred bool) {
+	k.inferred = inferred
 	k.valid = true
 	insns := cap(k.f.raw)
 	c.mu.Lock()
@@ -163,7 +190,6 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 		c.keptInsns = 0
 	}
 	c.mu.Unlock()
-	return &k.f
 }
 
 // newGen returns a new gen.

@@ -28,9 +28,9 @@ type decoder interface {
 	// reports whether it did (ok), and then whether an instruction's
 	// operation or operands changed (changed: CompareCode would see
 	// another function); when it reports false, f is unchanged if
-	// *patch is empty on return, unusable otherwise. patch is scratch
+	// p.idx is empty on return, unusable otherwise. p is scratch
 	// space.
-	update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) (ok, changed bool)
+	update(f *Func, code []byte, addr uint64, sy symbolizer, p *patchScratch) (ok, changed bool)
 }
 
 // A symbolizer is what the neutral reader tells a decoder about the file:
@@ -131,6 +131,7 @@ func (r *reader) decodeInto(s *Symbol, code []byte, f *Func, hint *Func, cache *
 	if code == nil {
 		return
 	}
+	f.inferred = s.SizeInferred
 	if hint != nil && hint.name != s.Name {
 		hint = nil
 	}
@@ -140,13 +141,13 @@ func (r *reader) decodeInto(s *Symbol, code []byte, f *Func, hint *Func, cache *
 // redecode brings f, a decoding of the same symbol that a DecodeCache
 // keeps, to s in this image (decoder.update), and reports whether it did
 // and whether its instructions' text changed.
-func (r *reader) redecode(s *Symbol, f *Func, patch *[]int32) (ok, changed bool) {
+func (r *reader) redecode(s *Symbol, f *Func, p *patchScratch) (ok, changed bool) {
 	code := r.bytesAt(s.addr, s.ext)
 	if code == nil || len(code) != len(f.code) || f.name != s.Name {
-		*patch = (*patch)[:0]
+		p.reset()
 		return false, false
 	}
-	return r.decoder.update(f, code, s.addr, r, patch)
+	return r.decoder.update(f, code, s.addr, r, p)
 }
 
 func (r *reader) inSymbol(addr uint64) (ref, bool) {

@@ -42,6 +42,9 @@ type Func struct {
 	memo *insnMemo
 	// own holds a copy of code in a Func a DecodeCache keeps.
 	own []byte
+	// inferred is whether the function's size was inferred (its
+	// trailing fill trimmed).
+	inferred bool
 }
 
 // rawInsn is one decoded position: an instruction, a run of n identical
@@ -357,7 +360,7 @@ func (f *Func) Clear() {
 // checked update loop's CPU), except when f has none yet: then the
 // decoding is copied into buffers of its size, and g keeps its own.
 func (f *Func) take(g *Func) {
-	f.name, f.addr, f.n, f.padding, f.dropped, f.discard = g.name, g.addr, g.n, g.padding, g.dropped, g.discard
+	f.name, f.addr, f.n, f.padding, f.dropped, f.discard, f.inferred = g.name, g.addr, g.n, g.padding, g.dropped, g.discard, g.inferred
 	f.own = append(f.own[:0], g.code...)
 	f.code = nil
 	if g.code != nil {
@@ -376,6 +379,19 @@ func (f *Func) take(g *Func) {
 	f.notes = append(f.notes[:0], g.notes...)
 }
 
+// copyOf makes f a copy of g's decoding, with bytes of its own
+// (Func.own) and f's buffers.
+func (f *Func) copyOf(g *Func) {
+	f.name, f.addr, f.n, f.padding, f.dropped, f.discard, f.inferred = g.name, g.addr, g.n, g.padding, g.dropped, g.discard, g.inferred
+	f.own = append(f.own[:0], g.code...)
+	f.code = f.own
+	f.raw = append(f.raw[:0], g.raw...)
+	f.items = append(f.items[:0], g.items...)
+	f.args = append(f.args[:0], g.args...)
+	clear(f.notes)
+	f.notes = append(f.notes[:0], g.notes...)
+}
+
 // reset empties f for decoding the function name at addr, with room for
 // code's instructions at about 3 bytes each (x86_64 code averages 3 to 4),
 // so that a large function does not grow its buffers by doubling.
@@ -387,7 +403,7 @@ func (f *Func) reset(name string, addr uint64, code []byte) {
 		f.items = make([]item, 0, want)
 		f.args = make([]operand, 0, 2*want)
 	}
-	f.n, f.padding = 0, 0
+	f.n, f.padding, f.inferred = 0, 0, false
 	clear(f.notes)
 	f.notes, f.dropped = f.notes[:0], 0
 }

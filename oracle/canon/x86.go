@@ -90,18 +90,24 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 }
 
 // update is decode's shortcut for a function decoded before (a
-// DecodeCache's kept decoding): when code differs from f's bytes only
-// inside the PC-relative fields of recognized instructions (f moved, or
-// what it refers to did) — so decoding it, hint or not, gives f's
-// instructions with those fields patched (TestPCRelPatch), the same
-// fill to trim — the entries are patched where they differ, and the
-// items that depend on where they are, or that a pointer site of this
-// image now lies in, are canonicalized again; the others (item.pure:
-// bytes alone decide them) stay. Notes are made again as decode makes
-// them, in order.
-func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]int32) (ok, changed bool) {
+// DecodeCache's kept decoding, or the other image's decoding of the
+// symbol): when code has f's instruction boundaries — it differs from
+// f's bytes only inside instructions that decode, at the same offsets,
+// to instructions of the same lengths — decoding it, hint or not, gives
+// f's instructions with those replaced, and the same fill to trim. An
+// instruction whose bytes differ only inside its PC-relative field (f
+// moved, or what it refers to did) is patched (TestPCRelPatch); one
+// whose other bytes differ (an immediate, a register) is decoded again
+// where it is, and kept only when it ends where the old one did and is
+// no fill (a fill byte there would start a run; zero bytes at the end
+// would be trimmed). The items that depend on where they are, that
+// were replaced, or that a pointer site of this image now lies in, are
+// canonicalized again; the others (item.local: bytes and the function's
+// own instructions alone decide them) stay. Notes are made again as
+// decode makes them, in order.
+func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, p *patchScratch) (ok, changed bool) {
 	old := f.code
-	*patch = (*patch)[:0]
+	p.reset()
 	// First find the entries to patch, changing nothing.
 	i := 0
 	for off := 0; off < len(code); {
@@ -114,21 +120,38 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 			i++
 		}
 		if i == len(f.items) || f.items[i].off > uint64(off) {
-			*patch = (*patch)[:0] // in the trimmed fill
+			p.reset() // in the trimmed fill
 			return false, false
 		}
 		r := &f.raw[i]
 		end := int(r.off) + int(r.len)
-		if !r.ok || r.n != 1 || r.op.op == 0 || !samePCRel(r, code[r.off:end], old[r.off:end]) {
-			*patch = (*patch)[:0]
+		if !r.ok || r.n != 1 || r.op.op == 0 || !recognizedBefore(f.raw, i, off) {
+			p.reset()
 			return false, false
 		}
-		*patch = append(*patch, int32(i))
+		if !samePCRel(r, code[r.off:end], old[r.off:end]) {
+			nr, ok := redecodeAt(code, int(r.off), int(r.len), f.memo)
+			if !ok {
+				p.reset()
+				return false, false
+			}
+			nr.idx = r.idx
+			p.raw = append(p.raw, nr)
+			p.full = append(p.full, int32(i))
+		}
+		p.idx = append(p.idx, int32(i))
 		off = end
 	}
-	for _, i := range *patch {
+	nfull := 0
+	for k, i := range p.idx {
 		r := &f.raw[i]
+		if nfull < len(p.full) && p.full[nfull] == i {
+			*r = p.raw[nfull]
+			nfull++
+			continue
+		}
 		if !r.patchPCRel(code[r.off : r.off+uint64(r.len)]) {
+			p.idx = p.idx[:k+1] // patched halfway
 			return false, false
 		}
 	}
@@ -140,7 +163,7 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(addr)}
 	pure := sy.sitesFrom(addr)
 	nargs := len(f.args)
-	patched := *patch
+	patched := p.idx
 	for j := range f.items {
 		it := &f.items[j]
 		if it.op == opBad {
@@ -163,11 +186,15 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		r := &f.raw[j]
 		nit := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args), op: r.op}
 		d.canonInsn(&nit, r)
-		if nit.nargs != it.nargs {
-			return false, false
-		}
 		if !changed && (nit.op != it.op || !slices.Equal(f.args[it.arg0:it.arg0+int(it.nargs)], f.args[nit.arg0:])) {
 			changed = true
+		}
+		if nit.nargs != it.nargs {
+			// Another instruction (decoded again): its operands stay
+			// where canonInsn put them, after the others.
+			nargs = len(f.args)
+			*it = nit
+			continue
 		}
 		copy(f.args[it.arg0:], f.args[nit.arg0:])
 		f.args = f.args[:nargs]
@@ -175,6 +202,60 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, patch *[]
 		*it = nit
 	}
 	return true, changed
+}
+
+// recognizedBefore reports whether the entries of raw before i whose
+// decoding may have read the byte at off are recognized instructions or
+// fill runs: x86asm's decoding of those depends on their own bytes
+// alone (TestDecodePrefixProperty, TestFillDecode), but an undecodable
+// byte's, or an instruction's without an operation, may depend on the
+// bytes after it, up to an instruction's longest.
+func recognizedBefore(raw []rawInsn, i, off int) bool {
+	for j := i - 1; j >= 0 && int(raw[j].off)+maxInsnLen > off; j-- {
+		if r := &raw[j]; r.n == 1 && (!r.ok || r.op.op == 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxInsnLen is the longest x86_64 instruction, in bytes.
+const maxInsnLen = 15
+
+// patchScratch is update's scratch space: the entries it patches (idx,
+// ascending), and of them those decoded again (full, with their new
+// decodings in raw).
+type patchScratch struct {
+	idx  []int32
+	full []int32
+	raw  []rawInsn
+}
+
+func (p *patchScratch) reset() {
+	p.idx, p.full, p.raw = p.idx[:0], p.full[:0], p.raw[:0]
+}
+
+// redecodeAt decodes the instruction at off in code as rawDecode would
+// there (the memo, else x86asm), and reports whether it is one rawDecode
+// would make of length l: recognized, not starting a fill run, not fill
+// itself.
+func redecodeAt(code []byte, off, l int, memo *insnMemo) (rawInsn, bool) {
+	var r rawInsn
+	if c := code[off]; c == 0xcc || c == 0x90 {
+		return r, false
+	}
+	if !memo.find(code[off:], &r) {
+		inst, err := x86asm.Decode(code[off:], 64)
+		if err != nil || inst.Len != l {
+			return r, false
+		}
+		r.setInst(&inst)
+	}
+	r.off, r.n, r.ok = uint64(off), 1, true
+	if int(r.len) != l || r.op.op == 0 || isFill(r.op.op, code[off:off+l]) {
+		return r, false
+	}
+	return r, true
 }
 
 // firstDiff returns the offset of the first byte where a and b (of equal
