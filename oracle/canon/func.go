@@ -45,6 +45,10 @@ type Func struct {
 	// inferred is whether the function's size was inferred (its
 	// trailing fill trimmed).
 	inferred bool
+	// nonLocal and localRefs index the items that are not local and
+	// the local ones with a target, when listed (x86_64.update).
+	nonLocal, localRefs []int32
+	listed              bool
 }
 
 // rawInsn is one decoded position: an instruction, a run of n identical
@@ -377,6 +381,7 @@ func (f *Func) take(g *Func) {
 	}
 	clear(f.notes)
 	f.notes = append(f.notes[:0], g.notes...)
+	f.listed = false
 }
 
 // copyOf makes f a copy of g's decoding, with bytes of its own
@@ -390,6 +395,9 @@ func (f *Func) copyOf(g *Func) {
 	f.args = append(f.args[:0], g.args...)
 	clear(f.notes)
 	f.notes = append(f.notes[:0], g.notes...)
+	f.nonLocal = append(f.nonLocal[:0], g.nonLocal...)
+	f.localRefs = append(f.localRefs[:0], g.localRefs...)
+	f.listed = g.listed
 }
 
 // reset empties f for decoding the function name at addr, with room for
@@ -403,7 +411,7 @@ func (f *Func) reset(name string, addr uint64, code []byte) {
 		f.items = make([]item, 0, want)
 		f.args = make([]operand, 0, 2*want)
 	}
-	f.n, f.padding, f.inferred = 0, 0, false
+	f.n, f.padding, f.inferred, f.listed = 0, 0, false, false
 	clear(f.notes)
 	f.notes, f.dropped = f.notes[:0], 0
 }

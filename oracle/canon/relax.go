@@ -50,7 +50,7 @@ func (d *x86Func) relaxedGOTImm(it *item, r *rawInsn, next, siteAddr uint64, sit
 	}
 	it.op = opKey{op: x86asm.LEA}
 	it.target, it.hasRef = target, true
-	d.f.args = append(d.f.args, operand{kind: opReg, base: reg}, operand{kind: opRef, ref: d.sy.symRef(target, d.f)})
+	*d.args = append(*d.args, operand{kind: opReg, base: reg}, operand{kind: opRef, ref: d.sy.symRef(target, d.f)})
 	it.nargs = 2
 	return true
 }
@@ -71,7 +71,7 @@ func (d *x86Func) gotLoad32(it *item, reg x86asm.Reg, m *rawArg, r *rawInsn, nex
 	}
 	it.op, it.via = opKey{op: x86asm.LEA}, viaGOT
 	it.target, it.hasRef = slot, true
-	d.f.args = append(d.f.args, operand{kind: opReg, base: reg}, operand{kind: opRef, ref: d.sy.symRef(val, d.f)})
+	*d.args = append(*d.args, operand{kind: opReg, base: reg}, operand{kind: opRef, ref: d.sy.symRef(val, d.f)})
 	it.nargs = 2
 	return true
 }

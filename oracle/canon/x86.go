@@ -26,6 +26,9 @@ type x86Func struct {
 	f     *Func
 	size  uint64 // the function's extent
 	sites siteCursor
+	// args is where canonInsn appends an instruction's operands: f.args
+	// when decoding, update's scratch when canonicalizing again.
+	args *[]operand
 }
 
 // Fill bytes decoded in runs: each is a whole one-byte instruction
@@ -61,7 +64,7 @@ func (x86_64) decode(f *Func, inferred bool, sy symbolizer, hint *Func, cache *D
 			raw = raw[:n]
 		}
 	}
-	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(f.addr)}
+	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(f.addr), args: &f.args}
 	for i := range raw {
 		raw[i].idx = f.n
 		f.n += int(raw[i].n)
@@ -160,10 +163,76 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, p *patchS
 	f.addr = addr
 	clear(f.notes)
 	f.notes, f.dropped = f.notes[:0], 0
-	d := &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sy.sitesFrom(addr)}
-	pure := sy.sitesFrom(addr)
-	nargs := len(f.args)
-	patched := p.idx
+	sites := sy.sitesFrom(addr)
+	u := itemUpdate{d: &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sites}}
+	u.args = u.buf[:0]
+	u.d.args = &u.args
+	if !f.listed {
+		f.listItems()
+	}
+	if !sitesOutsideLocal(f, sites, addr, uint64(len(code)), p.idx) {
+		u.all(sites, delta, p.idx)
+		return true, u.changed
+	}
+	// No pointer site in a local item: only the others, and those
+	// patched, are canonicalized again, in order; the local items with
+	// a target move with the function.
+	for _, j := range f.localRefs {
+		f.items[j].target += delta
+	}
+	nl, pi := f.nonLocal, p.idx
+	for len(nl) > 0 || len(pi) > 0 {
+		var j int32
+		switch {
+		case len(pi) == 0 || len(nl) > 0 && nl[0] < pi[0]:
+			j, nl = nl[0], nl[1:]
+		case len(nl) == 0 || pi[0] < nl[0]:
+			j, pi = pi[0], pi[1:]
+		default: // both
+			j, nl, pi = nl[0], nl[1:], pi[1:]
+		}
+		u.item(int(j))
+	}
+	return true, u.changed
+}
+
+// sitesOutsideLocal reports whether every pointer site of the function
+// f (from the cursor sites on, in [addr, addr+size)) lies in an item
+// that is not local or that patched (sorted indices) names, so that no
+// local item needs canonicalizing again for a site.
+func sitesOutsideLocal(f *Func, sites siteCursor, addr, size uint64, patched []int32) bool {
+	nl := f.nonLocal
+	for i := sites.i; i < len(sites.list) && sites.list[i].addr-addr < size && sites.list[i].addr >= addr; i++ {
+		off := sites.list[i].addr - addr
+		for len(nl) > 0 && f.items[nl[0]].off+uint64(f.items[nl[0]].len) <= off {
+			nl = nl[1:]
+		}
+		for len(patched) > 0 && f.items[patched[0]].off+uint64(f.items[patched[0]].len) <= off {
+			patched = patched[1:]
+		}
+		if len(nl) > 0 && f.items[nl[0]].off <= off || len(patched) > 0 && f.items[patched[0]].off <= off {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// itemUpdate canonicalizes items of an updated function again.
+type itemUpdate struct {
+	d       *x86Func
+	changed bool // an operation or operand changed
+	// args receives an item's operands (d.args), from buf: compared
+	// with the item's and written over them only when they differ.
+	args []operand
+	buf  [4]operand
+}
+
+// all walks every item: those that are not local, that were patched
+// (sorted indices) or that a pointer site lies in are canonicalized
+// again, the others moved by delta.
+func (u *itemUpdate) all(pure siteCursor, delta uint64, patched []int32) {
+	f := u.d.f
 	for j := range f.items {
 		it := &f.items[j]
 		if it.op == opBad {
@@ -173,7 +242,7 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, p *patchS
 		if repatched {
 			patched = patched[1:]
 		}
-		if it.local && !repatched && !pure.has(addr+it.off, int(it.len)) {
+		if it.local && !repatched && !pure.has(f.addr+it.off, int(it.len)) {
 			// Bytes alone decide it (pure), or they and the function's
 			// own instructions do (a branch inside it): the same bytes,
 			// the same instructions, the same canonical form; a branch
@@ -183,25 +252,57 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, p *patchS
 			}
 			continue
 		}
-		r := &f.raw[j]
-		nit := item{off: r.off, n: r.n, len: r.len, arg0: len(f.args), op: r.op}
-		d.canonInsn(&nit, r)
-		if !changed && (nit.op != it.op || !slices.Equal(f.args[it.arg0:it.arg0+int(it.nargs)], f.args[nit.arg0:])) {
-			changed = true
-		}
-		if nit.nargs != it.nargs {
-			// Another instruction (decoded again): its operands stay
-			// where canonInsn put them, after the others.
-			nargs = len(f.args)
-			*it = nit
-			continue
-		}
-		copy(f.args[it.arg0:], f.args[nit.arg0:])
-		f.args = f.args[:nargs]
+		u.item(j)
+	}
+}
+
+// item canonicalizes item j again. Items are canonicalized in order.
+func (u *itemUpdate) item(j int) {
+	f := u.d.f
+	it := &f.items[j]
+	r := &f.raw[j]
+	nit := item{off: r.off, n: r.n, len: r.len, op: r.op}
+	u.args = u.args[:0]
+	u.d.canonInsn(&nit, r)
+	old := f.args[it.arg0 : it.arg0+int(it.nargs)]
+	same := slices.Equal(old, u.args)
+	if nit.op != it.op || !same {
+		u.changed = true
+	}
+	if nit.local != it.local || nit.hasRef != it.hasRef {
+		f.listed = false
+	}
+	switch {
+	case len(u.args) != len(old):
+		// Another instruction (decoded again): its operands go after
+		// the others.
+		nit.arg0 = len(f.args)
+		f.args = append(f.args, u.args...)
+	case !same:
+		copy(old, u.args)
+		fallthrough
+	default:
 		nit.arg0 = it.arg0
+	}
+	if nit != *it {
 		*it = nit
 	}
-	return true, changed
+}
+
+// listItems lists f's items for update: those that are not local
+// (f.nonLocal), and the local ones with a target (f.localRefs).
+func (f *Func) listItems() {
+	f.nonLocal, f.localRefs = f.nonLocal[:0], f.localRefs[:0]
+	for j := range f.items {
+		switch it := &f.items[j]; {
+		case it.op == opBad:
+		case !it.local:
+			f.nonLocal = append(f.nonLocal, int32(j))
+		case it.hasRef:
+			f.localRefs = append(f.localRefs, int32(j))
+		}
+	}
+	f.listed = true
 }
 
 // recognizedBefore reports whether the entries of raw before i whose
@@ -531,7 +632,7 @@ func (d *x86Func) canonInsn(it *item, r *rawInsn) {
 			local = local && a.base != x86asm.RIP
 			o = d.memArg(it, r, a, next, siteAddr, site, hasSite, absSite && !immSite)
 		}
-		d.f.args = append(d.f.args, o)
+		*d.args = append(*d.args, o)
 		it.nargs++
 	}
 	it.pure, it.local = pure, local
