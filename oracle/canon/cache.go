@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // DecodeCache keeps the machine-code decodings of functions by their
@@ -41,7 +42,18 @@ type DecodeCache struct {
 	keptInsns int
 	// gens numbers the states of the kept decodings (keptFunc.gen).
 	gens uint64
+	// paths counts how Decode served each call (a Decode* path), and
+	// the instructions its updates decoded again (pathRedecoded).
+	paths [4]atomic.Int64
 }
+
+// Decode's paths, counted in DecodeCache.paths.
+const (
+	pathUpdated   = iota // the kept decoding brought up to date
+	pathFromHint         // the hint brought to the image
+	pathDecoded          // decoded
+	pathRedecoded        // instructions an update decoded again
+)
 
 // keptKey names a kept decoding: a symbol on one side of comparisons.
 type keptKey struct {
@@ -96,18 +108,23 @@ func NewDecodeCache(maxInsns int) *DecodeCache {
 // cache keeps for s's name on the given side of the comparisons that
 // share it (diff.Compare's images are sides 0 and 1), and returns it; it
 // stays valid until the next Decode of that name and side. The previous
-// decoding of the same name and side is patched when it can be (below);
-// when it cannot (the function changed, or it is another program's),
-// opts.Hint is the hint — the same symbol in the other image, the same
-// code but for displacements — and the previous decoding when there is
-// none. From one check of an incremental sequence to the next a
-// function's bytes change little — in the incremental output not at all
-// unless it was rewritten, in a fresh link mostly in the displacements
-// of calls — so most of its instructions, and the canonical form of each
-// instruction that does not depend on where it is (item.pure, with no
-// pointer site in it in this image), are taken from it, and every other
-// instruction is canonicalized against im. scratch lends the decoding
-// its instruction memo. The Func is exactly what im.Decode would give.
+// decoding of the same name and side is brought up to date when it can
+// be (x86_64.update: the same instruction boundaries, the instructions
+// whose bytes changed decoded again or, when only their PC-relative
+// field did, patched); when it cannot (the function changed its length,
+// or it is another program's), opts.Hint — the same symbol in the other
+// image, the same code but for displacements — is, copied, when it has
+// the same length; and failing that the symbol is decoded, with opts.Hint
+// as hint, or the previous decoding when there is none. From one check
+// of an incremental sequence to the next a function's bytes change
+// little — in the incremental output not at all unless it was
+// rewritten, in a fresh link mostly in the displacements of calls and
+// in error values — so most of its instructions, and the canonical form
+// of each instruction that depends only on its bytes and its function's
+// own instructions (item.local, with no pointer site in it in this
+// image), are kept, and every other instruction is canonicalized against
+// im. scratch lends the decoding its instruction memo. The Func is
+// exactly what im.Decode would give.
 // Decode may be called from several goroutines at once, but not for the
 // same name and side.
 func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts DecodeOptions) *Func {
@@ -131,6 +148,8 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 		ok, changed := im.r.redecode(s, &k.f, &k.patch)
 		k.f.memo = nil
 		if ok {
+			c.paths[pathUpdated].Add(1)
+			c.paths[pathRedecoded].Add(int64(len(k.patch.full)))
 			if changed {
 				k.gen = c.newGen()
 			}
@@ -151,6 +170,8 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 		ok, _ := im.r.redecode(s, &k.f, &k.patch)
 		k.f.memo = nil
 		if ok {
+			c.paths[pathFromHint].Add(1)
+			c.paths[pathRedecoded].Add(int64(len(k.patch.full)))
 			c.kept1(key, k, s.SizeInferred)
 			return &k.f
 		}
@@ -163,6 +184,7 @@ func (c *DecodeCache) Decode(im *Image, s *Symbol, side int, scratch *Func, opts
 	if k.valid && opts.Hint == nil {
 		opts.Hint = &k.f
 	}
+	c.paths[pathDecoded].Add(1)
 	im.Decode(s, scratch, opts)
 	// The new decoding is kept: scratch's buffers become the kept
 	// ones, and the kept ones scratch's, for the next decoding.
