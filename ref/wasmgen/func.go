@@ -2,6 +2,7 @@ package wasmgen
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/linkcheck/linkcheck/ref/fault"
 	"github.com/linkcheck/linkcheck/ref/ir"
@@ -90,6 +91,45 @@ type funcCode struct {
 	UsesErrors bool
 	// FrameSize is the function's frame on the linear-memory stack.
 	FrameSize uint32
+	// refs summarizes Relocs for building objects (summarize).
+	refs relocRefs
+}
+
+// relocRefs is what an object needs to know of a list of relocations
+// before it numbers its symbols: whether one uses the stack pointer, the
+// arities of the call_indirect types, the table entries and the symbols
+// referenced, each list without repeats in first-reference order (the
+// order an object numbers them in). A function's is made once and serves
+// every object its code goes to.
+type relocRefs struct {
+	stackPointer bool
+	types        []int
+	elems, syms  []string
+}
+
+// summarize returns the relocRefs of rs.
+func summarize(rs []symReloc) relocRefs {
+	var s relocRefs
+	for _, r := range rs {
+		switch r.Type {
+		case wasm.RGlobalIndexLEB:
+			s.stackPointer = true
+			continue
+		case wasm.RTypeIndexLEB:
+			if !slices.Contains(s.types, r.Arity) {
+				s.types = append(s.types, r.Arity)
+			}
+			continue
+		case wasm.RTableIndexSLEB, wasm.RTableIndexI32:
+			if !slices.Contains(s.elems, r.Sym) {
+				s.elems = append(s.elems, r.Sym)
+			}
+		}
+		if !slices.Contains(s.syms, r.Sym) {
+			s.syms = append(s.syms, r.Sym)
+		}
+	}
+	return s
 }
 
 // env is what every function's compilation needs to know about the module.
@@ -286,6 +326,7 @@ func lowerFunc(f *ir.Func, e *env) (*funcCode, envDeps, error) {
 		Relocs:     g.relocs,
 		UsesErrors: g.usesErrs,
 		FrameSize:  frame,
+		refs:       summarize(g.relocs),
 	}, g.deps, nil
 }
 

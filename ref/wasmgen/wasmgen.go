@@ -246,6 +246,7 @@ func entryStub() *funcCode {
 		Locals: []wasm.LocalGroup{{Count: 2, Type: wasm.I32}, {Count: 1, Type: wasm.I64}},
 		Code:   g.code,
 		Relocs: g.relocs,
+		refs:   summarize(g.relocs),
 	}
 }
 
@@ -358,6 +359,17 @@ func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string
 	// What the unit references but does not define, in first-reference
 	// order; whether it needs the stack pointer and the table.
 	var undefFuncs, undefData []string
+	noteSym := func(sym string) {
+		if known[sym] {
+			return
+		}
+		known[sym] = true
+		if _, ok := arity[sym]; ok {
+			undefFuncs = append(undefFuncs, sym)
+		} else {
+			undefData = append(undefData, sym)
+		}
+	}
 	needSP, needTable := false, false
 	note := func(r symReloc) {
 		switch r.Type {
@@ -375,19 +387,24 @@ func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string
 				b.elemIdx[r.Sym] = uint32(len(b.elems))
 			}
 		}
-		if known[r.Sym] {
-			return
-		}
-		known[r.Sym] = true
-		if _, ok := arity[r.Sym]; ok {
-			undefFuncs = append(undefFuncs, r.Sym)
-		} else {
-			undefData = append(undefData, r.Sym)
-		}
+		noteSym(r.Sym)
 	}
 	for _, f := range funcs {
-		for _, r := range f.Relocs {
-			note(r)
+		// f.refs is what note would learn from f.Relocs, one by one.
+		needSP = needSP || f.refs.stackPointer
+		for _, a := range f.refs.types {
+			needTable = true
+			b.typeIndex(a)
+		}
+		for _, e := range f.refs.elems {
+			needTable = true
+			if _, ok := b.elemIdx[e]; !ok {
+				b.elems = append(b.elems, e)
+				b.elemIdx[e] = uint32(len(b.elems))
+			}
+		}
+		for _, s := range f.refs.syms {
+			noteSym(s)
 		}
 	}
 	for _, d := range data {
