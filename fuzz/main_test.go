@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"flag"
 	"os"
 	"testing"
 
@@ -9,8 +10,15 @@ import (
 
 // TestMain runs the fuzz targets, and every test of the package, with the
 // checked update loop's collector setting (pipeline.LoopGC), as
-// `linkcheck bench check` measures the loop.
+// `linkcheck bench check` measures the loop; a fuzz worker process (one
+// of the -parallel processes `go test -fuzz` starts, each running the loop
+// one input at a time) also runs on one P (pipeline.LoopProcs), as bench
+// check does.
 func TestMain(m *testing.M) {
 	pipeline.LoopGC()
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		pipeline.LoopProcs()
+	}
 	os.Exit(m.Run())
 }

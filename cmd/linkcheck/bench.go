@@ -285,7 +285,8 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		ctx, cancel := interruptible()
 		defer cancel()
-		defer pipeline.LoopGC()() // as the fuzz targets' workers run the loop
+		defer pipeline.LoopGC()()    // as the fuzz targets' workers run the loop
+		defer pipeline.LoopProcs()() // one core's loop, as each fuzz worker
 		r, err := bench.BenchCheck(ctx, bench.CheckConfig{Format: f, Funcs: *funcs, Updates: *updates, SeqLen: *seq, Policy: pol, Dir: dir, Other: lldTimer(f)})
 		if err != nil {
 			return failed(err)

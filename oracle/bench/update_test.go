@@ -162,6 +162,7 @@ func TestBenchCheckSmoke(t *testing.T) {
 // checked update.
 func BenchmarkCheckLoop(b *testing.B) {
 	defer pipeline.LoopGC()() // as the fuzz targets' workers and bench check run the loop
+	defer pipeline.LoopProcs()()
 	dir := b.TempDir()
 	b.ResetTimer()
 	var total int

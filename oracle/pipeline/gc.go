@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -25,4 +26,23 @@ func LoopGC() (restore func()) {
 	}
 	old := debug.SetGCPercent(LoopGCPercent)
 	return func() { debug.SetGCPercent(old) }
+}
+
+// LoopProcs makes the process run Go code on one thread at a time
+// (GOMAXPROCS 1) unless the GOMAXPROCS environment variable chooses, and
+// returns a function that restores the previous setting. The checked
+// update loop is sequential: a process that runs it is one core's worth
+// of checking (`linkcheck fuzz -jobs N` runs N fuzz workers), and a second
+// P only spends another core's CPU on the loop's behalf, in the
+// collector's idle-priority mark workers and in threads spinning for
+// work, while that core is idle in a benchmark and taken from the other
+// workers in a campaign (docs/benchmarks.md, "the loop's processes on one
+// P"). It is set by `linkcheck bench check` and by the fuzz targets'
+// worker processes (fuzz.TestMain); tests keep their parallelism.
+func LoopProcs() (restore func()) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return func() {}
+	}
+	old := runtime.GOMAXPROCS(1)
+	return func() { runtime.GOMAXPROCS(old) }
 }
