@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkcheck/linkcheck/oracle/exec"
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
@@ -88,21 +89,29 @@ func BenchmarkFreshDiff(b *testing.B) {
 
 // BenchmarkCheckSidecar is the sidecar round trip of a sequence's end
 // (Session.CheckSidecar: save, reopen as `linkcheck update` would, compare
-// state and bytes) after 20 random edits of a 40-function program.
+// state and bytes) after 20 random edits of a 40-function program, for
+// each format, its files in a Runner's scratch directory as in `linkcheck
+// bench check` (tmpfs where there is one).
 func BenchmarkCheckSidecar(b *testing.B) {
-	ctx := context.Background()
-	r := rand.New(rand.NewSource(1))
-	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: 40})
-	s, err := NewSession(ctx, m, SessionOptions{Tiers: Tiers{Every: 0}, Dir: b.TempDir()})
-	require.NoError(b, err)
-	for range 20 {
-		m, _ = ir.RandomEditShared(m, r)
-		_, err := s.Update(ctx, m, false)
-		require.NoError(b, err)
+	runner := exec.NewRunner()
+	b.Cleanup(func() { runner.Close() })
+	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF, obj.Wasm} {
+		b.Run(string(f), func(b *testing.B) {
+			ctx := context.Background()
+			r := rand.New(rand.NewSource(1))
+			m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: 40})
+			s, err := NewSession(ctx, m, SessionOptions{Format: f, Runner: runner, Tiers: Tiers{Every: 0}, Dir: b.TempDir()})
+			require.NoError(b, err)
+			for range 20 {
+				m, _ = ir.RandomEditShared(m, r)
+				_, err := s.Update(ctx, m, false)
+				require.NoError(b, err)
+			}
+			cpu0 := cpuTime()
+			for b.Loop() {
+				require.NoError(b, s.CheckSidecar())
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
-	cpu0 := cpuTime()
-	for b.Loop() {
-		require.NoError(b, s.CheckSidecar())
-	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -365,12 +366,37 @@ func (s *Session) CheckSidecar() error {
 	if b := incr.EncodeState(o.State); string(a) != string(b) {
 		return errors.New("sidecar: the reloaded state differs from the session's")
 	}
-	data, err := os.ReadFile(path)
+	same, err := sameContents(path, s.out.Bytes())
 	if err != nil {
 		return err
 	}
-	if string(data) != string(s.out.Bytes()) {
+	if !same {
 		return errors.New("sidecar: the saved output differs from the session's")
 	}
 	return nil
+}
+
+// sameContents reports whether the file at path holds exactly want,
+// reading it a piece at a time.
+func sameContents(path string, want []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := io.ReadFull(f, buf)
+		if n > len(want) || string(buf[:n]) != string(want[:n]) {
+			return false, nil
+		}
+		want = want[n:]
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return len(want) == 0, nil
+		default:
+			return false, err
+		}
+	}
 }

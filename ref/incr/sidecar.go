@@ -102,9 +102,9 @@ func (o *Output) saveSidecar(written []byte) ([]byte, error) {
 // (EncodeState's bytes), written in one pass (TestEncodeSidecar): the
 // state's checksum is filled in after the state.
 func encodeSidecar(size int64, sum string, st *State) (data, state []byte) {
-	n := 768
+	n := 256
 	if st != nil {
-		n += 256*len(st.Atoms) + len(st.Source)
+		n += encodedSize(st)
 	}
 	b := make([]byte, 0, n)
 	b = fmt.Appendf(b, `{"version":%d,"output_size":%d,"output_sha256":%q,"state_sha256":"`, sidecarVersion, size, sum)

@@ -27,7 +27,22 @@ func EncodeState(st *State) []byte {
 	if st == nil {
 		return []byte("null")
 	}
-	return appendState(make([]byte, 0, 512+256*len(st.Atoms)+len(st.Source)), st)
+	return appendState(make([]byte, 0, encodedSize(st)), st)
+}
+
+// encodedSize is about the size of the state's encoding (a little more
+// for the states of generated programs), for its buffer.
+func encodedSize(st *State) int {
+	n := 512 + 256*len(st.Regions) + 200*len(st.Atoms) + len(st.Source) + len(st.Source)/8
+	if st.GOT != nil {
+		n += 16 * len(st.GOT.Slots)
+	}
+	for _, a := range st.Atoms {
+		if a != nil {
+			n += 56 * len(a.Relocs)
+		}
+	}
+	return n
 }
 
 // DecodeState reads a state encoded as EncodeState (or json.Marshal)
