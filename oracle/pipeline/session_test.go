@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -143,4 +144,49 @@ func TestCheckFull(t *testing.T) {
 	require.NoError(t, s.CheckFull(ctx))
 	require.Equal(t, 1, s.Checked)
 	require.Equal(t, 1, s.Full)
+}
+
+// TestSameContents: the sidecar round trip's comparison of the saved
+// output with the session's finds a file equal to it, and one byte
+// changed, added or taken away anywhere (within and across its 32 KiB
+// pieces) as different.
+func TestSameContents(t *testing.T) {
+	want := make([]byte, 70<<10)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	flip := func(i int) []byte {
+		b := append([]byte{}, want...)
+		b[i] ^= 1
+		return b
+	}
+	cases := []struct {
+		name string
+		file []byte
+		same bool
+	}{
+		{"equal", want, true},
+		{"first byte", flip(0), false},
+		{"across a piece", flip(32 << 10), false},
+		{"last byte", flip(len(want) - 1), false},
+		{"one more", append(append([]byte{}, want...), 0), false},
+		{"one less", want[:len(want)-1], false},
+		{"a piece less", want[:32<<10], false},
+		{"empty", nil, false},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "out")
+			require.NoError(t, os.WriteFile(path, c.file, 0o644))
+			same, err := sameContents(path, want)
+			require.NoError(t, err)
+			require.Equal(t, c.same, same)
+		})
+	}
+	same, err := sameContents(filepath.Join(dir, "out"), nil) // the empty file
+	require.NoError(t, err)
+	require.True(t, same)
+	_, err = sameContents(filepath.Join(dir, "missing"), want)
+	require.Error(t, err)
 }
