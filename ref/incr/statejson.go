@@ -277,6 +277,11 @@ var errNotCanonical = errors.New("not the canonical encoding")
 type stateReader struct {
 	b   []byte
 	off int
+	// names holds the short strings read so far (an atom's name is its
+	// key, its Name and its callers' relocations' Sym): one allocation
+	// each. relocs is an atom's relocations as they are read.
+	names  map[string]string
+	relocs []obj.SymReloc
 }
 
 // decodeState reads exactly what EncodeState writes for a non-nil state
@@ -538,7 +543,7 @@ func (r *stateReader) atom() (*AtomState, bool) {
 		if !r.lit(`[`) {
 			return nil, false
 		}
-		a.Relocs = []obj.SymReloc{}
+		r.relocs = r.relocs[:0]
 		for i := 0; !r.lit(`]`); i++ {
 			if i > 0 && !r.lit(`,`) {
 				return nil, false
@@ -565,8 +570,9 @@ func (r *stateReader) atom() (*AtomState, bool) {
 			if !ok || !r.lit(`}`) {
 				return nil, false
 			}
-			a.Relocs = append(a.Relocs, x)
+			r.relocs = append(r.relocs, x)
 		}
+		a.Relocs = append(make([]obj.SymReloc, 0, len(r.relocs)), r.relocs...)
 	}
 	ok = r.lit(`,"First":`)
 	if ok {
@@ -678,7 +684,18 @@ func (r *stateReader) str() (string, bool) {
 	}
 	r.off = i + 1
 	if !esc {
-		return string(r.b[start:i]), true
+		if i-start > 64 {
+			return string(r.b[start:i]), true
+		}
+		if s, ok := r.names[string(r.b[start:i])]; ok {
+			return s, true
+		}
+		if r.names == nil {
+			r.names = map[string]string{}
+		}
+		s := string(r.b[start:i])
+		r.names[s] = s
+		return s, true
 	}
 	s := make([]byte, 0, i-start)
 	for j := start; j < i; j++ {
