@@ -80,7 +80,7 @@ func CompileWith(m *ir.Module, format obj.Format, opts Options) (*obj.Program, e
 	if format == obj.Wasm {
 		return nil, fmt.Errorf("codegen: format wasm is produced by ref/wasmgen, not the x86_64 code generator")
 	}
-	return compileWith(m, format, opts, NewEnv(m), nil)
+	return compileWith(m, format, opts, NewEnv(m), nil, nil)
 }
 
 // parallelFuncs is the number of functions from which CompileWith lowers
@@ -92,8 +92,12 @@ const parallelFuncs = 256
 // function with compile, or when compile is nil with CompileFunc's
 // lowering on every core (each worker reusing its buffers; the atoms are
 // the same whatever the number of workers, in declaration order). A
-// Compiler passes its cache of CompileFunc, called in declaration order.
-func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compile func(*ir.Func, *Env) (*obj.Atom, error)) (*obj.Program, error) {
+// Compiler passes its cache of CompileFunc, called in declaration order,
+// and its cache of CompileGlobal (global; nil: CompileGlobal).
+func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compile func(*ir.Func, *Env) (*obj.Atom, error), global func(*ir.Global) *obj.Atom) (*obj.Program, error) {
+	if global == nil {
+		global = CompileGlobal
+	}
 	if m.Func(MainSymbol) == nil {
 		return nil, fmt.Errorf("codegen: program has no main function")
 	}
@@ -125,7 +129,7 @@ func compileWith(m *ir.Module, format obj.Format, opts Options, env *Env, compil
 		p.Atoms = append(p.Atoms, atoms...)
 	}
 	for _, g := range m.Globals {
-		p.Atoms = append(p.Atoms, CompileGlobal(g))
+		p.Atoms = append(p.Atoms, global(g))
 	}
 	if NeedsErrorTable(m) {
 		p.Atoms = append(p.Atoms, obj.ErrorTable(m.Errors, opts.Faults))

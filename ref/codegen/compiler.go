@@ -22,6 +22,9 @@ type Compiler struct {
 	// spare is the map of the version before last, cleared and reused
 	// for the next.
 	spare map[string]compiled
+	// globals are the atoms of the last version's globals (an atom
+	// depends on its declaration alone), spareGlobals the map before.
+	globals, spareGlobals map[*ir.Global]*obj.Atom
 	// g lowers the changed functions, its buffers kept between versions.
 	g *fn
 	// entry is the entry stub the last version got.
@@ -65,6 +68,11 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 		next = make(map[string]compiled, len(m.Funcs))
 	}
 	clear(next)
+	nextGlobals := c.spareGlobals
+	if nextGlobals == nil {
+		nextGlobals = make(map[*ir.Global]*obj.Atom, len(m.Globals))
+	}
+	clear(nextGlobals)
 	env := NewEnv(m)
 	env.entry = c.entry // it depends on the format and options only
 	p, err := compileWith(m, c.format, c.opts, env, func(f *ir.Func, env *Env) (*obj.Atom, error) {
@@ -87,11 +95,19 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 		// what of env the lowering of f into a read
 		next[f.Name] = compiled{f: f, a: a, errs: slices.Clone(c.g.errDeps), addrs: slices.Clone(c.g.addrDeps)}
 		return a, nil
+	}, func(g *ir.Global) *obj.Atom {
+		a, ok := c.globals[g]
+		if !ok {
+			a = CompileGlobal(g)
+		}
+		nextGlobals[g] = a
+		return a
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.funcs, c.spare, c.entry = next, c.funcs, p.Atoms[0]
+	c.globals, c.spareGlobals = nextGlobals, c.globals
 	return p, nil
 }
 

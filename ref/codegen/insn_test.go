@@ -15,7 +15,7 @@ import (
 func compileEncodeEach(t *testing.T, m *ir.Module, format obj.Format, opts Options) *obj.Program {
 	env := NewEnv(m)
 	env.encodeEach = true
-	p, err := compileWith(m, format, opts, env, CompileFunc)
+	p, err := compileWith(m, format, opts, env, CompileFunc, nil)
 	require.NoError(t, err)
 	return p
 }
