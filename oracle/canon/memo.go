@@ -16,12 +16,18 @@ import "bytes"
 //
 // An instruction is filed under its first k bytes, k = min(L, 4), or
 // fewer when its PC-relative field starts earlier (a call's e8 alone);
-// a lookup tries k = 4, 3, 2, 1. The table is open-addressed, each slot
-// heading a chain of entries of one key, newest first; when full it is
-// emptied and filled again. It holds no pointers.
+// a lookup tries k = 4, 3, 2, 1, each only when an entry filed under k
+// bytes starts with the first two bytes looked up (the first, for k =
+// 1): lens says which. The table is open-addressed, each slot heading a
+// chain of entries of one key, newest first; when full it is emptied and
+// filled again. It holds no pointers.
 type insnMemo struct {
 	slots []int32 // 1 + the index in ents of a key's newest entry; 0 empty
 	ents  []memoEnt
+	// lens has bit k (2 to 4) of entry b0 | b1<<8 set when an entry is
+	// filed under k bytes that start b0, b1, and bit 1 of entry b0 when
+	// one is filed under the byte b0 alone.
+	lens []uint8
 }
 
 type memoEnt struct {
@@ -67,10 +73,17 @@ func (m *insnMemo) slot(key uint64) *int32 {
 // find looks up the instruction b starts with; on success it sets *r to
 // its decoding (off, idx, from zero) and reports true.
 func (m *insnMemo) find(b []byte, r *rawInsn) bool {
-	if m == nil || len(m.ents) == 0 {
+	if m == nil || len(m.ents) == 0 || len(b) == 0 {
 		return false
 	}
+	mask := m.lens[b[0]] & 2
+	if len(b) >= 2 {
+		mask |= m.lens[uint16(b[0])|uint16(b[1])<<8] &^ 2
+	}
 	for k := min(len(b), 4); k >= 1; k-- {
+		if mask&(1<<k) == 0 {
+			continue // no entry of k bytes starts so
+		}
 		e := *m.slot(memoKey(b, k))
 		for steps := 0; e != 0 && steps < memoChain; steps++ {
 			ent := &m.ents[e-1]
@@ -102,9 +115,11 @@ func (m *insnMemo) add(b []byte, r *rawInsn) {
 	}
 	if m.slots == nil {
 		m.slots = make([]int32, memoSlots)
+		m.lens = make([]uint8, 1<<16)
 	}
 	if len(m.ents) >= memoMax {
 		clear(m.slots)
+		clear(m.lens)
 		m.ents = m.ents[:0]
 	}
 	k := min(l, 4)
@@ -113,6 +128,11 @@ func (m *insnMemo) add(b []byte, r *rawInsn) {
 	}
 	if k == 0 {
 		return
+	}
+	if k == 1 {
+		m.lens[b[0]] |= 2
+	} else {
+		m.lens[uint16(b[0])|uint16(b[1])<<8] |= 1 << k
 	}
 	s := m.slot(memoKey(b, k))
 	e := memoEnt{key: memoKey(b, k), next: *s, raw: *r}
