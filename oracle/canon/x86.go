@@ -164,9 +164,12 @@ func (x86_64) update(f *Func, code []byte, addr uint64, sy symbolizer, p *patchS
 	clear(f.notes)
 	f.notes, f.dropped = f.notes[:0], 0
 	sites := sy.sitesFrom(addr)
-	u := itemUpdate{d: &x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sites}}
+	// The update's state lives in p, kept with f: no allocation.
+	u := &p.u
+	*u = itemUpdate{d: x86Func{sy: sy, f: f, size: uint64(len(code)), sites: sites}}
 	u.args = u.buf[:0]
 	u.d.args = &u.args
+	defer u.clear()
 	if !f.listed {
 		f.listItems()
 	}
@@ -220,12 +223,19 @@ func sitesOutsideLocal(f *Func, sites siteCursor, addr, size uint64, patched []i
 
 // itemUpdate canonicalizes items of an updated function again.
 type itemUpdate struct {
-	d       *x86Func
+	d       x86Func
 	changed bool // an operation or operand changed
 	// args receives an item's operands (d.args), from buf: compared
 	// with the item's and written over them only when they differ.
 	args []operand
 	buf  [4]operand
+}
+
+// clear drops u's references to the image and the function.
+func (u *itemUpdate) clear() {
+	u.d = x86Func{}
+	clear(u.buf[:])
+	u.args = nil
 }
 
 // all walks every item: those that are not local, that were patched
@@ -330,6 +340,7 @@ type patchScratch struct {
 	idx  []int32
 	full []int32
 	raw  []rawInsn
+	u    itemUpdate
 }
 
 func (p *patchScratch) reset() {
