@@ -163,8 +163,22 @@ func analyzeWith(m *Module, e *Editor) *analysis {
 		leaf: make([]bool, len(m.Funcs)), names: make(map[string]bool, len(m.Funcs)+len(m.Globals)),
 		ff: make([]*funcFacts, len(m.Funcs))}
 	a.p.errors = m.Errors
-	for i, f := range m.Funcs {
-		a.ff[i] = e.facts(f)
+	if e == nil {
+		// Every function's facts, in one walker's lists.
+		ffs := make([]funcFacts, len(m.Funcs))
+		w := &factsWalker{}
+		for i, f := range m.Funcs {
+			s, c, ad, er := len(w.stores), len(w.calls), len(w.addrs), len(w.errs)
+			w.hasCall = false
+			walkStmts(w, f.Body)
+			ffs[i] = funcFacts{hasCall: w.hasCall, stores: w.stores[s:len(w.stores):len(w.stores)],
+				calls: w.calls[c:len(w.calls):len(w.calls)], addrs: w.addrs[ad:len(w.addrs):len(w.addrs)], errs: w.errs[er:len(w.errs):len(w.errs)]}
+			a.ff[i] = &ffs[i]
+		}
+	} else {
+		for i, f := range m.Funcs {
+			a.ff[i] = e.facts(f)
+		}
 	}
 	for i, f := range m.Funcs {
 		a.fidx[f.Name] = i
