@@ -18,35 +18,45 @@ import (
 	"github.com/linkcheck/linkcheck/ref/target"
 )
 
+// benchVersion is one version of benchVersions' sequence: the module,
+// its compiled program and the incremental output after its update.
+type benchVersion struct {
+	m    *ir.Module
+	p    *obj.Program
+	data []byte
+}
+
+// benchVersions links a 40-function program incrementally for format f
+// and updates it with 20 random edits, as the checked update loop does.
+func benchVersions(b *testing.B, f obj.Format) (*target.Target, []benchVersion) {
+	t, err := target.Lookup(f)
+	require.NoError(b, err)
+	compile := t.NewCompiler(target.CompileOptions{})
+	m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: 40})
+	p, err := compile(m)
+	require.NoError(b, err)
+	o, err := incr.NewMemOutput(t.Image, p, "", incr.Options{})
+	require.NoError(b, err)
+	var vs []benchVersion
+	r := rand.New(rand.NewSource(1))
+	for range 20 {
+		m, _ = ir.RandomEditShared(m, r)
+		p, err := compile(m)
+		require.NoError(b, err)
+		_, err = o.Update(p, "")
+		require.NoError(b, err)
+		vs = append(vs, benchVersion{m, p, append([]byte(nil), o.Bytes()...)})
+	}
+	return t, vs
+}
+
 // BenchmarkCheckProgram checks invariants 3 to 7 of the incremental
 // outputs of 20 random edits of a 40-function program, as the checked
 // update loop does after every update: ns/op is one check.
 func BenchmarkCheckProgram(b *testing.B) {
 	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF, obj.Wasm} {
 		b.Run(string(f), func(b *testing.B) {
-			t, err := target.Lookup(f)
-			require.NoError(b, err)
-			compile := t.NewCompiler(target.CompileOptions{})
-			m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: 40})
-			p, err := compile(m)
-			require.NoError(b, err)
-			o, err := incr.NewMemOutput(t.Image, p, "", incr.Options{})
-			require.NoError(b, err)
-			type version struct {
-				m    *ir.Module
-				p    *obj.Program
-				data []byte
-			}
-			var vs []version
-			r := rand.New(rand.NewSource(1))
-			for range 20 {
-				m, _ = ir.RandomEditShared(m, r)
-				p, err := compile(m)
-				require.NoError(b, err)
-				_, err = o.Update(p, "")
-				require.NoError(b, err)
-				vs = append(vs, version{m, p, append([]byte(nil), o.Bytes()...)})
-			}
+			_, vs := benchVersions(b, f)
 			b.ReportAllocs()
 			b.ResetTimer()
 			i := 0
@@ -69,24 +79,9 @@ func BenchmarkCheckProgram(b *testing.B) {
 // included (they are reaped, and counted, when the pool closes).
 func BenchmarkCheckLLVM(b *testing.B) {
 	for _, f := range []obj.Format{obj.ELF, obj.MachO, obj.COFF, obj.Wasm} {
-		t, err := target.Lookup(f)
-		require.NoError(b, err)
-		compile := t.NewCompiler(target.CompileOptions{})
-		m := ir.Generate(ir.GenConfig{Seed: 1, Funcs: 40})
-		p, err := compile(m)
-		require.NoError(b, err)
-		o, err := incr.NewMemOutput(t.Image, p, "", incr.Options{})
-		require.NoError(b, err)
-		r := rand.New(rand.NewSource(1))
-		for range 20 {
-			m, _ = ir.RandomEditShared(m, r)
-			p, err := compile(m)
-			require.NoError(b, err)
-			_, err = o.Update(p, "")
-			require.NoError(b, err)
-		}
+		t, vs := benchVersions(b, f)
 		path := filepath.Join(b.TempDir(), "out."+t.ExeName)
-		require.NoError(b, os.WriteFile(path, o.Bytes(), 0o755))
+		require.NoError(b, os.WriteFile(path, vs[len(vs)-1].data, 0o755))
 		for _, served := range []bool{false, true} {
 			name := string(f) + "/process"
 			if served {
