@@ -100,27 +100,6 @@ func eachCorruptedVersion(t *testing.T, seeds int64, check func(format obj.Forma
 	}
 }
 
-// TestOneUnitIsPartition: the fresh link's units are ir.Partition's with
-// one unit, along edit sequences of generated programs (with local
-// functions, which join units).
-func TestOneUnitIsPartition(t *testing.T) {
-	locals := 0
-	for seed := int64(1); seed <= 5; seed++ {
-		r := rand.New(rand.NewSource(seed))
-		m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 40})
-		for i := 0; i < 20; i++ {
-			require.Equal(t, ir.Partition(m, 1), oneUnit(m), "seed %d edit %d", seed, i)
-			for _, f := range m.Funcs {
-				if f.Local {
-					locals++
-				}
-			}
-			m, _ = ir.RandomEditShared(m, r)
-		}
-	}
-	require.Positive(t, locals, "the programs have local functions")
-}
-
 // TestFreshDiffCachedReport: along incremental sequences, the fresh-link
 // diff with a DecodeCache kept across the sequence (kept decodings, and
 // comparisons of unchanged decodings not made again) reports exactly
@@ -130,7 +109,7 @@ func TestOneUnitIsPartition(t *testing.T) {
 func TestFreshDiffCachedReport(t *testing.T) {
 	differing := 0
 	eachCorruptedVersion(t, 2, func(format obj.Format, fs fault.Set, cache *canon.DecodeCache, tg *target.Target, s *Session, incr []byte) {
-		objs, err := obj.Objects(s.cur.clean, oneUnit(s.cur.m), 1, tg.UnitName)
+		objs, err := obj.Objects(s.cur.clean, ir.Partition(s.cur.m, 1), 1, tg.UnitName)
 		require.NoError(t, err)
 		fresh, _, err := link.Link(objs, tg.Platform, link.Options{})
 		require.NoError(t, err)

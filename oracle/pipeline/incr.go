@@ -278,7 +278,7 @@ type freshOptions struct {
 // linker of t and compares its canonical image with the incremental
 // output's (the fresh link is side A).
 func freshDiff(t *target.Target, p *obj.Program, m *ir.Module, incrExe []byte, o freshOptions) (*diff.Report, error) {
-	objs, err := obj.Objects(p, oneUnit(m), 1, t.UnitName)
+	objs, err := obj.Objects(p, ir.Partition(m, 1), 1, t.UnitName)
 	if err != nil {
 		return nil, err
 	}
