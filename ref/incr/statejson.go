@@ -302,56 +302,10 @@ func decodeState(data []byte) (st *State, err error) {
 	if !ok || !r.lit(`,"Regions":`) {
 		return nil, errNotCanonical
 	}
-	if !r.null() {
-		if !r.lit(`{`) {
-			return nil, errNotCanonical
-		}
-		st.Regions = map[string]*Region{}
-		for i := 0; !r.lit(`}`); i++ {
-			if i > 0 && !r.lit(`,`) {
-				return nil, errNotCanonical
-			}
-			n, ok := r.str()
-			if !ok || !r.lit(`:`) {
-				return nil, errNotCanonical
-			}
-			if _, dup := st.Regions[n]; dup {
-				return nil, errNotCanonical
-			}
-			reg, ok := r.region()
-			if !ok {
-				return nil, errNotCanonical
-			}
-			st.Regions[n] = reg
-		}
-	}
-	if !r.lit(`,"Atoms":`) {
+	if st.Regions, ok = readMap(r, r.region); !ok || !r.lit(`,"Atoms":`) {
 		return nil, errNotCanonical
 	}
-	if !r.null() {
-		if !r.lit(`{`) {
-			return nil, errNotCanonical
-		}
-		st.Atoms = map[string]*AtomState{}
-		for i := 0; !r.lit(`}`); i++ {
-			if i > 0 && !r.lit(`,`) {
-				return nil, errNotCanonical
-			}
-			n, ok := r.str()
-			if !ok || !r.lit(`:`) {
-				return nil, errNotCanonical
-			}
-			if _, dup := st.Atoms[n]; dup {
-				return nil, errNotCanonical
-			}
-			a, ok := r.atom()
-			if !ok {
-				return nil, errNotCanonical
-			}
-			st.Atoms[n] = a
-		}
-	}
-	if !r.lit(`,"GOT":`) {
+	if st.Atoms, ok = readMap(r, r.atom); !ok || !r.lit(`,"GOT":`) {
 		return nil, errNotCanonical
 	}
 	if !r.null() {
@@ -359,42 +313,13 @@ func decodeState(data []byte) (st *State, err error) {
 		if !r.lit(`{"Slots":`) {
 			return nil, errNotCanonical
 		}
-		if !r.null() {
-			if !r.lit(`[`) {
-				return nil, errNotCanonical
-			}
-			st.GOT.Slots = []string{}
-			for i := 0; !r.lit(`]`); i++ {
-				if i > 0 && !r.lit(`,`) {
-					return nil, errNotCanonical
-				}
-				s, ok := r.str()
-				if !ok {
-					return nil, errNotCanonical
-				}
-				st.GOT.Slots = append(st.GOT.Slots, s)
-			}
-		}
-		if !r.lit(`,"Free":`) {
+		if st.GOT.Slots, ok = readList(r, r.str); !ok || !r.lit(`,"Free":`) {
 			return nil, errNotCanonical
 		}
-		if !r.null() {
-			if !r.lit(`[`) {
-				return nil, errNotCanonical
-			}
-			st.GOT.Free = []int{}
-			for i := 0; !r.lit(`]`); i++ {
-				if i > 0 && !r.lit(`,`) {
-					return nil, errNotCanonical
-				}
-				v, ok := r.int(strconv.IntSize)
-				if !ok {
-					return nil, errNotCanonical
-				}
-				st.GOT.Free = append(st.GOT.Free, int(v))
-			}
-		}
-		if !r.lit(`}`) {
+		if st.GOT.Free, ok = readList(r, func() (int, bool) {
+			v, ok := r.int(strconv.IntSize)
+			return int(v), ok
+		}); !ok || !r.lit(`}`) {
 			return nil, errNotCanonical
 		}
 	}
@@ -442,43 +367,30 @@ func (r *stateReader) region() (*Region, bool) {
 	if !ok || !r.lit(`,"Free":`) {
 		return nil, false
 	}
-	if !r.null() {
-		if !r.lit(`[`) {
-			return nil, false
+	if g.Free, ok = readList(r, func() (Span, bool) {
+		var s Span
+		ok := r.lit(`{"Addr":`)
+		if ok {
+			s.Addr, ok = r.uint(64)
 		}
-		g.Free = []Span{}
-		for i := 0; !r.lit(`]`); i++ {
-			if i > 0 && !r.lit(`,`) {
-				return nil, false
-			}
-			var s Span
-			ok := r.lit(`{"Addr":`)
-			if ok {
-				s.Addr, ok = r.uint(64)
-			}
-			ok = ok && r.lit(`,"Size":`)
-			if ok {
-				s.Size, ok = r.uint(64)
-			}
-			if !ok || !r.lit(`}`) {
-				return nil, false
-			}
-			g.Free = append(g.Free, s)
+		ok = ok && r.lit(`,"Size":`)
+		if ok {
+			s.Size, ok = r.uint(64)
 		}
+		return s, ok && r.lit(`}`)
+	}); !ok {
+		return nil, false
 	}
 	if r.lit(`,"Indexed":true`) {
 		g.Indexed = true
 	}
 	if r.lit(`,"Entries":[`) {
-		for i := 0; !r.lit(`]`); i++ {
-			if i > 0 && !r.lit(`,`) {
-				return nil, false
-			}
+		if !r.each(`]`, func() bool {
 			e, ok := r.uint(64)
-			if !ok {
-				return nil, false
-			}
 			g.Entries = append(g.Entries, e)
+			return ok
+		}) {
+			return nil, false
 		}
 		if len(g.Entries) == 0 { // EncodeState omits an empty list
 			return nil, false
@@ -544,10 +456,7 @@ func (r *stateReader) atom() (*AtomState, bool) {
 			return nil, false
 		}
 		r.relocs = r.relocs[:0]
-		for i := 0; !r.lit(`]`); i++ {
-			if i > 0 && !r.lit(`,`) {
-				return nil, false
-			}
+		if !r.each(`]`, func() bool {
 			var x obj.SymReloc
 			ok := r.lit(`{"Offset":`)
 			if ok {
@@ -567,10 +476,10 @@ func (r *stateReader) atom() (*AtomState, bool) {
 			if ok {
 				x.Addend, ok = r.int(64)
 			}
-			if !ok || !r.lit(`}`) {
-				return nil, false
-			}
 			r.relocs = append(r.relocs, x)
+			return ok && r.lit(`}`)
+		}) {
+			return nil, false
 		}
 		a.Relocs = append(make([]obj.SymReloc, 0, len(r.relocs)), r.relocs...)
 	}
@@ -579,6 +488,61 @@ func (r *stateReader) atom() (*AtomState, bool) {
 		a.First, ok = r.uint(64)
 	}
 	return a, ok && r.lit(`}`)
+}
+
+// each reads the elements of a list or the members of an object up to
+// close (its opening bracket read), one elem call for each: elem reads
+// one and reports whether it could.
+func (r *stateReader) each(close string, elem func() bool) bool {
+	for i := 0; !r.lit(close); i++ {
+		if i > 0 && !r.lit(`,`) || !elem() {
+			return false
+		}
+	}
+	return true
+}
+
+// readList reads null (a nil slice) or a list of elements read by elem
+// ([] is an empty slice, as encoding/json decodes it).
+func readList[T any](r *stateReader, elem func() (T, bool)) ([]T, bool) {
+	if r.null() {
+		return nil, true
+	}
+	if !r.lit(`[`) {
+		return nil, false
+	}
+	list := []T{}
+	ok := r.each(`]`, func() bool {
+		v, ok := elem()
+		list = append(list, v)
+		return ok
+	})
+	return list, ok
+}
+
+// readMap reads null (a nil map) or an object whose members' values elem
+// reads; a name twice is not encoding/json's output.
+func readMap[V any](r *stateReader, elem func() (V, bool)) (map[string]V, bool) {
+	if r.null() {
+		return nil, true
+	}
+	if !r.lit(`{`) {
+		return nil, false
+	}
+	m := map[string]V{}
+	ok := r.each(`}`, func() bool {
+		n, ok := r.str()
+		if !ok || !r.lit(`:`) {
+			return false
+		}
+		if _, dup := m[n]; dup {
+			return false
+		}
+		v, ok := elem()
+		m[n] = v
+		return ok
+	})
+	return m, ok
 }
 
 // lit consumes s if the bytes at the offset are s.
