@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"strconv"
 )
 
 // MaxParams is the largest number of parameters a function may have.
@@ -153,6 +154,78 @@ type checker struct {
 	recording bool
 	deps      []dep
 	fdeps     [][]dep
+	// cfs are the compiled functions by declaration.
+	cfs []*cfunc
+
+	// fids and gids number the functions and globals by declaration for
+	// the compiled program (nfids, ngids of each); their declaration
+	// indexes, unless ids (an Interpreter's) numbers each name once for
+	// all the versions it checks, so that a function kept from an earlier
+	// version calls the same numbers.
+	ids          *idTable
+	fids, gids   []int32
+	nfids, ngids int
+}
+
+// idTable numbers names, each once: functions and globals each from 0.
+type idTable struct {
+	funcs, globals map[string]int32
+}
+
+// number sets fids and gids: by declaration, or, with ids, the number of
+// each name (a new one for a name not seen before; a redeclared name's
+// later declarations get numbers of their own, used by nothing).
+func (c *checker) number() {
+	m := c.m
+	c.fids, c.gids = make([]int32, len(m.Funcs)), make([]int32, len(m.Globals))
+	if c.ids == nil {
+		for i := range c.fids {
+			c.fids[i] = int32(i)
+		}
+		for i := range c.gids {
+			c.gids[i] = int32(i)
+		}
+		c.nfids, c.ngids = len(m.Funcs), len(m.Globals)
+		return
+	}
+	next := func(t map[string]int32, name string, declared bool) int32 {
+		if id, ok := t[name]; ok && declared {
+			return id
+		}
+		id := int32(len(t))
+		if declared {
+			t[name] = id
+		} else {
+			t["\x00"+strconv.Itoa(int(id))] = id // a number of its own
+		}
+		return id
+	}
+	for i, f := range m.Funcs {
+		declared := f != nil && c.funcs[f.Name] == i
+		name := ""
+		if f != nil {
+			name = f.Name
+		}
+		c.fids[i] = next(c.ids.funcs, name, declared)
+	}
+	for i, g := range m.Globals {
+		declared := g != nil && c.globals[g.Name] == i
+		name := ""
+		if g != nil {
+			name = g.Name
+		}
+		c.gids[i] = next(c.ids.globals, name, declared)
+	}
+	c.nfids, c.ngids = len(c.ids.funcs), len(c.ids.globals)
+}
+
+// gid is the number of the global declared at index i, when ok (0
+// otherwise: the lookup failed and the program has an error).
+func (c *checker) gid(i int, ok bool) int32 {
+	if !ok {
+		return 0
+	}
+	return c.gids[i]
 }
 
 // keptFunc is a function compiled for an earlier module, and the lookups
@@ -310,18 +383,20 @@ func (c *checker) resolve(errPos []Pos) {
 		}
 	}
 
-	c.prog.globals = make([]value, len(m.Globals))
-	c.prog.gconst = make([]bool, len(m.Globals))
-	c.prog.gnames = make([]string, len(m.Globals))
+	c.number()
+	c.prog.globals = make([]value, c.ngids)
+	c.prog.gconst = make([]bool, c.ngids)
+	c.prog.gnames = make([]string, c.ngids)
 	for i, g := range m.Globals {
 		if g == nil {
 			continue
 		}
 		c.ctx, c.ctxName = "global ", g.Name
-		c.prog.gconst[i] = g.Const
-		c.prog.gnames[i] = g.Name
+		gi := c.gids[i]
+		c.prog.gconst[gi] = g.Const
+		c.prog.gnames[gi] = g.Name
 		if g.Init.Addr == "" {
-			c.prog.globals[i] = value{n: g.Init.Value}
+			c.prog.globals[gi] = value{n: g.Init.Value}
 			continue
 		}
 		if g.Init.Value != 0 {
@@ -331,24 +406,25 @@ func (c *checker) resolve(errPos []Pos) {
 		if !ok {
 			c.errorf(g.Pos, "undefined: %s", g.Init.Addr)
 		}
-		c.prog.globals[i] = v
+		c.prog.globals[gi] = v
 	}
 
 	// The functions kept from an earlier module whose lookups give the
 	// same results here are that module's compiled functions.
-	c.prog.funcs = make([]*cfunc, len(m.Funcs))
+	c.prog.funcs = make([]*cfunc, c.nfids)
+	cfs := make([]*cfunc, len(m.Funcs)) // by declaration
 	if c.kept != nil {
 		c.fdeps = make([][]dep, len(m.Funcs))
 		for i, f := range m.Funcs {
 			if k, ok := c.kept[f]; ok && f != nil && c.holds(k.deps) {
-				c.prog.funcs[i], c.fdeps[i] = k.cf, k.deps
+				cfs[i], c.fdeps[i] = k.cf, k.deps
 			}
 		}
 	}
 	// The compiled nodes in four allocations of the sizes they take.
 	var n nodeCount
 	for i, f := range m.Funcs {
-		if f != nil && c.prog.funcs[i] == nil {
+		if f != nil && cfs[i] == nil {
 			n.body(f.Body)
 		}
 	}
@@ -357,17 +433,21 @@ func (c *checker) resolve(errPos []Pos) {
 	c.exprPtrs = make([]*cexpr, 0, n.args)
 	c.stmtPtrs = make([]*cstmt, 0, n.list)
 	for i, f := range m.Funcs {
-		if f == nil || c.prog.funcs[i] != nil {
+		if f == nil {
 			continue
 		}
-		if c.fdeps != nil {
-			c.recording, c.deps = true, nil
+		if cfs[i] == nil {
+			if c.fdeps != nil {
+				c.recording, c.deps = true, nil
+			}
+			cfs[i] = c.function(f)
+			if c.fdeps != nil {
+				c.fdeps[i], c.recording = c.deps, false
+			}
 		}
-		c.prog.funcs[i] = c.function(f)
-		if c.fdeps != nil {
-			c.fdeps[i], c.recording = c.deps, false
-		}
+		c.prog.funcs[c.fids[i]] = cfs[i]
 	}
+	c.cfs = cfs
 
 	c.ctx, c.ctxName = "", ""
 	mi, ok := c.funcs["main"]
@@ -391,17 +471,17 @@ func (c *checker) resolve(errPos []Pos) {
 		if f.Local {
 			c.errorf(f.Pos, "func main must not be local")
 		}
-		c.prog.main = mi
+		c.prog.main = int(c.fids[mi])
 	}
 }
 
 // addrOf returns the address value of a function or global.
 func (c *checker) addrOf(name string) (value, bool) {
 	if i, ok := c.funcAt(name); ok {
-		return value{a: int32(i + 1)}, true
+		return value{a: c.fids[i] + 1}, true
 	}
 	if i, ok := c.globalAt(name); ok {
-		return value{a: int32(-i - 1)}, true
+		return value{a: -c.gids[i] - 1}, true
 	}
 	return value{}, false
 }
@@ -433,7 +513,7 @@ func (c *checker) funcAt(name string) (int, bool) {
 	if c.recording {
 		d := dep{kind: depFunc, name: name, idx: -1}
 		if ok {
-			d.idx, d.aux = i, len(c.m.Funcs[i].Params)
+			d.idx, d.aux = int(c.fids[i]), len(c.m.Funcs[i].Params)
 		}
 		c.deps = append(c.deps, d)
 	}
@@ -446,7 +526,7 @@ func (c *checker) globalAt(name string) (int, bool) {
 	if c.recording {
 		d := dep{kind: depGlobal, name: name, idx: -1}
 		if ok {
-			d.idx = i
+			d.idx = int(c.gids[i])
 			if c.m.Globals[i].Const {
 				d.aux = 1
 			}
@@ -473,17 +553,19 @@ func (c *checker) holds(deps []dep) bool {
 		case depFunc:
 			i, ok := c.funcs[d.name]
 			if !ok {
-				i = -1
-			}
-			if i != d.idx || ok && len(c.m.Funcs[i].Params) != d.aux {
+				if d.idx != -1 {
+					return false
+				}
+			} else if int(c.fids[i]) != d.idx || len(c.m.Funcs[i].Params) != d.aux {
 				return false
 			}
 		case depGlobal:
 			i, ok := c.globals[d.name]
 			if !ok {
-				i = -1
-			}
-			if i != d.idx || ok && c.m.Globals[i].Const != (d.aux == 1) {
+				if d.idx != -1 {
+					return false
+				}
+			} else if int(c.gids[i]) != d.idx || c.m.Globals[i].Const != (d.aux == 1) {
 				return false
 			}
 		case depError:
@@ -613,7 +695,7 @@ func (c *checker) stmt(s Stmt) *cstmt {
 				c.errorf(s.Pos, "undefined global %s", s.Global)
 			}
 		}
-		return c.newStmt(cstmt{op: sStore, idx: int32(gi), x: x, pos: s.Pos})
+		return c.newStmt(cstmt{op: sStore, idx: c.gid(gi, ok), x: x, pos: s.Pos})
 	case *IfStmt:
 		cs := c.newStmt(cstmt{op: sIf, x: c.expr(s.Cond), pos: s.Pos})
 		cs.then = c.block(s.Then)
@@ -690,7 +772,7 @@ func (c *checker) expr1(e Expr) *cexpr {
 				c.errorf(e.Pos, "undefined global %s", e.Global)
 			}
 		}
-		return c.newExpr(cexpr{op: eLoad, idx: int32(gi), pos: e.Pos})
+		return c.newExpr(cexpr{op: eLoad, idx: c.gid(gi, ok), pos: e.Pos})
 	case *AddrOf:
 		v, ok := c.addrOf(e.Name)
 		if !ok {
@@ -733,7 +815,11 @@ func (c *checker) expr1(e Expr) *cexpr {
 		case len(c.m.Funcs[fi].Params) != len(args):
 			c.errorf(e.Pos, "wrong number of arguments in call to %s: have %d, want %d", e.Func, len(args), len(c.m.Funcs[fi].Params))
 		}
-		return c.newExpr(cexpr{op: eCall, idx: int32(fi), args: args, pos: e.Pos})
+		var id int32
+		if ok {
+			id = c.fids[fi]
+		}
+		return c.newExpr(cexpr{op: eCall, idx: id, args: args, pos: e.Pos})
 	case *CallIndirectExpr:
 		if len(e.Args) > MaxParams {
 			c.errorf(e.Pos, "too many arguments in call: have %d, at most %d", len(e.Args), MaxParams)

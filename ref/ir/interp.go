@@ -109,6 +109,7 @@ func Interp(m *Module, opts InterpOptions) (uint64, error) {
 // ready to use.
 type Interpreter struct {
 	kept map[*Func]keptFunc
+	ids  *idTable
 }
 
 // Interp is the package's Interp, taking the functions i kept.
@@ -116,7 +117,12 @@ func (i *Interpreter) Interp(m *Module, opts InterpOptions) (uint64, error) {
 	if m == nil {
 		return 0, ErrorList{{Msg: "nil module"}}
 	}
-	c := &checker{m: m, kept: i.kept}
+	if i.ids == nil || len(i.ids.funcs) > 2*len(m.Funcs)+64 || len(i.ids.globals) > 2*len(m.Globals)+64 {
+		// Numbers for this version's names alone (the kept functions
+		// call the old ones).
+		i.kept, i.ids = nil, &idTable{funcs: make(map[string]int32, len(m.Funcs)), globals: make(map[string]int32, len(m.Globals))}
+	}
+	c := &checker{m: m, kept: i.kept, ids: i.ids}
 	if c.kept == nil {
 		c.kept = map[*Func]keptFunc{}
 	}
@@ -127,7 +133,7 @@ func (i *Interpreter) Interp(m *Module, opts InterpOptions) (uint64, error) {
 	}
 	next := make(map[*Func]keptFunc, len(m.Funcs))
 	for k, f := range m.Funcs {
-		next[f] = keptFunc{cf: c.prog.funcs[k], deps: c.fdeps[k]}
+		next[f] = keptFunc{cf: c.cfs[k], deps: c.fdeps[k]}
 	}
 	i.kept = next
 	return c.prog.run(opts)
