@@ -68,65 +68,17 @@ func appendState(b []byte, st *State) []byte {
 	b = append(b, `,"Policy":`...)
 	b = appendString(b, string(st.Policy))
 	b = append(b, `,"Regions":`...)
-	if st.Regions == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, n := range sortedKeys(st.Regions) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, n)
-			b = append(b, ':')
-			b = appendRegion(b, st.Regions[n])
-		}
-		b = append(b, '}')
-	}
+	b = appendMap(b, st.Regions, appendRegion)
 	b = append(b, `,"Atoms":`...)
-	if st.Atoms == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, n := range sortedKeys(st.Atoms) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, n)
-			b = append(b, ':')
-			b = appendAtom(b, st.Atoms[n])
-		}
-		b = append(b, '}')
-	}
+	b = appendMap(b, st.Atoms, appendAtom)
 	b = append(b, `,"GOT":`...)
 	if st.GOT == nil {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"Slots":`...)
-		if st.GOT.Slots == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, s := range st.GOT.Slots {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendString(b, s)
-			}
-			b = append(b, ']')
-		}
+		b = appendList(b, st.GOT.Slots, appendString)
 		b = append(b, `,"Free":`...)
-		if st.GOT.Free == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, s := range st.GOT.Free {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendInt(b, int64(s), 10)
-			}
-			b = append(b, ']')
-		}
+		b = appendList(b, st.GOT.Free, func(b []byte, v int) []byte { return strconv.AppendInt(b, int64(v), 10) })
 		b = append(b, '}')
 	}
 	b = append(b, `,"Entry":`...)
@@ -153,34 +105,19 @@ func appendRegion(b []byte, r *Region) []byte {
 	b = append(b, `,"High":`...)
 	b = strconv.AppendUint(b, r.High, 10)
 	b = append(b, `,"Free":`...)
-	if r.Free == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, s := range r.Free {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"Addr":`...)
-			b = strconv.AppendUint(b, s.Addr, 10)
-			b = append(b, `,"Size":`...)
-			b = strconv.AppendUint(b, s.Size, 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendList(b, r.Free, func(b []byte, s Span) []byte {
+		b = append(b, `{"Addr":`...)
+		b = strconv.AppendUint(b, s.Addr, 10)
+		b = append(b, `,"Size":`...)
+		b = strconv.AppendUint(b, s.Size, 10)
+		return append(b, '}')
+	})
 	if r.Indexed {
 		b = append(b, `,"Indexed":true`...)
 	}
 	if len(r.Entries) > 0 {
-		b = append(b, `,"Entries":[`...)
-		for i, e := range r.Entries {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, e, 10)
-		}
-		b = append(b, ']')
+		b = append(b, `,"Entries":`...)
+		b = appendList(b, r.Entries, func(b []byte, e uint64) []byte { return strconv.AppendUint(b, e, 10) })
 	}
 	return append(b, '}')
 }
@@ -206,28 +143,53 @@ func appendAtom(b []byte, a *AtomState) []byte {
 	b = append(b, `,"Hash":"`...)
 	b = hex.AppendEncode(b, a.Hash[:])
 	b = append(b, `","Relocs":`...)
-	if a.Relocs == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, r := range a.Relocs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"Offset":`...)
-			b = strconv.AppendUint(b, r.Offset, 10)
-			b = append(b, `,"Kind":`...)
-			b = strconv.AppendUint(b, uint64(r.Kind), 10)
-			b = append(b, `,"Sym":`...)
-			b = appendString(b, r.Sym)
-			b = append(b, `,"Addend":`...)
-			b = strconv.AppendInt(b, r.Addend, 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendList(b, a.Relocs, func(b []byte, r obj.SymReloc) []byte {
+		b = append(b, `{"Offset":`...)
+		b = strconv.AppendUint(b, r.Offset, 10)
+		b = append(b, `,"Kind":`...)
+		b = strconv.AppendUint(b, uint64(r.Kind), 10)
+		b = append(b, `,"Sym":`...)
+		b = appendString(b, r.Sym)
+		b = append(b, `,"Addend":`...)
+		b = strconv.AppendInt(b, r.Addend, 10)
+		return append(b, '}')
+	})
 	b = append(b, `,"First":`...)
 	b = strconv.AppendUint(b, a.First, 10)
+	return append(b, '}')
+}
+
+// appendList appends null for a nil list, else its elements, each
+// appended by elem, as a JSON array.
+func appendList[T any](b []byte, list []T, elem func([]byte, T) []byte) []byte {
+	if list == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, v := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = elem(b, v)
+	}
+	return append(b, ']')
+}
+
+// appendMap appends null for a nil map, else its members in the order
+// of their names (encoding/json's), each value appended by elem.
+func appendMap[V any](b []byte, m map[string]V, elem func([]byte, V) []byte) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, n := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, n)
+		b = append(b, ':')
+		b = elem(b, m[n])
+	}
 	return append(b, '}')
 }
 
