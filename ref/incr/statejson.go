@@ -310,35 +310,17 @@ func (r *stateReader) region() (*Region, bool) {
 		return nil, true
 	}
 	g := &Region{}
-	ok := r.lit(`{"Name":`)
-	if ok {
-		g.Name, ok = r.str()
-	}
-	ok = ok && r.lit(`,"Base":`)
-	if ok {
-		g.Base, ok = r.uint(64)
-	}
-	ok = ok && r.lit(`,"Cap":`)
-	if ok {
-		g.Cap, ok = r.uint(64)
-	}
-	ok = ok && r.lit(`,"High":`)
-	if ok {
-		g.High, ok = r.uint(64)
-	}
+	ok := r.strAfter(`{"Name":`, &g.Name, true)
+	ok = r.uintAfter(`,"Base":`, &g.Base, ok)
+	ok = r.uintAfter(`,"Cap":`, &g.Cap, ok)
+	ok = r.uintAfter(`,"High":`, &g.High, ok)
 	if !ok || !r.lit(`,"Free":`) {
 		return nil, false
 	}
 	if g.Free, ok = readList(r, func() (Span, bool) {
 		var s Span
-		ok := r.lit(`{"Addr":`)
-		if ok {
-			s.Addr, ok = r.uint(64)
-		}
-		ok = ok && r.lit(`,"Size":`)
-		if ok {
-			s.Size, ok = r.uint(64)
-		}
+		ok := r.uintAfter(`{"Addr":`, &s.Addr, true)
+		ok = r.uintAfter(`,"Size":`, &s.Size, ok)
 		return s, ok && r.lit(`}`)
 	}); !ok {
 		return nil, false
@@ -366,32 +348,17 @@ func (r *stateReader) atom() (*AtomState, bool) {
 		return nil, true
 	}
 	a := &AtomState{}
-	ok := r.lit(`{"Name":`)
-	if ok {
-		a.Name, ok = r.str()
-	}
+	ok := r.strAfter(`{"Name":`, &a.Name, true)
 	ok = ok && r.lit(`,"Kind":`)
 	if ok {
 		var k uint64
 		k, ok = r.uint(8)
 		a.Kind = obj.SectionKind(k)
 	}
-	ok = ok && r.lit(`,"Addr":`)
-	if ok {
-		a.Addr, ok = r.uint(64)
-	}
-	ok = ok && r.lit(`,"Size":`)
-	if ok {
-		a.Size, ok = r.uint(64)
-	}
-	ok = ok && r.lit(`,"Slot":`)
-	if ok {
-		a.Slot, ok = r.uint(64)
-	}
-	ok = ok && r.lit(`,"Align":`)
-	if ok {
-		a.Align, ok = r.uint(64)
-	}
+	ok = r.uintAfter(`,"Addr":`, &a.Addr, ok)
+	ok = r.uintAfter(`,"Size":`, &a.Size, ok)
+	ok = r.uintAfter(`,"Slot":`, &a.Slot, ok)
+	ok = r.uintAfter(`,"Align":`, &a.Align, ok)
 	ok = ok && r.lit(`,"Local":`)
 	if ok {
 		switch {
@@ -420,24 +387,15 @@ func (r *stateReader) atom() (*AtomState, bool) {
 		r.relocs = r.relocs[:0]
 		if !r.each(`]`, func() bool {
 			var x obj.SymReloc
-			ok := r.lit(`{"Offset":`)
-			if ok {
-				x.Offset, ok = r.uint(64)
-			}
+			ok := r.uintAfter(`{"Offset":`, &x.Offset, true)
 			ok = ok && r.lit(`,"Kind":`)
 			if ok {
 				var k uint64
 				k, ok = r.uint(8)
 				x.Kind = obj.RelocKind(k)
 			}
-			ok = ok && r.lit(`,"Sym":`)
-			if ok {
-				x.Sym, ok = r.str()
-			}
-			ok = ok && r.lit(`,"Addend":`)
-			if ok {
-				x.Addend, ok = r.int(64)
-			}
+			ok = r.strAfter(`,"Sym":`, &x.Sym, ok)
+			ok = r.intAfter(`,"Addend":`, &x.Addend, ok)
 			r.relocs = append(r.relocs, x)
 			return ok && r.lit(`}`)
 		}) {
@@ -505,6 +463,33 @@ func readMap[V any](r *stateReader, elem func() (V, bool)) (map[string]V, bool) 
 		return ok
 	})
 	return m, ok
+}
+
+// uintAfter reads, when ok, the literal lit and then a number of at most
+// 64 bits into v; it reports whether both were there. strAfter and
+// intAfter are the same for a string and a signed number.
+func (r *stateReader) uintAfter(lit string, v *uint64, ok bool) bool {
+	if !ok || !r.lit(lit) {
+		return false
+	}
+	*v, ok = r.uint(64)
+	return ok
+}
+
+func (r *stateReader) intAfter(lit string, v *int64, ok bool) bool {
+	if !ok || !r.lit(lit) {
+		return false
+	}
+	*v, ok = r.int(64)
+	return ok
+}
+
+func (r *stateReader) strAfter(lit string, v *string, ok bool) bool {
+	if !ok || !r.lit(lit) {
+		return false
+	}
+	*v, ok = r.str()
+	return ok
 }
 
 // lit consumes s if the bytes at the offset are s.
