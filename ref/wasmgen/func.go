@@ -279,9 +279,11 @@ func lowerFunc(f *ir.Func, e *env) (*funcCode, envDeps, error) {
 	}
 	// Prologue: fp = __stack_pointer - frame; trap below the stack's
 	// base; spill the parameters.
-	g.code = nil
+	// The prologue, the body and the epilogue, in buffers of about
+	// their size.
+	g.code = make([]byte, 0, len(body)+64+16*len(f.Params))
 	bodyRelocs := g.relocs
-	g.relocs = nil
+	g.relocs = make([]symReloc, 0, len(bodyRelocs)+4)
 	g.stackPointer(opGlobalGet)
 	g.op(opI32Const)
 	g.sleb(int64(frame))

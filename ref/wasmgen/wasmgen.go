@@ -287,8 +287,18 @@ func globalDatum(g *ir.Global, isFunc bool) *datum {
 // errorTable returns the three data of the error-name table: the names,
 // the {ptr,len} slices, the count.
 func errorTable(names []string, lenOffByOne bool) []*datum {
+	size := 0
+	for _, n := range names {
+		size += len(n) + 1
+	}
 	blob := &datum{Name: ErrNamesSymbol, Segment: ".rodata." + ErrNamesSymbol, Align: 0}
+	if size > 0 {
+		blob.Data = make([]byte, 0, size)
+	}
 	tab := &datum{Name: ErrTableSymbol, Segment: ".rodata." + ErrTableSymbol, Align: 2, Data: make([]byte, 8*len(names))}
+	if len(names) > 0 {
+		tab.Relocs = make([]symReloc, 0, len(names))
+	}
 	for i, n := range names {
 		tab.Relocs = append(tab.Relocs, symReloc{Type: wasm.RMemoryAddrI32, Offset: uint32(8 * i), Sym: ErrNamesSymbol, Addend: int32(len(blob.Data))})
 		l := uint32(len(n))
@@ -439,6 +449,9 @@ func buildObject(name string, funcs []*funcCode, data []*datum, arity map[string
 
 	// Symbols: defined functions, defined data, undefined functions,
 	// undefined data, the stack pointer.
+	if n := len(funcs) + len(data) + len(undefFuncs) + len(undefData) + 1; n > 1 {
+		o.Symbols = make([]wasm.Symbol, 0, n)
+	}
 	for _, f := range funcs {
 		flags := uint32(wasm.SymVisibilityHidden)
 		switch {
