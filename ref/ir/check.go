@@ -52,7 +52,9 @@ type program struct {
 	gconst  []bool
 	gnames  []string
 	errors  []string
-	main    int
+	// errValues are the errors' values by number (eErr's idx).
+	errValues []uint64
+	main      int
 }
 
 type cfunc struct {
@@ -76,6 +78,7 @@ const (
 	eCallInd
 	eErrLen
 	eErrByte
+	eErr // the value of error number idx
 )
 
 type cexpr struct {
@@ -165,11 +168,14 @@ type checker struct {
 	ids          *idTable
 	fids, gids   []int32
 	nfids, ngids int
+	// eids numbers the errors (eErr's idx).
+	eids map[string]int32
 }
 
-// idTable numbers names, each once: functions and globals each from 0.
+// idTable numbers names, each once: functions, globals and errors each
+// from 0.
 type idTable struct {
-	funcs, globals map[string]int32
+	funcs, globals, errors map[string]int32
 }
 
 // number sets fids and gids: by declaration, or, with ids, the number of
@@ -346,6 +352,7 @@ func (c *checker) resolve(errPos []Pos) {
 		c.errIdx[e] = i + 1
 	}
 	c.prog.errors = m.Errors
+	c.numberErrors()
 
 	// Globals and functions share one name space.
 	declPos := make(map[string]Pos, len(m.Funcs)+len(m.Globals))
@@ -492,9 +499,9 @@ func (c *checker) addrOf(name string) (value, bool) {
 type dep struct {
 	kind depKind
 	name string
-	// idx is the function's or global's index (-1: none) or the error's
-	// value (0: none); aux a function's arity or whether a global is
-	// const.
+	// idx is the function's or global's number (-1: none) or whether
+	// the error exists (1) or not (0); aux a function's arity or whether a
+	// global is const.
 	idx, aux int
 }
 
@@ -536,13 +543,51 @@ func (c *checker) globalAt(name string) (int, bool) {
 	return i, ok
 }
 
-// errAt looks name up among the errors.
-func (c *checker) errAt(name string) (int, bool) {
-	i, ok := c.errIdx[name]
+// errAt looks name up among the errors and returns its number (its
+// value is the program's errValues[number], so that a function kept by an
+// Interpreter stays right when the error's value changes).
+func (c *checker) errAt(name string) (int32, bool) {
+	_, ok := c.errIdx[name]
 	if c.recording {
-		c.deps = append(c.deps, dep{kind: depError, name: name, idx: i})
+		d := dep{kind: depError, name: name}
+		if ok {
+			d.idx = 1
+		}
+		c.deps = append(c.deps, d)
 	}
-	return i, ok
+	if !ok {
+		return 0, false
+	}
+	return c.eids[name], true
+}
+
+// numberErrors numbers the errors (eids): by value, or with ids each name
+// once for all versions; and fills the program's errValues.
+func (c *checker) numberErrors() {
+	c.eids = make(map[string]int32, len(c.errIdx))
+	if c.ids == nil {
+		c.prog.errValues = make([]uint64, len(c.m.Errors))
+		for name, v := range c.errIdx {
+			c.eids[name] = int32(v - 1)
+			c.prog.errValues[v-1] = uint64(v)
+		}
+		return
+	}
+	for _, name := range c.m.Errors {
+		if _, ok := c.errIdx[name]; !ok {
+			continue
+		}
+		id, ok := c.ids.errors[name]
+		if !ok {
+			id = int32(len(c.ids.errors))
+			c.ids.errors[name] = id
+		}
+		c.eids[name] = id
+	}
+	c.prog.errValues = make([]uint64, len(c.ids.errors))
+	for name, id := range c.eids {
+		c.prog.errValues[id] = uint64(c.errIdx[name])
+	}
 }
 
 // holds reports whether every lookup of deps gives the same result in
@@ -569,7 +614,7 @@ func (c *checker) holds(deps []dep) bool {
 				return false
 			}
 		case depError:
-			if c.errIdx[d.name] != d.idx {
+			if _, ok := c.errIdx[d.name]; ok != (d.idx == 1) {
 				return false
 			}
 		}
@@ -780,11 +825,12 @@ func (c *checker) expr1(e Expr) *cexpr {
 		}
 		return c.newExpr(cexpr{op: eAddr, lit: v, pos: e.Pos})
 	case *ErrorLit:
-		i, ok := c.errAt(e.Name)
+		id, ok := c.errAt(e.Name)
 		if !ok {
 			c.errorf(e.Pos, "undefined error %s", e.Name)
+			return c.newExpr(cexpr{op: eLit, pos: e.Pos})
 		}
-		return c.newExpr(cexpr{op: eLit, lit: value{n: uint64(i)}, pos: e.Pos})
+		return c.newExpr(cexpr{op: eErr, idx: id, pos: e.Pos})
 	case *UnaryExpr:
 		if e.Op != OpNeg && e.Op != OpNot {
 			c.errorf(e.Pos, "invalid unary operator %d", e.Op)

@@ -117,10 +117,10 @@ func (i *Interpreter) Interp(m *Module, opts InterpOptions) (uint64, error) {
 	if m == nil {
 		return 0, ErrorList{{Msg: "nil module"}}
 	}
-	if i.ids == nil || len(i.ids.funcs) > 2*len(m.Funcs)+64 || len(i.ids.globals) > 2*len(m.Globals)+64 {
+	if i.ids == nil || len(i.ids.funcs) > 2*len(m.Funcs)+64 || len(i.ids.globals) > 2*len(m.Globals)+64 || len(i.ids.errors) > 2*len(m.Errors)+64 {
 		// Numbers for this version's names alone (the kept functions
 		// call the old ones).
-		i.kept, i.ids = nil, &idTable{funcs: make(map[string]int32, len(m.Funcs)), globals: make(map[string]int32, len(m.Globals))}
+		i.kept, i.ids = nil, &idTable{funcs: make(map[string]int32, len(m.Funcs)), globals: make(map[string]int32, len(m.Globals)), errors: make(map[string]int32, len(m.Errors))}
 	}
 	c := &checker{m: m, kept: i.kept, ids: i.ids}
 	if c.kept == nil {
@@ -275,6 +275,8 @@ func (in *interp) eval(e *cexpr, frame []value) value {
 	switch e.op {
 	case eLit, eAddr:
 		return e.lit
+	case eErr:
+		return value{n: in.p.errValues[e.idx]}
 	case eVar:
 		return frame[e.slot]
 	case eLoad:

@@ -32,10 +32,11 @@ func TestInterpreterEqualsInterp(t *testing.T) {
 
 // TestInterpreterEnvironment: a function kept unchanged is compiled again
 // when what it looks up changes — a callee's arity, a global's constness,
-// an error's value or existence — so the second version's value or error
-// is Interp's, where the kept code without its lookups checked gives
-// another; it is kept when only the declaration order of what it names
-// changes (the interpreter numbers each name once).
+// an error's existence — so the second version's value or error is
+// Interp's, where the kept code without its lookups checked gives another;
+// it is kept when only the declaration order of what it names changes (the
+// interpreter numbers each name once, and an error's value is looked up
+// by its number as it runs), and its value is then Interp's too.
 func TestInterpreterEnvironment(t *testing.T) {
 	const base = `errors A, B
 global g = 1
@@ -77,7 +78,7 @@ func main() { return user() }
 			n, _, err := AddError(m, "Z", 0)
 			require.NoError(t, err)
 			return n
-		}, false},
+		}, true},
 		{"error gone", func(m *Module) *Module {
 			n := shallow(m)
 			n.Errors = []string{"A", "C"}
@@ -99,7 +100,7 @@ func main() { return user() }
 			// An interpreter that kept the functions without their
 			// lookups would reuse user's stale code: the case would
 			// catch a dependency left out.
-			stale := Interpreter{kept: map[*Func]keptFunc{}, ids: &idTable{funcs: maps.Clone(in.ids.funcs), globals: maps.Clone(in.ids.globals)}}
+			stale := Interpreter{kept: map[*Func]keptFunc{}, ids: &idTable{funcs: maps.Clone(in.ids.funcs), globals: maps.Clone(in.ids.globals), errors: maps.Clone(in.ids.errors)}}
 			for f, k := range in.kept {
 				stale.kept[f] = keptFunc{cf: k.cf}
 			}
