@@ -258,7 +258,7 @@ func runBenchCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("bench check", "[-format F] [-funcs N] [-updates K] [-seq N] [-policy trampoline|got] [-cpuprofile FILE]", stderr)
 	format := formatFlag(fs)
 	funcs := fs.Int("funcs", 40, "functions in each sequence's first version")
-	updates := fs.Int("updates", 400, "checked updates to run")
+	updates := fs.Int("updates", 4000, "checked updates to run: by default enough that the process's one-time start (the launchers, LLVM's fork servers, the first decodings, the heap's growth) weighs on the figure as little as in a fuzz worker that runs for hours")
 	seq := fs.Int("seq", 20, "updates per sequence (each from a new generated program)")
 	policy := fs.String("policy", "trampoline", "the incremental linker's policy: trampoline or got")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the loop (this process only, not its children) to this file")
