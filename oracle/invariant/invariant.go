@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -671,40 +672,60 @@ func CheckLLVMWith(pool *toolsrv.Pool, path string) error {
 		if err != nil {
 			return err
 		}
-		var stderr bytes.Buffer
-		// The listing can be large: it is scanned as it streams, line by
-		// line, for a warning, never held whole.
-		run, err := pool.Start(t.Path, tc.args, &stderr)
+		v, err := runLLVM(pool, t.Path, tc)
+		if errors.Is(err, toolsrv.ErrServer) {
+			// The server died or could not fork: the run's verdict is
+			// unknown, not a violation. The tool runs again by itself.
+			v, err = runLLVM(nil, t.Path, tc)
+		}
 		if err != nil {
-			return fmt.Errorf("invariant: %s: %w", tc.tool, err)
+			return err
 		}
-		stdout := run.Stdout
-		warned := ""
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			if warned == "" && containsFold(sc.Bytes(), "warning:") {
-				warned = sc.Text()
-			}
-		}
-		scanErr := sc.Err()
-		if scanErr != nil {
-			io.Copy(io.Discard, stdout) // let the tool finish
-		}
-		err = run.Wait()
-		text := stderr.String()
-		if err != nil || scanErr != nil || warned != "" || containsFold(stderr.Bytes(), "warning") || containsFold(stderr.Bytes(), "error") {
-			msg := strings.TrimSpace(text)
-			if warned != "" {
-				msg = strings.TrimSpace(msg + " " + warned)
-			}
-			errs = append(errs, Violation{Invariant: 8, Msg: fmt.Sprintf("%s %s: %v %s", tc.tool, strings.Join(tc.args, " "), firstError(err, scanErr), msg)})
+		if v != nil {
+			errs = append(errs, *v)
 		}
 	}
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+// runLLVM runs one of invariant 8's tools (at path tool; the file is in
+// tc.args) and returns the violation it shows (a warning or an error on
+// either stream, a failed exit), or nil; err is a failure to run it.
+func runLLVM(pool *toolsrv.Pool, tool string, tc llvmRun) (*Violation, error) {
+	var stderr bytes.Buffer
+	// The listing can be large: it is scanned as it streams, line by
+	// line, for a warning, never held whole.
+	run, err := pool.Start(tool, tc.args, &stderr)
+	if err != nil {
+		return nil, fmt.Errorf("invariant: %s: %w", tc.tool, err)
+	}
+	warned := ""
+	sc := bufio.NewScanner(run.Stdout)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if warned == "" && containsFold(sc.Bytes(), "warning:") {
+			warned = sc.Text()
+		}
+	}
+	scanErr := sc.Err()
+	if scanErr != nil {
+		io.Copy(io.Discard, run.Stdout) // let the tool finish
+	}
+	err = run.Wait()
+	if errors.Is(err, toolsrv.ErrServer) {
+		return nil, err
+	}
+	if err == nil && scanErr == nil && warned == "" && !containsFold(stderr.Bytes(), "warning") && !containsFold(stderr.Bytes(), "error") {
+		return nil, nil
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if warned != "" {
+		msg = strings.TrimSpace(msg + " " + warned)
+	}
+	return &Violation{Invariant: 8, Msg: fmt.Sprintf("%s %s: %v %s", tc.tool, strings.Join(tc.args, " "), firstError(err, scanErr), msg)}, nil
 }
 
 // containsFold reports whether b contains the lowercase ASCII word w in

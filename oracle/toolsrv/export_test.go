@@ -20,3 +20,9 @@ func (p *Pool) killIdle() int {
 
 // KillIdle is killIdle for the external tests.
 func (p *Pool) KillIdle() int { return p.killIdle() }
+
+// KillServer kills the server of a served run, and the run with it (its
+// process group), as if the OOM killer took them mid-run.
+func (r *Run) KillServer() {
+	syscall.Kill(-r.srv.cmd.Process.Pid, syscall.SIGKILL)
+}

@@ -152,6 +152,7 @@ type Run struct {
 	// Stdout is the run's standard output.
 	Stdout io.Reader
 	wait   func() error
+	srv    *server // the server of a served run (for the tests)
 }
 
 // Wait waits for the run to finish and reports its exit as os/exec does:
@@ -174,7 +175,9 @@ func (e *ExitError) Error() string {
 }
 
 // Start runs the tool at path with args, its standard error copied to
-// stderr; the caller reads Stdout to its end and then calls Wait.
+// stderr; the caller reads Stdout to its end and then calls Wait. A
+// served run sees the environment and working directory this process
+// had when the tool's server started (the callers pass absolute paths).
 func (p *Pool) Start(path string, args []string, stderr io.Writer) (*Run, error) {
 	if p != nil {
 		if s := p.server(path); s != nil {
@@ -182,7 +185,7 @@ func (p *Pool) Start(path string, args []string, stderr io.Writer) (*Run, error)
 			if err == nil {
 				return run, nil
 			}
-			if !errors.Is(err, errServer) {
+			if !errors.Is(err, ErrServer) {
 				p.put(path, s, true)
 				return nil, err
 			}
@@ -328,8 +331,10 @@ func build(dir, lib string) error {
 	return os.Rename(tmp, lib)
 }
 
-// errServer marks a failure of the server itself, not of the run.
-var errServer = errors.New("toolsrv: the fork server failed")
+// ErrServer marks a failure of the server itself, not of the run: it
+// died, or could not fork. Run.Wait wraps it; the run's outcome is then
+// unknown and the caller runs the tool again without the pool (nil).
+var ErrServer = errors.New("toolsrv: the fork server failed")
 
 // server is one fork server: the tool's process and our end of its
 // socket.
@@ -424,7 +429,7 @@ func (s *server) start(args []string, stderr io.Writer, done func(ok bool)) (*Ru
 	if err != nil {
 		outR.Close()
 		errR.Close()
-		return nil, fmt.Errorf("%w: %s: %v", errServer, s.path, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrServer, s.path, err)
 	}
 	copied := make(chan error, 1)
 	go func() {
@@ -442,18 +447,18 @@ func (s *server) start(args []string, stderr io.Writer, done func(ok bool)) (*Ru
 		n, err := s.conn.Read(ans[:])
 		if err != nil || n != len(ans) {
 			done(false)
-			return fmt.Errorf("%w: %s: no answer (%d bytes): %v", errServer, s.path, n, err)
+			return fmt.Errorf("%w: %s: no answer (%d bytes): %v", ErrServer, s.path, n, err)
 		}
 		done(true)
 		if e := binary.LittleEndian.Uint32(ans[:4]); e != 0 {
-			return fmt.Errorf("toolsrv: %s: the server could not run the request: %w", s.path, syscall.Errno(e))
+			return fmt.Errorf("%w: %s could not run the request: %w", ErrServer, s.path, syscall.Errno(e))
 		}
 		if st := syscall.WaitStatus(binary.LittleEndian.Uint32(ans[4:])); st != 0 {
 			return &ExitError{Status: st}
 		}
 		return cerr
 	}
-	return &Run{Stdout: patientReader{outR}, wait: wait}, nil
+	return &Run{Stdout: patientReader{outR}, wait: wait, srv: s}, nil
 }
 
 // pipeSize is the capacity asked for the output pipe: room for what a

@@ -153,3 +153,25 @@ func TestBadArguments(t *testing.T) {
 	_, err := p.Start(tl.Path, []string{"a\x00b"}, io.Discard)
 	require.ErrorContains(t, err, "NUL")
 }
+
+// TestServerDiesMidRun kills a served run's server (and the run) after
+// the request went out: Wait reports ErrServer, not an exit of the tool,
+// so that the caller knows the run's verdict is unknown; the pool then
+// starts a new server and the next run gives the started run's outcome.
+func TestServerDiesMidRun(t *testing.T) {
+	good, _, _ := inputs(t)
+	tl := tools.Require(t, "llvm-objdump")
+	p := toolsrv.NewPool()
+	defer p.Close()
+	want := runWith(t, nil, tl.Path, "-d", "-t", good)
+	require.Equal(t, want, runWith(t, p, tl.Path, "-d", "-t", good))
+	run, err := p.Start(tl.Path, []string{"-d", "-t", good}, io.Discard)
+	require.NoError(t, err)
+	run.KillServer()
+	_, err = io.Copy(io.Discard, run.Stdout)
+	require.NoError(t, err)
+	err = run.Wait()
+	require.ErrorIs(t, err, toolsrv.ErrServer)
+	require.Equal(t, want, runWith(t, p, tl.Path, "-d", "-t", good))
+	require.Equal(t, 2, p.Started())
+}
