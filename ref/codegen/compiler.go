@@ -1,8 +1,6 @@
 package codegen
 
 import (
-	"slices"
-
 	"github.com/linkcheck/linkcheck/ref/ir"
 	"github.com/linkcheck/linkcheck/ref/obj"
 )
@@ -36,24 +34,9 @@ type Compiler struct {
 type compiled struct {
 	f *ir.Func
 	a *obj.Atom
-	// errs are the values of the errors the function names (0: unknown);
-	// addrs whether each function whose address it takes was local
-	// (repeats included: a function names few).
-	errs  []errDep
-	addrs []addrDep
-}
-
-// errDep is an error's value as a function was lowered.
-type errDep struct {
-	name  string
-	value uint64
-}
-
-// addrDep is whether a function whose address a function takes was local
-// as it was lowered.
-type addrDep struct {
-	name  string
-	local bool
+	// deps are the values of the errors the function names (0: unknown)
+	// and whether each function whose address it takes was local.
+	deps ir.Deps
 }
 
 // NewCompiler returns a Compiler for format and options.
@@ -93,7 +76,7 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 			return nil, err
 		}
 		// what of env the lowering of f into a read
-		next[f.Name] = compiled{f: f, a: a, errs: slices.Clone(c.g.errDeps), addrs: slices.Clone(c.g.addrDeps)}
+		next[f.Name] = compiled{f: f, a: a, deps: c.g.deps.Clone()}
 		return a, nil
 	}, func(g *ir.Global) *obj.Atom {
 		a, ok := c.globals[g]
@@ -114,15 +97,5 @@ func (c *Compiler) Compile(m *ir.Module) (*obj.Program, error) {
 // sameEnv reports whether env gives the function the view it was lowered
 // in.
 func (cf compiled) sameEnv(env *Env) bool {
-	for _, d := range cf.errs {
-		if env.ErrorValues[d.name] != d.value {
-			return false
-		}
-	}
-	for _, d := range cf.addrs {
-		if env.LocalFuncs[d.name] != d.local {
-			return false
-		}
-	}
-	return true
+	return cf.deps.Same(func(name string) uint64 { return env.ErrorValues[name] }, func(name string) bool { return env.LocalFuncs[name] })
 }

@@ -34,11 +34,10 @@ type fn struct {
 	// of copying its template (the reference the templates are tested
 	// against).
 	encodeEach bool
-	// errDeps and addrDeps are what of env the function's lowering read
+	// deps are what of env the function's lowering read
 	// (a Compiler's record of it): each error's value, each address's
 	// locality.
-	errDeps  []errDep
-	addrDeps []addrDep
+	deps ir.Deps
 }
 
 // binding is a variable in scope: its frame offset from x86.RBP and the
@@ -117,7 +116,7 @@ func (g *fn) reset(name string) {
 	g.name, g.err, g.slots = name, nil, 0
 	g.code, g.relocs, g.labels, g.fixups = g.code[:0], g.relocs[:0], g.labels[:0], g.fixups[:0]
 	g.vars, g.scopes = g.vars[:0], g.scopes[:0]
-	g.errDeps, g.addrDeps = g.errDeps[:0], g.addrDeps[:0]
+	g.deps.Reset()
 	clear(g.bound)
 }
 
@@ -388,7 +387,7 @@ func (g *fn) expr(e ir.Expr) {
 		g.loadConst(e.Value)
 	case *ir.ErrorLit:
 		v, ok := g.env.ErrorValues[e.Name]
-		g.errDeps = append(g.errDeps, errDep{e.Name, v})
+		g.deps.Error(e.Name, v)
 		if !ok && g.err == nil {
 			g.err = fmt.Errorf("unknown error %s", e.Name)
 		}
@@ -477,7 +476,7 @@ func (g *fn) loadConst(v uint64) {
 // addrOf puts the address of a function or global in RAX.
 func (g *fn) addrOf(name string) {
 	local := g.env.LocalFuncs[name]
-	g.addrDeps = append(g.addrDeps, addrDep{name, local})
+	g.deps.Name(name, local)
 	if local {
 		g.reloc(obj.PCRel32, name, iLeaRAXRIP)
 		return

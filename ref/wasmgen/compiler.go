@@ -23,9 +23,11 @@ type Compiler struct {
 // compiledFunc is a function's last definition, its code, and what of the
 // module the code depends on.
 type compiledFunc struct {
-	f    *ir.Func
-	fc   *funcCode
-	deps envDeps
+	f  *ir.Func
+	fc *funcCode
+	// deps are the values of the errors it names and whether each name
+	// whose address it takes is a function's.
+	deps ir.Deps
 }
 
 // NewCompiler returns a Compiler with options opts.
@@ -63,15 +65,8 @@ func (c *Compiler) Compile(m *ir.Module) (*Program, error) {
 
 // sameEnv reports whether e gives the function the view it was lowered in.
 func (cf compiledFunc) sameEnv(e *env) bool {
-	for _, d := range cf.deps.errs {
-		if e.m.ErrorValue(d.name) != d.value {
-			return false
-		}
-	}
-	for _, d := range cf.deps.addrs {
-		if _, ok := e.funcs[d.name]; ok != d.isFunc {
-			return false
-		}
-	}
-	return true
+	return cf.deps.Same(e.m.ErrorValue, func(name string) bool {
+		_, ok := e.funcs[name]
+		return ok
+	})
 }

@@ -191,7 +191,7 @@ type gen struct {
 	targets  int // pool size
 	inUse    int // pool entries in use
 	usesErrs bool
-	deps     envDeps
+	deps     ir.Deps // what of the module the lowering read
 }
 
 func (g *gen) localRet() uint32 { return uint32(g.nparams) }
@@ -240,27 +240,8 @@ func compileFunc(f *ir.Func, e *env) (*funcCode, error) {
 	return fc, err
 }
 
-// envDeps is what of the module a function's lowering read (a
-// Compiler's record of it): the value of each error it names and, for
-// each name whose address it takes, whether it is a function's, repeats
-// included.
-type envDeps struct {
-	errs  []errDep
-	addrs []addrDep
-}
-
-type errDep struct {
-	name  string
-	value uint64
-}
-
-type addrDep struct {
-	name   string
-	isFunc bool
-}
-
 // lowerFunc is compileFunc that also returns what of e the lowering read.
-func lowerFunc(f *ir.Func, e *env) (*funcCode, envDeps, error) {
+func lowerFunc(f *ir.Func, e *env) (*funcCode, ir.Deps, error) {
 	g := &gen{env: e, f: f, nparams: len(f.Params)}
 	g.scopes = []map[string]int{{}}
 	for _, p := range f.Params {
@@ -268,14 +249,14 @@ func lowerFunc(f *ir.Func, e *env) (*funcCode, envDeps, error) {
 	}
 	body := g.body()
 	if g.err != nil {
-		return nil, envDeps{}, g.err
+		return nil, ir.Deps{}, g.err
 	}
 	frame := uint32(8*g.nslots+15) &^ 15
 	if frame == 0 {
 		frame = 16
 	}
 	if frame > maxFrame {
-		return nil, envDeps{}, fmt.Errorf("wasmgen: func %s: frame of %d bytes exceeds %d", f.Name, frame, maxFrame)
+		return nil, ir.Deps{}, fmt.Errorf("wasmgen: func %s: frame of %d bytes exceeds %d", f.Name, frame, maxFrame)
 	}
 	// Prologue: fp = __stack_pointer - frame; trap below the stack's
 	// base; spill the parameters.
@@ -457,7 +438,7 @@ func (g *gen) expr(e ir.Expr) {
 	case *ir.ErrorLit:
 		g.op(opI64Const)
 		v := g.env.m.ErrorValue(e.Name)
-		g.deps.errs = append(g.deps.errs, errDep{e.Name, v})
+		g.deps.Error(e.Name, v)
 		g.sleb(int64(v))
 	case *ir.VarRef:
 		g.localGet(g.localFP())
@@ -470,7 +451,7 @@ func (g *gen) expr(e ir.Expr) {
 	case *ir.AddrOf:
 		g.op(opI32Const)
 		_, ok := g.env.funcs[e.Name]
-		g.deps.addrs = append(g.deps.addrs, addrDep{e.Name, ok})
+		g.deps.Name(e.Name, ok) // whether it is a function's
 		if ok {
 			// A function's address is its index in the indirect
 			// function table.
