@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/ref/codegen"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/ir/irtest"
 	"github.com/linkcheck/linkcheck/ref/obj"
 	"github.com/linkcheck/linkcheck/ref/target"
 )
@@ -125,44 +126,12 @@ func BenchmarkCompilerSequence(b *testing.B) {
 // with an ir.Editor and an ir.Interpreter per sequence (what the loop
 // does); ns/update is per edit.
 func BenchmarkProgramLayer(b *testing.B) {
-	for _, kept := range []bool{false, true} {
-		b.Run(map[bool]string{false: "plain", true: "kept"}[kept], func(b *testing.B) {
-			b.ReportAllocs()
-			updates := 0
-			for i := 0; b.Loop(); i++ {
-				seed := int64(i%50) + 1
-				m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 40})
-				r := rand.New(rand.NewSource(seed))
-				c := codegen.NewCompiler(obj.ELF, codegen.Options{})
-				var ed ir.Editor
-				var in ir.Interpreter
-				if _, err := c.Compile(m); err != nil {
-					b.Fatal(err)
-				}
-				for k := range 20 {
-					if kept {
-						m, _ = ed.RandomEditShared(m, r)
-					} else {
-						m, _ = ir.RandomEditShared(m, r)
-					}
-					if _, err := c.Compile(m); err != nil {
-						b.Fatal(err)
-					}
-					if k%4 == 3 || k == 19 {
-						var err error
-						if kept {
-							_, err = in.Interp(m, ir.InterpOptions{})
-						} else {
-							_, err = ir.Interp(m, ir.InterpOptions{})
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-					updates++
-				}
+	irtest.ProgramLayer(b, func(b *testing.B) (compile, checked func(*ir.Module)) {
+		c := codegen.NewCompiler(obj.ELF, codegen.Options{})
+		return func(m *ir.Module) {
+			if _, err := c.Compile(m); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(updates), "ns/update")
-		})
-	}
+		}, nil
+	})
 }

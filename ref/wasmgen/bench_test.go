@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkcheck/linkcheck/oracle/tools"
 	"github.com/linkcheck/linkcheck/ref/ir"
+	"github.com/linkcheck/linkcheck/ref/ir/irtest"
 	"github.com/linkcheck/linkcheck/ref/wasm"
 )
 
@@ -150,50 +151,18 @@ func BenchmarkCompilerSequence(b *testing.B) {
 // loop does); ns/update is per edit.
 func BenchmarkProgramLayer(b *testing.B) {
 	names := func(int) string { return "u0.o" }
-	build := func(b *testing.B, c *Compiler, m *ir.Module) {
-		p, err := c.Compile(m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Objects(ir.Partition(m, 1), 1, names); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, kept := range []bool{false, true} {
-		b.Run(map[bool]string{false: "plain", true: "kept"}[kept], func(b *testing.B) {
-			b.ReportAllocs()
-			updates := 0
-			for i := 0; b.Loop(); i++ {
-				seed := int64(i%50) + 1
-				m := ir.Generate(ir.GenConfig{Seed: seed, Funcs: 40})
-				r := rand.New(rand.NewSource(seed))
-				c, fresh := NewCompiler(Options{}), NewCompiler(Options{})
-				var ed ir.Editor
-				var in ir.Interpreter
-				build(b, c, m)
-				for k := range 20 {
-					if kept {
-						m, _ = ed.RandomEditShared(m, r)
-					} else {
-						m, _ = ir.RandomEditShared(m, r)
-					}
-					build(b, c, m)
-					if k%4 == 3 || k == 19 {
-						var err error
-						if kept {
-							_, err = in.Interp(m, ir.InterpOptions{})
-						} else {
-							_, err = ir.Interp(m, ir.InterpOptions{})
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-						build(b, fresh, m)
-					}
-					updates++
+	irtest.ProgramLayer(b, func(b *testing.B) (compile, checked func(*ir.Module)) {
+		build := func(c *Compiler) func(*ir.Module) {
+			return func(m *ir.Module) {
+				p, err := c.Compile(m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.Objects(ir.Partition(m, 1), 1, names); err != nil {
+					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(updates), "ns/update")
-		})
-	}
+		}
+		return build(NewCompiler(Options{})), build(NewCompiler(Options{}))
+	})
 }
